@@ -1,0 +1,254 @@
+// Package testenv gives tests a real, ephemeral LiveKit: a livekit-server (and Redis,
+// when asked) that lives exactly as long as the test.
+//
+// The backend is chosen automatically, or by STREAMKIT_TEST_BACKEND:
+//
+//	external  LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET point at a server
+//	docker    a Docker API is reachable (DOCKER_HOST or /var/run/docker.sock):
+//	          github.com/ory/dockertest runs livekit/livekit-server
+//	process   livekit-server and redis-server binaries from PATH or the stack cache
+//	          (scripts/stack install), each on free loopback ports
+//
+// A missing component skips the test locally, saying how to get it, and fails it
+// when CI=true: CI must never pass by skipping.
+package testenv
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Env is one reachable LiveKit node.
+type Env struct {
+	URL       string // http://host:port of the server API
+	WSURL     string // ws://host:port for clients
+	APIKey    string
+	APISecret string
+	RedisAddr string // host:port of the node's Redis, empty without one
+	Backend   string // external, docker or process
+
+	// Stop kills the server (fault-injection tests); Start brings it back on the
+	// same ports. Only the process backend supports them; nil otherwise.
+	Stop, Start func()
+}
+
+type options struct {
+	redis          string // "" none, "new" start one, else an address to share
+	backend        string
+	noRemoteUnmute bool
+}
+
+// Option configures LiveKit.
+type Option func(*options)
+
+// WithRedis starts a Redis for the node (needed for ingress, egress, multi-node).
+func WithRedis() Option { return func(o *options) { o.redis = "new" } }
+
+// WithSharedRedis joins the node to an existing Redis, making a cluster.
+func WithSharedRedis(addr string) Option { return func(o *options) { o.redis = addr } }
+
+// WithBackend forces a backend, overriding STREAMKIT_TEST_BACKEND.
+func WithBackend(name string) Option { return func(o *options) { o.backend = name } }
+
+// WithoutRemoteUnmute keeps LiveKit's default of refusing remote unmutes.
+func WithoutRemoteUnmute() Option { return func(o *options) { o.noRemoteUnmute = true } }
+
+// LiveKit returns a ready LiveKit node for t, torn down when t ends.
+func LiveKit(t TB, opts ...Option) *Env {
+	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch backend := chooseBackend(o.backend); backend {
+	case "external":
+		return external(t, o)
+	case "docker":
+		return dockerLiveKit(t, o)
+	case "process":
+		return processLiveKit(t, o)
+	default:
+		t.Fatalf("testenv: unknown backend %q (want external, docker or process)", backend)
+		return nil
+	}
+}
+
+// Cluster starts n livekit-server nodes sharing one Redis.
+func Cluster(t TB, n int, opts ...Option) []*Env {
+	t.Helper()
+	first := LiveKit(t, append(opts, WithRedis())...)
+	if first.Backend == "external" {
+		missing(t, "a second livekit-server node", "unset LIVEKIT_URL to let testenv start its own cluster")
+	}
+	nodes := []*Env{first}
+	for len(nodes) < n {
+		nodes = append(nodes, LiveKit(t, append(opts, WithSharedRedis(first.RedisAddr), WithBackend(first.Backend))...))
+	}
+	return nodes
+}
+
+func chooseBackend(forced string) string {
+	if forced != "" {
+		return forced
+	}
+	if b := os.Getenv("STREAMKIT_TEST_BACKEND"); b != "" {
+		return b
+	}
+	if os.Getenv("LIVEKIT_URL") != "" {
+		return "external"
+	}
+	if dockerReachable() {
+		return "docker"
+	}
+	return "process"
+}
+
+func external(t TB, o options) *Env {
+	e := &Env{
+		URL:       os.Getenv("LIVEKIT_URL"),
+		APIKey:    os.Getenv("LIVEKIT_API_KEY"),
+		APISecret: os.Getenv("LIVEKIT_API_SECRET"),
+		Backend:   "external",
+	}
+	if e.URL == "" || e.APIKey == "" || e.APISecret == "" {
+		missing(t, "external LiveKit", "set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET")
+	}
+	if o.redis != "" {
+		missing(t, "Redis of the external LiveKit", "unset LIVEKIT_URL to let testenv start LiveKit with Redis")
+	}
+	e.URL = strings.Replace(strings.Replace(e.URL, "wss://", "https://", 1), "ws://", "http://", 1)
+	e.WSURL = strings.Replace(e.URL, "http", "ws", 1)
+	if err := waitReady(e.URL, 10*time.Second); err != nil {
+		t.Fatalf("testenv: external LiveKit at %s not ready: %v", e.URL, err)
+	}
+	return e
+}
+
+// InCI reports whether missing components must fail rather than skip.
+func InCI() bool { return os.Getenv("CI") == "true" || os.Getenv("CI") == "1" }
+
+// missing stops the test: a failure in CI, a skip that says how to fix it locally.
+func missing(t TB, what, how string) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("testenv: %s is missing and CI=true, so this is a failure, not a skip: %s", what, how)
+	}
+	t.Skipf("testenv: skipping, %s is missing: %s", what, how)
+}
+
+// Binary finds a stack binary on PATH or in the stack cache, or stops the test.
+func Binary(t TB, name, component string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	p := filepath.Join(StackBin(), name)
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	missing(t, name, "run `scripts/stack install "+component+"` (binaries are cached in "+StackBin()+")")
+	return ""
+}
+
+// StackBin is where scripts/stack links the binaries it installs.
+func StackBin() string {
+	if d := os.Getenv("STREAMKIT_CACHE"); d != "" {
+		return filepath.Join(d, "bin")
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "streamkit", "bin")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "streamkit", "bin")
+}
+
+// RequireNetNS stops a test that carries media unless it runs inside the private
+// network namespace made by scripts/netns: WebRTC clients join multicast groups on
+// every real interface, and our tests must not send traffic off the machine.
+func RequireNetNS(t TB) {
+	t.Helper()
+	if os.Getenv("STREAMKIT_NETNS") != "1" || hasDefaultRoute() {
+		missing(t, "the private network namespace media tests need", "run the tests through `scripts/netns go test ./...` (as root)")
+	}
+}
+
+func hasDefaultRoute() bool {
+	b, err := os.ReadFile("/proc/net/route")
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 2 && f[1] == "00000000" {
+			return true
+		}
+	}
+	return false
+}
+
+func waitReady(base string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	client := &http.Client{Timeout: time.Second}
+	var last error
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(base + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET / answered %s", resp.Status)
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("not ready after %s: %v", limit, last)
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeUDPPort returns a loopback UDP port that was free a moment ago.
+func FreeUDPPort(t TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: free udp port: %v", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// Secret returns a random API secret long enough for LiveKit (>= 32 characters).
+func Secret() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// TB is the part of testing.TB the environment needs. The dashboard's -dev mode
+// supplies its own (see Run), so it starts LiveKit through the same code as tests.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+	Failed() bool
+}

@@ -1,0 +1,191 @@
+// Package spacemusic is streamkit's facade: one Client for a live-music show on
+// LiveKit, speaking of stages, performers, listeners, recordings and stream keys.
+//
+//	sm, err := spacemusic.New(spacemusic.ConfigFromEnv())
+//	room, err := sm.Rooms.Create(ctx, "friday-jam", nil)
+//	tok, err := sm.Tokens.Performer("friday-jam", "ada")
+//
+// Each service lives in its own package (rooms, tokens, ingress, egress) and can be
+// used alone; the facade wires them to one configuration and HTTP client.
+package spacemusic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
+	"github.com/spacemusic/streamkit/spacemusic/tokens"
+)
+
+// Config says how to reach LiveKit. The zero Timeout means 10 s per call.
+type Config struct {
+	URL       string // LIVEKIT_URL: the server API as this process reaches it (http(s) or ws(s))
+	PublicURL string // LIVEKIT_WS_URL: the WebSocket URL browsers and OBS use; defaults to URL
+	APIKey    string // LIVEKIT_API_KEY
+	APISecret string // LIVEKIT_API_SECRET, at least 32 characters; never logged
+
+	Timeout    time.Duration // bound on every call to LiveKit
+	HTTPClient *http.Client  // shared by every service; a pooled client with sane timeouts by default
+}
+
+// ConfigError names every setting that is missing or invalid.
+type ConfigError struct{ Problems []string }
+
+func (e *ConfigError) Error() string { return "spacemusic config: " + strings.Join(e.Problems, "; ") }
+
+// ConfigFromEnv reads the seed's environment variables. Validation happens in New
+// (or Validate), so the zero values of missing variables are reported there.
+func ConfigFromEnv() Config { return ConfigFromGetenv(os.Getenv) }
+
+// ConfigFromGetenv is ConfigFromEnv with a custom lookup, for servers and tests.
+func ConfigFromGetenv(getenv func(string) string) Config {
+	return Config{
+		URL:       getenv("LIVEKIT_URL"),
+		PublicURL: getenv("LIVEKIT_WS_URL"),
+		APIKey:    getenv("LIVEKIT_API_KEY"),
+		APISecret: getenv("LIVEKIT_API_SECRET"),
+	}
+}
+
+// Validate reports every problem at once, naming the environment variable.
+func (c Config) Validate() error {
+	var p []string
+	if c.URL == "" {
+		p = append(p, "LIVEKIT_URL is not set")
+	} else if _, err := lk.HTTPURL(c.URL); err != nil {
+		p = append(p, "LIVEKIT_URL "+err.Error())
+	}
+	if c.PublicURL != "" {
+		if _, err := lk.HTTPURL(c.PublicURL); err != nil {
+			p = append(p, "LIVEKIT_WS_URL "+err.Error())
+		}
+	}
+	if c.APIKey == "" {
+		p = append(p, "LIVEKIT_API_KEY is not set")
+	}
+	switch {
+	case c.APISecret == "":
+		p = append(p, "LIVEKIT_API_SECRET is not set")
+	case len(c.APISecret) < 32:
+		p = append(p, fmt.Sprintf("LIVEKIT_API_SECRET is %d characters; LiveKit requires at least 32", len(c.APISecret)))
+	}
+	if c.Timeout < 0 {
+		p = append(p, "timeout must not be negative")
+	}
+	if len(p) > 0 {
+		return &ConfigError{Problems: p}
+	}
+	return nil
+}
+
+// WSURL is the WebSocket URL to give clients: PublicURL, or URL made ws(s).
+func (c Config) WSURL() string {
+	u := c.PublicURL
+	if u == "" {
+		u = c.URL
+	}
+	if rest, ok := strings.CutPrefix(u, "http"); ok {
+		return "ws" + rest
+	}
+	return u
+}
+
+// LogValue keeps the secret out of logs.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("url", c.URL), slog.String("publicURL", c.PublicURL),
+		slog.String("apiKey", c.APIKey), slog.String("apiSecret", "[redacted]"))
+}
+
+// String keeps the secret out of %v.
+func (c Config) String() string {
+	return fmt.Sprintf("{URL:%s PublicURL:%s APIKey:%s APISecret:[redacted]}", c.URL, c.PublicURL, c.APIKey)
+}
+
+// Client is a show's connection to LiveKit.
+type Client struct {
+	Rooms  *rooms.Service
+	Tokens *tokens.Issuer
+
+	cfg     Config
+	baseURL string
+	http    *http.Client
+}
+
+// New checks cfg and builds every service on one HTTP client.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = lk.DefaultTimeout
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			MaxIdleConnsPerHost: 32,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: 5 * time.Second,
+		}}
+	}
+	base, _ := lk.HTTPURL(cfg.URL) // validated above
+	lkcfg := lk.Config{URL: cfg.URL, APIKey: cfg.APIKey, APISecret: cfg.APISecret, Timeout: cfg.Timeout, HTTPClient: cfg.HTTPClient}
+	rs, err := rooms.New(lkcfg)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := tokens.NewIssuer(cfg.APIKey, cfg.APISecret)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{Rooms: rs, Tokens: issuer, cfg: cfg, baseURL: base, http: cfg.HTTPClient}, nil
+}
+
+// Config returns the configuration the client runs with.
+func (c *Client) Config() Config { return c.cfg }
+
+// Health errors, so callers can tell a down server from refused credentials.
+var (
+	ErrNotReady = errors.New("livekit is not ready")
+	ErrAPI      = errors.New("livekit api call failed")
+)
+
+// HealthError says which check failed: "readiness" (GET / on the server) or "api"
+// (an authenticated ListRooms).
+type HealthError struct {
+	Check string
+	Err   error
+}
+
+func (e *HealthError) Error() string { return "health " + e.Check + ": " + e.Err.Error() }
+func (e *HealthError) Unwrap() error { return e.Err }
+
+// Health checks LiveKit's readiness endpoint, then an authenticated API call.
+func (c *Client) Health(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.baseURL+"/", nil)
+	if err != nil {
+		return &HealthError{Check: "readiness", Err: err}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return &HealthError{Check: "readiness", Err: fmt.Errorf("%w: %v", ErrNotReady, lk.Map("health", err))}
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<10))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return &HealthError{Check: "readiness", Err: fmt.Errorf("%w: GET / answered %s", ErrNotReady, resp.Status)}
+	}
+	if _, err := c.Rooms.List(ctx, "streamkit-health-probe"); err != nil {
+		return &HealthError{Check: "api", Err: fmt.Errorf("%w: %w", ErrAPI, err)}
+	}
+	return nil
+}

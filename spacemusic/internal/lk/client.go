@@ -1,0 +1,109 @@
+package lk
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/twitchtv/twirp"
+
+	"github.com/spacemusic/streamkit/spacemusic/tokens"
+)
+
+// DefaultTimeout bounds every call to LiveKit when the caller's context has no
+// earlier deadline. server-sdk-go's HTTP client has none, so a hung server would
+// otherwise hang the caller forever.
+const DefaultTimeout = 10 * time.Second
+
+// Config is what a service needs to reach LiveKit's server API.
+type Config struct {
+	URL       string        // http(s):// or ws(s):// address of livekit-server
+	APIKey    string        // LIVEKIT_API_KEY
+	APISecret string        // LIVEKIT_API_SECRET; never logged or returned
+	Timeout   time.Duration // per call; DefaultTimeout when zero
+	// HTTPClient carries the requests; a shared client keeps connections warm.
+	HTTPClient *http.Client
+}
+
+// Client is the authenticated connection services share.
+type Client struct {
+	BaseURL string
+	HTTP    *http.Client
+	Issuer  *tokens.Issuer
+	timeout time.Duration
+}
+
+// NewClient validates cfg, naming the field at fault; it never echoes the secret.
+func NewClient(op string, cfg Config) (*Client, error) {
+	base, err := HTTPURL(cfg.URL)
+	if err != nil {
+		return nil, Invalid(op, "URL: %v", err)
+	}
+	issuer, err := tokens.NewIssuer(cfg.APIKey, cfg.APISecret)
+	if err != nil {
+		return nil, Invalid(op, "%v", err)
+	}
+	c := &Client{BaseURL: base, HTTP: cfg.HTTPClient, Issuer: issuer, timeout: cfg.Timeout}
+	if c.HTTP == nil {
+		c.HTTP = &http.Client{}
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	return c, nil
+}
+
+// HTTPURL accepts LiveKit's address in any of the forms users paste (ws, wss, http,
+// https) and returns the HTTP base URL of the server API.
+func HTTPURL(raw string) (string, error) {
+	if raw == "" {
+		return "", errString("is empty")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", errString("cannot parse " + strconvQuote(raw))
+	}
+	switch u.Scheme {
+	case "ws":
+		u.Scheme = "http"
+	case "wss":
+		u.Scheme = "https"
+	case "http", "https":
+	default:
+		return "", errString("scheme of " + strconvQuote(raw) + " must be ws, wss, http or https")
+	}
+	if u.Host == "" {
+		return "", errString(strconvQuote(raw) + " has no host")
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
+}
+
+// Call returns a context for one API request: bounded by the client's timeout and
+// carrying a short-lived token with exactly the grant the request needs.
+func (c *Client) Call(ctx context.Context, op string, grant tokens.Grant) (context.Context, context.CancelFunc, error) {
+	tok, err := c.Issuer.Issue(tokens.Options{Grant: grant, TTL: 10 * time.Minute})
+	if err != nil {
+		return nil, nil, &Error{Op: op, Kind: ErrUpstream, Message: err.Error()}
+	}
+	h := make(http.Header, 1)
+	h.Set("Authorization", "Bearer "+tok.JWT)
+	ctx, err = twirp.WithHTTPRequestHeaders(ctx, h)
+	if err != nil {
+		return nil, nil, &Error{Op: op, Kind: ErrUpstream, Message: err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	return ctx, cancel, nil
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+func strconvQuote(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return `"` + s + `"`
+}
