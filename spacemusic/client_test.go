@@ -1,0 +1,69 @@
+package spacemusic_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic"
+)
+
+func TestConfigNamesEveryProblem(t *testing.T) {
+	err := spacemusic.ConfigFromGetenv(func(k string) string {
+		return map[string]string{"LIVEKIT_URL": "ftp://x", "LIVEKIT_API_SECRET": "too-short"}[k]
+	}).Validate()
+	var ce *spacemusic.ConfigError
+	require.ErrorAs(t, err, &ce)
+	msg := err.Error()
+	assert.Contains(t, msg, "LIVEKIT_URL")
+	assert.Contains(t, msg, "LIVEKIT_API_KEY is not set")
+	assert.Contains(t, msg, "LIVEKIT_API_SECRET is 9 characters")
+	assert.NotContains(t, msg, "too-short", "the secret must never be echoed")
+
+	_, err = spacemusic.New(spacemusic.Config{})
+	assert.ErrorAs(t, err, &ce)
+}
+
+func TestConfigNeverPrintsTheSecret(t *testing.T) {
+	cfg := spacemusic.Config{URL: "ws://127.0.0.1:7880", APIKey: "devkey", APISecret: strings.Repeat("s3cr3t", 6)}
+	for _, s := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), cfg.LogValue().String()} {
+		assert.NotContains(t, s, "s3cr3t")
+	}
+	assert.Equal(t, "ws://127.0.0.1:7880", cfg.WSURL())
+	cfg.PublicURL = "wss://livekit.spacemusic.tv"
+	assert.Equal(t, "wss://livekit.spacemusic.tv", cfg.WSURL())
+}
+
+// Health tells a server that is down from one that refuses our credentials.
+func TestHealth(t *testing.T) {
+	env := testenv.LiveKit(t)
+	ctx := context.Background()
+	sm, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret})
+	require.NoError(t, err)
+	require.NoError(t, sm.Health(ctx))
+
+	wrong, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: strings.Repeat("x", 32)})
+	require.NoError(t, err)
+	err = wrong.Health(ctx)
+	var he *spacemusic.HealthError
+	require.ErrorAs(t, err, &he)
+	assert.Equal(t, "api", he.Check)
+	assert.ErrorIs(t, err, spacemusic.ErrAPI)
+
+	if env.Stop == nil {
+		return // external and docker servers are not ours to stop
+	}
+	env.Stop()
+	err = sm.Health(ctx)
+	require.ErrorAs(t, err, &he)
+	assert.Equal(t, "readiness", he.Check)
+	assert.True(t, errors.Is(err, spacemusic.ErrNotReady))
+	env.Start()
+	assert.NoError(t, sm.Health(ctx), "recovers once LiveKit is back")
+}
