@@ -1,0 +1,24 @@
+// Command dashboard is streamkit's reference dashboard server: the stream dashboard
+// of the seed (rooms, participants, tokens, ingress, recordings) as a JSON API
+// behind the API gateway's three auth methods, with metrics and an OpenAPI document.
+//
+//	dashboard -dev          # local real LiveKit, no auth, http://127.0.0.1:8080
+//	dashboard -help         # every setting, each also an environment variable
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "dashboard:", err)
+		os.Exit(1)
+	}
+}
