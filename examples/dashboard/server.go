@@ -49,7 +49,11 @@ func (d *Deps) wrap(rt route, pattern string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		err := d.serve(rt, sw, r)
+		r, err := d.authorize(rt, r)
+		if err == nil {
+			r.Body = http.MaxBytesReader(sw, r.Body, d.Settings.BodyLimit)
+			err = rt.handle(d, sw, r)
+		}
 		if err != nil {
 			sw.status = writeError(sw, err)
 		}
@@ -69,19 +73,20 @@ func (d *Deps) wrap(rt route, pattern string) http.Handler {
 	})
 }
 
-func (d *Deps) serve(rt route, w http.ResponseWriter, r *http.Request) error {
-	if !rt.public {
-		u, err := d.Auth.authenticate(r)
-		if err != nil {
-			return err
-		}
-		if rt.admin && !d.Auth.isAdmin(u) {
-			return &apiError{http.StatusForbidden, "forbidden", "this action needs the admin group"}
-		}
-		r = r.WithContext(withUser(r.Context(), u))
+// authorize returns the request carrying its user, or why it may not proceed.
+func (d *Deps) authorize(rt route, r *http.Request) (*http.Request, error) {
+	if rt.public {
+		return r, nil
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, d.Settings.BodyLimit)
-	return rt.handle(d, w, r)
+	u, err := d.Auth.authenticate(r)
+	if err != nil {
+		return r, err
+	}
+	r = r.WithContext(withUser(r.Context(), u))
+	if rt.admin && !d.Auth.isAdmin(u) {
+		return r, &apiError{http.StatusForbidden, "forbidden", "this action needs the admin group"}
+	}
+	return r, nil
 }
 
 type statusWriter struct {

@@ -89,11 +89,17 @@ func (s *Service) Unmute(ctx context.Context, room, identity string, trackSIDs .
 }
 
 func (s *Service) setMuted(ctx context.Context, op, room, identity string, muted bool, sids []string) ([]Track, error) {
+	// Look the participant up first: LiveKit answers a mute for a room that does
+	// not exist only when the request times out, and we want to name the track.
+	p, err := s.participant(ctx, op, room, identity)
+	if err != nil {
+		return nil, err
+	}
+	published := map[string]bool{}
+	for _, t := range p.Tracks {
+		published[t.Sid] = true
+	}
 	if len(sids) == 0 {
-		p, err := s.participant(ctx, op, room, identity)
-		if err != nil {
-			return nil, err
-		}
 		for _, t := range p.Tracks {
 			if t.Type == livekit.TrackType_AUDIO {
 				sids = append(sids, t.Sid)
@@ -104,12 +110,9 @@ func (s *Service) setMuted(ctx context.Context, op, room, identity string, muted
 		}
 	}
 	for _, sid := range sids {
-		if err := lk.Name(op, "track sid", sid); err != nil {
-			return nil, err
+		if !published[sid] {
+			return nil, lk.NotFound(op, "%s publishes no track %q in %s", identity, sid, room)
 		}
-	}
-	if err := lk.Name(op, "identity", identity); err != nil {
-		return nil, err
 	}
 	ctx, cancel, err := s.admin(ctx, op, room)
 	if err != nil {

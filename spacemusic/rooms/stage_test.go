@@ -72,6 +72,10 @@ func TestShowOnStage(t *testing.T) {
 	assert.True(t, muted[0].Muted)
 	require.Eventually(t, func() bool { m, _ := listener.Muted(pub.SID()); return m }, wait, tick, "listener did not see the mute")
 
+	// A track the performer does not publish is not found, rather than timing out.
+	_, err = svc.Mute(ctx, "stage", "ada", "TR_not_hers")
+	require.ErrorIs(t, err, rooms.ErrNotFound)
+
 	// Unmuting works because the test server enables remote unmute.
 	unmuted, err := svc.Unmute(ctx, "stage", "ada", pub.SID())
 	require.NoError(t, err)
