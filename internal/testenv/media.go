@@ -35,7 +35,8 @@ func Tone(t TB, freq int, d time.Duration) string {
 	out := filepath.Join(t.TempDir(), fmt.Sprintf("tone-%d.ogg", freq))
 	src := fmt.Sprintf("sine=frequency=%d:duration=%.3f:sample_rate=48000", freq, d.Seconds())
 	cmd := exec.Command(bin, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", src,
-		"-ac", "2", "-c:a", "libopus", "-b:a", "128k", "-ar", "48000", out)
+		"-ac", "2", "-c:a", "libopus", "-b:a", "128k", "-ar", "48000",
+		"-page_duration", "20000", out) // one Opus packet per Ogg page, as pion's reader expects
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("testenv: ffmpeg tone: %v\n%s", err, b)
 	}

@@ -129,7 +129,7 @@ func processLiveKit(t TB, o options) *Env {
 	e.WSURL = fmt.Sprintf("ws://127.0.0.1:%d", port)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "livekit.yaml")
-	if err := os.WriteFile(cfg, []byte(ServerYAML(port, FreeUDPPort(t), e.APIKey, e.APISecret, e.RedisAddr, !o.noRemoteUnmute)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(ServerYAML(port, FreeUDPPort(t), e.APIKey, e.APISecret, e.RedisAddr, !o.noRemoteUnmute)+o.ingressYAML()), 0o600); err != nil {
 		t.Fatalf("testenv: write config: %v", err)
 	}
 	p := StartProcess(t, "livekit-server", bin, []string{"--config", cfg})
@@ -186,4 +186,11 @@ func waitTCP(t TB, name, addr string, limit time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("testenv: %s did not listen on %s within %s", name, addr, limit)
+}
+
+func (o options) ingressYAML() string {
+	if o.rtmpBase == "" {
+		return ""
+	}
+	return fmt.Sprintf("ingress:\n  rtmp_base_url: %s\n  whip_base_url: %s\n", o.rtmpBase, o.whipBase)
 }

@@ -44,6 +44,8 @@ type options struct {
 	redis          string // "" none, "new" start one, else an address to share
 	backend        string
 	noRemoteUnmute bool
+	rtmpBase       string // ingress URLs LiveKit hands out with new ingresses
+	whipBase       string
 }
 
 // Option configures LiveKit.

@@ -1,0 +1,156 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/oggreader"
+)
+
+// PushRTMP stands in for OBS: ffmpeg sends a sine tone (and a test pattern unless
+// audioOnly) to url for d, in real time. The push stops at d or when the test ends.
+func PushRTMP(t TB, url string, d time.Duration, audioOnly bool) *Process {
+	t.Helper()
+	bin := Binary(t, "ffmpeg", "ffmpeg")
+	secs := fmt.Sprintf("%.1f", d.Seconds())
+	args := []string{"-hide_banner", "-loglevel", "warning", "-re",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=" + secs}
+	if !audioOnly {
+		args = append(args, "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration="+secs,
+			"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p")
+	}
+	args = append(args, "-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k", "-f", "flv", url)
+	// Like OBS, reconnect when refused: ingress turns streams away while its CPU
+	// monitor sees a busy machine ("server capacity exceeded"). Bounded: 15 tries.
+	retry := `for i in $(seq 15); do "$0" "$@" && exit 0; sleep 1; done; exit 1`
+	return StartProcess(t, "ffmpeg-rtmp", "/bin/bash", append([]string{"-c", retry, bin}, args...))
+}
+
+// MediaFile writes a short stereo media file (Opus in Ogg, or AAC in MP4 by
+// extension) and serves it from a loopback HTTP server; it returns the file's URL.
+func MediaFile(t TB, name string, d time.Duration) string {
+	t.Helper()
+	bin := Binary(t, "ffmpeg", "ffmpeg")
+	dir := t.TempDir()
+	out := filepath.Join(dir, name)
+	args := []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+		fmt.Sprintf("sine=frequency=330:sample_rate=48000:duration=%.1f", d.Seconds()), "-ac", "2"}
+	if filepath.Ext(name) == ".m3u8" { // an HLS playlist with MPEG-TS segments
+		args = append(args, "-c:a", "aac", "-f", "hls", "-hls_time", "2", "-hls_list_size", "0", "-hls_playlist_type", "vod")
+	}
+	cmd := exec.Command(bin, append(args, out)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testenv: ffmpeg media file: %v\n%s", err, b)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: listen: %v", err)
+	}
+	srv := &http.Server{Handler: http.FileServer(http.Dir(dir)), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String() + "/" + name
+}
+
+// PublishWHIP stands in for OBS 30+ or a browser: it offers an Opus track to a WHIP
+// endpoint and streams the .ogg file (from Tone) in real time. Debian's GStreamer
+// has no whipsink, hence this small pion client. It stops when the test ends.
+func PublishWHIP(t TB, whipURL, oggFile string) {
+	t.Helper()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatalf("testenv: whip peer connection: %v", err)
+	}
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "whip")
+	if err != nil {
+		t.Fatalf("testenv: whip track: %v", err)
+	}
+	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatalf("testenv: whip transceiver: %v", err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatalf("testenv: whip offer: %v", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatalf("testenv: whip local description: %v", err)
+	}
+	<-gathered
+
+	// The ingress answers 429 while its CPU monitor sees a busy machine; an
+	// encoder retries, and so do we (bounded).
+	var resp *http.Response
+	var answer []byte
+	for attempt := 0; attempt < 10; attempt++ {
+		resp, err = http.Post(whipURL, "application/sdp", bytes.NewBufferString(pc.LocalDescription().SDP))
+		if err != nil {
+			t.Fatalf("testenv: whip POST: %v", err)
+		}
+		answer, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTooManyRequests {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("testenv: whip POST answered %s: %s", resp.Status, answer)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
+		t.Fatalf("testenv: whip answer: %v", err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { stop(); <-done; pc.Close() })
+	go func() {
+		defer close(done)
+		_ = sendOgg(ctx, track, oggFile)
+	}()
+}
+
+// sendOgg writes the file's Opus packets to track at their real pace.
+func sendOgg(ctx context.Context, track *webrtc.TrackLocalStaticSample, file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	ogg, _, err := oggreader.NewWith(f)
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var last uint64
+	for {
+		page, header, err := ogg.ParseNextPage()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		samples := header.GranulePosition - last
+		last = header.GranulePosition
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if err := track.WriteSample(media.Sample{Data: page, Duration: time.Duration(samples) * time.Second / 48000}); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,466 @@
+// Package ingress brings live music into a stage from outside: OBS over RTMP or
+// WHIP, or a media file or HLS stream pulled from a URL. Presets return
+// ready-to-paste settings (server, stream key, encoder advice), not protobufs.
+package ingress
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/utils/xtwirp"
+
+	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
+	"github.com/spacemusic/streamkit/spacemusic/tokens"
+)
+
+// Kind is how media arrives.
+type Kind string
+
+const (
+	RTMP Kind = "rtmp"
+	WHIP Kind = "whip"
+	URL  Kind = "url"
+)
+
+// State is where an ingress is in its life.
+type State string
+
+const (
+	Inactive   State = "inactive"   // waiting for the encoder
+	Buffering  State = "buffering"  // media arriving, not yet published
+	Publishing State = "publishing" // live in the room
+	Failed     State = "error"      // see Ingress.Error
+	Complete   State = "complete"   // a URL pull reached its end
+)
+
+// Music audio defaults: stereo Opus at a bitrate that carries music, DTX off
+// because DTX turns quiet passages into silence.
+const (
+	DefaultAudioBitrate = 128_000
+	MaxAudioBitrate     = 510_000 // Opus' ceiling
+	MinAudioBitrate     = 32_000
+)
+
+// Ingress is one way into a room, with what an encoder needs to use it.
+type Ingress struct {
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	Kind            Kind   `json:"kind"`
+	Room            string `json:"room"`
+	Identity        string `json:"identity"`
+	ParticipantName string `json:"participantName,omitempty"`
+	// ServerURL and StreamKey go into OBS's "Server" and "Stream Key" fields;
+	// PublishURL is both joined, for encoders that take one URL (ffmpeg, WHIP).
+	// For URL pulls, ServerURL is the source.
+	ServerURL  string `json:"serverUrl"`
+	StreamKey  string `json:"streamKey,omitempty"`
+	PublishURL string `json:"publishUrl,omitempty"`
+	Transcoded bool   `json:"transcoded"`
+	Enabled    bool   `json:"enabled"`
+	State      State  `json:"state"`
+	Error      string `json:"error,omitempty"`
+	// Encoder is what to set in OBS for this ingress.
+	Encoder *EncoderSettings `json:"encoder,omitempty"`
+}
+
+// String keeps the stream key, a credential, out of logs.
+func (i Ingress) String() string {
+	return fmt.Sprintf("{ID:%s Kind:%s Room:%s Identity:%s State:%s StreamKey:[redacted]}", i.ID, i.Kind, i.Room, i.Identity, i.State)
+}
+
+// LogValue keeps the stream key out of slog output.
+func (i Ingress) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", i.ID), slog.String("kind", string(i.Kind)), slog.String("room", i.Room), slog.String("state", string(i.State)))
+}
+
+// EncoderSettings are the recommended OBS output settings.
+type EncoderSettings struct {
+	AudioCodec        string `json:"audioCodec"`
+	AudioBitrateKbps  int    `json:"audioBitrateKbps"`
+	AudioSampleRate   int    `json:"audioSampleRate"`
+	AudioChannels     string `json:"audioChannels"`
+	VideoCodec        string `json:"videoCodec,omitempty"`
+	VideoBitrateKbps  int    `json:"videoBitrateKbps,omitempty"`
+	RateControl       string `json:"rateControl,omitempty"`
+	KeyframeInterval  string `json:"keyframeInterval,omitempty"`
+	Profile           string `json:"profile,omitempty"`
+	Tune              string `json:"tune,omitempty"`
+	BFrames           int    `json:"bFrames"`
+	OBSServiceSetting string `json:"obsService"`
+}
+
+// Service manages ingresses through LiveKit's Ingress API.
+type Service struct {
+	c   *lk.Client
+	api livekit.Ingress
+}
+
+// New returns a Service for cfg.
+func New(cfg Config) (*Service, error) {
+	c, err := lk.NewClient("ingress.New", cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{c: c, api: livekit.NewIngressProtobufClient(c.BaseURL, c.HTTP, xtwirp.DefaultClientOptions()...)}, nil
+}
+
+// Participant says who the ingress appears as in the room.
+type Participant struct {
+	Room     string // required
+	Identity string // required: how the room sees the stream, e.g. "obs-main"
+	Name     string // display name; defaults to the identity
+	Metadata string
+}
+
+// RTMPOptions configure an ingress for OBS (or any RTMP encoder). LiveKit
+// transcodes RTMP, so the room gets Opus stereo and simulcast video.
+type RTMPOptions struct {
+	Participant
+	Name         string // ingress name; defaults to the identity
+	AudioBitrate int    // bits/s; DefaultAudioBitrate when 0, at most MaxAudioBitrate
+	AudioOnly    bool   // a radio-style show: no video track expected
+	// VideoPreset is a LiveKit H.264 preset, e.g. "H264_720P_30FPS_3_LAYERS";
+	// default H264_1080P_30FPS_3_LAYERS.
+	VideoPreset string
+	Disabled    bool // create it refusing connections until enabled
+}
+
+// RTMP creates an RTMP ingress with music audio settings.
+func (s *Service) RTMP(ctx context.Context, o RTMPOptions) (Ingress, error) {
+	const op = "ingress.RTMP"
+	if err := o.check(op); err != nil {
+		return Ingress{}, err
+	}
+	bitrate := o.AudioBitrate
+	switch {
+	case bitrate == 0:
+		bitrate = DefaultAudioBitrate
+	case bitrate < MinAudioBitrate || bitrate > MaxAudioBitrate:
+		return Ingress{}, lk.Invalid(op, "audio bitrate %d is outside %d..%d bits/s", bitrate, MinAudioBitrate, MaxAudioBitrate)
+	}
+	req := o.request(livekit.IngressInput_RTMP_INPUT, o.Name)
+	req.EnableTranscoding = tokens.Bool(true)
+	req.Enabled = tokens.Bool(!o.Disabled)
+	req.Audio = musicAudio(bitrate)
+	if !o.AudioOnly {
+		preset := livekit.IngressVideoEncodingPreset_H264_1080P_30FPS_3_LAYERS
+		if o.VideoPreset != "" {
+			v, ok := livekit.IngressVideoEncodingPreset_value[o.VideoPreset]
+			if !ok {
+				return Ingress{}, lk.Invalid(op, "unknown video preset %q", o.VideoPreset)
+			}
+			preset = livekit.IngressVideoEncodingPreset(v)
+		}
+		req.Video = &livekit.IngressVideoOptions{Source: livekit.TrackSource_CAMERA,
+			EncodingOptions: &livekit.IngressVideoOptions_Preset{Preset: preset}}
+	}
+	in, err := s.create(ctx, op, req)
+	if err != nil {
+		return Ingress{}, err
+	}
+	in.Encoder = obsRTMP(bitrate, o.AudioOnly)
+	return in, nil
+}
+
+func musicAudio(bitrate int) *livekit.IngressAudioOptions {
+	return &livekit.IngressAudioOptions{Source: livekit.TrackSource_MICROPHONE,
+		EncodingOptions: &livekit.IngressAudioOptions_Options{Options: &livekit.IngressAudioEncodingOptions{
+			AudioCodec: livekit.AudioCodec_OPUS, Channels: 2, Bitrate: uint32(bitrate), DisableDtx: true}}}
+}
+
+func obsRTMP(bitrate int, audioOnly bool) *EncoderSettings {
+	e := &EncoderSettings{AudioCodec: "AAC", AudioBitrateKbps: max(160, bitrate/1000), AudioSampleRate: 48000, AudioChannels: "Stereo",
+		OBSServiceSetting: "Custom..."}
+	if !audioOnly {
+		// LiveKit re-encodes to simulcast layers: a steady CBR stream with a 2 s GOP
+		// and no B-frames is what its transcoder starts fastest from.
+		e.VideoCodec, e.VideoBitrateKbps, e.RateControl, e.KeyframeInterval = "H.264 (x264)", 4500, "CBR", "2 s"
+		e.Profile, e.Tune = "main", "zerolatency"
+	}
+	return e
+}
+
+// WHIPOptions configure a WHIP ingress (OBS 30+, GStreamer, browsers).
+type WHIPOptions struct {
+	Participant
+	Name string
+	// Transcode re-encodes like RTMP does (simulcast for viewers on weak links).
+	// Off by default: passthrough keeps the publisher's Opus untouched and adds no
+	// latency, and LiveKit refuses encoding options when transcoding is off.
+	Transcode    bool
+	AudioBitrate int // only with Transcode
+	Disabled     bool
+}
+
+// WHIP creates a WHIP ingress.
+func (s *Service) WHIP(ctx context.Context, o WHIPOptions) (Ingress, error) {
+	const op = "ingress.WHIP"
+	if err := o.check(op); err != nil {
+		return Ingress{}, err
+	}
+	if !o.Transcode && o.AudioBitrate != 0 {
+		return Ingress{}, lk.Invalid(op, "audio bitrate needs Transcode: passthrough keeps the publisher's encoding")
+	}
+	req := o.request(livekit.IngressInput_WHIP_INPUT, o.Name)
+	req.EnableTranscoding = tokens.Bool(o.Transcode)
+	req.Enabled = tokens.Bool(!o.Disabled)
+	if o.Transcode {
+		bitrate := o.AudioBitrate
+		if bitrate == 0 {
+			bitrate = DefaultAudioBitrate
+		}
+		if bitrate < MinAudioBitrate || bitrate > MaxAudioBitrate {
+			return Ingress{}, lk.Invalid(op, "audio bitrate %d is outside %d..%d bits/s", bitrate, MinAudioBitrate, MaxAudioBitrate)
+		}
+		req.Audio = musicAudio(bitrate)
+	}
+	in, err := s.create(ctx, op, req)
+	if err != nil {
+		return Ingress{}, err
+	}
+	in.Encoder = &EncoderSettings{AudioCodec: "Opus", AudioBitrateKbps: 160, AudioSampleRate: 48000, AudioChannels: "Stereo",
+		VideoCodec: "H.264", RateControl: "CBR", KeyframeInterval: "2 s", OBSServiceSetting: "WHIP"}
+	return in, nil
+}
+
+// URLOptions configure a pull of a media file or HLS stream.
+type URLOptions struct {
+	Participant
+	Name string
+	URL  string // http or https: LiveKit pulls nothing else
+}
+
+// PullURL creates an ingress that pulls media from an HTTP(S) URL into the room.
+func (s *Service) PullURL(ctx context.Context, o URLOptions) (Ingress, error) {
+	const op = "ingress.PullURL"
+	if err := o.check(op); err != nil {
+		return Ingress{}, err
+	}
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Ingress{}, lk.Invalid(op, "source URL must be an absolute http or https URL")
+	}
+	req := o.request(livekit.IngressInput_URL_INPUT, o.Name)
+	req.Url = o.URL
+	req.Audio = musicAudio(DefaultAudioBitrate)
+	return s.create(ctx, op, req)
+}
+
+func (p Participant) check(op string) error {
+	if err := lk.Name(op, "room name", p.Room); err != nil {
+		return err
+	}
+	if err := lk.Name(op, "identity", p.Identity); err != nil {
+		return err
+	}
+	if len(p.Metadata) > 64<<10 {
+		return lk.Invalid(op, "metadata is %d bytes; at most 65536 allowed", len(p.Metadata))
+	}
+	return nil
+}
+
+func (p Participant) request(kind livekit.IngressInput, name string) *livekit.CreateIngressRequest {
+	if name == "" {
+		name = p.Identity
+	}
+	pname := p.Name
+	if pname == "" {
+		pname = p.Identity
+	}
+	return &livekit.CreateIngressRequest{InputType: kind, Name: name, RoomName: p.Room,
+		ParticipantIdentity: p.Identity, ParticipantName: pname, ParticipantMetadata: p.Metadata}
+}
+
+func (s *Service) create(ctx context.Context, op string, req *livekit.CreateIngressRequest) (Ingress, error) {
+	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{IngressAdmin: true})
+	if err != nil {
+		return Ingress{}, err
+	}
+	defer cancel()
+	info, err := s.api.CreateIngress(ctx, req)
+	if err != nil {
+		return Ingress{}, mapErr(op, err)
+	}
+	return from(info), nil
+}
+
+// ListOptions filter List; both empty lists every ingress.
+type ListOptions struct {
+	Room string
+	ID   string
+}
+
+// List returns ingresses, optionally of one room.
+func (s *Service) List(ctx context.Context, o ListOptions) ([]Ingress, error) {
+	const op = "ingress.List"
+	if o.Room != "" {
+		if err := lk.Name(op, "room name", o.Room); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{IngressAdmin: true})
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	res, err := s.api.ListIngress(ctx, &livekit.ListIngressRequest{RoomName: o.Room, IngressId: o.ID})
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	out := make([]Ingress, 0, len(res.Items))
+	for _, info := range res.Items {
+		out = append(out, from(info))
+	}
+	return out, nil
+}
+
+// Get returns one ingress, or ErrNotFound.
+func (s *Service) Get(ctx context.Context, id string) (Ingress, error) {
+	const op = "ingress.Get"
+	if err := checkID(op, id); err != nil {
+		return Ingress{}, err
+	}
+	list, err := s.List(ctx, ListOptions{ID: id})
+	if err != nil {
+		return Ingress{}, relabel(op, err)
+	}
+	if len(list) == 0 {
+		return Ingress{}, lk.NotFound(op, "no ingress %q", id)
+	}
+	return list[0], nil
+}
+
+// UpdateOptions change an ingress; empty fields stay as they are.
+type UpdateOptions struct {
+	Name, Room, Identity, ParticipantName, Metadata string
+	Enabled                                         *bool // disable to refuse the encoder without deleting the key
+}
+
+// Update changes where an ingress publishes or whether it accepts connections.
+// The stream key stays the same, so OBS need not be reconfigured.
+func (s *Service) Update(ctx context.Context, id string, o UpdateOptions) (Ingress, error) {
+	const op = "ingress.Update"
+	if err := checkID(op, id); err != nil {
+		return Ingress{}, err
+	}
+	for what, v := range map[string]string{"room name": o.Room, "identity": o.Identity} {
+		if v != "" {
+			if err := lk.Name(op, what, v); err != nil {
+				return Ingress{}, err
+			}
+		}
+	}
+	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{IngressAdmin: true})
+	if err != nil {
+		return Ingress{}, err
+	}
+	defer cancel()
+	info, err := s.api.UpdateIngress(ctx, &livekit.UpdateIngressRequest{IngressId: id, Name: o.Name, RoomName: o.Room,
+		ParticipantIdentity: o.Identity, ParticipantName: o.ParticipantName, ParticipantMetadata: o.Metadata, Enabled: o.Enabled})
+	if err != nil {
+		return Ingress{}, mapErr(op, err)
+	}
+	return from(info), nil
+}
+
+// Delete removes an ingress; its stream key stops working.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	const op = "ingress.Delete"
+	if err := checkID(op, id); err != nil {
+		return err
+	}
+	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{IngressAdmin: true})
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	_, err = s.api.DeleteIngress(ctx, &livekit.DeleteIngressRequest{IngressId: id})
+	return mapErr(op, err)
+}
+
+func checkID(op, id string) error {
+	if !strings.HasPrefix(id, "IN_") || len(id) > 64 || strings.ContainsAny(id, " \t\r\n/") {
+		return lk.Invalid(op, "ingress id %q is not an ingress id (IN_...)", id)
+	}
+	return nil
+}
+
+// mapErr is lk.Map plus the one LiveKit answer that needs explaining: a server
+// without Redis or without an Ingress service answers "internal".
+func mapErr(op string, err error) error {
+	err = lk.Map(op, err)
+	if e, ok := err.(*lk.Error); ok && e.Kind == lk.ErrUpstream && strings.Contains(e.Message, "ingress not connected") {
+		e.Kind = lk.ErrUnavailable
+		e.Hint = "LiveKit needs Redis and a running LiveKit Ingress service for ingress"
+	}
+	return err
+}
+
+func relabel(op string, err error) error {
+	if e, ok := err.(*lk.Error); ok {
+		c := *e
+		c.Op = op
+		return &c
+	}
+	return err
+}
+
+var states = map[livekit.IngressState_Status]State{
+	livekit.IngressState_ENDPOINT_INACTIVE:   Inactive,
+	livekit.IngressState_ENDPOINT_BUFFERING:  Buffering,
+	livekit.IngressState_ENDPOINT_PUBLISHING: Publishing,
+	livekit.IngressState_ENDPOINT_ERROR:      Failed,
+	livekit.IngressState_ENDPOINT_COMPLETE:   Complete,
+}
+
+func from(info *livekit.IngressInfo) Ingress {
+	in := Ingress{
+		ID: info.IngressId, Name: info.Name, Room: info.RoomName, Identity: info.ParticipantIdentity,
+		ParticipantName: info.ParticipantName, ServerURL: info.Url, StreamKey: info.StreamKey,
+		Transcoded: info.EnableTranscoding == nil || *info.EnableTranscoding,
+		Enabled:    info.Enabled == nil || *info.Enabled, State: Inactive,
+	}
+	switch info.InputType {
+	case livekit.IngressInput_RTMP_INPUT:
+		in.Kind = RTMP
+		in.PublishURL = strings.TrimSuffix(info.Url, "/") + "/" + info.StreamKey
+	case livekit.IngressInput_WHIP_INPUT:
+		in.Kind = WHIP
+		in.PublishURL = strings.TrimSuffix(info.Url, "/") + "/" + info.StreamKey
+		in.Transcoded = info.EnableTranscoding != nil && *info.EnableTranscoding
+	case livekit.IngressInput_URL_INPUT:
+		in.Kind = URL
+		in.StreamKey = ""
+	}
+	if st := info.State; st != nil {
+		in.State = states[st.Status]
+		in.Error = st.Error
+	}
+	return in
+}
+
+// WaitFor polls until the ingress reaches one of the states or ctx ends; handy for
+// "tell me when OBS is live" in tools and tests.
+func (s *Service) WaitFor(ctx context.Context, id string, want ...State) (Ingress, error) {
+	for {
+		in, err := s.Get(ctx, id)
+		if err != nil {
+			return in, err
+		}
+		for _, w := range want {
+			if in.State == w {
+				return in, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return in, lk.Map("ingress.WaitFor", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,187 @@
+package ingress_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
+	"github.com/spacemusic/streamkit/spacemusic/tokens"
+)
+
+const wait, tick = 60 * time.Second, 100 * time.Millisecond
+
+type show struct {
+	env     *testenv.Env
+	ing     *testenv.IngressEnv
+	ingress *ingress.Service
+	rooms   *rooms.Service
+	issuer  *tokens.Issuer
+}
+
+func newShow(t testing.TB) *show {
+	t.Helper()
+	testenv.RequireNetNS(t)
+	env, ing := testenv.Ingress(t)
+	cfg := ingress.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret}
+	is, err := ingress.New(cfg)
+	require.NoError(t, err)
+	rs, err := rooms.New(cfg)
+	require.NoError(t, err)
+	issuer, err := tokens.NewIssuer(env.APIKey, env.APISecret)
+	require.NoError(t, err)
+	return &show{env: env, ing: ing, ingress: is, rooms: rs, issuer: issuer}
+}
+
+// listen joins the room as a listener and returns the packet counter.
+func (s *show) listen(t testing.TB, room string) *testenv.Listener {
+	t.Helper()
+	l := testenv.NewListener()
+	tok, err := s.issuer.Listener(room, "listener-"+room)
+	require.NoError(t, err)
+	s.env.Join(t, tok.JWT, l.Callback())
+	return l
+}
+
+// trackOf waits for the ingress participant to publish a track of that kind.
+func (s *show) trackOf(t testing.TB, room, identity, kind string) rooms.Track {
+	t.Helper()
+	var found rooms.Track
+	require.Eventually(t, func() bool {
+		p, err := s.rooms.Participant(context.Background(), room, identity)
+		if err != nil {
+			return false
+		}
+		for _, tr := range p.Tracks {
+			if tr.Kind == kind {
+				found = tr
+				return true
+			}
+		}
+		return false
+	}, wait, tick, "no %s track from %s", kind, identity)
+	return found
+}
+
+// OBS pushes over RTMP: the stream appears in the room as stereo Opus (and
+// video), listeners hear it, and the ingress goes back to inactive afterwards.
+func TestRTMPFromOBS(t *testing.T) {
+	s := newShow(t)
+	ctx := context.Background()
+	in, err := s.ingress.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "stage", Identity: "obs-main", Name: "Main mix"}, AudioBitrate: 192_000})
+	require.NoError(t, err)
+	assert.Equal(t, ingress.RTMP, in.Kind)
+	assert.Equal(t, s.ing.RTMPBase, in.ServerURL)
+	assert.NotEmpty(t, in.StreamKey)
+	assert.Equal(t, in.ServerURL+"/"+in.StreamKey, in.PublishURL)
+	assert.Equal(t, ingress.Inactive, in.State)
+	assert.Equal(t, "CBR", in.Encoder.RateControl)
+	assert.NotContains(t, in.String(), in.StreamKey)
+
+	listener := s.listen(t, "stage")
+	push := testenv.PushRTMP(t, in.PublishURL, 40*time.Second, false)
+
+	audio := s.trackOf(t, "stage", "obs-main", "audio")
+	assert.Equal(t, "opus", audio.Codec)
+	assert.True(t, audio.Stereo, "music is stereo")
+	s.trackOf(t, "stage", "obs-main", "video")
+	require.Eventually(t, func() bool { return listener.Packets() > 50 }, wait, tick, "listener heard nothing")
+	live, err := s.ingress.Get(ctx, in.ID)
+	require.NoError(t, err)
+	assert.Equal(t, ingress.Publishing, live.State)
+
+	push.Stop()
+	_, err = s.ingress.WaitFor(ctxTimeout(t, wait), in.ID, ingress.Inactive)
+	require.NoError(t, err, "state must return to inactive after the push ends")
+
+	list, err := s.ingress.List(ctx, ingress.ListOptions{Room: "stage"})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, in.ID, list[0].ID)
+
+	require.NoError(t, s.ingress.Delete(ctx, in.ID))
+	_, err = s.ingress.Get(ctx, in.ID)
+	assert.ErrorIs(t, err, ingress.ErrNotFound)
+}
+
+// A browser or OBS 30+ publishes over WHIP; passthrough keeps its Opus.
+func TestWHIPPassthrough(t *testing.T) {
+	s := newShow(t)
+	ctx := context.Background()
+	in, err := s.ingress.WHIP(ctx, ingress.WHIPOptions{Participant: ingress.Participant{Room: "stage", Identity: "whip-guest"}})
+	require.NoError(t, err)
+	assert.Equal(t, ingress.WHIP, in.Kind)
+	assert.False(t, in.Transcoded)
+	assert.True(t, strings.HasPrefix(in.PublishURL, s.ing.WHIPBase), in.PublishURL)
+
+	listener := s.listen(t, "stage")
+	testenv.PublishWHIP(t, in.PublishURL, testenv.Tone(t, 523, 40*time.Second))
+	audio := s.trackOf(t, "stage", "whip-guest", "audio")
+	assert.Equal(t, "opus", audio.Codec)
+	require.Eventually(t, func() bool { return listener.Packets() > 50 }, wait, tick, "listener heard nothing")
+}
+
+// URL pull is not tested end to end: with ingress v1.5.0 and Debian 12's GStreamer
+// 1.22 every pull we tried (Ogg/Opus, MP4/AAC and HLS served from 127.0.0.1) ends at
+// once with "pipeline failure: [souphttpsrc0] ERROR - Internal data stream error.",
+// while gst-launch-1.0 souphttpsrc ! decodebin plays the same URL. PullURL's input
+// checks are tested below.
+
+// Bad input is refused before any request, or mapped from LiveKit's answer.
+func TestBadInput(t *testing.T) {
+	env := testenv.LiveKit(t)
+	svc, err := ingress.New(ingress.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret})
+	require.NoError(t, err)
+	ctx := context.Background()
+	p := ingress.Participant{Room: "stage", Identity: "obs"}
+	for name, call := range map[string]func() error{
+		"room with a space": func() error {
+			_, err := svc.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "a b", Identity: "obs"}})
+			return err
+		},
+		"no identity": func() error {
+			_, err := svc.WHIP(ctx, ingress.WHIPOptions{Participant: ingress.Participant{Room: "r"}})
+			return err
+		},
+		"bitrate too high": func() error {
+			_, err := svc.RTMP(ctx, ingress.RTMPOptions{Participant: p, AudioBitrate: 600_000})
+			return err
+		},
+		"unknown preset": func() error {
+			_, err := svc.RTMP(ctx, ingress.RTMPOptions{Participant: p, VideoPreset: "8K"})
+			return err
+		},
+		"bitrate on passthrough WHIP": func() error {
+			_, err := svc.WHIP(ctx, ingress.WHIPOptions{Participant: p, AudioBitrate: 128_000})
+			return err
+		},
+		"ftp url": func() error {
+			_, err := svc.PullURL(ctx, ingress.URLOptions{Participant: p, URL: "ftp://127.0.0.1/set.ogg"})
+			return err
+		},
+		"malformed url": func() error {
+			_, err := svc.PullURL(ctx, ingress.URLOptions{Participant: p, URL: "http//nope"})
+			return err
+		},
+		"bad id":        func() error { _, err := svc.Get(ctx, "nope"); return err },
+		"bad id delete": func() error { return svc.Delete(ctx, "IN_ has spaces") },
+	} {
+		t.Run(name, func(t *testing.T) { assert.ErrorIs(t, call(), ingress.ErrInvalidArgument) })
+	}
+	// This LiveKit has no Ingress service: the error says what is missing.
+	_, err = svc.Get(ctx, "IN_doesnotexist")
+	require.ErrorIs(t, err, ingress.ErrUnavailable)
+	assert.Contains(t, err.Error(), "Ingress service")
+}
+
+func ctxTimeout(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
