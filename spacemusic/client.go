@@ -20,7 +20,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
+	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -34,6 +37,10 @@ type Config struct {
 
 	Timeout    time.Duration // bound on every call to LiveKit
 	HTTPClient *http.Client  // shared by every service; a pooled client with sane timeouts by default
+
+	// Storage is where recordings go (MINIO_* variables). Without a bucket the
+	// client has no Egress and no Recordings.
+	Storage egress.Storage
 }
 
 // ConfigError names every setting that is missing or invalid.
@@ -52,6 +59,7 @@ func ConfigFromGetenv(getenv func(string) string) Config {
 		PublicURL: getenv("LIVEKIT_WS_URL"),
 		APIKey:    getenv("LIVEKIT_API_KEY"),
 		APISecret: getenv("LIVEKIT_API_SECRET"),
+		Storage:   egress.StorageFromEnv(getenv),
 	}
 }
 
@@ -76,6 +84,11 @@ func (c Config) Validate() error {
 		p = append(p, "LIVEKIT_API_SECRET is not set")
 	case len(c.APISecret) < 32:
 		p = append(p, fmt.Sprintf("LIVEKIT_API_SECRET is %d characters; LiveKit requires at least 32", len(c.APISecret)))
+	}
+	if c.Storage.Bucket != "" {
+		if err := c.Storage.Validate(); err != nil {
+			p = append(p, err.Error())
+		}
 	}
 	if c.Timeout < 0 {
 		p = append(p, "timeout must not be negative")
@@ -106,13 +119,17 @@ func (c Config) LogValue() slog.Value {
 
 // String keeps the secret out of %v.
 func (c Config) String() string {
-	return fmt.Sprintf("{URL:%s PublicURL:%s APIKey:%s APISecret:[redacted]}", c.URL, c.PublicURL, c.APIKey)
+	return fmt.Sprintf("{URL:%s PublicURL:%s APIKey:%s APISecret:[redacted] Storage:%v}", c.URL, c.PublicURL, c.APIKey, c.Storage)
 }
 
 // Client is a show's connection to LiveKit.
 type Client struct {
-	Rooms  *rooms.Service
-	Tokens *tokens.Issuer
+	Rooms   *rooms.Service
+	Tokens  *tokens.Issuer
+	Ingress *ingress.Service
+	// Egress and Recordings are nil unless Config.Storage names a bucket.
+	Egress     *egress.Service
+	Recordings *recordings.Store
 
 	cfg     Config
 	baseURL string
@@ -145,7 +162,21 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{Rooms: rs, Tokens: issuer, cfg: cfg, baseURL: base, http: cfg.HTTPClient}, nil
+	is, err := ingress.New(lkcfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{Rooms: rs, Tokens: issuer, Ingress: is, cfg: cfg, baseURL: base, http: cfg.HTTPClient}
+	if st := cfg.Storage; st.Bucket != "" {
+		if c.Egress, err = egress.New(lkcfg, st); err != nil {
+			return nil, err
+		}
+		c.Recordings, err = recordings.New(recordings.Config{Endpoint: st.Endpoint, Bucket: st.Bucket, Region: st.Region, AccessKey: st.AccessKey, SecretKey: st.SecretKey})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // Config returns the configuration the client runs with.
