@@ -37,15 +37,7 @@ logging: {level: info}
 # a 2-core test machine is otherwise "at capacity" (ingress keeps 30%% of all CPUs idle by default)
 cpu_cost: {rtmp_cpu_cost: 0.1, whip_cpu_cost: 0.1, whip_bypass_transcoding_cpu_cost: 0.05, url_cpu_cost: 0.1, min_idle_ratio: 0.01}
 rtc_config:
-  udp_port: %d
-  tcp_port: 0
-  use_external_ip: false
-  node_ip: 127.0.0.1
-  stun_servers: [127.0.0.1:3478]
-  enable_loopback_candidate: true
-  interfaces: {includes: [lo]}
-  ips: {includes: [127.0.0.1/32]}
-`, env.APIKey, env.APISecret, env.WSURL, env.RedisAddr, health, rtmp, whip, relay, FreeUDPPort(t))
+%s`, env.APIKey, env.APISecret, env.WSURL, env.RedisAddr, health, rtmp, whip, relay, loopbackRTC(FreeUDPPort(t)))
 	path := filepath.Join(t.TempDir(), "ingress.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatalf("testenv: write ingress config: %v", err)

@@ -156,19 +156,11 @@ bind_addresses: [127.0.0.1]
 keys:
   %s: %s
 rtc:
-  udp_port: %d
-  tcp_port: 0
-  use_external_ip: false
-  node_ip: 127.0.0.1
-  stun_servers: [127.0.0.1:3478]
-  enable_loopback_candidate: true
-  interfaces: {includes: [lo]}
-  ips: {includes: [127.0.0.1/32]}
-room:
+%sroom:
   enable_remote_unmute: %t
 logging:
   level: info
-`, port, key, secret, udpPort, remoteUnmute)
+`, port, key, secret, loopbackRTC(udpPort), remoteUnmute)
 	if redisAddr != "" {
 		fmt.Fprintf(&b, "redis:\n  address: %s\n", redisAddr)
 	}
@@ -193,4 +185,18 @@ func (o options) ingressYAML() string {
 		return ""
 	}
 	return fmt.Sprintf("ingress:\n  rtmp_base_url: %s\n  whip_base_url: %s\n", o.rtmpBase, o.whipBase)
+}
+
+// loopbackRTC is the WebRTC part of a component's config that keeps media on
+// loopback: one UDP port, no TCP listener on every interface, no public STUN.
+func loopbackRTC(udpPort int) string {
+	return fmt.Sprintf(`  udp_port: %d
+  tcp_port: 0
+  use_external_ip: false
+  node_ip: 127.0.0.1
+  stun_servers: [127.0.0.1:3478]
+  enable_loopback_candidate: true
+  interfaces: {includes: [lo]}
+  ips: {includes: [127.0.0.1/32]}
+`, udpPort)
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -373,25 +374,10 @@ func (s *Service) list(ctx context.Context, op string, req *livekit.ListEgressRe
 
 // WaitFor polls until the egress reaches one of the statuses, or has ended.
 func (s *Service) WaitFor(ctx context.Context, id string, want ...Status) (Egress, error) {
-	for {
+	return lk.Poll(ctx, "egress.WaitFor", func() (Egress, bool, error) {
 		e, err := s.Get(ctx, id)
-		if err != nil {
-			return e, err
-		}
-		for _, w := range want {
-			if e.Status == w {
-				return e, nil
-			}
-		}
-		if e.Status.Done() {
-			return e, nil
-		}
-		select {
-		case <-ctx.Done():
-			return e, lk.Map("egress.WaitFor", ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+		return e, err == nil && (slices.Contains(want, e.Status) || e.Status.Done()), err
+	})
 }
 
 type audioTrack struct{ sid, identity, videoSID string }

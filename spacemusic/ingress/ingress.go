@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/xtwirp"
@@ -447,20 +447,8 @@ func from(info *livekit.IngressInfo) Ingress {
 // WaitFor polls until the ingress reaches one of the states or ctx ends; handy for
 // "tell me when OBS is live" in tools and tests.
 func (s *Service) WaitFor(ctx context.Context, id string, want ...State) (Ingress, error) {
-	for {
+	return lk.Poll(ctx, "ingress.WaitFor", func() (Ingress, bool, error) {
 		in, err := s.Get(ctx, id)
-		if err != nil {
-			return in, err
-		}
-		for _, w := range want {
-			if in.State == w {
-				return in, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return in, lk.Map("ingress.WaitFor", ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+		return in, err == nil && slices.Contains(want, in.State), err
+	})
 }

@@ -107,3 +107,19 @@ func strconvQuote(s string) string {
 	}
 	return `"` + s + `"`
 }
+
+// Poll calls check every 200 ms until it reports done, fails, or ctx ends; the
+// services' WaitFor methods are built on it.
+func Poll[T any](ctx context.Context, op string, check func() (T, bool, error)) (T, error) {
+	for {
+		v, done, err := check()
+		if err != nil || done {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, Map(op, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
