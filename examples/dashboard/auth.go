@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -22,18 +25,22 @@ import (
 
 // user is who made a request and how they proved it.
 type user struct {
-	Name   string   `json:"name"`
-	Groups []string `json:"groups,omitempty"`
-	Method string   `json:"method"` // forward-auth, api-key, bearer, dev
+	Name   string
+	Email  string
+	Groups []string
+	Method string // forward-auth, api-key, bearer, dev
 }
 
 func withUser(ctx context.Context, u user) context.Context { return context.WithValue(ctx, keyUser, u) }
 func userFrom(ctx context.Context) user                    { u, _ := ctx.Value(keyUser).(user); return u }
 
-var errUnauthenticated = &apiError{http.StatusUnauthorized, "unauthenticated", "sign in through the proxy, or send X-API-Key or a Bearer token"}
+func unauthenticated(msg string) error {
+	return &apiError{http.StatusUnauthorized, "unauthenticated", msg}
+}
 
 // authenticator implements the API gateway's three methods: forward auth from a
-// trusted proxy, API keys, and Bearer JWTs from the identity provider.
+// trusted proxy (Authentik behind Traefik), API keys, and Bearer JWTs from the
+// identity provider, checked against its JWKS.
 type authenticator struct {
 	dev        bool
 	keys       [][]byte
@@ -42,10 +49,11 @@ type authenticator struct {
 	jwks       *jwks
 	issuer     string
 	audience   string
+	log        *slog.Logger
 }
 
-func newAuthenticator(s settings) *authenticator {
-	a := &authenticator{dev: s.Dev, proxies: s.TrustedProxies, adminGroup: s.AdminGroup, issuer: s.JWTIssuer, audience: s.JWTAudience}
+func newAuthenticator(s settings, log *slog.Logger) *authenticator {
+	a := &authenticator{dev: s.Dev, proxies: s.TrustedProxies, adminGroup: s.AdminGroup, issuer: s.JWTIssuer, audience: s.JWTAudience, log: log}
 	for _, k := range s.APIKeys {
 		a.keys = append(a.keys, []byte(k))
 	}
@@ -55,9 +63,17 @@ func newAuthenticator(s settings) *authenticator {
 	return a
 }
 
+// authenticate returns the caller, trying the methods from the most to the least
+// specific. Credentials that are present but wrong are refused outright, never
+// skipped in favour of the next method.
 func (a *authenticator) authenticate(r *http.Request) (user, error) {
-	if name := r.Header.Get("X-authentik-username"); name != "" && a.fromTrustedProxy(r) {
-		return user{Name: name, Groups: splitGroups(r.Header.Get("X-authentik-groups")), Method: "forward-auth"}, nil
+	if name := r.Header.Get("X-authentik-username"); name != "" {
+		if trusted(a.proxies, r.RemoteAddr) {
+			return user{Name: name, Email: r.Header.Get("X-authentik-email"),
+				Groups: splitGroups(r.Header.Get("X-authentik-groups")), Method: "forward-auth"}, nil
+		}
+		// Anyone can send these headers; only the proxy's are believed.
+		a.log.Warn("forward-auth headers from an untrusted address ignored", "remote", r.RemoteAddr, "id", requestIDFrom(r.Context()))
 	}
 	key := r.Header.Get("X-API-Key")
 	if key == "" {
@@ -67,33 +83,22 @@ func (a *authenticator) authenticate(r *http.Request) (user, error) {
 		if a.validKey(key) {
 			return user{Name: "api-key", Method: "api-key"}, nil
 		}
-		return user{}, &apiError{http.StatusUnauthorized, "unauthenticated", "API key not accepted"}
+		return user{}, unauthenticated("API key not accepted")
 	}
-	if raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && a.jwks != nil {
-		u, err := a.bearer(r.Context(), raw)
+	if raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if a.jwks == nil {
+			return user{}, unauthenticated("Bearer tokens are not enabled on this dashboard")
+		}
+		u, err := a.bearer(r.Context(), strings.TrimSpace(raw))
 		if err != nil {
-			return user{}, &apiError{http.StatusUnauthorized, "unauthenticated", "Bearer token not accepted: " + err.Error()}
+			return user{}, unauthenticated("Bearer token not accepted: " + err.Error())
 		}
 		return u, nil
 	}
 	if a.dev {
 		return user{Name: "dev", Method: "dev"}, nil
 	}
-	return user{}, errUnauthenticated
-}
-
-// fromTrustedProxy: forward-auth headers are only as trustworthy as whoever set them.
-func (a *authenticator) fromTrustedProxy(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	ip = ip.Unmap()
-	return slices.ContainsFunc(a.proxies, func(p netip.Prefix) bool { return p.Contains(ip) })
+	return user{}, unauthenticated("sign in through the proxy, or send X-API-Key or a Bearer token")
 }
 
 // validKey compares against every key in constant time.
@@ -105,77 +110,138 @@ func (a *authenticator) validKey(key string) bool {
 	return ok == 1
 }
 
+// isAdmin: with no admin group configured every authenticated user may do
+// everything; API keys are operator credentials and always may.
 func (a *authenticator) isAdmin(u user) bool {
 	return a.adminGroup == "" || u.Method == "dev" || u.Method == "api-key" || slices.Contains(u.Groups, a.adminGroup)
 }
 
+// Authentik sends groups separated by "|".
 func splitGroups(v string) []string {
 	var out []string
 	for _, g := range strings.FieldsFunc(v, func(r rune) bool { return r == '|' || r == ',' }) {
-		out = append(out, strings.TrimSpace(g))
+		if g = strings.TrimSpace(g); g != "" {
+			out = append(out, g)
+		}
 	}
 	return out
+}
+
+// trusted reports whether remoteAddr (host:port) is in one of the prefixes.
+func trusted(prefixes []netip.Prefix, remoteAddr string) bool {
+	ip, ok := addrOf(remoteAddr)
+	return ok && slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(ip) })
+}
+
+func addrOf(hostport string) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	ip, err := netip.ParseAddr(host)
+	return ip.Unmap(), err == nil
+}
+
+// clientAddr is who to rate-limit: the peer, or, when the peer is a trusted proxy,
+// the right-most X-Forwarded-For entry that is not one of our proxies.
+func clientAddr(prefixes []netip.Prefix, r *http.Request) string {
+	ip, ok := addrOf(r.RemoteAddr)
+	if !ok {
+		return r.RemoteAddr
+	}
+	if !trusted(prefixes, r.RemoteAddr) {
+		return ip.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, ok := addrOf(strings.TrimSpace(hops[i]))
+		if !ok {
+			break
+		}
+		if !slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(hop) }) {
+			return hop.String()
+		}
+	}
+	return ip.String()
 }
 
 type bearerClaims struct {
 	jwt.RegisteredClaims
 	Username string   `json:"preferred_username"`
+	Email    string   `json:"email"`
 	Groups   []string `json:"groups"`
 }
 
+// bearerMethods are the signatures accepted; never "none", never HMAC (the JWKS
+// is public, so an HMAC "key" from it would be a forgery kit).
+var bearerMethods = []string{"RS256", "RS384", "RS512", "ES256", "ES384"}
+
 func (a *authenticator) bearer(ctx context.Context, raw string) (user, error) {
-	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{"RS256", "RS384", "RS512"}), jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second)}
-	if a.issuer != "" {
-		opts = append(opts, jwt.WithIssuer(a.issuer))
-	}
-	if a.audience != "" {
-		opts = append(opts, jwt.WithAudience(a.audience))
-	}
+	opts := []jwt.ParserOption{jwt.WithValidMethods(bearerMethods), jwt.WithExpirationRequired(),
+		jwt.WithLeeway(30 * time.Second), jwt.WithIssuer(a.issuer), jwt.WithAudience(a.audience)}
 	var c bearerClaims
 	_, err := jwt.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		return a.jwks.key(ctx, kid)
 	}, opts...)
 	if err != nil {
-		for _, e := range []error{jwt.ErrTokenExpired, jwt.ErrTokenSignatureInvalid, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience, jwt.ErrTokenMalformed, jwt.ErrTokenUnverifiable} {
+		// Say which check failed, never echo the token.
+		for _, e := range []error{jwt.ErrTokenExpired, jwt.ErrTokenNotValidYet, jwt.ErrTokenSignatureInvalid, jwt.ErrTokenInvalidIssuer,
+			jwt.ErrTokenInvalidAudience, jwt.ErrTokenMalformed, jwt.ErrTokenRequiredClaimMissing, errJWKS} {
 			if errors.Is(err, e) {
 				return user{}, e
 			}
 		}
-		return user{}, errors.New("invalid token")
+		return user{}, errors.New("token is invalid")
 	}
 	name := c.Username
 	if name == "" {
 		name = c.Subject
 	}
-	return user{Name: name, Groups: c.Groups, Method: "bearer"}, nil
+	return user{Name: name, Email: c.Email, Groups: c.Groups, Method: "bearer"}, nil
 }
 
-// jwks caches the identity provider's RSA keys, refetching (at most every 30 s)
-// when a token names a key it does not know, so key rotation just works.
+var errJWKS = errors.New("signing key unavailable")
+
+// jwks caches the identity provider's public keys. A token naming an unknown key
+// refetches the set (at most every 30 s, so garbage tokens cannot hammer the
+// provider); keys are refreshed hourly, and kept if the provider is briefly down.
 type jwks struct {
 	url     string
 	client  *http.Client
 	mu      sync.Mutex
-	keys    map[string]*rsa.PublicKey
-	fetched time.Time
+	keys    map[string]any
+	fetched time.Time // last successful fetch
+	tried   time.Time // last attempt, successful or not
 }
 
-func (j *jwks) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+func (j *jwks) key(ctx context.Context, kid string) (any, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if k, ok := j.keys[kid]; ok && time.Since(j.fetched) < time.Hour {
-		return k, nil
+	k, known := j.lookup(kid)
+	due := !known || time.Since(j.fetched) > time.Hour
+	if due && time.Since(j.tried) > 30*time.Second {
+		j.tried = time.Now()
+		if err := j.fetch(ctx); err != nil && j.keys == nil {
+			return nil, fmt.Errorf("%w: %v", errJWKS, err)
+		}
+		k, known = j.lookup(kid)
 	}
-	if time.Since(j.fetched) > 30*time.Second || j.keys == nil {
-		if err := j.fetch(ctx); err != nil {
-			return nil, err
+	if !known {
+		return nil, fmt.Errorf("%w: unknown key id %q", errJWKS, kid)
+	}
+	return k, nil
+}
+
+// lookup finds kid; a token without kid may use the only key there is.
+func (j *jwks) lookup(kid string) (any, bool) {
+	if kid == "" && len(j.keys) == 1 {
+		for _, k := range j.keys {
+			return k, true
 		}
 	}
-	if k, ok := j.keys[kid]; ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("unknown key id %q", kid)
+	k, ok := j.keys[kid]
+	return k, ok
 }
 
 func (j *jwks) fetch(ctx context.Context) error {
@@ -192,22 +258,41 @@ func (j *jwks) fetch(ctx context.Context) error {
 		return fmt.Errorf("identity provider answered %s", resp.Status)
 	}
 	var doc struct {
-		Keys []struct{ Kid, Kty, N, E string } `json:"keys"`
+		Keys []struct{ Kid, Kty, Use, Crv, N, E, X, Y string } `json:"keys"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&doc); err != nil {
 		return errors.New("identity provider sent an unreadable JWKS")
 	}
-	keys := map[string]*rsa.PublicKey{}
+	keys := map[string]any{}
 	for _, k := range doc.Keys {
-		if k.Kty != "RSA" {
+		if k.Use != "" && k.Use != "sig" {
 			continue
 		}
-		n, err1 := base64.RawURLEncoding.DecodeString(k.N)
-		e, err2 := base64.RawURLEncoding.DecodeString(k.E)
-		if err1 != nil || err2 != nil || len(e) > 4 {
-			continue
+		switch k.Kty {
+		case "RSA":
+			n, err1 := base64.RawURLEncoding.DecodeString(k.N)
+			e, err2 := base64.RawURLEncoding.DecodeString(k.E)
+			if err1 != nil || err2 != nil || len(e) == 0 || len(e) > 4 || len(n) < 256 {
+				continue // malformed, or an RSA key under 2048 bits
+			}
+			keys[k.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		case "EC":
+			curve := map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384()}[k.Crv]
+			x, err1 := base64.RawURLEncoding.DecodeString(k.X)
+			y, err2 := base64.RawURLEncoding.DecodeString(k.Y)
+			if curve == nil || err1 != nil || err2 != nil {
+				continue
+			}
+			size := (curve.Params().BitSize + 7) / 8
+			if len(x) != size || len(y) != size {
+				continue
+			}
+			pub, err := ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...))
+			if err != nil {
+				continue
+			}
+			keys[k.Kid] = pub
 		}
-		keys[k.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
 	}
 	j.keys, j.fetched = keys, time.Now()
 	return nil

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -26,7 +28,13 @@ type settings struct {
 	RateLimit       float64 // requests per second per client
 	RateBurst       int
 	BodyLimit       int64
+	MetricsPublic   bool
+	LogLevel        slog.Level
 	LiveKitTimeout  time.Duration
+	HealthTimeout   time.Duration
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
 }
 
@@ -36,8 +44,16 @@ type setting struct {
 	set                  func(s *settings, v string) error
 }
 
+func (k setting) isBool() bool { return k.def == "true" || k.def == "false" }
+
 var knobs = []setting{
-	{"DASHBOARD_ADDR", "addr", "127.0.0.1:8080", "listen address", func(s *settings, v string) error { s.Addr = v; return nil }},
+	{"DASHBOARD_ADDR", "addr", "127.0.0.1:8080", "listen address, host:port", func(s *settings, v string) error {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return fmt.Errorf("%q is not host:port", v)
+		}
+		s.Addr = v
+		return nil
+	}},
 	{"DASHBOARD_DEV", "dev", "false", "start a local real LiveKit and serve without auth (loudly logged)", func(s *settings, v string) (err error) {
 		s.Dev, err = strconv.ParseBool(v)
 		return err
@@ -94,8 +110,31 @@ var knobs = []setting{
 		}
 		return err
 	}},
+	{"DASHBOARD_METRICS_PUBLIC", "metrics-public", "true", "serve /metrics without auth (false: the API's auth applies)", func(s *settings, v string) (err error) {
+		s.MetricsPublic, err = strconv.ParseBool(v)
+		return err
+	}},
+	{"DASHBOARD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(s *settings, v string) error {
+		return s.LogLevel.UnmarshalText([]byte(v))
+	}},
 	{"DASHBOARD_LIVEKIT_TIMEOUT", "livekit-timeout", "5s", "deadline of each call to LiveKit", func(s *settings, v string) (err error) {
 		s.LiveKitTimeout, err = positiveDuration(v)
+		return err
+	}},
+	{"DASHBOARD_HEALTH_TIMEOUT", "health-timeout", "2s", "deadline of /api/health's checks of LiveKit", func(s *settings, v string) (err error) {
+		s.HealthTimeout, err = positiveDuration(v)
+		return err
+	}},
+	{"DASHBOARD_READ_TIMEOUT", "read-timeout", "15s", "limit for reading a request, headers and body", func(s *settings, v string) (err error) {
+		s.ReadTimeout, err = positiveDuration(v)
+		return err
+	}},
+	{"DASHBOARD_WRITE_TIMEOUT", "write-timeout", "30s", "limit for handling a request and writing the answer", func(s *settings, v string) (err error) {
+		s.WriteTimeout, err = positiveDuration(v)
+		return err
+	}},
+	{"DASHBOARD_IDLE_TIMEOUT", "idle-timeout", "2m", "how long idle keep-alive connections stay open", func(s *settings, v string) (err error) {
+		s.IdleTimeout, err = positiveDuration(v)
 		return err
 	}},
 	{"DASHBOARD_SHUTDOWN_TIMEOUT", "shutdown-timeout", "20s", "how long in-flight requests may finish after SIGTERM", func(s *settings, v string) (err error) {
@@ -104,8 +143,8 @@ var knobs = []setting{
 	}},
 }
 
-// flagHelp reports that -help was asked for and answered.
-var flagHelp = errors.New("help shown")
+// errHelp reports that -help was asked for and answered.
+var errHelp = errors.New("help shown")
 
 // loadSettings applies defaults, then the environment, then flags; the first
 // invalid value stops start-up with the setting's name.
@@ -122,19 +161,19 @@ func loadSettings(args []string, getenv func(string) string, out io.Writer) (set
 	fs.SetOutput(out)
 	for _, k := range knobs {
 		k := k
-		if k.flag == "dev" {
-			fs.BoolFunc(k.flag, k.help+" (env "+k.env+")", func(v string) error { values[k.flag] = v; return nil })
+		if k.isBool() {
+			fs.BoolFunc(k.flag, fmt.Sprintf("%s (env %s, default %s)", k.help, k.env, k.def), func(v string) error { values[k.flag] = v; return nil })
 			continue
 		}
 		fs.Func(k.flag, fmt.Sprintf("%s (env %s, default %q)", k.help, k.env, k.def), func(v string) error { values[k.flag] = v; return nil })
 	}
 	fs.Usage = func() {
-		fmt.Fprintln(out, "Usage: dashboard [flags]\n\nLiveKit: LIVEKIT_URL, LIVEKIT_WS_URL (public), LIVEKIT_API_KEY, LIVEKIT_API_SECRET.\nStorage for recordings: MINIO_ENDPOINT, MINIO_BUCKET, MINIO_ACCESS_KEY, MINIO_SECRET_KEY, MINIO_REGION.\n\nFlags (each also an environment variable):")
+		fmt.Fprint(out, usageHead)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return s, flagHelp
+			return s, errHelp
 		}
 		return s, err
 	}
@@ -143,7 +182,46 @@ func loadSettings(args []string, getenv func(string) string, out io.Writer) (set
 			return s, fmt.Errorf("invalid %s (-%s): %v", k.env, k.flag, err)
 		}
 	}
-	return s, nil
+	return s, s.check()
+}
+
+const usageHead = `Usage: dashboard [flags]
+
+The reference dashboard server: rooms, participants, tokens, ingress and
+recordings of a live-music show on LiveKit, as a web page at / and a JSON API
+(GET /api/openapi.json describes it).
+
+LiveKit, from the environment only (the seed's variables):
+  LIVEKIT_URL         server API as this process reaches it (http(s) or ws(s))
+  LIVEKIT_WS_URL      public WebSocket URL handed out with tokens (default LIVEKIT_URL)
+  LIVEKIT_API_KEY     API key
+  LIVEKIT_API_SECRET  API secret, at least 32 characters; never logged
+Recordings (optional; without MINIO_BUCKET /api/egress and /api/recordings
+answer 501 not_configured):
+  MINIO_ENDPOINT      http(s)://host:port of MinIO or another S3-compatible store
+  MINIO_BUCKET        bucket egress records into (created with 30-day expiry)
+  MINIO_ACCESS_KEY    access key
+  MINIO_SECRET_KEY    secret key; never logged
+  MINIO_REGION        region (default us-east-1; never sent empty)
+With -dev none is needed: a local LiveKit (and, when installed, Ingress, Egress
+and MinIO) is started for this process.
+
+Flags, each also an environment variable (the flag wins):
+`
+
+// check refuses combinations that are each valid but together unsafe.
+func (s settings) check() error {
+	if s.JWKSURL != "" && (s.JWTIssuer == "" || s.JWTAudience == "") {
+		return fmt.Errorf("invalid DASHBOARD_JWKS_URL (-jwks-url): Bearer tokens need DASHBOARD_JWT_ISSUER and DASHBOARD_JWT_AUDIENCE too, or any token of the identity provider would do")
+	}
+	if s.Dev {
+		host, _, err := net.SplitHostPort(s.Addr)
+		ip, perr := netip.ParseAddr(host)
+		if err != nil || (host != "localhost" && (perr != nil || !ip.IsLoopback())) {
+			return fmt.Errorf("invalid DASHBOARD_ADDR (-addr): -dev serves without authentication, so only on a loopback address such as 127.0.0.1:8080")
+		}
+	}
+	return nil
 }
 
 func splitList(v string) []string {

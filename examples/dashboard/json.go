@@ -5,13 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 
 	"github.com/spacemusic/streamkit/spacemusic"
+	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
+
+// This file is the one place for JSON in and out, and for turning errors into
+// answers: {"error":{"code":"stable_code","message":"..."}}.
 
 // apiError is an error with the HTTP status and stable code the API answers.
 type apiError struct {
@@ -22,20 +27,23 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
-// errorBody is the one error shape: {"error":{"code":"...","message":"..."}}.
+// errorBody is the one error shape.
 type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 func badRequest(format string, args ...any) error {
 	return &apiError{http.StatusBadRequest, "invalid_argument", fmt.Sprintf(format, args...)}
 }
 
-// kinds maps the library's typed errors to answers. LiveKit refusing *our*
-// credentials is a server fault (502), not the caller's.
+// kinds maps the library's typed errors (every service re-exports the same
+// sentinels) to answers. LiveKit refusing *our* credentials or permissions is a
+// fault of this server's configuration (502), not of the caller.
 var kinds = []struct {
 	kind   error
 	status int
@@ -49,45 +57,66 @@ var kinds = []struct {
 	{rooms.ErrResourceExhausted, http.StatusServiceUnavailable, "resource_exhausted"},
 	{rooms.ErrUnavailable, http.StatusServiceUnavailable, "livekit_unavailable"},
 	{spacemusic.ErrNotReady, http.StatusServiceUnavailable, "livekit_unavailable"},
-	{rooms.ErrUnauthorized, http.StatusBadGateway, "livekit_auth"},
-	{rooms.ErrPermissionDenied, http.StatusBadGateway, "livekit_permission"},
+	{rooms.ErrUnauthorized, http.StatusBadGateway, "upstream_auth"},
+	{rooms.ErrPermissionDenied, http.StatusBadGateway, "upstream_permission"},
+	{rooms.ErrUpstream, http.StatusBadGateway, "upstream_error"},
+	// The recordings bucket has its own errors: wrong MinIO keys are this
+	// server's configuration, a missing object is the caller's.
+	{recordings.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
+	{recordings.ErrNotFound, http.StatusNotFound, "not_found"},
+	{recordings.ErrUnauthorized, http.StatusBadGateway, "storage_auth"},
+	{recordings.ErrUnavailable, http.StatusServiceUnavailable, "storage_unavailable"},
 }
 
-// writeError answers err in the one error shape and returns the status.
-func writeError(w http.ResponseWriter, err error) int {
-	status, code, msg := http.StatusBadGateway, "upstream_error", "LiveKit answered with an error"
+// errorCodes lists every stable code, for the OpenAPI document.
+var errorCodes = []string{
+	"invalid_argument", "malformed_json", "unknown_field", "body_too_large", "unsupported_media_type",
+	"unauthenticated", "forbidden", "not_found", "route_not_found", "method_not_allowed",
+	"already_exists", "failed_precondition", "rate_limited", "not_configured",
+	"resource_exhausted", "livekit_unavailable", "upstream_auth", "upstream_permission", "upstream_error",
+	"storage_auth", "storage_unavailable", "internal",
+}
+
+// errorAnswer says what status, code and message err becomes.
+func errorAnswer(err error) (int, string, string) {
 	var ae *apiError
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ae):
-		status, code, msg = ae.Status, ae.Code, ae.Message
+		return ae.Status, ae.Code, ae.Message
 	case errors.As(err, &mbe):
-		status, code, msg = http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)
-	default:
-		for _, k := range kinds {
-			if errors.Is(err, k.kind) {
-				status, code, msg = k.status, k.code, err.Error()
-				break
-			}
+		return http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)
+	}
+	for _, k := range kinds {
+		if errors.Is(err, k.kind) {
+			return k.status, k.code, err.Error()
 		}
 	}
-	var body errorBody
-	body.Error.Code, body.Error.Message = code, msg
-	writeJSON(w, status, body)
+	return http.StatusBadGateway, "upstream_error", "LiveKit answered with an error"
+}
+
+// writeError answers err in the one error shape and returns the status.
+func writeError(w http.ResponseWriter, err error) int {
+	status, code, msg := errorAnswer(err)
+	writeJSON(w, status, errorBody{errorDetail{code, msg}})
 	return status
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decode reads exactly one JSON object into v, refusing unknown fields.
+// decode reads exactly one JSON object into v, refusing unknown fields, then
+// checks it when v knows how.
 func decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json"}
+	// Requiring the JSON media type is also the CSRF defence for forward auth: a
+	// cross-site form or fetch without preflight cannot send it with cookies.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json"}
 	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
@@ -103,6 +132,9 @@ func decode(r *http.Request, v any) error {
 		case errors.As(err, &se):
 			return &apiError{http.StatusBadRequest, "malformed_json", fmt.Sprintf("malformed JSON at byte %d", se.Offset)}
 		case errors.As(err, &te):
+			if te.Field == "" {
+				return badRequest("request body must be a JSON object")
+			}
 			return badRequest("field %q must be %s", te.Field, te.Type)
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
 			return &apiError{http.StatusBadRequest, "unknown_field", strings.TrimPrefix(err.Error(), "json: ")}
@@ -112,6 +144,9 @@ func decode(r *http.Request, v any) error {
 	}
 	if dec.More() {
 		return &apiError{http.StatusBadRequest, "malformed_json", "request body holds more than one JSON value"}
+	}
+	if c, ok := v.(interface{ check() error }); ok {
+		return c.check()
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
@@ -18,82 +20,100 @@ type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	http     http.Handler
 }
 
-// roomLister is what the show gauges need: one ListRooms gives rooms and their
-// participant counts, so a scrape costs one call however many rooms there are.
-type roomLister interface {
-	List(ctx context.Context, names ...string) ([]rooms.Room, error)
-}
-
-func newMetrics(rl roomLister) *metrics {
+func newMetrics(d Deps) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dashboard_http_requests_total", Help: "HTTP requests by route pattern, method and status.",
 		}, []string{"route", "method", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "dashboard_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+			Name: "dashboard_http_request_duration_seconds", Help: "HTTP request latency by route pattern and method.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, &showCollector{rooms: rl},
+	show := &showCollector{rooms: d.Rooms, ingress: d.Ingress, egress: d.Egress}
+	m.reg.MustRegister(m.requests, m.latency, show,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.http = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Timeout: 10 * time.Second})
 	return m
 }
 
+// observe counts a request. route is the table's pattern, never the raw path, so
+// the number of series stays bounded whatever clients send.
 func (m *metrics) observe(route, method string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
 }
 
-func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
-
-// showCollector reads the show's state on scrape, cached briefly so that several
-// scrapers do not multiply calls to LiveKit.
+// showCollector reads the show's state when scraped: one ListRooms (which carries
+// participant counts, so no call per room), one ListIngress and one ListEgress,
+// cached for two seconds so that several scrapers do not multiply calls to LiveKit.
 type showCollector struct {
-	rooms roomLister
+	rooms   Rooms
+	ingress Ingresses
+	egress  Egresses
 
-	mu      sync.Mutex
-	at      time.Time
-	list    []rooms.Room
-	listErr error
+	mu        sync.Mutex
+	at        time.Time
+	list      []rooms.Room
+	listErr   error
+	ingresses []ingress.Ingress
+	ingErr    error
+	egresses  []egress.Egress
+	egErr     error
 }
 
 var (
-	upDesc           = prometheus.NewDesc("dashboard_livekit_up", "1 when LiveKit answered the last scrape's ListRooms.", nil, nil)
+	upDesc           = prometheus.NewDesc("dashboard_livekit_up", "1 when LiveKit answered the last ListRooms.", nil, nil)
 	roomsDesc        = prometheus.NewDesc("dashboard_rooms_active", "Open rooms.", nil, nil)
 	participantsDesc = prometheus.NewDesc("dashboard_participants", "Participants across open rooms.", nil, nil)
 	publishersDesc   = prometheus.NewDesc("dashboard_publishers", "Participants publishing (on stage).", nil, nil)
 	recordingDesc    = prometheus.NewDesc("dashboard_rooms_recording", "Rooms with an active recording.", nil, nil)
+	ingressDesc      = prometheus.NewDesc("dashboard_ingresses", "Ingresses by state.", []string{"state"}, nil)
+	egressDesc       = prometheus.NewDesc("dashboard_egresses", "Recordings and restreams LiveKit still lists, by status.", []string{"status"}, nil)
 )
 
+var egressStatuses = []egress.Status{egress.Starting, egress.Active, egress.Ending, egress.Complete, egress.Failed, egress.Aborted, egress.LimitReached}
+
+var ingressStates = []ingress.State{ingress.Inactive, ingress.Buffering, ingress.Publishing, ingress.Failed, ingress.Complete}
+
 func (c *showCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- upDesc
-	ch <- roomsDesc
-	ch <- participantsDesc
-	ch <- publishersDesc
-	ch <- recordingDesc
+	for _, d := range []*prometheus.Desc{upDesc, roomsDesc, participantsDesc, publishersDesc, recordingDesc, ingressDesc, egressDesc} {
+		ch <- d
+	}
 }
 
 func (c *showCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.rooms == nil {
+		return
+	}
 	c.mu.Lock()
 	if time.Since(c.at) > 2*time.Second {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		c.list, c.listErr = c.rooms.List(ctx)
+		if c.ingress != nil && c.listErr == nil {
+			c.ingresses, c.ingErr = c.ingress.List(ctx, ingress.ListOptions{})
+		}
+		if c.egress != nil && c.listErr == nil {
+			c.egresses, c.egErr = c.egress.List(ctx, egress.ListOptions{})
+		}
 		cancel()
 		c.at = time.Now()
 	}
-	list, err := c.list, c.listErr
+	list, err, ings, ingErr, egs, egErr := c.list, c.listErr, c.ingresses, c.ingErr, c.egresses, c.egErr
 	c.mu.Unlock()
-	up := 1.0
-	if err != nil {
-		up = 0
+
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up)
 	if err != nil {
+		gauge(upDesc, 0)
 		return // no stale gauges while LiveKit is down
 	}
+	gauge(upDesc, 1)
 	var participants, publishers, recording int
 	for _, r := range list {
 		participants += r.NumParticipants
@@ -102,8 +122,26 @@ func (c *showCollector) Collect(ch chan<- prometheus.Metric) {
 			recording++
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(roomsDesc, prometheus.GaugeValue, float64(len(list)))
-	ch <- prometheus.MustNewConstMetric(participantsDesc, prometheus.GaugeValue, float64(participants))
-	ch <- prometheus.MustNewConstMetric(publishersDesc, prometheus.GaugeValue, float64(publishers))
-	ch <- prometheus.MustNewConstMetric(recordingDesc, prometheus.GaugeValue, float64(recording))
+	gauge(roomsDesc, float64(len(list)))
+	gauge(participantsDesc, float64(participants))
+	gauge(publishersDesc, float64(publishers))
+	gauge(recordingDesc, float64(recording))
+	if c.ingress != nil && ingErr == nil {
+		byState := map[ingress.State]int{}
+		for _, in := range ings {
+			byState[in.State]++
+		}
+		for _, st := range ingressStates {
+			gauge(ingressDesc, float64(byState[st]), string(st))
+		}
+	}
+	if c.egress != nil && egErr == nil {
+		byStatus := map[egress.Status]int{}
+		for _, e := range egs {
+			byStatus[e.Status]++
+		}
+		for _, st := range egressStatuses {
+			gauge(egressDesc, float64(byStatus[st]), string(st))
+		}
+	}
 }

@@ -7,78 +7,118 @@ import (
 	"time"
 )
 
-// openAPIDocument describes the route table as OpenAPI 3.0; bodies are derived from
-// the Go types by reflection, so the document cannot drift from the handlers.
+// openAPIDocument describes the route table as OpenAPI 3.0. Bodies are derived
+// from the handlers' Go types by reflection and the paths from the same table the
+// mux is built from, so the document cannot drift from the server.
 func openAPIDocument(rts []route) map[string]any {
 	paths := map[string]any{}
-	errorRef := map[string]any{"$ref": "#/components/schemas/Error"}
 	for _, rt := range rts {
-		for _, prefix := range rt.prefixes() {
-			p := prefix + rt.path
+		for _, p := range rt.paths() {
 			item, _ := paths[p].(map[string]any)
 			if item == nil {
 				item = map[string]any{}
 				paths[p] = item
 			}
-			op := map[string]any{"summary": rt.summary, "operationId": operationID(rt.method, p)}
-			var params []any
-			for _, seg := range strings.Split(rt.path, "/") {
-				if strings.HasPrefix(seg, "{") {
-					params = append(params, map[string]any{"name": strings.Trim(seg, "{}"), "in": "path", "required": true,
-						"schema": map[string]any{"type": "string", "maxLength": 128}})
-				}
-			}
-			if params != nil {
-				op["parameters"] = params
-			}
-			if rt.request != nil {
-				op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-					"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.request))}}}
-			}
-			ok := map[string]any{"description": "success"}
-			if rt.response != nil {
-				ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.response))}}
-			}
-			responses := map[string]any{itoa(rt.status): ok}
-			errResp := func(desc string) map[string]any {
-				return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": errorRef}}}
-			}
-			if rt.public {
-				op["security"] = []any{}
-				if rt.path == "/health" {
-					responses["503"] = map[string]any{"description": "LiveKit unreachable; names the failed check"}
-				}
-			} else {
-				responses["400"] = errResp("invalid input (codes: invalid_argument, malformed_json, unknown_field)")
-				responses["401"] = errResp("no or bad credentials")
-				responses["404"] = errResp("no such room or participant")
-				responses["413"] = errResp("body too large")
-				responses["429"] = errResp("rate limited")
-				responses["502"] = errResp("LiveKit refused or failed the call")
-				responses["503"] = errResp("LiveKit unavailable")
-				if rt.admin || strings.Contains(rt.summary, "admin") {
-					responses["403"] = errResp("needs the admin group")
-				}
-			}
-			op["responses"] = responses
-			item[strings.ToLower(rt.method)] = op
+			item[strings.ToLower(rt.method)] = operation(rt, p)
 		}
 	}
+	errSchema := schemaOf(reflect.TypeOf(errorBody{}), false)
+	errSchema["properties"].(map[string]any)["error"].(map[string]any)["properties"].(map[string]any)["code"] =
+		map[string]any{"type": "string", "enum": errorCodes}
 	return map[string]any{
 		"openapi": "3.0.3",
-		"info":    map[string]any{"title": "streamkit dashboard", "version": "1", "description": "Rooms, participants, tokens, ingress and recordings of a live-music show on LiveKit."},
-		"paths":   paths,
+		"info": map[string]any{"title": "streamkit dashboard", "version": "1",
+			"description": "Rooms, participants, tokens and ingress of a live-music show on LiveKit. Every error is " +
+				`{"error":{"code","message"}} with a stable code. Stream routes also answer under /api/stream, the API gateway's paths.`},
+		"paths": paths,
 		"components": map[string]any{
-			"schemas": map[string]any{"Error": schemaOf(reflect.TypeOf(errorBody{}))},
+			"schemas": map[string]any{"Error": errSchema},
 			"securitySchemes": map[string]any{
 				"apiKey":      map[string]any{"type": "apiKey", "in": "header", "name": "X-API-Key"},
 				"apiKeyQuery": map[string]any{"type": "apiKey", "in": "query", "name": "api_key"},
 				"bearer":      map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-				"forwardAuth": map[string]any{"type": "apiKey", "in": "header", "name": "X-authentik-username", "description": "set by the trusted forward-auth proxy only"},
+				"forwardAuth": map[string]any{"type": "apiKey", "in": "header", "name": "X-authentik-username",
+					"description": "set by the trusted forward-auth proxy only; ignored from other addresses"},
 			},
 		},
-		"security": []any{map[string]any{"apiKey": []any{}}, map[string]any{"apiKeyQuery": []any{}}, map[string]any{"bearer": []any{}}, map[string]any{"forwardAuth": []any{}}},
+		"security": []any{map[string]any{"apiKey": []any{}}, map[string]any{"apiKeyQuery": []any{}},
+			map[string]any{"bearer": []any{}}, map[string]any{"forwardAuth": []any{}}},
 	}
+}
+
+func operation(rt route, path string) map[string]any {
+	op := map[string]any{"summary": rt.summary, "operationId": operationID(rt.method, path)}
+	var params []any
+	for _, seg := range strings.Split(path, "/") {
+		if strings.HasPrefix(seg, "{") {
+			params = append(params, map[string]any{"name": strings.Trim(seg, "{}"), "in": "path", "required": true,
+				"schema": map[string]any{"type": "string", "maxLength": 128}})
+		}
+	}
+	for _, q := range rt.query {
+		params = append(params, map[string]any{"name": q.name, "in": "query", "required": q.required,
+			"description": q.help, "schema": map[string]any{"type": "string"}})
+	}
+	if params != nil {
+		op["parameters"] = params
+	}
+	if rt.request != nil {
+		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+			"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.request), true)}}}
+	}
+
+	ok := map[string]any{"description": "success"}
+	switch {
+	case rt.contentType != "":
+		ok["content"] = map[string]any{rt.contentType: map[string]any{"schema": map[string]any{"type": "string"}}}
+	case rt.response != nil:
+		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.response), false)}}
+	}
+	responses := map[string]any{strconv.Itoa(rt.status): ok}
+	fail := func(status int, desc string) {
+		responses[strconv.Itoa(status)] = map[string]any{"description": desc,
+			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+	}
+	fail(429, "rate limited (rate_limited); see Retry-After")
+	switch rt.access {
+	case public:
+		op["security"] = []any{}
+	case metricsAccess:
+		fail(401, "no or bad credentials (unauthenticated), when metrics are not public")
+	default:
+		fail(401, "no or bad credentials (unauthenticated)")
+	}
+	if rt.access == admin || rt.mayForbid {
+		fail(403, "needs the admin group (forbidden)")
+	}
+	if rt.path == "/api/health" {
+		responses["503"] = map[string]any{"description": "LiveKit unreachable or refusing our credentials; livekit names the failed check",
+			"content": ok["content"]}
+	}
+	if rt.access == public || rt.access == metricsAccess {
+		op["responses"] = responses
+		return op
+	}
+	if rt.request != nil || len(rt.query) > 0 || strings.Contains(path, "{") {
+		fail(400, "invalid input (invalid_argument, malformed_json, unknown_field)")
+	}
+	if rt.request != nil {
+		fail(413, "body too large (body_too_large)")
+		fail(415, "not JSON (unsupported_media_type)")
+	}
+	if strings.Contains(path, "{") || rt.method != "GET" {
+		fail(404, "no such room, participant, ingress, egress or recording (not_found)")
+	}
+	if rt.method == "POST" {
+		fail(409, "conflicts with the current state (already_exists, failed_precondition)")
+	}
+	if rt.optional {
+		fail(501, "the service is not configured on this dashboard (not_configured)")
+	}
+	fail(502, "LiveKit or the recordings bucket refused our credentials or failed the call (upstream_auth, upstream_permission, upstream_error, storage_auth)")
+	fail(503, "LiveKit or the recordings bucket unavailable, or out of capacity (livekit_unavailable, resource_exhausted, storage_unavailable)")
+	op["responses"] = responses
+	return op
 }
 
 func operationID(method, path string) string {
@@ -94,11 +134,11 @@ func operationID(method, path string) string {
 	return b.String()
 }
 
-func itoa(i int) string { return strconv.Itoa(i) }
-
 var timeType = reflect.TypeOf(time.Time{})
 
-func schemaOf(t reflect.Type) map[string]any {
+// schemaOf is t's JSON schema. Request schemas are strict: unknown properties are
+// refused (as decode does), and fields without omitempty are required.
+func schemaOf(t reflect.Type, request bool) map[string]any {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -114,35 +154,49 @@ func schemaOf(t reflect.Type) map[string]any {
 	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
 		return map[string]any{"type": "number"}
 	case t.Kind() == reflect.Slice:
-		return map[string]any{"type": "array", "items": schemaOf(t.Elem())}
+		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), request)}
 	case t.Kind() == reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem())}
+		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem(), request)}
 	case t.Kind() == reflect.Struct:
 		props := map[string]any{}
-		addFields(t, props)
-		return map[string]any{"type": "object", "properties": props}
+		var required []string
+		addFields(t, props, &required, request)
+		s := map[string]any{"type": "object", "properties": props}
+		if request {
+			s["additionalProperties"] = false
+			if len(required) > 0 {
+				s["required"] = required
+			}
+		}
+		return s
 	}
 	return map[string]any{}
 }
 
-func addFields(t reflect.Type, props map[string]any) {
+func addFields(t reflect.Type, props map[string]any, required *[]string, request bool) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if !f.IsExported() {
 			continue
 		}
-		tag := f.Tag.Get("json")
-		name, _, _ := strings.Cut(tag, ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name == "-" {
 			continue
 		}
 		if f.Anonymous && name == "" {
-			addFields(f.Type, props)
+			addFields(f.Type, props, required, request)
 			continue
 		}
 		if name == "" {
 			name = f.Name
 		}
-		props[name] = schemaOf(f.Type)
+		s := schemaOf(f.Type, request)
+		if enum := f.Tag.Get("enum"); enum != "" {
+			s["enum"] = strings.Split(enum, ",")
+		}
+		props[name] = s
+		if !strings.Contains(opts, "omitempty") {
+			*required = append(*required, name)
+		}
 	}
 }

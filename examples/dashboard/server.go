@@ -4,89 +4,163 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
-
-	"github.com/spacemusic/streamkit/spacemusic"
 )
 
-// Deps is what the server needs; tests build it with a real LiveKit behind.
+// Deps is what the server needs. Each service is an interface of exactly the calls
+// the handlers make, so the server depends on behaviour, not on the facade, and
+// tests could substitute any part. A nil Ingress, Egress or Recordings makes
+// its routes answer 501 not_configured.
 type Deps struct {
-	SM       *spacemusic.Client
-	Log      *slog.Logger
-	Settings settings
-	Auth     *authenticator
-	Metrics  *metrics
+	Log        *slog.Logger
+	Settings   settings
+	WSURL      string // LIVEKIT_WS_URL: the public WebSocket URL handed out with tokens
+	Health     HealthChecker
+	Rooms      Rooms
+	Tokens     Tokens
+	Ingress    Ingresses
+	Egress     Egresses
+	Recordings Recordings
 }
 
-// NewServer returns the dashboard's handler: routes wrapped in request IDs,
-// logging, metrics, CORS, rate limiting and auth.
-func NewServer(d *Deps) http.Handler {
-	mux := http.NewServeMux()
-	for _, rt := range routes() {
-		for _, prefix := range rt.prefixes() {
-			pattern := rt.method + " " + prefix + rt.path
-			mux.Handle(pattern, d.wrap(rt, prefix+rt.path))
+// server is the dashboard: its dependencies plus what it builds from them.
+type server struct {
+	Deps
+	auth    *authenticator
+	metrics *metrics
+	limiter *limiter
+	mux     *http.ServeMux
+}
+
+// NewServer returns the dashboard's handler: every route of routes.go behind
+// request IDs, CORS, rate limiting, auth, body limits, metrics and request logs.
+func NewServer(d Deps) http.Handler {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{Deps: d, auth: newAuthenticator(d.Settings, d.Log),
+		limiter: newLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux()}
+	s.metrics = newMetrics(d)
+	for _, rt := range s.routes() {
+		for _, p := range rt.paths() {
+			s.mux.Handle(rt.method+" "+p, s.wrap(rt, p))
 		}
 	}
-	mux.Handle("GET /metrics", d.Metrics.handler())
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{http.StatusNotFound, "route_not_found", "no route " + r.Method + " " + r.URL.Path})
-	})
-	limiter := newLimiter(d.Settings.RateLimit, d.Settings.RateBurst)
-	return d.requestID(d.cors(limiter.middleware(mux)))
+	s.mux.Handle("/", s.wrap(route{access: public, handle: s.noRoute}, "unmatched"))
+	return s.requestID(s.cors(s.mux))
 }
 
-// wrap turns a route into a handler with auth, body limit, metrics and the one
-// error mapping.
-func (d *Deps) wrap(rt route, pattern string) http.Handler {
+// wrap gives a route the pipeline every request goes through: rate limit, auth,
+// body limit, the handler, the one error mapping, metrics and a log line.
+func (s *server) wrap(rt route, pattern string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		r, err := d.authorize(rt, r)
+		sw := &statusWriter{ResponseWriter: w}
+		var err error
+		defer func() {
+			if p := recover(); p != nil {
+				s.Log.Error("panic", "id", requestIDFrom(r.Context()), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				err = &apiError{http.StatusInternalServerError, "internal", "internal error; the request ID is in the X-Request-ID header"}
+				if sw.status == 0 {
+					writeError(sw, err)
+				}
+			}
+			s.finish(sw, r, pattern, start, err)
+		}()
+		if !s.limiter.allow(clientAddr(s.Settings.TrustedProxies, r)) {
+			w.Header().Set("Retry-After", "1")
+			err = &apiError{http.StatusTooManyRequests, "rate_limited", "too many requests; slow down"}
+		}
 		if err == nil {
-			r.Body = http.MaxBytesReader(sw, r.Body, d.Settings.BodyLimit)
-			err = rt.handle(d, sw, r)
+			r, err = s.authorize(rt, r)
+		}
+		if err == nil {
+			r.Body = http.MaxBytesReader(sw, r.Body, s.Settings.BodyLimit)
+			err = rt.handle(sw, r)
 		}
 		if err != nil {
-			sw.status = writeError(sw, err)
+			writeError(sw, err)
 		}
-		elapsed := time.Since(start)
-		d.Metrics.observe(pattern, r.Method, sw.status, elapsed)
-		level := slog.LevelInfo
-		if sw.status >= 500 {
-			level = slog.LevelError
-		}
-		attrs := []slog.Attr{slog.String("id", requestIDFrom(r.Context())), slog.String("method", r.Method),
-			slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("took", elapsed),
-			slog.String("user", userFrom(r.Context()).Name)}
-		if err != nil {
-			attrs = append(attrs, slog.String("error", err.Error()))
-		}
-		d.Log.LogAttrs(r.Context(), level, "request", attrs...)
 	})
+}
+
+// finish records the request: metrics by route pattern, and one log line that
+// never holds a credential (the api_key query value is redacted; headers and
+// bodies are not logged).
+func (s *server) finish(sw *statusWriter, r *http.Request, pattern string, start time.Time, err error) {
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	took := time.Since(start)
+	s.metrics.observe(pattern, r.Method, sw.status, took)
+	level := slog.LevelInfo
+	if sw.status >= 500 {
+		level = slog.LevelError
+	}
+	u := userFrom(r.Context())
+	attrs := []slog.Attr{slog.String("id", requestIDFrom(r.Context())), slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Float64("ms", float64(took.Microseconds())/1000),
+		slog.String("client", clientAddr(s.Settings.TrustedProxies, r))}
+	if r.URL.RawQuery != "" {
+		attrs = append(attrs, slog.String("query", redactQuery(r.URL.Query())))
+	}
+	if u.Method != "" {
+		attrs = append(attrs, slog.String("user", u.Name), slog.String("auth", u.Method))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	s.Log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+func redactQuery(q url.Values) string {
+	if q.Has("api_key") {
+		q.Set("api_key", "REDACTED")
+	}
+	return q.Encode()
 }
 
 // authorize returns the request carrying its user, or why it may not proceed.
-func (d *Deps) authorize(rt route, r *http.Request) (*http.Request, error) {
-	if rt.public {
+func (s *server) authorize(rt route, r *http.Request) (*http.Request, error) {
+	if rt.access == public || (rt.access == metricsAccess && s.Settings.MetricsPublic) {
 		return r, nil
 	}
-	u, err := d.Auth.authenticate(r)
+	u, err := s.auth.authenticate(r)
 	if err != nil {
 		return r, err
 	}
 	r = r.WithContext(withUser(r.Context(), u))
-	if rt.admin && !d.Auth.isAdmin(u) {
+	if rt.access == admin && !s.auth.isAdmin(u) {
 		return r, &apiError{http.StatusForbidden, "forbidden", "this action needs the admin group"}
 	}
 	return r, nil
+}
+
+// noRoute answers paths and methods the table does not have: 405 with Allow when
+// the path exists with other methods, else 404.
+func (s *server) noRoute(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{"GET", "POST", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := s.mux.Handler(probe); p != "" && p != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return &apiError{http.StatusMethodNotAllowed, "method_not_allowed", r.Method + " is not allowed here; use " + strings.Join(allow, ", ")}
+	}
+	return &apiError{http.StatusNotFound, "route_not_found", "no route " + r.Method + " " + r.URL.Path}
 }
 
 type statusWriter struct {
@@ -94,7 +168,21 @@ type statusWriter struct {
 	status int
 }
 
-func (s *statusWriter) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 type ctxKey int
 
@@ -104,7 +192,7 @@ const (
 )
 
 // requestID keeps a caller's X-Request-ID (if sane) or makes one, and echoes it.
-func (d *Deps) requestID(next http.Handler) http.Handler {
+func (s *server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-ID")
 		if len(id) == 0 || len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
@@ -113,7 +201,7 @@ func (d *Deps) requestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-ID", id)
-		if d.Settings.Dev {
+		if s.Settings.Dev {
 			w.Header().Set("X-Dashboard-Dev-Mode", "no authentication")
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRequestID, id)))
@@ -122,10 +210,11 @@ func (d *Deps) requestID(next http.Handler) http.Handler {
 
 func requestIDFrom(ctx context.Context) string { s, _ := ctx.Value(keyRequestID).(string); return s }
 
-// cors answers browsers from the configured origins only.
-func (d *Deps) cors(next http.Handler) http.Handler {
+// cors answers browsers from the configured origins only; other origins get no
+// CORS headers, so their browsers refuse to read the answers.
+func (s *server) cors(next http.Handler) http.Handler {
 	allowed := map[string]bool{}
-	for _, o := range d.Settings.CORSOrigins {
+	for _, o := range s.Settings.CORSOrigins {
 		allowed[o] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -134,10 +223,11 @@ func (d *Deps) cors(next http.Handler) http.Handler {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Add("Vary", "Origin")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, X-Request-ID")
-			h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
-			h.Set("Access-Control-Max-Age", "600")
-			if r.Method == http.MethodOptions {
+			h.Set("Access-Control-Expose-Headers", "X-Request-ID, Retry-After")
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, X-Request-ID")
+				h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
+				h.Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)
 				return
 			}
@@ -183,19 +273,4 @@ func (l *limiter) allow(key string) bool {
 	}
 	c.seen = now
 	return c.lim.Allow()
-}
-
-func (l *limiter) middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
-		}
-		if !l.allow(host) {
-			w.Header().Set("Retry-After", "1")
-			writeError(w, &apiError{http.StatusTooManyRequests, "rate_limited", "too many requests; slow down"})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

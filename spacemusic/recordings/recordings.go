@@ -148,14 +148,12 @@ func (s *Store) List(ctx context.Context, room string) ([]Recording, error) {
 	return out, nil
 }
 
-// DownloadURL presigns a GET of key, valid for ttl (DefaultLinkTTL when 0).
+// DownloadURL presigns a GET of key, valid for ttl (DefaultLinkTTL when 0), once
+// the store confirms the object exists.
 func (s *Store) DownloadURL(ctx context.Context, key string, ttl time.Duration) (string, error) {
 	const op = "recordings.DownloadURL"
-	if ttl == 0 {
-		ttl = DefaultLinkTTL
-	}
-	if ttl < time.Second || ttl > MaxLinkTTL {
-		return "", fmt.Errorf("%s: %w: link lifetime must be between 1s and %s", op, ErrInvalidArgument, MaxLinkTTL)
+	if err := checkTTL(op, ttl); err != nil {
+		return "", err
 	}
 	if key == "" || strings.Contains(key, "..") || path.IsAbs(key) {
 		return "", fmt.Errorf("%s: %w: key %q", op, ErrInvalidArgument, key)
@@ -163,11 +161,35 @@ func (s *Store) DownloadURL(ctx context.Context, key string, ttl time.Duration) 
 	if _, err := s.mc.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); err != nil {
 		return "", mapErr(op, err)
 	}
+	return s.presign(ctx, op, key, ttl)
+}
+
+// Link presigns a GET of a recording List just returned, without asking the
+// store again: listing a thousand recordings costs one request, not a thousand.
+func (s *Store) Link(ctx context.Context, r Recording, ttl time.Duration) (string, error) {
+	return s.presign(ctx, "recordings.Link", r.Key, ttl)
+}
+
+func (s *Store) presign(ctx context.Context, op, key string, ttl time.Duration) (string, error) {
+	if err := checkTTL(op, ttl); err != nil {
+		return "", err
+	}
+	if ttl == 0 {
+		ttl = DefaultLinkTTL
+	}
 	u, err := s.mc.PresignedGetObject(ctx, s.bucket, key, ttl, url.Values{})
 	if err != nil {
 		return "", mapErr(op, err)
 	}
 	return u.String(), nil
+}
+
+// checkTTL: zero means DefaultLinkTTL; S3 presigns at most a week.
+func checkTTL(op string, ttl time.Duration) error {
+	if ttl != 0 && (ttl < time.Second || ttl > MaxLinkTTL) {
+		return fmt.Errorf("%s: %w: link lifetime must be between 1s and %s", op, ErrInvalidArgument, MaxLinkTTL)
+	}
+	return nil
 }
 
 func mapErr(op string, err error) error {

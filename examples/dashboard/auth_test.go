@@ -1,0 +1,400 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
+)
+
+const (
+	testIssuer   = "https://auth.example.test/application/o/dashboard/"
+	testAudience = "dashboard"
+	adminGroup   = "stream-admins"
+)
+
+// idp is a local identity provider: a JWKS on 127.0.0.1 with an RSA and an EC key.
+type idp struct {
+	rsa     *rsa.PrivateKey
+	ec      *ecdsa.PrivateKey
+	server  *httptest.Server
+	fetches atomic.Int32
+}
+
+func newIDP(t testing.TB) *idp {
+	t.Helper()
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	p := &idp{rsa: rk, ec: ek}
+	b64 := base64.RawURLEncoding.EncodeToString
+	ecPoint, err := ek.PublicKey.Bytes() // 0x04 || X || Y
+	require.NoError(t, err)
+	p.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.fetches.Add(1)
+		writeJSON(w, 200, map[string]any{"keys": []any{
+			map[string]any{"kid": "rsa1", "kty": "RSA", "alg": "RS256", "use": "sig", "n": b64(rk.N.Bytes()), "e": b64(big.NewInt(int64(rk.E)).Bytes())},
+			map[string]any{"kid": "ec1", "kty": "EC", "alg": "ES256", "use": "sig", "crv": "P-256", "x": b64(ecPoint[1:33]), "y": b64(ecPoint[33:])},
+		}})
+	}))
+	t.Cleanup(p.server.Close)
+	return p
+}
+
+// claims are a valid token's claims for user ada in the given groups, changed by mod.
+func claims(groups []string, mod func(jwt.MapClaims)) jwt.MapClaims {
+	c := jwt.MapClaims{"iss": testIssuer, "aud": testAudience, "sub": "u1", "preferred_username": "ada",
+		"groups": groups, "exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()}
+	if mod != nil {
+		mod(c)
+	}
+	return c
+}
+
+func sign(t testing.TB, method jwt.SigningMethod, kid string, key any, c jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, c)
+	if kid != "" {
+		tok.Header["kid"] = kid
+	}
+	s, err := tok.SignedString(key)
+	require.NoError(t, err)
+	return s
+}
+
+func mustPrefixes(cidrs ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		out = append(out, netip.MustParsePrefix(c))
+	}
+	return out
+}
+
+// sample is a request to a route that succeeds for a caller allowed to make it.
+// prepare runs before every attempt, so destructive routes have something to destroy.
+type sample struct {
+	prepare func(t *testing.T) (path string, body any)
+}
+
+// Every route refuses strangers, whatever they forge; each of the gateway's three
+// methods lets the right people in with a 2xx; destructive routes need the admin
+// group. The table of samples must cover every route of the server.
+func TestAuthMatrix(t *testing.T) {
+	testenv.RequireNetNS(t) // a real participant joins, for the participant actions
+	p := newIDP(t)
+	// Every route works, recording included: a real Egress and MinIO.
+	env := testenv.LiveKit(t, testenv.WithRedis(), testenv.WithBackend("process"))
+	testenv.Egress(t, env)
+	m := testenv.MinIO(t)
+	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
+	withIDP := func(s *settings) {
+		s.JWKSURL, s.JWTIssuer, s.JWTAudience, s.AdminGroup = p.server.URL, testIssuer, testAudience, adminGroup
+		s.LiveKitTimeout = 10 * time.Second
+	}
+	direct := newStageWith(t, env, storage, withIDP)             // callers reach the dashboard directly
+	proxied := newStageWith(t, env, storage, func(s *settings) { // behind the forward-auth proxy
+		withIDP(s)
+		s.TrustedProxies = mustPrefixes("127.0.0.0/8")
+	})
+	ctx := context.Background()
+	start := time.Now()
+
+	// Ada is in the room, so participant actions have someone to act on.
+	_, err := direct.sm.Rooms.Create(ctx, "matrix", nil)
+	require.NoError(t, err)
+	tok, err := direct.sm.Tokens.Performer("matrix", "ada")
+	require.NoError(t, err)
+	_, err = testenv.PublishTone(t, env.Join(t, tok.JWT, nil), testenv.Tone(t, 440, 5*time.Minute))
+	require.NoError(t, err)
+	require.NoError(t, direct.sm.Recordings.EnsureBucket(ctx))
+	require.Eventually(t, func() bool {
+		p, err := direct.sm.Rooms.Participant(ctx, "matrix", "ada")
+		return err == nil && len(p.Tracks) == 1
+	}, wait, tick, "ada's track never appeared")
+	// At most one recording runs at a time on this 2-core machine: each sample
+	// that starts one stops the one before.
+	stopRecordings := func(t *testing.T) {
+		running, err := direct.sm.Egress.List(ctx, egress.ListOptions{Room: "matrix", Active: true})
+		require.NoError(t, err)
+		for _, e := range running {
+			_, _ = direct.sm.Egress.Stop(ctx, e.ID) // it may have ended meanwhile
+		}
+	}
+
+	room := func(name string) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			_, err := direct.sm.Rooms.Create(ctx, name, nil)
+			require.NoError(t, err)
+			return name
+		}
+	}
+	samples := map[string]sample{
+		"GET /api/health":       {func(*testing.T) (string, any) { return "/api/health", nil }},
+		"GET /api/openapi.json": {func(*testing.T) (string, any) { return "/api/openapi.json", nil }},
+		"GET /metrics":          {func(*testing.T) (string, any) { return "/metrics", nil }},
+		"GET /api/rooms":        {func(*testing.T) (string, any) { return "/api/rooms", nil }},
+		"POST /api/rooms":       {func(*testing.T) (string, any) { return "/api/rooms", map[string]any{"name": "matrix-new"} }},
+		"GET /api/rooms/{name}": {func(t *testing.T) (string, any) { return "/api/rooms/" + room("matrix")(t), nil }},
+		"DELETE /api/rooms/{name}": {func(t *testing.T) (string, any) {
+			return "/api/rooms/" + room("matrix-doomed")(t), nil
+		}},
+		"GET /api/rooms/{name}/participants": {func(t *testing.T) (string, any) { return "/api/rooms/matrix/participants", nil }},
+		"POST /api/rooms/{name}/participants": {func(t *testing.T) (string, any) {
+			return "/api/rooms/matrix/participants", map[string]any{"action": "promote", "identity": "ada"}
+		}},
+		"POST /api/tokens": {func(*testing.T) (string, any) {
+			return "/api/tokens", map[string]any{"role": "listener", "room": "matrix", "identity": "bob"}
+		}},
+		"GET /api/ingress": {func(*testing.T) (string, any) { return "/api/ingress?room=matrix", nil }},
+		"POST /api/ingress": {func(*testing.T) (string, any) {
+			return "/api/ingress", map[string]any{"kind": "rtmp", "room": "matrix", "identity": "obs", "audioOnly": true}
+		}},
+		"GET /api/egress": {func(*testing.T) (string, any) { return "/api/egress?room=matrix&active=true", nil }},
+		"POST /api/egress": {func(t *testing.T) (string, any) {
+			stopRecordings(t)
+			return "/api/egress", map[string]any{"kind": "audio", "room": "matrix", "identity": "ada"}
+		}},
+		"DELETE /api/egress": {func(t *testing.T) (string, any) {
+			stopRecordings(t)
+			e, err := direct.sm.Egress.RecordAudio(ctx, "matrix", egress.AudioOptions{Identity: "ada"})
+			require.NoError(t, err)
+			return "/api/egress?id=" + e.ID, nil
+		}},
+		"GET /api/recordings": {func(*testing.T) (string, any) { return "/api/recordings?room=matrix", nil }},
+		"DELETE /api/ingress": {func(t *testing.T) (string, any) {
+			in, err := direct.ing.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "matrix", Identity: "obs-doomed"}})
+			require.NoError(t, err)
+			return "/api/ingress?id=" + in.ID, nil
+		}},
+	}
+
+	rsaKey, ecKey := p.rsa, p.ec
+	adminTok := sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims([]string{adminGroup}, nil))
+	adminECTok := sign(t, jwt.SigningMethodES256, "ec1", ecKey, claims([]string{"crew", adminGroup}, nil))
+	memberTok := sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims([]string{"crew"}, nil))
+	stranger, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	refused := map[string]string{
+		"expired":         sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims(nil, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() })),
+		"no expiry":       sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims(nil, func(c jwt.MapClaims) { delete(c, "exp") })),
+		"not yet valid":   sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims(nil, func(c jwt.MapClaims) { c["nbf"] = time.Now().Add(time.Hour).Unix() })),
+		"wrongly signed":  sign(t, jwt.SigningMethodRS256, "rsa1", stranger, claims([]string{adminGroup}, nil)),
+		"unknown key id":  sign(t, jwt.SigningMethodRS256, "rsa9", stranger, claims([]string{adminGroup}, nil)),
+		"wrong issuer":    sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims(nil, func(c jwt.MapClaims) { c["iss"] = "https://evil.example.test/" })),
+		"wrong audience":  sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims(nil, func(c jwt.MapClaims) { c["aud"] = "grafana" })),
+		"alg none":        sign(t, jwt.SigningMethodNone, "rsa1", jwt.UnsafeAllowNoneSignatureType, claims([]string{adminGroup}, nil)),
+		"hmac with n":     sign(t, jwt.SigningMethodHS256, "rsa1", rsaKey.N.Bytes(), claims([]string{adminGroup}, nil)),
+		"ec key, rsa alg": sign(t, jwt.SigningMethodRS256, "ec1", rsaKey, claims([]string{adminGroup}, nil)),
+		"garbage":         "not-a-jwt",
+	}
+
+	served := map[string]bool{}
+	for _, rt := range (&server{}).routes() {
+		served[rt.method+" "+rt.path] = true
+		smp, ok := samples[rt.method+" "+rt.path]
+		if !assert.True(t, ok, "no auth sample for %s %s: add one", rt.method, rt.path) {
+			continue
+		}
+		for _, alias := range rt.paths() {
+			t.Run(rt.method+" "+alias, func(t *testing.T) {
+				send := func(s *stage, headers ...string) (int, []byte) {
+					path, body := smp.prepare(t)
+					if alias != rt.path {
+						path = strings.Replace(path, "/api/", "/api/stream/", 1)
+					}
+					return s.call(t, rt.method, path, body, headers...)
+				}
+				ok2xx := func(code int, body []byte, how string) {
+					assert.True(t, code >= 200 && code < 300, "%s: %d %s", how, code, body)
+				}
+				if rt.access == public || rt.access == metricsAccess {
+					code, body := send(direct, noAuth...)
+					ok2xx(code, body, "public without credentials")
+					return
+				}
+				code, body := send(direct, noAuth...)
+				assert.Equal(t, 401, code, "no credentials")
+				assert.Equal(t, "unauthenticated", errorCode(t, body))
+				code, _ = send(direct, "X-authentik-username", "mallory", "X-authentik-groups", adminGroup)
+				assert.Equal(t, 401, code, "forward-auth headers from an untrusted address")
+				code, _ = send(direct, "X-API-Key", "wrong-key-0123456789")
+				assert.Equal(t, 401, code, "wrong API key")
+				for why, bad := range refused {
+					code, body = send(direct, "Authorization", "Bearer "+bad)
+					assert.Equal(t, 401, code, "bearer %s: %s", why, body)
+				}
+				code, _ = send(proxied, noAuth...)
+				assert.Equal(t, 401, code, "trusted proxy, but no user")
+
+				// The right people get in.
+				for how, headers := range map[string][]string{
+					"API key header":         {"X-API-Key", testAPIKey},
+					"admin RS256 bearer":     {"Authorization", "Bearer " + adminTok},
+					"admin ES256 bearer":     {"Authorization", "Bearer " + adminECTok},
+					"admin via forward-auth": {"X-authentik-username", "ada", "X-authentik-groups", "crew|" + adminGroup, "X-authentik-email", "ada@example.test"},
+				} {
+					s := direct
+					if strings.HasPrefix(headers[0], "X-authentik") {
+						s = proxied
+					}
+					code, body = send(s, headers...)
+					ok2xx(code, body, how)
+				}
+				// Members who are not admins may look, not destroy.
+				for how, c := range map[string]struct {
+					s       *stage
+					headers []string
+				}{
+					"member bearer":       {direct, []string{"Authorization", "Bearer " + memberTok}},
+					"member forward-auth": {proxied, []string{"X-authentik-username", "bob", "X-authentik-groups", "crew"}},
+				} {
+					code, body = send(c.s, c.headers...)
+					if rt.access == admin {
+						assert.Equal(t, 403, code, "%s on a destructive route: %s", how, body)
+						assert.Equal(t, "forbidden", errorCode(t, body))
+					} else {
+						ok2xx(code, body, how)
+					}
+				}
+			})
+		}
+	}
+	for key := range samples {
+		assert.True(t, served[key], "sample for %s, which the server does not have", key)
+	}
+
+	// ?api_key= works too, and never reaches the logs (the stage checks at cleanup).
+	code, _ := direct.call(t, "GET", "/api/rooms?api_key="+testAPIKey, nil, noAuth...)
+	assert.Equal(t, 200, code)
+	assert.Contains(t, direct.logs.String(), `api_key=REDACTED`)
+	// Removing a participant is destructive even though the route is not.
+	code, body := direct.call(t, "POST", "/api/rooms/matrix/participants", map[string]any{"action": "remove", "identity": "ada"}, "Authorization", "Bearer "+memberTok)
+	assert.Equal(t, 403, code, "%s", body)
+	// Who did what is logged, by name and method.
+	assert.Contains(t, proxied.logs.String(), `"user":"ada","auth":"forward-auth"`)
+	assert.Contains(t, direct.logs.String(), `"user":"ada","auth":"bearer"`)
+	assert.Contains(t, direct.logs.String(), "forward-auth headers from an untrusted address ignored")
+	// Garbage key IDs did not make the dashboard hammer the identity provider.
+	assert.LessOrEqual(t, p.fetches.Load(), int32(2+time.Since(start)/(30*time.Second)), "JWKS fetches")
+}
+
+// Metrics can be made private; then the API's auth applies to them.
+func TestPrivateMetrics(t *testing.T) {
+	s := newStage(t, func(s *settings) { s.MetricsPublic = false })
+	code, _ := s.call(t, "GET", "/metrics", nil, noAuth...)
+	assert.Equal(t, 401, code)
+	code, body := s.call(t, "GET", "/metrics", nil)
+	assert.Equal(t, 200, code)
+	assert.Contains(t, string(body), "dashboard_http_requests_total")
+}
+
+// The identity provider rotates its keys: a token signed with the new key works
+// as soon as the provider publishes it, and a provider outage does not lock out
+// users whose keys are cached.
+func TestJWKSRotationAndOutage(t *testing.T) {
+	oldKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	newKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	var published atomic.Pointer[[]any]
+	b64 := base64.RawURLEncoding.EncodeToString
+	jwk := func(kid string, k *rsa.PrivateKey) any {
+		return map[string]any{"kid": kid, "kty": "RSA", "n": b64(k.N.Bytes()), "e": b64(big.NewInt(int64(k.E)).Bytes())}
+	}
+	keys := []any{jwk("old", oldKey)}
+	published.Store(&keys)
+	var down atomic.Bool
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", 503)
+			return
+		}
+		writeJSON(w, 200, map[string]any{"keys": *published.Load()})
+	}))
+	defer idp.Close()
+	j := &jwks{url: idp.URL, client: idp.Client()}
+	a := &authenticator{jwks: j, issuer: testIssuer, audience: testAudience}
+	ctx := context.Background()
+
+	_, err = a.bearer(ctx, sign(t, jwt.SigningMethodRS256, "old", oldKey, claims(nil, nil)))
+	require.NoError(t, err)
+
+	keys = []any{jwk("old", oldKey), jwk("new", newKey)}
+	published.Store(&keys)
+	j.tried = time.Now().Add(-time.Minute) // the 30 s refetch guard has passed
+	u, err := a.bearer(ctx, sign(t, jwt.SigningMethodRS256, "new", newKey, claims(nil, nil)))
+	require.NoError(t, err)
+	assert.Equal(t, "ada", u.Name)
+
+	down.Store(true)
+	j.fetched = time.Now().Add(-2 * time.Hour) // cached keys are stale; refetch fails
+	j.tried = time.Time{}
+	_, err = a.bearer(ctx, sign(t, jwt.SigningMethodRS256, "old", oldKey, claims(nil, nil)))
+	assert.NoError(t, err, "cached keys still work while the provider is down")
+}
+
+// Invalid settings stop start-up, naming the setting.
+func TestInvalidSettingsStopStartUp(t *testing.T) {
+	for name, c := range map[string]struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		"proxies":    {map[string]string{"DASHBOARD_TRUSTED_PROXIES": "10.0.0.0/8,nonsense"}, nil, "DASHBOARD_TRUSTED_PROXIES"},
+		"rate":       {map[string]string{"DASHBOARD_RATE_LIMIT": "-3"}, nil, "DASHBOARD_RATE_LIMIT"},
+		"jwks url":   {map[string]string{"DASHBOARD_JWKS_URL": "ftp://idp"}, nil, "DASHBOARD_JWKS_URL"},
+		"jwks alone": {map[string]string{"DASHBOARD_JWKS_URL": "https://idp/jwks"}, nil, "DASHBOARD_JWT_ISSUER"},
+		"short key":  {map[string]string{"DASHBOARD_API_KEYS": "short"}, nil, "DASHBOARD_API_KEYS"},
+		"timeout":    {map[string]string{"DASHBOARD_LIVEKIT_TIMEOUT": "soon"}, nil, "DASHBOARD_LIVEKIT_TIMEOUT"},
+		"log level":  {nil, []string{"-log-level", "chatty"}, "DASHBOARD_LOG_LEVEL"},
+		"addr":       {nil, []string{"-addr", "8080"}, "DASHBOARD_ADDR"},
+		"dev public": {nil, []string{"-dev", "-addr", "0.0.0.0:8080"}, "loopback"},
+		"livekit":    {nil, nil, "LIVEKIT_URL is not set"},
+		"secret": {map[string]string{"LIVEKIT_URL": "http://127.0.0.1:7880", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "short"},
+			nil, "LIVEKIT_API_SECRET is 5 characters"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out strings.Builder
+			err := run(context.Background(), append([]string{"dashboard"}, c.args...), func(k string) string { return c.env[k] }, &out)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.want)
+			assert.NotContains(t, err.Error(), "short", "the secret is not echoed") // "short" is the bad secret and bad key
+		})
+	}
+	// A flag overrides its environment variable.
+	s, err := loadSettings([]string{"-rate-limit", "7"}, func(k string) string { return map[string]string{"DASHBOARD_RATE_LIMIT": "3"}[k] }, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 7.0, s.RateLimit)
+}
+
+// -help documents every setting with its environment variable and default.
+func TestHelpListsEverySetting(t *testing.T) {
+	var out strings.Builder
+	require.NoError(t, run(context.Background(), []string{"dashboard", "-help"}, func(string) string { return "" }, &out))
+	for _, k := range knobs {
+		assert.Contains(t, out.String(), "-"+k.flag, k.flag)
+		assert.Contains(t, out.String(), k.env, k.env)
+	}
+	for _, v := range []string{"LIVEKIT_URL", "LIVEKIT_WS_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"} {
+		assert.Contains(t, out.String(), v)
+	}
+}

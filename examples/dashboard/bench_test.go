@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
+)
+
+// Benchmarks report figures for the README; nothing here asserts a timing.
+//
+//	scripts/netns go test -run '^$' -bench . -benchtime 2000x ./examples/dashboard/
+
+// countingTransport counts the HTTP calls the dashboard makes to LiveKit.
+type countingTransport struct {
+	calls atomic.Int64
+	next  http.RoundTripper
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.calls.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// benchDashboard serves a dashboard whose LiveKit calls are counted.
+func benchDashboard(b *testing.B, env *testenv.Env) (*httptest.Server, *countingTransport, *spacemusic.Client) {
+	ct := &countingTransport{next: &http.Transport{MaxIdleConnsPerHost: 64}}
+	sm, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret,
+		HTTPClient: &http.Client{Transport: ct}})
+	require.NoError(b, err)
+	s := defaultSettings()
+	srv := httptest.NewServer(NewServer(Deps{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Settings: s,
+		WSURL: sm.Config().WSURL(), Health: sm, Rooms: sm.Rooms, Tokens: sm.Tokens}))
+	b.Cleanup(srv.Close)
+	srv.Client().Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+	return srv, ct, sm
+}
+
+func get(b *testing.B, c *http.Client, url string) {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("X-API-Key", testAPIKey)
+	resp, err := c.Do(req)
+	require.NoError(b, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	require.Equal(b, 200, resp.StatusCode)
+}
+
+func p50(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+// BenchmarkListRooms: GET /api/rooms through the dashboard (HTTP, auth, JSON,
+// logging) against a direct rooms.List on the same LiveKit, with 10 and 1,000
+// open rooms. livekit-calls/req shows there is one ListRooms per request, never
+// a call per room.
+func BenchmarkListRooms(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("rooms=%d", n), func(b *testing.B) {
+			env := testenv.LiveKit(b)
+			srv, ct, _ := benchDashboard(b, env)
+			direct, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret})
+			require.NoError(b, err)
+			createRooms(b, direct.Rooms, n)
+			ctx := context.Background()
+			client := srv.Client()
+			for range 20 { // warm both paths' connections
+				get(b, client, srv.URL+"/api/rooms")
+				_, err := direct.Rooms.List(ctx)
+				require.NoError(b, err)
+			}
+			ct.calls.Store(0)
+			viaDashboard, viaList := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				t0 := time.Now()
+				get(b, client, srv.URL+"/api/rooms")
+				t1 := time.Now()
+				list, err := direct.Rooms.List(ctx)
+				viaDashboard, viaList = append(viaDashboard, t1.Sub(t0)), append(viaList, time.Since(t1))
+				require.NoError(b, err)
+				require.Len(b, list, n)
+			}
+			b.StopTimer()
+			d, l := p50(viaDashboard), p50(viaList)
+			b.ReportMetric(float64(d.Microseconds())/1000, "dashboard-p50-ms")
+			b.ReportMetric(float64(l.Microseconds())/1000, "direct-p50-ms")
+			b.ReportMetric(float64(d)/float64(l), "p50-ratio")
+			b.ReportMetric(float64(ct.calls.Load())/float64(b.N), "livekit-calls/req")
+		})
+	}
+}
+
+// createRooms opens n rooms with 8 workers, bounded in time.
+func createRooms(b *testing.B, rs *rooms.Service, n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				if _, err := rs.Create(ctx, fmt.Sprintf("bench-%04d", i), &rooms.CreateOptions{EmptyTimeout: time.Hour}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	require.NoError(b, <-errs)
+}
+
+// BenchmarkCreateToken: POST /api/tokens from parallel clients; tokens are minted
+// locally, so this is the dashboard's own throughput.
+func BenchmarkCreateToken(b *testing.B) {
+	env := testenv.LiveKit(b)
+	srv, _, _ := benchDashboard(b, env)
+	client := srv.Client()
+	body := `{"role":"listener","room":"bench","identity":"bob","ttl":600}`
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", srv.URL+"/api/tokens", strings.NewReader(body))
+			req.Header.Set("X-API-Key", testAPIKey)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 201 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
+
+// BenchmarkBinary builds the dashboard, starts it against a real LiveKit and
+// reports the time until /api/health answers 200 and the resident memory after a
+// second of idling.
+func BenchmarkBinary(b *testing.B) {
+	env := testenv.LiveKit(b)
+	bin := filepath.Join(b.TempDir(), "dashboard")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
+	require.NoError(b, err, "%s", out)
+	st, err := os.Stat(bin)
+	require.NoError(b, err)
+
+	var startup time.Duration
+	var rss int64
+	b.ResetTimer()
+	for range b.N {
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))
+		cmd := exec.Command(bin)
+		cmd.Env = []string{"LIVEKIT_URL=" + env.URL, "LIVEKIT_API_KEY=" + env.APIKey, "LIVEKIT_API_SECRET=" + env.APISecret,
+			"DASHBOARD_ADDR=" + addr, "DASHBOARD_API_KEYS=" + testAPIKey}
+		t0 := time.Now()
+		require.NoError(b, cmd.Start())
+		up := false
+		for deadline := time.Now().Add(10 * time.Second); !up && time.Now().Before(deadline); {
+			if resp, err := http.Get("http://" + addr + "/api/health"); err == nil {
+				resp.Body.Close()
+				up = resp.StatusCode == 200
+			}
+			if !up {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+		startup += time.Since(t0)
+		require.True(b, up, "the dashboard did not come up")
+		time.Sleep(time.Second)
+		rss += residentKiB(b, cmd.Process.Pid)
+		require.NoError(b, cmd.Process.Signal(syscall.SIGTERM))
+		require.NoError(b, cmd.Wait(), "clean exit on SIGTERM")
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(startup.Microseconds())/1000/float64(b.N), "startup-ms")
+	b.ReportMetric(float64(rss)/1024/float64(b.N), "idle-rss-MiB")
+	b.ReportMetric(float64(st.Size())/(1<<20), "binary-MiB")
+}
+
+func residentKiB(b *testing.B, pid int) int64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	require.NoError(b, err)
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			require.NoError(b, err)
+			return kib
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}

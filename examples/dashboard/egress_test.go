@@ -1,0 +1,165 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
+)
+
+// newRecordingStage is a dashboard on a LiveKit with a real Egress recording
+// into a real MinIO.
+func newRecordingStage(t testing.TB) *stage {
+	t.Helper()
+	testenv.RequireNetNS(t)
+	env := testenv.LiveKit(t, testenv.WithRedis(), testenv.WithBackend("process"))
+	testenv.Egress(t, env)
+	m := testenv.MinIO(t)
+	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
+	s := newStageWith(t, env, storage, func(s *settings) { s.LiveKitTimeout = 10 * time.Second })
+	require.NoError(t, s.sm.Recordings.EnsureBucket(t.Context()))
+	return s
+}
+
+// The engineer records tonight's show from the dashboard: a performer plays,
+// the show's audio and her stem are recorded, both appear as running, stop, and
+// land in the archive with their duration and a link that downloads them.
+func TestEngineerRecordsTheShow(t *testing.T) {
+	s := newRecordingStage(t)
+
+	code, body := s.call(t, "POST", "/api/tokens", map[string]any{"role": "performer", "room": "live", "identity": "ada"})
+	require.Equal(t, 201, code, "%s", body)
+	ada := s.env.Join(t, decodeAs[tokenResponse](t, body).Token, nil)
+	_, err := testenv.PublishTone(t, ada, testenv.Tone(t, 440, 60*time.Second))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, body = s.call(t, "GET", "/api/rooms/live/participants", nil)
+		ps := decodeAs[[]rooms.Participant](t, body)
+		return len(ps) == 1 && len(ps[0].Tracks) == 1
+	}, wait, tick, "ada's track never appeared")
+
+	code, body = s.call(t, "POST", "/api/stream/egress", map[string]any{"kind": "audio", "room": "live", "identity": "ada", "bitrate": 192})
+	require.Equal(t, 201, code, "%s", body)
+	show := decodeAs[[]egress.Egress](t, body)
+	require.Len(t, show, 1)
+	assert.Equal(t, "audio", show[0].Kind)
+	code, body = s.call(t, "POST", "/api/egress", map[string]any{"kind": "stems", "room": "live"})
+	require.Equal(t, 201, code, "%s", body)
+	stems := decodeAs[[]egress.Egress](t, body)
+	require.Len(t, stems, 1, "one stem per performer")
+
+	// Both run; the room filter and the active filter find them.
+	require.Eventually(t, func() bool {
+		code, body = s.call(t, "GET", "/api/egress?room=live&active=true", nil)
+		require.Equal(t, 200, code, "%s", body)
+		active := 0
+		for _, e := range decodeAs[[]egress.Egress](t, body) {
+			if e.Status == egress.Active {
+				active++
+			}
+		}
+		return active == 2
+	}, wait, 100*time.Millisecond, "the recordings never went active: %s", body)
+	code, body = s.call(t, "GET", "/metrics", nil)
+	require.Equal(t, 200, code)
+	assert.Contains(t, string(body), `dashboard_egresses{status="active"}`)
+
+	time.Sleep(3 * time.Second) // a few seconds of music on tape (not a timing assertion)
+	for _, id := range []string{show[0].ID, stems[0].ID} {
+		code, body = s.call(t, "DELETE", "/api/egress?id="+id, nil)
+		require.Equal(t, 200, code, "%s", body)
+	}
+	require.Eventually(t, func() bool {
+		_, body = s.call(t, "GET", "/api/egress?room=live", nil)
+		done := 0
+		for _, e := range decodeAs[[]egress.Egress](t, body) {
+			require.NotEqual(t, egress.Failed, e.Status, "egress failed: %s", e.Error)
+			if e.Status == egress.Complete {
+				done++
+			}
+		}
+		return done == 2
+	}, 60*time.Second, 200*time.Millisecond, "the recordings never completed: %s", body)
+
+	// The archive lists both files, newest first, with durations and links.
+	code, body = s.call(t, "GET", "/api/stream/recordings?room=live&linkTtl=600", nil)
+	require.Equal(t, 200, code, "%s", body)
+	files := decodeAs[[]recording](t, body)
+	require.Len(t, files, 2, "%s", body)
+	for _, f := range files {
+		assert.Equal(t, "live", f.Room)
+		assert.Positive(t, f.Size)
+		assert.Greater(t, f.DurationMS, int64(2000), "%s lasted %d ms", f.Key, f.DurationMS)
+		assert.Contains(t, []string{show[0].ID, stems[0].ID}, f.EgressID)
+		assert.WithinDuration(t, time.Now().Add(10*time.Minute), f.LinkExpires, 5*time.Second)
+		resp, err := http.Get(f.DownloadURL)
+		require.NoError(t, err)
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, 200, resp.StatusCode, "%s", got)
+		assert.Len(t, got, int(f.Size), "the link serves the whole file")
+	}
+
+	// Stopping again is a clear 4xx, not a 5xx.
+	code, body = s.call(t, "DELETE", "/api/egress?id="+show[0].ID, nil)
+	assert.Contains(t, []int{404, 409}, code, "%s", body)
+}
+
+// Wrong input to the recording routes is refused with a clear code before
+// anything reaches LiveKit or the bucket.
+func TestRecordingBadInput(t *testing.T) {
+	s := newRecordingStage(t)
+	for _, c := range []struct {
+		method, path string
+		body         any
+		status       int
+		code         string
+	}{
+		{"POST", "/api/egress", map[string]any{"kind": "vinyl", "room": "live"}, 400, "invalid_argument"},
+		{"POST", "/api/egress", map[string]any{"kind": "restream", "room": "live"}, 400, "invalid_argument"},
+		{"POST", "/api/egress", map[string]any{"kind": "restream", "room": "live", "urls": []string{"http://127.0.0.1/x"}}, 400, "invalid_argument"},
+		{"POST", "/api/egress", map[string]any{"kind": "stems", "room": "live", "bitrate": 96}, 400, "invalid_argument"},
+		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "a b"}, 400, "invalid_argument"},
+		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "empty-room"}, 404, "not_found"},
+		{"DELETE", "/api/egress", nil, 400, "invalid_argument"},
+		{"DELETE", "/api/egress?id=EG_doesnotexist", nil, 404, "not_found"},
+		{"GET", "/api/egress?active=maybe", nil, 400, "invalid_argument"},
+		{"GET", "/api/recordings?linkTtl=0", nil, 400, "invalid_argument"},
+		{"GET", "/api/recordings?linkTtl=9999999", nil, 400, "invalid_argument"},
+		{"GET", "/api/recordings?room=../etc", nil, 400, "invalid_argument"},
+	} {
+		code, body := s.call(t, c.method, c.path, c.body)
+		assert.Equal(t, c.status, code, "%s %s %v: %s", c.method, c.path, c.body, body)
+		assert.Equal(t, c.code, errorCode(t, body), "%s %s %v", c.method, c.path, c.body)
+	}
+	// Every JSON body refuses fields it does not know.
+	for _, rt := range (&server{}).routes() {
+		if rt.request != nil && rt.optional && strings.HasPrefix(rt.path, "/api/egress") {
+			code, body := s.call(t, rt.method, rt.path, `{"bogus":1}`)
+			assert.Equal(t, 400, code, "%s %s: %s", rt.method, rt.path, body)
+			assert.Equal(t, "unknown_field", errorCode(t, body), rt.path)
+		}
+	}
+	code, body := s.call(t, "GET", "/api/recordings", nil)
+	require.Equal(t, 200, code, "%s", body)
+	assert.Equal(t, "[]\n", string(body), "an empty archive is an empty list")
+}
+
+// Without a bucket the recording routes say so instead of failing obscurely.
+func TestUnconfiguredRecording(t *testing.T) {
+	s := newStage(t, nil)
+	for _, c := range []struct{ method, path string }{{"GET", "/api/egress"}, {"DELETE", "/api/egress?id=EG_x"}, {"GET", "/api/recordings"}} {
+		code, body := s.call(t, c.method, c.path, nil)
+		assert.Equal(t, 501, code, "%s %s: %s", c.method, c.path, body)
+		assert.Equal(t, "not_configured", errorCode(t, body))
+	}
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/spacemusic/streamkit/spacemusic"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
+	"github.com/spacemusic/streamkit/spacemusic/tokens"
+)
+
+// HealthChecker is LiveKit's reachability: *spacemusic.Client.
+type HealthChecker interface {
+	Health(ctx context.Context) error
+}
+
+// Rooms is what the room and participant routes need: *rooms.Service.
+type Rooms interface {
+	List(ctx context.Context, names ...string) ([]rooms.Room, error)
+	Create(ctx context.Context, name string, o *rooms.CreateOptions) (rooms.Room, error)
+	Get(ctx context.Context, name string) (rooms.Detail, error)
+	Delete(ctx context.Context, name string) error
+	Participants(ctx context.Context, room string) ([]rooms.Participant, error)
+	Kick(ctx context.Context, room, identity string) error
+	Mute(ctx context.Context, room, identity string, trackSIDs ...string) ([]rooms.Track, error)
+	Unmute(ctx context.Context, room, identity string, trackSIDs ...string) ([]rooms.Track, error)
+	Promote(ctx context.Context, room, identity string) (rooms.Participant, error)
+	Demote(ctx context.Context, room, identity string) (rooms.Participant, error)
+}
+
+// Tokens mints access tokens: *tokens.Issuer.
+type Tokens interface {
+	Performer(room, identity string, opts ...tokens.Option) (tokens.Token, error)
+	Listener(room, identity string, opts ...tokens.Option) (tokens.Token, error)
+	Moderator(room, identity string, opts ...tokens.Option) (tokens.Token, error)
+}
+
+type healthResponse struct {
+	Status    string `json:"status" enum:"ok,unavailable"`
+	LiveKit   string `json:"livekit" enum:"ok,readiness,api,unknown"` // the check that failed
+	Error     string `json:"error,omitempty"`                         // why, without secrets
+	LatencyMS int64  `json:"latencyMs"`
+	Checked   string `json:"checked"` // RFC 3339
+}
+
+func (s *server) handleHealth() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ctx, cancel := context.WithTimeout(r.Context(), s.Settings.HealthTimeout)
+		defer cancel()
+		start := time.Now()
+		err := s.Health.Health(ctx)
+		res := healthResponse{Status: "ok", LiveKit: "ok", LatencyMS: time.Since(start).Milliseconds(), Checked: start.UTC().Format(time.RFC3339)}
+		if err != nil {
+			var he *spacemusic.HealthError
+			res.Status, res.LiveKit, res.Error = "unavailable", "unknown", err.Error()
+			if errors.As(err, &he) {
+				res.LiveKit = he.Check
+			}
+			writeJSON(w, http.StatusServiceUnavailable, res)
+			return nil
+		}
+		writeJSON(w, http.StatusOK, res)
+		return nil
+	}
+}
+
+func (s *server) handleOpenAPI() handler {
+	var once sync.Once
+	var doc []byte
+	return func(w http.ResponseWriter, r *http.Request) error {
+		once.Do(func() { doc, _ = json.Marshal(openAPIDocument(s.routes())) })
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+		return nil
+	}
+}
+
+func (s *server) handleMetrics() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s.metrics.http.ServeHTTP(w, r)
+		return nil
+	}
+}
+
+func (s *server) handleListRooms() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		rs, err := s.Rooms.List(r.Context())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, rs)
+		return nil
+	}
+}
+
+type createRoomRequest struct {
+	Name             string `json:"name"`
+	EmptyTimeout     int    `json:"emptyTimeout,omitempty"`     // seconds
+	DepartureTimeout int    `json:"departureTimeout,omitempty"` // seconds
+	MaxParticipants  int    `json:"maxParticipants,omitempty"`
+	Metadata         string `json:"metadata,omitempty"`
+	MinPlayoutDelay  int    `json:"minPlayoutDelay,omitempty"` // milliseconds
+	MaxPlayoutDelay  int    `json:"maxPlayoutDelay,omitempty"` // milliseconds
+	SyncStreams      bool   `json:"syncStreams,omitempty"`
+}
+
+// check keeps numbers in ranges LiveKit's uint32 fields hold; names and the rest
+// are checked by the rooms package.
+func (c createRoomRequest) check() error {
+	const day = 24 * 60 * 60
+	switch {
+	case c.EmptyTimeout > day || c.DepartureTimeout > day:
+		return badRequest("timeouts are at most a day (86400 s)")
+	case c.MinPlayoutDelay > 10_000 || c.MaxPlayoutDelay > 10_000:
+		return badRequest("playout delays are at most 10000 ms")
+	case c.MaxParticipants > 100_000:
+		return badRequest("maxParticipants is at most 100000")
+	}
+	return nil
+}
+
+func (s *server) handleCreateRoom() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req createRoomRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		room, err := s.Rooms.Create(r.Context(), req.Name, &rooms.CreateOptions{
+			EmptyTimeout:     time.Duration(req.EmptyTimeout) * time.Second,
+			DepartureTimeout: time.Duration(req.DepartureTimeout) * time.Second,
+			MaxParticipants:  req.MaxParticipants,
+			Metadata:         req.Metadata,
+			MinPlayoutDelay:  time.Duration(req.MinPlayoutDelay) * time.Millisecond,
+			MaxPlayoutDelay:  time.Duration(req.MaxPlayoutDelay) * time.Millisecond,
+			SyncStreams:      req.SyncStreams,
+		})
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, room)
+		return nil
+	}
+}
+
+func (s *server) handleGetRoom() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		detail, err := s.Rooms.Get(r.Context(), r.PathValue("name"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, detail)
+		return nil
+	}
+}
+
+func (s *server) handleDeleteRoom() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.Rooms.Delete(r.Context(), r.PathValue("name")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+func (s *server) handleListParticipants() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ps, err := s.Rooms.Participants(r.Context(), r.PathValue("name"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, ps)
+		return nil
+	}
+}
+
+type participantAction struct {
+	Action   string `json:"action" enum:"remove,mute,unmute,promote,demote"`
+	Identity string `json:"identity"`
+	TrackSID string `json:"trackSid,omitempty"` // mute/unmute one track; empty: every audio track
+}
+
+func (p participantAction) check() error {
+	switch p.Action {
+	case "remove", "promote", "demote":
+		if p.TrackSID != "" {
+			return badRequest("trackSid applies to mute and unmute only")
+		}
+	case "mute", "unmute":
+	default:
+		return badRequest("action must be one of remove, mute, unmute, promote, demote")
+	}
+	return nil
+}
+
+type participantActionResult struct {
+	Action      string             `json:"action"`
+	Identity    string             `json:"identity"`
+	Participant *rooms.Participant `json:"participant,omitempty"` // after promote/demote
+	Tracks      []rooms.Track      `json:"tracks,omitempty"`      // after mute/unmute
+}
+
+func (s *server) handleParticipantAction() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req participantAction
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		room, ctx := r.PathValue("name"), r.Context()
+		res := participantActionResult{Action: req.Action, Identity: req.Identity}
+		var sids []string
+		if req.TrackSID != "" {
+			sids = []string{req.TrackSID}
+		}
+		var err error
+		switch req.Action {
+		case "remove":
+			if !s.auth.isAdmin(userFrom(ctx)) {
+				return &apiError{http.StatusForbidden, "forbidden", "removing a participant needs the admin group"}
+			}
+			err = s.Rooms.Kick(ctx, room, req.Identity)
+		case "mute":
+			res.Tracks, err = s.Rooms.Mute(ctx, room, req.Identity, sids...)
+		case "unmute":
+			res.Tracks, err = s.Rooms.Unmute(ctx, room, req.Identity, sids...)
+		case "promote":
+			var p rooms.Participant
+			p, err = s.Rooms.Promote(ctx, room, req.Identity)
+			res.Participant = &p
+		case "demote":
+			var p rooms.Participant
+			p, err = s.Rooms.Demote(ctx, room, req.Identity)
+			res.Participant = &p
+		}
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, res)
+		return nil
+	}
+}
+
+type tokenRequest struct {
+	Role     string `json:"role" enum:"performer,listener,moderator"`
+	Room     string `json:"room"`
+	Identity string `json:"identity"`
+	Name     string `json:"name,omitempty"`
+	Metadata string `json:"metadata,omitempty"`
+	TTL      int    `json:"ttl,omitempty"` // lifetime in seconds; the role's default when 0
+}
+
+func (t tokenRequest) check() error {
+	if t.TTL < 0 {
+		return badRequest("ttl must not be negative")
+	}
+	if t.TTL > 7*24*3600 {
+		return badRequest("ttl is at most a week (604800 s)")
+	}
+	return nil
+}
+
+type tokenResponse struct {
+	Token     string    `json:"token"`
+	WSURL     string    `json:"wsUrl"`
+	Role      string    `json:"role"`
+	Room      string    `json:"room"`
+	Identity  string    `json:"identity"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+func (s *server) handleCreateToken() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req tokenRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		opts := []tokens.Option{tokens.WithName(req.Name), tokens.WithMetadata(req.Metadata)}
+		if req.TTL > 0 {
+			opts = append(opts, tokens.WithTTL(time.Duration(req.TTL)*time.Second))
+		}
+		mint := map[string]func(string, string, ...tokens.Option) (tokens.Token, error){
+			"performer": s.Tokens.Performer, "listener": s.Tokens.Listener, "moderator": s.Tokens.Moderator,
+		}[req.Role]
+		if mint == nil {
+			return badRequest("role must be performer, listener or moderator")
+		}
+		tok, err := mint(req.Room, req.Identity, opts...)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, tokenResponse{Token: tok.JWT, WSURL: s.WSURL, Role: req.Role,
+			Room: tok.Room, Identity: tok.Identity, ExpiresAt: tok.ExpiresAt})
+		return nil
+	}
+}

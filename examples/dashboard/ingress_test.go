@@ -1,0 +1,92 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
+)
+
+// The engineer sets up OBS from the dashboard: an RTMP ingress gives the server
+// and stream key to paste; ffmpeg stands in for OBS; the dashboard shows the
+// stream going live and the stream's participant on stage; deleting the ingress
+// ends it. WHIP and URL ingresses are created and listed the same way.
+func TestEngineerStreamsFromOBS(t *testing.T) {
+	s := newIngressStage(t)
+
+	code, body := s.call(t, "POST", "/api/stream/ingress", map[string]any{"kind": "rtmp", "room": "main-stage", "identity": "obs-main",
+		"participantName": "Main stage mix", "audioBitrate": 160000})
+	require.Equal(t, 201, code, "%s", body)
+	obs := decodeAs[ingress.Ingress](t, body)
+	assert.Equal(t, ingress.RTMP, obs.Kind)
+	assert.True(t, strings.HasPrefix(obs.ServerURL, "rtmp://127.0.0.1:"), obs.ServerURL)
+	assert.NotEmpty(t, obs.StreamKey)
+	require.NotNil(t, obs.Encoder, "the answer carries the OBS settings")
+	assert.Equal(t, 160, obs.Encoder.AudioBitrateKbps)
+
+	code, body = s.call(t, "POST", "/api/ingress", map[string]any{"kind": "whip", "room": "main-stage", "identity": "browser-cam"})
+	require.Equal(t, 201, code, "%s", body)
+	whip := decodeAs[ingress.Ingress](t, body)
+	assert.Equal(t, ingress.WHIP, whip.Kind)
+	assert.False(t, whip.Transcoded, "WHIP passes the publisher's Opus through by default")
+
+	code, body = s.call(t, "POST", "/api/ingress", map[string]any{"kind": "url", "room": "other-stage", "identity": "dj-set",
+		"url": testenv.MediaFile(t, "set.ogg", 20*time.Second)})
+	require.Equal(t, 201, code, "%s", body)
+
+	// OBS (ffmpeg) goes live; the dashboard shows it publishing and on stage.
+	testenv.PushRTMP(t, obs.PublishURL, 40*time.Second, true)
+	require.Eventually(t, func() bool {
+		code, body = s.call(t, "GET", "/api/ingress?room=main-stage", nil)
+		require.Equal(t, 200, code, "%s", body)
+		for _, in := range decodeAs[[]ingress.Ingress](t, body) {
+			if in.ID == obs.ID {
+				return in.State == ingress.Publishing
+			}
+		}
+		return false
+	}, 30*time.Second, 200*time.Millisecond, "the RTMP ingress never went live")
+	code, body = s.call(t, "GET", "/api/rooms/main-stage", nil)
+	require.Equal(t, 200, code, "%s", body)
+	assert.Contains(t, string(body), `"identity":"obs-main"`)
+	assert.Contains(t, string(body), `"kind":"ingress"`)
+
+	code, body = s.call(t, "GET", "/metrics", nil)
+	require.Equal(t, 200, code)
+	assert.Contains(t, string(body), `dashboard_ingresses{state="publishing"}`)
+
+	// The room filter keeps other stages out; no filter lists all three.
+	code, body = s.call(t, "GET", "/api/ingress?room=main-stage", nil)
+	require.Equal(t, 200, code)
+	assert.Len(t, decodeAs[[]ingress.Ingress](t, body), 2)
+	code, body = s.call(t, "GET", "/api/stream/ingress", nil)
+	require.Equal(t, 200, code)
+	assert.Len(t, decodeAs[[]ingress.Ingress](t, body), 3)
+
+	// Deleting the ingress takes the stream off the stage.
+	code, body = s.call(t, "DELETE", "/api/stream/ingress?id="+obs.ID, nil)
+	require.Equal(t, 204, code, "%s", body)
+	require.Eventually(t, func() bool {
+		code, body = s.call(t, "GET", "/api/rooms/main-stage/participants", nil)
+		return code == 200 && !strings.Contains(string(body), "obs-main")
+	}, wait, tick, "the stream stayed on stage")
+	code, body = s.call(t, "DELETE", "/api/ingress?id="+obs.ID, nil)
+	assert.Equal(t, 404, code, "%s", body)
+	assert.Equal(t, "not_found", errorCode(t, body))
+}
+
+// newIngressStage is a dashboard on a LiveKit with a real Ingress beside it.
+// LiveKit answers a URL pull only once the worker has started its handler
+// process, which takes seconds on a loaded 2-core machine: the deadline is the
+// production default, not the outage tests' 2 s.
+func newIngressStage(t testing.TB) *stage {
+	t.Helper()
+	testenv.RequireNetNS(t)
+	env, _ := testenv.Ingress(t)
+	return newStageOn(t, env, func(s *settings) { s.LiveKitTimeout = 10 * time.Second })
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
+)
+
+// Ingresses is what the ingress routes need: *ingress.Service.
+type Ingresses interface {
+	RTMP(ctx context.Context, o ingress.RTMPOptions) (ingress.Ingress, error)
+	WHIP(ctx context.Context, o ingress.WHIPOptions) (ingress.Ingress, error)
+	PullURL(ctx context.Context, o ingress.URLOptions) (ingress.Ingress, error)
+	List(ctx context.Context, o ingress.ListOptions) ([]ingress.Ingress, error)
+	Delete(ctx context.Context, id string) error
+}
+
+func notConfigured(what string) error {
+	return &apiError{http.StatusNotImplemented, "not_configured", what + " is not configured on this dashboard"}
+}
+
+func (s *server) handleListIngress() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if s.Ingress == nil {
+			return notConfigured("ingress")
+		}
+		list, err := s.Ingress.List(r.Context(), ingress.ListOptions{Room: r.URL.Query().Get("room")})
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, list)
+		return nil
+	}
+}
+
+type createIngressRequest struct {
+	Kind            string `json:"kind" enum:"rtmp,whip,url"`
+	Room            string `json:"room"`
+	Identity        string `json:"identity"` // how the room sees the stream, e.g. obs-main
+	Name            string `json:"name,omitempty"`
+	ParticipantName string `json:"participantName,omitempty"`
+	Metadata        string `json:"metadata,omitempty"`
+	AudioBitrate    int    `json:"audioBitrate,omitempty"` // bits/s: rtmp, and whip with transcode
+	AudioOnly       bool   `json:"audioOnly,omitempty"`    // rtmp: no video expected
+	VideoPreset     string `json:"videoPreset,omitempty"`  // rtmp: a LiveKit H.264 preset
+	Transcode       bool   `json:"transcode,omitempty"`    // whip: re-encode (off: passthrough)
+	URL             string `json:"url,omitempty"`          // url: the http(s) source to pull
+	Disabled        bool   `json:"disabled,omitempty"`     // rtmp, whip: refuse the encoder until enabled
+}
+
+// check refuses options that do not apply to the kind, rather than ignoring them.
+func (c createIngressRequest) check() error {
+	switch c.Kind {
+	case "rtmp":
+		if c.Transcode || c.URL != "" {
+			return badRequest("transcode and url do not apply to rtmp")
+		}
+	case "whip":
+		if c.AudioOnly || c.VideoPreset != "" || c.URL != "" {
+			return badRequest("audioOnly, videoPreset and url do not apply to whip")
+		}
+	case "url":
+		if c.AudioOnly || c.VideoPreset != "" || c.Transcode || c.AudioBitrate != 0 || c.Disabled {
+			return badRequest("only url applies to a url pull")
+		}
+	default:
+		return badRequest("kind must be rtmp, whip or url")
+	}
+	return nil
+}
+
+func (s *server) handleCreateIngress() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if s.Ingress == nil {
+			return notConfigured("ingress")
+		}
+		var req createIngressRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		who := ingress.Participant{Room: req.Room, Identity: req.Identity, Name: req.ParticipantName, Metadata: req.Metadata}
+		var in ingress.Ingress
+		var err error
+		switch req.Kind {
+		case "rtmp":
+			in, err = s.Ingress.RTMP(r.Context(), ingress.RTMPOptions{Participant: who, Name: req.Name, AudioBitrate: req.AudioBitrate,
+				AudioOnly: req.AudioOnly, VideoPreset: req.VideoPreset, Disabled: req.Disabled})
+		case "whip":
+			in, err = s.Ingress.WHIP(r.Context(), ingress.WHIPOptions{Participant: who, Name: req.Name, Transcode: req.Transcode,
+				AudioBitrate: req.AudioBitrate, Disabled: req.Disabled})
+		case "url":
+			in, err = s.Ingress.PullURL(r.Context(), ingress.URLOptions{Participant: who, Name: req.Name, URL: req.URL})
+		}
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, in)
+		return nil
+	}
+}
+
+func (s *server) handleDeleteIngress() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if s.Ingress == nil {
+			return notConfigured("ingress")
+		}
+		id := r.URL.Query().Get("id")
+		if id == "" {
+			return badRequest("the query parameter id names the ingress to delete")
+		}
+		if err := s.Ingress.Delete(r.Context(), id); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
