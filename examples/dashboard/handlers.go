@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/web"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -294,6 +295,20 @@ func (s *server) handleCreateToken() handler {
 		}
 		writeJSON(w, http.StatusCreated, tokenResponse{Token: tok.JWT, WSURL: s.WSURL, Role: req.Role,
 			Room: tok.Room, Identity: tok.Identity, ExpiresAt: tok.ExpiresAt})
+		return nil
+	}
+}
+
+func (s *server) handlePage() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return web.Page(w, userFrom(r.Context()).Name, s.Settings.Dev)
+	}
+}
+
+func (s *server) handleAssets() handler {
+	assets := web.Assets()
+	return func(w http.ResponseWriter, r *http.Request) error {
+		assets.ServeHTTP(w, r)
 		return nil
 	}
 }

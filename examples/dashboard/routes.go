@@ -57,6 +57,16 @@ func (s *server) routes() []route {
 	}
 }
 
+// pages are the web UI: the page itself for signed-in users, its script and
+// style for anyone. They go through the same pipeline as the API (auth, rate
+// limit, metrics, logs) but are not part of the API's OpenAPI document.
+func (s *server) pages() []route {
+	return []route{
+		{method: "GET", path: "/{$}", summary: "the dashboard page", handle: s.handlePage()},
+		{method: "GET", path: "/static/", access: public, summary: "the page's script and style", handle: s.handleAssets()},
+	}
+}
+
 // access says who may call a route.
 type access int
 

@@ -55,6 +55,9 @@ func NewServer(d Deps) http.Handler {
 			s.mux.Handle(rt.method+" "+p, s.wrap(rt, p))
 		}
 	}
+	for _, rt := range s.pages() {
+		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt, rt.path))
+	}
 	s.mux.Handle("/", s.wrap(route{access: public, handle: s.noRoute}, "unmatched"))
 	return s.requestID(s.cors(s.mux))
 }

@@ -73,12 +73,12 @@ func Artifacts() string {
 	return filepath.Join(os.TempDir(), "streamkit-artifacts")
 }
 
-// Screenshot writes a full-page PNG to path.
+// Screenshot writes a full-page PNG to path (chromedp encodes JPEG below quality 100).
 func (b *Browser) Screenshot(path string) error {
 	var png []byte
 	ctx, cancel := context.WithTimeout(b.Ctx, 10*time.Second)
 	defer cancel()
-	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 90)); err != nil {
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -15,30 +15,31 @@ var assets embed.FS
 
 var page = template.Must(template.ParseFS(assets, "assets/index.html"))
 
-// Options connect the page to the server it is part of.
-type Options struct {
-	// User names who is signed in (from forward auth, "dev" in dev mode).
-	User func(*http.Request) string
-	Dev  bool
+// csp allows nothing but this origin: no inline script or style, no third party.
+const csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
+
+// Page renders the dashboard for a signed-in user ("dev" in dev mode).
+func Page(w http.ResponseWriter, user string, dev bool) error {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", csp)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	return page.Execute(w, struct {
+		User string
+		Dev  bool
+	}{user, dev})
 }
 
-// Handler serves the page at / and its scripts and styles under /static/.
-func Handler(o Options) http.Handler {
+// Assets serves the page's script and style under /static/.
+func Assets() http.Handler {
 	static, _ := fs.Sub(assets, "assets")
-	mux := http.NewServeMux()
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		user := "signed in"
-		if o.User != nil {
-			user = o.User(r)
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'")
-		w.Header().Set("X-Frame-Options", "DENY")
-		_ = page.Execute(w, struct {
-			User string
-			Dev  bool
-		}{user, o.Dev})
+	files := http.StripPrefix("/static/", http.FileServer(http.FS(static)))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "no-cache") // revalidate: a new binary ships new files
+		files.ServeHTTP(w, r)
 	})
-	return mux
 }

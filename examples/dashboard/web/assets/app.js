@@ -182,11 +182,23 @@ async function refreshIngress(list) {
   $("#ingress").replaceChildren(...list.map(ingressCard));
 }
 
+// duration formats milliseconds as m:ss.
+const duration = (ms) => (ms ? Math.floor(ms / 60000) + ":" + String(Math.round(ms / 1000) % 60).padStart(2, "0") : "–");
+
 async function refreshRecordings() {
-  const recs = await api("GET", "/api/recordings").catch(() => []);
-  $("#recordings tbody").replaceChildren(...recs.map((r) => el("tr", {},
-    el("td", {}, r.key), el("td", {}, r.room || "–"), el("td", {}, bytes(r.size)), el("td", {}, when(r.lastModified)),
-    el("td", {}, r.url ? el("a", { href: r.url, download: "" }, "Download") : "–"))));
+  let recs;
+  try {
+    recs = await api("GET", "/api/recordings");
+  } catch (err) {
+    $("#recordings-note").textContent = err.message;
+    $("#recordings-note").hidden = false;
+    return;
+  }
+  $("#recordings-note").hidden = true;
+  $("#recordings tbody").replaceChildren(...recs.map((r) => el("tr", { "data-key": r.key },
+    el("td", {}, el("code", {}, r.key)), el("td", {}, r.room || "–"), el("td", {}, bytes(r.size)),
+    el("td", {}, duration(r.durationMs)), el("td", {}, when(r.lastModified)),
+    el("td", {}, el("a", { href: r.downloadUrl, download: "", "aria-label": "Download " + r.key }, "Download")))));
 }
 
 function formJSON(form) {

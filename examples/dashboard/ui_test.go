@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
+)
+
+// browser drives the dashboard page in headless Chromium, signed in as a user
+// of the forward-auth proxy, accepting every confirm() as a person would.
+type browser struct {
+	*testenv.Browser
+	t *testing.T
+}
+
+func openDashboard(t *testing.T, url, user string) *browser {
+	b := &browser{Browser: testenv.NewBrowser(t), t: t}
+	chromedp.ListenTarget(b.Ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			go func() { _ = chromedp.Run(b.Ctx, page.HandleJavaScriptDialog(true)) }()
+		}
+	})
+	b.run(network.Enable(),
+		// What Traefik adds after Authentik let the operator in.
+		network.SetExtraHTTPHeaders(network.Headers{"X-authentik-username": user, "X-authentik-groups": "crew|" + adminGroup}),
+		chromedp.Navigate(url), chromedp.WaitVisible("#rooms", chromedp.ByQuery))
+	return b
+}
+
+// run performs actions with a bound, failing the test with what the page showed.
+func (b *browser) run(actions ...chromedp.Action) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, 45*time.Second)
+	defer cancel()
+	require.NoError(b.t, chromedp.Run(ctx, actions...))
+}
+
+// until waits for a JavaScript condition on the page (which refreshes itself).
+func (b *browser) until(what, js string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, 60*time.Second)
+	defer cancel()
+	err := chromedp.Run(ctx, chromedp.Poll(js, nil, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(55*time.Second)))
+	require.NoError(b.t, err, "the page never showed: %s", what)
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	var s string
+	b.run(chromedp.Text(sel, &s, chromedp.ByQuery))
+	return s
+}
+
+func (b *browser) fill(form string, fields map[string]string) {
+	b.t.Helper()
+	for name, v := range fields {
+		b.run(chromedp.SetValue(form+` [name="`+name+`"]`, v, chromedp.ByQuery))
+	}
+	b.run(chromedp.Click(form+` button[type="submit"]`, chromedp.ByQuery))
+}
+
+// An operator runs a show from the web page in a real browser, against real
+// LiveKit, Ingress, Egress and MinIO: creates the stage, watches a performer
+// arrive, mutes and kicks her, hands out a listener token, sets up OBS and sees
+// it go live, records the show and downloads the recording.
+func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
+	testenv.RequireNetNS(t)
+	env, _ := testenv.Ingress(t)
+	testenv.Egress(t, env)
+	m := testenv.MinIO(t)
+	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
+	s := newStageWith(t, env, storage, func(s *settings) {
+		s.TrustedProxies = mustPrefixes("127.0.0.0/8")
+		s.AdminGroup = adminGroup
+		s.LiveKitTimeout = 10 * time.Second
+	})
+	ctx := t.Context()
+	require.NoError(t, s.sm.Recordings.EnsureBucket(ctx))
+
+	b := openDashboard(t, s.srv.URL+"/", "mia")
+	assert.Contains(t, b.text("#user"), "mia", "the header names who is signed in")
+	b.until("LiveKit is reachable", `document.querySelector("#livekit").textContent === "ok"`)
+
+	// The stage is created from the form and listed.
+	b.fill("#create-room", map[string]string{"name": "friday-jam", "departureTimeout": "120"})
+	b.until("the new room in the list", `!!document.querySelector('#rooms tr[data-room="friday-jam"]')`)
+	room, err := s.sm.Rooms.Get(ctx, "friday-jam")
+	require.NoError(t, err)
+	assert.Equal(t, 120, room.DepartureTimeoutSec)
+
+	// A performer joins and plays; she shows up in the room with her track.
+	tok, err := s.sm.Tokens.Performer("friday-jam", "ada")
+	require.NoError(t, err)
+	_, err = testenv.PublishTone(t, env.Join(t, tok.JWT, nil), testenv.Tone(t, 440, 3*time.Minute))
+	require.NoError(t, err)
+	b.run(chromedp.Click(`#rooms tr[data-room="friday-jam"] button.link`, chromedp.ByQuery))
+	ada := `#participants li[data-identity="ada"]`
+	b.until("ada's audio track", `!!document.querySelector('`+ada+` li[data-track]')`)
+	assert.Contains(t, b.text(ada+` li[data-track]`), "audio · microphone · opus")
+
+	// Mute from the page: LiveKit has her track muted.
+	b.run(chromedp.Click(ada+` li[data-track] button`, chromedp.ByQuery))
+	require.Eventually(t, func() bool {
+		p, err := s.sm.Rooms.Participant(ctx, "friday-jam", "ada")
+		return err == nil && len(p.Tracks) == 1 && p.Tracks[0].Muted
+	}, wait, tick, "the mute never reached LiveKit")
+	b.until("the muted badge", `document.querySelector('`+ada+` li[data-track] .badge').textContent === "muted"`)
+
+	// Kick (after the confirmation): she is gone, on the page and in LiveKit.
+	b.run(chromedp.Click(ada+` button.danger`, chromedp.ByQuery))
+	b.until("ada gone from the room", `!document.querySelector('`+ada+`')`)
+	_, err = s.sm.Rooms.Participant(ctx, "friday-jam", "ada")
+	assert.True(t, errors.Is(err, rooms.ErrNotFound), "ada is still in the room: %v", err)
+
+	// A listener token with a lifetime in seconds, shown with its expiry.
+	b.fill("#create-token", map[string]string{"role": "listener", "room": "friday-jam", "identity": "bob", "ttl": "120"})
+	bob := `#tokens li[data-token-identity="bob"]`
+	b.until("bob's token", `!!document.querySelector('`+bob+`')`)
+	var expires string
+	var ok bool
+	b.run(chromedp.AttributeValue(bob+" time", "datetime", &expires, &ok, chromedp.ByQuery))
+	at, err := time.Parse(time.RFC3339, expires)
+	require.NoError(t, err, "expiry %q", expires)
+	assert.WithinDuration(t, time.Now().Add(2*time.Minute), at, 10*time.Second)
+	assert.Contains(t, b.text(bob), "listener in friday-jam")
+
+	// OBS: an RTMP ingress with its settings to paste; ffmpeg pushes; it goes live.
+	b.fill("#create-ingress", map[string]string{"kind": "rtmp", "room": "friday-jam", "identity": "obs-main"})
+	card := `#ingress li[data-ingress]`
+	b.until("the OBS settings", `!!document.querySelector('`+card+` code.secret')`)
+	server, key := b.text(card+" dd code"), b.text(card+" code.secret")
+	require.True(t, strings.HasPrefix(server, "rtmp://127.0.0.1:"), server)
+	require.NotEmpty(t, key)
+	testenv.PushRTMP(t, server+"/"+key, 3*time.Minute, true)
+	b.until("the ingress publishing", `document.querySelector('`+card+` .badge').textContent === "publishing"`)
+
+	// The show is recorded from the room's page, stopped, and listed with a
+	// download link that serves the file.
+	b.run(chromedp.Click(`[data-egress="audio"]`, chromedp.ByQuery))
+	b.until("the recording running", `[...document.querySelectorAll('#room-egress li .badge')].some(e => e.textContent === "active")`)
+	time.Sleep(3 * time.Second) // some music on tape (not a timing assertion)
+	b.run(chromedp.Click(`#room-egress li button`, chromedp.ByQuery))
+	b.until("the finished recording", `!!document.querySelector('#recordings tr[data-key] a[href]')`)
+	var link string
+	b.run(chromedp.AttributeValue(`#recordings tr[data-key] a`, "href", &link, &ok, chromedp.ByQuery))
+	resp, err := http.Get(link)
+	require.NoError(t, err)
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Greater(t, len(got), 1000, "a real file downloads")
+	b.until("the recording's duration", `/^\d+:\d\d$/.test(document.querySelector('#recordings tr[data-key] td:nth-child(4)').textContent)`)
+
+	// The dashboard mid-show, for the README (STREAMKIT_SCREENSHOT=path to keep it).
+	shot := filepath.Join(testenv.Artifacts(), "dashboard.png")
+	if p := os.Getenv("STREAMKIT_SCREENSHOT"); p != "" {
+		shot = p
+	}
+	require.NoError(t, b.Screenshot(shot))
+	t.Logf("screenshot: %s", shot)
+
+	// A mistake is explained in place, in words.
+	b.fill("#create-ingress", map[string]string{"kind": "url", "room": "friday-jam", "identity": "dj", "url": "ftp://files.example.test/set.ogg"})
+	b.until("the error", `!document.querySelector("#error").hidden`)
+	assert.Contains(t, b.text("#error"), "That input was not accepted")
+	assert.NotContains(t, b.text("#error"), "invalid_argument", "words, not codes")
+
+	// Delete the room (after the confirmation): it leaves the list and LiveKit.
+	b.run(chromedp.Click(`#rooms tr[data-room="friday-jam"] button.danger`, chromedp.ByQuery))
+	b.until("the room gone", `!document.querySelector('#rooms tr[data-room="friday-jam"]')`)
+	_, err = s.sm.Rooms.Get(ctx, "friday-jam")
+	assert.True(t, errors.Is(err, rooms.ErrNotFound), fmt.Sprint(err))
+}
+
+// Without the proxy's headers the page is not served, like the API.
+func TestThePageNeedsSignIn(t *testing.T) {
+	s := newStage(t, func(s *settings) { s.TrustedProxies = mustPrefixes("127.0.0.0/8") })
+	code, body := s.call(t, "GET", "/", nil, noAuth...)
+	assert.Equal(t, 401, code, "%s", body)
+	resp := s.do(t, "GET", "/", nil, "X-authentik-username", "mia")
+	page := string(mustRead(t, resp))
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Contains(t, page, "mia")
+	assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'self'")
+	resp = s.do(t, "GET", "/static/app.js", nil, noAuth...)
+	assert.Equal(t, 200, resp.StatusCode, "the page's script is public")
+	assert.Contains(t, string(mustRead(t, resp)), "async function api(")
+}
