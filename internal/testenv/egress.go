@@ -37,6 +37,7 @@ func Egress(t TB, env *Env) *EgressEnv {
 		t.Fatalf("testenv: egress needs a LiveKit started WithRedis()")
 	}
 	bin := Binary(t, "egress", "egress")
+	holdMediaSlot(t)
 	health, template := FreePort(t), FreePort(t)
 	cfg := fmt.Sprintf(`api_key: %s
 api_secret: %s

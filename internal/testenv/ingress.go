@@ -20,6 +20,7 @@ type IngressEnv struct {
 func Ingress(t TB, opts ...Option) (*Env, *IngressEnv) {
 	t.Helper()
 	bin := Binary(t, "ingress", "ingress")
+	holdMediaSlot(t) // before LiveKit: its cleanup must run after every process is gone
 	rtmp, whip, health, relay := FreePort(t), FreePort(t), FreePort(t), FreePort(t)
 	ing := &IngressEnv{RTMPBase: fmt.Sprintf("rtmp://127.0.0.1:%d/x", rtmp), WHIPBase: fmt.Sprintf("http://127.0.0.1:%d/w", whip)}
 	env := LiveKit(t, append(opts, WithRedis(), WithBackend("process"), func(o *options) { o.rtmpBase, o.whipBase = ing.RTMPBase, ing.WHIPBase })...)

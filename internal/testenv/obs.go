@@ -32,8 +32,9 @@ func PushRTMP(t TB, url string, d time.Duration, audioOnly bool) *Process {
 	}
 	args = append(args, "-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k", "-f", "flv", url)
 	// Like OBS, reconnect when refused: ingress turns streams away while its CPU
-	// monitor sees a busy machine ("server capacity exceeded"). Bounded: 15 tries.
-	retry := `for i in $(seq 15); do "$0" "$@" && exit 0; sleep 1; done; exit 1`
+	// monitor sees a busy machine ("server capacity exceeded"; see slot.go). Bounded
+	// by d: a push that was refused for as long as it should have lasted gives up.
+	retry := fmt.Sprintf(`end=$((SECONDS+%d)); until "$0" "$@"; do [ $SECONDS -lt $end ] || exit 1; sleep 1; done`, int(d.Seconds()+0.5))
 	return StartProcess(t, "ffmpeg-rtmp", "/bin/bash", append([]string{"-c", retry, bin}, args...))
 }
 
@@ -90,17 +91,17 @@ func PublishWHIP(t TB, whipURL, oggFile string) {
 	<-gathered
 
 	// The ingress answers 429 while its CPU monitor sees a busy machine; an
-	// encoder retries, and so do we (bounded).
+	// encoder retries, and so do we (for at most 30 s).
 	var resp *http.Response
 	var answer []byte
-	for attempt := 0; attempt < 10; attempt++ {
+	for deadline := time.Now().Add(30 * time.Second); ; {
 		resp, err = http.Post(whipURL, "application/sdp", bytes.NewBufferString(pc.LocalDescription().SDP))
 		if err != nil {
 			t.Fatalf("testenv: whip POST: %v", err)
 		}
 		answer, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusTooManyRequests {
+		if resp.StatusCode != http.StatusTooManyRequests || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(time.Second)
