@@ -66,6 +66,7 @@ var kinds = []struct {
 	{recordings.ErrNotFound, http.StatusNotFound, "not_found"},
 	{recordings.ErrUnauthorized, http.StatusBadGateway, "storage_auth"},
 	{recordings.ErrUnavailable, http.StatusServiceUnavailable, "storage_unavailable"},
+	{recordings.ErrStorage, http.StatusBadGateway, "storage_error"},
 }
 
 // errorCodes lists every stable code, for the OpenAPI document.
@@ -74,7 +75,7 @@ var errorCodes = []string{
 	"unauthenticated", "forbidden", "not_found", "route_not_found", "method_not_allowed",
 	"already_exists", "failed_precondition", "rate_limited", "not_configured",
 	"resource_exhausted", "livekit_unavailable", "upstream_auth", "upstream_permission", "upstream_error",
-	"storage_auth", "storage_unavailable", "internal",
+	"storage_auth", "storage_unavailable", "storage_error", "internal",
 }
 
 // errorAnswer says what status, code and message err becomes.

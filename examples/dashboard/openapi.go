@@ -115,7 +115,7 @@ func operation(rt route, path string) map[string]any {
 	if rt.optional {
 		fail(501, "the service is not configured on this dashboard (not_configured)")
 	}
-	fail(502, "LiveKit or the recordings bucket refused our credentials or failed the call (upstream_auth, upstream_permission, upstream_error, storage_auth)")
+	fail(502, "LiveKit or the recordings bucket refused our credentials or failed the call (upstream_auth, upstream_permission, upstream_error, storage_auth, storage_error)")
 	fail(503, "LiveKit or the recordings bucket unavailable, or out of capacity (livekit_unavailable, resource_exhausted, storage_unavailable)")
 	op["responses"] = responses
 	return op

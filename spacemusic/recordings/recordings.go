@@ -18,6 +18,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/lifecycle"
+
+	"github.com/spacemusic/streamkit/spacemusic/internal/names"
 )
 
 // Errors; test with errors.Is. Messages never contain keys.
@@ -26,6 +28,7 @@ var (
 	ErrNotFound        = errors.New("not found")
 	ErrUnauthorized    = errors.New("storage refused the credentials")
 	ErrUnavailable     = errors.New("storage unavailable")
+	ErrStorage         = errors.New("storage error") // any other failure the store reported
 )
 
 // Retention is how long recordings are kept (the seed's 30-day lifecycle).
@@ -125,8 +128,12 @@ func (s *Store) RetentionDays(ctx context.Context) (int, error) {
 func (s *Store) List(ctx context.Context, room string) ([]Recording, error) {
 	prefix := ""
 	if room != "" {
+		// Rooms are folders of the bucket: the room-name rule, and no path tricks.
+		if err := names.Check("room name", room); err != nil {
+			return nil, fmt.Errorf("recordings.List: %w: %v", ErrInvalidArgument, err)
+		}
 		if strings.ContainsAny(room, "/\\") || strings.Contains(room, "..") {
-			return nil, fmt.Errorf("%w: room name %q", ErrInvalidArgument, room)
+			return nil, fmt.Errorf("recordings.List: %w: room name %q", ErrInvalidArgument, room)
 		}
 		prefix = room + "/"
 	}
@@ -210,5 +217,5 @@ func mapErr(op string, err error) error {
 	if resp.StatusCode == 404 {
 		return fmt.Errorf("%s: %w", op, ErrNotFound)
 	}
-	return fmt.Errorf("%s: storage error: %s", op, resp.Code)
+	return fmt.Errorf("%s: %w: %s", op, ErrStorage, resp.Code)
 }
