@@ -176,6 +176,18 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 	require.NoError(t, b.Screenshot(shot))
 	t.Logf("screenshot: %s", shot)
 
+	// On a phone the page reflows: nothing runs off the side of the screen.
+	b.run(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	// (Against the device's width: mobile emulation widens the layout viewport
+	// to fit whatever overflows, so innerWidth would grow with the page.)
+	var width int
+	var wide []string
+	b.run(chromedp.Evaluate(`document.documentElement.scrollWidth`, &width),
+		chromedp.Evaluate(`[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 391 && ![...e.children].some(c => c.getBoundingClientRect().right > 391)).slice(0, 8).map(e => e.tagName + (e.id ? "#" + e.id : "") + (e.className ? "." + e.className : "") + " " + Math.round(e.getBoundingClientRect().right))`, &wide))
+	assert.LessOrEqual(t, width, 390, "the page is %d px wide on a 390 px phone; sticking out: %v", width, wide)
+	require.NoError(t, b.Screenshot(filepath.Join(testenv.Artifacts(), "dashboard-phone.png")))
+	b.run(chromedp.EmulateViewport(1280, 900))
+
 	// A mistake is explained in place, in words.
 	b.fill("#create-ingress", map[string]string{"kind": "url", "room": "friday-jam", "identity": "dj", "url": "ftp://files.example.test/set.ogg"})
 	b.until("the error", `!document.querySelector("#error").hidden`)
