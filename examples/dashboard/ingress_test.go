@@ -71,10 +71,14 @@ func TestEngineerStreamsFromOBS(t *testing.T) {
 	// Deleting the ingress takes the stream off the stage.
 	code, body = s.call(t, "DELETE", "/api/stream/ingress?id="+obs.ID, nil)
 	require.Equal(t, 204, code, "%s", body)
-	require.Eventually(t, func() bool {
+	deleted := time.Now()
+	if !assert.Eventually(t, func() bool {
 		code, body = s.call(t, "GET", "/api/rooms/main-stage/participants", nil)
 		return code == 200 && !strings.Contains(string(body), "obs-main")
-	}, wait, tick, "the stream stayed on stage")
+	}, wait, tick) {
+		t.Fatalf("the stream stayed on stage; the last answer was %d %s", code, body)
+	}
+	t.Logf("the stream left the stage %s after the ingress was deleted", time.Since(deleted).Round(time.Millisecond))
 	code, body = s.call(t, "DELETE", "/api/ingress?id="+obs.ID, nil)
 	assert.Equal(t, 404, code, "%s", body)
 	assert.Equal(t, "not_found", errorCode(t, body))

@@ -36,7 +36,7 @@ func StartProcess(t TB, name, bin string, args []string, env ...string) *Process
 	t.Cleanup(func() {
 		p.Stop()
 		if t.Failed() || os.Getenv("STREAMKIT_TEST_LOGS") == "1" {
-			t.Logf("---- %s output (last 8 KiB) ----\n%s", p.Name, p.out.tail(8<<10))
+			t.Logf("---- %s output (last 32 KiB) ----\n%s", p.Name, p.out.tail(32<<10))
 		}
 	})
 	return p

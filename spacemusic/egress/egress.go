@@ -42,21 +42,33 @@ func (s Status) Done() bool { return s == Complete || s == Failed || s == Aborte
 
 // Egress is one recording or restream.
 type Egress struct {
-	ID        string    `json:"id"`
-	Room      string    `json:"room"`
-	Kind      string    `json:"kind"` // audio, stem, room, hls, restream
-	Status    Status    `json:"status"`
-	Error     string    `json:"error,omitempty"`
-	StartedAt time.Time `json:"startedAt,omitzero"`
-	EndedAt   time.Time `json:"endedAt,omitzero"`
-	Files     []File    `json:"files,omitempty"`
-	Streams   []Stream  `json:"streams,omitempty"`
+	ID        string     `json:"id"`
+	Room      string     `json:"room"`
+	Kind      string     `json:"kind"` // audio, stem, room, hls, restream
+	Status    Status     `json:"status"`
+	Error     string     `json:"error,omitempty"`
+	StartedAt time.Time  `json:"startedAt,omitzero"`
+	EndedAt   time.Time  `json:"endedAt,omitzero"`
+	Files     []File     `json:"files,omitempty"`
+	Playlists []Playlist `json:"playlists,omitempty"` // HLS
+	Streams   []Stream   `json:"streams,omitempty"`
 }
 
 // File is a finished recording in the bucket.
 type File struct {
 	Bucket   string        `json:"bucket"`
 	Key      string        `json:"key"`
+	Size     int64         `json:"size"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Playlist is an HLS recording in the bucket: the playlist and, beside it, its
+// segments.
+type Playlist struct {
+	Bucket   string        `json:"bucket"`
+	Key      string        `json:"key"`               // the playlist (.m3u8), closed when the egress ends
+	LiveKey  string        `json:"liveKey,omitempty"` // the rolling live playlist, when there is one
+	Segments int64         `json:"segments"`
 	Size     int64         `json:"size"`
 	Duration time.Duration `json:"duration"`
 }
@@ -456,6 +468,10 @@ func (s *Service) from(info *livekit.EgressInfo, kind string) Egress {
 		// ("https://<bucket>.http://host:9000/..."); the object key is right, so
 		// downloads are built from bucket + key.
 		e.Files = append(e.Files, File{Bucket: s.store.Bucket, Key: strings.TrimPrefix(f.Filename, "/"), Size: f.Size, Duration: time.Duration(f.Duration)})
+	}
+	for _, sg := range info.SegmentResults {
+		e.Playlists = append(e.Playlists, Playlist{Bucket: s.store.Bucket, Key: strings.TrimPrefix(sg.PlaylistName, "/"),
+			LiveKey: strings.TrimPrefix(sg.LivePlaylistName, "/"), Segments: sg.SegmentCount, Size: sg.Size, Duration: time.Duration(sg.Duration)})
 	}
 	for _, st := range info.StreamResults {
 		e.Streams = append(e.Streams, Stream{URL: RedactURL(st.Url), Status: strings.ToLower(st.Status.String()), Error: st.Error})

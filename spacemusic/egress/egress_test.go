@@ -170,12 +170,6 @@ func TestRecordStems(t *testing.T) {
 	assert.Contains(t, keys, "-bob-")
 }
 
-// Restream is not tested end to end: egress v1.8.6 encodes RTMP audio with
-// GStreamer's faac element, which Debian 12 does not ship (it is non-free), so on
-// this stack every restream fails at once with "could not create element: faac".
-// The upstream egress image has it. Destination checks and key redaction are
-// tested in unit_test.go.
-
 // Mistakes get typed errors; a recording that cannot upload says why.
 func TestEgressBadInput(t *testing.T) {
 	s := newStudio(t)

@@ -170,6 +170,14 @@ func TestHLSIntoTheBucket(t *testing.T) {
 	}
 	require.NotEmpty(t, segments, "the playlist names no segments:\n%s", text)
 
+	// The finished egress says where its playlist is and how much it holds.
+	require.Len(t, done.Playlists, 1, "%+v", done)
+	pl := done.Playlists[0]
+	assert.True(t, inBucket[path.Base(pl.Key)], "the egress names %s, which is not in the bucket", pl.Key)
+	assert.Equal(t, playlist, filepath.Join(dir, path.Base(pl.Key)), "the closed playlist")
+	assert.EqualValues(t, len(segments), pl.Segments)
+	assert.Greater(t, pl.Duration, 2*time.Second)
+
 	codec, channels := audioStream(t, playlist)
 	assert.Equal(t, "aac", codec)
 	assert.Equal(t, 2, channels)
