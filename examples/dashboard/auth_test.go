@@ -147,6 +147,24 @@ func TestAuthMatrix(t *testing.T) {
 			return name
 		}
 	}
+	// liveRestream is one restream of ada for every destinations sample, started
+	// again when another sample stopped it.
+	var restream string
+	liveRestream := func(t *testing.T) string {
+		if restream != "" {
+			if e, err := direct.sm.Egress.Get(ctx, restream); err == nil && e.Status == egress.Active {
+				return restream
+			}
+		}
+		stopRecordings(t)
+		e, err := direct.sm.Egress.Restream(ctx, "matrix", "ada", testenv.ReceiveRTMP(t, "platform").URL)
+		require.NoError(t, err)
+		e, err = direct.sm.Egress.WaitFor(ctx, e.ID, egress.Active)
+		require.NoError(t, err)
+		require.Equal(t, egress.Active, e.Status, e.Error)
+		restream = e.ID
+		return restream
+	}
 	samples := map[string]sample{
 		"GET /api/health":       {func(*testing.T) (string, any) { return "/api/health", nil }},
 		"GET /api/openapi.json": {func(*testing.T) (string, any) { return "/api/openapi.json", nil }},
@@ -178,6 +196,9 @@ func TestAuthMatrix(t *testing.T) {
 			e, err := direct.sm.Egress.RecordAudio(ctx, "matrix", egress.AudioOptions{Identity: "ada"})
 			require.NoError(t, err)
 			return "/api/egress?id=" + e.ID, nil
+		}},
+		"POST /api/egress/{id}/destinations": {func(t *testing.T) (string, any) {
+			return "/api/egress/" + liveRestream(t) + "/destinations", map[string]any{"add": []string{testenv.ReceiveRTMP(t, "platform").URL}}
 		}},
 		"GET /api/recordings": {func(*testing.T) (string, any) { return "/api/recordings?room=matrix", nil }},
 		"DELETE /api/ingress": {func(t *testing.T) (string, any) {

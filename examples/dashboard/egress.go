@@ -17,6 +17,8 @@ type Egresses interface {
 	RecordRoom(ctx context.Context, room string, o egress.RoomOptions) (egress.Egress, error)
 	HLS(ctx context.Context, room, identity string) (egress.Egress, error)
 	Restream(ctx context.Context, room, identity string, urls ...string) (egress.Egress, error)
+	AddDestinations(ctx context.Context, id string, urls ...string) (egress.Egress, error)
+	RemoveDestinations(ctx context.Context, id string, urls ...string) (egress.Egress, error)
 	Stop(ctx context.Context, id string) (egress.Egress, error)
 	List(ctx context.Context, o egress.ListOptions) ([]egress.Egress, error)
 }
@@ -146,6 +148,47 @@ func (s *server) handleStopEgress() handler {
 		e, err := s.Egress.Stop(r.Context(), id)
 		if err != nil {
 			return err
+		}
+		writeJSON(w, http.StatusOK, e)
+		return nil
+	}
+}
+
+type destinationsRequest struct {
+	Add    []string `json:"add,omitempty"`    // rtmp(s):// URLs to start sending to
+	Remove []string `json:"remove,omitempty"` // URLs to stop sending to
+}
+
+func (d destinationsRequest) check() error {
+	if len(d.Add) == 0 && len(d.Remove) == 0 {
+		return badRequest("name destinations to add or remove")
+	}
+	return nil
+}
+
+// handleDestinations changes a live restream's RTMP destinations: adds first, so
+// swapping platforms never leaves the show with none.
+func (s *server) handleDestinations() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if s.Egress == nil {
+			return notConfigured("recording (MINIO_BUCKET)")
+		}
+		var req destinationsRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		id, ctx := r.PathValue("id"), r.Context()
+		var e egress.Egress
+		var err error
+		if len(req.Add) > 0 {
+			if e, err = s.Egress.AddDestinations(ctx, id, req.Add...); err != nil {
+				return err
+			}
+		}
+		if len(req.Remove) > 0 {
+			if e, err = s.Egress.RemoveDestinations(ctx, id, req.Remove...); err != nil {
+				return err
+			}
 		}
 		writeJSON(w, http.StatusOK, e)
 		return nil

@@ -130,6 +130,9 @@ func TestRecordingBadInput(t *testing.T) {
 		{"POST", "/api/egress", map[string]any{"kind": "stems", "room": "live", "bitrate": 96}, 400, "invalid_argument"},
 		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "a b"}, 400, "invalid_argument"},
 		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "empty-room"}, 404, "not_found"},
+		{"POST", "/api/egress/EG_nope/destinations", map[string]any{}, 400, "invalid_argument"},
+		{"POST", "/api/egress/EG_nope/destinations", map[string]any{"add": []string{"http://127.0.0.1/x"}}, 400, "invalid_argument"},
+		{"POST", "/api/egress/EG_doesnotexist/destinations", map[string]any{"add": []string{"rtmp://127.0.0.1:1/live/x"}}, 404, "not_found"},
 		{"DELETE", "/api/egress", nil, 400, "invalid_argument"},
 		{"DELETE", "/api/egress?id=EG_doesnotexist", nil, 404, "not_found"},
 		{"GET", "/api/egress?active=maybe", nil, 400, "invalid_argument"},
@@ -144,7 +147,7 @@ func TestRecordingBadInput(t *testing.T) {
 	// Every JSON body refuses fields it does not know.
 	for _, rt := range (&server{}).routes() {
 		if rt.request != nil && rt.optional && strings.HasPrefix(rt.path, "/api/egress") {
-			code, body := s.call(t, rt.method, rt.path, `{"bogus":1}`)
+			code, body := s.call(t, rt.method, strings.ReplaceAll(rt.path, "{id}", "EG_x"), `{"bogus":1}`)
 			assert.Equal(t, 400, code, "%s %s: %s", rt.method, rt.path, body)
 			assert.Equal(t, "unknown_field", errorCode(t, body), rt.path)
 		}
@@ -162,4 +165,53 @@ func TestUnconfiguredRecording(t *testing.T) {
 		assert.Equal(t, 501, code, "%s %s: %s", c.method, c.path, body)
 		assert.Equal(t, "not_configured", errorCode(t, body))
 	}
+}
+
+// The show goes out live to a streaming platform, then to a second one, and the
+// first is dropped, all from the dashboard; the platforms (RTMP ingests on
+// loopback) really receive the audio, and no answer ever shows a stream key.
+func TestEngineerRestreamsToPlatforms(t *testing.T) {
+	s := newRecordingStage(t)
+	tok, err := s.sm.Tokens.Performer("live", "ada")
+	require.NoError(t, err)
+	_, err = testenv.PublishTone(t, s.env.Join(t, tok.JWT, nil), testenv.Tone(t, 440, 2*time.Minute))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		p, err := s.sm.Rooms.Participant(t.Context(), "live", "ada")
+		return err == nil && len(p.Tracks) == 1
+	}, wait, tick, "ada's track never appeared")
+
+	twitch, youtube := testenv.ReceiveRTMP(t, "platform-a"), testenv.ReceiveRTMP(t, "platform-b")
+	noKeys := func(body []byte) {
+		t.Helper()
+		assert.NotContains(t, string(body), twitch.Key, "a stream key in an answer")
+		assert.NotContains(t, string(body), youtube.Key, "a stream key in an answer")
+	}
+	code, body := s.call(t, "POST", "/api/egress", map[string]any{"kind": "restream", "room": "live", "identity": "ada", "urls": []string{twitch.URL}})
+	require.Equal(t, 201, code, "%s", body)
+	noKeys(body)
+	id := decodeAs[[]egress.Egress](t, body)[0].ID
+	twitch.WaitAudio(t, 2*time.Second, time.Minute)
+
+	code, body = s.call(t, "POST", "/api/stream/egress/"+id+"/destinations", map[string]any{"add": []string{youtube.URL}})
+	require.Equal(t, 200, code, "%s", body)
+	noKeys(body)
+	assert.Len(t, decodeAs[egress.Egress](t, body).Streams, 2)
+	youtube.WaitAudio(t, 2*time.Second, time.Minute)
+
+	code, body = s.call(t, "POST", "/api/egress/"+id+"/destinations", map[string]any{"remove": []string{twitch.URL}})
+	require.Equal(t, 200, code, "%s", body)
+	noKeys(body)
+	assert.True(t, twitch.WaitEnded(t, time.Minute), "the dropped platform's connection did not end cleanly")
+	got, err := youtube.Audio()
+	require.NoError(t, err)
+	youtube.WaitAudio(t, got+time.Second, time.Minute) // the other platform goes on
+
+	code, body = s.call(t, "GET", "/api/egress?room=live&active=true", nil)
+	require.Equal(t, 200, code, "%s", body)
+	noKeys(body)
+	code, body = s.call(t, "DELETE", "/api/egress?id="+id, nil)
+	require.Equal(t, 200, code, "%s", body)
+	noKeys(body)
+	assert.True(t, youtube.WaitEnded(t, time.Minute), "stopping did not end the stream cleanly")
 }

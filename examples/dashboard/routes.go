@@ -51,6 +51,8 @@ func (s *server) routes() []route {
 			summary: "Start recording the show's audio, stems (one egress per performer), the room, HLS, or a restream to RTMP", handle: s.handleStartEgress()},
 		{method: "DELETE", path: "/api/egress", stream: true, access: admin, status: 200, response: egress.Egress{}, optional: true,
 			query: []param{{"id", "the egress ID (EG_...)", true}}, summary: "Stop a recording or restream; its files are uploaded as it ends", handle: s.handleStopEgress()},
+		{method: "POST", path: "/api/egress/{id}/destinations", stream: true, status: 200, request: destinationsRequest{}, response: egress.Egress{}, optional: true,
+			summary: "Add or remove RTMP destinations of a live restream (adds first)", handle: s.handleDestinations()},
 		{method: "GET", path: "/api/recordings", stream: true, status: 200, response: []recording{}, optional: true,
 			query:   []param{{"room", "only this room's recordings", false}, {"linkTtl", "download link lifetime in seconds (default 3600, at most 604800)", false}},
 			summary: "Finished recordings in the bucket, newest first, with presigned download links", handle: s.handleListRecordings()},

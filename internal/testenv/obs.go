@@ -47,8 +47,11 @@ func MediaFile(t TB, name string, d time.Duration) string {
 	out := filepath.Join(dir, name)
 	args := []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
 		fmt.Sprintf("sine=frequency=330:sample_rate=48000:duration=%.1f", d.Seconds()), "-ac", "2"}
-	if filepath.Ext(name) == ".m3u8" { // an HLS playlist with MPEG-TS segments
+	switch filepath.Ext(name) {
+	case ".m3u8": // an HLS playlist with MPEG-TS segments
 		args = append(args, "-c:a", "aac", "-f", "hls", "-hls_time", "2", "-hls_list_size", "0", "-hls_playlist_type", "vod")
+	case ".m4a", ".mp4": // AAC, index first, as files meant for the web are
+		args = append(args, "-c:a", "aac", "-movflags", "+faststart")
 	}
 	cmd := exec.Command(bin, append(args, out)...)
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -3,9 +3,6 @@ package egress_test
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -38,7 +35,7 @@ func TestRestreamToPlatforms(t *testing.T) {
 	ctx := context.Background()
 	s.perform(t, "stage", "ada", 440)
 
-	first := receiveRTMP(t, "platform-a")
+	first := testenv.ReceiveRTMP(t, "platform-a")
 	rs, err := s.egress.Restream(ctx, "stage", "ada", first.URL)
 	require.NoError(t, err)
 	assert.Equal(t, "restream", rs.Kind)
@@ -48,22 +45,22 @@ func TestRestreamToPlatforms(t *testing.T) {
 	require.Len(t, live.Streams, 1)
 	assert.Equal(t, egress.RedactURL(first.URL), live.Streams[0].URL)
 	assert.Equal(t, "active", live.Streams[0].Status)
-	first.waitAudio(t, 3*time.Second)
+	first.WaitAudio(t, 3*time.Second, wait)
 
 	// A second platform joins while the show is live.
-	second := receiveRTMP(t, "platform-b")
+	second := testenv.ReceiveRTMP(t, "platform-b")
 	both, err := s.egress.AddDestinations(ctx, rs.ID, second.URL)
 	require.NoError(t, err)
 	assert.Equal(t, "restream", both.Kind)
 	assert.Len(t, both.Streams, 2)
-	second.waitAudio(t, 3*time.Second)
-	first.waitAudio(t, 6*time.Second) // the first platform was not interrupted
+	second.WaitAudio(t, 3*time.Second, wait)
+	first.WaitAudio(t, 6*time.Second, wait) // the first platform was not interrupted
 
 	// The first platform is dropped: egress closes that connection (the ingest sees
 	// its publisher leave) and reports the stream finished; the second goes on.
 	_, err = s.egress.RemoveDestinations(ctx, rs.ID, first.URL)
 	require.NoError(t, err)
-	first.waitEnded(t)
+	assert.True(t, first.WaitEnded(t, wait), "platform-a did not end cleanly")
 	var after egress.Egress
 	require.Eventually(t, func() bool {
 		e, err := s.egress.Get(ctx, rs.ID)
@@ -72,8 +69,9 @@ func TestRestreamToPlatforms(t *testing.T) {
 	}, wait, 200*time.Millisecond, "the removed destination never showed as finished: %+v", &after)
 	assert.Equal(t, egress.Active, after.Status, "one destination left: the restream goes on")
 	assert.Equal(t, "active", streamStatus(after, second.URL))
-	before := second.seconds(t)
-	second.waitAudio(t, before+2*time.Second)
+	before, err := second.Audio()
+	require.NoError(t, err)
+	second.WaitAudio(t, before+2*time.Second, wait)
 
 	_, err = s.egress.Stop(ctx, rs.ID)
 	require.NoError(t, err)
@@ -85,20 +83,20 @@ func TestRestreamToPlatforms(t *testing.T) {
 		assert.Equal(t, "finished", st.Status, "%s: %s", st.URL, st.Error)
 		assert.Empty(t, st.Error)
 	}
-	second.waitEnded(t)
+	assert.True(t, second.WaitEnded(t, wait), "platform-b did not end cleanly")
 
 	// What the platforms got: stereo AAC carrying the tone, not silence, and no
 	// stream key anywhere in what the library reports.
-	for _, r := range []*rtmpReceiver{first, second} {
+	for _, r := range []*testenv.RTMPIngest{first, second} {
 		codec, channels := audioStream(t, r.File)
 		assert.Equal(t, "aac", codec, r.Name)
 		assert.Equal(t, 2, channels, r.Name)
 		assert.Greater(t, meanVolume(t, r.File), -40.0, "%s received silence", r.Name)
-		t.Logf("%s received %.1fs of %s audio", r.Name, r.seconds(t).Seconds(), codec)
+		t.Logf("%s received %.1fs of %s audio", r.Name, received(t, r).Seconds(), codec)
 	}
 	for _, st := range done.Streams {
-		assert.NotContains(t, st.URL, first.key)
-		assert.NotContains(t, st.URL, second.key)
+		assert.NotContains(t, st.URL, first.Key)
+		assert.NotContains(t, st.URL, second.Key)
 	}
 }
 
@@ -187,67 +185,6 @@ func TestHLSIntoTheBucket(t *testing.T) {
 	t.Logf("%d segments, %.1fs of audio; objects: %d", len(segments), played.Seconds(), len(list))
 }
 
-// rtmpReceiver stands in for a streaming platform's RTMP ingest: ffmpeg listens on
-// loopback for one publisher and copies what it sends into an FLV file. It ends when
-// the publisher disconnects.
-type rtmpReceiver struct {
-	Name, URL, File string
-	key             string
-	ffmpeg          string
-	proc            *testenv.Process
-}
-
-const receiverExited = "rtmp receiver exited with status"
-
-func receiveRTMP(t *testing.T, name string) *rtmpReceiver {
-	t.Helper()
-	port := testenv.FreePort(t)
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	r := &rtmpReceiver{Name: name, key: "sk_" + hex.EncodeToString(b), File: filepath.Join(t.TempDir(), name+".flv")}
-	r.URL = fmt.Sprintf("rtmp://127.0.0.1:%d/live/%s", port, r.key)
-	r.ffmpeg = testenv.Binary(t, "ffmpeg", "ffmpeg")
-	script := `"$0" "$@"; echo "` + receiverExited + ` $?"`
-	// -flush_packets 1: write each packet through, or the file grows in 256 KiB
-	// steps (~16 s of audio) and lags what the ingest has received.
-	r.proc = testenv.StartProcess(t, name, "/bin/bash", []string{"-c", script, r.ffmpeg,
-		"-hide_banner", "-loglevel", "info", "-listen", "1", "-i", r.URL,
-		"-c", "copy", "-flush_packets", "1", "-f", "flv", "-y", r.File})
-	// Wait for the listening socket without connecting: the ingest takes one
-	// connection only, so a probe would use it up.
-	require.Eventually(t, func() bool { return listening(port) }, 10*time.Second, 20*time.Millisecond,
-		"%s never listened on port %d:\n%s", name, port, r.proc.Output())
-	return r
-}
-
-// waitAudio waits until the receiver's file decodes to at least d of audio.
-func (r *rtmpReceiver) waitAudio(t *testing.T, d time.Duration) {
-	t.Helper()
-	var got time.Duration
-	began := time.Now()
-	require.Eventually(t, func() bool {
-		got, _ = audioLength(r.ffmpeg, r.File)
-		return got >= d
-	}, wait+d, 250*time.Millisecond, "%s received %s of audio, want %s:\n%s", r.Name, &got, d, r.proc.Output())
-	t.Logf("%s holds %.1fs of audio (waited %.1fs for %s)", r.Name, got.Seconds(), time.Since(began).Seconds(), d)
-}
-
-// seconds is how much audio the receiver holds so far.
-func (r *rtmpReceiver) seconds(t *testing.T) time.Duration {
-	t.Helper()
-	d, err := audioLength(r.ffmpeg, r.File)
-	require.NoError(t, err)
-	return d
-}
-
-// waitEnded waits until the publisher has left and the ingest has closed its file.
-func (r *rtmpReceiver) waitEnded(t *testing.T) {
-	t.Helper()
-	require.Eventually(t, func() bool { return strings.Contains(r.proc.Output(), receiverExited) },
-		wait, 100*time.Millisecond, "%s: the publisher never left:\n%s", r.Name, r.proc.Output())
-	assert.Contains(t, r.proc.Output(), receiverExited+" 0", "%s did not end cleanly", r.Name)
-}
-
 // streamStatus is the status of the destination url in e, or "" when absent.
 func streamStatus(e egress.Egress, url string) string {
 	for _, st := range e.Streams {
@@ -256,30 +193,6 @@ func streamStatus(e egress.Egress, url string) string {
 		}
 	}
 	return ""
-}
-
-// listening reports whether a TCP socket listens on 127.0.0.1:port (from /proc).
-func listening(port int) bool {
-	b, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		return false
-	}
-	want := fmt.Sprintf("0100007F:%04X", port)
-	for _, line := range strings.Split(string(b), "\n")[1:] {
-		if f := strings.Fields(line); len(f) > 3 && f[1] == want && f[3] == "0A" {
-			return true
-		}
-	}
-	return false
-}
-
-// audioLength decodes a (possibly still growing) file and counts its samples.
-func audioLength(ffmpeg, file string) (time.Duration, error) {
-	out, err := exec.Command(ffmpeg, "-v", "error", "-i", file, "-vn", "-ac", "1", "-ar", "48000", "-f", "s16le", "-").Output()
-	if len(out) == 0 && err != nil {
-		return 0, err
-	}
-	return time.Duration(len(out)/2) * time.Second / 48000, nil
 }
 
 // audioStream is the codec and channel count of the file's first audio stream.
@@ -308,4 +221,11 @@ func fetch(t *testing.T, link, out string) {
 	_, err = io.Copy(f, resp.Body)
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
+}
+
+func received(t *testing.T, r *testenv.RTMPIngest) time.Duration {
+	t.Helper()
+	d, err := r.Audio()
+	require.NoError(t, err)
+	return d
 }

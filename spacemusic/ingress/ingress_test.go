@@ -127,11 +127,32 @@ func TestWHIPPassthrough(t *testing.T) {
 	require.Eventually(t, func() bool { return listener.Packets() > 50 }, wait, tick, "listener heard nothing")
 }
 
-// URL pull is not tested end to end: with ingress v1.5.0 and Debian 12's GStreamer
-// 1.22 every pull we tried (Ogg/Opus, MP4/AAC and HLS served from 127.0.0.1) ends at
-// once with "pipeline failure: [souphttpsrc0] ERROR - Internal data stream error.",
-// while gst-launch-1.0 souphttpsrc ! decodebin plays the same URL. PullURL's input
-// checks are tested below.
+// A DJ set recorded earlier is pulled from a web server into the room: the pull
+// appears as a participant with a stereo Opus track, listeners hear it, and the
+// ingress reports publishing. (Ingress v1.5.0 needs the stack's decodebin patch on
+// Debian's GStreamer 1.22: see patch_ingress_urlpull in scripts/stack.)
+func TestURLPullOfADJSet(t *testing.T) {
+	s := newShow(t)
+	ctx := context.Background()
+	for _, file := range []string{"set.ogg", "set.m4a"} {
+		t.Run(file, func(t *testing.T) {
+			room := "afterparty-" + strings.TrimPrefix(file, "set.")
+			listener := s.listen(t, room)
+			in, err := s.ingress.PullURL(ctx, ingress.URLOptions{Participant: ingress.Participant{Room: room, Identity: "dj-set", Name: "Friday's set"},
+				URL: testenv.MediaFile(t, file, 30*time.Second)})
+			require.NoError(t, err)
+			assert.Equal(t, ingress.URL, in.Kind)
+			audio := s.trackOf(t, room, "dj-set", "audio")
+			assert.Equal(t, "opus", audio.Codec)
+			assert.True(t, audio.Stereo, "music stays stereo")
+			require.Eventually(t, func() bool { return listener.Packets() > 50 }, wait, tick, "the listener heard nothing")
+			live, err := s.ingress.Get(ctx, in.ID)
+			require.NoError(t, err)
+			assert.Equal(t, ingress.Publishing, live.State, live.Error)
+			require.NoError(t, s.ingress.Delete(ctx, in.ID))
+		})
+	}
+}
 
 // Bad input is refused before any request, or mapped from LiveKit's answer.
 func TestBadInput(t *testing.T) {
