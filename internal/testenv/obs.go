@@ -38,8 +38,14 @@ func PushRTMP(t TB, url string, d time.Duration, audioOnly bool) *Process {
 	return StartProcess(t, "ffmpeg-rtmp", "/bin/bash", append([]string{"-c", retry, bin}, args...))
 }
 
-// MediaFile writes a short stereo media file (Opus in Ogg, or AAC in MP4 by
-// extension) and serves it from a loopback HTTP server; it returns the file's URL.
+// MediaFile writes a stereo media file of length d (Ogg, or AAC in MP4/M4A, or an
+// HLS playlist, by extension) and serves it from a loopback HTTP server at twice
+// real time, as a web server far away would; it returns the file's URL.
+//
+// The pace matters: LiveKit Ingress drops what it decodes until its WebRTC track
+// is connected (about a second), and nothing else paces a file. Served at
+// loopback speed, a 30 s set is decoded and at EOS in some 50 ms, before the
+// track exists, and the pull ends having published nothing.
 func MediaFile(t TB, name string, d time.Duration) string {
 	t.Helper()
 	bin := Binary(t, "ffmpeg", "ffmpeg")
@@ -61,10 +67,48 @@ func MediaFile(t TB, name string, d time.Duration) string {
 	if err != nil {
 		t.Fatalf("testenv: listen: %v", err)
 	}
-	srv := &http.Server{Handler: http.FileServer(http.Dir(dir)), ReadHeaderTimeout: 5 * time.Second}
+	var size int64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil {
+			size += info.Size()
+		}
+	}
+	perSecond := max(1, float64(size)/(d.Seconds()/2))
+	files := http.FileServer(http.Dir(dir))
+	paced := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		files.ServeHTTP(&pacedWriter{ResponseWriter: w, perSecond: perSecond, start: time.Now()}, r)
+	})
+	srv := &http.Server{Handler: paced, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String() + "/" + name
+}
+
+// pacedWriter writes at most perSecond bytes a second, in 4 KiB steps.
+type pacedWriter struct {
+	http.ResponseWriter
+	perSecond float64
+	start     time.Time
+	sent      int
+}
+
+func (p *pacedWriter) Write(b []byte) (int, error) {
+	written := 0
+	for len(b) > 0 {
+		n := min(len(b), 4096)
+		m, err := p.ResponseWriter.Write(b[:n])
+		written += m
+		p.sent += m
+		if err != nil {
+			return written, err
+		}
+		b = b[n:]
+		if ahead := time.Duration(float64(p.sent)/p.perSecond*float64(time.Second)) - time.Since(p.start); ahead > 0 {
+			time.Sleep(ahead)
+		}
+	}
+	return written, nil
 }
 
 // PublishWHIP stands in for OBS 30+ or a browser: it offers an Opus track to a WHIP
