@@ -31,9 +31,6 @@ type Recordings interface {
 
 func (s *server) handleListEgress() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if s.Egress == nil {
-			return notConfigured("recording (MINIO_BUCKET)")
-		}
 		q := r.URL.Query()
 		active, err := boolParam(q.Get("active"), "active")
 		if err != nil {
@@ -101,9 +98,6 @@ func (e startEgressRequest) check() error {
 // other kind one.
 func (s *server) handleStartEgress() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if s.Egress == nil {
-			return notConfigured("recording (MINIO_BUCKET)")
-		}
 		var req startEgressRequest
 		if err := decode(r, &req); err != nil {
 			return err
@@ -138,9 +132,6 @@ func (s *server) handleStartEgress() handler {
 
 func (s *server) handleStopEgress() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if s.Egress == nil {
-			return notConfigured("recording (MINIO_BUCKET)")
-		}
 		id := r.URL.Query().Get("id")
 		if id == "" {
 			return badRequest("the query parameter id names the egress to stop")
@@ -170,9 +161,6 @@ func (d destinationsRequest) check() error {
 // swapping platforms never leaves the show with none.
 func (s *server) handleDestinations() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if s.Egress == nil {
-			return notConfigured("recording (MINIO_BUCKET)")
-		}
 		var req destinationsRequest
 		if err := decode(r, &req); err != nil {
 			return err
@@ -207,9 +195,6 @@ type recording struct {
 
 func (s *server) handleListRecordings() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if s.Recordings == nil {
-			return notConfigured("recordings (MINIO_BUCKET)")
-		}
 		q := r.URL.Query()
 		ttl := recordings.DefaultLinkTTL
 		if v := q.Get("linkTtl"); v != "" {

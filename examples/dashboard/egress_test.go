@@ -146,7 +146,7 @@ func TestRecordingBadInput(t *testing.T) {
 	}
 	// Every JSON body refuses fields it does not know.
 	for _, rt := range (&server{}).routes() {
-		if rt.request != nil && rt.optional && strings.HasPrefix(rt.path, "/api/egress") {
+		if rt.request != nil && rt.needs == recordingService {
 			code, body := s.call(t, rt.method, strings.ReplaceAll(rt.path, "{id}", "EG_x"), `{"bogus":1}`)
 			assert.Equal(t, 400, code, "%s %s: %s", rt.method, rt.path, body)
 			assert.Equal(t, "unknown_field", errorCode(t, body), rt.path)

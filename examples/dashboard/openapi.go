@@ -112,7 +112,7 @@ func operation(rt route, path string) map[string]any {
 	if rt.method == "POST" {
 		fail(409, "conflicts with the current state (already_exists, failed_precondition)")
 	}
-	if rt.optional {
+	if rt.needs != "" {
 		fail(501, "the service is not configured on this dashboard (not_configured)")
 	}
 	fail(502, "LiveKit or the recordings bucket refused our credentials or failed the call (upstream_auth, upstream_permission, upstream_error, storage_auth, storage_error)")

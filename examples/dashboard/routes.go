@@ -37,23 +37,23 @@ func (s *server) routes() []route {
 		{method: "POST", path: "/api/tokens", stream: true, status: 201, request: tokenRequest{}, response: tokenResponse{},
 			summary: "Mint a performer, listener or moderator token with the public WebSocket URL", handle: s.handleCreateToken()},
 
-		{method: "GET", path: "/api/ingress", stream: true, status: 200, response: []ingress.Ingress{}, optional: true,
+		{method: "GET", path: "/api/ingress", stream: true, status: 200, response: []ingress.Ingress{}, needs: ingressService,
 			query: []param{{"room", "only this room's ingresses", false}}, summary: "List ingresses (RTMP, WHIP, URL pulls) with their state", handle: s.handleListIngress()},
-		{method: "POST", path: "/api/ingress", stream: true, status: 201, request: createIngressRequest{}, response: ingress.Ingress{}, optional: true,
+		{method: "POST", path: "/api/ingress", stream: true, status: 201, request: createIngressRequest{}, response: ingress.Ingress{}, needs: ingressService,
 			summary: "Create an RTMP, WHIP or URL ingress; the answer carries the OBS settings and stream key", handle: s.handleCreateIngress()},
-		{method: "DELETE", path: "/api/ingress", stream: true, access: admin, status: 204, optional: true,
+		{method: "DELETE", path: "/api/ingress", stream: true, access: admin, status: 204, needs: ingressService,
 			query: []param{{"id", "the ingress ID (IN_...)", true}}, summary: "Delete an ingress; its stream key stops working", handle: s.handleDeleteIngress()},
 
-		{method: "GET", path: "/api/egress", stream: true, status: 200, response: []egress.Egress{}, optional: true,
+		{method: "GET", path: "/api/egress", stream: true, status: 200, response: []egress.Egress{}, needs: recordingService,
 			query:   []param{{"room", "only this room's egresses", false}, {"active", "true: only those still running", false}},
 			summary: "List recordings and restreams with their status", handle: s.handleListEgress()},
-		{method: "POST", path: "/api/egress", stream: true, status: 201, request: startEgressRequest{}, response: []egress.Egress{}, optional: true,
+		{method: "POST", path: "/api/egress", stream: true, status: 201, request: startEgressRequest{}, response: []egress.Egress{}, needs: recordingService,
 			summary: "Start recording the show's audio, stems (one egress per performer), the room, HLS, or a restream to RTMP", handle: s.handleStartEgress()},
-		{method: "DELETE", path: "/api/egress", stream: true, access: admin, status: 200, response: egress.Egress{}, optional: true,
+		{method: "DELETE", path: "/api/egress", stream: true, access: admin, status: 200, response: egress.Egress{}, needs: recordingService,
 			query: []param{{"id", "the egress ID (EG_...)", true}}, summary: "Stop a recording or restream; its files are uploaded as it ends", handle: s.handleStopEgress()},
-		{method: "POST", path: "/api/egress/{id}/destinations", stream: true, status: 200, request: destinationsRequest{}, response: egress.Egress{}, optional: true,
+		{method: "POST", path: "/api/egress/{id}/destinations", stream: true, status: 200, request: destinationsRequest{}, response: egress.Egress{}, needs: recordingService,
 			summary: "Add or remove RTMP destinations of a live restream (adds first)", handle: s.handleDestinations()},
-		{method: "GET", path: "/api/recordings", stream: true, status: 200, response: []recording{}, optional: true,
+		{method: "GET", path: "/api/recordings", stream: true, status: 200, response: []recording{}, needs: recordingService,
 			query:   []param{{"room", "only this room's recordings", false}, {"linkTtl", "download link lifetime in seconds (default 3600, at most 604800)", false}},
 			summary: "Finished recordings in the bucket, newest first, with presigned download links", handle: s.handleListRecordings()},
 	}
@@ -67,6 +67,25 @@ func (s *server) pages() []route {
 		{method: "GET", path: "/{$}", summary: "the dashboard page", handle: s.handlePage()},
 		{method: "GET", path: "/static/", access: public, summary: "the page's script and style", handle: s.handleAssets()},
 	}
+}
+
+// service is an optional part of the stack a route needs.
+type service string
+
+const (
+	ingressService   service = "ingress"
+	recordingService service = "recording (MINIO_BUCKET)"
+)
+
+// has reports whether the dashboard was given what svc needs.
+func (s *server) has(svc service) bool {
+	switch svc {
+	case ingressService:
+		return s.Ingress != nil
+	case recordingService:
+		return s.Egress != nil && s.Recordings != nil
+	}
+	return true
 }
 
 // access says who may call a route.
@@ -91,7 +110,7 @@ type route struct {
 	response     any     // success body
 	contentType  string  // of the success body; JSON unless set
 	status       int     // success status
-	optional     bool    // the service may be unconfigured: 501 not_configured
+	needs        service // a service the dashboard may run without: 501 not_configured
 	mayForbid    bool    // some inputs need the admin group (403)
 	handle       handler
 }

@@ -86,6 +86,9 @@ func (s *server) wrap(rt route, pattern string) http.Handler {
 		if err == nil {
 			r, err = s.authorize(rt, r)
 		}
+		if err == nil && !s.has(rt.needs) {
+			err = &apiError{http.StatusNotImplemented, "not_configured", string(rt.needs) + " is not configured on this dashboard"}
+		}
 		if err == nil {
 			r.Body = http.MaxBytesReader(sw, r.Body, s.Settings.BodyLimit)
 			err = rt.handle(sw, r)

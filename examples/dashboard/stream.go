@@ -16,15 +16,8 @@ type Ingresses interface {
 	Delete(ctx context.Context, id string) error
 }
 
-func notConfigured(what string) error {
-	return &apiError{http.StatusNotImplemented, "not_configured", what + " is not configured on this dashboard"}
-}
-
 func (s *server) handleListIngress() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if s.Ingress == nil {
-			return notConfigured("ingress")
-		}
 		list, err := s.Ingress.List(r.Context(), ingress.ListOptions{Room: r.URL.Query().Get("room")})
 		if err != nil {
 			return err
@@ -72,9 +65,6 @@ func (c createIngressRequest) check() error {
 
 func (s *server) handleCreateIngress() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if s.Ingress == nil {
-			return notConfigured("ingress")
-		}
 		var req createIngressRequest
 		if err := decode(r, &req); err != nil {
 			return err
@@ -102,9 +92,6 @@ func (s *server) handleCreateIngress() handler {
 
 func (s *server) handleDeleteIngress() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if s.Ingress == nil {
-			return notConfigured("ingress")
-		}
 		id := r.URL.Query().Get("id")
 		if id == "" {
 			return badRequest("the query parameter id names the ingress to delete")
