@@ -38,6 +38,9 @@ const (
 	Complete   State = "complete"   // a URL pull reached its end
 )
 
+// live reports whether an encoder session is running.
+func (s State) live() bool { return s == Buffering || s == Publishing }
+
 // Music audio defaults: stereo Opus at a bitrate that carries music, DTX off
 // because DTX turns quiet passages into silence.
 const (
@@ -369,10 +372,25 @@ func (s *Service) Update(ctx context.Context, id string, o UpdateOptions) (Ingre
 }
 
 // Delete removes an ingress; its stream key stops working.
+//
+// A live ingress is stopped first and deleted once LiveKit reports it inactive.
+// Deleted while live, it races the ingress service's last state report, and
+// livekit-server (v1.11.0, and v1.13.6 by livekit/livekit#4806, still open)
+// then dereferences a nil state in UpdateIngressState and crashes, taking every
+// room with it. Stopping first costs about a second, within the call's deadline.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	const op = "ingress.Delete"
 	if err := checkID(op, id); err != nil {
 		return err
+	}
+	in, err := s.Get(ctx, id)
+	if err != nil {
+		return relabel(op, err)
+	}
+	if in.State.live() {
+		if err := s.stop(ctx, op, id); err != nil {
+			return err
+		}
 	}
 	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{IngressAdmin: true})
 	if err != nil {
@@ -381,6 +399,25 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	defer cancel()
 	_, err = s.api.DeleteIngress(ctx, &livekit.DeleteIngressRequest{IngressId: id})
 	return mapErr(op, err)
+}
+
+// stop ends an ingress's live session: LiveKit hands any update of a live
+// ingress to the ingress service, which ends the session and reports the
+// ingress inactive while it still exists.
+func (s *Service) stop(ctx context.Context, op, id string) error {
+	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{IngressAdmin: true})
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if _, err := s.api.UpdateIngress(ctx, &livekit.UpdateIngressRequest{IngressId: id}); err != nil {
+		return mapErr(op, err)
+	}
+	_, err = lk.Poll(ctx, op, func() (Ingress, bool, error) {
+		in, err := s.Get(ctx, id)
+		return in, err == nil && !in.State.live(), err
+	})
+	return err
 }
 
 func checkID(op, id string) error {
