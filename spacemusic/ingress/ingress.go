@@ -378,6 +378,8 @@ func (s *Service) Update(ctx context.Context, id string, o UpdateOptions) (Ingre
 // livekit-server (v1.11.0, and v1.13.6 by livekit/livekit#4806, still open)
 // then dereferences a nil state in UpdateIngressState and crashes, taking every
 // room with it. Stopping first costs about a second, within the call's deadline.
+// URL pulls cannot be stopped that way (LiveKit refuses to update a non-reusable
+// ingress), so they are deleted outright and the race remains for them.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	const op = "ingress.Delete"
 	if err := checkID(op, id); err != nil {
@@ -387,7 +389,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return relabel(op, err)
 	}
-	if in.State.live() {
+	if in.State.live() && in.Kind != URL {
 		if err := s.stop(ctx, op, id); err != nil {
 			return err
 		}
