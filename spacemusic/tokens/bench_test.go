@@ -46,24 +46,26 @@ func BenchmarkMint(b *testing.B) {
 	})
 }
 
-// BenchmarkMintRatio runs both minters in the same process and reports how many
-// times faster streamkit is: the figure the README quotes.
+// BenchmarkMintRatio runs both minters in the same loop, interleaved in batches,
+// and reports how many times faster streamkit is: the figure the README quotes.
+// (Nesting testing.Benchmark inside b.Loop made -benchtime 2s run for minutes.)
 func BenchmarkMintRatio(b *testing.B) {
 	i := issuer(b)
+	const batch = 64
+	var base, ours time.Duration
 	for b.Loop() {
-		base := testing.Benchmark(func(b *testing.B) {
-			for b.Loop() {
-				_, _ = protocolPerformer()
-			}
-		})
-		ours := testing.Benchmark(func(b *testing.B) {
-			for b.Loop() {
-				_, _ = i.Performer("friday-jam", "ada", WithName("Ada"))
-			}
-		})
-		b.ReportMetric(float64(base.NsPerOp())/float64(ours.NsPerOp()), "x-faster")
-		b.ReportMetric(1e9/float64(ours.NsPerOp()), "tokens/s")
+		t0 := time.Now()
+		for range batch {
+			_, _ = protocolPerformer()
+		}
+		t1 := time.Now()
+		for range batch {
+			_, _ = i.Performer("friday-jam", "ada", WithName("Ada"))
+		}
+		base, ours = base+t1.Sub(t0), ours+time.Since(t1)
 	}
+	b.ReportMetric(float64(base)/float64(ours), "x-faster")
+	b.ReportMetric(float64(batch*b.N)/ours.Seconds(), "tokens/s")
 }
 
 func BenchmarkVerify(b *testing.B) {
