@@ -14,6 +14,7 @@
 package testenv
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -253,4 +254,12 @@ type TB interface {
 	Cleanup(func())
 	TempDir() string
 	Failed() bool
+}
+
+// Within is a context that ends after d or when the test does: a bound for a
+// wait on LiveKit (WaitFor and friends) that cannot outlive the test.
+func Within(t TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }

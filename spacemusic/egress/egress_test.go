@@ -68,12 +68,6 @@ func (s *studio) perform(t *testing.T, room, identity string, freq int) {
 	}, wait, 50*time.Millisecond, "%s's track never appeared", identity)
 }
 
-func ctxFor(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // The show is recorded: the file is in the bucket, as long as the recording ran,
 // not silent, listed, and its download link serves the same bytes.
 func TestRecordTheShow(t *testing.T) {
@@ -89,7 +83,7 @@ func TestRecordTheShow(t *testing.T) {
 	rec, err := s.egress.RecordAudio(ctx, "stage", egress.AudioOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "audio", rec.Kind)
-	active, err := s.egress.WaitFor(ctxFor(t, wait), rec.ID, egress.Active)
+	active, err := s.egress.WaitFor(testenv.Within(t, wait), rec.ID, egress.Active)
 	require.NoError(t, err)
 	require.Equal(t, egress.Active, active.Status, active.Error)
 	time.Sleep(6 * time.Second)
@@ -98,7 +92,7 @@ func TestRecordTheShow(t *testing.T) {
 	recorded := time.Since(began) // egress records from the request, before it reports active
 	t.Logf("asked to record %.1fs; became active after %.1fs", recorded.Seconds(), active.StartedAt.Sub(began).Seconds())
 
-	done, err := s.egress.WaitFor(ctxFor(t, wait), rec.ID, egress.Complete)
+	done, err := s.egress.WaitFor(testenv.Within(t, wait), rec.ID, egress.Complete)
 	require.NoError(t, err)
 	require.Equal(t, egress.Complete, done.Status, done.Error)
 	require.Len(t, done.Files, 1)
@@ -144,7 +138,7 @@ func TestRecordStems(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, stems, 2)
 	for _, st := range stems {
-		_, err := s.egress.WaitFor(ctxFor(t, wait), st.ID, egress.Active)
+		_, err := s.egress.WaitFor(testenv.Within(t, wait), st.ID, egress.Active)
 		require.NoError(t, err)
 	}
 	active, err := s.egress.List(ctx, egress.ListOptions{Room: "stage", Active: true})
@@ -154,7 +148,7 @@ func TestRecordStems(t *testing.T) {
 	for _, st := range stems {
 		_, err := s.egress.Stop(ctx, st.ID)
 		require.NoError(t, err)
-		done, err := s.egress.WaitFor(ctxFor(t, wait), st.ID, egress.Complete)
+		done, err := s.egress.WaitFor(testenv.Within(t, wait), st.ID, egress.Complete)
 		require.NoError(t, err)
 		require.Equal(t, egress.Complete, done.Status, done.Error)
 		require.Len(t, done.Files, 1)
@@ -197,12 +191,12 @@ func TestEgressBadInput(t *testing.T) {
 	assert.NotContains(t, fmt.Sprint(bad), "wrong-secret")
 	rec, err := svc.RecordAudio(ctx, "stage", egress.AudioOptions{})
 	require.NoError(t, err)
-	_, err = svc.WaitFor(ctxFor(t, wait), rec.ID, egress.Active)
+	_, err = svc.WaitFor(testenv.Within(t, wait), rec.ID, egress.Active)
 	require.NoError(t, err)
 	time.Sleep(2 * time.Second)
 	_, err = svc.Stop(ctx, rec.ID)
 	require.NoError(t, err)
-	failed, err := svc.WaitFor(ctxFor(t, wait), rec.ID)
+	failed, err := svc.WaitFor(testenv.Within(t, wait), rec.ID)
 	require.NoError(t, err)
 	assert.Equal(t, egress.Failed, failed.Status)
 	assert.NotEmpty(t, failed.Error, "a failed egress reports its error text")

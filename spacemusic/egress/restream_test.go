@@ -39,7 +39,7 @@ func TestRestreamToPlatforms(t *testing.T) {
 	rs, err := s.egress.Restream(ctx, "stage", "ada", first.URL)
 	require.NoError(t, err)
 	assert.Equal(t, "restream", rs.Kind)
-	live, err := s.egress.WaitFor(ctxFor(t, wait), rs.ID, egress.Active)
+	live, err := s.egress.WaitFor(testenv.Within(t, wait), rs.ID, egress.Active)
 	require.NoError(t, err)
 	require.Equal(t, egress.Active, live.Status, live.Error)
 	require.Len(t, live.Streams, 1)
@@ -75,7 +75,7 @@ func TestRestreamToPlatforms(t *testing.T) {
 
 	_, err = s.egress.Stop(ctx, rs.ID)
 	require.NoError(t, err)
-	done, err := s.egress.WaitFor(ctxFor(t, wait), rs.ID, egress.Complete)
+	done, err := s.egress.WaitFor(testenv.Within(t, wait), rs.ID, egress.Complete)
 	require.NoError(t, err)
 	require.Equal(t, egress.Complete, done.Status, done.Error)
 	require.Len(t, done.Streams, 2)
@@ -111,7 +111,7 @@ func TestHLSIntoTheBucket(t *testing.T) {
 	h, err := s.egress.HLS(ctx, "stage", "")
 	require.NoError(t, err)
 	assert.Equal(t, "hls", h.Kind)
-	live, err := s.egress.WaitFor(ctxFor(t, wait), h.ID, egress.Active)
+	live, err := s.egress.WaitFor(testenv.Within(t, wait), h.ID, egress.Active)
 	require.NoError(t, err)
 	require.Equal(t, egress.Active, live.Status, live.Error)
 
@@ -131,7 +131,7 @@ func TestHLSIntoTheBucket(t *testing.T) {
 
 	_, err = s.egress.Stop(ctx, h.ID)
 	require.NoError(t, err)
-	done, err := s.egress.WaitFor(ctxFor(t, wait), h.ID, egress.Complete)
+	done, err := s.egress.WaitFor(testenv.Within(t, wait), h.ID, egress.Complete)
 	require.NoError(t, err)
 	require.Equal(t, egress.Complete, done.Status, done.Error)
 

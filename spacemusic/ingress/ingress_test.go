@@ -146,7 +146,7 @@ func TestDeletingLiveIngressesKeepsLiveKitUp(t *testing.T) {
 		in, err := s.ingress.WHIP(ctx, ingress.WHIPOptions{Participant: ingress.Participant{Room: "stage", Identity: identity}})
 		require.NoError(t, err)
 		testenv.PublishWHIP(t, in.PublishURL, tone)
-		live, err := s.ingress.WaitFor(ctxWithin(t, wait), in.ID, ingress.Publishing)
+		live, err := s.ingress.WaitFor(testenv.Within(t, wait), in.ID, ingress.Publishing)
 		require.NoError(t, err, "round %d", round)
 		require.Equal(t, ingress.Publishing, live.State)
 
@@ -160,12 +160,6 @@ func TestDeletingLiveIngressesKeepsLiveKitUp(t *testing.T) {
 			return errors.Is(err, rooms.ErrNotFound)
 		}, wait, tick, "round %d: the guest stayed on stage", round)
 	}
-}
-
-func ctxWithin(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // A DJ set recorded earlier is pulled from a web server into the room: the pull
