@@ -61,11 +61,7 @@ func (e startEgressRequest) check() error {
 	notFor := func(what string) error { return badRequest("%s does not apply to a %s egress", what, e.Kind) }
 	switch e.Kind {
 	case "audio":
-	case "stems":
-		if e.Identity != "" {
-			return notFor("identity")
-		}
-	case "room":
+	case "stems", "room":
 		if e.Identity != "" {
 			return notFor("identity")
 		}
@@ -215,7 +211,7 @@ func (s *server) handleListRecordings() handler {
 			dur time.Duration
 		}
 		byKey := map[string]written{}
-		if s.Egress != nil && len(files) > 0 {
+		if len(files) > 0 { // the route needs recordingService: Egress is there
 			if eg, err := s.Egress.List(ctx, egress.ListOptions{Room: q.Get("room")}); err == nil {
 				for _, e := range eg {
 					for _, f := range e.Files {
