@@ -17,11 +17,14 @@ import (
 )
 
 // Images of the docker backend; override them with STREAMKIT_LIVEKIT_IMAGE and
-// STREAMKIT_REDIS_IMAGE (a mirror, or a newer tag).
-const (
-	defaultLiveKitImage = "livekit/livekit-server:v1.11.0"
-	defaultRedisImage   = "redis:7-alpine"
-)
+// STREAMKIT_REDIS_IMAGE (a mirror, or a newer tag). The LiveKit tag is the stack's
+// version from scripts/versions, the one place it is written.
+const defaultRedisImage = "redis:7-alpine"
+
+func defaultLiveKitImage() (string, error) {
+	v, err := StackVersion("LIVEKIT_VERSION")
+	return "livekit/livekit-server:" + v, err
+}
 
 const dockerHowTo = "start Docker (DOCKER_HOST or /var/run/docker.sock); without Docker, as root: " +
 	"`scripts/podman`, then `eval \"$(scripts/podman start)\"` inside the network namespace of the tests"
@@ -70,7 +73,13 @@ func dockerLiveKit(t TB, o options) *Env {
 	default:
 		e.RedisAddr = o.redis
 	}
-	image := envOr("STREAMKIT_LIVEKIT_IMAGE", defaultLiveKitImage)
+	image := os.Getenv("STREAMKIT_LIVEKIT_IMAGE")
+	if image == "" {
+		var err error
+		if image, err = defaultLiveKitImage(); err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+	}
 	if err := ensureImage(pool, image); err != nil {
 		missing(t, "the image "+image, "pull it, or build it from the stack's binary with `scripts/podman` ("+err.Error()+")")
 	}
