@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/internal/stack"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 )
@@ -30,9 +30,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	cfg := spacemusic.ConfigFromGetenv(getenv)
 	if s.Dev {
 		log.Warn("DEV MODE: NO AUTHENTICATION. A local LiveKit runs for this process only; never expose this server.")
-		sess := testenv.NewSession(stdout)
-		defer sess.Close() // stops LiveKit, Redis and ingress after the server has shut down
-		if cfg, err = devStack(sess, log); err != nil {
+		st := stack.New()
+		defer st.Close() // stops every process it started, after the server has shut down
+		if cfg, err = devStack(st, log); err != nil {
 			return err
 		}
 	}
@@ -93,34 +93,58 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	return nil
 }
 
-// devStack starts a real LiveKit on loopback with the test machinery: with
-// LiveKit Ingress, Egress and MinIO when their binaries are installed
-// (scripts/stack install ingress egress minio), else LiveKit and Redis alone.
-func devStack(sess *testenv.Session, log *slog.Logger) (spacemusic.Config, error) {
-	var env *testenv.Env
-	var ing *testenv.IngressEnv
-	err := sess.Do(func(t testenv.TB) { env, ing = testenv.Ingress(t) })
-	if err == nil {
-		log.Info("dev mode: LiveKit Ingress is up", "rtmp", ing.RTMPBase, "whip", ing.WHIPBase)
-	} else {
+// devStack starts the real stack on loopback: LiveKit and Redis, and LiveKit
+// Ingress, Egress and MinIO when they are installed (scripts/dev installs them;
+// scripts/dev --light does not). A component that is missing is left out with a
+// warning naming what stops working; any other failure stops start-up.
+func devStack(st *stack.Stack, log *slog.Logger) (spacemusic.Config, error) {
+	fail := func(what string, err error) (spacemusic.Config, error) {
+		return spacemusic.Config{}, fmt.Errorf("dev mode: starting %s: %w", what, err)
+	}
+	redis, err := st.Redis()
+	if err != nil {
+		return fail("Redis", err)
+	}
+	var missing *stack.MissingError
+	ing, err := stack.PlanIngress()
+	if err != nil {
+		return fail("Ingress", err)
+	}
+	if _, err := stack.Binary("ingress", "ingress"); errors.As(err, &missing) {
 		log.Warn("dev mode: running without LiveKit Ingress; /api/ingress will answer errors", "why", err.Error())
-		err = sess.Do(func(t testenv.TB) { env = testenv.LiveKit(t, testenv.WithRedis(), testenv.WithBackend("process")) })
+		ing = nil
 	}
-	if err != nil {
-		return spacemusic.Config{}, fmt.Errorf("dev mode: starting LiveKit: %w (scripts/stack install livekit redis)", err)
+	o := stack.LiveKitOptions{Redis: redis, RemoteUnmute: true}
+	if ing != nil {
+		o.RTMPBase, o.WHIPBase = ing.RTMPBase, ing.WHIPBase
 	}
-	log.Info("dev mode: LiveKit is up", "url", env.URL, "apiKey", env.APIKey)
-	cfg := spacemusic.Config{URL: env.URL, PublicURL: env.WSURL, APIKey: env.APIKey, APISecret: env.APISecret}
-	var m *testenv.MinIOEnv
-	err = sess.Do(func(t testenv.TB) {
-		m = testenv.MinIO(t)
-		testenv.Egress(t, env)
-	})
+	lk, err := st.LiveKit(o)
 	if err != nil {
+		return fail("LiveKit", err)
+	}
+	log.Info("dev mode: LiveKit is up", "url", lk.URL, "redis", redis, "apiKey", lk.APIKey)
+	if ing != nil {
+		if err := st.StartIngress(ing, lk); err != nil {
+			return fail("Ingress", err)
+		}
+		log.Info("dev mode: LiveKit Ingress is up", "rtmp", ing.RTMPBase, "whip", ing.WHIPBase, "health", ing.HealthURL)
+	}
+	cfg := spacemusic.Config{URL: lk.URL, PublicURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret}
+	m, err := st.MinIO()
+	if errors.As(err, &missing) {
 		log.Warn("dev mode: running without Egress and MinIO; /api/egress and /api/recordings answer not_configured", "why", err.Error())
 		return cfg, nil
+	} else if err != nil {
+		return fail("MinIO", err)
+	}
+	eg, err := st.Egress(lk)
+	if errors.As(err, &missing) {
+		log.Warn("dev mode: running without Egress and MinIO; /api/egress and /api/recordings answer not_configured", "why", err.Error())
+		return cfg, nil
+	} else if err != nil {
+		return fail("Egress", err)
 	}
 	cfg.Storage = egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
-	log.Info("dev mode: Egress and MinIO are up", "storage", cfg.Storage)
+	log.Info("dev mode: Egress and MinIO are up", "storage", cfg.Storage, "egressHealth", eg.HealthURL)
 	return cfg, nil
 }

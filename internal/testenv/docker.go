@@ -158,7 +158,7 @@ func ensureImage(pool *dockertest.Pool, image string) error {
 	repo, tag := splitImage(image)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	var progress lockedBuffer
+	var progress Buffer
 	err := pool.Client.PullImage(dc.PullImageOptions{Repository: repo, Tag: tag, Context: ctx,
 		InactivityTimeout: time.Minute, OutputStream: &progress}, dc.AuthConfiguration{})
 	// Podman's pull answers 200 and reports failures inside the progress stream, which
@@ -235,7 +235,7 @@ func runContainer(t TB, pool *dockertest.Pool, name, image string, opts *dockert
 
 // logs returns the last n bytes the container printed.
 func (c *container) logs(n int) string {
-	var out lockedBuffer
+	var out Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := c.pool.Client.Logs(dc.LogsOptions{Context: ctx, Container: c.id, OutputStream: &out,
@@ -243,7 +243,7 @@ func (c *container) logs(n int) string {
 	if err != nil {
 		fmt.Fprintf(&out, "\n(testenv: reading logs: %v)", err)
 	}
-	return out.tail(n)
+	return out.Tail(n)
 }
 
 func envOr(key, def string) string {

@@ -30,13 +30,11 @@ var mediaSlot struct {
 func mediaSlotPath() string { return filepath.Join(os.TempDir(), "streamkit-media.lock") }
 
 // holdMediaSlot takes the media slot for the rest of t, waiting for another test
-// binary to release it. A Session (the dashboard's -dev mode) is not a test and
-// takes no slot: a dev server left running must not block test runs.
+// binary to release it. (The dashboard's -dev mode starts its stack through
+// internal/stack and takes no slot: a dev server left running must not block
+// test runs.)
 func holdMediaSlot(t TB) {
 	t.Helper()
-	if _, ok := t.(*Session); ok {
-		return
-	}
 	mediaSlot.mu.Lock()
 	defer mediaSlot.mu.Unlock()
 	if mediaSlot.users == 0 {
@@ -77,4 +75,11 @@ func releaseMediaSlot() {
 		mediaSlot.f.Close()
 		mediaSlot.f = nil
 	}
+}
+
+// HoldMediaSlot takes the media slot for the rest of t, for a test that runs
+// Ingress or Egress without testenv (the dashboard's -dev mode under test).
+func HoldMediaSlot(t TB) {
+	t.Helper()
+	holdMediaSlot(t)
 }

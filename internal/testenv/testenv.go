@@ -15,16 +15,11 @@ package testenv
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/spacemusic/streamkit/internal/stack"
 )
 
 // Env is one reachable LiveKit node.
@@ -150,28 +145,13 @@ func missing(t TB, what, how string) {
 // Binary finds a stack binary on PATH or in the stack cache, or stops the test.
 func Binary(t TB, name, component string) string {
 	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	p := filepath.Join(StackBin(), name)
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	missing(t, name, "run `scripts/stack install "+component+"` (binaries are cached in "+StackBin()+")")
-	return ""
+	p, err := stack.Binary(name, component)
+	must(t, err)
+	return p
 }
 
 // StackBin is where scripts/stack links the binaries it installs.
-func StackBin() string {
-	if d := os.Getenv("STREAMKIT_CACHE"); d != "" {
-		return filepath.Join(d, "bin")
-	}
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "streamkit", "bin")
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".cache", "streamkit", "bin")
-}
+func StackBin() string { return stack.Bin() }
 
 // RequireNetNS stops a test that carries media unless it runs inside the private
 // network namespace made by scripts/netns: WebRTC clients join multicast groups on
@@ -196,56 +176,28 @@ func hasDefaultRoute() bool {
 	return false
 }
 
-func waitReady(base string, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	client := &http.Client{Timeout: time.Second}
-	var last error
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(base + "/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("GET / answered %s", resp.Status)
-		}
-		last = err
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("not ready after %s: %v", limit, last)
-}
+func waitReady(base string, limit time.Duration) error { return stack.WaitReady(base, limit) }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testenv: free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	p, err := stack.FreePort()
+	must(t, err)
+	return p
 }
 
 // FreeUDPPort returns a loopback UDP port that was free a moment ago.
 func FreeUDPPort(t TB) int {
 	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testenv: free udp port: %v", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	p, err := stack.FreeUDPPort()
+	must(t, err)
+	return p
 }
 
 // Secret returns a random API secret long enough for LiveKit (>= 32 characters).
-func Secret() string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func Secret() string { return stack.Secret() }
 
-// TB is the part of testing.TB the environment needs. The dashboard's -dev mode
-// supplies its own (see Run), so it starts LiveKit through the same code as tests.
+// TB is the part of testing.TB the environment needs.
 type TB interface {
 	Helper()
 	Fatalf(format string, args ...any)

@@ -1,0 +1,129 @@
+package stack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Redis starts a private redis-server on a free loopback port and returns its address.
+func (s *Stack) Redis() (string, error) {
+	bin, err := Binary("redis-server", "redis")
+	if err != nil {
+		return "", err
+	}
+	port, err := FreePort()
+	if err != nil {
+		return "", err
+	}
+	dir, err := s.TempDir()
+	if err != nil {
+		return "", err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if _, err := s.Start("redis", bin, []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir}); err != nil {
+		return "", err
+	}
+	return addr, waitTCP("redis", addr, 10*time.Second)
+}
+
+// LiveKitOptions shape a livekit-server.
+type LiveKitOptions struct {
+	Redis        string // address of the Redis to use; empty: none (no ingress, egress or cluster)
+	RemoteUnmute bool   // allow moderators to unmute remotely (the show's moderators need it)
+	// Ingress URLs LiveKit hands out with new ingresses (see PlanIngress).
+	RTMPBase, WHIPBase string
+}
+
+// LiveKit is a running livekit-server.
+type LiveKit struct {
+	URL       string // http://127.0.0.1:port of the server API
+	WSURL     string // ws://127.0.0.1:port for clients
+	APIKey    string
+	APISecret string
+	RedisAddr string
+	Process   *Process
+}
+
+// LiveKit starts a livekit-server on loopback with a fresh API key and secret.
+func (s *Stack) LiveKit(o LiveKitOptions) (*LiveKit, error) {
+	bin, err := Binary("livekit-server", "livekit")
+	if err != nil {
+		return nil, err
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	udp, err := FreeUDPPort()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := s.TempDir()
+	if err != nil {
+		return nil, err
+	}
+	lk := &LiveKit{URL: fmt.Sprintf("http://127.0.0.1:%d", port), WSURL: fmt.Sprintf("ws://127.0.0.1:%d", port),
+		APIKey: "streamkit", APISecret: Secret(), RedisAddr: o.Redis}
+	cfg := ServerYAML(port, udp, lk.APIKey, lk.APISecret, o.Redis, o.RemoteUnmute)
+	if o.RTMPBase != "" {
+		cfg += fmt.Sprintf("ingress:\n  rtmp_base_url: %s\n  whip_base_url: %s\n", o.RTMPBase, o.WHIPBase)
+	}
+	path := filepath.Join(dir, "livekit.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, fmt.Errorf("stack: write livekit config: %w", err)
+	}
+	if lk.Process, err = s.Start("livekit-server", bin, []string{"--config", path}); err != nil {
+		return nil, err
+	}
+	if err := WaitReady(lk.URL, 20*time.Second); err != nil {
+		return nil, fmt.Errorf("stack: livekit-server: %w\n%s", err, lk.Process.Tail(4<<10))
+	}
+	return lk, nil
+}
+
+// Restart brings a stopped livekit-server back on the same ports.
+func (lk *LiveKit) Restart() error {
+	if err := lk.Process.Start(); err != nil {
+		return err
+	}
+	return WaitReady(lk.URL, 20*time.Second)
+}
+
+// ServerYAML is the loopback-only livekit-server configuration: without these
+// settings the server listens on every interface and tells clients to use a public
+// STUN server.
+func ServerYAML(port, udpPort int, key, secret, redisAddr string, remoteUnmute bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `port: %d
+bind_addresses: [127.0.0.1]
+keys:
+  %s: %s
+rtc:
+%sroom:
+  enable_remote_unmute: %t
+logging:
+  level: info
+`, port, key, secret, LoopbackRTC(udpPort), remoteUnmute)
+	if redisAddr != "" {
+		fmt.Fprintf(&b, "redis:\n  address: %s\n", redisAddr)
+	}
+	return b.String()
+}
+
+// LoopbackRTC is the WebRTC part of a component's config that keeps media on
+// loopback: one UDP port, no TCP listener on every interface, no public STUN.
+func LoopbackRTC(udpPort int) string {
+	return fmt.Sprintf(`  udp_port: %d
+  tcp_port: 0
+  use_external_ip: false
+  node_ip: 127.0.0.1
+  stun_servers: [127.0.0.1:3478]
+  enable_loopback_candidate: true
+  interfaces: {includes: [lo]}
+  ips: {includes: [127.0.0.1/32]}
+`, udpPort)
+}

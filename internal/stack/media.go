@@ -1,0 +1,156 @@
+package stack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Ingress is LiveKit Ingress: planned (ports chosen, so LiveKit can be told its
+// URLs before it starts), then started.
+type Ingress struct {
+	RTMPBase  string // rtmp://127.0.0.1:port/x: the server URL OBS pushes to
+	WHIPBase  string // http://127.0.0.1:port/w
+	HealthURL string
+	Process   *Process
+
+	rtmp, whip, health, relay int
+}
+
+// PlanIngress chooses the ingress's ports.
+func PlanIngress() (*Ingress, error) {
+	p, err := freePorts(4)
+	if err != nil {
+		return nil, err
+	}
+	return &Ingress{RTMPBase: fmt.Sprintf("rtmp://127.0.0.1:%d/x", p[0]), WHIPBase: fmt.Sprintf("http://127.0.0.1:%d/w", p[1]),
+		HealthURL: fmt.Sprintf("http://127.0.0.1:%d/", p[2]), rtmp: p[0], whip: p[1], health: p[2], relay: p[3]}, nil
+}
+
+// StartIngress starts the planned ingress beside lk, which must have Redis and
+// have been started with the plan's URLs.
+func (s *Stack) StartIngress(ing *Ingress, lk *LiveKit) error {
+	if lk.RedisAddr == "" {
+		return fmt.Errorf("stack: ingress needs a LiveKit with Redis")
+	}
+	bin, err := Binary("ingress", "ingress")
+	if err != nil {
+		return err
+	}
+	udp, err := FreeUDPPort()
+	if err != nil {
+		return err
+	}
+	dir, err := s.TempDir()
+	if err != nil {
+		return err
+	}
+	cfg := fmt.Sprintf(`api_key: %s
+api_secret: %s
+ws_url: %s
+redis: {address: %s}
+health_port: %d
+rtmp_port: %d
+whip_port: %d
+http_relay_port: %d
+prometheus_port: 0
+logging: {level: info}
+# Ingress accepts a stream only while idle CPUs - min_idle_ratio*CPUs > the input's
+# cost (stats/monitor.go getAvailable). On a 2-core machine running the test suite's
+# packages in parallel, idle often dips under 0.1 core, and ingress then answers
+# "no response from servers"; these figures refuse only a saturated machine.
+cpu_cost: {rtmp_cpu_cost: 0.02, whip_cpu_cost: 0.02, whip_bypass_transcoding_cpu_cost: 0.01, url_cpu_cost: 0.02, min_idle_ratio: 0.001}
+rtc_config:
+%s`, lk.APIKey, lk.APISecret, lk.WSURL, lk.RedisAddr, ing.health, ing.rtmp, ing.whip, ing.relay, LoopbackRTC(udp))
+	path := filepath.Join(dir, "ingress.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return fmt.Errorf("stack: write ingress config: %w", err)
+	}
+	if ing.Process, err = s.Start("ingress", bin, []string{"--config", path}); err != nil {
+		return err
+	}
+	return WaitHTTP("ingress", ing.HealthURL, 30*time.Second, ing.Process)
+}
+
+// Egress is a running LiveKit Egress service.
+type Egress struct {
+	HealthURL string
+	Process   *Process
+}
+
+// Egress starts LiveKit Egress beside lk, which must have Redis.
+func (s *Stack) Egress(lk *LiveKit) (*Egress, error) {
+	if lk.RedisAddr == "" {
+		return nil, fmt.Errorf("stack: egress needs a LiveKit with Redis")
+	}
+	bin, err := Binary("egress", "egress")
+	if err != nil {
+		return nil, err
+	}
+	p, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := s.TempDir()
+	if err != nil {
+		return nil, err
+	}
+	cfg := fmt.Sprintf(`api_key: %s
+api_secret: %s
+ws_url: %s
+insecure: true
+redis: {address: %s}
+health_port: %d
+template_port: %d
+logging: {level: info}
+# a 2-core test machine: lower costs, or egress refuses work
+cpu_cost:
+  max_cpu_utilization: 0.95
+  track_cpu_cost: 0.2
+  track_composite_cpu_cost: 0.2
+  audio_room_composite_cpu_cost: 0.2
+  participant_cpu_cost: 0.2
+`, lk.APIKey, lk.APISecret, lk.WSURL, lk.RedisAddr, p[0], p[1])
+	path := filepath.Join(dir, "egress.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, fmt.Errorf("stack: write egress config: %w", err)
+	}
+	e := &Egress{HealthURL: fmt.Sprintf("http://127.0.0.1:%d/", p[0])}
+	if e.Process, err = s.Start("egress", bin, nil, "EGRESS_CONFIG_FILE="+path, "TMPDIR="+dir); err != nil {
+		return nil, err
+	}
+	return e, WaitHTTP("egress", e.HealthURL, 60*time.Second, e.Process)
+}
+
+// MinIO is a running MinIO: the recordings bucket of the seed's stack.
+type MinIO struct {
+	Endpoint  string // http://127.0.0.1:port
+	AccessKey string
+	SecretKey string
+	Process   *Process
+}
+
+// MinIO starts a private MinIO on loopback with random root credentials.
+func (s *Stack) MinIO() (*MinIO, error) {
+	bin, err := Binary("minio", "minio")
+	if err != nil {
+		return nil, err
+	}
+	p, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := s.TempDir()
+	if err != nil {
+		return nil, err
+	}
+	m := &MinIO{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", p[0]), AccessKey: "streamkit", SecretKey: Secret()}
+	m.Process, err = s.Start("minio", bin, []string{"server", dir, "--address", fmt.Sprintf("127.0.0.1:%d", p[0]),
+		"--console-address", fmt.Sprintf("127.0.0.1:%d", p[1]), "--quiet"},
+		"MINIO_ROOT_USER="+m.AccessKey, "MINIO_ROOT_PASSWORD="+m.SecretKey, "MINIO_UPDATE=off", "MINIO_BROWSER=off")
+	if err != nil {
+		return nil, err
+	}
+	return m, WaitHTTP("minio", m.Endpoint+"/minio/health/live", 30*time.Second, m.Process)
+}
