@@ -20,13 +20,13 @@ type Process struct {
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
-	out *lockedBuffer
+	out *Buffer
 }
 
 // Start runs bin with args; env entries are added to this process's environment
 // with the stack cache on PATH (ingress and egress re-execute themselves by name).
 func (s *Stack) Start(name, bin string, args []string, env ...string) (*Process, error) {
-	p := &Process{Name: name, args: append([]string{bin}, args...), out: &lockedBuffer{}}
+	p := &Process{Name: name, args: append([]string{bin}, args...), out: &Buffer{}}
 	p.env = append(os.Environ(), "PATH="+Bin()+string(os.PathListSeparator)+os.Getenv("PATH"))
 	p.env = append(p.env, env...)
 	if err := p.Start(); err != nil {
@@ -85,27 +85,32 @@ func (p *Process) Signal(sig syscall.Signal) error {
 func (p *Process) Output() string { return p.out.String() }
 
 // Tail returns the last n bytes of the output.
-func (p *Process) Tail(n int) string {
-	s := p.out.String()
-	if len(s) > n {
-		s = "…" + s[len(s)-n:]
-	}
-	return s
-}
+func (p *Process) Tail(n int) string { return p.out.Tail(n) }
 
-type lockedBuffer struct {
+// Buffer is a bytes.Buffer safe for concurrent writers and readers: a process's
+// output, a server's log.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *Buffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *Buffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Tail returns the last n bytes written.
+func (l *Buffer) Tail(n int) string {
+	s := l.String()
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
 }
