@@ -29,6 +29,7 @@ type user struct {
 	Email  string
 	Groups []string
 	Method string // forward-auth, api-key, bearer, dev
+	Role   role   // what the credential is worth: viewer, operator or admin
 }
 
 func withUser(ctx context.Context, u user) context.Context { return context.WithValue(ctx, keyUser, u) }
@@ -39,23 +40,30 @@ func unauthenticated(msg string) error {
 }
 
 // authenticator implements the API gateway's three methods: forward auth from a
-// trusted proxy (Authentik behind Traefik), API keys, and Bearer JWTs from the
-// identity provider, checked against its JWKS.
+// trusted proxy (Authentik behind Traefik) that also proves itself with the
+// shared secret, API keys, and Bearer JWTs from the identity provider, checked
+// against its JWKS. Each credential maps to a role.
 type authenticator struct {
-	dev        bool
-	keys       [][]byte
-	proxies    []netip.Prefix
-	adminGroup string
-	jwks       *jwks
-	issuer     string
-	audience   string
-	log        *slog.Logger
+	dev           bool
+	keys          []apiKey
+	proxies       []netip.Prefix
+	proxySecret   []byte
+	adminGroup    string
+	operatorGroup string
+	allAdmin      bool // DASHBOARD_ALLOW_ALL_ADMIN: every signed-in person is an admin
+	groupsClaim   string
+	jwks          *jwks
+	issuer        string
+	audience      string
+	log           *slog.Logger
 }
 
 func newAuthenticator(s settings, log *slog.Logger) *authenticator {
-	a := &authenticator{dev: s.Dev, proxies: s.TrustedProxies, adminGroup: s.AdminGroup, issuer: s.JWTIssuer, audience: s.JWTAudience, log: log}
-	for _, k := range s.APIKeys {
-		a.keys = append(a.keys, []byte(k))
+	a := &authenticator{dev: s.Dev, keys: s.APIKeys, proxies: s.TrustedProxies, proxySecret: []byte(s.ProxySecret),
+		adminGroup: s.AdminGroup, operatorGroup: s.OperatorGroup, allAdmin: s.AllowAllAdmin, groupsClaim: s.JWTGroupsClaim,
+		issuer: s.JWTIssuer, audience: s.JWTAudience, log: log}
+	if a.groupsClaim == "" {
+		a.groupsClaim = "groups"
 	}
 	if s.JWKSURL != "" {
 		a.jwks = &jwks{url: s.JWKSURL, client: &http.Client{Timeout: 5 * time.Second}}
@@ -63,25 +71,35 @@ func newAuthenticator(s settings, log *slog.Logger) *authenticator {
 	return a
 }
 
+// proxySecretHeader carries DASHBOARD_PROXY_SECRET from the forward-auth proxy.
+const proxySecretHeader = "X-Dashboard-Proxy-Secret"
+
 // authenticate returns the caller, trying the methods from the most to the least
 // specific. Credentials that are present but wrong are refused outright, never
-// skipped in favour of the next method.
-func (a *authenticator) authenticate(r *http.Request) (user, error) {
+// skipped in favour of the next method. queryKey allows ?api_key= (/metrics).
+func (a *authenticator) authenticate(r *http.Request, queryKey bool) (user, error) {
 	if name := r.Header.Get("X-authentik-username"); name != "" {
-		if trusted(a.proxies, r.RemoteAddr) {
-			return user{Name: name, Email: r.Header.Get("X-authentik-email"),
-				Groups: splitGroups(r.Header.Get("X-authentik-groups")), Method: "forward-auth"}, nil
+		// Anyone can send these headers; only the proxy's are believed, and an
+		// address alone does not prove it is the proxy (with host networking
+		// every local process shares it): it must also know the secret.
+		switch {
+		case !trusted(a.proxies, r.RemoteAddr):
+			a.log.Warn("forward-auth headers from an untrusted address ignored", "remote", r.RemoteAddr, "id", requestIDFrom(r.Context()))
+		case !a.proxyProven(r.Header.Get(proxySecretHeader)):
+			a.log.Warn("forward-auth headers without the proxy secret ignored", "remote", r.RemoteAddr,
+				"secretSent", r.Header.Get(proxySecretHeader) != "", "id", requestIDFrom(r.Context()))
+		default:
+			groups := splitGroups(r.Header.Get("X-authentik-groups"))
+			return user{Name: name, Email: r.Header.Get("X-authentik-email"), Groups: groups, Method: "forward-auth", Role: a.roleOf(groups)}, nil
 		}
-		// Anyone can send these headers; only the proxy's are believed.
-		a.log.Warn("forward-auth headers from an untrusted address ignored", "remote", r.RemoteAddr, "id", requestIDFrom(r.Context()))
 	}
 	key := r.Header.Get("X-API-Key")
-	if key == "" {
+	if key == "" && queryKey {
 		key = r.URL.Query().Get("api_key")
 	}
 	if key != "" {
-		if a.validKey(key) {
-			return user{Name: "api-key", Method: "api-key"}, nil
+		if k, ok := a.validKey(key); ok {
+			return user{Name: "api-key", Method: "api-key", Role: k.role}, nil
 		}
 		return user{}, unauthenticated("API key not accepted")
 	}
@@ -96,24 +114,65 @@ func (a *authenticator) authenticate(r *http.Request) (user, error) {
 		return u, nil
 	}
 	if a.dev {
-		return user{Name: "dev", Method: "dev"}, nil
+		return user{Name: "dev", Method: "dev", Role: admin}, nil
 	}
 	return user{}, unauthenticated("sign in through the proxy, or send X-API-Key or a Bearer token")
 }
 
 // validKey compares against every key in constant time.
-func (a *authenticator) validKey(key string) bool {
+func (a *authenticator) validKey(key string) (apiKey, bool) {
+	var found apiKey
 	ok := 0
 	for _, k := range a.keys {
-		ok |= subtle.ConstantTimeCompare(k, []byte(key))
+		if subtle.ConstantTimeCompare([]byte(k.key), []byte(key)) == 1 {
+			found, ok = k, 1
+		}
 	}
-	return ok == 1
+	return found, ok == 1
 }
 
-// isAdmin: with no admin group configured every authenticated user may do
-// everything; API keys are operator credentials and always may.
-func (a *authenticator) isAdmin(u user) bool {
-	return a.adminGroup == "" || u.Method == "dev" || u.Method == "api-key" || slices.Contains(u.Groups, a.adminGroup)
+// proxyProven reports whether sent is the configured proxy secret, in constant
+// time. Without a configured secret no proxy is believed.
+func (a *authenticator) proxyProven(sent string) bool {
+	return len(a.proxySecret) > 0 && subtle.ConstantTimeCompare(a.proxySecret, []byte(sent)) == 1
+}
+
+// roleOf is a person's role by their groups: the admin group, the operator
+// group, anyone else signed in is a viewer.
+func (a *authenticator) roleOf(groups []string) role {
+	switch {
+	case a.allAdmin || (a.adminGroup != "" && slices.Contains(groups, a.adminGroup)):
+		return admin
+	case a.operatorGroup != "" && slices.Contains(groups, a.operatorGroup):
+		return operator
+	}
+	return viewer
+}
+
+// apiKey is one of DASHBOARD_API_KEYS with the role given with it.
+type apiKey struct {
+	key  string
+	role role
+}
+
+// parseAPIKeys reads "key1:admin,key2:viewer,key3": a known role name after the
+// last ':' is the key's role; anything else is part of the key, which is then
+// an operator's (today's bare keys keep working, as operators, not admins).
+func parseAPIKeys(v string) ([]apiKey, error) {
+	var out []apiKey
+	for _, item := range splitList(v) {
+		k := apiKey{key: item, role: operator}
+		if i := strings.LastIndexByte(item, ':'); i >= 0 {
+			if r, ok := roleNamed(item[i+1:]); ok {
+				k = apiKey{key: item[:i], role: r}
+			}
+		}
+		if len(k.key) < 16 {
+			return nil, fmt.Errorf("every key must have at least 16 characters (before its :role)")
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 // Authentik sends groups separated by "|".
@@ -165,13 +224,6 @@ func clientAddr(prefixes []netip.Prefix, r *http.Request) string {
 	return ip.String()
 }
 
-type bearerClaims struct {
-	jwt.RegisteredClaims
-	Username string   `json:"preferred_username"`
-	Email    string   `json:"email"`
-	Groups   []string `json:"groups"`
-}
-
 // bearerMethods are the signatures accepted; never "none", never HMAC (the JWKS
 // is public, so an HMAC "key" from it would be a forgery kit).
 var bearerMethods = []string{"RS256", "RS384", "RS512", "ES256", "ES384"}
@@ -179,8 +231,8 @@ var bearerMethods = []string{"RS256", "RS384", "RS512", "ES256", "ES384"}
 func (a *authenticator) bearer(ctx context.Context, raw string) (user, error) {
 	opts := []jwt.ParserOption{jwt.WithValidMethods(bearerMethods), jwt.WithExpirationRequired(),
 		jwt.WithLeeway(30 * time.Second), jwt.WithIssuer(a.issuer), jwt.WithAudience(a.audience)}
-	var c bearerClaims
-	_, err := jwt.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+	c := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(raw, c, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		return a.jwks.key(ctx, kid)
 	}, opts...)
@@ -194,11 +246,43 @@ func (a *authenticator) bearer(ctx context.Context, raw string) (user, error) {
 		}
 		return user{}, errors.New("token is invalid")
 	}
-	name := c.Username
+	name, _ := c["preferred_username"].(string)
 	if name == "" {
-		name = c.Subject
+		name, _ = c["sub"].(string)
 	}
-	return user{Name: name, Email: c.Email, Groups: c.Groups, Method: "bearer"}, nil
+	email, _ := c["email"].(string)
+	groups := groupsClaim(c, a.groupsClaim)
+	return user{Name: name, Email: email, Groups: groups, Method: "bearer", Role: a.roleOf(groups)}, nil
+}
+
+// groupsClaim reads the groups from the claim named name (DASHBOARD_JWT_GROUPS_CLAIM):
+// a list of strings or one string; a dotted name such as realm_access.roles
+// walks into nested objects when no claim has the name itself. Anything else
+// is no groups: the user is a viewer.
+func groupsClaim(c map[string]any, name string) []string {
+	v, ok := c[name]
+	for rest := name; !ok && strings.Contains(rest, "."); {
+		head, tail, _ := strings.Cut(rest, ".")
+		obj, isObj := c[head].(map[string]any)
+		if !isObj {
+			return nil
+		}
+		c, rest = obj, tail
+		v, ok = c[rest]
+	}
+	switch g := v.(type) {
+	case string:
+		return splitGroups(g)
+	case []any:
+		var out []string
+		for _, e := range g {
+			if s, ok := e.(string); ok && s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 var errJWKS = errors.New("signing key unavailable")

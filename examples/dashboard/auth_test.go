@@ -29,6 +29,10 @@ const (
 	testIssuer   = "https://auth.example.test/application/o/dashboard/"
 	testAudience = "dashboard"
 	adminGroup   = "stream-admins"
+	// operatorGroup's members run shows; anyone else signed in is a viewer.
+	operatorGroup = "stream-operators"
+	// testProxySecret is what the forward-auth proxy sends in X-Dashboard-Proxy-Secret.
+	testProxySecret = "proxy-secret-0123456789"
 )
 
 // idp is a local identity provider: a JWKS on 127.0.0.1 with an RSA and an EC key.
@@ -90,14 +94,23 @@ func mustPrefixes(cidrs ...string) []netip.Prefix {
 }
 
 // sample is a request to a route that succeeds for a caller allowed to make it.
-// prepare runs before every attempt, so destructive routes have something to destroy.
+// prepare runs before every attempt that should succeed, so destructive routes
+// have something to destroy; refused attempts repeat the last prepared request.
 type sample struct {
 	prepare func(t *testing.T) (path string, body any)
 }
 
+// caller is one way of signing in with one role.
+type caller struct {
+	role    role
+	how     string
+	proxied bool // through the forward-auth proxy
+	headers []string
+}
+
 // Every route refuses strangers, whatever they forge; each of the gateway's three
-// methods lets the right people in with a 2xx; destructive routes need the admin
-// group. The table of samples must cover every route of the server.
+// methods lets each role in where the route's role allows it (2xx) and nowhere
+// else (403 forbidden). The table of samples must cover every route of the server.
 func TestAuthMatrix(t *testing.T) {
 	testenv.RequireNetNS(t) // a real participant joins, for the participant actions
 	p := newIDP(t)
@@ -107,13 +120,14 @@ func TestAuthMatrix(t *testing.T) {
 	m := testenv.MinIO(t)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
 	withIDP := func(s *settings) {
-		s.JWKSURL, s.JWTIssuer, s.JWTAudience, s.AdminGroup = p.server.URL, testIssuer, testAudience, adminGroup
+		s.JWKSURL, s.JWTIssuer, s.JWTAudience, s.AdminGroup, s.OperatorGroup = p.server.URL, testIssuer, testAudience, adminGroup, operatorGroup
 		s.LiveKitTimeout = 10 * time.Second
 	}
 	direct := newStageWith(t, env, storage, withIDP)             // callers reach the dashboard directly
 	proxied := newStageWith(t, env, storage, func(s *settings) { // behind the forward-auth proxy
 		withIDP(s)
 		s.TrustedProxies = mustPrefixes("127.0.0.0/8")
+		s.ProxySecret = testProxySecret
 	})
 	ctx := context.Background()
 	start := time.Now()
@@ -165,10 +179,21 @@ func TestAuthMatrix(t *testing.T) {
 		restream = e.ID
 		return restream
 	}
+	// One ingress whose stream key the reveal samples ask for.
+	var revealed string
+	keyed := func(t *testing.T) string {
+		if revealed == "" {
+			in, err := direct.ing.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "matrix", Identity: "obs-keyed"}})
+			require.NoError(t, err)
+			revealed = in.ID
+		}
+		return revealed
+	}
 	samples := map[string]sample{
 		"GET /api/health":       {func(*testing.T) (string, any) { return "/api/health", nil }},
 		"GET /api/openapi.json": {func(*testing.T) (string, any) { return "/api/openapi.json", nil }},
 		"GET /metrics":          {func(*testing.T) (string, any) { return "/metrics", nil }},
+		"GET /api/me":           {func(*testing.T) (string, any) { return "/api/me", nil }},
 		"GET /api/rooms":        {func(*testing.T) (string, any) { return "/api/rooms", nil }},
 		"POST /api/rooms":       {func(*testing.T) (string, any) { return "/api/rooms", map[string]any{"name": "matrix-new"} }},
 		"GET /api/rooms/{name}": {func(t *testing.T) (string, any) { return "/api/rooms/" + room("matrix")(t), nil }},
@@ -183,6 +208,9 @@ func TestAuthMatrix(t *testing.T) {
 			return "/api/tokens", map[string]any{"role": "listener", "room": "matrix", "identity": "bob"}
 		}},
 		"GET /api/ingress": {func(*testing.T) (string, any) { return "/api/ingress?room=matrix", nil }},
+		"GET /api/ingress/{id}/stream-key": {func(t *testing.T) (string, any) {
+			return "/api/ingress/" + keyed(t) + "/stream-key", nil
+		}},
 		"POST /api/ingress": {func(*testing.T) (string, any) {
 			return "/api/ingress", map[string]any{"kind": "rtmp", "room": "matrix", "identity": "obs", "audioOnly": true}
 		}},
@@ -209,9 +237,24 @@ func TestAuthMatrix(t *testing.T) {
 	}
 
 	rsaKey, ecKey := p.rsa, p.ec
-	adminTok := sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims([]string{adminGroup}, nil))
-	adminECTok := sign(t, jwt.SigningMethodES256, "ec1", ecKey, claims([]string{"crew", adminGroup}, nil))
-	memberTok := sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims([]string{"crew"}, nil))
+	bearer := func(method jwt.SigningMethod, kid string, key any, groups ...string) []string {
+		return []string{"Authorization", "Bearer " + sign(t, method, kid, key, claims(groups, nil))}
+	}
+	forwarded := func(name, groups string) []string {
+		return []string{"X-authentik-username", name, "X-authentik-groups", groups, "X-authentik-email", name + "@example.test", proxySecretHeader, testProxySecret}
+	}
+	callers := []caller{
+		{admin, "admin API key", false, []string{"X-API-Key", testAPIKey}},
+		{operator, "operator API key", false, []string{"X-API-Key", testOperatorKey}},
+		{viewer, "viewer API key", false, []string{"X-API-Key", testViewerKey}},
+		{admin, "admin RS256 bearer", false, bearer(jwt.SigningMethodRS256, "rsa1", rsaKey, adminGroup)},
+		{admin, "admin ES256 bearer", false, bearer(jwt.SigningMethodES256, "ec1", ecKey, "crew", adminGroup)},
+		{operator, "operator bearer", false, bearer(jwt.SigningMethodRS256, "rsa1", rsaKey, "crew", operatorGroup)},
+		{viewer, "viewer bearer", false, bearer(jwt.SigningMethodRS256, "rsa1", rsaKey, "crew")},
+		{admin, "admin via forward-auth", true, forwarded("ada", "crew|"+adminGroup)},
+		{operator, "operator via forward-auth", true, forwarded("olga", "crew|"+operatorGroup)},
+		{viewer, "viewer via forward-auth", true, forwarded("vic", "crew")},
+	}
 	stranger, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	refused := map[string]string{
@@ -237,64 +280,58 @@ func TestAuthMatrix(t *testing.T) {
 		}
 		for _, alias := range rt.paths() {
 			t.Run(rt.method+" "+alias, func(t *testing.T) {
-				send := func(s *stage, headers ...string) (int, []byte) {
-					path, body := smp.prepare(t)
-					if alias != rt.path {
-						path = strings.Replace(path, "/api/", "/api/stream/", 1)
+				var reqPath string
+				var reqBody any
+				send := func(s *stage, fresh bool, headers ...string) (int, []byte) {
+					if fresh || reqPath == "" {
+						reqPath, reqBody = smp.prepare(t)
+						if alias != rt.path {
+							reqPath = strings.Replace(reqPath, "/api/", "/api/stream/", 1)
+						}
 					}
-					return s.call(t, rt.method, path, body, headers...)
+					return s.call(t, rt.method, reqPath, reqBody, headers...)
 				}
 				ok2xx := func(code int, body []byte, how string) {
 					assert.True(t, code >= 200 && code < 300, "%s: %d %s", how, code, body)
 				}
-				if rt.access == public || rt.access == metricsAccess {
-					code, body := send(direct, noAuth...)
+				if rt.role == public || rt.role == scrape {
+					code, body := send(direct, true, noAuth...)
 					ok2xx(code, body, "public without credentials")
 					return
 				}
-				code, body := send(direct, noAuth...)
+				code, body := send(direct, false, noAuth...)
 				assert.Equal(t, 401, code, "no credentials")
 				assert.Equal(t, "unauthenticated", errorCode(t, body))
-				code, _ = send(direct, "X-authentik-username", "mallory", "X-authentik-groups", adminGroup)
-				assert.Equal(t, 401, code, "forward-auth headers from an untrusted address")
-				code, _ = send(direct, "X-API-Key", "wrong-key-0123456789")
+				code, _ = send(direct, false, "X-authentik-username", "mallory", "X-authentik-groups", adminGroup, proxySecretHeader, testProxySecret)
+				assert.Equal(t, 401, code, "forward-auth headers from an untrusted address, even with the secret")
+				code, _ = send(proxied, false, "X-authentik-username", "mallory", "X-authentik-groups", adminGroup)
+				assert.Equal(t, 401, code, "forward-auth headers from the proxy's address without the secret")
+				code, _ = send(proxied, false, "X-authentik-username", "mallory", "X-authentik-groups", adminGroup, proxySecretHeader, "wrong-secret-0123456789")
+				assert.Equal(t, 401, code, "forward-auth headers from the proxy's address with a wrong secret")
+				code, _ = send(direct, false, "X-API-Key", "wrong-key-0123456789")
 				assert.Equal(t, 401, code, "wrong API key")
 				for why, bad := range refused {
-					code, body = send(direct, "Authorization", "Bearer "+bad)
+					code, body = send(direct, false, "Authorization", "Bearer "+bad)
 					assert.Equal(t, 401, code, "bearer %s: %s", why, body)
 				}
-				code, _ = send(proxied, noAuth...)
+				code, _ = send(proxied, false, noAuth...)
 				assert.Equal(t, 401, code, "trusted proxy, but no user")
 
-				// The right people get in.
-				for how, headers := range map[string][]string{
-					"API key header":         {"X-API-Key", testAPIKey},
-					"admin RS256 bearer":     {"Authorization", "Bearer " + adminTok},
-					"admin ES256 bearer":     {"Authorization", "Bearer " + adminECTok},
-					"admin via forward-auth": {"X-authentik-username", "ada", "X-authentik-groups", "crew|" + adminGroup, "X-authentik-email", "ada@example.test"},
-				} {
+				// Each role gets in where the route allows it, by every method,
+				// and is refused with 403 where it does not.
+				for _, c := range callers {
 					s := direct
-					if strings.HasPrefix(headers[0], "X-authentik") {
+					if c.proxied {
 						s = proxied
 					}
-					code, body = send(s, headers...)
-					ok2xx(code, body, how)
-				}
-				// Members who are not admins may look, not destroy.
-				for how, c := range map[string]struct {
-					s       *stage
-					headers []string
-				}{
-					"member bearer":       {direct, []string{"Authorization", "Bearer " + memberTok}},
-					"member forward-auth": {proxied, []string{"X-authentik-username", "bob", "X-authentik-groups", "crew"}},
-				} {
-					code, body = send(c.s, c.headers...)
-					if rt.access == admin {
-						assert.Equal(t, 403, code, "%s on a destructive route: %s", how, body)
-						assert.Equal(t, "forbidden", errorCode(t, body))
-					} else {
-						ok2xx(code, body, how)
+					if c.role >= rt.role {
+						code, body = send(s, true, c.headers...)
+						ok2xx(code, body, c.how)
+						continue
 					}
+					code, body = send(s, false, c.headers...)
+					assert.Equal(t, 403, code, "%s on a %s route: %s", c.how, rt.role, body)
+					assert.Equal(t, "forbidden", errorCode(t, body))
 				}
 			})
 		}
@@ -303,17 +340,16 @@ func TestAuthMatrix(t *testing.T) {
 		assert.True(t, served[key], "sample for %s, which the server does not have", key)
 	}
 
-	// ?api_key= works too, and never reaches the logs (the stage checks at cleanup).
-	code, _ := direct.call(t, "GET", "/api/rooms?api_key="+testAPIKey, nil, noAuth...)
-	assert.Equal(t, 200, code)
-	assert.Contains(t, direct.logs.String(), `api_key=REDACTED`)
-	// Removing a participant is destructive even though the route is not.
-	code, body := direct.call(t, "POST", "/api/rooms/matrix/participants", map[string]any{"action": "remove", "identity": "ada"}, "Authorization", "Bearer "+memberTok)
+	// Removing a participant needs an admin, although acting on one is an operator's.
+	code, body := direct.call(t, "POST", "/api/rooms/matrix/participants", map[string]any{"action": "remove", "identity": "ada"}, callers[5].headers...)
 	assert.Equal(t, 403, code, "%s", body)
-	// Who did what is logged, by name and method.
-	assert.Contains(t, proxied.logs.String(), `"user":"ada","auth":"forward-auth"`)
-	assert.Contains(t, direct.logs.String(), `"user":"ada","auth":"bearer"`)
+	// Who did what is logged, by name, method and role.
+	assert.Contains(t, proxied.logs.String(), `"user":"ada","auth":"forward-auth","role":"admin"`)
+	assert.Contains(t, proxied.logs.String(), `"user":"olga","auth":"forward-auth","role":"operator"`)
+	assert.Contains(t, direct.logs.String(), `"user":"ada","auth":"bearer","role":"viewer"`)
+	assert.Contains(t, direct.logs.String(), `"user":"api-key","auth":"api-key","role":"operator"`)
 	assert.Contains(t, direct.logs.String(), "forward-auth headers from an untrusted address ignored")
+	assert.Contains(t, proxied.logs.String(), "forward-auth headers without the proxy secret ignored")
 	// Garbage key IDs did not make the dashboard hammer the identity provider.
 	assert.LessOrEqual(t, p.fetches.Load(), int32(2+time.Since(start)/(30*time.Second)), "JWKS fetches")
 }
@@ -390,19 +426,33 @@ func TestInvalidSettingsStopStartUp(t *testing.T) {
 		"addr":       {nil, []string{"-addr", "8080"}, "DASHBOARD_ADDR"},
 		"dev public": {nil, []string{"-dev", "-addr", "0.0.0.0:8080"}, "loopback"},
 		"livekit":    {nil, nil, "LIVEKIT_URL is not set"},
+		// No admin group is not "everyone is admin": start-up refuses.
+		"no admin group": {map[string]string{"DASHBOARD_ADMIN_GROUP": ""}, nil, "DASHBOARD_ADMIN_GROUP"},
+		// An address alone is no proof of the proxy: the secret is required.
+		"proxy without secret": {map[string]string{"DASHBOARD_TRUSTED_PROXIES": "127.0.0.1/32"}, nil, "DASHBOARD_PROXY_SECRET"},
+		"short proxy secret":   {map[string]string{"DASHBOARD_PROXY_SECRET": "short"}, nil, "DASHBOARD_PROXY_SECRET"},
+		"short key with role":  {map[string]string{"DASHBOARD_API_KEYS": "short:admin"}, nil, "DASHBOARD_API_KEYS"},
 		"secret": {map[string]string{"LIVEKIT_URL": "http://127.0.0.1:7880", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "short"},
 			nil, "LIVEKIT_API_SECRET is 5 characters"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out strings.Builder
-			err := run(context.Background(), append([]string{"dashboard"}, c.args...), func(k string) string { return c.env[k] }, &out)
+			getenv := func(k string) string {
+				if v, ok := c.env[k]; ok {
+					return v
+				}
+				return map[string]string{"DASHBOARD_ADMIN_GROUP": adminGroup}[k] // as every production start has
+			}
+			err := run(context.Background(), append([]string{"dashboard"}, c.args...), getenv, &out)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.want)
 			assert.NotContains(t, err.Error(), "short", "the secret is not echoed") // "short" is the bad secret and bad key
 		})
 	}
 	// A flag overrides its environment variable.
-	s, err := loadSettings([]string{"-rate-limit", "7"}, func(k string) string { return map[string]string{"DASHBOARD_RATE_LIMIT": "3"}[k] }, nil)
+	s, err := loadSettings([]string{"-rate-limit", "7"}, func(k string) string {
+		return map[string]string{"DASHBOARD_RATE_LIMIT": "3", "DASHBOARD_ADMIN_GROUP": adminGroup}[k]
+	}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, 7.0, s.RateLimit)
 }

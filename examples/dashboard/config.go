@@ -18,12 +18,16 @@ import (
 type settings struct {
 	Addr            string
 	Dev             bool
-	APIKeys         []string // DASHBOARD_API_KEYS, comma separated
+	APIKeys         []apiKey // DASHBOARD_API_KEYS: key[:role], comma separated
 	TrustedProxies  []netip.Prefix
+	ProxySecret     string // DASHBOARD_PROXY_SECRET: the forward-auth proxy's proof; never logged
 	AdminGroup      string
+	OperatorGroup   string
+	AllowAllAdmin   bool
 	JWKSURL         string
 	JWTIssuer       string
 	JWTAudience     string
+	JWTGroupsClaim  string
 	CORSOrigins     []string
 	RateLimit       float64 // requests per second per client
 	RateBurst       int
@@ -58,14 +62,9 @@ var knobs = []setting{
 		s.Dev, err = strconv.ParseBool(v)
 		return err
 	}},
-	{"DASHBOARD_API_KEYS", "api-keys", "", "comma-separated API keys accepted in X-API-Key or ?api_key=", func(s *settings, v string) error {
-		s.APIKeys = splitList(v)
-		for _, k := range s.APIKeys {
-			if len(k) < 16 {
-				return fmt.Errorf("every key must have at least 16 characters")
-			}
-		}
-		return nil
+	{"DASHBOARD_API_KEYS", "api-keys", "", "comma-separated API keys for X-API-Key (?api_key= on /metrics only), each key:admin, key:operator or key:viewer; a bare key is an operator's", func(s *settings, v string) (err error) {
+		s.APIKeys, err = parseAPIKeys(v)
+		return err
 	}},
 	{"DASHBOARD_TRUSTED_PROXIES", "trusted-proxies", "", "CIDRs whose X-authentik-* headers are honoured (the forward-auth proxy)", func(s *settings, v string) error {
 		s.TrustedProxies = nil
@@ -78,7 +77,19 @@ var knobs = []setting{
 		}
 		return nil
 	}},
-	{"DASHBOARD_ADMIN_GROUP", "admin-group", "", "group required for destructive actions (empty: every authenticated user)", func(s *settings, v string) error { s.AdminGroup = v; return nil }},
+	{"DASHBOARD_PROXY_SECRET", "proxy-secret", "", "secret the forward-auth proxy sends in X-Dashboard-Proxy-Secret (required with trusted proxies, at least 16 characters)", func(s *settings, v string) error {
+		if v != "" && len(v) < 16 {
+			return fmt.Errorf("must have at least 16 characters")
+		}
+		s.ProxySecret = v
+		return nil
+	}},
+	{"DASHBOARD_ADMIN_GROUP", "admin-group", "", "group whose members are admins (required unless DASHBOARD_ALLOW_ALL_ADMIN=true)", func(s *settings, v string) error { s.AdminGroup = v; return nil }},
+	{"DASHBOARD_OPERATOR_GROUP", "operator-group", "", "group whose members are operators; anyone else signed in is a viewer", func(s *settings, v string) error { s.OperatorGroup = v; return nil }},
+	{"DASHBOARD_ALLOW_ALL_ADMIN", "allow-all-admin", "false", "make every signed-in person an admin (no admin group; loudly logged)", func(s *settings, v string) (err error) {
+		s.AllowAllAdmin, err = strconv.ParseBool(v)
+		return err
+	}},
 	{"DASHBOARD_JWKS_URL", "jwks-url", "", "JWKS URL of the identity provider for Bearer tokens (empty: Bearer off)", func(s *settings, v string) error {
 		if v != "" && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
 			return fmt.Errorf("must be an http(s) URL")
@@ -88,6 +99,10 @@ var knobs = []setting{
 	}},
 	{"DASHBOARD_JWT_ISSUER", "jwt-issuer", "", "required iss of Bearer tokens", func(s *settings, v string) error { s.JWTIssuer = v; return nil }},
 	{"DASHBOARD_JWT_AUDIENCE", "jwt-audience", "", "required aud of Bearer tokens", func(s *settings, v string) error { s.JWTAudience = v; return nil }},
+	{"DASHBOARD_JWT_GROUPS_CLAIM", "jwt-groups-claim", "groups", "claim of Bearer tokens holding the user's groups (a.b walks into nested objects)", func(s *settings, v string) error {
+		s.JWTGroupsClaim = v
+		return nil
+	}},
 	{"DASHBOARD_CORS_ORIGINS", "cors-origins", "", "comma-separated origins allowed to call the API from a browser", func(s *settings, v string) error { s.CORSOrigins = splitList(v); return nil }},
 	{"DASHBOARD_RATE_LIMIT", "rate-limit", "20", "requests per second per client", func(s *settings, v string) (err error) {
 		s.RateLimit, err = strconv.ParseFloat(v, 64)
@@ -213,6 +228,12 @@ Flags, each also an environment variable (the flag wins):
 func (s settings) check() error {
 	if s.JWKSURL != "" && (s.JWTIssuer == "" || s.JWTAudience == "") {
 		return fmt.Errorf("invalid DASHBOARD_JWKS_URL (-jwks-url): Bearer tokens need DASHBOARD_JWT_ISSUER and DASHBOARD_JWT_AUDIENCE too, or any token of the identity provider would do")
+	}
+	if len(s.TrustedProxies) > 0 && s.ProxySecret == "" {
+		return fmt.Errorf("invalid DASHBOARD_TRUSTED_PROXIES (-trusted-proxies): forward auth needs DASHBOARD_PROXY_SECRET too, sent by the proxy in %s; an address alone is not proof", proxySecretHeader)
+	}
+	if !s.Dev && s.AdminGroup == "" && !s.AllowAllAdmin {
+		return fmt.Errorf("DASHBOARD_ADMIN_GROUP (-admin-group) is not set: name the group whose members are admins, or set DASHBOARD_ALLOW_ALL_ADMIN=true to make every signed-in person an admin")
 	}
 	if s.Dev {
 		host, _, err := net.SplitHostPort(s.Addr)

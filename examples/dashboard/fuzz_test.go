@@ -117,3 +117,119 @@ func FuzzRecordingQueries(f *testing.F) {
 		}
 	})
 }
+
+// DASHBOARD_API_KEYS: any value is refused or parsed into keys of at least 16
+// characters, each with a role, each a piece of the input, and each parsing
+// back to itself when written as key:role.
+func FuzzAPIKeys(f *testing.F) {
+	for _, s := range []string{"key1-0123456789abc:admin,key2-0123456789abc:viewer,key3-0123456789abc", "k:admin", ":admin",
+		"0123456789abcdef:admin:viewer", "0123456789abcdef:Admin", "0123456789abcdef:", ",,,", "0123456789abcdef:operator ,", "ü0123456789abcdef:viewer"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		keys, err := parseAPIKeys(v)
+		if err != nil {
+			if len(v) >= 16 {
+				assert.NotContains(t, err.Error(), v, "the keys are not echoed")
+			}
+			return
+		}
+		for _, k := range keys {
+			assert.GreaterOrEqual(t, len(k.key), 16)
+			assert.Contains(t, []role{viewer, operator, admin}, k.role)
+			assert.Contains(t, v, k.key)
+			again, err := parseAPIKeys(k.key + ":" + k.role.String())
+			require.NoError(t, err)
+			assert.Equal(t, []apiKey{k}, again)
+		}
+	})
+}
+
+// Bearer group claims of any shape, under any claim name: never a panic, never
+// an empty group, and a role only from the configured groups.
+func FuzzGroupsClaim(f *testing.F) {
+	for _, s := range [][2]string{{`{"groups":["a","stream-admins"]}`, "groups"}, {`{"realm_access":{"roles":["stream-operators"]}}`, "realm_access.roles"},
+		{`{"groups":"stream-admins|crew"}`, "groups"}, {`{"groups":[1,null,{"x":"stream-admins"}]}`, "groups"}, {`{"a":{"b":"c"}}`, "a.b.c"},
+		{`{"a.b":["stream-admins"]}`, "a.b"}, {`{}`, ""}, {`{"groups":null}`, "."}} {
+		f.Add(s[0], s[1])
+	}
+	a := &authenticator{adminGroup: adminGroup, operatorGroup: operatorGroup}
+	f.Fuzz(func(t *testing.T, raw, name string) {
+		var c map[string]any
+		if json.Unmarshal([]byte(raw), &c) != nil {
+			return
+		}
+		groups := groupsClaim(c, name)
+		for _, g := range groups {
+			assert.NotEmpty(t, g)
+		}
+		switch r := a.roleOf(groups); r {
+		case admin:
+			assert.Contains(t, groups, adminGroup)
+		case operator:
+			assert.Contains(t, groups, operatorGroup)
+		default:
+			assert.Equal(t, viewer, r)
+		}
+	})
+}
+
+// The forward-auth proxy's secret: only the exact value proves the proxy; with
+// no secret configured nothing does.
+func FuzzProxySecret(f *testing.F) {
+	for _, s := range []string{testProxySecret, "", testProxySecret + " ", testProxySecret[:8], "PROXY-SECRET-0123456789", "\x00"} {
+		f.Add(s)
+	}
+	with := &authenticator{proxySecret: []byte(testProxySecret)}
+	without := &authenticator{}
+	f.Fuzz(func(t *testing.T, sent string) {
+		assert.Equal(t, sent == testProxySecret, with.proxyProven(sent))
+		assert.False(t, without.proxyProven(sent))
+	})
+}
+
+// An operator's token requests of any shape: what authorize decodes to check
+// the role is what the handler mints, so a 201 is never a moderator token or
+// one beyond 6 h.
+func FuzzOperatorTokens(f *testing.F) {
+	st := newStage(f, nil)
+	for _, s := range []string{`{"role":"listener","room":"jam","identity":"bob"}`, `{"role":"moderator","room":"jam","identity":"m"}`,
+		`{"role":"listener","role":"moderator","room":"jam","identity":"m"}`, `{"ROLE":"moderator","room":"jam","identity":"m"}`,
+		`{"role":"performer","room":"jam","identity":"ada","ttl":21601}`, `{"role":"performer","room":"a b","identity":"ada"}`, `{"ttl":1e3}`, `[]`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		code, out := st.call(t, "POST", "/api/tokens", body, asOperator...)
+		assert.Less(t, code, 500, "body %q → %d %s", body, code, out)
+		assertErrorShape(t, code, out)
+		if code == 201 {
+			var req tokenRequest
+			require.NoError(t, json.Unmarshal([]byte(body), &req))
+			assert.NotEqual(t, "moderator", req.Role, "%s", body)
+			assert.LessOrEqual(t, req.TTL, 6*3600, "%s", body)
+			var tok tokenResponse
+			require.NoError(t, json.Unmarshal(out, &tok))
+			assert.NotEqual(t, "moderator", tok.Role)
+		}
+	})
+}
+
+// An operator's participant actions of any shape: a remove never reaches LiveKit.
+func FuzzOperatorParticipantAction(f *testing.F) {
+	st := newStage(f, nil)
+	for _, s := range []string{`{"action":"remove","identity":"ada"}`, `{"action":"mute","identity":"ada"}`, `{"ACTION":"remove","identity":"ada"}`,
+		`{"action":"mute","action":"remove","identity":"ada"}`, `{"action":"Remove","identity":"ada"}`, `{"action":"remove\u0000","identity":"ada"}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		code, out := st.call(t, "POST", "/api/rooms/jam/participants", body, asOperator...)
+		assert.Less(t, code, 500, "body %q → %d %s", body, code, out)
+		assertErrorShape(t, code, out)
+		var req participantAction
+		if json.Unmarshal([]byte(body), &req) == nil && req.Action == "remove" {
+			// Refused before the handler: 403, or the body's own 4xx; never
+			// LiveKit's answer (jam does not exist: 404) nor a success.
+			assert.Contains(t, []int{400, 403, 413, 415}, code, "%s → %s", body, out)
+		}
+	})
+}

@@ -26,6 +26,7 @@ type Rooms interface {
 	Get(ctx context.Context, name string) (rooms.Detail, error)
 	Delete(ctx context.Context, name string) error
 	Participants(ctx context.Context, room string) ([]rooms.Participant, error)
+	Participant(ctx context.Context, room, identity string) (rooms.Participant, error)
 	Kick(ctx context.Context, room, identity string) error
 	Mute(ctx context.Context, room, identity string, trackSIDs ...string) ([]rooms.Track, error)
 	Unmute(ctx context.Context, room, identity string, trackSIDs ...string) ([]rooms.Track, error)
@@ -198,6 +199,9 @@ func (p participantAction) check() error {
 	return nil
 }
 
+// actionName is what the route's per-action roles (routes.go) are keyed by.
+func (p *participantAction) actionName() string { return p.Action }
+
 type participantActionResult struct {
 	Action      string             `json:"action"`
 	Identity    string             `json:"identity"`
@@ -220,9 +224,6 @@ func (s *server) handleParticipantAction() handler {
 		var err error
 		switch req.Action {
 		case "remove":
-			if !s.auth.isAdmin(userFrom(ctx)) {
-				return &apiError{http.StatusForbidden, "forbidden", "removing a participant needs the admin group"}
-			}
 			err = s.Rooms.Kick(ctx, room, req.Identity)
 		case "mute":
 			res.Tracks, err = s.Rooms.Mute(ctx, room, req.Identity, sids...)
@@ -293,8 +294,31 @@ func (s *server) handleCreateToken() handler {
 		if err != nil {
 			return err
 		}
+		// Who handed out which access, never the token itself.
+		u, ttl := userFrom(r.Context()), time.Duration(req.TTL)*time.Second
+		if ttl == 0 { // the role's default, a whole number of minutes
+			ttl = time.Until(tok.ExpiresAt).Round(time.Minute)
+		}
+		s.Log.Info("token minted", "role", req.Role, "room", tok.Room, "identity", tok.Identity, "ttl", ttl.String(),
+			"by", u.Name, "auth", u.Method, "byRole", u.Role.String(), "id", requestIDFrom(r.Context()))
 		writeJSON(w, http.StatusCreated, tokenResponse{Token: tok.JWT, WSURL: s.WSURL, Role: req.Role,
 			Room: tok.Room, Identity: tok.Identity, ExpiresAt: tok.ExpiresAt})
+		return nil
+	}
+}
+
+// me is the caller as the dashboard sees them; the page shows what their
+// role allows.
+type me struct {
+	Name string `json:"name"`
+	Auth string `json:"auth" enum:"forward-auth,api-key,bearer,dev"`
+	Role string `json:"role" enum:"viewer,operator,admin"`
+}
+
+func (s *server) handleMe() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		u := userFrom(r.Context())
+		writeJSON(w, http.StatusOK, me{Name: u.Name, Auth: u.Method, Role: u.Role.String()})
 		return nil
 	}
 }

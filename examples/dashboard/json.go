@@ -72,7 +72,7 @@ var kinds = []struct {
 // errorCodes lists every stable code, for the OpenAPI document.
 var errorCodes = []string{
 	"invalid_argument", "malformed_json", "unknown_field", "body_too_large", "unsupported_media_type",
-	"unauthenticated", "forbidden", "not_found", "route_not_found", "method_not_allowed",
+	"unauthenticated", "api_key_in_query", "forbidden", "not_found", "route_not_found", "method_not_allowed",
 	"already_exists", "failed_precondition", "rate_limited", "not_configured",
 	"resource_exhausted", "livekit_unavailable", "upstream_auth", "upstream_permission", "upstream_error",
 	"storage_auth", "storage_unavailable", "storage_error", "internal",

@@ -35,19 +35,21 @@ func openAPIDocument(rts []route) map[string]any {
 			"schemas": map[string]any{"Error": errSchema},
 			"securitySchemes": map[string]any{
 				"apiKey":      map[string]any{"type": "apiKey", "in": "header", "name": "X-API-Key"},
-				"apiKeyQuery": map[string]any{"type": "apiKey", "in": "query", "name": "api_key"},
+				"apiKeyQuery": map[string]any{"type": "apiKey", "in": "query", "name": "api_key", "description": "on /metrics only, for scrapers"},
 				"bearer":      map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
 				"forwardAuth": map[string]any{"type": "apiKey", "in": "header", "name": "X-authentik-username",
-					"description": "set by the trusted forward-auth proxy only; ignored from other addresses"},
+					"description": "set by the trusted forward-auth proxy only, with X-Dashboard-Proxy-Secret; ignored otherwise"},
 			},
 		},
-		"security": []any{map[string]any{"apiKey": []any{}}, map[string]any{"apiKeyQuery": []any{}},
-			map[string]any{"bearer": []any{}}, map[string]any{"forwardAuth": []any{}}},
+		"security": []any{map[string]any{"apiKey": []any{}}, map[string]any{"bearer": []any{}}, map[string]any{"forwardAuth": []any{}}},
 	}
 }
 
 func operation(rt route, path string) map[string]any {
-	op := map[string]any{"summary": rt.summary, "operationId": operationID(rt.method, path)}
+	op := map[string]any{"summary": rt.summary, "operationId": operationID(rt.method, path), "x-role": rt.role.String()}
+	if rt.stricter != nil {
+		op["x-role-rules"] = rt.stricter.doc
+	}
 	var params []any
 	for _, seg := range strings.Split(path, "/") {
 		if strings.HasPrefix(seg, "{") {
@@ -80,28 +82,36 @@ func operation(rt route, path string) map[string]any {
 			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
 	}
 	fail(429, "rate limited (rate_limited); see Retry-After")
-	switch rt.access {
+	switch rt.role {
 	case public:
 		op["security"] = []any{}
-	case metricsAccess:
+	case scrape:
+		// Scrapers may only send a key in the URL: ?api_key= works here alone.
+		op["security"] = []any{map[string]any{"apiKey": []any{}}, map[string]any{"apiKeyQuery": []any{}},
+			map[string]any{"bearer": []any{}}, map[string]any{"forwardAuth": []any{}}}
 		fail(401, "no or bad credentials (unauthenticated), when metrics are not public")
 	default:
 		fail(401, "no or bad credentials (unauthenticated)")
 	}
-	if rt.access == admin || rt.mayForbid {
-		fail(403, "needs the admin group (forbidden)")
+	if rt.role > viewer || rt.stricter != nil {
+		need := "the " + rt.role.String() + " role"
+		if rt.stricter != nil {
+			need += "; " + rt.stricter.doc
+		}
+		fail(403, "the caller's role is not enough (forbidden): needs "+need)
 	}
 	if rt.path == "/api/health" {
 		responses["503"] = map[string]any{"description": "LiveKit unreachable or refusing our credentials; livekit names the failed check",
 			"content": ok["content"]}
 	}
-	if rt.access == public || rt.access == metricsAccess {
+	if rt.role == public || rt.role == scrape {
+		if rt.role == public {
+			fail(400, "an API key in the query (api_key_in_query): send X-API-Key")
+		}
 		op["responses"] = responses
 		return op
 	}
-	if rt.request != nil || len(rt.query) > 0 || strings.Contains(path, "{") {
-		fail(400, "invalid input (invalid_argument, malformed_json, unknown_field)")
-	}
+	fail(400, "invalid input (invalid_argument, malformed_json, unknown_field), or an API key in the query (api_key_in_query): send X-API-Key")
 	if rt.request != nil {
 		fail(413, "body too large (body_too_large)")
 		fail(415, "not JSON (unsupported_media_type)")

@@ -13,47 +13,53 @@ import (
 // the mux, the auth rules, the metrics labels and the OpenAPI document.
 func (s *server) routes() []route {
 	return []route{
-		{method: "GET", path: "/api/health", access: public, status: 200, response: healthResponse{},
+		{method: "GET", path: "/api/health", role: public, status: 200, response: healthResponse{},
 			summary: "LiveKit connectivity: 200 when reachable and our credentials work, 503 naming the failed check", handle: s.handleHealth()},
-		{method: "GET", path: "/api/openapi.json", access: public, status: 200, response: map[string]any{},
+		{method: "GET", path: "/api/openapi.json", role: public, status: 200, response: map[string]any{},
 			summary: "This API as an OpenAPI 3 document", handle: s.handleOpenAPI()},
-		{method: "GET", path: "/metrics", access: metricsAccess, status: 200, contentType: "text/plain",
+		{method: "GET", path: "/metrics", role: scrape, status: 200, contentType: "text/plain",
 			summary: "Prometheus metrics (public unless DASHBOARD_METRICS_PUBLIC=false)", handle: s.handleMetrics()},
 
-		{method: "GET", path: "/api/rooms", stream: true, status: 200, response: []rooms.Room{},
-			summary: "List open rooms", handle: s.handleListRooms()},
-		{method: "POST", path: "/api/rooms", stream: true, status: 201, request: createRoomRequest{}, response: rooms.Room{},
-			summary: "Create a room (idempotent: an existing room is returned as it is)", handle: s.handleCreateRoom()},
-		{method: "GET", path: "/api/rooms/{name}", stream: true, status: 200, response: rooms.Detail{},
-			summary: "Room detail with participants and their tracks", handle: s.handleGetRoom()},
-		{method: "DELETE", path: "/api/rooms/{name}", stream: true, access: admin, status: 204,
-			summary: "Close a room, disconnecting everyone", handle: s.handleDeleteRoom()},
-		{method: "GET", path: "/api/rooms/{name}/participants", stream: true, status: 200, response: []rooms.Participant{},
-			summary: "List participants with their tracks", handle: s.handleListParticipants()},
-		{method: "POST", path: "/api/rooms/{name}/participants", stream: true, status: 200, request: participantAction{}, response: participantActionResult{},
-			summary: "Act on a participant: remove (needs the admin group), mute/unmute one track or all audio, promote/demote", mayForbid: true,
-			handle: s.handleParticipantAction()},
+		{method: "GET", path: "/api/me", role: viewer, status: 200, response: me{},
+			summary: "Who is signed in, how, and with which role", handle: s.handleMe()},
 
-		{method: "POST", path: "/api/tokens", stream: true, status: 201, request: tokenRequest{}, response: tokenResponse{},
+		{method: "GET", path: "/api/rooms", stream: true, role: viewer, status: 200, response: []rooms.Room{},
+			summary: "List open rooms", handle: s.handleListRooms()},
+		{method: "POST", path: "/api/rooms", stream: true, role: operator, status: 201, request: createRoomRequest{}, response: rooms.Room{},
+			summary: "Create a room (idempotent: an existing room is returned as it is)", handle: s.handleCreateRoom()},
+		{method: "GET", path: "/api/rooms/{name}", stream: true, role: viewer, status: 200, response: rooms.Detail{},
+			summary: "Room detail with participants and their tracks", handle: s.handleGetRoom()},
+		{method: "DELETE", path: "/api/rooms/{name}", stream: true, role: admin, status: 204,
+			summary: "Close a room, disconnecting everyone", handle: s.handleDeleteRoom()},
+		{method: "GET", path: "/api/rooms/{name}/participants", stream: true, role: viewer, status: 200, response: []rooms.Participant{},
+			summary: "List participants with their tracks", handle: s.handleListParticipants()},
+		{method: "POST", path: "/api/rooms/{name}/participants", stream: true, role: operator, status: 200, request: participantAction{}, response: participantActionResult{},
+			stricter: byAction(map[string]role{"mute": operator, "unmute": operator, "promote": operator, "demote": operator, "remove": admin}),
+			summary:  "Act on a participant: remove, mute/unmute one track or all audio, promote/demote", handle: s.handleParticipantAction()},
+
+		{method: "POST", path: "/api/tokens", stream: true, role: operator, status: 201, request: tokenRequest{}, response: tokenResponse{}, stricter: s.tokenRule(),
 			summary: "Mint a performer, listener or moderator token with the public WebSocket URL", handle: s.handleCreateToken()},
 
-		{method: "GET", path: "/api/ingress", stream: true, status: 200, response: []ingress.Ingress{}, needs: ingressService,
-			query: []param{{"room", "only this room's ingresses", false}}, summary: "List ingresses (RTMP, WHIP, URL pulls) with their state", handle: s.handleListIngress()},
-		{method: "POST", path: "/api/ingress", stream: true, status: 201, request: createIngressRequest{}, response: ingress.Ingress{}, needs: ingressService,
+		{method: "GET", path: "/api/ingress", stream: true, role: viewer, status: 200, response: []ingress.Ingress{}, needs: ingressService,
+			query:   []param{{"room", "only this room's ingresses", false}},
+			summary: "List ingresses (RTMP, WHIP, URL pulls) with their state; stream keys are redacted", handle: s.handleListIngress()},
+		{method: "GET", path: "/api/ingress/{id}/stream-key", stream: true, role: admin, status: 200, response: streamKey{}, needs: ingressService,
+			summary: "Reveal an ingress's server URL, stream key and publish URL (logged)", handle: s.handleRevealStreamKey()},
+		{method: "POST", path: "/api/ingress", stream: true, role: operator, status: 201, request: createIngressRequest{}, response: ingress.Ingress{}, needs: ingressService,
 			summary: "Create an RTMP, WHIP or URL ingress; the answer carries the OBS settings and stream key", handle: s.handleCreateIngress()},
-		{method: "DELETE", path: "/api/ingress", stream: true, access: admin, status: 204, needs: ingressService,
+		{method: "DELETE", path: "/api/ingress", stream: true, role: admin, status: 204, needs: ingressService,
 			query: []param{{"id", "the ingress ID (IN_...)", true}}, summary: "Delete an ingress; its stream key stops working", handle: s.handleDeleteIngress()},
 
-		{method: "GET", path: "/api/egress", stream: true, status: 200, response: []egress.Egress{}, needs: recordingService,
+		{method: "GET", path: "/api/egress", stream: true, role: viewer, status: 200, response: []egress.Egress{}, needs: recordingService,
 			query:   []param{{"room", "only this room's egresses", false}, {"active", "true: only those still running", false}},
 			summary: "List recordings and restreams with their status", handle: s.handleListEgress()},
-		{method: "POST", path: "/api/egress", stream: true, status: 201, request: startEgressRequest{}, response: []egress.Egress{}, needs: recordingService,
+		{method: "POST", path: "/api/egress", stream: true, role: operator, status: 201, request: startEgressRequest{}, response: []egress.Egress{}, needs: recordingService,
 			summary: "Start recording the show's audio, stems (one egress per performer), the room, HLS, or a restream to RTMP", handle: s.handleStartEgress()},
-		{method: "DELETE", path: "/api/egress", stream: true, access: admin, status: 200, response: egress.Egress{}, needs: recordingService,
+		{method: "DELETE", path: "/api/egress", stream: true, role: operator, status: 200, response: egress.Egress{}, needs: recordingService,
 			query: []param{{"id", "the egress ID (EG_...)", true}}, summary: "Stop a recording or restream; its files are uploaded as it ends", handle: s.handleStopEgress()},
-		{method: "POST", path: "/api/egress/{id}/destinations", stream: true, status: 200, request: destinationsRequest{}, response: egress.Egress{}, needs: recordingService,
+		{method: "POST", path: "/api/egress/{id}/destinations", stream: true, role: operator, status: 200, request: destinationsRequest{}, response: egress.Egress{}, needs: recordingService,
 			summary: "Add or remove RTMP destinations of a live restream (adds first)", handle: s.handleDestinations()},
-		{method: "GET", path: "/api/recordings", stream: true, status: 200, response: []recording{}, needs: recordingService,
+		{method: "GET", path: "/api/recordings", stream: true, role: viewer, status: 200, response: []recording{}, needs: recordingService,
 			query:   []param{{"room", "only this room's recordings", false}, {"linkTtl", "download link lifetime in seconds (default 3600, at most 604800)", false}},
 			summary: "Finished recordings in the bucket, newest first, with presigned download links", handle: s.handleListRecordings()},
 	}
@@ -64,8 +70,8 @@ func (s *server) routes() []route {
 // limit, metrics, logs) but are not part of the API's OpenAPI document.
 func (s *server) pages() []route {
 	return []route{
-		{method: "GET", path: "/{$}", summary: "the dashboard page", handle: s.handlePage()},
-		{method: "GET", path: "/static/", access: public, summary: "the page's script and style", handle: s.handleAssets()},
+		{method: "GET", path: "/{$}", role: viewer, summary: "the dashboard page", handle: s.handlePage()},
+		{method: "GET", path: "/static/", role: public, summary: "the page's script and style", handle: s.handleAssets()},
 	}
 }
 
@@ -88,30 +94,20 @@ func (s *server) has(svc service) bool {
 	return true
 }
 
-// access says who may call a route.
-type access int
-
-const (
-	authenticated access = iota // any of the three auth methods
-	public                      // nobody needs to sign in
-	admin                       // destructive: the admin group, when one is configured
-	metricsAccess               // public or authenticated, by DASHBOARD_METRICS_PUBLIC
-)
-
 // route is one endpoint: how it is reached, who may call it, what it takes and
 // gives (for the OpenAPI document), and its handler.
 type route struct {
 	method, path string
 	summary      string
-	access       access
-	stream       bool    // also served under /api/stream, the API gateway's paths
-	query        []param // documented query parameters
-	request      any     // JSON body
-	response     any     // success body
-	contentType  string  // of the success body; JSON unless set
-	status       int     // success status
-	needs        service // a service the dashboard may run without: 501 not_configured
-	mayForbid    bool    // some inputs need the admin group (403)
+	role         role      // who may call it (roles.go)
+	stricter     *stricter // inputs that need more than role, checked before the handler
+	stream       bool      // also served under /api/stream, the API gateway's paths
+	query        []param   // documented query parameters
+	request      any       // JSON body
+	response     any       // success body
+	contentType  string    // of the success body; JSON unless set
+	status       int       // success status
+	needs        service   // a service the dashboard may run without: 501 not_configured
 	handle       handler
 }
 

@@ -47,7 +47,7 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	getenv := func(k string) string {
 		return map[string]string{"LIVEKIT_URL": env.URL, "LIVEKIT_API_KEY": env.APIKey, "LIVEKIT_API_SECRET": env.APISecret,
-			"DASHBOARD_ADDR": addr, "DASHBOARD_API_KEYS": testAPIKey}[k]
+			"DASHBOARD_ADDR": addr, "DASHBOARD_API_KEYS": testAPIKey, "DASHBOARD_ADMIN_GROUP": adminGroup}[k]
 	}
 	ctx, sigterm := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -117,6 +117,9 @@ func TestDevMode(t *testing.T) {
 	assert.Equal(t, "no authentication", resp.Header.Get("X-Dashboard-Dev-Mode"))
 	assert.Contains(t, out.String(), `"level":"WARN","msg":"DEV MODE: NO AUTHENTICATION`)
 	assert.Contains(t, out.String(), "dashboard: serving on http://"+addr)
+	resp, err = http.Get("http://" + addr + "/api/me")
+	require.NoError(t, err)
+	assert.Contains(t, string(mustRead(t, resp)), `"role":"admin"`, "the dev user is an admin")
 
 	resp, err = http.Post("http://"+addr+"/api/tokens", "application/json", strings.NewReader(`{"role":"performer","room":"dev","identity":"ada"}`))
 	require.NoError(t, err)

@@ -58,7 +58,7 @@ func NewServer(d Deps) http.Handler {
 	for _, rt := range s.pages() {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt, rt.path))
 	}
-	s.mux.Handle("/", s.wrap(route{access: public, handle: s.noRoute}, "unmatched"))
+	s.mux.Handle("/", s.wrap(route{role: public, handle: s.noRoute}, "unmatched"))
 	return s.requestID(s.cors(s.mux))
 }
 
@@ -83,6 +83,7 @@ func (s *server) wrap(rt route, pattern string) http.Handler {
 			w.Header().Set("Retry-After", "1")
 			err = &apiError{http.StatusTooManyRequests, "rate_limited", "too many requests; slow down"}
 		}
+		r.Body = http.MaxBytesReader(sw, r.Body, s.Settings.BodyLimit) // authorize may read it
 		if err == nil {
 			r, err = s.authorize(rt, r)
 		}
@@ -90,7 +91,6 @@ func (s *server) wrap(rt route, pattern string) http.Handler {
 			err = &apiError{http.StatusNotImplemented, "not_configured", string(rt.needs) + " is not configured on this dashboard"}
 		}
 		if err == nil {
-			r.Body = http.MaxBytesReader(sw, r.Body, s.Settings.BodyLimit)
 			err = rt.handle(sw, r)
 		}
 		if err != nil {
@@ -120,7 +120,7 @@ func (s *server) finish(sw *statusWriter, r *http.Request, pattern string, start
 		attrs = append(attrs, slog.String("query", redactQuery(r.URL.Query())))
 	}
 	if u.Method != "" {
-		attrs = append(attrs, slog.String("user", u.Name), slog.String("auth", u.Method))
+		attrs = append(attrs, slog.String("user", u.Name), slog.String("auth", u.Method), slog.String("role", u.Role.String()))
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
@@ -133,22 +133,6 @@ func redactQuery(q url.Values) string {
 		q.Set("api_key", "REDACTED")
 	}
 	return q.Encode()
-}
-
-// authorize returns the request carrying its user, or why it may not proceed.
-func (s *server) authorize(rt route, r *http.Request) (*http.Request, error) {
-	if rt.access == public || (rt.access == metricsAccess && s.Settings.MetricsPublic) {
-		return r, nil
-	}
-	u, err := s.auth.authenticate(r)
-	if err != nil {
-		return r, err
-	}
-	r = r.WithContext(withUser(r.Context(), u))
-	if rt.access == admin && !s.auth.isAdmin(u) {
-		return r, &apiError{http.StatusForbidden, "forbidden", "this action needs the admin group"}
-	}
-	return r, nil
 }
 
 // noRoute answers paths and methods the table does not have: 405 with Allow when

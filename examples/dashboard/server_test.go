@@ -22,9 +22,12 @@ import (
 )
 
 const (
-	testAPIKey = "key-for-tests-0123456789"
-	wait, tick = 15 * time.Second, 50 * time.Millisecond
-	publicWS   = "wss://livekit.example.test"
+	testAPIKey = "key-for-tests-0123456789" // an admin's
+	// Keys of the other roles, for the role tests.
+	testOperatorKey = "operator-key-0123456789"
+	testViewerKey   = "viewer-key-0123456789ab"
+	wait, tick      = 15 * time.Second, 50 * time.Millisecond
+	publicWS        = "wss://livekit.example.test"
 )
 
 // stage is a dashboard in front of a real LiveKit, with its logs captured and
@@ -53,11 +56,11 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func defaultSettings() settings {
-	s, err := loadSettings(nil, func(string) string { return "" }, io.Discard)
+	s, err := loadSettings(nil, func(k string) string { return map[string]string{"DASHBOARD_ADMIN_GROUP": adminGroup}[k] }, io.Discard)
 	if err != nil {
 		panic(err)
 	}
-	s.APIKeys = []string{testAPIKey}
+	s.APIKeys = []apiKey{{testAPIKey, admin}, {testOperatorKey, operator}, {testViewerKey, viewer}}
 	s.RateLimit, s.RateBurst = 100000, 100000
 	s.LiveKitTimeout = 2 * time.Second // an outage shows quickly
 	return s
@@ -88,7 +91,7 @@ func newStageWith(t testing.TB, env *testenv.Env, storage egress.Storage, tweak 
 		Timeout: s.LiveKitTimeout, Storage: storage})
 	require.NoError(t, err)
 	logs := &syncBuffer{}
-	st := &stage{env: env, sm: sm, ing: sm.Ingress, logs: logs, secrets: []string{env.APISecret, testAPIKey}}
+	st := &stage{env: env, sm: sm, ing: sm.Ingress, logs: logs, secrets: []string{env.APISecret, testAPIKey, testOperatorKey, testViewerKey, testProxySecret}}
 	deps := Deps{Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Settings: s, WSURL: sm.Config().WSURL(), Health: sm, Rooms: sm.Rooms, Tokens: sm.Tokens, Ingress: sm.Ingress}
 	if sm.Egress != nil {
@@ -118,7 +121,9 @@ func (s *stage) call(t testing.TB, method, path string, body any, headers ...str
 	out, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	assert.NotContains(t, string(out), s.env.APISecret, "the LiveKit API secret leaked into an answer")
-	assert.NotContains(t, string(out), testAPIKey, "an API key leaked into an answer")
+	for _, k := range []string{testAPIKey, testOperatorKey, testViewerKey, testProxySecret} {
+		assert.NotContains(t, string(out), k, "an API key or the proxy secret leaked into an answer")
+	}
 	if sk := s.sm.Config().Storage.SecretKey; sk != "" {
 		assert.NotContains(t, string(out), sk, "the storage secret key leaked into an answer")
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 )
@@ -13,6 +14,7 @@ type Ingresses interface {
 	WHIP(ctx context.Context, o ingress.WHIPOptions) (ingress.Ingress, error)
 	PullURL(ctx context.Context, o ingress.URLOptions) (ingress.Ingress, error)
 	List(ctx context.Context, o ingress.ListOptions) ([]ingress.Ingress, error)
+	Get(ctx context.Context, id string) (ingress.Ingress, error)
 	Delete(ctx context.Context, id string) error
 }
 
@@ -22,7 +24,45 @@ func (s *server) handleListIngress() handler {
 		if err != nil {
 			return err
 		}
+		for i := range list {
+			list[i] = redacted(list[i])
+		}
 		writeJSON(w, http.StatusOK, list)
+		return nil
+	}
+}
+
+// redacted is an ingress without its stream key: whoever holds the key can put
+// anything on stage. Only the answer that creates an ingress and the admin's
+// reveal carry it.
+func redacted(in ingress.Ingress) ingress.Ingress {
+	if in.StreamKey != "" {
+		in.PublishURL = strings.ReplaceAll(in.PublishURL, in.StreamKey, "{redacted}")
+		in.ServerURL = strings.ReplaceAll(in.ServerURL, in.StreamKey, "{redacted}")
+		in.StreamKey = ""
+	}
+	return in
+}
+
+// streamKey is what an encoder needs to publish to an ingress.
+type streamKey struct {
+	ID         string `json:"id"`
+	ServerURL  string `json:"serverUrl"`
+	StreamKey  string `json:"streamKey"`
+	PublishURL string `json:"publishUrl"`
+}
+
+// handleRevealStreamKey answers an ingress's stream key to an admin, and logs
+// who saw which (never the key).
+func (s *server) handleRevealStreamKey() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		in, err := s.Ingress.Get(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		u := userFrom(r.Context())
+		s.Log.Info("stream key revealed", "ingress", in.ID, "room", in.Room, "by", u.Name, "auth", u.Method, "id", requestIDFrom(r.Context()))
+		writeJSON(w, http.StatusOK, streamKey{ID: in.ID, ServerURL: in.ServerURL, StreamKey: in.StreamKey, PublishURL: in.PublishURL})
 		return nil
 	}
 }

@@ -37,11 +37,22 @@ func openDashboard(t *testing.T, url, user string) *browser {
 			go func() { _ = chromedp.Run(b.Ctx, page.HandleJavaScriptDialog(true)) }()
 		}
 	})
-	b.run(network.Enable(),
-		// What Traefik adds after Authentik let the operator in.
-		network.SetExtraHTTPHeaders(network.Headers{"X-authentik-username": user, "X-authentik-groups": "crew|" + adminGroup}),
-		chromedp.Navigate(url), chromedp.WaitVisible("#rooms", chromedp.ByQuery))
+	b.run(network.Enable(), signedIn(user, "crew|"+adminGroup), chromedp.Navigate(url), chromedp.WaitVisible("#rooms", chromedp.ByQuery))
 	return b
+}
+
+// signedIn is what Traefik adds after Authentik let user in: who they are,
+// their groups, and the secret that proves the headers come from the proxy.
+func signedIn(user, groups string) chromedp.Action {
+	return network.SetExtraHTTPHeaders(network.Headers{"X-authentik-username": user, "X-authentik-groups": groups,
+		proxySecretHeader: testProxySecret})
+}
+
+// signInAs reloads the page as another person.
+func (b *browser) signInAs(user, groups string) {
+	b.t.Helper()
+	b.run(signedIn(user, groups), chromedp.Reload(), chromedp.WaitVisible("#rooms", chromedp.ByQuery))
+	b.until("the role in the header", `!!document.querySelector("#role")`)
 }
 
 // run performs actions with a bound, failing the test with what the page showed.
@@ -68,6 +79,13 @@ func (b *browser) text(sel string) string {
 	return s
 }
 
+func (b *browser) count(sel string) int {
+	b.t.Helper()
+	var n int
+	b.run(chromedp.Evaluate(`document.querySelectorAll('`+sel+`').length`, &n))
+	return n
+}
+
 func (b *browser) fill(form string, fields map[string]string) {
 	b.t.Helper()
 	for name, v := range fields {
@@ -87,8 +105,8 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 	m := testenv.MinIO(t)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
 	s := newStageWith(t, env, storage, func(s *settings) {
-		s.TrustedProxies = mustPrefixes("127.0.0.0/8")
-		s.AdminGroup = adminGroup
+		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
+		s.AdminGroup, s.OperatorGroup = adminGroup, operatorGroup
 		s.LiveKitTimeout = 10 * time.Second
 	})
 	ctx := t.Context()
@@ -96,6 +114,7 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 
 	b := openDashboard(t, s.srv.URL+"/", "mia")
 	assert.Contains(t, b.text("#user"), "mia", "the header names who is signed in")
+	b.until("her role in the header", `document.querySelector("#role")?.textContent === "admin"`)
 	b.until("LiveKit is reachable", `document.querySelector("#livekit").textContent === "ok"`)
 
 	// The stage is created from the form and listed.
@@ -141,7 +160,8 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 	assert.WithinDuration(t, time.Now().Add(2*time.Minute), at, 10*time.Second)
 	assert.Contains(t, b.text(bob), "listener in friday-jam")
 
-	// OBS: an RTMP ingress with its settings to paste; ffmpeg pushes; it goes live.
+	// OBS: an RTMP ingress with its settings to paste, the stream key shown
+	// right after creating it; ffmpeg pushes; it goes live.
 	b.fill("#create-ingress", map[string]string{"kind": "rtmp", "room": "friday-jam", "identity": "obs-main"})
 	card := `#ingress li[data-ingress]`
 	b.until("the OBS settings", `!!document.querySelector('`+card+` code.secret')`)
@@ -188,6 +208,24 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 	require.NoError(t, b.Screenshot(filepath.Join(testenv.Artifacts(), "dashboard-phone.png")))
 	b.run(chromedp.EmulateViewport(1280, 900))
 
+	// After a reload the page no longer holds the key (lists never carry it);
+	// mia, an admin, reveals it again.
+	b.signInAs("mia", "crew|"+adminGroup)
+	b.until("the ingest card", `!!document.querySelector('`+card+`')`)
+	assert.Equal(t, 0, b.count(card+" code.secret"), "the key is hidden after a reload")
+	assert.Equal(t, server, b.text(card+" dd code"), "the server stays visible")
+	b.run(chromedp.Click(card+" button.reveal", chromedp.ByQuery))
+	b.until("the revealed key", `!!document.querySelector('`+card+` code.secret')`)
+	assert.Equal(t, key, b.text(card+" code.secret"))
+	assert.Contains(t, s.logs.String(), `"msg":"stream key revealed"`)
+	// Olga, an operator, sees the ingest without its key, and no Reveal.
+	b.signInAs("olga", "crew|"+operatorGroup)
+	assert.Equal(t, "operator", b.text("#role"))
+	b.until("the ingest card", `!!document.querySelector('`+card+`')`)
+	assert.Equal(t, 0, b.count(card+" code.secret"))
+	assert.Equal(t, 0, b.count(card+" button.reveal"))
+	b.signInAs("mia", "crew|"+adminGroup)
+
 	// A mistake is explained in place, in words.
 	b.fill("#create-ingress", map[string]string{"kind": "url", "room": "friday-jam", "identity": "dj", "url": "ftp://files.example.test/set.ogg"})
 	b.until("the error", `!document.querySelector("#error").hidden`)
@@ -203,10 +241,12 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 
 // Without the proxy's headers the page is not served, like the API.
 func TestThePageNeedsSignIn(t *testing.T) {
-	s := newStage(t, func(s *settings) { s.TrustedProxies = mustPrefixes("127.0.0.0/8") })
+	s := newStage(t, func(s *settings) { s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret })
 	code, body := s.call(t, "GET", "/", nil, noAuth...)
 	assert.Equal(t, 401, code, "%s", body)
-	resp := s.do(t, "GET", "/", nil, "X-authentik-username", "mia")
+	code, body = s.call(t, "GET", "/", nil, "X-authentik-username", "mia")
+	assert.Equal(t, 401, code, "the proxy's address without its secret: %s", body)
+	resp := s.do(t, "GET", "/", nil, "X-authentik-username", "mia", proxySecretHeader, testProxySecret)
 	page := string(mustRead(t, resp))
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Contains(t, page, "mia")

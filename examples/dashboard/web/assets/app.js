@@ -2,7 +2,9 @@
 "use strict";
 
 const $ = (sel, root = document) => root.querySelector(sel);
-const state = { room: null, tokens: [] };
+// keys holds stream keys this page was given (on creating an ingress, or an
+// admin's reveal) until it reloads: lists never carry them.
+const state = { room: null, tokens: [], keys: {}, me: { role: "viewer" } };
 
 // api calls the JSON API and turns its {"error":{code,message}} into a thrown Error
 // with words a person understands.
@@ -27,7 +29,7 @@ function explain(status, code, message) {
     invalid_argument: "That input was not accepted",
     not_found: "It no longer exists",
     unauthenticated: "You are not signed in",
-    forbidden: "You need the admin group for this",
+    forbidden: "Your role does not allow this",
     livekit_unavailable: "LiveKit cannot be reached right now",
     rate_limited: "Too many requests; wait a moment",
     not_configured: "This feature is not configured on the server",
@@ -161,14 +163,31 @@ async function refreshRoom() {
     }) }, "Stop") : "")));
 }
 
+// streamKeyRow shows a key this page holds, or, for an admin, a button that
+// reveals it (the reveal is logged on the server).
+function streamKeyRow(i) {
+  if (i.kind === "url") return [];
+  const k = state.keys[i.id];
+  if (k && k.streamKey) {
+    return [el("dt", {}, "Stream key"), el("dd", {}, el("code", { class: "secret" }, k.streamKey), copyButton(k.streamKey, "stream key"))];
+  }
+  return [el("dt", {}, "Stream key"), el("dd", {}, el("span", { class: "muted" }, "hidden"),
+    state.me.role === "admin" ? el("button", { type: "button", class: "reveal", "aria-label": "Reveal the stream key of " + (i.name || i.identity),
+      onclick: () => guard(async () => {
+        state.keys[i.id] = await api("GET", "/api/ingress/" + encodeURIComponent(i.id) + "/stream-key");
+        await refreshRooms();
+      }) }, "Reveal") : "")];
+}
+
 function ingressCard(i) {
+  const server = (state.keys[i.id] || i).serverUrl;
   return el("li", { class: "card", "data-ingress": i.id },
     el("strong", {}, i.name || i.identity), ` · ${i.kind} → ${i.room} · `,
     el("span", { class: "badge " + (i.state === "publishing" ? "ok" : i.state === "error" ? "bad" : "") }, i.state),
     i.error ? el("p", { class: "error" }, i.error) : "",
     el("dl", { class: "settings" },
-      el("dt", {}, i.kind === "url" ? "Source" : "Server"), el("dd", {}, el("code", {}, i.serverUrl), copyButton(i.serverUrl, "server URL")),
-      i.streamKey ? [el("dt", {}, "Stream key"), el("dd", {}, el("code", { class: "secret" }, i.streamKey), copyButton(i.streamKey, "stream key"))] : [],
+      el("dt", {}, i.kind === "url" ? "Source" : "Server"), el("dd", {}, el("code", {}, server), copyButton(server, "server URL")),
+      streamKeyRow(i),
       i.encoder ? [el("dt", {}, "OBS"), el("dd", {}, `${i.encoder.audioCodec} ${i.encoder.audioBitrateKbps} kbps ${i.encoder.audioSampleRate / 1000} kHz ${i.encoder.audioChannels}` +
         (i.encoder.videoCodec ? ` · ${i.encoder.videoCodec} ${i.encoder.rateControl || ""} keyframe ${i.encoder.keyframeInterval || ""}` : ""))] : []),
     el("button", { class: "danger", onclick: () => guard(async () => {
@@ -234,7 +253,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#create-ingress").addEventListener("submit", (ev) => {
     ev.preventDefault();
     guard(async () => {
-      await api("POST", "/api/ingress", formJSON(ev.target));
+      const created = await api("POST", "/api/ingress", formJSON(ev.target));
+      state.keys[created.id] = created; // the one answer that carries the key
       await refreshRooms();
     });
   });
@@ -246,6 +266,10 @@ document.addEventListener("DOMContentLoaded", () => {
       await refreshRoom();
     }));
   }
-  guard(refreshRooms);
+  guard(async () => {
+    state.me = await api("GET", "/api/me");
+    $("#user").append(" ", el("span", { class: "badge", id: "role" }, state.me.role));
+    await refreshRooms();
+  });
   setInterval(() => guard(refreshRooms), 3000); // live without page reloads
 });

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
+)
+
+// role says who may call a route, and what a credential is worth. The three
+// signed-in roles are ordered: an admin may do what an operator may, an
+// operator what a viewer may.
+type role int
+
+const (
+	undeclared role = iota // a route row without a role is a bug (TestEveryRouteDeclaresARole)
+	public                 // nobody needs to sign in
+	scrape                 // /metrics: public, or viewer when DASHBOARD_METRICS_PUBLIC=false
+	viewer                 // reads: lists, details, recordings
+	operator               // runs a show: rooms, participants, tokens, ingress, recordings
+	admin                  // destructive and privileged: closing, removing, deleting, revealing
+)
+
+func (r role) String() string {
+	switch r {
+	case public:
+		return "public"
+	case scrape:
+		return "metrics"
+	case viewer:
+		return "viewer"
+	case operator:
+		return "operator"
+	case admin:
+		return "admin"
+	}
+	return "undeclared"
+}
+
+// roleNamed is the role a credential may be given by name.
+func roleNamed(name string) (role, bool) {
+	switch name {
+	case "viewer":
+		return viewer, true
+	case "operator":
+		return operator, true
+	case "admin":
+		return admin, true
+	}
+	return undeclared, false
+}
+
+// stricter is what some inputs of a route need beyond the route's role: the
+// route's table row names it, and authorize applies it to the decoded body
+// before the handler runs, so no handler checks roles itself.
+type stricter struct {
+	doc string // for the OpenAPI document: which inputs need which role
+	// need is the role this input needs and why (named in the 403); an error
+	// refuses the request as it would refuse any input.
+	need func(ctx context.Context, in any) (role, string, error)
+}
+
+// byAction is the stricter rule of a body whose "action" picks the role from
+// roles; an action not in the map is left to the body's own check.
+func byAction(roles map[string]role) *stricter {
+	var doc []string
+	for a, r := range roles {
+		doc = append(doc, a+": "+r.String())
+	}
+	slices.Sort(doc)
+	return &stricter{doc: strings.Join(doc, ", "), need: func(_ context.Context, in any) (role, string, error) {
+		a := in.(interface{ actionName() string }).actionName()
+		return roles[a], a, nil
+	}}
+}
+
+// maxOperatorTTL is the longest token an operator may mint: a show's length.
+const maxOperatorTTL = 6 * time.Hour
+
+// tokenRule: an operator hands out listener tokens, and performer tokens for
+// people who are not on stage yet; a moderator token, a performer token for an
+// identity in the room now (LiveKit would disconnect them when the new token
+// joins), and any token beyond 6 h need an admin.
+func (s *server) tokenRule() *stricter {
+	return &stricter{doc: "moderator tokens, performer tokens for an identity in the room now, and tokens beyond 6 h: admin",
+		need: func(ctx context.Context, in any) (role, string, error) {
+			t := in.(*tokenRequest)
+			switch {
+			case t.Role == "moderator":
+				return admin, "minting a moderator token", nil
+			case time.Duration(t.TTL)*time.Second > maxOperatorTTL:
+				return admin, "a token beyond 6 h", nil
+			case t.Role == "performer":
+				_, err := s.Rooms.Participant(ctx, t.Room, t.Identity)
+				if err == nil {
+					return admin, "a performer token for " + t.Identity + ", who is in " + t.Room + " now (LiveKit would disconnect them)", nil
+				}
+				if !errors.Is(err, rooms.ErrNotFound) {
+					return undeclared, "", err // unknown: refuse rather than guess
+				}
+			}
+			return operator, "", nil
+		}}
+}
+
+// authorize is the one place roles are enforced: it refuses a query API key
+// outside /metrics, finds the caller, checks the route's role and, for a route
+// whose inputs may need more, the role this request's body needs. It returns
+// the request carrying its user.
+func (s *server) authorize(rt route, r *http.Request) (*http.Request, error) {
+	if rt.role != scrape && r.URL.Query().Has("api_key") {
+		return r, &apiError{http.StatusBadRequest, "api_key_in_query",
+			"?api_key= is accepted on /metrics only (for scrapers); send the key in the X-API-Key header"}
+	}
+	if rt.role == public || (rt.role == scrape && s.Settings.MetricsPublic) {
+		return r, nil
+	}
+	u, err := s.auth.authenticate(r, rt.role == scrape)
+	if err != nil {
+		return r, err
+	}
+	r = r.WithContext(withUser(r.Context(), u))
+	need := rt.role
+	switch need {
+	case scrape:
+		need = viewer
+	case undeclared:
+		need = admin // fail closed; TestEveryRouteDeclaresARole keeps it from happening
+	}
+	if u.Role < need {
+		return r, forbidden(u, need, "this route")
+	}
+	if rt.stricter == nil || u.Role == admin {
+		return r, nil
+	}
+	// The body decides: read it once (within the body limit), decode it as the
+	// handler will, and hand the handler the same bytes.
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return r, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	probe := r.Clone(r.Context())
+	probe.Body = io.NopCloser(bytes.NewReader(raw))
+	in := reflect.New(reflect.TypeOf(rt.request)).Interface()
+	if err := decode(probe, in); err != nil {
+		return r, err
+	}
+	need, why, err := rt.stricter.need(r.Context(), in)
+	if err != nil {
+		return r, err
+	}
+	if u.Role < need {
+		return r, forbidden(u, need, why)
+	}
+	return r, nil
+}
+
+func forbidden(u user, need role, what string) error {
+	return &apiError{http.StatusForbidden, "forbidden", what + " needs the " + need.String() + " role; " + u.Name + " is " + u.Role.String()}
+}
