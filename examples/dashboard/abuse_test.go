@@ -230,3 +230,40 @@ func TestHealthIsCachedAndSaysLittle(t *testing.T) {
 	}, healthMaxAge+3*time.Second, 50*time.Millisecond, "health stayed down")
 	t.Logf("the dashboard said ok %s after LiveKit did", time.Since(back).Round(time.Millisecond))
 }
+
+// A slow server gets one refresh at a time from an open page: the page starts
+// its next poll only when the last one has finished (it polls every 3 s; here
+// each GET /api/rooms takes 3.5 s).
+func TestThePageNeverPilesUpPolls(t *testing.T) {
+	testenv.RequireNetNS(t)
+	s := newStage(t, func(s *settings) {
+		s.TrustedProxies = mustPrefixes("127.0.0.0/8")
+		s.AdminGroup = adminGroup
+	})
+	var mu sync.Mutex
+	var inFlight, most int
+	var served atomic.Int64
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/rooms" {
+			mu.Lock()
+			inFlight++
+			most = max(most, inFlight)
+			mu.Unlock()
+			defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+			defer served.Add(1)
+			select {
+			case <-time.After(3500 * time.Millisecond):
+			case <-r.Context().Done():
+			}
+		}
+		s.srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(slow.Close)
+
+	b := openDashboard(t, slow.URL+"/", "mia")
+	require.Eventually(t, func() bool { return served.Load() >= 2 }, 30*time.Second, 100*time.Millisecond, "the page stopped polling")
+	b.until("the room list refreshed", `document.querySelector("#livekit").textContent === "ok"`)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 1, most, "polls overlapped on a slow server")
+}

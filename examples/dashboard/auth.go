@@ -142,29 +142,6 @@ func addrOf(hostport string) (netip.Addr, bool) {
 	return ip.Unmap(), err == nil
 }
 
-// clientAddr is who to rate-limit: the peer, or, when the peer is a trusted proxy,
-// the right-most X-Forwarded-For entry that is not one of our proxies.
-func clientAddr(prefixes []netip.Prefix, r *http.Request) string {
-	ip, ok := addrOf(r.RemoteAddr)
-	if !ok {
-		return r.RemoteAddr
-	}
-	if !trusted(prefixes, r.RemoteAddr) {
-		return ip.String()
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop, ok := addrOf(strings.TrimSpace(hops[i]))
-		if !ok {
-			break
-		}
-		if !slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(hop) }) {
-			return hop.String()
-		}
-	}
-	return ip.String()
-}
-
 type bearerClaims struct {
 	jwt.RegisteredClaims
 	Username string   `json:"preferred_username"`

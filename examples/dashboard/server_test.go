@@ -90,7 +90,8 @@ func newStageWith(t testing.TB, env *testenv.Env, storage egress.Storage, tweak 
 	logs := &syncBuffer{}
 	st := &stage{env: env, sm: sm, ing: sm.Ingress, logs: logs, secrets: []string{env.APISecret, testAPIKey}}
 	deps := Deps{Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Settings: s, WSURL: sm.Config().WSURL(), Health: sm, Rooms: sm.Rooms, Tokens: sm.Tokens, Ingress: sm.Ingress}
+		Settings: s, WSURL: sm.Config().WSURL(), Health: sm, Rooms: sm.Rooms, Tokens: sm.Tokens, Ingress: sm.Ingress,
+		Resolver: fakeDNS} // tests never resolve real names
 	if sm.Egress != nil {
 		deps.Egress, deps.Recordings = sm.Egress, sm.Recordings
 		st.secrets = append(st.secrets, storage.SecretKey)

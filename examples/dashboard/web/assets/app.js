@@ -31,6 +31,9 @@ function explain(status, code, message) {
     livekit_unavailable: "LiveKit cannot be reached right now",
     rate_limited: "Too many requests; wait a moment",
     not_configured: "This feature is not configured on the server",
+    pull_not_allowed: "This dashboard may not pull from that address",
+    destination_not_allowed: "This dashboard may not stream to that address",
+    too_many_destinations: "A restream has at most 10 destinations",
   }[code];
   const detail = message ? message.replace(/^[a-z.]+[A-Za-z]*: /, "") : "";
   return (plain || "Something went wrong (" + status + ")") + (detail ? ": " + detail : "");
@@ -246,6 +249,20 @@ document.addEventListener("DOMContentLoaded", () => {
       await refreshRoom();
     }));
   }
-  guard(refreshRooms);
-  setInterval(() => guard(refreshRooms), 3000); // live without page reloads
+  poll();
 });
+
+// poll refreshes the page every 3 s, live without reloads. The next refresh is
+// scheduled only when this one has finished, so a slow server gets one request
+// at a time from each open page, never a pile of them.
+let polling = false;
+async function poll() {
+  if (polling) return;
+  polling = true;
+  try {
+    await guard(refreshRooms);
+  } finally {
+    polling = false;
+    setTimeout(poll, 3000);
+  }
+}
