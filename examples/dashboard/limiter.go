@@ -37,7 +37,7 @@ type limiter struct {
 
 type limiterShard struct {
 	mu       sync.Mutex
-	clients  map[netip.Addr]*bucket
+	clients  map[[16]byte]*bucket // by limitKey, as 16 bytes (cheaper to hash than netip.Addr)
 	overflow bucket
 	swept    time.Time
 }
@@ -50,7 +50,7 @@ type bucket struct {
 func newLimiter(perSecond float64, burst int) *limiter {
 	l := &limiter{rate: perSecond, burst: float64(burst), perShard: maxClients / limiterShards, seed: maphash.MakeSeed()}
 	for i := range l.shards {
-		l.shards[i].clients = map[netip.Addr]*bucket{}
+		l.shards[i].clients = map[[16]byte]*bucket{}
 		l.shards[i].overflow = bucket{tokens: l.burst}
 	}
 	return l
@@ -68,8 +68,8 @@ func limitKey(ip netip.Addr) netip.Addr {
 // allow takes a token from the bucket of ip (the zero Addr: one shared bucket
 // for peers without an IP address).
 func (l *limiter) allow(ip netip.Addr) bool {
-	key := limitKey(ip)
-	sh := &l.shards[maphash.Comparable(l.seed, key)%limiterShards]
+	key := limitKey(ip).As16()
+	sh := l.shard(key)
 	now := time.Now()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -85,6 +85,12 @@ func (l *limiter) allow(ip netip.Addr) bool {
 		sh.clients[key] = b
 	}
 	return l.take(b, now)
+}
+
+// shard picks key's shard with a seeded hash, so that nobody can aim a flood of
+// addresses at one shard.
+func (l *limiter) shard(key [16]byte) *limiterShard {
+	return &l.shards[maphash.Bytes(l.seed, key[:])%limiterShards]
 }
 
 func (l *limiter) take(b *bucket, now time.Time) bool {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"hash/maphash"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -81,8 +80,8 @@ func TestLimiterForgetsRefilledBuckets(t *testing.T) {
 
 // holds reports whether ip has a bucket of its own.
 func (l *limiter) holds(ip netip.Addr) bool {
-	key := limitKey(ip)
-	sh := &l.shards[maphash.Comparable(l.seed, key)%limiterShards]
+	key := limitKey(ip).As16()
+	sh := l.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	return sh.clients[key] != nil
