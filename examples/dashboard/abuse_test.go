@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -89,12 +91,15 @@ func TestMetricsLabelsStayBounded(t *testing.T) {
 		require.Equal(t, 405, send(m), "%s /api/rooms", m)
 	}
 	after := series(t, s)
-	assert.Len(t, after, len(before), "new series appeared:\n%s", strings.Join(after, "\n"))
+	assert.Equal(t, len(before), len(after), "new series appeared")
 	assert.Equal(t, 1+custom, counter(t, after, `method="other",route="unmatched",status="405"`), "every made-up method is counted as other")
 	assert.Equal(t, 1, counter(t, after, `method="PUT",route="unmatched",status="405"`))
 	assert.Greater(t, custom, flood*9/10)
+	known := regexp.MustCompile(`method="(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|other)"`)
 	for _, line := range after {
-		assert.Regexp(t, regexp.MustCompile(`method="(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|other)"`), line)
+		if !assert.Regexp(t, known, line) {
+			break // one example is enough
+		}
 	}
 	t.Logf("%d series before and after %d requests with random methods", len(after), flood)
 }
@@ -233,6 +238,24 @@ func TestHealthIsCachedAndSaysLittle(t *testing.T) {
 	t.Logf("the dashboard said ok %s after LiveKit did", time.Since(back).Round(time.Millisecond))
 }
 
+// countFetches counts the page's GET /api/rooms requests as the page starts
+// them: how many, and the most at once. (On the server this cannot be seen:
+// Chromium holds identical GETs back until the first one is answered, so a
+// piling page queues its polls in the browser.)
+const countFetches = `(() => {
+  const f = window.fetch;
+  Object.assign(window, { roomsStarted: 0, roomsInFlight: 0, roomsMost: 0 });
+  window.fetch = function (input, init) {
+    if (String(input) !== "/api/rooms") return f.apply(this, arguments);
+    window.roomsStarted++;
+    window.roomsMost = Math.max(window.roomsMost, ++window.roomsInFlight);
+    const p = f.apply(this, arguments);
+    const done = () => window.roomsInFlight--;
+    p.then(done, done);
+    return p;
+  };
+})();`
+
 // A slow server gets one refresh at a time from an open page: the page starts
 // its next poll only when the last one has finished (it polls every 3 s; here
 // each GET /api/rooms takes 3.5 s).
@@ -242,17 +265,8 @@ func TestThePageNeverPilesUpPolls(t *testing.T) {
 		s.TrustedProxies = mustPrefixes("127.0.0.0/8")
 		s.AdminGroup = adminGroup
 	})
-	var mu sync.Mutex
-	var inFlight, most int
-	var served atomic.Int64
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/rooms" {
-			mu.Lock()
-			inFlight++
-			most = max(most, inFlight)
-			mu.Unlock()
-			defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
-			defer served.Add(1)
 			select {
 			case <-time.After(3500 * time.Millisecond):
 			case <-r.Context().Done():
@@ -263,9 +277,12 @@ func TestThePageNeverPilesUpPolls(t *testing.T) {
 	t.Cleanup(slow.Close)
 
 	b := openDashboard(t, slow.URL+"/", "mia")
-	require.Eventually(t, func() bool { return served.Load() >= 2 }, 30*time.Second, 100*time.Millisecond, "the page stopped polling")
-	b.until("the room list refreshed", `document.querySelector("#livekit").textContent === "ok"`)
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, 1, most, "polls overlapped on a slow server")
+	b.run(chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(countFetches).Do(ctx)
+		return err
+	}), chromedp.Reload())
+	b.until("three polls", `window.roomsStarted >= 3`)
+	var most int
+	b.run(chromedp.Evaluate(`window.roomsMost`, &most))
+	assert.Equal(t, 1, most, "the page started a poll while one was running")
 }
