@@ -201,29 +201,6 @@ func addrOf(hostport string) (netip.Addr, bool) {
 	return ip.Unmap(), err == nil
 }
 
-// clientAddr is who to rate-limit: the peer, or, when the peer is a trusted proxy,
-// the right-most X-Forwarded-For entry that is not one of our proxies.
-func clientAddr(prefixes []netip.Prefix, r *http.Request) string {
-	ip, ok := addrOf(r.RemoteAddr)
-	if !ok {
-		return r.RemoteAddr
-	}
-	if !trusted(prefixes, r.RemoteAddr) {
-		return ip.String()
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop, ok := addrOf(strings.TrimSpace(hops[i]))
-		if !ok {
-			break
-		}
-		if !slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(hop) }) {
-			return hop.String()
-		}
-	}
-	return ip.String()
-}
-
 // bearerMethods are the signatures accepted; never "none", never HMAC (the JWKS
 // is public, so an HMAC "key" from it would be a forgery kit).
 var bearerMethods = []string{"RS256", "RS384", "RS512", "ES256", "ES384"}

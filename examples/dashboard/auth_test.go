@@ -122,6 +122,7 @@ func TestAuthMatrix(t *testing.T) {
 	withIDP := func(s *settings) {
 		s.JWKSURL, s.JWTIssuer, s.JWTAudience, s.AdminGroup, s.OperatorGroup = p.server.URL, testIssuer, testAudience, adminGroup, operatorGroup
 		s.LiveKitTimeout = 10 * time.Second
+		s.RestreamAllow = mustHostList(t, "127.0.0.1") // testenv.ReceiveRTMP listens on loopback
 	}
 	direct := newStageWith(t, env, storage, withIDP)             // callers reach the dashboard directly
 	proxied := newStageWith(t, env, storage, func(s *settings) { // behind the forward-auth proxy

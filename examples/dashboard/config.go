@@ -40,6 +40,8 @@ type settings struct {
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
+	PullAllow       hostList // DASHBOARD_PULL_ALLOW: hosts URL pulls may read from
+	RestreamAllow   hostList // DASHBOARD_RESTREAM_ALLOW: hosts restreams may send to
 }
 
 // setting describes one knob for -help and the README.
@@ -154,6 +156,14 @@ var knobs = []setting{
 	}},
 	{"DASHBOARD_SHUTDOWN_TIMEOUT", "shutdown-timeout", "20s", "how long in-flight requests may finish after SIGTERM", func(s *settings, v string) (err error) {
 		s.ShutdownTimeout, err = positiveDuration(v)
+		return err
+	}},
+	{"DASHBOARD_PULL_ALLOW", "pull-allow", "", "hosts URL pulls may read from: names, *.domain, IPs, CIDRs (empty: URL pulls are off)", func(s *settings, v string) (err error) {
+		s.PullAllow, err = parseHostList(v)
+		return err
+	}},
+	{"DASHBOARD_RESTREAM_ALLOW", "restream-allow", defaultRestreamAllow, "hosts restreams may send to: names, *.domain, IPs, CIDRs (none: restreams are off)", func(s *settings, v string) (err error) {
+		s.RestreamAllow, err = parseHostList(v)
 		return err
 	}},
 }

@@ -21,6 +21,7 @@ type Egresses interface {
 	RemoveDestinations(ctx context.Context, id string, urls ...string) (egress.Egress, error)
 	Stop(ctx context.Context, id string) (egress.Egress, error)
 	List(ctx context.Context, o egress.ListOptions) ([]egress.Egress, error)
+	Get(ctx context.Context, id string) (egress.Egress, error)
 }
 
 // Recordings is the archive the recordings route reads: *recordings.Store.
@@ -99,6 +100,11 @@ func (s *server) handleStartEgress() handler {
 			return err
 		}
 		ctx := r.Context()
+		if req.Kind == "restream" {
+			if err := s.checkDestinations(ctx, "", req.URLs); err != nil {
+				return err
+			}
+		}
 		var one egress.Egress
 		var err error
 		switch req.Kind {
@@ -162,6 +168,11 @@ func (s *server) handleDestinations() handler {
 			return err
 		}
 		id, ctx := r.PathValue("id"), r.Context()
+		if len(req.Add) > 0 {
+			if err := s.checkDestinations(ctx, id, req.Add); err != nil {
+				return err
+			}
+		}
 		var e egress.Egress
 		var err error
 		if len(req.Add) > 0 {

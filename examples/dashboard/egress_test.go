@@ -16,7 +16,7 @@ import (
 )
 
 // newRecordingStage is a dashboard on a LiveKit with a real Egress recording
-// into a real MinIO.
+// into a real MinIO, allowed to restream to loopback.
 func newRecordingStage(t testing.TB) *stage {
 	t.Helper()
 	testenv.RequireNetNS(t)
@@ -24,7 +24,10 @@ func newRecordingStage(t testing.TB) *stage {
 	testenv.Egress(t, env)
 	m := testenv.MinIO(t)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
-	s := newStageWith(t, env, storage, func(s *settings) { s.LiveKitTimeout = 10 * time.Second })
+	s := newStageWith(t, env, storage, func(s *settings) {
+		s.LiveKitTimeout = 10 * time.Second
+		s.RestreamAllow = mustHostList(t, "127.0.0.1") // testenv.ReceiveRTMP listens on loopback
+	})
 	require.NoError(t, s.sm.Recordings.EnsureBucket(t.Context()))
 	return s
 }

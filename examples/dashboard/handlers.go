@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/web"
-	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -39,35 +38,6 @@ type Tokens interface {
 	Performer(room, identity string, opts ...tokens.Option) (tokens.Token, error)
 	Listener(room, identity string, opts ...tokens.Option) (tokens.Token, error)
 	Moderator(room, identity string, opts ...tokens.Option) (tokens.Token, error)
-}
-
-type healthResponse struct {
-	Status    string `json:"status" enum:"ok,unavailable"`
-	LiveKit   string `json:"livekit" enum:"ok,readiness,api,unknown"` // the check that failed
-	Error     string `json:"error,omitempty"`                         // why, without secrets
-	LatencyMS int64  `json:"latencyMs"`
-	Checked   string `json:"checked"` // RFC 3339
-}
-
-func (s *server) handleHealth() handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		ctx, cancel := context.WithTimeout(r.Context(), s.Settings.HealthTimeout)
-		defer cancel()
-		start := time.Now()
-		err := s.Health.Health(ctx)
-		res := healthResponse{Status: "ok", LiveKit: "ok", LatencyMS: time.Since(start).Milliseconds(), Checked: start.UTC().Format(time.RFC3339)}
-		if err != nil {
-			var he *spacemusic.HealthError
-			res.Status, res.LiveKit, res.Error = "unavailable", "unknown", err.Error()
-			if errors.As(err, &he) {
-				res.LiveKit = he.Check
-			}
-			writeJSON(w, http.StatusServiceUnavailable, res)
-			return nil
-		}
-		writeJSON(w, http.StatusOK, res)
-		return nil
-	}
 }
 
 func (s *server) handleOpenAPI() handler {
@@ -329,10 +299,13 @@ func (s *server) handlePage() handler {
 	}
 }
 
+// handleAssets serves exactly the page's script and style; any other path under
+// /static/ is a 404 in the one error shape.
 func (s *server) handleAssets() handler {
-	assets := web.Assets()
 	return func(w http.ResponseWriter, r *http.Request) error {
-		assets.ServeHTTP(w, r)
+		if !web.Asset(w, r, strings.TrimPrefix(r.URL.Path, "/static/")) {
+			return &apiError{http.StatusNotFound, "not_found", "no such asset"}
+		}
 		return nil
 	}
 }

@@ -84,7 +84,8 @@ func TestEngineerStreamsFromOBS(t *testing.T) {
 	assert.Equal(t, "not_found", errorCode(t, body))
 }
 
-// newIngressStage is a dashboard on a LiveKit with a real Ingress beside it.
+// newIngressStage is a dashboard on a LiveKit with a real Ingress beside it,
+// allowed to pull from loopback.
 // LiveKit answers a URL pull only once the worker has started its handler
 // process, which takes seconds on a loaded 2-core machine: the deadline is the
 // production default, not the outage tests' 2 s.
@@ -92,5 +93,8 @@ func newIngressStage(t testing.TB) *stage {
 	t.Helper()
 	testenv.RequireNetNS(t)
 	env, _ := testenv.Ingress(t)
-	return newStageOn(t, env, func(s *settings) { s.LiveKitTimeout = 10 * time.Second })
+	return newStageOn(t, env, func(s *settings) {
+		s.LiveKitTimeout = 10 * time.Second
+		s.PullAllow = mustHostList(t, "127.0.0.1") // testenv.MediaFile serves on loopback
+	})
 }

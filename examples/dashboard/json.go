@@ -76,6 +76,7 @@ var errorCodes = []string{
 	"already_exists", "failed_precondition", "rate_limited", "not_configured",
 	"resource_exhausted", "livekit_unavailable", "upstream_auth", "upstream_permission", "upstream_error",
 	"storage_auth", "storage_unavailable", "storage_error", "internal",
+	"pull_not_allowed", "destination_not_allowed", "too_many_destinations",
 }
 
 // errorAnswer says what status, code and message err becomes.

@@ -41,11 +41,32 @@ func newMetrics(d Deps) *metrics {
 	return m
 }
 
-// observe counts a request. route is the table's pattern, never the raw path, so
-// the number of series stays bounded whatever clients send.
+// observe counts a request. Every label comes from a fixed set, never from what
+// the client sent: route is the table's pattern (not the raw path), method one of
+// eight names, status a number the server chose; so anonymous clients cannot
+// grow the number of series.
 func (m *metrics) observe(route, method string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	method = methodLabel(method)
+	m.requests.WithLabelValues(route, method, statusLabel(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// methodLabel maps a request method to a fixed set: net/http accepts any token
+// as a method, so "FOO1 /", "FOO2 /", ... would each be a new series.
+func methodLabel(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return m
+	}
+	return "other"
+}
+
+// statusLabel bounds the status label to the valid range of HTTP codes.
+func statusLabel(code int) string {
+	if code < 100 || code > 599 {
+		return "other"
+	}
+	return strconv.Itoa(code)
 }
 
 // showCollector reads the show's state when scraped: one ListRooms (which carries

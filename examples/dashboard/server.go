@@ -10,10 +10,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Deps is what the server needs. Each service is an interface of exactly the calls
@@ -30,6 +27,7 @@ type Deps struct {
 	Ingress    Ingresses
 	Egress     Egresses
 	Recordings Recordings
+	Resolver   Resolver // looks up pull and restream hosts; nil: net.DefaultResolver
 }
 
 // server is the dashboard: its dependencies plus what it builds from them.
@@ -115,7 +113,7 @@ func (s *server) finish(sw *statusWriter, r *http.Request, pattern string, start
 	u := userFrom(r.Context())
 	attrs := []slog.Attr{slog.String("id", requestIDFrom(r.Context())), slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Float64("ms", float64(took.Microseconds())/1000),
-		slog.String("client", clientAddr(s.Settings.TrustedProxies, r))}
+		slog.String("client", clientAddr(s.Settings.TrustedProxies, r).String())}
 	if r.URL.RawQuery != "" {
 		attrs = append(attrs, slog.String("query", redactQuery(r.URL.Query())))
 	}
@@ -224,43 +222,4 @@ func (s *server) cors(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// limiter is a token bucket per client address.
-type limiter struct {
-	mu      sync.Mutex
-	r       rate.Limit
-	burst   int
-	clients map[string]*client
-	swept   time.Time
-}
-
-type client struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newLimiter(perSecond float64, burst int) *limiter {
-	return &limiter{r: rate.Limit(perSecond), burst: burst, clients: map[string]*client{}}
-}
-
-func (l *limiter) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	if now.Sub(l.swept) > time.Minute { // forget idle clients, bounding memory
-		for k, c := range l.clients {
-			if now.Sub(c.seen) > 5*time.Minute {
-				delete(l.clients, k)
-			}
-		}
-		l.swept = now
-	}
-	c := l.clients[key]
-	if c == nil {
-		c = &client{lim: rate.NewLimiter(l.r, l.burst)}
-		l.clients[key] = c
-	}
-	c.seen = now
-	return c.lim.Allow()
 }

@@ -109,6 +109,11 @@ func (s *server) handleCreateIngress() handler {
 		if err := decode(r, &req); err != nil {
 			return err
 		}
+		if req.Kind == "url" {
+			if err := s.checkOutbound(r.Context(), s.pullCheck(), req.URL); err != nil {
+				return err
+			}
+		}
 		who := ingress.Participant{Room: req.Room, Identity: req.Identity, Name: req.ParticipantName, Metadata: req.Metadata}
 		var in ingress.Ingress
 		var err error

@@ -33,6 +33,9 @@ function explain(status, code, message) {
     livekit_unavailable: "LiveKit cannot be reached right now",
     rate_limited: "Too many requests; wait a moment",
     not_configured: "This feature is not configured on the server",
+    pull_not_allowed: "This dashboard may not pull from that address",
+    destination_not_allowed: "This dashboard may not stream to that address",
+    too_many_destinations: "A restream has at most 10 destinations",
   }[code];
   const detail = message ? message.replace(/^[a-z.]+[A-Za-z]*: /, "") : "";
   return (plain || "Something went wrong (" + status + ")") + (detail ? ": " + detail : "");
@@ -266,10 +269,24 @@ document.addEventListener("DOMContentLoaded", () => {
       await refreshRoom();
     }));
   }
+  // Who am I (the role decides which controls to show), then the live loop.
   guard(async () => {
     state.me = await api("GET", "/api/me");
     $("#user").append(" ", el("span", { class: "badge", id: "role" }, state.me.role));
-    await refreshRooms();
-  });
-  setInterval(() => guard(refreshRooms), 3000); // live without page reloads
+  }).finally(poll);
 });
+
+// poll refreshes the page every 3 s, live without reloads. The next refresh is
+// scheduled only when this one has finished, so a slow server gets one request
+// at a time from each open page, never a pile of them.
+let polling = false;
+async function poll() {
+  if (polling) return;
+  polling = true;
+  try {
+    await guard(refreshRooms);
+  } finally {
+    polling = false;
+    setTimeout(poll, 3000);
+  }
+}
