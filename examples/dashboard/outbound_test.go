@@ -65,7 +65,7 @@ func mustHostList(t testing.TB, v string) hostList {
 
 const (
 	platformKey = "sk_live_Zq8XfB2"
-	password  = "hunter2pw"
+	password    = "hunter2pw"
 )
 
 // Restream destinations against the default list (the platforms' ingests), and

@@ -90,7 +90,7 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 // (LiveKit, Redis, Ingress, Egress, MinIO) and serves the dashboard without auth
 // on loopback, saying so loudly; stopping it stops every process it started.
 func TestDevMode(t *testing.T) {
-	testenv.RequireNetNS(t) // dev mode starts LiveKit Ingress, which carries media
+	testenv.RequireNetNS(t)  // dev mode starts LiveKit Ingress, which carries media
 	testenv.HoldMediaSlot(t) // and Ingress and Egress, one test binary at a time
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	out := &testenv.Buffer{}
