@@ -150,15 +150,18 @@ func (l *limiter) size() int {
 // capacity is the most buckets the table holds.
 func (l *limiter) capacity() int { return l.perShard * limiterShards }
 
-// clientAddr is who to rate-limit: the peer, or, when the peer is a trusted proxy,
-// the right-most X-Forwarded-For entry that is not one of our proxies. It is the
-// zero Addr when the peer has no IP address.
-func clientAddr(prefixes []netip.Prefix, r *http.Request) netip.Addr {
+// clientAddr is who to rate-limit: the peer, or, when the peer is a trusted proxy
+// that proved itself with the proxy secret, the right-most X-Forwarded-For entry
+// that is not one of our proxies. An address alone is no proof (with host
+// networking any local process has it), so without the secret X-Forwarded-For is
+// ignored and nobody can choose their own bucket. It is the zero Addr when the
+// peer has no IP address.
+func clientAddr(prefixes []netip.Prefix, proven func(secret string) bool, r *http.Request) netip.Addr {
 	ip, ok := addrOf(r.RemoteAddr)
 	if !ok {
 		return netip.Addr{}
 	}
-	if !trusted(prefixes, r.RemoteAddr) {
+	if !trusted(prefixes, r.RemoteAddr) || !proven(r.Header.Get(proxySecretHeader)) {
 		return ip
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")

@@ -77,7 +77,7 @@ func (s *server) wrap(rt route, pattern string) http.Handler {
 			}
 			s.finish(sw, r, pattern, start, err)
 		}()
-		if !s.limiter.allow(clientAddr(s.Settings.TrustedProxies, r)) {
+		if !s.limiter.allow(clientAddr(s.Settings.TrustedProxies, s.auth.proxyProven, r)) {
 			w.Header().Set("Retry-After", "1")
 			err = &apiError{http.StatusTooManyRequests, "rate_limited", "too many requests; slow down"}
 		}
@@ -113,7 +113,7 @@ func (s *server) finish(sw *statusWriter, r *http.Request, pattern string, start
 	u := userFrom(r.Context())
 	attrs := []slog.Attr{slog.String("id", requestIDFrom(r.Context())), slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Float64("ms", float64(took.Microseconds())/1000),
-		slog.String("client", clientAddr(s.Settings.TrustedProxies, r).String())}
+		slog.String("client", clientAddr(s.Settings.TrustedProxies, s.auth.proxyProven, r).String())}
 	if r.URL.RawQuery != "" {
 		attrs = append(attrs, slog.String("query", redactQuery(r.URL.Query())))
 	}

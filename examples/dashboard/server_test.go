@@ -565,11 +565,11 @@ func TestRateLimit(t *testing.T) {
 
 	p := newStageOn(t, s.env, func(s *settings) {
 		s.RateLimit, s.RateBurst = 1, 2
-		s.TrustedProxies = mustPrefixes("127.0.0.0/8")
+		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 	})
 	for _, who := range []string{"203.0.113.7", "203.0.113.8"} {
 		for i, want := range []int{200, 200, 429} {
-			code, _ := p.call(t, "GET", "/api/rooms", nil, "X-API-Key", testAPIKey, "X-Forwarded-For", who)
+			code, _ := p.call(t, "GET", "/api/rooms", nil, "X-API-Key", testAPIKey, "X-Forwarded-For", who, proxySecretHeader, testProxySecret)
 			assert.Equal(t, want, code, "%s request %d", who, i)
 		}
 	}
