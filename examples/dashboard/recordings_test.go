@@ -25,14 +25,25 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 )
 
-// countingStore is the real archive, counting how often the bucket is listed.
+// countingStore is the real archive, counting how often the bucket is listed
+// and how many listings ran at once; slow makes each listing take longer.
 type countingStore struct {
 	*recordings.Store
-	lists atomic.Int32
+	slow             atomic.Int64 // nanoseconds
+	lists            atomic.Int32
+	running, maxRuns atomic.Int32
 }
 
 func (c *countingStore) ListPage(ctx context.Context, o recordings.ListOptions) (recordings.Page, error) {
 	c.lists.Add(1)
+	n := c.running.Add(1)
+	defer c.running.Add(-1)
+	for m := c.maxRuns.Load(); n > m && !c.maxRuns.CompareAndSwap(m, n); m = c.maxRuns.Load() {
+	}
+	select {
+	case <-time.After(time.Duration(c.slow.Load())):
+	case <-ctx.Done():
+	}
 	return c.Store.ListPage(ctx, o)
 }
 
@@ -63,8 +74,10 @@ func (a *archive) dashboard(t testing.TB, tweak func(*settings), storage func(*e
 		tweak(&set)
 	}
 	s.srv.Close()
-	s.srv = httptest.NewServer(NewServer(Deps{Log: slog.New(slog.NewJSONHandler(s.logs, nil)), Settings: set, WSURL: publicWS,
+	s.srv = httptest.NewUnstartedServer(NewServer(Deps{Log: slog.New(slog.NewJSONHandler(s.logs, nil)), Settings: set, WSURL: publicWS,
 		Health: s.sm, Rooms: s.sm.Rooms, Tokens: s.sm.Tokens, Ingress: s.sm.Ingress, Egress: s.sm.Egress, Recordings: counted}))
+	s.srv.Config.WriteTimeout = set.WriteTimeout // as run does
+	s.srv.Start()
 	t.Cleanup(s.srv.Close)
 	return s, counted
 }
@@ -226,6 +239,37 @@ func TestRecordingDownloadsThroughTheDashboard(t *testing.T) {
 	assert.NotEqual(t, 200, resp.StatusCode, "%s", body)
 }
 
+// A long download through the dashboard outlives the server's write timeout
+// as long as it moves: a show is larger than 30 s of writing to a slow client.
+func TestSlowDownloadOutlivesTheWriteTimeout(t *testing.T) {
+	a := newArchive(t)
+	s, _ := a.dashboard(t, func(s *settings) { s.WriteTimeout = time.Second }, nil)
+	show := noise(t, 24<<20) // more than loopback's socket buffers hold
+	a.put(t, "jam/long-show.ogg", show)
+
+	req, err := http.NewRequest("GET", s.srv.URL+"/api/recordings/jam/long-show.ogg", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-API-Key", testAPIKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	h := sha256.New()
+	began := time.Now()
+	buf := make([]byte, 256<<10)
+	for i := 0; i < 10_000; i++ { // a listener on a slow line: about 3 s in all
+		n, err := io.ReadFull(resp.Body, buf)
+		h.Write(buf[:n])
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		require.NoError(t, err, "the download broke off after %s", time.Since(began))
+		time.Sleep(30 * time.Millisecond)
+	}
+	t.Logf("downloaded in %s with a 1 s write timeout", time.Since(began))
+	assert.Equal(t, sha256.Sum256(show), [32]byte(h.Sum(nil)), "the whole recording arrived")
+}
+
 // A dashboard served over https hands out no plain-http links: the browser
 // would refuse them (mixed content) or send them in clear. It links to its own
 // download path instead, unless the store's public endpoint is https.
@@ -295,4 +339,25 @@ func FuzzRecordingPathsAndPages(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The page refreshes itself, but never starts a refresh while the last one is
+// still waiting: a slow bucket (listings take 4 s here, longer than the page's
+// 3 s rhythm) sees one listing at a time, not a pile.
+func TestThePageNeverStacksPolls(t *testing.T) {
+	testenv.RequireNetNS(t)
+	a := newArchive(t)
+	s, counted := a.dashboard(t, func(s *settings) {
+		s.TrustedProxies = mustPrefixes("127.0.0.0/8")
+		s.AdminGroup = adminGroup
+		s.LiveKitTimeout = 10 * time.Second
+	}, nil)
+	counted.slow.Store(int64(4 * time.Second))
+	a.put(t, "jam/show.ogg", noise(t, 100))
+
+	b := openDashboard(t, s.srv.URL+"/", "mia")
+	b.until("the recording", `!!document.querySelector('#recordings tr[data-key="jam/show.ogg"]')`)
+	time.Sleep(12 * time.Second) // a few rounds of the page's refresh (not a timing assertion)
+	assert.GreaterOrEqual(t, counted.lists.Load(), int32(2), "the page kept refreshing")
+	assert.EqualValues(t, 1, counted.maxRuns.Load(), "a refresh started while the last was still listing")
 }

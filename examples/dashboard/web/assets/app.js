@@ -246,6 +246,13 @@ document.addEventListener("DOMContentLoaded", () => {
       await refreshRoom();
     }));
   }
-  guard(refreshRooms);
-  setInterval(() => guard(refreshRooms), 3000); // live without page reloads
+  poll();
 });
+
+// poll keeps the page live without reloads: a refresh 3 s after the last one
+// ended, never while one is still waiting (a slow bucket listing must not pile
+// requests up).
+async function poll() {
+  await guard(refreshRooms);
+  setTimeout(poll, 3000);
+}
