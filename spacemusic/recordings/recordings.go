@@ -266,7 +266,7 @@ func DecodeCursor(c string) (Recording, error) {
 	if len(c) > maxCursor {
 		return Recording{}, bad
 	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
 	if err != nil {
 		return Recording{}, bad
 	}
