@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,6 +33,24 @@ type countingStore struct {
 	slow             atomic.Int64 // nanoseconds
 	lists            atomic.Int32
 	running, maxRuns atomic.Int32
+
+	mu    sync.Mutex
+	calls [][2]time.Time // each GET /api/recordings: when it arrived and was answered
+}
+
+// tap records the archive list's requests.
+func (c *countingStore) tap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/recordings" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		began := time.Now()
+		next.ServeHTTP(w, r)
+		c.mu.Lock()
+		c.calls = append(c.calls, [2]time.Time{began, time.Now()})
+		c.mu.Unlock()
+	})
 }
 
 func (c *countingStore) ListPage(ctx context.Context, o recordings.ListOptions) (recordings.Page, error) {
@@ -74,8 +93,8 @@ func (a *archive) dashboard(t testing.TB, tweak func(*settings), storage func(*e
 		tweak(&set)
 	}
 	s.srv.Close()
-	s.srv = httptest.NewUnstartedServer(NewServer(Deps{Log: slog.New(slog.NewJSONHandler(s.logs, nil)), Settings: set, WSURL: publicWS,
-		Health: s.sm, Rooms: s.sm.Rooms, Tokens: s.sm.Tokens, Ingress: s.sm.Ingress, Egress: s.sm.Egress, Recordings: counted}))
+	s.srv = httptest.NewUnstartedServer(counted.tap(NewServer(Deps{Log: slog.New(slog.NewJSONHandler(s.logs, nil)), Settings: set, WSURL: publicWS,
+		Health: s.sm, Rooms: s.sm.Rooms, Tokens: s.sm.Tokens, Ingress: s.sm.Ingress, Egress: s.sm.Egress, Recordings: counted})))
 	s.srv.Config.WriteTimeout = set.WriteTimeout // as run does
 	s.srv.Start()
 	t.Cleanup(s.srv.Close)
@@ -342,8 +361,10 @@ func FuzzRecordingPathsAndPages(f *testing.F) {
 }
 
 // The page refreshes itself, but never starts a refresh while the last one is
-// still waiting: a slow bucket (listings take 4 s here, longer than the page's
-// 3 s rhythm) sees one listing at a time, not a pile.
+// still waiting: with a slow bucket (listings take 4 s here, longer than the
+// page's 3 s rhythm) each request for the archive comes a pause after the last
+// answer, not queued up behind it (Chromium holds a second identical GET until
+// the first is answered, so a timer-driven page piles requests up there).
 func TestThePageNeverStacksPolls(t *testing.T) {
 	testenv.RequireNetNS(t)
 	a := newArchive(t)
@@ -360,4 +381,10 @@ func TestThePageNeverStacksPolls(t *testing.T) {
 	time.Sleep(12 * time.Second) // a few rounds of the page's refresh (not a timing assertion)
 	assert.GreaterOrEqual(t, counted.lists.Load(), int32(2), "the page kept refreshing")
 	assert.EqualValues(t, 1, counted.maxRuns.Load(), "a refresh started while the last was still listing")
+	counted.mu.Lock()
+	defer counted.mu.Unlock()
+	for i := 1; i < len(counted.calls); i++ {
+		pause := counted.calls[i][0].Sub(counted.calls[i-1][1])
+		assert.Greater(t, pause, time.Second, "request %d for the archive was sent while request %d was still waiting", i+1, i)
+	}
 }
