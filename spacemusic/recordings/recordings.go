@@ -405,6 +405,9 @@ func CheckKey(key string) error {
 		if p == "" || p == "." {
 			return bad("has an empty or . element")
 		}
+		if strings.TrimFunc(p, unicode.IsSpace) != p {
+			return bad("has an element that begins or ends with a space") // stores trim or refuse them
+		}
 	}
 	return nil
 }
@@ -435,6 +438,9 @@ func (s *Store) Open(ctx context.Context, key string) (*Object, error) {
 	info, err := body.Stat()
 	if err != nil {
 		body.Close()
+		if minio.ToErrorResponse(err).StatusCode == 400 { // a name the store will not take
+			return nil, fmt.Errorf("%s: %w: the store refuses key %q", op, ErrInvalidArgument, key)
+		}
 		return nil, mapErr(op, err)
 	}
 	return &Object{Recording: Recording{Key: key, Room: roomOf(key), Kind: KindFile, Size: info.Size, LastModified: info.LastModified.UTC()},
