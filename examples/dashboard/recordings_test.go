@@ -150,7 +150,7 @@ func fetchAs(t testing.TB, client *http.Client, base, path string, headers ...st
 // does not list the bucket again.
 func TestArchiveIsPagedNewestFirstAndCached(t *testing.T) {
 	a := newArchive(t)
-	s, counted := a.dashboard(t, nil, nil)
+	s, counted := a.dashboard(t, func(s *settings) { s.CORSOrigins = []string{"https://ops.example.test"} }, nil)
 	// MinIO dates objects to the second: one second between recordings.
 	a.put(t, "jam/2026-11-25T200000Z-EG_a.ogg", noise(t, 1000))
 	time.Sleep(1100 * time.Millisecond)
@@ -161,8 +161,9 @@ func TestArchiveIsPagedNewestFirstAndCached(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	a.put(t, "jam/2026-11-25T201000Z-EG_c.ogg", noise(t, 2000))
 
-	resp, body := fetchAs(t, http.DefaultClient, s.srv.URL, "/api/recordings?room=jam&limit=2")
+	resp, body := fetchAs(t, http.DefaultClient, s.srv.URL, "/api/recordings?room=jam&limit=2", "Origin", "https://ops.example.test")
 	require.Equal(t, 200, resp.StatusCode, "%s", body)
+	assert.Contains(t, resp.Header.Get("Access-Control-Expose-Headers"), "X-Next-Cursor, Link", "a page on another origin reads the next page")
 	page := decodeAs[[]recording](t, body)
 	require.Len(t, page, 2, "%s", body)
 	assert.Equal(t, "jam/2026-11-25T201000Z-EG_c.ogg", page[0].Key, "newest first")
