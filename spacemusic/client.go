@@ -171,7 +171,8 @@ func New(cfg Config) (*Client, error) {
 		if c.Egress, err = egress.New(lkcfg, st); err != nil {
 			return nil, err
 		}
-		c.Recordings, err = recordings.New(recordings.Config{Endpoint: st.Endpoint, Bucket: st.Bucket, Region: st.Region, AccessKey: st.AccessKey, SecretKey: st.SecretKey})
+		c.Recordings, err = recordings.New(recordings.Config{Endpoint: st.Endpoint, Bucket: st.Bucket, Region: st.Region,
+			AccessKey: st.AccessKey, SecretKey: st.SecretKey, RetentionDays: st.RetentionDays, PublicEndpoint: st.PublicEndpoint})
 		if err != nil {
 			return nil, err
 		}

@@ -230,6 +230,10 @@ func TestAuthMatrix(t *testing.T) {
 			return "/api/egress/" + liveRestream(t) + "/destinations", map[string]any{"add": []string{testenv.ReceiveRTMP(t, "platform").URL}}
 		}},
 		"GET /api/recordings": {func(*testing.T) (string, any) { return "/api/recordings?room=matrix", nil }},
+		"GET /api/recordings/{key...}": {func(t *testing.T) (string, any) {
+			putObject(t, m, "recordings", "matrix/sample.ogg", []byte("OggS sample"))
+			return "/api/recordings/matrix/sample.ogg", nil
+		}},
 		"DELETE /api/ingress": {func(t *testing.T) (string, any) {
 			in, err := direct.ing.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "matrix", Identity: "obs-doomed"}})
 			require.NoError(t, err)

@@ -224,10 +224,15 @@ LiveKit, from the environment only (the seed's variables):
 Recordings (optional; without MINIO_BUCKET /api/egress and /api/recordings
 answer 501 not_configured):
   MINIO_ENDPOINT      http(s)://host:port of MinIO or another S3-compatible store
-  MINIO_BUCKET        bucket egress records into (created with 30-day expiry)
+  MINIO_BUCKET        bucket egress records into (created if missing)
   MINIO_ACCESS_KEY    access key
   MINIO_SECRET_KEY    secret key; never logged
   MINIO_REGION        region (default us-east-1; never sent empty)
+  MINIO_PUBLIC_ENDPOINT  http(s)://host:port browsers reach the store at;
+                      download links are signed for it (default MINIO_ENDPOINT)
+  MINIO_RETENTION_DAYS   days a bucket the dashboard creates keeps recordings
+                      (default 30; 0 keeps them forever); an existing bucket's
+                      lifecycle rules are never changed
 With -dev none is needed: a local LiveKit (and, when installed, Ingress, Egress
 and MinIO) is started for this process.
 

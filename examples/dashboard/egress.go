@@ -4,10 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
-	"github.com/spacemusic/streamkit/spacemusic/recordings"
 )
 
 // Egresses is what the egress routes need: *egress.Service.
@@ -22,12 +20,6 @@ type Egresses interface {
 	Stop(ctx context.Context, id string) (egress.Egress, error)
 	List(ctx context.Context, o egress.ListOptions) ([]egress.Egress, error)
 	Get(ctx context.Context, id string) (egress.Egress, error)
-}
-
-// Recordings is the archive the recordings route reads: *recordings.Store.
-type Recordings interface {
-	List(ctx context.Context, room string) ([]recordings.Recording, error)
-	Link(ctx context.Context, r recordings.Recording, ttl time.Duration) (string, error)
 }
 
 func (s *server) handleListEgress() handler {
@@ -186,62 +178,6 @@ func (s *server) handleDestinations() handler {
 			}
 		}
 		writeJSON(w, http.StatusOK, e)
-		return nil
-	}
-}
-
-// recording is a file in the bucket with a link to download it and, when the
-// egress that wrote it is still known to LiveKit, its duration.
-type recording struct {
-	recordings.Recording
-	DurationMS  int64     `json:"durationMs,omitempty"`
-	EgressID    string    `json:"egressId,omitempty"`
-	DownloadURL string    `json:"downloadUrl"`
-	LinkExpires time.Time `json:"linkExpiresAt"`
-}
-
-func (s *server) handleListRecordings() handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		q := r.URL.Query()
-		ttl := recordings.DefaultLinkTTL
-		if v := q.Get("linkTtl"); v != "" {
-			secs, err := strconv.Atoi(v)
-			if err != nil || secs < 1 || time.Duration(secs)*time.Second > recordings.MaxLinkTTL {
-				return badRequest("linkTtl is seconds, from 1 to %d", int(recordings.MaxLinkTTL.Seconds()))
-			}
-			ttl = time.Duration(secs) * time.Second
-		}
-		ctx := r.Context()
-		files, err := s.Recordings.List(ctx, q.Get("room"))
-		if err != nil {
-			return err
-		}
-		// One ListEgress for every duration, never one call per file.
-		type written struct {
-			id  string
-			dur time.Duration
-		}
-		byKey := map[string]written{}
-		if len(files) > 0 { // the route needs recordingService: Egress is there
-			if eg, err := s.Egress.List(ctx, egress.ListOptions{Room: q.Get("room")}); err == nil {
-				for _, e := range eg {
-					for _, f := range e.Files {
-						byKey[f.Key] = written{e.ID, f.Duration}
-					}
-				}
-			} // durations are a nicety: a LiveKit hiccup must not hide the archive
-		}
-		out := make([]recording, 0, len(files))
-		expires := time.Now().Add(ttl).UTC()
-		for _, f := range files {
-			link, err := s.Recordings.Link(ctx, f, ttl)
-			if err != nil {
-				return err
-			}
-			wr := byKey[f.Key]
-			out = append(out, recording{Recording: f, DurationMS: wr.dur.Milliseconds(), EgressID: wr.id, DownloadURL: link, LinkExpires: expires})
-		}
-		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
 }

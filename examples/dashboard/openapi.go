@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spacemusic/streamkit/spacemusic/recordings"
 )
 
 // openAPIDocument describes the route table as OpenAPI 3.0. Bodies are derived
@@ -14,6 +16,7 @@ func openAPIDocument(rts []route) map[string]any {
 	paths := map[string]any{}
 	for _, rt := range rts {
 		for _, p := range rt.paths() {
+			p = strings.ReplaceAll(p, "...}", "}") // {key...} matches the rest of the path
 			item, _ := paths[p].(map[string]any)
 			if item == nil {
 				item = map[string]any{}
@@ -53,8 +56,12 @@ func operation(rt route, path string) map[string]any {
 	var params []any
 	for _, seg := range strings.Split(path, "/") {
 		if strings.HasPrefix(seg, "{") {
-			params = append(params, map[string]any{"name": strings.Trim(seg, "{}"), "in": "path", "required": true,
-				"schema": map[string]any{"type": "string", "maxLength": 128}})
+			name, maxLen := strings.Trim(seg, "{}"), 128
+			if name == "key" {
+				maxLen = recordings.MaxKeyLen // a bucket key, slashes included
+			}
+			params = append(params, map[string]any{"name": name, "in": "path", "required": true,
+				"schema": map[string]any{"type": "string", "maxLength": maxLen}})
 		}
 	}
 	for _, q := range rt.query {
@@ -76,7 +83,18 @@ func operation(rt route, path string) map[string]any {
 	case rt.response != nil:
 		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.response), false)}}
 	}
+	if len(rt.headers) > 0 {
+		hs := map[string]any{}
+		for _, h := range rt.headers {
+			hs[h.name] = map[string]any{"description": h.help, "schema": map[string]any{"type": "string"}}
+		}
+		ok["headers"] = hs
+	}
 	responses := map[string]any{strconv.Itoa(rt.status): ok}
+	if rt.ranges {
+		responses["206"] = map[string]any{"description": "the requested range (Range: bytes=...)", "content": ok["content"]}
+		responses["416"] = map[string]any{"description": "the range is outside the recording"}
+	}
 	fail := func(status int, desc string) {
 		responses[strconv.Itoa(status)] = map[string]any{"description": desc,
 			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}

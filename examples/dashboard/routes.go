@@ -60,8 +60,13 @@ func (s *server) routes() []route {
 		{method: "POST", path: "/api/egress/{id}/destinations", stream: true, role: operator, status: 200, request: destinationsRequest{}, response: egress.Egress{}, needs: recordingService,
 			summary: "Add or remove RTMP destinations of a live restream (adds first)", handle: s.handleDestinations()},
 		{method: "GET", path: "/api/recordings", stream: true, role: viewer, status: 200, response: []recording{}, needs: recordingService,
-			query:   []param{{"room", "only this room's recordings", false}, {"linkTtl", "download link lifetime in seconds (default 3600, at most 604800)", false}},
-			summary: "Finished recordings in the bucket, newest first, with presigned download links", handle: s.handleListRecordings()},
+			query: []param{{"room", "only this room's recordings", false}, {"linkTtl", "download link lifetime in seconds (default 3600, at most 604800)", false},
+				{"limit", "recordings per page (default 50, at most 500)", false}, {"cursor", "the X-Next-Cursor of the previous page", false}},
+			headers: []param{{"X-Next-Cursor", "cursor of the next page; absent on the last", false}, {"Link", `the next page's URL, rel="next"; absent on the last`, false}},
+			summary: "Finished recordings in the bucket, newest first, a page at a time, each HLS run as one; with download links (presigned, or this dashboard's own path)",
+			handle:  s.handleListRecordings()},
+		{method: "GET", path: "/api/recordings/{key...}", stream: true, role: viewer, status: 200, contentType: "application/octet-stream", ranges: true, needs: recordingService,
+			summary: "Download a recording through the dashboard; key is its bucket key (room/...); Range requests answer 206", handle: s.handleGetRecording()},
 	}
 }
 
@@ -106,6 +111,8 @@ type route struct {
 	request      any       // JSON body
 	response     any       // success body
 	contentType  string    // of the success body; JSON unless set
+	headers      []param   // documented headers of the success answer
+	ranges       bool      // answers Range requests (206, 416)
 	status       int       // success status
 	needs        service   // a service the dashboard may run without: 501 not_configured
 	handle       handler

@@ -47,8 +47,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	deps := Deps{Log: log, Settings: s, WSURL: sm.Config().WSURL(), Health: sm, Rooms: sm.Rooms, Tokens: sm.Tokens, Ingress: sm.Ingress}
 	if sm.Egress != nil { // a nil *egress.Service in the interface would not read as "not configured"
 		deps.Egress, deps.Recordings = sm.Egress, sm.Recordings
-		// The seed's 30-day retention. A store that is down now may be up later:
-		// warn, and let the recordings routes report it per request.
+		// A missing bucket is created with MINIO_RETENTION_DAYS' expiry rule; an
+		// existing one is left as it is. A store that is down now may be up
+		// later: warn, and let the recordings routes report it per request.
 		bctx, cancel := context.WithTimeout(ctx, s.LiveKitTimeout)
 		if err := sm.Recordings.EnsureBucket(bctx); err != nil {
 			log.Warn("recordings bucket not ready", "storage", cfg.Storage, "error", err.Error())

@@ -211,7 +211,7 @@ func (s *server) cors(next http.Handler) http.Handler {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Add("Vary", "Origin")
-			h.Set("Access-Control-Expose-Headers", "X-Request-ID, Retry-After")
+			h.Set("Access-Control-Expose-Headers", "X-Request-ID, Retry-After, X-Next-Cursor, Link")
 			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, X-Request-ID")
 				h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")

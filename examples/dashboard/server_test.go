@@ -353,7 +353,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	served := map[string]bool{}
 	for _, rt := range (&server{}).routes() {
 		for _, p := range rt.paths() {
-			served[rt.method+" "+p] = true
+			served[rt.method+" "+strings.ReplaceAll(p, "...}", "}")] = true // OpenAPI writes {key...} as {key}
 		}
 	}
 	assert.Equal(t, served, documented, "documented and served routes differ")

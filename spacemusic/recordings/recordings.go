@@ -1,10 +1,12 @@
-// Package recordings is the show's archive: the bucket egress writes into, kept
-// for 30 days like the seed's MinIO bucket, listed and handed out as short-lived
-// download links.
+// Package recordings is the show's archive: the bucket egress writes into (a
+// bucket we create keeps recordings 30 days by default, like the seed's MinIO
+// bucket), listed page by page with HLS runs as one recording each, opened for
+// streaming and handed out as short-lived download links.
 package recordings
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,8 +14,11 @@ import (
 	"net/url"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -31,8 +36,12 @@ var (
 	ErrStorage         = errors.New("storage error") // any other failure the store reported
 )
 
-// Retention is how long recordings are kept (the seed's 30-day lifecycle).
+// Retention is how many days a bucket we create keeps recordings by default
+// (the seed's 30-day lifecycle).
 const Retention = 30
+
+// KeepForever as Config.RetentionDays sets no expiry rule (MINIO_RETENTION_DAYS=0).
+const KeepForever = -1
 
 // Link lifetimes.
 const (
@@ -47,26 +56,45 @@ type Config struct {
 	Region    string // "us-east-1" when empty
 	AccessKey string
 	SecretKey string
+
+	// RetentionDays is the expiry rule put on a bucket EnsureBucket creates:
+	// 0 means Retention, KeepForever none. An existing bucket is never changed.
+	RetentionDays int
+	// PublicEndpoint, when set, is the http(s)://host:port download links are
+	// signed for (MINIO_PUBLIC_ENDPOINT); the API still talks to Endpoint.
+	PublicEndpoint string
 }
 
 // LogValue keeps the secret key out of logs.
 func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("endpoint", c.Endpoint), slog.String("bucket", c.Bucket))
+	return slog.GroupValue(slog.String("endpoint", c.Endpoint), slog.String("publicEndpoint", c.PublicEndpoint),
+		slog.String("bucket", c.Bucket), slog.Int("retentionDays", c.RetentionDays))
 }
 
-// Recording is one object in the bucket.
+// Recording kinds.
+const (
+	KindFile = "file" // one object: an .ogg, .mp4, ...
+	KindHLS  = "hls"  // a folder of segments and the playlist that is its key
+)
+
+// Recording is one object in the bucket, or one HLS run: every object of a
+// folder (below the room's) that holds a .m3u8 playlist.
 type Recording struct {
-	Key          string    `json:"key"`
+	Key          string    `json:"key"`  // the object; for HLS the playlist
 	Room         string    `json:"room"` // first path element: egress names files {room_name}/...
-	Size         int64     `json:"size"`
-	LastModified time.Time `json:"lastModified"`
+	Kind         string    `json:"kind" enum:"file,hls"`
+	Size         int64     `json:"size"`               // for HLS the whole folder's
+	Segments     int       `json:"segments,omitempty"` // HLS: media segments in the folder
+	LastModified time.Time `json:"lastModified"`       // for HLS the folder's newest object
 }
 
 // Store reads and maintains the recordings bucket.
 type Store struct {
-	mc     *minio.Client
-	bucket string
-	region string
+	mc        *minio.Client
+	pub       *minio.Client // signs download links: mc, or a client for PublicEndpoint
+	bucket    string
+	region    string
+	retention int
 }
 
 // New checks cfg and connects lazily (no request is made here).
@@ -79,39 +107,72 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%w: bucket is required", ErrInvalidArgument)
 	case cfg.AccessKey == "" || cfg.SecretKey == "":
 		return nil, fmt.Errorf("%w: access and secret keys are required", ErrInvalidArgument)
+	case cfg.RetentionDays < KeepForever:
+		return nil, fmt.Errorf("%w: retention is days (0 for the default, KeepForever for none)", ErrInvalidArgument)
 	}
 	region := cfg.Region
 	if region == "" {
 		region = "us-east-1"
 	}
-	mc, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: u.Scheme == "https", Region: region, BucketLookup: minio.BucketLookupPath})
+	// The region is always set: minio-go then never asks the store for it, so
+	// presigning is pure computation, also for a host this process cannot reach.
+	client := func(u *url.URL) (*minio.Client, error) {
+		return minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+			Secure: u.Scheme == "https", Region: region, BucketLookup: minio.BucketLookupPath})
+	}
+	mc, err := client(u)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
-	return &Store{mc: mc, bucket: cfg.Bucket, region: region}, nil
+	s := &Store{mc: mc, pub: mc, bucket: cfg.Bucket, region: region, retention: cfg.RetentionDays}
+	if cfg.PublicEndpoint != "" {
+		pu, err := url.Parse(cfg.PublicEndpoint)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || (pu.Path != "" && pu.Path != "/") {
+			return nil, fmt.Errorf("%w: public endpoint must be an http(s)://host:port URL", ErrInvalidArgument)
+		}
+		if s.pub, err = client(pu); err != nil {
+			return nil, fmt.Errorf("%w: public endpoint: %v", ErrInvalidArgument, err)
+		}
+	}
+	if s.retention == 0 {
+		s.retention = Retention
+	}
+	return s, nil
 }
 
-// EnsureBucket creates the bucket if needed and sets the 30-day expiry rule.
+// EnsureBucket creates the bucket if it is missing, with the configured expiry
+// rule. An existing bucket is left exactly as it is: it may be shared, and its
+// lifecycle is its operator's.
 func (s *Store) EnsureBucket(ctx context.Context) error {
+	const op = "recordings.EnsureBucket"
 	ok, err := s.mc.BucketExists(ctx, s.bucket)
 	if err != nil {
-		return mapErr("recordings.EnsureBucket", err)
+		return mapErr(op, err)
 	}
-	if !ok {
-		if err := s.mc.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: s.region}); err != nil {
-			return mapErr("recordings.EnsureBucket", err)
+	if ok {
+		return nil
+	}
+	if err := s.mc.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: s.region}); err != nil {
+		if code := minio.ToErrorResponse(err).Code; code == "BucketAlreadyOwnedByYou" || code == "BucketAlreadyExists" {
+			return nil // another process created it first: then it is that one's
 		}
+		return mapErr(op, err)
+	}
+	if s.retention == KeepForever {
+		return nil
 	}
 	cfg := lifecycle.NewConfiguration()
 	cfg.Rules = []lifecycle.Rule{{ID: "expire-recordings", Status: "Enabled",
-		RuleFilter: lifecycle.Filter{Prefix: ""}, Expiration: lifecycle.Expiration{Days: Retention}}}
-	return mapErr("recordings.EnsureBucket", s.mc.SetBucketLifecycle(ctx, s.bucket, cfg))
+		RuleFilter: lifecycle.Filter{Prefix: ""}, Expiration: lifecycle.Expiration{Days: lifecycle.ExpirationDays(s.retention)}}}
+	return mapErr(op, s.mc.SetBucketLifecycle(ctx, s.bucket, cfg))
 }
 
 // RetentionDays reads the bucket's expiry rule back (0 when there is none).
 func (s *Store) RetentionDays(ctx context.Context) (int, error) {
 	cfg, err := s.mc.GetBucketLifecycle(ctx, s.bucket)
+	if minio.ToErrorResponse(err).Code == "NoSuchLifecycleConfiguration" {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, mapErr("recordings.RetentionDays", err)
 	}
@@ -123,36 +184,291 @@ func (s *Store) RetentionDays(ctx context.Context) (int, error) {
 	return 0, nil
 }
 
-// List returns the recordings of a room (all rooms when room is empty), newest
-// first. Manifests egress writes beside the media are left out.
+// Page sizes of ListPage.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// ListOptions say which page of which room ListPage returns.
+type ListOptions struct {
+	Room   string // empty: every room
+	Limit  int    // recordings per page: DefaultPageSize when 0, at most MaxPageSize
+	Cursor string // Page.Next of the previous page; empty for the first
+}
+
+// Page is one page of recordings, newest first.
+type Page struct {
+	Recordings []Recording
+	Next       string // cursor of the next page; empty on the last
+}
+
+// List returns all recordings of a room (all rooms when room is empty), newest
+// first. Manifests egress writes beside the media are left out; an HLS run is
+// one recording.
 func (s *Store) List(ctx context.Context, room string) ([]Recording, error) {
+	return s.scan(ctx, "recordings.List", room)
+}
+
+// ListPage returns one page of List. The store lists by key, not by time, so
+// every page costs one listing of the room's folder; callers cache pages.
+func (s *Store) ListPage(ctx context.Context, o ListOptions) (Page, error) {
+	const op = "recordings.ListPage"
+	if o.Limit < 0 || o.Limit > MaxPageSize {
+		return Page{}, fmt.Errorf("%s: %w: limit must be between 1 and %d", op, ErrInvalidArgument, MaxPageSize)
+	}
+	if o.Limit == 0 {
+		o.Limit = DefaultPageSize
+	}
+	var after *Recording
+	if o.Cursor != "" {
+		c, err := DecodeCursor(o.Cursor)
+		if err != nil {
+			return Page{}, fmt.Errorf("%s: %w", op, err)
+		}
+		after = &c
+	}
+	all, err := s.scan(ctx, op, o.Room)
+	if err != nil {
+		return Page{}, err
+	}
+	from := 0
+	if after != nil {
+		from = sort.Search(len(all), func(i int) bool { return newerFirst(*after, all[i]) })
+	}
+	rest := all[from:]
+	if len(rest) <= o.Limit {
+		return Page{Recordings: rest}, nil
+	}
+	return Page{Recordings: rest[:o.Limit], Next: encodeCursor(rest[o.Limit-1])}, nil
+}
+
+// newerFirst is the listing order: newest first, then by key.
+func newerFirst(a, b Recording) bool {
+	if !a.LastModified.Equal(b.LastModified) {
+		return a.LastModified.After(b.LastModified)
+	}
+	return a.Key < b.Key
+}
+
+// A cursor is the position of the last recording of a page: its time and key.
+// It stays right when recordings are added or expire between pages.
+func encodeCursor(r Recording) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(r.LastModified.UnixNano(), 10) + "|" + r.Key))
+}
+
+// maxCursor bounds what DecodeCursor reads: a key of 1024 bytes and a time.
+const maxCursor = 1500
+
+// DecodeCursor reads a Page.Next back; anything else is ErrInvalidArgument.
+func DecodeCursor(c string) (Recording, error) {
+	bad := fmt.Errorf("%w: cursor is not one this server handed out", ErrInvalidArgument)
+	if len(c) > maxCursor {
+		return Recording{}, bad
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
+	if err != nil {
+		return Recording{}, bad
+	}
+	ts, key, ok := strings.Cut(string(b), "|")
+	nanos, err := strconv.ParseInt(ts, 10, 64)
+	if !ok || err != nil || strconv.FormatInt(nanos, 10) != ts || CheckKey(key) != nil {
+		return Recording{}, bad
+	}
+	return Recording{Key: key, LastModified: time.Unix(0, nanos).UTC()}, nil
+}
+
+// scan lists a room's folder (or the bucket), groups HLS runs and sorts.
+func (s *Store) scan(ctx context.Context, op, room string) ([]Recording, error) {
 	prefix := ""
 	if room != "" {
 		// Rooms are folders of the bucket: the room-name rule, and no path tricks.
-		if err := names.Check("room name", room); err != nil {
-			return nil, fmt.Errorf("recordings.List: %w: %v", ErrInvalidArgument, err)
-		}
-		if strings.ContainsAny(room, "/\\") || strings.Contains(room, "..") {
-			return nil, fmt.Errorf("recordings.List: %w: room name %q", ErrInvalidArgument, room)
+		if err := checkRoom(room); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		prefix = room + "/"
 	}
-	var out []Recording
+	var objs []Recording
 	for obj := range s.mc.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if obj.Err != nil {
-			return nil, mapErr("recordings.List", obj.Err)
+			return nil, mapErr(op, obj.Err)
 		}
 		if strings.HasSuffix(obj.Key, ".json") {
 			continue
 		}
-		r := Recording{Key: obj.Key, Size: obj.Size, LastModified: obj.LastModified.UTC()}
-		if i := strings.IndexByte(obj.Key, '/'); i > 0 {
-			r.Room = obj.Key[:i]
-		}
-		out = append(out, r)
+		objs = append(objs, Recording{Key: obj.Key, Room: roomOf(obj.Key), Kind: KindFile, Size: obj.Size, LastModified: obj.LastModified.UTC()})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].LastModified.After(out[j].LastModified) })
+	out := Group(objs)
+	sort.Slice(out, func(i, j int) bool { return newerFirst(out[i], out[j]) })
 	return out, nil
+}
+
+// Group makes every folder below a room's that holds a .m3u8 playlist one HLS
+// recording: keyed by its playlist (not the rolling live.m3u8 when there is
+// another), sized as the whole folder, dated by its newest object. Other objects
+// stay files; a playlist in the room's own folder is a recording of its own.
+// This fits both egress layouts: <room>/hls/playlist.m3u8 beside its segments,
+// and one folder per run, <room>/hls/<stamp>-<id>/playlist.m3u8.
+func Group(objs []Recording) []Recording {
+	groups := map[string]*Recording{} // by folder, with a trailing slash
+	for _, o := range objs {
+		dir, name := path.Split(o.Key)
+		if !strings.HasSuffix(name, ".m3u8") || strings.Count(dir, "/") < 2 {
+			continue
+		}
+		g := groups[dir]
+		if g == nil || betterPlaylist(name, path.Base(g.Key)) {
+			groups[dir] = &Recording{Key: o.Key, Room: o.Room, Kind: KindHLS}
+		}
+	}
+	var out []Recording
+	for _, o := range objs {
+		dir, name := path.Split(o.Key)
+		g := groups[dir]
+		if g == nil {
+			if strings.HasSuffix(name, ".m3u8") {
+				o.Kind = KindHLS
+			}
+			out = append(out, o)
+			continue
+		}
+		g.Size += o.Size
+		if ext := path.Ext(name); ext == ".ts" || ext == ".m4s" || ext == ".aac" {
+			g.Segments++
+		}
+		if o.LastModified.After(g.LastModified) {
+			g.LastModified = o.LastModified
+		}
+	}
+	for _, g := range groups {
+		out = append(out, *g)
+	}
+	return out
+}
+
+// betterPlaylist prefers the closed playlist to the rolling live one, then the
+// first by name, so a folder's key does not change between listings.
+func betterPlaylist(a, b string) bool {
+	if (a == "live.m3u8") != (b == "live.m3u8") {
+		return b == "live.m3u8"
+	}
+	return a < b
+}
+
+func roomOf(key string) string {
+	if i := strings.IndexByte(key, '/'); i > 0 {
+		return key[:i]
+	}
+	return ""
+}
+
+func checkRoom(room string) error {
+	if err := names.Check("room name", room); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	if room == "." || strings.ContainsAny(room, "/\\") || strings.Contains(room, "..") {
+		return fmt.Errorf("%w: room name %q", ErrInvalidArgument, room)
+	}
+	return nil
+}
+
+// MaxKeyLen is S3's limit for object keys.
+const MaxKeyLen = 1024
+
+// CheckKey accepts the keys of recordings: inside a room's folder
+// (room/...), relative, without empty, "." or ".." elements, backslashes or
+// control characters. It is what stands between a caller's path and the bucket.
+func CheckKey(key string) error {
+	bad := func(why string) error { return fmt.Errorf("%w: key %q %s", ErrInvalidArgument, key, why) }
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: key is required", ErrInvalidArgument)
+	case len(key) > MaxKeyLen:
+		return fmt.Errorf("%w: key is longer than %d bytes", ErrInvalidArgument, MaxKeyLen)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("%w: key is not valid UTF-8", ErrInvalidArgument)
+	case strings.Contains(key, ".."):
+		return bad("contains ..")
+	case strings.Contains(key, "\\"):
+		return bad("contains a backslash")
+	case strings.ContainsFunc(key, unicode.IsControl):
+		return bad("contains control characters")
+	}
+	parts := strings.Split(key, "/")
+	if len(parts) < 2 {
+		return bad("is not inside a room's folder")
+	}
+	if err := checkRoom(parts[0]); err != nil {
+		return bad("is not inside a room's folder")
+	}
+	for _, p := range parts[1:] {
+		if p == "" || p == "." {
+			return bad("has an empty or . element")
+		}
+		if strings.TrimFunc(p, unicode.IsSpace) != p {
+			return bad("has an element that begins or ends with a space") // stores trim or refuse them
+		}
+	}
+	return nil
+}
+
+// Object is a recording opened for reading: seekable, so it can be served with
+// HTTP ranges. Close it.
+type Object struct {
+	Recording
+	ContentType string // by extension, never one a browser would run
+	ETag        string
+	body        *minio.Object
+}
+
+func (o *Object) Read(p []byte) (int, error)                   { return o.body.Read(p) }
+func (o *Object) Seek(offset int64, whence int) (int64, error) { return o.body.Seek(offset, whence) }
+func (o *Object) Close() error                                 { return o.body.Close() }
+
+// Open opens the object key for reading, once the store confirms it exists.
+func (s *Store) Open(ctx context.Context, key string) (*Object, error) {
+	const op = "recordings.Open"
+	if err := CheckKey(key); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	body, err := s.mc.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	info, err := body.Stat()
+	if err != nil {
+		body.Close()
+		if minio.ToErrorResponse(err).StatusCode == 400 { // a name the store will not take
+			return nil, fmt.Errorf("%s: %w: the store refuses key %q", op, ErrInvalidArgument, key)
+		}
+		return nil, mapErr(op, err)
+	}
+	return &Object{Recording: Recording{Key: key, Room: roomOf(key), Kind: KindFile, Size: info.Size, LastModified: info.LastModified.UTC()},
+		ContentType: ContentType(key), ETag: info.ETag, body: body}, nil
+}
+
+// ContentType is the media type of a recording by its extension: what egress
+// writes, or application/octet-stream.
+func ContentType(key string) string {
+	switch strings.ToLower(path.Ext(key)) {
+	case ".ogg", ".opus":
+		return "audio/ogg"
+	case ".mp4":
+		return "video/mp4"
+	case ".m4a":
+		return "audio/mp4"
+	case ".webm":
+		return "video/webm"
+	case ".m3u8":
+		return "application/vnd.apple.mpegurl"
+	case ".ts":
+		return "video/mp2t"
+	case ".m4s":
+		return "video/iso.segment"
+	case ".aac":
+		return "audio/aac"
+	}
+	return "application/octet-stream"
 }
 
 // DownloadURL presigns a GET of key, valid for ttl (DefaultLinkTTL when 0), once
@@ -184,7 +500,7 @@ func (s *Store) presign(ctx context.Context, op, key string, ttl time.Duration) 
 	if ttl == 0 {
 		ttl = DefaultLinkTTL
 	}
-	u, err := s.mc.PresignedGetObject(ctx, s.bucket, key, ttl, url.Values{})
+	u, err := s.pub.PresignedGetObject(ctx, s.bucket, key, ttl, url.Values{})
 	if err != nil {
 		return "", mapErr(op, err)
 	}

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/recordings"
+)
+
+// Recordings is the archive the recordings routes read: *recordings.Store.
+type Recordings interface {
+	ListPage(ctx context.Context, o recordings.ListOptions) (recordings.Page, error)
+	Link(ctx context.Context, r recordings.Recording, ttl time.Duration) (string, error)
+	Open(ctx context.Context, key string) (*recordings.Object, error)
+}
+
+// recording is a file or HLS run in the bucket with a link to download it and,
+// when the egress that wrote it is still known to LiveKit, its duration.
+type recording struct {
+	recordings.Recording
+	DurationMS  int64  `json:"durationMs,omitempty"`
+	EgressID    string `json:"egressId,omitempty"`
+	DownloadURL string `json:"downloadUrl"` // presigned, or this dashboard's GET /api/recordings/{key} path
+	// LinkExpires is when a presigned link stops working; absent for the
+	// dashboard's own path, which works as long as the caller may sign in.
+	LinkExpires time.Time `json:"linkExpiresAt,omitzero"`
+}
+
+// listingTTL and listingCacheSize bound how often page loads list the bucket.
+const (
+	listingTTL       = 3 * time.Second
+	listingCacheSize = 256
+)
+
+// listingCache keeps pages of the archive for listingTTL, by room, limit and
+// cursor: a page reloaded by many browsers lists the bucket once.
+type listingCache struct {
+	mu    sync.Mutex
+	pages map[recordings.ListOptions]cachedPage
+}
+
+type cachedPage struct {
+	page recordings.Page
+	at   time.Time
+}
+
+func (c *listingCache) get(o recordings.ListOptions, now time.Time) (recordings.Page, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.pages[o]
+	if !ok || now.Sub(e.at) > listingTTL {
+		return recordings.Page{}, false
+	}
+	return e.page, true
+}
+
+func (c *listingCache) put(o recordings.ListOptions, p recordings.Page, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pages == nil {
+		c.pages = map[recordings.ListOptions]cachedPage{}
+	}
+	if len(c.pages) >= listingCacheSize {
+		for k, e := range c.pages {
+			if now.Sub(e.at) > listingTTL {
+				delete(c.pages, k)
+			}
+		}
+		if len(c.pages) >= listingCacheSize { // all fresh: a burst of distinct pages
+			clear(c.pages)
+		}
+	}
+	c.pages[o] = cachedPage{p, now}
+}
+
+// listQuery reads the paging parameters: limit (1..MaxPageSize) and an opaque
+// cursor from a previous answer.
+func listQuery(q url.Values) (recordings.ListOptions, error) {
+	o := recordings.ListOptions{Room: q.Get("room"), Limit: recordings.DefaultPageSize, Cursor: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > recordings.MaxPageSize {
+			return o, badRequest("limit is recordings per page, from 1 to %d", recordings.MaxPageSize)
+		}
+		o.Limit = n
+	}
+	if o.Cursor != "" {
+		if _, err := recordings.DecodeCursor(o.Cursor); err != nil {
+			return o, badRequest("cursor must be the X-Next-Cursor of a previous answer")
+		}
+	}
+	return o, nil
+}
+
+func (s *server) handleListRecordings() handler {
+	cache := &listingCache{}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		ttl := recordings.DefaultLinkTTL
+		if v := q.Get("linkTtl"); v != "" {
+			secs, err := strconv.Atoi(v)
+			if err != nil || secs < 1 || time.Duration(secs)*time.Second > recordings.MaxLinkTTL {
+				return badRequest("linkTtl is seconds, from 1 to %d", int(recordings.MaxLinkTTL.Seconds()))
+			}
+			ttl = time.Duration(secs) * time.Second
+		}
+		opts, err := listQuery(q)
+		if err != nil {
+			return err
+		}
+		ctx := r.Context()
+		page, ok := cache.get(opts, time.Now())
+		if !ok {
+			lctx, cancel := context.WithTimeout(ctx, s.storageTimeout())
+			page, err = s.Recordings.ListPage(lctx, opts)
+			cancel()
+			if err != nil {
+				return err
+			}
+			cache.put(opts, page, time.Now())
+		}
+		// One ListEgress for every duration, never one call per file.
+		type written struct {
+			id  string
+			dur time.Duration
+		}
+		byKey := map[string]written{}
+		if len(page.Recordings) > 0 { // the route needs recordingService: Egress is there
+			if eg, err := s.Egress.List(ctx, egress.ListOptions{Room: opts.Room}); err == nil {
+				for _, e := range eg {
+					for _, f := range e.Files {
+						byKey[f.Key] = written{e.ID, f.Duration}
+					}
+					for _, p := range e.Playlists {
+						byKey[p.Key] = written{e.ID, p.Duration}
+					}
+				}
+			} // durations are a nicety: a LiveKit hiccup must not hide the archive
+		}
+		overHTTPS := s.cameOverHTTPS(r)
+		out := make([]recording, 0, len(page.Recordings))
+		expires := time.Now().Add(ttl).UTC()
+		for _, f := range page.Recordings {
+			wr := byKey[f.Key]
+			rec := recording{Recording: f, DurationMS: wr.dur.Milliseconds(), EgressID: wr.id}
+			link, err := s.Recordings.Link(ctx, f, ttl)
+			if err != nil {
+				return err
+			}
+			// An HLS playlist names its segments relative to itself: only our
+			// own path serves them too. And an https page gets no http link.
+			if f.Kind == recordings.KindHLS || (overHTTPS && strings.HasPrefix(link, "http:")) {
+				rec.DownloadURL = downloadPath(r.URL.Path, f.Key)
+			} else {
+				rec.DownloadURL, rec.LinkExpires = link, expires
+			}
+			out = append(out, rec)
+		}
+		if page.Next != "" {
+			next := r.URL.Query()
+			next.Set("cursor", page.Next)
+			w.Header().Set("X-Next-Cursor", page.Next)
+			w.Header().Set("Link", "<"+(&url.URL{Path: r.URL.Path, RawQuery: next.Encode()}).String()+`>; rel="next"`)
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+// storageTimeout bounds a listing of the bucket like a call to LiveKit.
+func (s *server) storageTimeout() time.Duration {
+	if s.Settings.LiveKitTimeout > 0 {
+		return s.Settings.LiveKitTimeout
+	}
+	return 5 * time.Second
+}
+
+// cameOverHTTPS: TLS here, or at the trusted proxy in front of us.
+func (s *server) cameOverHTTPS(r *http.Request) bool {
+	return r.TLS != nil || (trusted(s.Settings.TrustedProxies, r.RemoteAddr) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
+}
+
+// downloadPath is GET /api/recordings/{key} under the prefix the list was asked
+// on (/api or the gateway's /api/stream), each key element escaped.
+func downloadPath(listPath, key string) string {
+	base := "/api/recordings/"
+	if strings.HasPrefix(listPath, "/api/stream/") {
+		base = "/api/stream/recordings/"
+	}
+	parts := strings.Split(key, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return base + strings.Join(parts, "/")
+}
+
+// handleGetRecording streams a recording through the dashboard, with ranges
+// (a browser seeks in it) and conditional requests, as a download.
+func (s *server) handleGetRecording() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		// The deadline covers finding the object; reading it lasts as long as
+		// the download (the minio object reads with the context it was opened
+		// with), bounded by the write deadline below.
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		timer := time.AfterFunc(s.storageTimeout(), cancel)
+		obj, err := s.Recordings.Open(ctx, r.PathValue("key"))
+		if !timer.Stop() {
+			if err == nil {
+				obj.Close()
+			}
+			return fmt.Errorf("recordings.Open: %w", recordings.ErrUnavailable)
+		}
+		if err != nil {
+			return err
+		}
+		defer obj.Close()
+		h := w.Header()
+		h.Set("Content-Type", obj.ContentType)
+		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(obj.Key)}))
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+		h.Set("Cache-Control", "private, no-cache")
+		if obj.ETag != "" {
+			h.Set("ETag", strconv.Quote(obj.ETag))
+		}
+		http.ServeContent(&progressWriter{ResponseWriter: w, rc: http.NewResponseController(w), idle: s.Settings.WriteTimeout},
+			r, path.Base(obj.Key), obj.LastModified, obj)
+		return nil
+	}
+}
+
+// progressWriter lets a long download run past the server's write timeout as
+// long as it moves: each write pushes the deadline idle into the future, so a
+// stalled client is still dropped.
+type progressWriter struct {
+	http.ResponseWriter
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	if p.idle > 0 {
+		_ = p.rc.SetWriteDeadline(time.Now().Add(p.idle))
+	}
+	return p.ResponseWriter.Write(b)
+}
