@@ -270,8 +270,9 @@ func (s *Service) activeTrackEgress(ctx context.Context, op, room string) (map[s
 	}
 	out := map[string]Egress{}
 	for _, info := range res.Items {
-		if tr := info.GetTrack(); tr != nil && !statuses[info.Status].Done() {
-			out[tr.TrackId] = s.from(info, "stem")
+		// An ending stem is on its way out: the track gets a new one.
+		if st := statuses[info.Status]; info.GetTrack() != nil && (st == Starting || st == Active) {
+			out[info.GetTrack().TrackId] = s.from(info, "stem")
 		}
 	}
 	return out, nil
