@@ -197,7 +197,7 @@ func TestStemsThatFailHalfwayStopWhatStarted(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, all, 1, "the first stem was started: %+v", all)
 	done, err := s.egress.WaitFor(testenv.Within(t, wait), all[0].ID)
-	require.NoError(t, err)
+	require.NoError(t, err, "the started stem never ended: it records unseen")
 	assert.True(t, done.Status.Done(), "the started stem was stopped: %s", done.Status)
 	active, err := s.egress.List(ctx, egress.ListOptions{Room: "stage", Active: true})
 	require.NoError(t, err)
