@@ -39,10 +39,12 @@ func (s *server) handleListEgress() handler {
 }
 
 type startEgressRequest struct {
-	Kind      string   `json:"kind" enum:"audio,stems,room,hls,restream"`
-	Room      string   `json:"room"`
-	Identity  string   `json:"identity,omitempty"`  // audio, hls, restream: whose audio is the show; empty: the only one publishing
-	Filename  string   `json:"filename,omitempty"`  // audio, room: a template with {room_name} and {time}
+	Kind     string `json:"kind" enum:"audio,stems,room,hls,restream"`
+	Room     string `json:"room"`
+	Identity string `json:"identity,omitempty"` // audio, hls, restream: whose audio is the show; empty: the only one publishing
+	// audio, room: a suffix for the key the server chooses, <room>/<UTC time>-<unique id>-<filename>.<ext>;
+	// at most 64 of A-Z a-z 0-9 _ -, anything else is refused (400)
+	Filename  string   `json:"filename,omitempty" pattern:"^[A-Za-z0-9_-]{0,64}$"`
 	Bitrate   int      `json:"bitrate,omitempty"`   // audio: Opus kbps, 256 when 0
 	Layout    string   `json:"layout,omitempty"`    // room: grid, speaker, single-speaker
 	AudioOnly bool     `json:"audioOnly,omitempty"` // room: OGG instead of MP4
@@ -53,17 +55,15 @@ type startEgressRequest struct {
 func (e startEgressRequest) check() error {
 	notFor := func(what string) error { return badRequest("%s does not apply to a %s egress", what, e.Kind) }
 	switch e.Kind {
-	case "audio":
-	case "stems", "room":
-		if e.Identity != "" {
-			return notFor("identity")
-		}
-	case "hls", "restream":
-		if e.Filename != "" {
-			return notFor("filename")
-		}
+	case "audio", "stems", "room", "hls", "restream":
 	default:
 		return badRequest("kind must be one of audio, stems, room, hls, restream")
+	}
+	if (e.Kind == "stems" || e.Kind == "room") && e.Identity != "" {
+		return notFor("identity")
+	}
+	if e.Kind != "audio" && e.Kind != "room" && e.Filename != "" {
+		return notFor("filename")
 	}
 	if e.Kind != "audio" && e.Bitrate != 0 {
 		return notFor("bitrate")

@@ -133,6 +133,11 @@ func TestRecordingBadInput(t *testing.T) {
 		{"POST", "/api/egress", map[string]any{"kind": "stems", "room": "live", "bitrate": 96}, 400, "invalid_argument"},
 		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "a b"}, 400, "invalid_argument"},
 		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "empty-room"}, 404, "not_found"},
+		// filename is a suffix of the server's key, never a path or a template.
+		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "live", "filename": "../other-room/x"}, 400, "invalid_argument"},
+		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "live", "filename": "{room_name}"}, 400, "invalid_argument"},
+		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "filename": "show.mp4"}, 400, "invalid_argument"},
+		{"POST", "/api/egress", map[string]any{"kind": "stems", "room": "live", "filename": "x"}, 400, "invalid_argument"},
 		{"POST", "/api/egress/EG_nope/destinations", map[string]any{}, 400, "invalid_argument"},
 		{"POST", "/api/egress/EG_nope/destinations", map[string]any{"add": []string{"http://127.0.0.1/x"}}, 400, "invalid_argument"},
 		{"POST", "/api/egress/EG_doesnotexist/destinations", map[string]any{"add": []string{"rtmp://127.0.0.1:1/live/x"}}, 404, "not_found"},

@@ -98,3 +98,33 @@ func newIngressStage(t testing.TB) *stage {
 		s.PullAllow = mustHostList(t, "127.0.0.1") // testenv.MediaFile serves on loopback
 	})
 }
+
+// The engineer tries to delete a URL pull while it plays: the dashboard answers
+// 409 ingress_live (deleting it could crash livekit-server, livekit/livekit#4806)
+// and the pull goes on; once the set has played to its end, delete works.
+func TestDeletingALivePullWaitsForItsEnd(t *testing.T) {
+	s := newIngressStage(t)
+	code, body := s.call(t, "POST", "/api/ingress", map[string]any{"kind": "url", "room": "afterparty", "identity": "dj-set",
+		"url": testenv.MediaFile(t, "set.ogg", 12*time.Second)})
+	require.Equal(t, 201, code, "%s", body)
+	pull := decodeAs[ingress.Ingress](t, body)
+	live, err := s.ing.WaitFor(testenv.Within(t, wait), pull.ID, ingress.Publishing)
+	require.NoError(t, err)
+	require.Equal(t, ingress.Publishing, live.State, live.Error)
+
+	code, body = s.call(t, "DELETE", "/api/ingress?id="+pull.ID, nil)
+	assert.Equal(t, 409, code, "%s", body)
+	assert.Equal(t, "ingress_live", errorCode(t, body))
+	code, body = s.call(t, "GET", "/api/ingress?room=afterparty", nil)
+	require.Equal(t, 200, code, "%s", body)
+	require.Len(t, decodeAs[[]ingress.Ingress](t, body), 1, "the refused delete left the pull")
+
+	ended, err := s.ing.WaitFor(testenv.Within(t, time.Minute), pull.ID, ingress.Complete, ingress.Inactive, ingress.Failed)
+	require.NoError(t, err, "the pull never ended")
+	t.Logf("the pull ended: %s %q", ended.State, ended.Error)
+	code, body = s.call(t, "DELETE", "/api/ingress?id="+pull.ID, nil)
+	require.Equal(t, 204, code, "%s", body)
+	code, body = s.call(t, "GET", "/api/ingress?room=afterparty", nil)
+	require.Equal(t, 200, code, "%s", body)
+	assert.Empty(t, decodeAs[[]ingress.Ingress](t, body))
+}

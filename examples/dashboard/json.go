@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spacemusic/streamkit/spacemusic"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -53,6 +54,8 @@ var kinds = []struct {
 	{tokens.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
 	{rooms.ErrNotFound, http.StatusNotFound, "not_found"},
 	{rooms.ErrAlreadyExists, http.StatusConflict, "already_exists"},
+	// Before failed_precondition, which it also is: the caller can wait it out.
+	{ingress.ErrLive, http.StatusConflict, "ingress_live"},
 	{rooms.ErrFailedPrecondition, http.StatusConflict, "failed_precondition"},
 	{rooms.ErrResourceExhausted, http.StatusServiceUnavailable, "resource_exhausted"},
 	{rooms.ErrUnavailable, http.StatusServiceUnavailable, "livekit_unavailable"},
@@ -73,7 +76,7 @@ var kinds = []struct {
 var errorCodes = []string{
 	"invalid_argument", "malformed_json", "unknown_field", "body_too_large", "unsupported_media_type",
 	"unauthenticated", "api_key_in_query", "forbidden", "not_found", "route_not_found", "method_not_allowed",
-	"already_exists", "failed_precondition", "rate_limited", "not_configured",
+	"already_exists", "failed_precondition", "ingress_live", "rate_limited", "not_configured",
 	"resource_exhausted", "livekit_unavailable", "upstream_auth", "upstream_permission", "upstream_error",
 	"storage_auth", "storage_unavailable", "storage_error", "internal",
 	"pull_not_allowed", "destination_not_allowed", "too_many_destinations",

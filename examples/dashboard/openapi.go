@@ -140,6 +140,9 @@ func operation(rt route, path string) map[string]any {
 	if rt.method == "POST" {
 		fail(409, "conflicts with the current state (already_exists, failed_precondition)")
 	}
+	if rt.method == "DELETE" && strings.HasSuffix(rt.path, "/ingress") {
+		fail(409, "the URL pull is live: wait until it ends, or close its room (ingress_live)")
+	}
 	if rt.needs != "" {
 		fail(501, "the service is not configured on this dashboard (not_configured)")
 	}
@@ -221,6 +224,9 @@ func addFields(t reflect.Type, props map[string]any, required *[]string, request
 		s := schemaOf(f.Type, request)
 		if enum := f.Tag.Get("enum"); enum != "" {
 			s["enum"] = strings.Split(enum, ",")
+		}
+		if pattern := f.Tag.Get("pattern"); pattern != "" {
+			s["pattern"] = pattern
 		}
 		props[name] = s
 		if !strings.Contains(opts, "omitempty") {

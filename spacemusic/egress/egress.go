@@ -9,6 +9,7 @@ package egress
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -86,6 +87,9 @@ type Service struct {
 	api   livekit.Egress
 	rooms livekit.RoomService
 	store Storage
+	keys  keys
+	// startTrack starts one stem; a test seam so a start can be made to fail.
+	startTrack func(ctx context.Context, req *livekit.TrackEgressRequest) (*livekit.EgressInfo, error)
 }
 
 // New returns a Service recording into store.
@@ -98,9 +102,11 @@ func New(cfg Config, store Storage) (*Service, error) {
 		return nil, lk.Invalid("egress.New", "%v", err)
 	}
 	opts := xtwirp.DefaultClientOptions()
-	return &Service{c: c, store: store,
+	s := &Service{c: c, store: store, keys: defaultKeys,
 		api:   livekit.NewEgressProtobufClient(c.BaseURL, c.HTTP, opts...),
-		rooms: livekit.NewRoomServiceProtobufClient(c.BaseURL, c.HTTP, opts...)}, nil
+		rooms: livekit.NewRoomServiceProtobufClient(c.BaseURL, c.HTTP, opts...)}
+	s.startTrack = s.api.StartTrackEgress
+	return s, nil
 }
 
 // AudioOptions shape a show recording.
@@ -108,7 +114,9 @@ type AudioOptions struct {
 	// Identity whose audio is the show: the mixing desk's ingress or the main
 	// performer. Empty: the only participant publishing audio.
 	Identity string
-	// Filename is a template ({room_name}, {time}); ".ogg" is added.
+	// Filename is an optional suffix for the key the server chooses
+	// (<room>/<UTC time>-<unique id>-<Filename>.ogg): at most 64 of A-Z, a-z,
+	// 0-9, _ and -. Anything else is refused with ErrInvalidArgument.
 	Filename string
 	Bitrate  int // kbps of the Opus recording; 256 when 0
 }
@@ -122,10 +130,8 @@ func (s *Service) RecordAudio(ctx context.Context, room string, o AudioOptions) 
 	if o.Bitrate < 32 || o.Bitrate > 510 {
 		return Egress{}, lk.Invalid(op, "bitrate %d kbps is outside 32..510", o.Bitrate)
 	}
-	if o.Filename == "" {
-		o.Filename = "{room_name}/{time}"
-	}
-	if err := checkTemplate(op, o.Filename); err != nil {
+	key, err := s.keys.file(op, room, o.Filename, ".ogg")
+	if err != nil {
 		return Egress{}, err
 	}
 	tracks, err := s.audioTracks(ctx, op, room)
@@ -157,7 +163,7 @@ func (s *Service) RecordAudio(ctx context.Context, room string, o AudioOptions) 
 		RoomName: room, AudioTrackId: pick[0].sid,
 		Options: &livekit.TrackCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{
 			AudioCodec: livekit.AudioCodec_OPUS, AudioBitrate: int32(o.Bitrate), AudioFrequency: 48000}},
-		FileOutputs: []*livekit.EncodedFileOutput{{FileType: livekit.EncodedFileType_OGG, Filepath: o.Filename + ".ogg",
+		FileOutputs: []*livekit.EncodedFileOutput{{FileType: livekit.EncodedFileType_OGG, Filepath: key,
 			Output: &livekit.EncodedFileOutput_S3{S3: s.store.s3()}}},
 	})
 	if err != nil {
@@ -167,9 +173,19 @@ func (s *Service) RecordAudio(ctx context.Context, room string, o AudioOptions) 
 }
 
 // RecordStems records every audio track in the room to its own file: one stem per
-// performer, for mixing after the show.
+// performer, for mixing after the show, at <room>/stems/<UTC time>-<unique
+// id>-<identity> (egress adds the extension).
+//
+// It is safe to retry: a track that already has an active track egress gets no
+// second one, and the answer holds the existing egress with the new ones. Each
+// start has its own deadline (the client's Timeout), so many performers do not
+// share one. When a start fails, the stems this call started are stopped again
+// and the error is returned: nothing records that the caller was not told about.
 func (s *Service) RecordStems(ctx context.Context, room string) ([]Egress, error) {
 	const op = "egress.RecordStems"
+	if err := checkFolder(op, room); err != nil {
+		return nil, err
+	}
 	tracks, err := s.audioTracks(ctx, op, room)
 	if err != nil {
 		return nil, err
@@ -177,28 +193,100 @@ func (s *Service) RecordStems(ctx context.Context, room string) ([]Egress, error
 	if len(tracks) == 0 {
 		return nil, lk.NotFound(op, "nobody publishes audio in %s", room)
 	}
+	running, err := s.activeTrackEgress(ctx, op, room)
+	if err != nil {
+		return nil, err
+	}
+	var out, started []Egress
+	for _, t := range tracks {
+		if e, ok := running[t.sid]; ok {
+			out = append(out, e)
+			continue
+		}
+		base, err := s.keys.base(op, room, "stems")
+		if err != nil {
+			return nil, err
+		}
+		e, err := s.startStem(ctx, op, room, t, base+"-"+safeIdentity(t.identity))
+		if err != nil {
+			return nil, s.undo(op, started, err)
+		}
+		started = append(started, e)
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// startStem starts one track egress under its own deadline.
+func (s *Service) startStem(ctx context.Context, op, room string, t audioTrack, key string) (Egress, error) {
+	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomRecord: true})
+	if err != nil {
+		return Egress{}, err
+	}
+	defer cancel()
+	info, err := s.startTrack(ctx, &livekit.TrackEgressRequest{RoomName: room, TrackId: t.sid,
+		Output: &livekit.TrackEgressRequest_File{File: &livekit.DirectFileOutput{
+			Filepath: key, Output: &livekit.DirectFileOutput_S3{S3: s.store.s3()}}}})
+	if err != nil {
+		return Egress{}, lk.Map(op, err)
+	}
+	return s.from(info, "stem"), nil
+}
+
+// undo stops the stems a failed RecordStems started and returns cause, with the
+// IDs it could not stop named in the hint. It runs on a fresh context (Stop
+// bounds each call by the client's Timeout): the caller's may be the one that
+// just ran out.
+func (s *Service) undo(op string, started []Egress, cause error) error {
+	var left []string
+	for _, e := range started {
+		_, err := s.Stop(context.Background(), e.ID)
+		if err != nil && !errors.Is(err, lk.ErrFailedPrecondition) && !errors.Is(err, lk.ErrNotFound) {
+			left = append(left, e.ID)
+		}
+	}
+	if len(left) == 0 {
+		return cause
+	}
+	e := &lk.Error{Op: op, Kind: lk.ErrUpstream, Message: cause.Error()}
+	if le, ok := cause.(*lk.Error); ok {
+		c := *le
+		e = &c
+	}
+	e.Hint = "these stems started and could not be stopped: " + strings.Join(left, ", ")
+	return e
+}
+
+// activeTrackEgress is the room's running track egresses by track SID.
+func (s *Service) activeTrackEgress(ctx context.Context, op, room string) (map[string]Egress, error) {
 	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomRecord: true})
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
-	var out []Egress
-	for _, t := range tracks {
-		info, err := s.api.StartTrackEgress(ctx, &livekit.TrackEgressRequest{RoomName: room, TrackId: t.sid,
-			Output: &livekit.TrackEgressRequest_File{File: &livekit.DirectFileOutput{
-				Filepath: "{room_name}/stems/{time}-{publisher_identity}-{track_id}",
-				Output:   &livekit.DirectFileOutput_S3{S3: s.store.s3()}}}})
-		if err != nil {
-			return out, lk.Map(op, err)
+	res, err := s.api.ListEgress(ctx, &livekit.ListEgressRequest{RoomName: room, Active: true})
+	if err != nil {
+		return nil, lk.Map(op, err)
+	}
+	out := map[string]Egress{}
+	for _, info := range res.Items {
+		// An ending stem is on its way out: the track gets a new one.
+		if st := statuses[info.Status]; info.GetTrack() != nil && (st == Starting || st == Active) {
+			out[info.GetTrack().TrackId] = s.from(info, "stem")
 		}
-		out = append(out, s.from(info, "stem"))
 	}
 	return out, nil
 }
 
-// HLS records the show's audio as HLS segments into the bucket.
+// HLS records the show's audio as HLS segments into the bucket, in a folder of its
+// own (<room>/hls/<UTC time>-<unique id>/playlist.m3u8 and its segments), so a
+// second HLS of the same room overwrites nothing.
 func (s *Service) HLS(ctx context.Context, room, identity string) (Egress, error) {
 	const op = "egress.HLS"
+	dir, err := s.keys.base(op, room, "hls")
+	if err != nil {
+		return Egress{}, err
+	}
 	t, err := s.oneAudioTrack(ctx, op, room, identity)
 	if err != nil {
 		return Egress{}, err
@@ -211,7 +299,7 @@ func (s *Service) HLS(ctx context.Context, room, identity string) (Egress, error
 	info, err := s.api.StartTrackCompositeEgress(ctx, &livekit.TrackCompositeEgressRequest{
 		RoomName: room, AudioTrackId: t.sid,
 		SegmentOutputs: []*livekit.SegmentedFileOutput{{Protocol: livekit.SegmentedFileProtocol_HLS_PROTOCOL,
-			FilenamePrefix: room + "/hls/segment", PlaylistName: "playlist.m3u8", SegmentDuration: 4,
+			FilenamePrefix: dir + "/segment", PlaylistName: dir + "/playlist.m3u8", SegmentDuration: 4,
 			Output: &livekit.SegmentedFileOutput_S3{S3: s.store.s3()}}},
 	})
 	if err != nil {
@@ -279,7 +367,7 @@ func (s *Service) updateStream(ctx context.Context, op, id string, add, remove [
 type RoomOptions struct {
 	Layout    string // grid, speaker, single-speaker (with -light/-dark); default speaker
 	AudioOnly bool
-	Filename  string
+	Filename  string // an optional key suffix, as AudioOptions.Filename
 }
 
 // RecordRoom records the room as composed by LiveKit's web template (MP4, or OGG
@@ -293,15 +381,13 @@ func (s *Service) RecordRoom(ctx context.Context, room string, o RoomOptions) (E
 	if o.Layout == "" {
 		o.Layout = "speaker"
 	}
-	if o.Filename == "" {
-		o.Filename = "{room_name}/{time}"
-	}
-	if err := checkTemplate(op, o.Filename); err != nil {
-		return Egress{}, err
-	}
 	ft, ext := livekit.EncodedFileType_MP4, ".mp4"
 	if o.AudioOnly {
 		ft, ext = livekit.EncodedFileType_OGG, ".ogg"
+	}
+	key, err := s.keys.file(op, room, o.Filename, ext)
+	if err != nil {
+		return Egress{}, err
 	}
 	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomRecord: true})
 	if err != nil {
@@ -309,7 +395,7 @@ func (s *Service) RecordRoom(ctx context.Context, room string, o RoomOptions) (E
 	}
 	defer cancel()
 	info, err := s.api.StartRoomCompositeEgress(ctx, &livekit.RoomCompositeEgressRequest{RoomName: room, Layout: o.Layout, AudioOnly: o.AudioOnly,
-		FileOutputs: []*livekit.EncodedFileOutput{{FileType: ft, Filepath: o.Filename + ext, Output: &livekit.EncodedFileOutput_S3{S3: s.store.s3()}}}})
+		FileOutputs: []*livekit.EncodedFileOutput{{FileType: ft, Filepath: key, Output: &livekit.EncodedFileOutput_S3{S3: s.store.s3()}}}})
 	if err != nil {
 		return Egress{}, lk.Map(op, err)
 	}
@@ -528,13 +614,6 @@ func checkRTMP(op string, urls []string, required bool) error {
 		if err != nil || (u.Scheme != "rtmp" && u.Scheme != "rtmps") || u.Host == "" || len(u.Path) < 2 {
 			return lk.Invalid(op, "destination %s is not an rtmp(s)://host/app/stream-key URL", RedactURL(raw))
 		}
-	}
-	return nil
-}
-
-func checkTemplate(op, name string) error {
-	if strings.Contains(name, "..") || strings.HasPrefix(name, "/") || len(name) > 512 {
-		return lk.Invalid(op, "file name template %q must be a relative path without ..", name)
 	}
 	return nil
 }

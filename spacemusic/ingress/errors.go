@@ -1,6 +1,10 @@
 package ingress
 
-import "github.com/spacemusic/streamkit/spacemusic/internal/lk"
+import (
+	"fmt"
+
+	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
+)
 
 // Errors returned by the service wrap one of these; test with errors.Is. The
 // concrete type is *Error, which keeps LiveKit's code and message.
@@ -14,6 +18,10 @@ var (
 	ErrResourceExhausted  = lk.ErrResourceExhausted
 	ErrUnavailable        = lk.ErrUnavailable
 	ErrUpstream           = lk.ErrUpstream
+
+	// ErrLive is Delete refusing a URL pull that is buffering or publishing. It
+	// is also ErrFailedPrecondition (errors.Is matches both).
+	ErrLive = fmt.Errorf("%w: the URL pull is live", lk.ErrFailedPrecondition)
 )
 
 // Error is the error type of every call; see lk.Error's fields.

@@ -373,13 +373,15 @@ func (s *Service) Update(ctx context.Context, id string, o UpdateOptions) (Ingre
 
 // Delete removes an ingress; its stream key stops working.
 //
-// A live ingress is stopped first and deleted once LiveKit reports it inactive.
-// Deleted while live, it races the ingress service's last state report, and
-// livekit-server (v1.11.0, and v1.13.6 by livekit/livekit#4806, still open)
-// then dereferences a nil state in UpdateIngressState and crashes, taking every
-// room with it. Stopping first costs about a second, within the call's deadline.
-// URL pulls cannot be stopped that way (LiveKit refuses to update a non-reusable
-// ingress), so they are deleted outright and the race remains for them.
+// A live RTMP or WHIP ingress is stopped first and deleted once LiveKit reports
+// it inactive. Deleted while live, it races the ingress service's last state
+// report, and livekit-server (v1.11.0, and v1.13.6 by livekit/livekit#4806,
+// still open) then dereferences a nil state in UpdateIngressState and crashes,
+// taking every room with it. Stopping first costs about a second, within the
+// call's deadline. URL pulls cannot be stopped that way (LiveKit refuses to
+// update a non-reusable ingress), so a live one (buffering or publishing) is not
+// deleted: Delete answers ErrLive. Wait until the pull ends (complete or error),
+// or delete the room, which ends it.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	const op = "ingress.Delete"
 	if err := checkID(op, id); err != nil {
@@ -389,7 +391,11 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return relabel(op, err)
 	}
-	if in.State.live() && in.Kind != URL {
+	switch {
+	case in.State.live() && in.Kind == URL:
+		return &lk.Error{Op: op, Kind: ErrLive, Message: fmt.Sprintf("URL pull %s is %s in %s", id, in.State, in.Room),
+			Hint: "deleting a live pull can crash livekit-server (livekit/livekit#4806); wait until the pull ends or delete the room"}
+	case in.State.live():
 		if err := s.stop(ctx, op, id); err != nil {
 			return err
 		}

@@ -184,7 +184,16 @@ func TestURLPullOfADJSet(t *testing.T) {
 			live, err := s.ingress.Get(ctx, in.ID)
 			require.NoError(t, err)
 			assert.Equal(t, ingress.Publishing, live.State, live.Error)
-			require.NoError(t, s.ingress.Delete(ctx, in.ID))
+
+			// Deleting a live pull could crash livekit-server (livekit/livekit#4806):
+			// it is refused with a typed error, and the pull goes on.
+			err = s.ingress.Delete(ctx, in.ID)
+			require.ErrorIs(t, err, ingress.ErrLive)
+			require.ErrorIs(t, err, ingress.ErrFailedPrecondition)
+			assert.Contains(t, err.Error(), "wait until the pull ends")
+			still, err := s.ingress.Get(ctx, in.ID)
+			require.NoError(t, err, "the refused delete left the ingress")
+			assert.True(t, still.State == ingress.Publishing || still.State == ingress.Buffering, still.State)
 		})
 	}
 }
