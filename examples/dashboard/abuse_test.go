@@ -262,7 +262,7 @@ const countFetches = `(() => {
 func TestThePageNeverPilesUpPolls(t *testing.T) {
 	testenv.RequireNetNS(t)
 	s := newStage(t, func(s *settings) {
-		s.TrustedProxies = mustPrefixes("127.0.0.0/8")
+		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup = adminGroup
 	})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

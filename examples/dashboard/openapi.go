@@ -16,7 +16,7 @@ func openAPIDocument(rts []route) map[string]any {
 	paths := map[string]any{}
 	for _, rt := range rts {
 		for _, p := range rt.paths() {
-			p = strings.ReplaceAll(p, "...}", "}") // {key...} matches the rest of the path
+			p = openAPIPath(p)
 			item, _ := paths[p].(map[string]any)
 			if item == nil {
 				item = map[string]any{}
@@ -234,3 +234,7 @@ func addFields(t reflect.Type, props map[string]any, required *[]string, request
 		}
 	}
 }
+
+// openAPIPath writes a mux pattern as an OpenAPI path: {key...} (the rest of the
+// path) is {key}.
+func openAPIPath(pattern string) string { return strings.ReplaceAll(pattern, "...}", "}") }

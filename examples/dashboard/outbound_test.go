@@ -72,7 +72,7 @@ const (
 // URL pulls against operator lists: what passes, what is refused with which
 // code, whatever tricks the URL plays; no answer shows a stream key or password.
 func TestOutboundAllowLists(t *testing.T) {
-	defaults, err := loadSettings(nil, func(string) string { return "" }, io.Discard)
+	defaults, err := loadSettings(nil, withAdminGroup, io.Discard)
 	require.NoError(t, err)
 	rtmp := (&server{Deps: Deps{Settings: defaults}}).restreamCheck()
 	k := "/app/" + platformKey
@@ -182,7 +182,7 @@ func TestAllowListSettings(t *testing.T) {
 		assert.Contains(t, err.Error(), "DASHBOARD_RESTREAM_ALLOW", v)
 	}
 	s, err := loadSettings([]string{"-pull-allow", "Media.Studio.Example., *.cdn.example, 10.0.0.0/8, 2001:db8::1", "-restream-allow", "none"},
-		func(string) string { return "" }, io.Discard)
+		withAdminGroup, io.Discard)
 	require.NoError(t, err)
 	assert.True(t, s.PullAllow.allowsName("media.studio.example"))
 	assert.True(t, s.PullAllow.allowsName("eu.cdn.example"))

@@ -370,7 +370,7 @@ func TestThePageNeverStacksPolls(t *testing.T) {
 	testenv.RequireNetNS(t)
 	a := newArchive(t)
 	s, counted := a.dashboard(t, func(s *settings) {
-		s.TrustedProxies = mustPrefixes("127.0.0.0/8")
+		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup = adminGroup
 		s.LiveKitTimeout = 10 * time.Second
 	}, nil)

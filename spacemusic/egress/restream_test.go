@@ -19,6 +19,7 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/recordings"
 )
 
 // These tests need the egress scripts/stack builds: egress v1.8.6 encodes AAC with
@@ -115,14 +116,16 @@ func TestHLSIntoTheBucket(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, egress.Active, live.Status, live.Error)
 
-	// Segments are uploaded while the show is live, not only at the end.
+	// Segments are uploaded while the show is live, not only at the end (the
+	// archive shows them as loose files, or as the run's one HLS recording once
+	// its playlist is there).
 	require.Eventually(t, func() bool {
 		list, err := s.store.List(ctx, "stage")
 		if err != nil {
 			return false
 		}
 		for _, r := range list {
-			if strings.HasSuffix(r.Key, ".ts") {
+			if strings.HasSuffix(r.Key, ".ts") || (r.Kind == recordings.KindHLS && r.Segments > 0) {
 				return true
 			}
 		}
@@ -135,25 +138,25 @@ func TestHLSIntoTheBucket(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, egress.Complete, done.Status, done.Error)
 
-	// Copy the show's HLS objects out of the bucket, as a CDN would serve them.
+	// The archive lists the run as one HLS recording keyed by its closed playlist.
 	list, err := s.store.List(ctx, "stage")
 	require.NoError(t, err)
-	dir := t.TempDir()
-	var playlist string
-	inBucket := map[string]bool{}
-	for _, r := range list {
-		require.True(t, strings.HasPrefix(r.Key, "stage/hls/"), "unexpected object %s", r.Key)
-		name := path.Base(r.Key)
-		inBucket[name] = true
-		link, err := s.store.DownloadURL(ctx, r.Key, time.Minute)
-		require.NoError(t, err)
-		fetch(t, link, filepath.Join(dir, name))
-		if strings.HasSuffix(name, ".m3u8") && !strings.HasPrefix(name, "live") {
-			playlist = filepath.Join(dir, name)
-		}
-	}
-	require.NotEmpty(t, playlist, "no playlist in the bucket: %v", inBucket)
+	require.Len(t, list, 1, "one HLS run, one recording: %+v", list)
+	rec := list[0]
+	assert.Equal(t, recordings.KindHLS, rec.Kind)
+	require.True(t, strings.HasPrefix(rec.Key, "stage/hls/") && strings.HasSuffix(rec.Key, ".m3u8") &&
+		!strings.HasPrefix(path.Base(rec.Key), "live"), "the recording's key is the closed playlist: %s", rec.Key)
 
+	// Copy the playlist and every segment it names out of the bucket, as a CDN
+	// would serve them: each one must be there, beside the playlist.
+	dir := t.TempDir()
+	playlist := filepath.Join(dir, path.Base(rec.Key))
+	download := func(key, to string) {
+		link, err := s.store.DownloadURL(ctx, key, time.Minute)
+		require.NoError(t, err, "%s is not in the bucket", key)
+		fetch(t, link, to)
+	}
+	download(rec.Key, playlist)
 	text, err := os.ReadFile(playlist)
 	require.NoError(t, err)
 	assert.Contains(t, string(text), "#EXTM3U")
@@ -163,16 +166,16 @@ func TestHLSIntoTheBucket(t *testing.T) {
 	for sc.Scan() {
 		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
 			segments = append(segments, line)
-			assert.True(t, inBucket[path.Base(line)], "the playlist names %s, which is not in the bucket", line)
+			download(path.Join(path.Dir(rec.Key), line), filepath.Join(dir, path.Base(line)))
 		}
 	}
 	require.NotEmpty(t, segments, "the playlist names no segments:\n%s", text)
+	assert.Equal(t, len(segments), rec.Segments, "the archive counts the run's segments")
 
 	// The finished egress says where its playlist is and how much it holds.
 	require.Len(t, done.Playlists, 1, "%+v", done)
 	pl := done.Playlists[0]
-	assert.True(t, inBucket[path.Base(pl.Key)], "the egress names %s, which is not in the bucket", pl.Key)
-	assert.Equal(t, playlist, filepath.Join(dir, path.Base(pl.Key)), "the closed playlist")
+	assert.Equal(t, rec.Key, pl.Key, "the egress names the playlist the archive lists")
 	assert.EqualValues(t, len(segments), pl.Segments)
 	assert.Greater(t, pl.Duration, 2*time.Second)
 
@@ -182,7 +185,7 @@ func TestHLSIntoTheBucket(t *testing.T) {
 	played := decodedDuration(t, playlist)
 	assert.Greater(t, played, 2*time.Second, "the playlist plays back")
 	assert.Greater(t, meanVolume(t, playlist), -40.0, "the HLS audio must not be silent")
-	t.Logf("%d segments, %.1fs of audio; objects: %d", len(segments), played.Seconds(), len(list))
+	t.Logf("%d segments, %.1fs of audio", len(segments), played.Seconds())
 }
 
 // streamStatus is the status of the destination url in e, or "" when absent.
