@@ -28,8 +28,15 @@ func NewBrowser(t TB) *Browser {
 	t.Helper()
 	RequireNetNS(t)
 	bin := Binary(t, "chromium", "chromium")
+	// The profile is not a t.TempDir: Chromium's helper processes may still write
+	// into it for a moment after the browser exits, and testing would then fail the
+	// test over "directory not empty". It is removed after the browser, retrying.
+	profile, err := os.MkdirTemp("", "streamkit-chromium-")
+	if err != nil {
+		t.Fatalf("testenv: chromium profile: %v", err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin), chromedp.UserDataDir(t.TempDir()),
+		chromedp.ExecPath(bin), chromedp.UserDataDir(profile),
 		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
 		// Without these Chromium calls home at start, which our closed network refuses.
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
@@ -50,17 +57,22 @@ func NewBrowser(t TB) *Browser {
 			b.mu.Unlock()
 		}
 	})
-	if err := chromedp.Run(ctx); err != nil {
+	closeBrowser := func() {
 		cancel()
 		cancelAlloc()
+		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if err := chromedp.Run(ctx); err != nil {
+		closeBrowser()
 		t.Fatalf("testenv: start chromium: %v", err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			b.SaveArtifacts(t, "failure")
 		}
-		cancel()
-		cancelAlloc()
+		closeBrowser()
 	})
 	return b
 }

@@ -51,6 +51,12 @@ func TestDeletingTheIngressKeepsItsRecording(t *testing.T) {
 	testenv.PushRTMP(t, in.PublishURL, 90*time.Second, true)
 	_, err = is.WaitFor(testenv.Within(t, wait), in.ID, ingress.Publishing)
 	require.NoError(t, err)
+	// Ingress says "publishing" a moment before its track is in the room.
+	rs := s.rooms(t)
+	require.Eventually(t, func() bool {
+		p, err := rs.Participant(ctx, "stage", "obs-main")
+		return err == nil && len(p.Tracks) > 0
+	}, wait, 100*time.Millisecond, "the ingress's audio never appeared in the room")
 	s.recordThrough(t, "stage", "obs-main", func(ctx context.Context) error { return is.Delete(ctx, in.ID) })
 }
 
