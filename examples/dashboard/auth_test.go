@@ -7,10 +7,14 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -462,7 +466,8 @@ func TestInvalidSettingsStopStartUp(t *testing.T) {
 	assert.Equal(t, 7.0, s.RateLimit)
 }
 
-// -help documents every setting with its environment variable and default.
+// -help documents every setting with its environment variable and default, as the
+// README promises, and those defaults are what start-up really uses.
 func TestHelpListsEverySetting(t *testing.T) {
 	var out strings.Builder
 	require.NoError(t, run(context.Background(), []string{"dashboard", "-help"}, func(string) string { return "" }, &out))
@@ -473,4 +478,98 @@ func TestHelpListsEverySetting(t *testing.T) {
 	for _, v := range []string{"LIVEKIT_URL", "LIVEKIT_WS_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"} {
 		assert.Contains(t, out.String(), v)
 	}
+
+	// What the README promises, written out here rather than read from knobs: each
+	// setting, its flag, the default as -help shows it and as the README's table says it.
+	restreamDefault := "a.rtmp.youtube.com,b.rtmp.youtube.com,*.contribute.live-video.net,live.twitch.tv,live-api-s.facebook.com"
+	promised := []struct{ env, flag, help, readme string }{
+		{"DASHBOARD_ADDR", "addr", `"127.0.0.1:8080"`, "127.0.0.1:8080"},
+		{"DASHBOARD_DEV", "dev", "false", "false"},
+		{"DASHBOARD_API_KEYS", "api-keys", `""`, ""},
+		{"DASHBOARD_TRUSTED_PROXIES", "trusted-proxies", `""`, ""},
+		{"DASHBOARD_PROXY_SECRET", "proxy-secret", `""`, ""},
+		{"DASHBOARD_ADMIN_GROUP", "admin-group", `""`, ""},
+		{"DASHBOARD_OPERATOR_GROUP", "operator-group", `""`, ""},
+		{"DASHBOARD_ALLOW_ALL_ADMIN", "allow-all-admin", "false", "false"},
+		{"DASHBOARD_JWKS_URL", "jwks-url", `""`, ""},
+		{"DASHBOARD_JWT_ISSUER", "jwt-issuer", `""`, ""},
+		{"DASHBOARD_JWT_AUDIENCE", "jwt-audience", `""`, ""},
+		{"DASHBOARD_JWT_GROUPS_CLAIM", "jwt-groups-claim", `"groups"`, "groups"},
+		{"DASHBOARD_CORS_ORIGINS", "cors-origins", `""`, ""},
+		{"DASHBOARD_RATE_LIMIT", "rate-limit", `"20"`, "20"},
+		{"DASHBOARD_RATE_BURST", "rate-burst", `"40"`, "40"},
+		{"DASHBOARD_BODY_LIMIT", "body-limit", `"65536"`, "65536"},
+		{"DASHBOARD_METRICS_PUBLIC", "metrics-public", "true", "true"},
+		{"DASHBOARD_LOG_LEVEL", "log-level", `"info"`, "info"},
+		{"DASHBOARD_LIVEKIT_TIMEOUT", "livekit-timeout", `"5s"`, "5s"},
+		{"DASHBOARD_HEALTH_TIMEOUT", "health-timeout", `"2s"`, "2s"},
+		{"DASHBOARD_READ_TIMEOUT", "read-timeout", `"15s"`, "15s"},
+		{"DASHBOARD_WRITE_TIMEOUT", "write-timeout", `"30s"`, "30s"},
+		{"DASHBOARD_IDLE_TIMEOUT", "idle-timeout", `"2m"`, "2m"},
+		{"DASHBOARD_SHUTDOWN_TIMEOUT", "shutdown-timeout", `"20s"`, "20s"},
+		{"DASHBOARD_PULL_ALLOW", "pull-allow", `""`, ""},
+		{"DASHBOARD_RESTREAM_ALLOW", "restream-allow", `"` + restreamDefault + `"`, "the platforms' ingests"},
+	}
+
+	// -help: one entry per flag, its description ending in "(env X, default Y)".
+	help := map[string]string{}
+	var cur string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, "  -"); ok {
+			cur = strings.Fields(rest)[0]
+			help[cur] = ""
+		} else if cur != "" {
+			help[cur] += line
+		}
+	}
+	// The README's settings table: | `ENV` | `-flag` | default | meaning |
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	table := map[string][]string{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if cells := strings.Split(line, "|"); len(cells) > 4 && strings.HasPrefix(strings.TrimSpace(cells[1]), "`DASHBOARD_") {
+			for n := range cells {
+				cells[n] = strings.Trim(strings.TrimSpace(cells[n]), "`")
+			}
+			table[cells[1]] = cells[2:4]
+		}
+	}
+	assert.Len(t, help, len(promised), "-help lists exactly the promised flags")
+	assert.Len(t, table, len(promised), "the README's table lists exactly the promised settings")
+	for _, p := range promised {
+		assert.Contains(t, help[p.flag], fmt.Sprintf("(env %s, default %s)", p.env, p.help), p.flag)
+		assert.Equal(t, []string{"-" + p.flag, p.readme}, table[p.env], p.env)
+	}
+	for _, host := range strings.Split(restreamDefault, ",") {
+		assert.Contains(t, string(readme), "`"+host+"`", "the README names the restream default's hosts")
+	}
+
+	// An environment holding only what start-up requires yields exactly these defaults.
+	s, err := loadSettings(nil, func(k string) string {
+		return map[string]string{"DASHBOARD_ADMIN_GROUP": adminGroup}[k]
+	}, io.Discard)
+	require.NoError(t, err)
+	none, err := parseHostList("")
+	require.NoError(t, err)
+	platforms, err := parseHostList(restreamDefault)
+	require.NoError(t, err)
+	assert.Equal(t, settings{
+		Addr:            "127.0.0.1:8080",
+		AdminGroup:      adminGroup,
+		JWTGroupsClaim:  "groups",
+		RateLimit:       20,
+		RateBurst:       40,
+		BodyLimit:       65536,
+		MetricsPublic:   true,
+		LogLevel:        slog.LevelInfo,
+		LiveKitTimeout:  5 * time.Second,
+		HealthTimeout:   2 * time.Second,
+		ReadTimeout:     15 * time.Second,
+		WriteTimeout:    30 * time.Second,
+		IdleTimeout:     2 * time.Minute,
+		ShutdownTimeout: 20 * time.Second,
+		PullAllow:       none,
+		RestreamAllow:   platforms,
+	}, s)
+	assert.True(t, s.PullAllow.empty(), "URL pulls are off by default")
 }

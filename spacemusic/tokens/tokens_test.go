@@ -65,7 +65,56 @@ func TestListenerMayOnlyListen(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidArgument)
 	tok, err = issuer(t).Listener("friday-jam", "bob")
 	require.NoError(t, err)
-	assert.WithinDuration(t, time.Now().Add(ListenerTTL), tok.ExpiresAt, 2*time.Second)
+	assert.WithinDuration(t, time.Now().Add(time.Hour), tok.ExpiresAt, 2*time.Second)
+}
+
+// A fixed clock on a whole second, so lifetimes and skews compare exactly.
+var showTime = time.Unix(1_800_000_000, 0)
+
+func fixedIssuer(t *testing.T, now time.Time) *Issuer {
+	t.Helper()
+	i := issuer(t)
+	i.now = func() time.Time { return now }
+	return i
+}
+
+// Listener lifetimes, written out rather than read from the package's constants: an
+// hour by default, a day at most, not a second more.
+func TestListenerLifetimes(t *testing.T) {
+	i := fixedIssuer(t, showTime)
+
+	tok, err := i.Listener("friday-jam", "bob")
+	require.NoError(t, err)
+	assert.Equal(t, showTime.Add(time.Hour), tok.ExpiresAt, "default lifetime")
+	p := payload(t, tok.JWT)
+	assert.Equal(t, float64(3600), p["exp"].(float64)-p["nbf"].(float64))
+
+	for _, ttl := range []time.Duration{time.Hour, 24 * time.Hour} {
+		tok, err := i.Listener("friday-jam", "bob", WithTTL(ttl))
+		if assert.NoError(t, err, ttl) {
+			assert.Equal(t, showTime.Add(ttl), tok.ExpiresAt, ttl)
+		}
+	}
+	_, err = i.Listener("friday-jam", "bob", WithTTL(24*time.Hour+time.Second))
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+}
+
+// Performers and moderators: six hours by default, a week at most.
+func TestPerformerLifetimes(t *testing.T) {
+	i := fixedIssuer(t, showTime)
+	for name, mint := range map[string]func(...Option) (Token, error){
+		"performer": func(o ...Option) (Token, error) { return i.Performer("friday-jam", "ada", o...) },
+		"moderator": func(o ...Option) (Token, error) { return i.Moderator("friday-jam", "mia", o...) },
+	} {
+		tok, err := mint()
+		require.NoError(t, err, name)
+		assert.Equal(t, showTime.Add(6*time.Hour), tok.ExpiresAt, name)
+		tok, err = mint(WithTTL(7 * 24 * time.Hour))
+		require.NoError(t, err, name)
+		assert.Equal(t, showTime.Add(7*24*time.Hour), tok.ExpiresAt, name)
+		_, err = mint(WithTTL(7*24*time.Hour + time.Second))
+		assert.ErrorIs(t, err, ErrInvalidArgument, name)
+	}
 }
 
 // Our tokens mean the same to protocol/auth (what LiveKit runs) as to us.
@@ -183,6 +232,22 @@ func TestNotBeforeToleratesClockSkew(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidToken)
 }
 
+// The tolerance is 30 s (README): a token minted 29 s in the verifier's future is
+// accepted, one minted 31 s ahead is refused. Both clocks are fixed so the edge is exact.
+func TestClockSkewToleranceIsThirtySeconds(t *testing.T) {
+	verifier := fixedIssuer(t, showTime)
+	for skew, ok := range map[time.Duration]bool{29 * time.Second: true, 31 * time.Second: false} {
+		tok, err := fixedIssuer(t, showTime.Add(skew)).Performer("r", "ada")
+		require.NoError(t, err)
+		_, err = verifier.Verify(tok.JWT)
+		if ok {
+			assert.NoError(t, err, skew)
+		} else if assert.ErrorIs(t, err, ErrInvalidToken, skew) {
+			assert.Contains(t, err.Error(), "not valid yet", skew)
+		}
+	}
+}
+
 func TestInvalidInput(t *testing.T) {
 	i := issuer(t)
 	for name, call := range map[string]func() error{
@@ -193,7 +258,7 @@ func TestInvalidInput(t *testing.T) {
 		"identity bad utf-8": func() error { _, err := i.Listener("r", "\xff"); return err },
 		"empty room":         func() error { _, err := i.Moderator("", "ada"); return err },
 		"negative ttl":       func() error { _, err := i.Issue(Options{TTL: -time.Second}); return err },
-		"ttl above a week":   func() error { _, err := i.Issue(Options{TTL: MaxTTL + time.Second}); return err },
+		"ttl above a week":   func() error { _, err := i.Issue(Options{TTL: 7*24*time.Hour + time.Second}); return err },
 	} {
 		t.Run(name, func(t *testing.T) { assert.ErrorIs(t, call(), ErrInvalidArgument) })
 	}
