@@ -154,12 +154,7 @@ func (s *Service) RecordAudio(ctx context.Context, room string, o AudioOptions) 
 			Message: fmt.Sprintf("%d audio tracks in %s", len(pick), room),
 			Hint:    "name the Identity whose audio is the show, or record stems"}
 	}
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomRecord: true})
-	if err != nil {
-		return Egress{}, err
-	}
-	defer cancel()
-	info, err := s.api.StartTrackCompositeEgress(ctx, &livekit.TrackCompositeEgressRequest{
+	info, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.api.StartTrackCompositeEgress, &livekit.TrackCompositeEgressRequest{
 		RoomName: room, AudioTrackId: pick[0].sid,
 		Options: &livekit.TrackCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{
 			AudioCodec: livekit.AudioCodec_OPUS, AudioBitrate: int32(o.Bitrate), AudioFrequency: 48000}},
@@ -167,7 +162,7 @@ func (s *Service) RecordAudio(ctx context.Context, room string, o AudioOptions) 
 			Output: &livekit.EncodedFileOutput_S3{S3: s.store.s3()}}},
 	})
 	if err != nil {
-		return Egress{}, lk.Map(op, err)
+		return Egress{}, err
 	}
 	return s.from(info, "audio"), nil
 }
@@ -219,16 +214,11 @@ func (s *Service) RecordStems(ctx context.Context, room string) ([]Egress, error
 
 // startStem starts one track egress under its own deadline.
 func (s *Service) startStem(ctx context.Context, op, room string, t audioTrack, key string) (Egress, error) {
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomRecord: true})
-	if err != nil {
-		return Egress{}, err
-	}
-	defer cancel()
-	info, err := s.startTrack(ctx, &livekit.TrackEgressRequest{RoomName: room, TrackId: t.sid,
+	info, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.startTrack, &livekit.TrackEgressRequest{RoomName: room, TrackId: t.sid,
 		Output: &livekit.TrackEgressRequest_File{File: &livekit.DirectFileOutput{
 			Filepath: key, Output: &livekit.DirectFileOutput_S3{S3: s.store.s3()}}}})
 	if err != nil {
-		return Egress{}, lk.Map(op, err)
+		return Egress{}, err
 	}
 	return s.from(info, "stem"), nil
 }
@@ -259,14 +249,9 @@ func (s *Service) undo(op string, started []Egress, cause error) error {
 
 // activeTrackEgress is the room's running track egresses by track SID.
 func (s *Service) activeTrackEgress(ctx context.Context, op, room string) (map[string]Egress, error) {
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomRecord: true})
+	res, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.api.ListEgress, &livekit.ListEgressRequest{RoomName: room, Active: true})
 	if err != nil {
 		return nil, err
-	}
-	defer cancel()
-	res, err := s.api.ListEgress(ctx, &livekit.ListEgressRequest{RoomName: room, Active: true})
-	if err != nil {
-		return nil, lk.Map(op, err)
 	}
 	out := map[string]Egress{}
 	for _, info := range res.Items {
@@ -291,19 +276,14 @@ func (s *Service) HLS(ctx context.Context, room, identity string) (Egress, error
 	if err != nil {
 		return Egress{}, err
 	}
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomRecord: true})
-	if err != nil {
-		return Egress{}, err
-	}
-	defer cancel()
-	info, err := s.api.StartTrackCompositeEgress(ctx, &livekit.TrackCompositeEgressRequest{
+	info, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.api.StartTrackCompositeEgress, &livekit.TrackCompositeEgressRequest{
 		RoomName: room, AudioTrackId: t.sid,
 		SegmentOutputs: []*livekit.SegmentedFileOutput{{Protocol: livekit.SegmentedFileProtocol_HLS_PROTOCOL,
 			FilenamePrefix: dir + "/segment", PlaylistName: dir + "/playlist.m3u8", SegmentDuration: 4,
 			Output: &livekit.SegmentedFileOutput_S3{S3: s.store.s3()}}},
 	})
 	if err != nil {
-		return Egress{}, lk.Map(op, err)
+		return Egress{}, err
 	}
 	return s.from(info, "hls"), nil
 }
@@ -319,17 +299,12 @@ func (s *Service) Restream(ctx context.Context, room, identity string, urls ...s
 	if err != nil {
 		return Egress{}, err
 	}
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomRecord: true})
-	if err != nil {
-		return Egress{}, err
-	}
-	defer cancel()
-	info, err := s.api.StartTrackCompositeEgress(ctx, &livekit.TrackCompositeEgressRequest{
+	info, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.api.StartTrackCompositeEgress, &livekit.TrackCompositeEgressRequest{
 		RoomName: room, AudioTrackId: t.sid, VideoTrackId: t.videoSID,
 		StreamOutputs: []*livekit.StreamOutput{{Protocol: livekit.StreamProtocol_RTMP, Urls: urls}},
 	})
 	if err != nil {
-		return Egress{}, lk.Map(op, err)
+		return Egress{}, err
 	}
 	return s.from(info, "restream"), nil
 }
@@ -345,20 +320,15 @@ func (s *Service) RemoveDestinations(ctx context.Context, id string, urls ...str
 }
 
 func (s *Service) updateStream(ctx context.Context, op, id string, add, remove []string) (Egress, error) {
-	if err := checkID(op, id); err != nil {
+	if err := lk.CheckID(op, "egress", "EG_", id); err != nil {
 		return Egress{}, err
 	}
 	if err := checkRTMP(op, append(add, remove...), true); err != nil {
 		return Egress{}, err
 	}
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomRecord: true})
+	info, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.api.UpdateStream, &livekit.UpdateStreamRequest{EgressId: id, AddOutputUrls: add, RemoveOutputUrls: remove})
 	if err != nil {
 		return Egress{}, err
-	}
-	defer cancel()
-	info, err := s.api.UpdateStream(ctx, &livekit.UpdateStreamRequest{EgressId: id, AddOutputUrls: add, RemoveOutputUrls: remove})
-	if err != nil {
-		return Egress{}, lk.Map(op, err)
 	}
 	return s.from(info, "restream"), nil
 }
@@ -389,15 +359,10 @@ func (s *Service) RecordRoom(ctx context.Context, room string, o RoomOptions) (E
 	if err != nil {
 		return Egress{}, err
 	}
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomRecord: true})
-	if err != nil {
-		return Egress{}, err
-	}
-	defer cancel()
-	info, err := s.api.StartRoomCompositeEgress(ctx, &livekit.RoomCompositeEgressRequest{RoomName: room, Layout: o.Layout, AudioOnly: o.AudioOnly,
+	info, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.api.StartRoomCompositeEgress, &livekit.RoomCompositeEgressRequest{RoomName: room, Layout: o.Layout, AudioOnly: o.AudioOnly,
 		FileOutputs: []*livekit.EncodedFileOutput{{FileType: ft, Filepath: key, Output: &livekit.EncodedFileOutput_S3{S3: s.store.s3()}}}})
 	if err != nil {
-		return Egress{}, lk.Map(op, err)
+		return Egress{}, err
 	}
 	return s.from(info, "room"), nil
 }
@@ -405,17 +370,12 @@ func (s *Service) RecordRoom(ctx context.Context, room string, o RoomOptions) (E
 // Stop ends an egress; files are uploaded as it ends.
 func (s *Service) Stop(ctx context.Context, id string) (Egress, error) {
 	const op = "egress.Stop"
-	if err := checkID(op, id); err != nil {
+	if err := lk.CheckID(op, "egress", "EG_", id); err != nil {
 		return Egress{}, err
 	}
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomRecord: true})
+	info, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.api.StopEgress, &livekit.StopEgressRequest{EgressId: id})
 	if err != nil {
 		return Egress{}, err
-	}
-	defer cancel()
-	info, err := s.api.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: id})
-	if err != nil {
-		return Egress{}, lk.Map(op, err)
 	}
 	return s.from(info, ""), nil
 }
@@ -440,7 +400,7 @@ func (s *Service) List(ctx context.Context, o ListOptions) ([]Egress, error) {
 // Get returns one egress, or ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (Egress, error) {
 	const op = "egress.Get"
-	if err := checkID(op, id); err != nil {
+	if err := lk.CheckID(op, "egress", "EG_", id); err != nil {
 		return Egress{}, err
 	}
 	list, err := s.list(ctx, op, &livekit.ListEgressRequest{EgressId: id})
@@ -454,14 +414,9 @@ func (s *Service) Get(ctx context.Context, id string) (Egress, error) {
 }
 
 func (s *Service) list(ctx context.Context, op string, req *livekit.ListEgressRequest) ([]Egress, error) {
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomRecord: true})
+	res, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.api.ListEgress, req)
 	if err != nil {
 		return nil, err
-	}
-	defer cancel()
-	res, err := s.api.ListEgress(ctx, req)
-	if err != nil {
-		return nil, lk.Map(op, err)
 	}
 	out := make([]Egress, 0, len(res.Items))
 	for _, info := range res.Items {
@@ -485,14 +440,9 @@ func (s *Service) audioTracks(ctx context.Context, op, room string) ([]audioTrac
 	if err := lk.Name(op, "room name", room); err != nil {
 		return nil, err
 	}
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomAdmin: true, Room: room})
+	res, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomAdmin: true, Room: room}, s.rooms.ListParticipants, &livekit.ListParticipantsRequest{Room: room})
 	if err != nil {
 		return nil, err
-	}
-	defer cancel()
-	res, err := s.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
-	if err != nil {
-		return nil, lk.Map(op, err)
 	}
 	var out []audioTrack
 	for _, p := range res.Participants {
@@ -596,13 +546,6 @@ func RedactURL(raw string) string {
 // String keeps stream keys out of logs (Streams already hold redacted URLs).
 func (e Egress) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", e.ID), slog.String("room", e.Room), slog.String("kind", e.Kind), slog.String("status", string(e.Status)))
-}
-
-func checkID(op, id string) error {
-	if !strings.HasPrefix(id, "EG_") || len(id) > 64 || strings.ContainsAny(id, " \t\r\n/") {
-		return lk.Invalid(op, "egress id %q is not an egress id (EG_...)", id)
-	}
-	return nil
 }
 
 func checkRTMP(op string, urls []string, required bool) error {

@@ -280,12 +280,7 @@ func (p Participant) request(kind livekit.IngressInput, name string) *livekit.Cr
 }
 
 func (s *Service) create(ctx context.Context, op string, req *livekit.CreateIngressRequest) (Ingress, error) {
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{IngressAdmin: true})
-	if err != nil {
-		return Ingress{}, err
-	}
-	defer cancel()
-	info, err := s.api.CreateIngress(ctx, req)
+	info, err := lk.Do(ctx, s.c, op, tokens.Grant{IngressAdmin: true}, s.api.CreateIngress, req)
 	if err != nil {
 		return Ingress{}, mapErr(op, err)
 	}
@@ -306,12 +301,7 @@ func (s *Service) List(ctx context.Context, o ListOptions) ([]Ingress, error) {
 			return nil, err
 		}
 	}
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{IngressAdmin: true})
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	res, err := s.api.ListIngress(ctx, &livekit.ListIngressRequest{RoomName: o.Room, IngressId: o.ID})
+	res, err := lk.Do(ctx, s.c, op, tokens.Grant{IngressAdmin: true}, s.api.ListIngress, &livekit.ListIngressRequest{RoomName: o.Room, IngressId: o.ID})
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
@@ -330,7 +320,7 @@ func (s *Service) Get(ctx context.Context, id string) (Ingress, error) {
 	}
 	list, err := s.List(ctx, ListOptions{ID: id})
 	if err != nil {
-		return Ingress{}, relabel(op, err)
+		return Ingress{}, lk.Relabel(op, err)
 	}
 	if len(list) == 0 {
 		return Ingress{}, lk.NotFound(op, "no ingress %q", id)
@@ -389,7 +379,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	}
 	in, err := s.Get(ctx, id)
 	if err != nil {
-		return relabel(op, err)
+		return lk.Relabel(op, err)
 	}
 	switch {
 	case in.State.live() && in.Kind == URL:
@@ -400,12 +390,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{IngressAdmin: true})
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	_, err = s.api.DeleteIngress(ctx, &livekit.DeleteIngressRequest{IngressId: id})
+	_, err = lk.Do(ctx, s.c, op, tokens.Grant{IngressAdmin: true}, s.api.DeleteIngress, &livekit.DeleteIngressRequest{IngressId: id})
 	return mapErr(op, err)
 }
 
@@ -413,12 +398,13 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 // ingress to the ingress service, which ends the session and reports the
 // ingress inactive while it still exists.
 func (s *Service) stop(ctx context.Context, op, id string) error {
+	// The update and the wait for its effect share one deadline, as one call.
 	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{IngressAdmin: true})
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	if _, err := s.api.UpdateIngress(ctx, &livekit.UpdateIngressRequest{IngressId: id}); err != nil {
+	if _, err := lk.Do(ctx, s.c, op, tokens.Grant{IngressAdmin: true}, s.api.UpdateIngress, &livekit.UpdateIngressRequest{IngressId: id}); err != nil {
 		return mapErr(op, err)
 	}
 	_, err = lk.Poll(ctx, op, func() (Ingress, bool, error) {
@@ -428,12 +414,7 @@ func (s *Service) stop(ctx context.Context, op, id string) error {
 	return err
 }
 
-func checkID(op, id string) error {
-	if !strings.HasPrefix(id, "IN_") || len(id) > 64 || strings.ContainsAny(id, " \t\r\n/") {
-		return lk.Invalid(op, "ingress id %q is not an ingress id (IN_...)", id)
-	}
-	return nil
-}
+func checkID(op, id string) error { return lk.CheckID(op, "ingress", "IN_", id) }
 
 // mapErr is lk.Map plus the one LiveKit answer that needs explaining: a server
 // without Redis or without an Ingress service answers "internal".
@@ -442,15 +423,6 @@ func mapErr(op string, err error) error {
 	if e, ok := err.(*lk.Error); ok && e.Kind == lk.ErrUpstream && strings.Contains(e.Message, "ingress not connected") {
 		e.Kind = lk.ErrUnavailable
 		e.Hint = "LiveKit needs Redis and a running LiveKit Ingress service for ingress"
-	}
-	return err
-}
-
-func relabel(op string, err error) error {
-	if e, ok := err.(*lk.Error); ok {
-		c := *e
-		c.Op = op
-		return &c
 	}
 	return err
 }

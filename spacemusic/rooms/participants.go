@@ -11,21 +11,16 @@ import (
 // Participants lists everyone in a room.
 func (s *Service) Participants(ctx context.Context, room string) ([]Participant, error) {
 	const op = "rooms.Participants"
-	ctx, cancel, err := s.admin(ctx, op, room)
+	res, err := adminDo(ctx, s, op, room, s.api.ListParticipants, &livekit.ListParticipantsRequest{Room: room})
 	if err != nil {
 		return nil, err
-	}
-	defer cancel()
-	res, err := s.api.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
-	if err != nil {
-		return nil, lk.Map(op, err)
 	}
 	if len(res.Participants) == 0 {
 		// LiveKit answers an empty list for a room that does not exist; tell the two
 		// apart only in this case, so a busy room costs one call.
 		found, err := s.List(ctx, room)
 		if err != nil {
-			return nil, relabel(op, err)
+			return nil, lk.Relabel(op, err)
 		}
 		if len(found) == 0 {
 			return nil, lk.NotFound(op, "room %q does not exist", room)
@@ -51,13 +46,7 @@ func (s *Service) participant(ctx context.Context, op, room, identity string) (*
 	if err := lk.Name(op, "identity", identity); err != nil {
 		return nil, err
 	}
-	ctx, cancel, err := s.admin(ctx, op, room)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	p, err := s.api.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: room, Identity: identity})
-	return p, lk.Map(op, err)
+	return adminDo(ctx, s, op, room, s.api.GetParticipant, &livekit.RoomParticipantIdentity{Room: room, Identity: identity})
 }
 
 // Kick disconnects a participant. Their token still works until it expires: kick a
@@ -67,13 +56,8 @@ func (s *Service) Kick(ctx context.Context, room, identity string) error {
 	if err := lk.Name(op, "identity", identity); err != nil {
 		return err
 	}
-	ctx, cancel, err := s.admin(ctx, op, room)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	_, err = s.api.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: room, Identity: identity})
-	return lk.Map(op, err)
+	_, err := adminDo(ctx, s, op, room, s.api.RemoveParticipant, &livekit.RoomParticipantIdentity{Room: room, Identity: identity})
+	return err
 }
 
 // Mute mutes the given tracks of a participant, or every audio track when none is
@@ -114,6 +98,7 @@ func (s *Service) setMuted(ctx context.Context, op, room, identity string, muted
 			return nil, lk.NotFound(op, "%s publishes no track %q in %s", identity, sid, room)
 		}
 	}
+	// One deadline for all the tracks, as before; each request is bounded by it.
 	ctx, cancel, err := s.admin(ctx, op, room)
 	if err != nil {
 		return nil, err
@@ -121,9 +106,8 @@ func (s *Service) setMuted(ctx context.Context, op, room, identity string, muted
 	defer cancel()
 	out := make([]Track, 0, len(sids))
 	for _, sid := range sids {
-		res, err := s.api.MutePublishedTrack(ctx, &livekit.MuteRoomTrackRequest{Room: room, Identity: identity, TrackSid: sid, Muted: muted})
+		res, err := adminDo(ctx, s, op, room, s.api.MutePublishedTrack, &livekit.MuteRoomTrackRequest{Room: room, Identity: identity, TrackSid: sid, Muted: muted})
 		if err != nil {
-			err = lk.Map(op, err)
 			if e, ok := err.(*lk.Error); ok && !muted && e.Kind == lk.ErrFailedPrecondition {
 				e.Hint = "set room.enable_remote_unmute: true in the livekit-server config to allow unmuting remotely"
 			}
@@ -161,14 +145,9 @@ func (s *Service) setStage(ctx context.Context, op, room, identity string, onSta
 	if onStage {
 		perm.CanPublishSources = nil // every source
 	}
-	ctx, cancel, err := s.admin(ctx, op, room)
+	updated, err := adminDo(ctx, s, op, room, s.api.UpdateParticipant, &livekit.UpdateParticipantRequest{Room: room, Identity: identity, Permission: perm})
 	if err != nil {
 		return Participant{}, err
-	}
-	defer cancel()
-	updated, err := s.api.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{Room: room, Identity: identity, Permission: perm})
-	if err != nil {
-		return Participant{}, lk.Map(op, err)
 	}
 	return participantFrom(updated), nil
 }
@@ -221,11 +200,6 @@ func (s *Service) Send(ctx context.Context, room string, data []byte, o *SendOpt
 			return err
 		}
 	}
-	ctx, cancel, err := s.admin(ctx, op, room)
-	if err != nil {
-		return err
-	}
-	defer cancel()
 	req := &livekit.SendDataRequest{Room: room, Data: data, DestinationIdentities: o.To, Kind: livekit.DataPacket_RELIABLE}
 	if o.Lossy {
 		req.Kind = livekit.DataPacket_LOSSY
@@ -233,6 +207,6 @@ func (s *Service) Send(ctx context.Context, room string, data []byte, o *SendOpt
 	if o.Topic != "" {
 		req.Topic = &o.Topic
 	}
-	_, err = s.api.SendData(ctx, req)
-	return lk.Map(op, err)
+	_, err := adminDo(ctx, s, op, room, s.api.SendData, req)
+	return err
 }

@@ -5,7 +5,6 @@ package rooms
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -68,12 +67,7 @@ func (s *Service) Create(ctx context.Context, name string, o *CreateOptions) (Ro
 	case len(o.Metadata) > MaxMetadata:
 		return Room{}, lk.Invalid(op, "metadata is %d bytes; at most %d allowed", len(o.Metadata), MaxMetadata)
 	}
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomCreate: true})
-	if err != nil {
-		return Room{}, err
-	}
-	defer cancel()
-	r, err := s.api.CreateRoom(ctx, &livekit.CreateRoomRequest{
+	r, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomCreate: true}, s.api.CreateRoom, &livekit.CreateRoomRequest{
 		Name:             name,
 		EmptyTimeout:     seconds(o.EmptyTimeout),
 		DepartureTimeout: seconds(o.DepartureTimeout),
@@ -84,7 +78,7 @@ func (s *Service) Create(ctx context.Context, name string, o *CreateOptions) (Ro
 		SyncStreams:      o.SyncStreams,
 	})
 	if err != nil {
-		return Room{}, lk.Map(op, err)
+		return Room{}, err
 	}
 	return roomFrom(r), nil
 }
@@ -99,14 +93,9 @@ func (s *Service) List(ctx context.Context, names ...string) ([]Room, error) {
 			return nil, err
 		}
 	}
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomList: true})
+	res, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomList: true}, s.api.ListRooms, &livekit.ListRoomsRequest{Names: names})
 	if err != nil {
 		return nil, err
-	}
-	defer cancel()
-	res, err := s.api.ListRooms(ctx, &livekit.ListRoomsRequest{Names: names})
-	if err != nil {
-		return nil, lk.Map(op, err)
 	}
 	out := make([]Room, 0, len(res.Rooms))
 	for _, r := range res.Rooms {
@@ -123,14 +112,14 @@ func (s *Service) Get(ctx context.Context, name string) (Detail, error) {
 	}
 	found, err := s.List(ctx, name)
 	if err != nil {
-		return Detail{}, relabel(op, err)
+		return Detail{}, lk.Relabel(op, err)
 	}
 	if len(found) == 0 {
 		return Detail{}, lk.NotFound(op, "room %q does not exist", name)
 	}
 	ps, err := s.Participants(ctx, name)
 	if err != nil {
-		return Detail{}, relabel(op, err)
+		return Detail{}, lk.Relabel(op, err)
 	}
 	return Detail{Room: found[0], Participants: ps}, nil
 }
@@ -141,13 +130,8 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	if err := lk.Name(op, "room name", name); err != nil {
 		return err
 	}
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{RoomCreate: true})
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	_, err = s.api.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: name})
-	return lk.Map(op, err)
+	_, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomCreate: true}, s.api.DeleteRoom, &livekit.DeleteRoomRequest{Room: name})
+	return err
 }
 
 // SetMetadata replaces the room's metadata (e.g. the set list as JSON).
@@ -159,14 +143,9 @@ func (s *Service) SetMetadata(ctx context.Context, name, metadata string) (Room,
 	if len(metadata) > MaxMetadata {
 		return Room{}, lk.Invalid(op, "metadata is %d bytes; at most %d allowed", len(metadata), MaxMetadata)
 	}
-	ctx, cancel, err := s.admin(ctx, op, name)
+	r, err := adminDo(ctx, s, op, name, s.api.UpdateRoomMetadata, &livekit.UpdateRoomMetadataRequest{Room: name, Metadata: metadata})
 	if err != nil {
 		return Room{}, err
-	}
-	defer cancel()
-	r, err := s.api.UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: name, Metadata: metadata})
-	if err != nil {
-		return Room{}, lk.Map(op, err)
 	}
 	return roomFrom(r), nil
 }
@@ -179,13 +158,11 @@ func (s *Service) admin(ctx context.Context, op, room string) (context.Context, 
 	return s.c.Call(ctx, op, tokens.Grant{RoomAdmin: true, Room: room})
 }
 
-// relabel keeps the kind and upstream message of an error from an inner call but
-// names the outer operation, so callers see the call they made.
-func relabel(op string, err error) error {
-	if e, ok := err.(*lk.Error); ok {
-		c := *e
-		c.Op = op
-		return &c
+// adminDo makes one request with room-admin rights, after checking the room name.
+func adminDo[Req, Res any](ctx context.Context, s *Service, op, room string, call func(context.Context, Req) (Res, error), req Req) (Res, error) {
+	if err := lk.Name(op, "room name", room); err != nil {
+		var zero Res
+		return zero, err
 	}
-	return fmt.Errorf("%s: %w", op, err)
+	return lk.Do(ctx, s.c, op, tokens.Grant{RoomAdmin: true, Room: room}, call, req)
 }

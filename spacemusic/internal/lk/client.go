@@ -123,3 +123,19 @@ func Poll[T any](ctx context.Context, op string, check func() (T, bool, error)) 
 		}
 	}
 }
+
+// Do makes one API request: it bounds ctx by the client's timeout, authorizes it
+// with exactly grant, and maps any error with Map, so no call site can forget to.
+func Do[Req, Res any](ctx context.Context, c *Client, op string, grant tokens.Grant, call func(context.Context, Req) (Res, error), req Req) (Res, error) {
+	var zero Res
+	ctx, cancel, err := c.Call(ctx, op, grant)
+	if err != nil {
+		return zero, err
+	}
+	defer cancel()
+	res, err := call(ctx, req)
+	if err != nil {
+		return zero, Map(op, err)
+	}
+	return res, nil
+}

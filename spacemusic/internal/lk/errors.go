@@ -126,3 +126,14 @@ func transportMessage(err error) string {
 	}
 	return "connection failed"
 }
+
+// Relabel keeps the kind and upstream message of an error from an inner call but
+// names the outer operation, so callers see the call they made.
+func Relabel(op string, err error) error {
+	if e, ok := err.(*Error); ok {
+		c := *e
+		c.Op = op
+		return &c
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
