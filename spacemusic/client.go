@@ -171,8 +171,8 @@ func New(cfg Config) (*Client, error) {
 		if c.Egress, err = egress.New(lkcfg, st); err != nil {
 			return nil, err
 		}
-		c.Recordings, err = recordings.New(recordings.Config{Endpoint: st.Endpoint, Bucket: st.Bucket, Region: st.Region,
-			AccessKey: st.AccessKey, SecretKey: st.SecretKey, RetentionDays: st.RetentionDays, PublicEndpoint: st.PublicEndpoint})
+		// The bucket follows LiveKit's deadline rule and shares its connection pool.
+		c.Recordings, err = recordings.New(recordings.Config{Config: st, Timeout: cfg.Timeout, HTTPClient: cfg.HTTPClient})
 		if err != nil {
 			return nil, err
 		}

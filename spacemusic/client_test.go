@@ -12,6 +12,7 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
+	"github.com/spacemusic/streamkit/spacemusic/egress"
 )
 
 func TestConfigNamesEveryProblem(t *testing.T) {
@@ -66,4 +67,14 @@ func TestHealth(t *testing.T) {
 	assert.True(t, errors.Is(err, spacemusic.ErrNotReady))
 	env.Start()
 	assert.NoError(t, sm.Health(ctx), "recovers once LiveKit is back")
+}
+
+// Without MINIO_ENDPOINT the store is AWS S3: one validation accepts it for
+// both egress and recordings. Building the clients makes no request.
+func TestNewWithAWSStorage(t *testing.T) {
+	sm, err := spacemusic.New(spacemusic.Config{URL: "http://127.0.0.1:7880", APIKey: "devkey", APISecret: strings.Repeat("s", 32),
+		Storage: egress.Storage{Bucket: "recordings", AccessKey: "ak", SecretKey: "sk"}})
+	require.NoError(t, err)
+	assert.NotNil(t, sm.Egress)
+	assert.NotNil(t, sm.Recordings)
 }

@@ -86,7 +86,7 @@ type Service struct {
 	c     *lk.Client
 	api   livekit.Egress
 	rooms livekit.RoomService
-	store Storage
+	store target
 	keys  keys
 	// startTrack starts one stem; a test seam so a start can be made to fail.
 	startTrack func(ctx context.Context, req *livekit.TrackEgressRequest) (*livekit.EgressInfo, error)
@@ -102,7 +102,7 @@ func New(cfg Config, store Storage) (*Service, error) {
 		return nil, lk.Invalid("egress.New", "%v", err)
 	}
 	opts := xtwirp.DefaultClientOptions()
-	s := &Service{c: c, store: store, keys: defaultKeys,
+	s := &Service{c: c, store: target{store}, keys: defaultKeys,
 		api:   livekit.NewEgressProtobufClient(c.BaseURL, c.HTTP, opts...),
 		rooms: livekit.NewRoomServiceProtobufClient(c.BaseURL, c.HTTP, opts...)}
 	s.startTrack = s.api.StartTrackEgress

@@ -49,7 +49,7 @@ func newStudioOn(t *testing.T, env *testenv.Env) *studio {
 	st := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
 	svc, err := egress.New(egress.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret}, st)
 	require.NoError(t, err)
-	store, err := recordings.New(recordings.Config{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey})
+	store, err := recordings.New(recordings.Config{Config: egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}})
 	require.NoError(t, err)
 	require.NoError(t, store.EnsureBucket(context.Background()))
 	issuer, err := tokens.NewIssuer(env.APIKey, env.APISecret)
@@ -257,11 +257,11 @@ func TestEgressBadInput(t *testing.T) {
 	assert.NotContains(t, failed.Error, "wrong-secret")
 
 	// Wrong keys for the archive too.
-	wrong, err := recordings.New(recordings.Config{Endpoint: s.minio.Endpoint, Bucket: "recordings", AccessKey: s.minio.AccessKey, SecretKey: "wrong-secret-key-0123456789"})
+	wrong, err := recordings.New(recordings.Config{Config: egress.Storage{Endpoint: s.minio.Endpoint, Bucket: "recordings", AccessKey: s.minio.AccessKey, SecretKey: "wrong-secret-key-0123456789"}})
 	require.NoError(t, err)
 	_, err = wrong.List(ctx, "")
 	assert.ErrorIs(t, err, recordings.ErrUnauthorized)
-	missing, err := recordings.New(recordings.Config{Endpoint: s.minio.Endpoint, Bucket: "no-such-bucket", AccessKey: s.minio.AccessKey, SecretKey: s.minio.SecretKey})
+	missing, err := recordings.New(recordings.Config{Config: egress.Storage{Endpoint: s.minio.Endpoint, Bucket: "no-such-bucket", AccessKey: s.minio.AccessKey, SecretKey: s.minio.SecretKey}})
 	require.NoError(t, err)
 	_, err = missing.List(ctx, "")
 	assert.ErrorIs(t, err, recordings.ErrNotFound)

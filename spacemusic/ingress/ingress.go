@@ -328,39 +328,6 @@ func (s *Service) Get(ctx context.Context, id string) (Ingress, error) {
 	return list[0], nil
 }
 
-// UpdateOptions change an ingress; empty fields stay as they are.
-type UpdateOptions struct {
-	Name, Room, Identity, ParticipantName, Metadata string
-	Enabled                                         *bool // disable to refuse the encoder without deleting the key
-}
-
-// Update changes where an ingress publishes or whether it accepts connections.
-// The stream key stays the same, so OBS need not be reconfigured.
-func (s *Service) Update(ctx context.Context, id string, o UpdateOptions) (Ingress, error) {
-	const op = "ingress.Update"
-	if err := checkID(op, id); err != nil {
-		return Ingress{}, err
-	}
-	for what, v := range map[string]string{"room name": o.Room, "identity": o.Identity} {
-		if v != "" {
-			if err := lk.Name(op, what, v); err != nil {
-				return Ingress{}, err
-			}
-		}
-	}
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{IngressAdmin: true})
-	if err != nil {
-		return Ingress{}, err
-	}
-	defer cancel()
-	info, err := s.api.UpdateIngress(ctx, &livekit.UpdateIngressRequest{IngressId: id, Name: o.Name, RoomName: o.Room,
-		ParticipantIdentity: o.Identity, ParticipantName: o.ParticipantName, ParticipantMetadata: o.Metadata, Enabled: o.Enabled})
-	if err != nil {
-		return Ingress{}, mapErr(op, err)
-	}
-	return from(info), nil
-}
-
 // Delete removes an ingress; its stream key stops working.
 //
 // A live RTMP or WHIP ingress is stopped first and deleted once LiveKit reports

@@ -9,8 +9,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"path"
 	"sort"
@@ -24,7 +24,9 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/lifecycle"
 
+	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 	"github.com/spacemusic/streamkit/spacemusic/internal/names"
+	"github.com/spacemusic/streamkit/spacemusic/storage"
 )
 
 // Errors; test with errors.Is. Messages never contain keys.
@@ -41,7 +43,7 @@ var (
 const Retention = 30
 
 // KeepForever as Config.RetentionDays sets no expiry rule (MINIO_RETENTION_DAYS=0).
-const KeepForever = -1
+const KeepForever = storage.KeepForever
 
 // Link lifetimes.
 const (
@@ -49,26 +51,17 @@ const (
 	MaxLinkTTL     = 7 * 24 * time.Hour // S3's limit for presigned URLs
 )
 
-// Config says where the bucket is.
+// Config says where the bucket is (the one storage.Config egress also takes)
+// and how long a call to it may take.
 type Config struct {
-	Endpoint  string // http(s)://host:port of MinIO or S3
-	Bucket    string
-	Region    string // "us-east-1" when empty
-	AccessKey string
-	SecretKey string
+	storage.Config
 
-	// RetentionDays is the expiry rule put on a bucket EnsureBucket creates:
-	// 0 means Retention, KeepForever none. An existing bucket is never changed.
-	RetentionDays int
-	// PublicEndpoint, when set, is the http(s)://host:port download links are
-	// signed for (MINIO_PUBLIC_ENDPOINT); the API still talks to Endpoint.
-	PublicEndpoint string
-}
-
-// LogValue keeps the secret key out of logs.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("endpoint", c.Endpoint), slog.String("publicEndpoint", c.PublicEndpoint),
-		slog.String("bucket", c.Bucket), slog.Int("retentionDays", c.RetentionDays))
+	// Timeout bounds every call to the store, like every call to LiveKit:
+	// lk.DefaultTimeout when 0. A caller's earlier deadline still wins.
+	Timeout time.Duration
+	// HTTPClient, when set, lends its Transport to the store's client, so the
+	// bucket shares the facade's connection pool.
+	HTTPClient *http.Client
 }
 
 // Recording kinds.
@@ -95,41 +88,40 @@ type Store struct {
 	bucket    string
 	region    string
 	retention int
+	timeout   time.Duration
 }
 
-// New checks cfg and connects lazily (no request is made here).
+// New checks cfg and connects lazily (no request is made here). An empty
+// Endpoint means AWS S3.
 func New(cfg Config) (*Store, error) {
-	u, err := url.Parse(cfg.Endpoint)
-	switch {
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return nil, fmt.Errorf("%w: endpoint must be an http(s) URL", ErrInvalidArgument)
-	case cfg.Bucket == "":
-		return nil, fmt.Errorf("%w: bucket is required", ErrInvalidArgument)
-	case cfg.AccessKey == "" || cfg.SecretKey == "":
-		return nil, fmt.Errorf("%w: access and secret keys are required", ErrInvalidArgument)
-	case cfg.RetentionDays < KeepForever:
-		return nil, fmt.Errorf("%w: retention is days (0 for the default, KeepForever for none)", ErrInvalidArgument)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
-	region := cfg.Region
-	if region == "" {
-		region = "us-east-1"
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("%w: timeout must not be negative", ErrInvalidArgument)
+	}
+	u, _ := cfg.EndpointURL() // validated above
+	region := cfg.RegionOrDefault()
+	var transport http.RoundTripper
+	if cfg.HTTPClient != nil {
+		transport = cfg.HTTPClient.Transport // nil: minio-go's default
 	}
 	// The region is always set: minio-go then never asks the store for it, so
 	// presigning is pure computation, also for a host this process cannot reach.
 	client := func(u *url.URL) (*minio.Client, error) {
 		return minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-			Secure: u.Scheme == "https", Region: region, BucketLookup: minio.BucketLookupPath})
+			Secure: u.Scheme == "https", Region: region, BucketLookup: minio.BucketLookupPath, Transport: transport})
 	}
 	mc, err := client(u)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
-	s := &Store{mc: mc, pub: mc, bucket: cfg.Bucket, region: region, retention: cfg.RetentionDays}
+	s := &Store{mc: mc, pub: mc, bucket: cfg.Bucket, region: region, retention: cfg.RetentionDays, timeout: cfg.Timeout}
+	if s.timeout == 0 {
+		s.timeout = lk.DefaultTimeout
+	}
 	if cfg.PublicEndpoint != "" {
-		pu, err := url.Parse(cfg.PublicEndpoint)
-		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || (pu.Path != "" && pu.Path != "/") {
-			return nil, fmt.Errorf("%w: public endpoint must be an http(s)://host:port URL", ErrInvalidArgument)
-		}
+		pu, _ := url.Parse(cfg.PublicEndpoint) // validated above
 		if s.pub, err = client(pu); err != nil {
 			return nil, fmt.Errorf("%w: public endpoint: %v", ErrInvalidArgument, err)
 		}
@@ -140,11 +132,20 @@ func New(cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// bound is the deadline every call to the store runs under: the Timeout from
+// now, or the caller's when that is earlier. A hung store then fails as
+// ErrUnavailable instead of holding the caller.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
 // EnsureBucket creates the bucket if it is missing, with the configured expiry
 // rule. An existing bucket is left exactly as it is: it may be shared, and its
 // lifecycle is its operator's.
 func (s *Store) EnsureBucket(ctx context.Context) error {
 	const op = "recordings.EnsureBucket"
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	ok, err := s.mc.BucketExists(ctx, s.bucket)
 	if err != nil {
 		return mapErr(op, err)
@@ -169,6 +170,8 @@ func (s *Store) EnsureBucket(ctx context.Context) error {
 
 // RetentionDays reads the bucket's expiry rule back (0 when there is none).
 func (s *Store) RetentionDays(ctx context.Context) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	cfg, err := s.mc.GetBucketLifecycle(ctx, s.bucket)
 	if minio.ToErrorResponse(err).Code == "NoSuchLifecycleConfiguration" {
 		return 0, nil
@@ -288,6 +291,9 @@ func (s *Store) scan(ctx context.Context, op, room string) ([]Recording, error) 
 		}
 		prefix = room + "/"
 	}
+	// The whole listing is one call: its pages come under one deadline.
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var objs []Recording
 	for obj := range s.mc.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if obj.Err != nil {
@@ -431,16 +437,20 @@ func (s *Store) Open(ctx context.Context, key string) (*Object, error) {
 	if err := CheckKey(key); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	body, err := s.mc.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	// The stat runs under the store's deadline; the body is read under the
+	// caller's context alone, since streaming a long recording may take longer.
+	sctx, cancel := s.bound(ctx)
+	info, err := s.mc.StatObject(sctx, s.bucket, key, minio.StatObjectOptions{})
+	cancel()
 	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	info, err := body.Stat()
-	if err != nil {
-		body.Close()
 		if minio.ToErrorResponse(err).StatusCode == 400 { // a name the store will not take
 			return nil, fmt.Errorf("%s: %w: the store refuses key %q", op, ErrInvalidArgument, key)
 		}
+		return nil, mapErr(op, err)
+	}
+	// GetObject makes no request until the first Read.
+	body, err := s.mc.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
 		return nil, mapErr(op, err)
 	}
 	return &Object{Recording: Recording{Key: key, Room: roomOf(key), Kind: KindFile, Size: info.Size, LastModified: info.LastModified.UTC()},
@@ -481,7 +491,10 @@ func (s *Store) DownloadURL(ctx context.Context, key string, ttl time.Duration) 
 	if key == "" || strings.Contains(key, "..") || path.IsAbs(key) {
 		return "", fmt.Errorf("%s: %w: key %q", op, ErrInvalidArgument, key)
 	}
-	if _, err := s.mc.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); err != nil {
+	sctx, cancel := s.bound(ctx)
+	_, err := s.mc.StatObject(sctx, s.bucket, key, minio.StatObjectOptions{})
+	cancel()
+	if err != nil {
 		return "", mapErr(op, err)
 	}
 	return s.presign(ctx, op, key, ttl)

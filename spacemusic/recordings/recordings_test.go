@@ -2,6 +2,7 @@ package recordings_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
+	"github.com/spacemusic/streamkit/spacemusic/storage"
 )
 
 // bucketOps is a real MinIO and an S3 client acting as its operator.
@@ -42,7 +45,7 @@ func newMinIO(t *testing.T) *bucketOps {
 
 func (b *bucketOps) store(t *testing.T, bucket string, tweak func(*recordings.Config)) *recordings.Store {
 	t.Helper()
-	cfg := recordings.Config{Endpoint: b.m.Endpoint, Bucket: bucket, AccessKey: b.m.AccessKey, SecretKey: b.m.SecretKey}
+	cfg := recordings.Config{Config: storage.Config{Endpoint: b.m.Endpoint, Bucket: bucket, AccessKey: b.m.AccessKey, SecretKey: b.m.SecretKey}}
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -130,7 +133,7 @@ func TestNewBucketGetsTheConfiguredRetention(t *testing.T) {
 			}
 		})
 	}
-	_, err := recordings.New(recordings.Config{Endpoint: b.m.Endpoint, Bucket: "x", AccessKey: "a", SecretKey: "b", RetentionDays: -2})
+	_, err := recordings.New(recordings.Config{Config: storage.Config{Endpoint: b.m.Endpoint, Bucket: "x", AccessKey: "a", SecretKey: "b", RetentionDays: -2}})
 	assert.ErrorIs(t, err, recordings.ErrInvalidArgument)
 }
 
@@ -181,7 +184,7 @@ func TestLinksAreSignedForThePublicEndpoint(t *testing.T) {
 	assert.True(t, strings.HasPrefix(link, "https://"+ln.Addr().String()+"/recordings/jam/show.ogg?"), link)
 	assert.Zero(t, calls.Load(), "presigning called the public endpoint")
 
-	_, err = recordings.New(recordings.Config{Endpoint: b.m.Endpoint, Bucket: "x", AccessKey: "a", SecretKey: "b", PublicEndpoint: "ftp://x"})
+	_, err = recordings.New(recordings.Config{Config: storage.Config{Endpoint: b.m.Endpoint, Bucket: "x", AccessKey: "a", SecretKey: "b", PublicEndpoint: "ftp://x"}})
 	assert.ErrorIs(t, err, recordings.ErrInvalidArgument)
 }
 
@@ -347,4 +350,62 @@ func FuzzDecodeCursor(f *testing.F) {
 			t.Fatalf("cursor %q holds key %q", c, r.Key)
 		}
 	})
+}
+
+// A hung bucket: a loopback listener that accepts connections and never
+// answers. Every call gives up at the store's Timeout as ErrUnavailable
+// instead of holding its caller (or the test) forever.
+func TestHungBucketTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never read or answered
+			mu.Unlock()
+		}
+	}()
+	s, err := recordings.New(recordings.Config{Config: storage.Config{Endpoint: "http://" + ln.Addr().String(), Bucket: "recordings",
+		AccessKey: "ak", SecretKey: "sk"}, Timeout: 300 * time.Millisecond})
+	require.NoError(t, err)
+
+	for name, call := range map[string]func(context.Context) error{
+		"EnsureBucket":  s.EnsureBucket,
+		"List":          func(ctx context.Context) error { _, err := s.List(ctx, ""); return err },
+		"ListPage":      func(ctx context.Context) error { _, err := s.ListPage(ctx, recordings.ListOptions{}); return err },
+		"Open":          func(ctx context.Context) error { _, err := s.Open(ctx, "jam/show.ogg"); return err },
+		"DownloadURL":   func(ctx context.Context) error { _, err := s.DownloadURL(ctx, "jam/show.ogg", 0); return err },
+		"RetentionDays": func(ctx context.Context) error { _, err := s.RetentionDays(ctx); return err },
+	} {
+		t.Run(name, func(t *testing.T) {
+			// The test's own bound: far above the store's Timeout.
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- call(ctx) }()
+			select {
+			case err := <-done:
+				assert.ErrorIs(t, err, recordings.ErrUnavailable)
+				assert.NoError(t, ctx.Err(), "the store's deadline, not the test's, ended the call")
+			case <-time.After(10 * time.Second):
+				t.Fatal("the call did not return")
+			}
+		})
+	}
 }

@@ -152,27 +152,6 @@ func (s *Service) setStage(ctx context.Context, op, room, identity string, onSta
 	return participantFrom(updated), nil
 }
 
-// SetParticipantMetadata replaces a participant's metadata.
-func (s *Service) SetParticipantMetadata(ctx context.Context, room, identity, metadata string) (Participant, error) {
-	const op = "rooms.SetParticipantMetadata"
-	if err := lk.Name(op, "identity", identity); err != nil {
-		return Participant{}, err
-	}
-	if len(metadata) > MaxMetadata {
-		return Participant{}, lk.Invalid(op, "metadata is %d bytes; at most %d allowed", len(metadata), MaxMetadata)
-	}
-	ctx, cancel, err := s.admin(ctx, op, room)
-	if err != nil {
-		return Participant{}, err
-	}
-	defer cancel()
-	p, err := s.api.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{Room: room, Identity: identity, Metadata: metadata})
-	if err != nil {
-		return Participant{}, lk.Map(op, err)
-	}
-	return participantFrom(p), nil
-}
-
 // SendOptions address a data message.
 type SendOptions struct {
 	Topic string   // lets clients route messages, e.g. "setlist" or "chat"
