@@ -168,7 +168,7 @@ func TestHealthIsCachedAndSaysLittle(t *testing.T) {
 	sm, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret, Timeout: 2 * time.Second})
 	require.NoError(t, err)
 	health := &countingHealth{HealthChecker: sm}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	srv := httptest.NewServer(NewServer(Deps{Log: slog.New(slog.NewJSONHandler(logs, nil)), Settings: defaultSettings(),
 		Health: health, Rooms: sm.Rooms, Tokens: sm.Tokens}))
 	t.Cleanup(srv.Close)

@@ -1,26 +1,11 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 )
-
-// Egresses is what the egress routes need: *egress.Service.
-type Egresses interface {
-	RecordAudio(ctx context.Context, room string, o egress.AudioOptions) (egress.Egress, error)
-	RecordStems(ctx context.Context, room string) ([]egress.Egress, error)
-	RecordRoom(ctx context.Context, room string, o egress.RoomOptions) (egress.Egress, error)
-	HLS(ctx context.Context, room, identity string) (egress.Egress, error)
-	Restream(ctx context.Context, room, identity string, urls ...string) (egress.Egress, error)
-	AddDestinations(ctx context.Context, id string, urls ...string) (egress.Egress, error)
-	RemoveDestinations(ctx context.Context, id string, urls ...string) (egress.Egress, error)
-	Stop(ctx context.Context, id string) (egress.Egress, error)
-	List(ctx context.Context, o egress.ListOptions) ([]egress.Egress, error)
-	Get(ctx context.Context, id string) (egress.Egress, error)
-}
 
 func (s *server) handleListEgress() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -12,33 +11,6 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
-
-// HealthChecker is LiveKit's reachability: *spacemusic.Client.
-type HealthChecker interface {
-	Health(ctx context.Context) error
-}
-
-// Rooms is what the room and participant routes need: *rooms.Service.
-type Rooms interface {
-	List(ctx context.Context, names ...string) ([]rooms.Room, error)
-	Create(ctx context.Context, name string, o *rooms.CreateOptions) (rooms.Room, error)
-	Get(ctx context.Context, name string) (rooms.Detail, error)
-	Delete(ctx context.Context, name string) error
-	Participants(ctx context.Context, room string) ([]rooms.Participant, error)
-	Participant(ctx context.Context, room, identity string) (rooms.Participant, error)
-	Kick(ctx context.Context, room, identity string) error
-	Mute(ctx context.Context, room, identity string, trackSIDs ...string) ([]rooms.Track, error)
-	Unmute(ctx context.Context, room, identity string, trackSIDs ...string) ([]rooms.Track, error)
-	Promote(ctx context.Context, room, identity string) (rooms.Participant, error)
-	Demote(ctx context.Context, room, identity string) (rooms.Participant, error)
-}
-
-// Tokens mints access tokens: *tokens.Issuer.
-type Tokens interface {
-	Performer(room, identity string, opts ...tokens.Option) (tokens.Token, error)
-	Listener(room, identity string, opts ...tokens.Option) (tokens.Token, error)
-	Moderator(room, identity string, opts ...tokens.Option) (tokens.Token, error)
-}
 
 func (s *server) handleOpenAPI() handler {
 	var once sync.Once

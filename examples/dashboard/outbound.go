@@ -20,12 +20,6 @@ import (
 // so an unchecked URL would let any operator reach the metadata service,
 // loopback admin ports or the private network (SSRF).
 
-// Resolver looks host names up: net.DefaultResolver in production, a fake in
-// tests (which never use real DNS).
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-}
-
 // maxDestinations bounds the RTMP destinations of one restream.
 const maxDestinations = 10
 

@@ -16,13 +16,6 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 )
 
-// Recordings is the archive the recordings routes read: *recordings.Store.
-type Recordings interface {
-	ListPage(ctx context.Context, o recordings.ListOptions) (recordings.Page, error)
-	Link(ctx context.Context, r recordings.Recording, ttl time.Duration) (string, error)
-	Open(ctx context.Context, key string) (*recordings.Object, error)
-}
-
 // recording is a file or HLS run in the bucket with a link to download it and,
 // when the egress that wrote it is still known to LiveKit, its duration.
 type recording struct {

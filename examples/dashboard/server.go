@@ -13,23 +13,6 @@ import (
 	"time"
 )
 
-// Deps is what the server needs. Each service is an interface of exactly the calls
-// the handlers make, so the server depends on behaviour, not on the facade, and
-// tests could substitute any part. A nil Ingress, Egress or Recordings makes
-// its routes answer 501 not_configured.
-type Deps struct {
-	Log        *slog.Logger
-	Settings   settings
-	WSURL      string // LIVEKIT_WS_URL: the public WebSocket URL handed out with tokens
-	Health     HealthChecker
-	Rooms      Rooms
-	Tokens     Tokens
-	Ingress    Ingresses
-	Egress     Egresses
-	Recordings Recordings
-	Resolver   Resolver // looks up pull and restream hosts; nil: net.DefaultResolver
-}
-
 // server is the dashboard: its dependencies plus what it builds from them.
 type server struct {
 	Deps

@@ -37,23 +37,11 @@ type stage struct {
 	sm   *spacemusic.Client
 	ing  *ingress.Service
 	srv  *httptest.Server
-	logs *syncBuffer
+	logs *testenv.Buffer
 
 	mu      sync.Mutex
 	secrets []string // must never appear in a log line: credentials, tokens, stream keys
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // withAdminGroup is an environment with only the one setting start-up insists on.
 func withAdminGroup(k string) string {
@@ -95,7 +83,7 @@ func newStageWith(t testing.TB, env *testenv.Env, storage egress.Storage, tweak 
 	sm, err := spacemusic.New(spacemusic.Config{URL: env.URL, PublicURL: publicWS, APIKey: env.APIKey, APISecret: env.APISecret,
 		Timeout: s.LiveKitTimeout, Storage: storage})
 	require.NoError(t, err)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	st := &stage{env: env, sm: sm, ing: sm.Ingress, logs: logs, secrets: []string{env.APISecret, testAPIKey, testOperatorKey, testViewerKey, testProxySecret}}
 	deps := Deps{Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Settings: s, WSURL: sm.Config().WSURL(), Health: sm, Rooms: sm.Rooms, Tokens: sm.Tokens, Ingress: sm.Ingress,

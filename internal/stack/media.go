@@ -84,15 +84,7 @@ func (s *Stack) Egress(lk *LiveKit) (*Egress, error) {
 	if lk.RedisAddr == "" {
 		return nil, fmt.Errorf("stack: egress needs a LiveKit with Redis")
 	}
-	bin, err := Binary("egress", "egress")
-	if err != nil {
-		return nil, err
-	}
-	p, err := freePorts(2)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := s.TempDir()
+	bin, p, dir, err := s.prepare("egress", 2)
 	if err != nil {
 		return nil, err
 	}
@@ -133,15 +125,7 @@ type MinIO struct {
 
 // MinIO starts a private MinIO on loopback with random root credentials.
 func (s *Stack) MinIO() (*MinIO, error) {
-	bin, err := Binary("minio", "minio")
-	if err != nil {
-		return nil, err
-	}
-	p, err := freePorts(2)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := s.TempDir()
+	bin, p, dir, err := s.prepare("minio", 2)
 	if err != nil {
 		return nil, err
 	}
@@ -153,4 +137,17 @@ func (s *Stack) MinIO() (*MinIO, error) {
 		return nil, err
 	}
 	return m, WaitHTTP("minio", m.Endpoint+"/minio/health/live", 30*time.Second, m.Process)
+}
+
+// prepare finds a component's binary (named like the component) and gives it n
+// free ports and a directory of its own.
+func (s *Stack) prepare(name string, n int) (bin string, ports []int, dir string, err error) {
+	if bin, err = Binary(name, name); err != nil {
+		return "", nil, "", err
+	}
+	if ports, err = freePorts(n); err != nil {
+		return "", nil, "", err
+	}
+	dir, err = s.TempDir()
+	return bin, ports, dir, err
 }

@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,16 +20,16 @@ func TestDockerBackendRunsLiveKit(t *testing.T) {
 	require.Equal(t, "docker", env.Backend)
 	api := lksdk.NewRoomServiceClient(env.URL, env.APIKey, env.APISecret)
 
-	_, err := api.CreateRoom(callCtx(t), &livekit.CreateRoomRequest{Name: "friday-show"})
+	_, err := api.CreateRoom(Within(t, 10*time.Second), &livekit.CreateRoomRequest{Name: "friday-show"})
 	require.NoError(t, err)
 	require.Contains(t, roomNames(t, api), "friday-show")
 
 	env.Stop()
-	_, err = api.ListRooms(callCtx(t), &livekit.ListRoomsRequest{})
+	_, err = api.ListRooms(Within(t, 10*time.Second), &livekit.ListRoomsRequest{})
 	require.Error(t, err, "the container was killed, its API must be gone")
 
 	env.Start()
-	_, err = api.CreateRoom(callCtx(t), &livekit.CreateRoomRequest{Name: "encore"})
+	_, err = api.CreateRoom(Within(t, 10*time.Second), &livekit.CreateRoomRequest{Name: "encore"})
 	require.NoError(t, err)
 	require.Contains(t, roomNames(t, api), "encore")
 }
@@ -42,7 +41,7 @@ func TestDockerBackendWithRedis(t *testing.T) {
 	require.NotEmpty(t, env.RedisAddr)
 	api := lksdk.NewRoomServiceClient(env.URL, env.APIKey, env.APISecret)
 
-	_, err := api.CreateRoom(callCtx(t), &livekit.CreateRoomRequest{Name: "late-set"})
+	_, err := api.CreateRoom(Within(t, 10*time.Second), &livekit.CreateRoomRequest{Name: "late-set"})
 	require.NoError(t, err)
 	require.Contains(t, roomNames(t, api), "late-set")
 }
@@ -107,17 +106,11 @@ func listenUnix(t *testing.T, path string) net.Listener {
 }
 
 func roomNames(t *testing.T, api *lksdk.RoomServiceClient) []string {
-	res, err := api.ListRooms(callCtx(t), &livekit.ListRoomsRequest{})
+	res, err := api.ListRooms(Within(t, 10*time.Second), &livekit.ListRoomsRequest{})
 	require.NoError(t, err)
 	var names []string
 	for _, r := range res.Rooms {
 		names = append(names, r.Name)
 	}
 	return names
-}
-
-func callCtx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return c
 }

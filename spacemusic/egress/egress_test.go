@@ -3,8 +3,6 @@ package egress_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -271,18 +269,11 @@ func TestEgressBadInput(t *testing.T) {
 	assert.ErrorIs(t, err, recordings.ErrInvalidArgument)
 }
 
+// download fetches link into a fresh file and returns its path.
 func download(t *testing.T, link string) string {
 	t.Helper()
-	resp, err := http.Get(link)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, 200, resp.StatusCode)
 	out := filepath.Join(t.TempDir(), "rec.ogg")
-	f, err := os.Create(out)
-	require.NoError(t, err)
-	_, err = io.Copy(f, resp.Body)
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
+	fetch(t, link, out)
 	return out
 }
 

@@ -99,7 +99,7 @@ func TestRTMPFromOBS(t *testing.T) {
 	assert.Equal(t, ingress.Publishing, live.State)
 
 	push.Stop()
-	_, err = s.ingress.WaitFor(ctxTimeout(t, wait), in.ID, ingress.Inactive)
+	_, err = s.ingress.WaitFor(testenv.Within(t, wait), in.ID, ingress.Inactive)
 	require.NoError(t, err, "state must return to inactive after the push ends")
 
 	list, err := s.ingress.List(ctx, ingress.ListOptions{Room: "stage"})
@@ -243,10 +243,4 @@ func TestBadInput(t *testing.T) {
 	_, err = svc.Get(ctx, "IN_doesnotexist")
 	require.ErrorIs(t, err, ingress.ErrUnavailable)
 	assert.Contains(t, err.Error(), "Ingress service")
-}
-
-func ctxTimeout(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }

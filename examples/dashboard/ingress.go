@@ -1,22 +1,11 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"strings"
 
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 )
-
-// Ingresses is what the ingress routes need: *ingress.Service.
-type Ingresses interface {
-	RTMP(ctx context.Context, o ingress.RTMPOptions) (ingress.Ingress, error)
-	WHIP(ctx context.Context, o ingress.WHIPOptions) (ingress.Ingress, error)
-	PullURL(ctx context.Context, o ingress.URLOptions) (ingress.Ingress, error)
-	List(ctx context.Context, o ingress.ListOptions) ([]ingress.Ingress, error)
-	Get(ctx context.Context, id string) (ingress.Ingress, error)
-	Delete(ctx context.Context, id string) error
-}
 
 func (s *server) handleListIngress() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {

@@ -1,0 +1,98 @@
+package main
+
+// Deps and the interfaces behind it: every call the handlers make on the stack,
+// in one place.
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/recordings"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
+	"github.com/spacemusic/streamkit/spacemusic/tokens"
+)
+
+// Deps is what the server needs. Each service is an interface of exactly the calls
+// the handlers make, so the server depends on behaviour, not on the facade, and
+// tests could substitute any part. A nil Ingress, Egress or Recordings makes
+// its routes answer 501 not_configured.
+type Deps struct {
+	Log        *slog.Logger
+	Settings   settings
+	WSURL      string // LIVEKIT_WS_URL: the public WebSocket URL handed out with tokens
+	Health     HealthChecker
+	Rooms      Rooms
+	Tokens     Tokens
+	Ingress    Ingresses
+	Egress     Egresses
+	Recordings Recordings
+	Resolver   Resolver // looks up pull and restream hosts; nil: net.DefaultResolver
+}
+
+// HealthChecker is LiveKit's reachability: *spacemusic.Client.
+type HealthChecker interface {
+	Health(ctx context.Context) error
+}
+
+// Rooms is what the room and participant routes need: *rooms.Service.
+type Rooms interface {
+	List(ctx context.Context, names ...string) ([]rooms.Room, error)
+	Create(ctx context.Context, name string, o *rooms.CreateOptions) (rooms.Room, error)
+	Get(ctx context.Context, name string) (rooms.Detail, error)
+	Delete(ctx context.Context, name string) error
+	Participants(ctx context.Context, room string) ([]rooms.Participant, error)
+	Participant(ctx context.Context, room, identity string) (rooms.Participant, error)
+	Kick(ctx context.Context, room, identity string) error
+	Mute(ctx context.Context, room, identity string, trackSIDs ...string) ([]rooms.Track, error)
+	Unmute(ctx context.Context, room, identity string, trackSIDs ...string) ([]rooms.Track, error)
+	Promote(ctx context.Context, room, identity string) (rooms.Participant, error)
+	Demote(ctx context.Context, room, identity string) (rooms.Participant, error)
+}
+
+// Tokens mints access tokens: *tokens.Issuer.
+type Tokens interface {
+	Performer(room, identity string, opts ...tokens.Option) (tokens.Token, error)
+	Listener(room, identity string, opts ...tokens.Option) (tokens.Token, error)
+	Moderator(room, identity string, opts ...tokens.Option) (tokens.Token, error)
+}
+
+// Ingresses is what the ingress routes need: *ingress.Service.
+type Ingresses interface {
+	RTMP(ctx context.Context, o ingress.RTMPOptions) (ingress.Ingress, error)
+	WHIP(ctx context.Context, o ingress.WHIPOptions) (ingress.Ingress, error)
+	PullURL(ctx context.Context, o ingress.URLOptions) (ingress.Ingress, error)
+	List(ctx context.Context, o ingress.ListOptions) ([]ingress.Ingress, error)
+	Get(ctx context.Context, id string) (ingress.Ingress, error)
+	Delete(ctx context.Context, id string) error
+}
+
+// Egresses is what the egress routes need: *egress.Service.
+type Egresses interface {
+	RecordAudio(ctx context.Context, room string, o egress.AudioOptions) (egress.Egress, error)
+	RecordStems(ctx context.Context, room string) ([]egress.Egress, error)
+	RecordRoom(ctx context.Context, room string, o egress.RoomOptions) (egress.Egress, error)
+	HLS(ctx context.Context, room, identity string) (egress.Egress, error)
+	Restream(ctx context.Context, room, identity string, urls ...string) (egress.Egress, error)
+	AddDestinations(ctx context.Context, id string, urls ...string) (egress.Egress, error)
+	RemoveDestinations(ctx context.Context, id string, urls ...string) (egress.Egress, error)
+	Stop(ctx context.Context, id string) (egress.Egress, error)
+	List(ctx context.Context, o egress.ListOptions) ([]egress.Egress, error)
+	Get(ctx context.Context, id string) (egress.Egress, error)
+}
+
+// Recordings is the archive the recordings routes read: *recordings.Store.
+type Recordings interface {
+	ListPage(ctx context.Context, o recordings.ListOptions) (recordings.Page, error)
+	Link(ctx context.Context, r recordings.Recording, ttl time.Duration) (string, error)
+	Open(ctx context.Context, key string) (*recordings.Object, error)
+}
+
+// Resolver looks host names up: net.DefaultResolver in production, a fake in
+// tests (which never use real DNS).
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
