@@ -131,6 +131,12 @@ func (a *authenticator) validKey(key string) (apiKey, bool) {
 	return found, ok == 1
 }
 
+// fromProxy reports whether r comes from our forward-auth proxy: a trusted
+// address that also sent the proxy secret.
+func (a *authenticator) fromProxy(r *http.Request) bool {
+	return trusted(a.proxies, r.RemoteAddr) && a.proxyProven(r.Header.Get(proxySecretHeader))
+}
+
 // proxyProven reports whether sent is the configured proxy secret, in constant
 // time. Without a configured secret no proxy is believed.
 func (a *authenticator) proxyProven(sent string) bool {

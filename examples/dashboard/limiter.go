@@ -156,12 +156,12 @@ func (l *limiter) capacity() int { return l.perShard * limiterShards }
 // networking any local process has it), so without the secret X-Forwarded-For is
 // ignored and nobody can choose their own bucket. It is the zero Addr when the
 // peer has no IP address.
-func clientAddr(prefixes []netip.Prefix, proven func(secret string) bool, r *http.Request) netip.Addr {
+func clientAddr(prefixes []netip.Prefix, fromProxy func(*http.Request) bool, r *http.Request) netip.Addr {
 	ip, ok := addrOf(r.RemoteAddr)
 	if !ok {
 		return netip.Addr{}
 	}
-	if !trusted(prefixes, r.RemoteAddr) || !proven(r.Header.Get(proxySecretHeader)) {
+	if !fromProxy(r) {
 		return ip
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")

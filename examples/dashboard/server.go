@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -49,6 +50,7 @@ func (s *server) wrap(rt route, pattern string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		client := clientAddr(s.Settings.TrustedProxies, s.auth.fromProxy, r) // for the limiter and the log line
 		var err error
 		defer func() {
 			if p := recover(); p != nil {
@@ -58,9 +60,9 @@ func (s *server) wrap(rt route, pattern string) http.Handler {
 					writeError(sw, err)
 				}
 			}
-			s.finish(sw, r, pattern, start, err)
+			s.finish(sw, r, client, pattern, start, err)
 		}()
-		if !s.limiter.allow(clientAddr(s.Settings.TrustedProxies, s.auth.proxyProven, r)) {
+		if !s.limiter.allow(client) {
 			w.Header().Set("Retry-After", "1")
 			err = &apiError{http.StatusTooManyRequests, "rate_limited", "too many requests; slow down"}
 		}
@@ -83,7 +85,7 @@ func (s *server) wrap(rt route, pattern string) http.Handler {
 // finish records the request: metrics by route pattern, and one log line that
 // never holds a credential (the api_key query value is redacted; headers and
 // bodies are not logged).
-func (s *server) finish(sw *statusWriter, r *http.Request, pattern string, start time.Time, err error) {
+func (s *server) finish(sw *statusWriter, r *http.Request, client netip.Addr, pattern string, start time.Time, err error) {
 	if sw.status == 0 {
 		sw.status = http.StatusOK
 	}
@@ -96,7 +98,7 @@ func (s *server) finish(sw *statusWriter, r *http.Request, pattern string, start
 	u := userFrom(r.Context())
 	attrs := []slog.Attr{slog.String("id", requestIDFrom(r.Context())), slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Float64("ms", float64(took.Microseconds())/1000),
-		slog.String("client", clientAddr(s.Settings.TrustedProxies, s.auth.proxyProven, r).String())}
+		slog.String("client", client.String())}
 	if r.URL.RawQuery != "" {
 		attrs = append(attrs, slog.String("query", redactQuery(r.URL.Query())))
 	}
