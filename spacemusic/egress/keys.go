@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
+	"github.com/spacemusic/streamkit/spacemusic/internal/names"
 )
 
 // Object keys are chosen here, never by the caller, so that no recording can
@@ -82,7 +83,8 @@ func checkFolder(op, room string) error {
 	if err := lk.Name(op, "room name", room); err != nil {
 		return err
 	}
-	if strings.ContainsAny(room, `/\{}`) || strings.Contains(room, "..") || room == "." {
+	// Braces too: egress would expand {room_id} and friends in the key.
+	if !names.IsFolder(room) || strings.ContainsAny(room, "{}") {
 		return lk.Invalid(op, "room name %q cannot be a folder of the bucket (no /, \\, .., { or })", room)
 	}
 	return nil
@@ -96,7 +98,7 @@ func checkSuffix(op, s string) error {
 		return lk.Invalid(op, "file name suffix is %d characters; at most %d allowed", len(s), MaxSuffix)
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+		if !keyChar(r) {
 			return lk.Invalid(op, "file name suffix %q may hold only A-Z, a-z, 0-9, _ and -: the server chooses the folder, time and extension", s)
 		}
 	}
@@ -112,11 +114,16 @@ func safeIdentity(identity string) string {
 		if b.Len() >= MaxSuffix {
 			break
 		}
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
+		if keyChar(r) {
 			b.WriteRune(r)
 		} else {
 			b.WriteByte('_')
 		}
 	}
 	return b.String()
+}
+
+// keyChar is what a caller's suffix and a stem's identity may hold in a key.
+func keyChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-'
 }

@@ -372,7 +372,7 @@ func checkRoom(room string) error {
 	if err := names.Check("room name", room); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
-	if room == "." || strings.ContainsAny(room, "/\\") || strings.Contains(room, "..") {
+	if !names.IsFolder(room) {
 		return fmt.Errorf("%w: room name %q", ErrInvalidArgument, room)
 	}
 	return nil

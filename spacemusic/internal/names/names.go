@@ -4,6 +4,7 @@ package names
 
 import (
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -29,4 +30,12 @@ func Check(what, s string) error {
 		}
 	}
 	return nil
+}
+
+// IsFolder reports whether a room name can be a folder of the recordings
+// bucket: not "." and without a slash, a backslash or "..", so that nothing
+// written or read for the room leaves its own folder. (LiveKit accepts such
+// names.)
+func IsFolder(room string) bool {
+	return room != "." && !strings.ContainsAny(room, `/\`) && !strings.Contains(room, "..")
 }
