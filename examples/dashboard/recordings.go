@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
@@ -113,9 +111,8 @@ func (s *server) handleListRecordings() handler {
 		ctx := r.Context()
 		page, ok := cache.get(opts, time.Now())
 		if !ok {
-			lctx, cancel := context.WithTimeout(ctx, s.storageTimeout())
-			page, err = s.Recordings.ListPage(lctx, opts)
-			cancel()
+			// The store bounds the listing with its Timeout (DASHBOARD_LIVEKIT_TIMEOUT).
+			page, err = s.Recordings.ListPage(ctx, opts)
 			if err != nil {
 				return err
 			}
@@ -169,14 +166,6 @@ func (s *server) handleListRecordings() handler {
 	}
 }
 
-// storageTimeout bounds a listing of the bucket like a call to LiveKit.
-func (s *server) storageTimeout() time.Duration {
-	if s.Settings.LiveKitTimeout > 0 {
-		return s.Settings.LiveKitTimeout
-	}
-	return 5 * time.Second
-}
-
 // cameOverHTTPS: TLS here, or at the trusted proxy in front of us.
 func (s *server) cameOverHTTPS(r *http.Request) bool {
 	return r.TLS != nil || (trusted(s.Settings.TrustedProxies, r.RemoteAddr) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
@@ -200,19 +189,9 @@ func downloadPath(listPath, key string) string {
 // (a browser seeks in it) and conditional requests, as a download.
 func (s *server) handleGetRecording() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		// The deadline covers finding the object; reading it lasts as long as
-		// the download (the minio object reads with the context it was opened
-		// with), bounded by the write deadline below.
-		ctx, cancel := context.WithCancel(r.Context())
-		defer cancel()
-		timer := time.AfterFunc(s.storageTimeout(), cancel)
-		obj, err := s.Recordings.Open(ctx, r.PathValue("key"))
-		if !timer.Stop() {
-			if err == nil {
-				obj.Close()
-			}
-			return fmt.Errorf("recordings.Open: %w", recordings.ErrUnavailable)
-		}
+		// Open finds the object under the store's Timeout; reading it lasts as
+		// long as the download, bounded by the write deadline below.
+		obj, err := s.Recordings.Open(r.Context(), r.PathValue("key"))
 		if err != nil {
 			return err
 		}

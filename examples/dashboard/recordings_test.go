@@ -389,3 +389,22 @@ func TestThePageNeverStacksPolls(t *testing.T) {
 		assert.Greater(t, pause, time.Second, "request %d for the archive was sent while request %d was still waiting", i+1, i)
 	}
 }
+
+// A hung bucket: the archive's routes give up at the store's deadline
+// (DASHBOARD_LIVEKIT_TIMEOUT) with 503 storage_unavailable, instead of holding
+// the request until the server's write timeout.
+func TestHungBucketAnswers503(t *testing.T) {
+	hung := egress.Storage{Endpoint: "http://" + testenv.HungServer(t), Bucket: "recordings", AccessKey: "ak", SecretKey: "hung-bucket-secret"}
+	s := newStageWith(t, testenv.LiveKit(t), hung, func(s *settings) { s.LiveKitTimeout = 300 * time.Millisecond })
+	client := &http.Client{Timeout: 10 * time.Second} // a bound for the test, far above the store's deadline
+	for _, path := range []string{"/api/recordings?room=jam", "/api/recordings/jam/show.ogg"} {
+		req, err := http.NewRequest("GET", s.srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("X-API-Key", testAPIKey)
+		resp, err := client.Do(req)
+		require.NoError(t, err, "%s held the request past the store's deadline", path)
+		body := mustRead(t, resp)
+		assert.Equal(t, 503, resp.StatusCode, "%s: %s", path, body)
+		assert.Equal(t, "storage_unavailable", errorCode(t, body), path)
+	}
+}

@@ -49,12 +49,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		deps.Egress, deps.Recordings = sm.Egress, sm.Recordings
 		// A missing bucket is created with MINIO_RETENTION_DAYS' expiry rule; an
 		// existing one is left as it is. A store that is down now may be up
-		// later: warn, and let the recordings routes report it per request.
-		bctx, cancel := context.WithTimeout(ctx, s.LiveKitTimeout)
-		if err := sm.Recordings.EnsureBucket(bctx); err != nil {
+		// later: warn, and let the recordings routes report it per request. The
+		// store bounds the call with cfg.Timeout (DASHBOARD_LIVEKIT_TIMEOUT).
+		if err := sm.Recordings.EnsureBucket(ctx); err != nil {
 			log.Warn("recordings bucket not ready", "storage", cfg.Storage, "error", err.Error())
 		}
-		cancel()
 	} else {
 		log.Info("recording is off: set MINIO_BUCKET, MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY to enable /api/egress and /api/recordings")
 	}

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -356,32 +355,8 @@ func FuzzDecodeCursor(f *testing.F) {
 // answers. Every call gives up at the store's Timeout as ErrUnavailable
 // instead of holding its caller (or the test) forever.
 func TestHungBucketTimesOut(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c) // held open, never read or answered
-			mu.Unlock()
-		}
-	}()
-	s, err := recordings.New(recordings.Config{Config: storage.Config{Endpoint: "http://" + ln.Addr().String(), Bucket: "recordings",
+	hung := testenv.HungServer(t)
+	s, err := recordings.New(recordings.Config{Config: storage.Config{Endpoint: "http://" + hung, Bucket: "recordings",
 		AccessKey: "ak", SecretKey: "sk"}, Timeout: 300 * time.Millisecond})
 	require.NoError(t, err)
 
