@@ -11,7 +11,6 @@ package spacemusic
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -43,11 +43,6 @@ type Config struct {
 	Storage egress.Storage
 }
 
-// ConfigError names every setting that is missing or invalid.
-type ConfigError struct{ Problems []string }
-
-func (e *ConfigError) Error() string { return "spacemusic config: " + strings.Join(e.Problems, "; ") }
-
 // ConfigFromEnv reads the seed's environment variables. Validation happens in New
 // (or Validate), so the zero values of missing variables are reported there.
 func ConfigFromEnv() Config { return ConfigFromGetenv(os.Getenv) }
@@ -63,7 +58,8 @@ func ConfigFromGetenv(getenv func(string) string) Config {
 	}
 }
 
-// Validate reports every problem at once, naming the environment variable.
+// Validate reports every problem at once, naming the environment variable, as
+// one ErrInvalidArgument (Op OpConfig).
 func (c Config) Validate() error {
 	var p []string
 	if c.URL == "" {
@@ -94,7 +90,7 @@ func (c Config) Validate() error {
 		p = append(p, "timeout must not be negative")
 	}
 	if len(p) > 0 {
-		return &ConfigError{Problems: p}
+		return errs.Invalid(OpConfig, "%s", strings.Join(p, "; "))
 	}
 	return nil
 }
@@ -183,41 +179,34 @@ func New(cfg Config) (*Client, error) {
 // Config returns the configuration the client runs with.
 func (c *Client) Config() Config { return c.cfg }
 
-// Health errors, so callers can tell a down server from refused credentials.
-var (
-	ErrNotReady = errors.New("livekit is not ready")
-	ErrAPI      = errors.New("livekit api call failed")
-)
+var errNotReady = fmt.Errorf("%w: livekit is not ready", errs.ErrUnavailable)
 
-// HealthError says which check failed: "readiness" (GET / on the server) or "api"
-// (an authenticated ListRooms).
-type HealthError struct {
-	Check string
-	Err   error
-}
-
-func (e *HealthError) Error() string { return "health " + e.Check + ": " + e.Err.Error() }
-func (e *HealthError) Unwrap() error { return e.Err }
-
-// Health checks LiveKit's readiness endpoint, then an authenticated API call.
+// Health checks LiveKit's readiness endpoint, then an authenticated API call. Its
+// error's Op says which check failed: OpHealthReadiness (down, hung or not ready:
+// ErrUnavailable) or OpHealthAPI (the API call's own kind, e.g. ErrUnauthorized
+// for wrong credentials).
 func (c *Client) Health(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.baseURL+"/", nil)
 	if err != nil {
-		return &HealthError{Check: "readiness", Err: err}
+		return errs.Invalid(OpHealthReadiness, "%v", err)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return &HealthError{Check: "readiness", Err: fmt.Errorf("%w: %v", ErrNotReady, lk.Map("health", err))}
+		e := &errs.Error{Op: OpHealthReadiness, Kind: errNotReady, Upstream: errs.LiveKit, Message: "no answer"}
+		if t := errs.Transport(OpHealthReadiness, errs.LiveKit, err); t != nil {
+			e.Message = t.Message // never the address
+		}
+		return e
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<10))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return &HealthError{Check: "readiness", Err: fmt.Errorf("%w: GET / answered %s", ErrNotReady, resp.Status)}
+		return &errs.Error{Op: OpHealthReadiness, Kind: errNotReady, Upstream: errs.LiveKit, Message: "GET / answered " + resp.Status}
 	}
 	if _, err := c.Rooms.List(ctx, "streamkit-health-probe"); err != nil {
-		return &HealthError{Check: "api", Err: fmt.Errorf("%w: %w", ErrAPI, err)}
+		return errs.Relabel(OpHealthAPI, err)
 	}
 	return nil
 }

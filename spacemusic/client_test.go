@@ -19,8 +19,10 @@ func TestConfigNamesEveryProblem(t *testing.T) {
 	err := spacemusic.ConfigFromGetenv(func(k string) string {
 		return map[string]string{"LIVEKIT_URL": "ftp://x", "LIVEKIT_API_SECRET": "too-short"}[k]
 	}).Validate()
-	var ce *spacemusic.ConfigError
+	var ce *spacemusic.Error
 	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, spacemusic.OpConfig, ce.Op)
+	assert.ErrorIs(t, err, spacemusic.ErrInvalidArgument)
 	msg := err.Error()
 	assert.Contains(t, msg, "LIVEKIT_URL")
 	assert.Contains(t, msg, "LIVEKIT_API_KEY is not set")
@@ -28,7 +30,7 @@ func TestConfigNamesEveryProblem(t *testing.T) {
 	assert.NotContains(t, msg, "too-short", "the secret must never be echoed")
 
 	_, err = spacemusic.New(spacemusic.Config{})
-	assert.ErrorAs(t, err, &ce)
+	assert.ErrorIs(t, err, spacemusic.ErrInvalidArgument)
 }
 
 func TestConfigNeverPrintsTheSecret(t *testing.T) {
@@ -52,10 +54,11 @@ func TestHealth(t *testing.T) {
 	wrong, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: strings.Repeat("x", 32)})
 	require.NoError(t, err)
 	err = wrong.Health(ctx)
-	var he *spacemusic.HealthError
+	var he *spacemusic.Error
 	require.ErrorAs(t, err, &he)
-	assert.Equal(t, "api", he.Check)
-	assert.ErrorIs(t, err, spacemusic.ErrAPI)
+	assert.Equal(t, spacemusic.OpHealthAPI, he.Op)
+	assert.ErrorIs(t, err, spacemusic.ErrUnauthorized, "LiveKit refused our credentials")
+	assert.Equal(t, spacemusic.UpstreamLiveKit, he.Upstream)
 
 	if env.Stop == nil {
 		return // external and docker servers are not ours to stop
@@ -63,8 +66,9 @@ func TestHealth(t *testing.T) {
 	env.Stop()
 	err = sm.Health(ctx)
 	require.ErrorAs(t, err, &he)
-	assert.Equal(t, "readiness", he.Check)
+	assert.Equal(t, spacemusic.OpHealthReadiness, he.Op)
 	assert.True(t, errors.Is(err, spacemusic.ErrNotReady))
+	assert.ErrorIs(t, err, spacemusic.ErrUnavailable, "not ready is a kind of unavailable")
 	env.Start()
 	assert.NoError(t, sm.Health(ctx), "recovers once LiveKit is back")
 }

@@ -28,7 +28,7 @@ func Example() {
 	listener, _ := sm.Tokens.Listener(stage.Name, "bob", tokens.WithTTL(2*time.Hour))
 	fmt.Println(sm.Config().WSURL(), performer.Identity, listener.Identity)
 
-	if _, err := sm.Rooms.Mute(ctx, stage.Name, "ada"); errors.Is(err, rooms.ErrNotFound) {
+	if _, err := sm.Rooms.Mute(ctx, stage.Name, "ada"); errors.Is(err, spacemusic.ErrNotFound) {
 		fmt.Println("ada is not on stage")
 	}
 }

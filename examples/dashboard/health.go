@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic"
-	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 type healthResponse struct {
@@ -74,9 +73,14 @@ func (p *healthProbe) probe(done chan struct{}) {
 	status, res := http.StatusOK, healthResponse{Status: "ok", LiveKit: "ok", LatencyMS: time.Since(start).Milliseconds(), Checked: start.UTC().Format(time.RFC3339)}
 	if err != nil {
 		status, res.Status, res.LiveKit = http.StatusServiceUnavailable, "unavailable", "unknown"
-		var he *spacemusic.HealthError
+		var he *spacemusic.Error
 		if errors.As(err, &he) {
-			res.LiveKit = he.Check
+			switch he.Op {
+			case spacemusic.OpHealthReadiness:
+				res.LiveKit = "readiness"
+			case spacemusic.OpHealthAPI:
+				res.LiveKit = "api"
+			}
 		}
 		res.Error = healthWords(res.LiveKit, err)
 		p.log(err)
@@ -91,7 +95,7 @@ func (p *healthProbe) probe(done chan struct{}) {
 // (addresses, ports, upstream messages): the answer is public.
 func healthWords(check string, err error) string {
 	switch {
-	case errors.Is(err, rooms.ErrUnauthorized), errors.Is(err, rooms.ErrPermissionDenied):
+	case errors.Is(err, spacemusic.ErrUnauthorized), errors.Is(err, spacemusic.ErrPermissionDenied):
 		return "LiveKit refused our credentials"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "LiveKit did not answer in time"

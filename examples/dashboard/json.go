@@ -7,13 +7,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/spacemusic/streamkit/spacemusic"
-	"github.com/spacemusic/streamkit/spacemusic/ingress"
-	"github.com/spacemusic/streamkit/spacemusic/recordings"
-	"github.com/spacemusic/streamkit/spacemusic/rooms"
-	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
 // This file is the one place for JSON in and out, and for turning errors into
@@ -42,45 +39,71 @@ func badRequest(format string, args ...any) error {
 	return &apiError{http.StatusBadRequest, "invalid_argument", fmt.Sprintf(format, args...)}
 }
 
-// kinds maps the library's typed errors (every service re-exports the same
-// sentinels) to answers. LiveKit refusing *our* credentials or permissions is a
-// fault of this server's configuration (502), not of the caller.
-var kinds = []struct {
-	kind   error
+// kinds maps the library's one error set to answers. A kind can read differently
+// by the system that failed: LiveKit's and the bucket's outages and refusals have
+// codes of their own. LiveKit or the bucket refusing *our* credentials is this
+// server's configuration (502), not the caller's fault; a token the library
+// refuses locally is the caller's (401). The first match wins, so refinements come
+// before the kind they refine.
+type answer struct {
 	status int
 	code   string
-}{
-	{rooms.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
-	{tokens.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
-	{rooms.ErrNotFound, http.StatusNotFound, "not_found"},
-	{rooms.ErrAlreadyExists, http.StatusConflict, "already_exists"},
-	// Before failed_precondition, which it also is: the caller can wait it out.
-	{ingress.ErrLive, http.StatusConflict, "ingress_live"},
-	{rooms.ErrFailedPrecondition, http.StatusConflict, "failed_precondition"},
-	{rooms.ErrResourceExhausted, http.StatusServiceUnavailable, "resource_exhausted"},
-	{rooms.ErrUnavailable, http.StatusServiceUnavailable, "livekit_unavailable"},
-	{spacemusic.ErrNotReady, http.StatusServiceUnavailable, "livekit_unavailable"},
-	{rooms.ErrUnauthorized, http.StatusBadGateway, "upstream_auth"},
-	{rooms.ErrPermissionDenied, http.StatusBadGateway, "upstream_permission"},
-	{rooms.ErrUpstream, http.StatusBadGateway, "upstream_error"},
-	// The recordings bucket has its own errors: wrong MinIO keys are this
-	// server's configuration, a missing object is the caller's.
-	{recordings.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
-	{recordings.ErrNotFound, http.StatusNotFound, "not_found"},
-	{recordings.ErrUnauthorized, http.StatusBadGateway, "storage_auth"},
-	{recordings.ErrUnavailable, http.StatusServiceUnavailable, "storage_unavailable"},
-	{recordings.ErrStorage, http.StatusBadGateway, "storage_error"},
 }
 
-// errorCodes lists every stable code, for the OpenAPI document.
-var errorCodes = []string{
-	"invalid_argument", "malformed_json", "unknown_field", "body_too_large", "unsupported_media_type",
-	"unauthenticated", "api_key_in_query", "forbidden", "not_found", "route_not_found", "method_not_allowed",
-	"already_exists", "failed_precondition", "ingress_live", "rate_limited", "not_configured",
-	"resource_exhausted", "livekit_unavailable", "upstream_auth", "upstream_permission", "upstream_error",
-	"storage_auth", "storage_unavailable", "storage_error", "internal",
+var kinds = []struct {
+	kind     error
+	answer   answer
+	upstream map[string]answer // by Error.Upstream, where it differs
+}{
+	{spacemusic.ErrInvalidArgument, answer{http.StatusBadRequest, "invalid_argument"}, nil},
+	{spacemusic.ErrNotFound, answer{http.StatusNotFound, "not_found"}, nil},
+	{spacemusic.ErrAlreadyExists, answer{http.StatusConflict, "already_exists"}, nil},
+	// The caller can wait a live pull out.
+	{spacemusic.ErrLive, answer{http.StatusConflict, "ingress_live"}, nil},
+	{spacemusic.ErrFailedPrecondition, answer{http.StatusConflict, "failed_precondition"}, nil},
+	{spacemusic.ErrResourceExhausted, answer{http.StatusServiceUnavailable, "resource_exhausted"}, nil},
+	{spacemusic.ErrUnavailable, answer{http.StatusServiceUnavailable, "livekit_unavailable"},
+		map[string]answer{spacemusic.UpstreamStorage: {http.StatusServiceUnavailable, "storage_unavailable"}}},
+	{spacemusic.ErrUnauthorized, answer{http.StatusBadGateway, "upstream_auth"}, map[string]answer{
+		spacemusic.UpstreamStorage: {http.StatusBadGateway, "storage_auth"},
+		"":                         {http.StatusUnauthorized, "unauthenticated"}}},
+	{spacemusic.ErrPermissionDenied, answer{http.StatusBadGateway, "upstream_permission"},
+		map[string]answer{spacemusic.UpstreamStorage: {http.StatusBadGateway, "storage_auth"}}},
+	{spacemusic.ErrUpstream, answer{http.StatusBadGateway, "upstream_error"},
+		map[string]answer{spacemusic.UpstreamStorage: {http.StatusBadGateway, "storage_error"}}},
+}
+
+// ownCodes are the codes this server gives of its own (routing, auth, limits,
+// bodies, outbound rules), beside those of kinds.
+var ownCodes = []string{
+	"malformed_json", "unknown_field", "body_too_large", "unsupported_media_type",
+	"unauthenticated", "api_key_in_query", "forbidden", "route_not_found", "method_not_allowed",
+	"rate_limited", "not_configured", "internal",
 	"pull_not_allowed", "destination_not_allowed", "too_many_destinations",
 }
+
+// errorCodes lists every stable code once, for the OpenAPI document.
+var errorCodes = func() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(c string) {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	for _, k := range kinds {
+		add(k.answer.code)
+		for _, a := range k.upstream {
+			add(a.code)
+		}
+	}
+	for _, c := range ownCodes {
+		add(c)
+	}
+	sort.Strings(out)
+	return out
+}()
 
 // errorAnswer says what status, code and message err becomes.
 func errorAnswer(err error) (int, string, string) {
@@ -92,10 +115,20 @@ func errorAnswer(err error) (int, string, string) {
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)
 	}
+	var e *spacemusic.Error
+	upstream := ""
+	if errors.As(err, &e) {
+		upstream = e.Upstream
+	}
 	for _, k := range kinds {
-		if errors.Is(err, k.kind) {
-			return k.status, k.code, err.Error()
+		if !errors.Is(err, k.kind) {
+			continue
 		}
+		a, ok := k.upstream[upstream]
+		if !ok {
+			a = k.answer
+		}
+		return a.status, a.code, err.Error()
 	}
 	return http.StatusBadGateway, "upstream_error", "LiveKit answered with an error"
 }

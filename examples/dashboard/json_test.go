@@ -6,18 +6,56 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/spacemusic/streamkit/spacemusic/ingress"
-	"github.com/spacemusic/streamkit/spacemusic/rooms"
+	"github.com/spacemusic/streamkit/spacemusic"
 )
 
 // A live URL pull has its own code, ahead of the generic precondition it also is;
 // other preconditions keep theirs.
 func TestLivePullHasItsOwnCode(t *testing.T) {
-	status, code, _ := errorAnswer(&ingress.Error{Op: "ingress.Delete", Kind: ingress.ErrLive})
+	status, code, _ := errorAnswer(&spacemusic.Error{Op: "ingress.Delete", Kind: spacemusic.ErrLive, Upstream: spacemusic.UpstreamLiveKit})
 	assert.Equal(t, 409, status)
 	assert.Equal(t, "ingress_live", code)
 	assert.Contains(t, errorCodes, "ingress_live")
-	status, code, _ = errorAnswer(fmt.Errorf("x: %w", rooms.ErrFailedPrecondition))
+	status, code, _ = errorAnswer(fmt.Errorf("x: %w", spacemusic.ErrFailedPrecondition))
 	assert.Equal(t, 409, status)
 	assert.Equal(t, "failed_precondition", code)
+}
+
+// Every kind of the library's one error set, from each system that can say it,
+// becomes the status and stable code written out here (not read from kinds).
+func TestOneErrorSetMapsToStableCodes(t *testing.T) {
+	lk, store, local := spacemusic.UpstreamLiveKit, spacemusic.UpstreamStorage, ""
+	for _, c := range []struct {
+		kind     error
+		upstream string
+		status   int
+		code     string
+	}{
+		{spacemusic.ErrInvalidArgument, local, 400, "invalid_argument"},
+		{spacemusic.ErrInvalidArgument, lk, 400, "invalid_argument"},
+		{spacemusic.ErrInvalidArgument, store, 400, "invalid_argument"},
+		{spacemusic.ErrNotFound, lk, 404, "not_found"},
+		{spacemusic.ErrNotFound, store, 404, "not_found"},
+		{spacemusic.ErrAlreadyExists, lk, 409, "already_exists"},
+		{spacemusic.ErrLive, local, 409, "ingress_live"},
+		{spacemusic.ErrFailedPrecondition, lk, 409, "failed_precondition"},
+		{spacemusic.ErrResourceExhausted, lk, 503, "resource_exhausted"},
+		{spacemusic.ErrUnavailable, lk, 503, "livekit_unavailable"},
+		{spacemusic.ErrNotReady, lk, 503, "livekit_unavailable"},
+		{spacemusic.ErrUnavailable, store, 503, "storage_unavailable"},
+		{spacemusic.ErrUnauthorized, lk, 502, "upstream_auth"},
+		{spacemusic.ErrUnauthorized, store, 502, "storage_auth"},
+		{spacemusic.ErrInvalidToken, local, 401, "unauthenticated"},
+		{spacemusic.ErrExpired, local, 401, "unauthenticated"},
+		{spacemusic.ErrPermissionDenied, lk, 502, "upstream_permission"},
+		{spacemusic.ErrPermissionDenied, store, 502, "storage_auth"},
+		{spacemusic.ErrUpstream, lk, 502, "upstream_error"},
+		{spacemusic.ErrUpstream, store, 502, "storage_error"},
+	} {
+		err := fmt.Errorf("handler: %w", &spacemusic.Error{Op: "x.Call", Kind: c.kind, Upstream: c.upstream})
+		status, code, _ := errorAnswer(err)
+		assert.Equal(t, c.status, status, "%v from %q", c.kind, c.upstream)
+		assert.Equal(t, c.code, code, "%v from %q", c.kind, c.upstream)
+		assert.Contains(t, errorCodes, code, "the document lists every code")
+	}
 }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spacemusic/streamkit/spacemusic/rooms"
+	"github.com/spacemusic/streamkit/spacemusic"
 )
 
 // role says who may call a route, and what a credential is worth. The three
@@ -102,7 +102,7 @@ func (s *server) tokenRule() *stricter {
 				if err == nil {
 					return admin, "a performer token for " + t.Identity + ", who is in " + t.Room + " now (LiveKit would disconnect them)", nil
 				}
-				if !errors.Is(err, rooms.ErrNotFound) {
+				if !errors.Is(err, spacemusic.ErrNotFound) {
 					return undeclared, "", err // unknown: refuse rather than guess
 				}
 			}

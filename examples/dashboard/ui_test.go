@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
-	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 // browser drives the dashboard page in headless Chromium, signed in as a user
@@ -146,7 +146,7 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 	b.run(chromedp.Click(ada+` button.danger`, chromedp.ByQuery))
 	b.until("ada gone from the room", `!document.querySelector('`+ada+`')`)
 	_, err = s.sm.Rooms.Participant(ctx, "friday-jam", "ada")
-	assert.True(t, errors.Is(err, rooms.ErrNotFound), "ada is still in the room: %v", err)
+	assert.True(t, errors.Is(err, spacemusic.ErrNotFound), "ada is still in the room: %v", err)
 
 	// A listener token with a lifetime in seconds, shown with its expiry.
 	b.fill("#create-token", map[string]string{"role": "listener", "room": "friday-jam", "identity": "bob", "ttl": "120"})
@@ -236,7 +236,7 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 	b.run(chromedp.Click(`#rooms tr[data-room="friday-jam"] button.danger`, chromedp.ByQuery))
 	b.until("the room gone", `!document.querySelector('#rooms tr[data-room="friday-jam"]')`)
 	_, err = s.sm.Rooms.Get(ctx, "friday-jam")
-	assert.True(t, errors.Is(err, rooms.ErrNotFound), fmt.Sprint(err))
+	assert.True(t, errors.Is(err, spacemusic.ErrNotFound), fmt.Sprint(err))
 }
 
 // Without the proxy's headers the page is not served, like the API.

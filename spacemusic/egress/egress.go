@@ -21,6 +21,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/xtwirp"
 
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -99,7 +100,7 @@ func New(cfg Config, store Storage) (*Service, error) {
 		return nil, err
 	}
 	if err := store.Validate(); err != nil {
-		return nil, lk.Invalid("egress.New", "%v", err)
+		return nil, errs.Invalid("egress.New", "%v", err)
 	}
 	opts := xtwirp.DefaultClientOptions()
 	s := &Service{c: c, store: target{store}, keys: defaultKeys,
@@ -128,7 +129,7 @@ func (s *Service) RecordAudio(ctx context.Context, room string, o AudioOptions) 
 		o.Bitrate = 256
 	}
 	if o.Bitrate < 32 || o.Bitrate > 510 {
-		return Egress{}, lk.Invalid(op, "bitrate %d kbps is outside 32..510", o.Bitrate)
+		return Egress{}, errs.Invalid(op, "bitrate %d kbps is outside 32..510", o.Bitrate)
 	}
 	key, err := s.keys.file(op, room, o.Filename, ".ogg")
 	if err != nil {
@@ -146,11 +147,11 @@ func (s *Service) RecordAudio(ctx context.Context, room string, o AudioOptions) 
 	}
 	switch {
 	case len(pick) == 0 && o.Identity != "":
-		return Egress{}, lk.NotFound(op, "%s publishes no audio in %s", o.Identity, room)
+		return Egress{}, errs.NotFound(op, "%s publishes no audio in %s", o.Identity, room)
 	case len(pick) == 0:
-		return Egress{}, lk.NotFound(op, "nobody publishes audio in %s", room)
+		return Egress{}, errs.NotFound(op, "nobody publishes audio in %s", room)
 	case len(pick) > 1:
-		return Egress{}, &lk.Error{Op: op, Kind: lk.ErrFailedPrecondition,
+		return Egress{}, &errs.Error{Op: op, Kind: errs.ErrFailedPrecondition,
 			Message: fmt.Sprintf("%d audio tracks in %s", len(pick), room),
 			Hint:    "name the Identity whose audio is the show, or record stems"}
 	}
@@ -186,7 +187,7 @@ func (s *Service) RecordStems(ctx context.Context, room string) ([]Egress, error
 		return nil, err
 	}
 	if len(tracks) == 0 {
-		return nil, lk.NotFound(op, "nobody publishes audio in %s", room)
+		return nil, errs.NotFound(op, "nobody publishes audio in %s", room)
 	}
 	running, err := s.activeTrackEgress(ctx, op, room)
 	if err != nil {
@@ -231,15 +232,15 @@ func (s *Service) undo(op string, started []Egress, cause error) error {
 	var left []string
 	for _, e := range started {
 		_, err := s.Stop(context.Background(), e.ID)
-		if err != nil && !errors.Is(err, lk.ErrFailedPrecondition) && !errors.Is(err, lk.ErrNotFound) {
+		if err != nil && !errors.Is(err, errs.ErrFailedPrecondition) && !errors.Is(err, errs.ErrNotFound) {
 			left = append(left, e.ID)
 		}
 	}
 	if len(left) == 0 {
 		return cause
 	}
-	e := &lk.Error{Op: op, Kind: lk.ErrUpstream, Message: cause.Error()}
-	if le, ok := cause.(*lk.Error); ok {
+	e := &errs.Error{Op: op, Kind: errs.ErrUpstream, Message: cause.Error()}
+	if le, ok := cause.(*errs.Error); ok {
 		c := *le
 		e = &c
 	}
@@ -408,7 +409,7 @@ func (s *Service) Get(ctx context.Context, id string) (Egress, error) {
 		return Egress{}, err
 	}
 	if len(list) == 0 {
-		return Egress{}, lk.NotFound(op, "no egress %q", id)
+		return Egress{}, errs.NotFound(op, "no egress %q", id)
 	}
 	return list[0], nil
 }
@@ -474,9 +475,9 @@ func (s *Service) oneAudioTrack(ctx context.Context, op, room, identity string) 
 	}
 	switch {
 	case len(pick) == 0:
-		return audioTrack{}, lk.NotFound(op, "no audio to send from %s", room)
+		return audioTrack{}, errs.NotFound(op, "no audio to send from %s", room)
 	case len(pick) > 1:
-		return audioTrack{}, &lk.Error{Op: op, Kind: lk.ErrFailedPrecondition, Message: fmt.Sprintf("%d audio tracks in %s", len(pick), room), Hint: "name the identity to send"}
+		return audioTrack{}, &errs.Error{Op: op, Kind: errs.ErrFailedPrecondition, Message: fmt.Sprintf("%d audio tracks in %s", len(pick), room), Hint: "name the identity to send"}
 	}
 	return pick[0], nil
 }
@@ -550,12 +551,12 @@ func (e Egress) LogValue() slog.Value {
 
 func checkRTMP(op string, urls []string, required bool) error {
 	if required && len(urls) == 0 {
-		return lk.Invalid(op, "at least one rtmp:// or rtmps:// destination is required")
+		return errs.Invalid(op, "at least one rtmp:// or rtmps:// destination is required")
 	}
 	for _, raw := range urls {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "rtmp" && u.Scheme != "rtmps") || u.Host == "" || len(u.Path) < 2 {
-			return lk.Invalid(op, "destination %s is not an rtmp(s)://host/app/stream-key URL", RedactURL(raw))
+			return errs.Invalid(op, "destination %s is not an rtmp(s)://host/app/stream-key URL", RedactURL(raw))
 		}
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -135,7 +136,7 @@ func TestRecordStems(t *testing.T) {
 	s.perform(t, "stage", "bob", 660)
 
 	_, err := s.egress.RecordAudio(ctx, "stage", egress.AudioOptions{})
-	require.ErrorIs(t, err, egress.ErrFailedPrecondition, "two performers: say whose audio is the show")
+	require.ErrorIs(t, err, errs.ErrFailedPrecondition, "two performers: say whose audio is the show")
 
 	stems, err := s.egress.RecordStems(ctx, "stage")
 	require.NoError(t, err)
@@ -188,7 +189,7 @@ func TestStemsThatFailHalfwayStopWhatStarted(t *testing.T) {
 
 	egress.FailStemStart(s.egress, 1)
 	stems, err := s.egress.RecordStems(ctx, "stage")
-	require.ErrorIs(t, err, egress.ErrResourceExhausted)
+	require.ErrorIs(t, err, errs.ErrResourceExhausted)
 	assert.Empty(t, stems)
 
 	all, err := s.egress.List(ctx, egress.ListOptions{Room: "stage"})
@@ -216,23 +217,23 @@ func TestEgressBadInput(t *testing.T) {
 	ctx := context.Background()
 
 	_, err := s.egress.RecordAudio(ctx, "no-such-stage", egress.AudioOptions{})
-	assert.ErrorIs(t, err, egress.ErrNotFound)
+	assert.ErrorIs(t, err, errs.ErrNotFound)
 	_, err = s.egress.Restream(ctx, "stage", "", "http://not-rtmp/x")
-	assert.ErrorIs(t, err, egress.ErrInvalidArgument)
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 	_, err = s.egress.Restream(ctx, "stage", "")
-	assert.ErrorIs(t, err, egress.ErrInvalidArgument)
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 	_, err = s.egress.Stop(ctx, "nope")
-	assert.ErrorIs(t, err, egress.ErrInvalidArgument)
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 	// A file name is only a suffix of the server's key: paths, extensions and
 	// templates are refused, not rewritten.
 	for _, name := range []string{"../escape", "other-room/x", "show.mp4", "{room_name}", `a\b`} {
 		_, err = s.egress.RecordAudio(ctx, "stage", egress.AudioOptions{Filename: name})
-		assert.ErrorIs(t, err, egress.ErrInvalidArgument, name)
+		assert.ErrorIs(t, err, errs.ErrInvalidArgument, name)
 		_, err = s.egress.RecordRoom(ctx, "stage", egress.RoomOptions{Filename: name})
-		assert.ErrorIs(t, err, egress.ErrInvalidArgument, name)
+		assert.ErrorIs(t, err, errs.ErrInvalidArgument, name)
 	}
 	_, err = egress.New(egress.Config{URL: s.env.URL, APIKey: s.env.APIKey, APISecret: s.env.APISecret}, egress.Storage{Endpoint: s.minio.Endpoint})
-	assert.ErrorIs(t, err, egress.ErrInvalidArgument, "missing bucket")
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument, "missing bucket")
 
 	// Wrong MinIO keys: the recording starts, then fails with the upload's error.
 	s.perform(t, "stage", "ada", 440)
@@ -258,15 +259,15 @@ func TestEgressBadInput(t *testing.T) {
 	wrong, err := recordings.New(recordings.Config{Config: egress.Storage{Endpoint: s.minio.Endpoint, Bucket: "recordings", AccessKey: s.minio.AccessKey, SecretKey: "wrong-secret-key-0123456789"}})
 	require.NoError(t, err)
 	_, err = wrong.List(ctx, "")
-	assert.ErrorIs(t, err, recordings.ErrUnauthorized)
+	assert.ErrorIs(t, err, errs.ErrUnauthorized)
 	missing, err := recordings.New(recordings.Config{Config: egress.Storage{Endpoint: s.minio.Endpoint, Bucket: "no-such-bucket", AccessKey: s.minio.AccessKey, SecretKey: s.minio.SecretKey}})
 	require.NoError(t, err)
 	_, err = missing.List(ctx, "")
-	assert.ErrorIs(t, err, recordings.ErrNotFound)
+	assert.ErrorIs(t, err, errs.ErrNotFound)
 	_, err = s.store.DownloadURL(ctx, "stage/nothing.ogg", 0)
-	assert.ErrorIs(t, err, recordings.ErrNotFound)
+	assert.ErrorIs(t, err, errs.ErrNotFound)
 	_, err = s.store.DownloadURL(ctx, "../etc/passwd", 0)
-	assert.ErrorIs(t, err, recordings.ErrInvalidArgument)
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 }
 
 // download fetches link into a fresh file and returns its path.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 	"github.com/spacemusic/streamkit/spacemusic/internal/names"
 )
@@ -85,7 +86,7 @@ func checkFolder(op, room string) error {
 	}
 	// Braces too: egress would expand {room_id} and friends in the key.
 	if !names.IsFolder(room) || strings.ContainsAny(room, "{}") {
-		return lk.Invalid(op, "room name %q cannot be a folder of the bucket (no /, \\, .., { or })", room)
+		return errs.Invalid(op, "room name %q cannot be a folder of the bucket (no /, \\, .., { or })", room)
 	}
 	return nil
 }
@@ -95,11 +96,11 @@ func checkFolder(op, room string) error {
 // caller learns that a path, an extension or a template is not theirs to choose.
 func checkSuffix(op, s string) error {
 	if len(s) > MaxSuffix {
-		return lk.Invalid(op, "file name suffix is %d characters; at most %d allowed", len(s), MaxSuffix)
+		return errs.Invalid(op, "file name suffix is %d characters; at most %d allowed", len(s), MaxSuffix)
 	}
 	for _, r := range s {
 		if !keyChar(r) {
-			return lk.Invalid(op, "file name suffix %q may hold only A-Z, a-z, 0-9, _ and -: the server chooses the folder, time and extension", s)
+			return errs.Invalid(op, "file name suffix %q may hold only A-Z, a-z, 0-9, _ and -: the server chooses the folder, time and extension", s)
 		}
 	}
 	return nil

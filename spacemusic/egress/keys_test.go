@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 )
 
 var pinned = keys{now: func() time.Time { return time.Date(2026, 11, 25, 21, 15, 0, 0, time.FixedZone("CET", 3600)) },
@@ -47,7 +49,7 @@ func TestHostileSuffixesAreRefused(t *testing.T) {
 	for _, bad := range []string{"../escape", "other-room/x", `a\b`, "..", "x.mp4", "{room_name}", "{time}", "a b", "é",
 		"a/../../b", "%2e%2e", "x\x00", strings.Repeat("a", MaxSuffix+1)} {
 		_, err := pinned.file("op", "friday-jam", bad, ".ogg")
-		assert.ErrorIs(t, err, ErrInvalidArgument, "%q", bad)
+		assert.ErrorIs(t, err, errs.ErrInvalidArgument, "%q", bad)
 	}
 	_, err := pinned.file("op", "friday-jam", strings.Repeat("a", MaxSuffix), ".ogg")
 	assert.NoError(t, err)
@@ -57,7 +59,7 @@ func TestHostileSuffixesAreRefused(t *testing.T) {
 func TestRoomsThatAreNotFoldersAreRefused(t *testing.T) {
 	for _, bad := range []string{"", "a/b", "..", "../x", `a\b`, "{room_id}", "x}", ".", "a b"} {
 		_, err := pinned.base("op", bad, "")
-		assert.ErrorIs(t, err, ErrInvalidArgument, "%q", bad)
+		assert.ErrorIs(t, err, errs.ErrInvalidArgument, "%q", bad)
 	}
 }
 
@@ -77,7 +79,7 @@ func FuzzKeySuffix(f *testing.F) {
 	f.Fuzz(func(t *testing.T, suffix string) {
 		k, err := pinned.file("op", "friday-jam", suffix, ".ogg")
 		if err != nil {
-			if !assert.ErrorIs(t, err, ErrInvalidArgument) {
+			if !assert.ErrorIs(t, err, errs.ErrInvalidArgument) {
 				t.FailNow()
 			}
 			return

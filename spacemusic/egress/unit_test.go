@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 )
 
 func TestRedactURLHidesTheStreamKey(t *testing.T) {
@@ -22,7 +24,7 @@ func TestDestinationsMustBeRTMP(t *testing.T) {
 	assert.NoError(t, checkRTMP("op", []string{"rtmp://h/app/key", "rtmps://h:443/app/key"}, true))
 	for _, bad := range [][]string{nil, {"http://h/app/key"}, {"rtmp:///app/key"}, {"rtmp://h"}, {"rtmp://h/app/key", "nope"}} {
 		err := checkRTMP("op", bad, true)
-		assert.ErrorIs(t, err, ErrInvalidArgument, fmt.Sprint(bad))
+		assert.ErrorIs(t, err, errs.ErrInvalidArgument, fmt.Sprint(bad))
 		if len(bad) > 0 {
 			assert.NotContains(t, err.Error(), "/key", "the key never reaches the error")
 		}

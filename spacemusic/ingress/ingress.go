@@ -14,6 +14,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/xtwirp"
 
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -144,7 +145,7 @@ func (s *Service) RTMP(ctx context.Context, o RTMPOptions) (Ingress, error) {
 	case bitrate == 0:
 		bitrate = DefaultAudioBitrate
 	case bitrate < MinAudioBitrate || bitrate > MaxAudioBitrate:
-		return Ingress{}, lk.Invalid(op, "audio bitrate %d is outside %d..%d bits/s", bitrate, MinAudioBitrate, MaxAudioBitrate)
+		return Ingress{}, errs.Invalid(op, "audio bitrate %d is outside %d..%d bits/s", bitrate, MinAudioBitrate, MaxAudioBitrate)
 	}
 	req := o.request(livekit.IngressInput_RTMP_INPUT, o.Name)
 	req.EnableTranscoding = tokens.Bool(true)
@@ -155,7 +156,7 @@ func (s *Service) RTMP(ctx context.Context, o RTMPOptions) (Ingress, error) {
 		if o.VideoPreset != "" {
 			v, ok := livekit.IngressVideoEncodingPreset_value[o.VideoPreset]
 			if !ok {
-				return Ingress{}, lk.Invalid(op, "unknown video preset %q", o.VideoPreset)
+				return Ingress{}, errs.Invalid(op, "unknown video preset %q", o.VideoPreset)
 			}
 			preset = livekit.IngressVideoEncodingPreset(v)
 		}
@@ -207,7 +208,7 @@ func (s *Service) WHIP(ctx context.Context, o WHIPOptions) (Ingress, error) {
 		return Ingress{}, err
 	}
 	if !o.Transcode && o.AudioBitrate != 0 {
-		return Ingress{}, lk.Invalid(op, "audio bitrate needs Transcode: passthrough keeps the publisher's encoding")
+		return Ingress{}, errs.Invalid(op, "audio bitrate needs Transcode: passthrough keeps the publisher's encoding")
 	}
 	req := o.request(livekit.IngressInput_WHIP_INPUT, o.Name)
 	req.EnableTranscoding = tokens.Bool(o.Transcode)
@@ -218,7 +219,7 @@ func (s *Service) WHIP(ctx context.Context, o WHIPOptions) (Ingress, error) {
 			bitrate = DefaultAudioBitrate
 		}
 		if bitrate < MinAudioBitrate || bitrate > MaxAudioBitrate {
-			return Ingress{}, lk.Invalid(op, "audio bitrate %d is outside %d..%d bits/s", bitrate, MinAudioBitrate, MaxAudioBitrate)
+			return Ingress{}, errs.Invalid(op, "audio bitrate %d is outside %d..%d bits/s", bitrate, MinAudioBitrate, MaxAudioBitrate)
 		}
 		req.Audio = musicAudio(bitrate)
 	}
@@ -246,7 +247,7 @@ func (s *Service) PullURL(ctx context.Context, o URLOptions) (Ingress, error) {
 	}
 	u, err := url.Parse(o.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Ingress{}, lk.Invalid(op, "source URL must be an absolute http or https URL")
+		return Ingress{}, errs.Invalid(op, "source URL must be an absolute http or https URL")
 	}
 	req := o.request(livekit.IngressInput_URL_INPUT, o.Name)
 	req.Url = o.URL
@@ -262,7 +263,7 @@ func (p Participant) check(op string) error {
 		return err
 	}
 	if len(p.Metadata) > 64<<10 {
-		return lk.Invalid(op, "metadata is %d bytes; at most 65536 allowed", len(p.Metadata))
+		return errs.Invalid(op, "metadata is %d bytes; at most 65536 allowed", len(p.Metadata))
 	}
 	return nil
 }
@@ -320,10 +321,10 @@ func (s *Service) Get(ctx context.Context, id string) (Ingress, error) {
 	}
 	list, err := s.List(ctx, ListOptions{ID: id})
 	if err != nil {
-		return Ingress{}, lk.Relabel(op, err)
+		return Ingress{}, errs.Relabel(op, err)
 	}
 	if len(list) == 0 {
-		return Ingress{}, lk.NotFound(op, "no ingress %q", id)
+		return Ingress{}, errs.NotFound(op, "no ingress %q", id)
 	}
 	return list[0], nil
 }
@@ -346,11 +347,11 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	}
 	in, err := s.Get(ctx, id)
 	if err != nil {
-		return lk.Relabel(op, err)
+		return errs.Relabel(op, err)
 	}
 	switch {
 	case in.State.live() && in.Kind == URL:
-		return &lk.Error{Op: op, Kind: ErrLive, Message: fmt.Sprintf("URL pull %s is %s in %s", id, in.State, in.Room),
+		return &errs.Error{Op: op, Kind: ErrLive, Message: fmt.Sprintf("URL pull %s is %s in %s", id, in.State, in.Room),
 			Hint: "deleting a live pull can crash livekit-server (livekit/livekit#4806); wait until the pull ends or delete the room"}
 	case in.State.live():
 		if err := s.stop(ctx, op, id); err != nil {
@@ -387,8 +388,8 @@ func checkID(op, id string) error { return lk.CheckID(op, "ingress", "IN_", id) 
 // without Redis or without an Ingress service answers "internal".
 func mapErr(op string, err error) error {
 	err = lk.Map(op, err)
-	if e, ok := err.(*lk.Error); ok && e.Kind == lk.ErrUpstream && strings.Contains(e.Message, "ingress not connected") {
-		e.Kind = lk.ErrUnavailable
+	if e, ok := err.(*errs.Error); ok && e.Kind == errs.ErrUpstream && strings.Contains(e.Message, "ingress not connected") {
+		e.Kind = errs.ErrUnavailable
 		e.Hint = "LiveKit needs Redis and a running LiveKit Ingress service for ingress"
 	}
 	return err

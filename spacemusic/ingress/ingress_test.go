@@ -13,6 +13,7 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -109,7 +110,7 @@ func TestRTMPFromOBS(t *testing.T) {
 
 	require.NoError(t, s.ingress.Delete(ctx, in.ID))
 	_, err = s.ingress.Get(ctx, in.ID)
-	assert.ErrorIs(t, err, ingress.ErrNotFound)
+	assert.ErrorIs(t, err, errs.ErrNotFound)
 }
 
 // A browser or OBS 30+ publishes over WHIP; passthrough keeps its Opus.
@@ -152,12 +153,12 @@ func TestDeletingLiveIngressesKeepsLiveKitUp(t *testing.T) {
 
 		require.NoError(t, s.ingress.Delete(ctx, in.ID), "round %d", round)
 		_, err = s.ingress.Get(ctx, in.ID)
-		assert.ErrorIs(t, err, ingress.ErrNotFound, "round %d: the ingress is gone", round)
+		assert.ErrorIs(t, err, errs.ErrNotFound, "round %d: the ingress is gone", round)
 		_, err = s.rooms.List(ctx)
 		require.NoError(t, err, "round %d: LiveKit must still answer", round)
 		require.Eventually(t, func() bool {
 			_, err := s.rooms.Participant(ctx, "stage", identity)
-			return errors.Is(err, rooms.ErrNotFound)
+			return errors.Is(err, errs.ErrNotFound)
 		}, wait, tick, "round %d: the guest stayed on stage", round)
 	}
 }
@@ -189,7 +190,7 @@ func TestURLPullOfADJSet(t *testing.T) {
 			// it is refused with a typed error, and the pull goes on.
 			err = s.ingress.Delete(ctx, in.ID)
 			require.ErrorIs(t, err, ingress.ErrLive)
-			require.ErrorIs(t, err, ingress.ErrFailedPrecondition)
+			require.ErrorIs(t, err, errs.ErrFailedPrecondition)
 			assert.Contains(t, err.Error(), "wait until the pull ends")
 			still, err := s.ingress.Get(ctx, in.ID)
 			require.NoError(t, err, "the refused delete left the ingress")
@@ -237,10 +238,10 @@ func TestBadInput(t *testing.T) {
 		"bad id":        func() error { _, err := svc.Get(ctx, "nope"); return err },
 		"bad id delete": func() error { return svc.Delete(ctx, "IN_ has spaces") },
 	} {
-		t.Run(name, func(t *testing.T) { assert.ErrorIs(t, call(), ingress.ErrInvalidArgument) })
+		t.Run(name, func(t *testing.T) { assert.ErrorIs(t, call(), errs.ErrInvalidArgument) })
 	}
 	// This LiveKit has no Ingress service: the error says what is missing.
 	_, err = svc.Get(ctx, "IN_doesnotexist")
-	require.ErrorIs(t, err, ingress.ErrUnavailable)
+	require.ErrorIs(t, err, errs.ErrUnavailable)
 	assert.Contains(t, err.Error(), "Ingress service")
 }

@@ -7,9 +7,7 @@ package recordings
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -24,19 +22,16 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/lifecycle"
 
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 	"github.com/spacemusic/streamkit/spacemusic/internal/names"
 	"github.com/spacemusic/streamkit/spacemusic/storage"
 )
 
-// Errors; test with errors.Is. Messages never contain keys.
-var (
-	ErrInvalidArgument = errors.New("invalid argument")
-	ErrNotFound        = errors.New("not found")
-	ErrUnauthorized    = errors.New("storage refused the credentials")
-	ErrUnavailable     = errors.New("storage unavailable")
-	ErrStorage         = errors.New("storage error") // any other failure the store reported
-)
+// Errors are *errs.Error (spacemusic.Error) with Upstream "storage" when the
+// store answered: ErrNotFound, ErrUnauthorized (the store refused our keys),
+// ErrUnavailable (down or too slow) and ErrUpstream (anything else it reported);
+// bad input is ErrInvalidArgument. Messages never contain credentials.
 
 // Retention is how many days a bucket we create keeps recordings by default
 // (the seed's 30-day lifecycle).
@@ -95,10 +90,10 @@ type Store struct {
 // Endpoint means AWS S3.
 func New(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+		return nil, errs.Invalid(opNew, "%v", err)
 	}
 	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("%w: timeout must not be negative", ErrInvalidArgument)
+		return nil, errs.Invalid(opNew, "timeout must not be negative")
 	}
 	u, _ := cfg.EndpointURL() // validated above
 	region := cfg.RegionOrDefault()
@@ -114,7 +109,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	mc, err := client(u)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+		return nil, errs.Invalid(opNew, "%v", err)
 	}
 	s := &Store{mc: mc, pub: mc, bucket: cfg.Bucket, region: region, retention: cfg.RetentionDays, timeout: cfg.Timeout}
 	if s.timeout == 0 {
@@ -123,7 +118,7 @@ func New(cfg Config) (*Store, error) {
 	if cfg.PublicEndpoint != "" {
 		pu, _ := url.Parse(cfg.PublicEndpoint) // validated above
 		if s.pub, err = client(pu); err != nil {
-			return nil, fmt.Errorf("%w: public endpoint: %v", ErrInvalidArgument, err)
+			return nil, errs.Invalid(opNew, "public endpoint: %v", err)
 		}
 	}
 	if s.retention == 0 {
@@ -218,7 +213,7 @@ func (s *Store) List(ctx context.Context, room string) ([]Recording, error) {
 func (s *Store) ListPage(ctx context.Context, o ListOptions) (Page, error) {
 	const op = "recordings.ListPage"
 	if o.Limit < 0 || o.Limit > MaxPageSize {
-		return Page{}, fmt.Errorf("%s: %w: limit must be between 1 and %d", op, ErrInvalidArgument, MaxPageSize)
+		return Page{}, errs.Invalid(op, "limit must be between 1 and %d", MaxPageSize)
 	}
 	if o.Limit == 0 {
 		o.Limit = DefaultPageSize
@@ -227,7 +222,7 @@ func (s *Store) ListPage(ctx context.Context, o ListOptions) (Page, error) {
 	if o.Cursor != "" {
 		c, err := DecodeCursor(o.Cursor)
 		if err != nil {
-			return Page{}, fmt.Errorf("%s: %w", op, err)
+			return Page{}, errs.Relabel(op, err)
 		}
 		after = &c
 	}
@@ -265,7 +260,7 @@ const maxCursor = 1500
 
 // DecodeCursor reads a Page.Next back; anything else is ErrInvalidArgument.
 func DecodeCursor(c string) (Recording, error) {
-	bad := fmt.Errorf("%w: cursor is not one this server handed out", ErrInvalidArgument)
+	bad := errs.Invalid("recordings.DecodeCursor", "cursor is not one this server handed out")
 	if len(c) > maxCursor {
 		return Recording{}, bad
 	}
@@ -287,7 +282,7 @@ func (s *Store) scan(ctx context.Context, op, room string) ([]Recording, error) 
 	if room != "" {
 		// Rooms are folders of the bucket: the room-name rule, and no path tricks.
 		if err := checkRoom(room); err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+			return nil, errs.Relabel(op, err)
 		}
 		prefix = room + "/"
 	}
@@ -370,10 +365,10 @@ func roomOf(key string) string {
 
 func checkRoom(room string) error {
 	if err := names.Check("room name", room); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+		return errs.Invalid(opCheck, "%v", err)
 	}
 	if !names.IsFolder(room) {
-		return fmt.Errorf("%w: room name %q", ErrInvalidArgument, room)
+		return errs.Invalid(opCheck, "room name %q", room)
 	}
 	return nil
 }
@@ -385,14 +380,14 @@ const MaxKeyLen = 1024
 // (room/...), relative, without empty, "." or ".." elements, backslashes or
 // control characters. It is what stands between a caller's path and the bucket.
 func CheckKey(key string) error {
-	bad := func(why string) error { return fmt.Errorf("%w: key %q %s", ErrInvalidArgument, key, why) }
+	bad := func(why string) error { return errs.Invalid(opCheck, "key %q %s", key, why) }
 	switch {
 	case key == "":
-		return fmt.Errorf("%w: key is required", ErrInvalidArgument)
+		return errs.Invalid(opCheck, "key is required")
 	case len(key) > MaxKeyLen:
-		return fmt.Errorf("%w: key is longer than %d bytes", ErrInvalidArgument, MaxKeyLen)
+		return errs.Invalid(opCheck, "key is longer than %d bytes", MaxKeyLen)
 	case !utf8.ValidString(key):
-		return fmt.Errorf("%w: key is not valid UTF-8", ErrInvalidArgument)
+		return errs.Invalid(opCheck, "key is not valid UTF-8")
 	case strings.Contains(key, ".."):
 		return bad("contains ..")
 	case strings.Contains(key, "\\"):
@@ -435,7 +430,7 @@ func (o *Object) Close() error                                 { return o.body.C
 func (s *Store) Open(ctx context.Context, key string) (*Object, error) {
 	const op = "recordings.Open"
 	if err := CheckKey(key); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, errs.Relabel(op, err)
 	}
 	// The stat runs under the store's deadline; the body is read under the
 	// caller's context alone, since streaming a long recording may take longer.
@@ -444,7 +439,7 @@ func (s *Store) Open(ctx context.Context, key string) (*Object, error) {
 	cancel()
 	if err != nil {
 		if minio.ToErrorResponse(err).StatusCode == 400 { // a name the store will not take
-			return nil, fmt.Errorf("%s: %w: the store refuses key %q", op, ErrInvalidArgument, key)
+			return nil, &errs.Error{Op: op, Kind: errs.ErrInvalidArgument, Upstream: errs.Storage, Message: fmt.Sprintf("the store refuses key %q", key)}
 		}
 		return nil, mapErr(op, err)
 	}
@@ -489,7 +484,7 @@ func (s *Store) DownloadURL(ctx context.Context, key string, ttl time.Duration) 
 		return "", err
 	}
 	if key == "" || strings.Contains(key, "..") || path.IsAbs(key) {
-		return "", fmt.Errorf("%s: %w: key %q", op, ErrInvalidArgument, key)
+		return "", errs.Invalid(op, "key %q", key)
 	}
 	sctx, cancel := s.bound(ctx)
 	_, err := s.mc.StatObject(sctx, s.bucket, key, minio.StatObjectOptions{})
@@ -520,10 +515,15 @@ func (s *Store) presign(ctx context.Context, op, key string, ttl time.Duration) 
 	return u.String(), nil
 }
 
+const (
+	opNew   = "recordings.New"
+	opCheck = "recordings.CheckKey"
+)
+
 // checkTTL: zero means DefaultLinkTTL; S3 presigns at most a week.
 func checkTTL(op string, ttl time.Duration) error {
 	if ttl != 0 && (ttl < time.Second || ttl > MaxLinkTTL) {
-		return fmt.Errorf("%s: %w: link lifetime must be between 1s and %s", op, ErrInvalidArgument, MaxLinkTTL)
+		return errs.Invalid(op, "link lifetime must be between 1s and %s", MaxLinkTTL)
 	}
 	return nil
 }
@@ -533,18 +533,20 @@ func mapErr(op string, err error) error {
 		return nil
 	}
 	resp := minio.ToErrorResponse(err)
+	e := &errs.Error{Op: op, Kind: errs.ErrUpstream, Upstream: errs.Storage, Code: resp.Code}
 	switch resp.Code {
 	case "NoSuchBucket", "NoSuchKey", "NotFound":
-		return fmt.Errorf("%s: %w: %s", op, ErrNotFound, resp.Message)
+		e.Kind, e.Message = errs.ErrNotFound, resp.Message
+		return e
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch":
-		return fmt.Errorf("%s: %w: %s", op, ErrUnauthorized, resp.Code)
+		e.Kind = errs.ErrUnauthorized
+		return e
 	}
-	var netErr net.Error
-	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%s: %w", op, ErrUnavailable)
+	if t := errs.Transport(op, errs.Storage, err); t != nil {
+		return t
 	}
 	if resp.StatusCode == 404 {
-		return fmt.Errorf("%s: %w", op, ErrNotFound)
+		e.Kind = errs.ErrNotFound
 	}
-	return fmt.Errorf("%s: %w: %s", op, ErrStorage, resp.Code)
+	return e
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/storage"
 )
@@ -133,7 +134,7 @@ func TestNewBucketGetsTheConfiguredRetention(t *testing.T) {
 		})
 	}
 	_, err := recordings.New(recordings.Config{Config: storage.Config{Endpoint: b.m.Endpoint, Bucket: "x", AccessKey: "a", SecretKey: "b", RetentionDays: -2}})
-	assert.ErrorIs(t, err, recordings.ErrInvalidArgument)
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 }
 
 // Browsers reach the store by its public name: links are signed for it, and
@@ -184,7 +185,7 @@ func TestLinksAreSignedForThePublicEndpoint(t *testing.T) {
 	assert.Zero(t, calls.Load(), "presigning called the public endpoint")
 
 	_, err = recordings.New(recordings.Config{Config: storage.Config{Endpoint: b.m.Endpoint, Bucket: "x", AccessKey: "a", SecretKey: "b", PublicEndpoint: "ftp://x"}})
-	assert.ErrorIs(t, err, recordings.ErrInvalidArgument)
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 }
 
 // Open streams an object and seeks in it; keys outside a room's folder never
@@ -214,10 +215,10 @@ func TestOpenReadsAndSeeks(t *testing.T) {
 	assert.Equal(t, data[100:200], part)
 
 	_, err = s.Open(ctx, "jam/nothing.ogg")
-	assert.ErrorIs(t, err, recordings.ErrNotFound)
+	assert.ErrorIs(t, err, errs.ErrNotFound)
 	for _, key := range []string{"", "show.ogg", "/jam/show.ogg", "jam/../other/x.ogg", "..", "jam//x", "jam/./x", `jam\x`, "a b/x.ogg", "jam/x\x00"} {
 		_, err = s.Open(ctx, key)
-		assert.ErrorIs(t, err, recordings.ErrInvalidArgument, "%q", key)
+		assert.ErrorIs(t, err, errs.ErrInvalidArgument, "%q", key)
 	}
 }
 
@@ -284,7 +285,7 @@ func TestListPagesNewestFirstWithHLSAsOne(t *testing.T) {
 	for _, o := range []recordings.ListOptions{{Limit: -1}, {Limit: recordings.MaxPageSize + 1}, {Cursor: "garbage!"},
 		{Cursor: "MTIzfC4uL2V0Yy9wYXNzd2Q"}, {Room: "../etc"}} {
 		_, err := s.ListPage(ctx, o)
-		assert.ErrorIs(t, err, recordings.ErrInvalidArgument, "%+v", o)
+		assert.ErrorIs(t, err, errs.ErrInvalidArgument, "%+v", o)
 	}
 }
 
@@ -332,7 +333,7 @@ func FuzzCheckKey(f *testing.F) {
 	})
 }
 
-// Any cursor decodes to a valid position or ErrInvalidArgument, never a panic.
+// Any cursor decodes to a valid position or errs.ErrInvalidArgument, never a panic.
 func FuzzDecodeCursor(f *testing.F) {
 	for _, s := range []string{"", "MTIzfGphbS94Lm9nZw", "garbage", "MTIzfC4uL2V0Yy9wYXNzd2Q", strings.Repeat("A", 2000)} {
 		f.Add(s)
@@ -340,7 +341,7 @@ func FuzzDecodeCursor(f *testing.F) {
 	f.Fuzz(func(t *testing.T, c string) {
 		r, err := recordings.DecodeCursor(c)
 		if err != nil {
-			if !errors.Is(err, recordings.ErrInvalidArgument) {
+			if !errors.Is(err, errs.ErrInvalidArgument) {
 				t.Fatalf("%q: %v", c, err)
 			}
 			return
@@ -352,7 +353,7 @@ func FuzzDecodeCursor(f *testing.F) {
 }
 
 // A hung bucket: a loopback listener that accepts connections and never
-// answers. Every call gives up at the store's Timeout as ErrUnavailable
+// answers. Every call gives up at the store's Timeout as errs.ErrUnavailable
 // instead of holding its caller (or the test) forever.
 func TestHungBucketTimesOut(t *testing.T) {
 	hung := testenv.HungServer(t)
@@ -376,7 +377,7 @@ func TestHungBucketTimesOut(t *testing.T) {
 			go func() { done <- call(ctx) }()
 			select {
 			case err := <-done:
-				assert.ErrorIs(t, err, recordings.ErrUnavailable)
+				assert.ErrorIs(t, err, errs.ErrUnavailable)
 				assert.NoError(t, ctx.Err(), "the store's deadline, not the test's, ended the call")
 			case <-time.After(10 * time.Second):
 				t.Fatal("the call did not return")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
@@ -32,9 +33,9 @@ func ExampleService_Mute() {
 	// No track named: every audio track of the performer.
 	_, err := svc.Mute(context.Background(), "friday-jam", "ada")
 	switch {
-	case errors.Is(err, rooms.ErrNotFound):
+	case errors.Is(err, spacemusic.ErrNotFound):
 		fmt.Println("ada is not on stage")
-	case errors.Is(err, rooms.ErrUnavailable):
+	case errors.Is(err, spacemusic.ErrUnavailable):
 		fmt.Println("LiveKit is down")
 	}
 }

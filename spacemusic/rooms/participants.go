@@ -5,6 +5,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 )
 
@@ -20,10 +21,10 @@ func (s *Service) Participants(ctx context.Context, room string) ([]Participant,
 		// apart only in this case, so a busy room costs one call.
 		found, err := s.List(ctx, room)
 		if err != nil {
-			return nil, lk.Relabel(op, err)
+			return nil, errs.Relabel(op, err)
 		}
 		if len(found) == 0 {
-			return nil, lk.NotFound(op, "room %q does not exist", room)
+			return nil, errs.NotFound(op, "room %q does not exist", room)
 		}
 	}
 	out := make([]Participant, 0, len(res.Participants))
@@ -90,12 +91,12 @@ func (s *Service) setMuted(ctx context.Context, op, room, identity string, muted
 			}
 		}
 		if len(sids) == 0 {
-			return nil, lk.NotFound(op, "%s publishes no audio track in %s", identity, room)
+			return nil, errs.NotFound(op, "%s publishes no audio track in %s", identity, room)
 		}
 	}
 	for _, sid := range sids {
 		if !published[sid] {
-			return nil, lk.NotFound(op, "%s publishes no track %q in %s", identity, sid, room)
+			return nil, errs.NotFound(op, "%s publishes no track %q in %s", identity, sid, room)
 		}
 	}
 	// One deadline for all the tracks, as before; each request is bounded by it.
@@ -108,7 +109,7 @@ func (s *Service) setMuted(ctx context.Context, op, room, identity string, muted
 	for _, sid := range sids {
 		res, err := adminDo(ctx, s, op, room, s.api.MutePublishedTrack, &livekit.MuteRoomTrackRequest{Room: room, Identity: identity, TrackSid: sid, Muted: muted})
 		if err != nil {
-			if e, ok := err.(*lk.Error); ok && !muted && e.Kind == lk.ErrFailedPrecondition {
+			if e, ok := err.(*errs.Error); ok && !muted && e.Kind == errs.ErrFailedPrecondition {
 				e.Hint = "set room.enable_remote_unmute: true in the livekit-server config to allow unmuting remotely"
 			}
 			return out, err
@@ -169,10 +170,10 @@ func (s *Service) Send(ctx context.Context, room string, data []byte, o *SendOpt
 		o = &SendOptions{}
 	}
 	if len(data) == 0 {
-		return lk.Invalid(op, "data is empty")
+		return errs.Invalid(op, "data is empty")
 	}
 	if len(data) > MaxData {
-		return lk.Invalid(op, "data is %d bytes; at most %d allowed", len(data), MaxData)
+		return errs.Invalid(op, "data is %d bytes; at most %d allowed", len(data), MaxData)
 	}
 	for _, id := range o.To {
 		if err := lk.Name(op, "identity", id); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/xtwirp"
 
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -57,15 +58,15 @@ func (s *Service) Create(ctx context.Context, name string, o *CreateOptions) (Ro
 	}
 	switch {
 	case o.EmptyTimeout < 0 || o.DepartureTimeout < 0:
-		return Room{}, lk.Invalid(op, "timeouts must not be negative")
+		return Room{}, errs.Invalid(op, "timeouts must not be negative")
 	case o.MaxParticipants < 0:
-		return Room{}, lk.Invalid(op, "max participants must not be negative")
+		return Room{}, errs.Invalid(op, "max participants must not be negative")
 	case o.MinPlayoutDelay < 0 || o.MaxPlayoutDelay < 0:
-		return Room{}, lk.Invalid(op, "playout delays must not be negative")
+		return Room{}, errs.Invalid(op, "playout delays must not be negative")
 	case o.MaxPlayoutDelay != 0 && o.MinPlayoutDelay > o.MaxPlayoutDelay:
-		return Room{}, lk.Invalid(op, "min playout delay %s is above max playout delay %s", o.MinPlayoutDelay, o.MaxPlayoutDelay)
+		return Room{}, errs.Invalid(op, "min playout delay %s is above max playout delay %s", o.MinPlayoutDelay, o.MaxPlayoutDelay)
 	case len(o.Metadata) > MaxMetadata:
-		return Room{}, lk.Invalid(op, "metadata is %d bytes; at most %d allowed", len(o.Metadata), MaxMetadata)
+		return Room{}, errs.Invalid(op, "metadata is %d bytes; at most %d allowed", len(o.Metadata), MaxMetadata)
 	}
 	r, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomCreate: true}, s.api.CreateRoom, &livekit.CreateRoomRequest{
 		Name:             name,
@@ -112,14 +113,14 @@ func (s *Service) Get(ctx context.Context, name string) (Detail, error) {
 	}
 	found, err := s.List(ctx, name)
 	if err != nil {
-		return Detail{}, lk.Relabel(op, err)
+		return Detail{}, errs.Relabel(op, err)
 	}
 	if len(found) == 0 {
-		return Detail{}, lk.NotFound(op, "room %q does not exist", name)
+		return Detail{}, errs.NotFound(op, "room %q does not exist", name)
 	}
 	ps, err := s.Participants(ctx, name)
 	if err != nil {
-		return Detail{}, lk.Relabel(op, err)
+		return Detail{}, errs.Relabel(op, err)
 	}
 	return Detail{Room: found[0], Participants: ps}, nil
 }
@@ -141,7 +142,7 @@ func (s *Service) SetMetadata(ctx context.Context, name, metadata string) (Room,
 		return Room{}, err
 	}
 	if len(metadata) > MaxMetadata {
-		return Room{}, lk.Invalid(op, "metadata is %d bytes; at most %d allowed", len(metadata), MaxMetadata)
+		return Room{}, errs.Invalid(op, "metadata is %d bytes; at most %d allowed", len(metadata), MaxMetadata)
 	}
 	r, err := adminDo(ctx, s, op, name, s.api.UpdateRoomMetadata, &livekit.UpdateRoomMetadataRequest{Room: name, Metadata: metadata})
 	if err != nil {

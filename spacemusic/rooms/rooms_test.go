@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
@@ -67,8 +68,8 @@ func TestRoomLifecycle(t *testing.T) {
 
 	require.NoError(t, svc.Delete(ctx, "friday-jam"))
 	_, err = svc.Get(ctx, "friday-jam")
-	assert.ErrorIs(t, err, rooms.ErrNotFound)
-	assert.ErrorIs(t, svc.Delete(ctx, "friday-jam"), rooms.ErrNotFound)
+	assert.ErrorIs(t, err, errs.ErrNotFound)
+	assert.ErrorIs(t, svc.Delete(ctx, "friday-jam"), errs.ErrNotFound)
 }
 
 // Bad input is refused with a typed error before or by LiveKit, never a panic.
@@ -101,8 +102,8 @@ func TestBadInput(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := call()
-			require.ErrorIs(t, err, rooms.ErrInvalidArgument)
-			var e *rooms.Error
+			require.ErrorIs(t, err, errs.ErrInvalidArgument)
+			var e *errs.Error
 			require.ErrorAs(t, err, &e)
 			assert.Empty(t, e.Code, "refused locally, before any request")
 		})
@@ -110,24 +111,24 @@ func TestBadInput(t *testing.T) {
 
 	t.Run("missing room", func(t *testing.T) {
 		_, err := svc.Participants(ctx, "no-such-stage")
-		assert.ErrorIs(t, err, rooms.ErrNotFound)
-		assert.ErrorIs(t, svc.Kick(ctx, "no-such-stage", "ada"), rooms.ErrNotFound)
+		assert.ErrorIs(t, err, errs.ErrNotFound)
+		assert.ErrorIs(t, svc.Kick(ctx, "no-such-stage", "ada"), errs.ErrNotFound)
 		_, err = svc.Mute(ctx, "no-such-stage", "ada")
-		assert.ErrorIs(t, err, rooms.ErrNotFound)
+		assert.ErrorIs(t, err, errs.ErrNotFound)
 	})
 
 	t.Run("missing participant", func(t *testing.T) {
 		_, err := svc.Create(ctx, "empty-stage", nil)
 		require.NoError(t, err)
 		_, err = svc.Participant(ctx, "empty-stage", "nobody")
-		assert.ErrorIs(t, err, rooms.ErrNotFound)
+		assert.ErrorIs(t, err, errs.ErrNotFound)
 	})
 
 	t.Run("wrong credentials", func(t *testing.T) {
 		bad, err := rooms.New(rooms.Config{URL: env.URL, APIKey: env.APIKey, APISecret: strings.Repeat("x", 40)})
 		require.NoError(t, err)
 		_, err = bad.List(ctx)
-		require.ErrorIs(t, err, rooms.ErrUnauthorized)
+		require.ErrorIs(t, err, errs.ErrUnauthorized)
 		assert.NotContains(t, err.Error(), strings.Repeat("x", 40))
 		assert.NotContains(t, err.Error(), env.APISecret)
 	})
@@ -136,14 +137,14 @@ func TestBadInput(t *testing.T) {
 		down, err := rooms.New(rooms.Config{URL: "http://127.0.0.1:1", APIKey: "k", APISecret: strings.Repeat("s", 32), Timeout: time.Second})
 		require.NoError(t, err)
 		_, err = down.List(ctx)
-		assert.ErrorIs(t, err, rooms.ErrUnavailable)
+		assert.ErrorIs(t, err, errs.ErrUnavailable)
 	})
 
 	t.Run("invalid config", func(t *testing.T) {
 		_, err := rooms.New(rooms.Config{URL: "ftp://x", APIKey: "k", APISecret: strings.Repeat("s", 32)})
-		assert.ErrorIs(t, err, rooms.ErrInvalidArgument)
+		assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 		_, err = rooms.New(rooms.Config{URL: env.URL, APIKey: "k", APISecret: "short-secret"})
-		require.ErrorIs(t, err, rooms.ErrInvalidArgument)
+		require.ErrorIs(t, err, errs.ErrInvalidArgument)
 		assert.NotContains(t, err.Error(), "short-secret")
 	})
 }
@@ -162,7 +163,7 @@ func TestMultiNode(t *testing.T) {
 	assert.Contains(t, names(listed), "shared-stage")
 	require.NoError(t, b.Delete(ctx, "shared-stage"))
 	_, err = a.Get(ctx, "shared-stage")
-	assert.True(t, errors.Is(err, rooms.ErrNotFound), "got %v", err)
+	assert.True(t, errors.Is(err, errs.ErrNotFound), "got %v", err)
 }
 
 func names(rs []rooms.Room) []string {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -74,7 +75,7 @@ func TestShowOnStage(t *testing.T) {
 
 	// A track the performer does not publish is not found, rather than timing out.
 	_, err = svc.Mute(ctx, "stage", "ada", "TR_not_hers")
-	require.ErrorIs(t, err, rooms.ErrNotFound)
+	require.ErrorIs(t, err, errs.ErrNotFound)
 
 	// Unmuting works because the test server enables remote unmute.
 	unmuted, err := svc.Unmute(ctx, "stage", "ada", pub.SID())
@@ -133,6 +134,6 @@ func TestUnmuteRefusedByServerConfig(t *testing.T) {
 	_, err = svc.Mute(ctx, "stage", "ada")
 	require.NoError(t, err)
 	_, err = svc.Unmute(ctx, "stage", "ada")
-	require.ErrorIs(t, err, rooms.ErrFailedPrecondition)
+	require.ErrorIs(t, err, errs.ErrFailedPrecondition)
 	assert.Contains(t, err.Error(), "enable_remote_unmute")
 }

@@ -22,14 +22,16 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/names"
 )
 
-// Errors; test with errors.Is. Messages never contain the secret or the token.
+// Errors are *errs.Error (spacemusic.Error): bad input is ErrInvalidArgument, a
+// token Verify refuses is ErrUnauthorized, refined by these two. Messages never
+// contain the secret or the token.
 var (
-	ErrInvalidArgument = errors.New("invalid argument")
-	ErrInvalidToken    = errors.New("invalid token")
-	ErrExpired         = errors.New("token expired")
+	ErrInvalidToken = fmt.Errorf("%w: invalid token", errs.ErrUnauthorized)
+	ErrExpired      = fmt.Errorf("%w: token expired", errs.ErrUnauthorized)
 )
 
 // Lifetimes.
@@ -107,9 +109,9 @@ type Issuer struct {
 func NewIssuer(apiKey, apiSecret string) (*Issuer, error) {
 	switch {
 	case apiKey == "":
-		return nil, fmt.Errorf("%w: API key is empty", ErrInvalidArgument)
+		return nil, errs.Invalid("tokens.NewIssuer", "API key is empty")
 	case len(apiSecret) < MinSecretLen:
-		return nil, fmt.Errorf("%w: API secret is %d characters; LiveKit requires at least %d", ErrInvalidArgument, len(apiSecret), MinSecretLen)
+		return nil, errs.Invalid("tokens.NewIssuer", "API secret is %d characters; LiveKit requires at least %d", len(apiSecret), MinSecretLen)
 	}
 	i := &Issuer{key: apiKey, secret: []byte(apiSecret), now: time.Now}
 	i.macs.New = func() any { return hmac.New(sha256.New, i.secret) }
@@ -149,10 +151,10 @@ func (i *Issuer) preset(room, identity string, ttl, maxTTL time.Duration, g Gran
 		opt(&o)
 	}
 	if o.TTL > maxTTL {
-		return Token{}, fmt.Errorf("%w: lifetime %s is above the limit of %s for this role", ErrInvalidArgument, o.TTL, maxTTL)
+		return Token{}, errs.Invalid(opIssue, "lifetime %s is above the limit of %s for this role", o.TTL, maxTTL)
 	}
 	if err := names.Check("room name", room); err != nil {
-		return Token{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+		return Token{}, errs.Invalid(opIssue, "%v", err)
 	}
 	return i.Issue(o)
 }
@@ -164,13 +166,13 @@ func (i *Issuer) Issue(o Options) (Token, error) {
 	}
 	switch {
 	case o.TTL < 0:
-		return Token{}, fmt.Errorf("%w: lifetime %s is negative", ErrInvalidArgument, o.TTL)
+		return Token{}, errs.Invalid(opIssue, "lifetime %s is negative", o.TTL)
 	case o.TTL > MaxTTL:
-		return Token{}, fmt.Errorf("%w: lifetime %s is above the limit of %s", ErrInvalidArgument, o.TTL, MaxTTL)
+		return Token{}, errs.Invalid(opIssue, "lifetime %s is above the limit of %s", o.TTL, MaxTTL)
 	}
 	if o.Grant.RoomJoin || o.Identity != "" {
 		if err := names.Check("identity", o.Identity); err != nil {
-			return Token{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+			return Token{}, errs.Invalid(opIssue, "%v", err)
 		}
 	}
 	now := i.now()
@@ -270,6 +272,11 @@ type jwtClaims struct {
 	Video      *Grant            `json:"video,omitempty"`
 }
 
+const (
+	opIssue  = "tokens.Issue"
+	opVerify = "tokens.Verify"
+)
+
 // Verify checks a token issued for this key: HS256 signature, issuer, expiry, and
 // not-before with 30 s of tolerance for clock skew.
 func (i *Issuer) Verify(token string) (Claims, error) {
@@ -284,9 +291,9 @@ func (i *Issuer) Verify(token string) (Claims, error) {
 	_, err := p.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return i.secret, nil })
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return Claims{}, ErrExpired
+		return Claims{}, &errs.Error{Op: opVerify, Kind: ErrExpired}
 	case err != nil:
-		return Claims{}, fmt.Errorf("%w: %s", ErrInvalidToken, reason(err))
+		return Claims{}, &errs.Error{Op: opVerify, Kind: ErrInvalidToken, Message: reason(err)}
 	}
 	out := Claims{APIKey: c.Issuer, Identity: c.Subject, Name: c.Name, Metadata: c.Metadata, Attributes: c.Attributes}
 	if c.Video != nil {
@@ -297,7 +304,7 @@ func (i *Issuer) Verify(token string) (Claims, error) {
 	}
 	out.ExpiresAt = c.ExpiresAt.Time
 	if out.Grant.RoomJoin && out.Identity == "" {
-		return Claims{}, fmt.Errorf("%w: a token that joins a room needs an identity", ErrInvalidToken)
+		return Claims{}, &errs.Error{Op: opVerify, Kind: ErrInvalidToken, Message: "a token that joins a room needs an identity"}
 	}
 	return out, nil
 }

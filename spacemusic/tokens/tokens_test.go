@@ -11,6 +11,8 @@ import (
 	"github.com/livekit/protocol/auth"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 )
 
 const (
@@ -62,7 +64,7 @@ func TestListenerMayOnlyListen(t *testing.T) {
 	assert.WithinDuration(t, time.Now().Add(90*time.Second), tok.ExpiresAt, 2*time.Second)
 
 	_, err = issuer(t).Listener("friday-jam", "bob", WithTTL(25*time.Hour))
-	assert.ErrorIs(t, err, ErrInvalidArgument)
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 	tok, err = issuer(t).Listener("friday-jam", "bob")
 	require.NoError(t, err)
 	assert.WithinDuration(t, time.Now().Add(time.Hour), tok.ExpiresAt, 2*time.Second)
@@ -96,7 +98,7 @@ func TestListenerLifetimes(t *testing.T) {
 		}
 	}
 	_, err = i.Listener("friday-jam", "bob", WithTTL(24*time.Hour+time.Second))
-	assert.ErrorIs(t, err, ErrInvalidArgument)
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 }
 
 // Performers and moderators: six hours by default, a week at most.
@@ -113,7 +115,7 @@ func TestPerformerLifetimes(t *testing.T) {
 		require.NoError(t, err, name)
 		assert.Equal(t, showTime.Add(7*24*time.Hour), tok.ExpiresAt, name)
 		_, err = mint(WithTTL(7*24*time.Hour + time.Second))
-		assert.ErrorIs(t, err, ErrInvalidArgument, name)
+		assert.ErrorIs(t, err, errs.ErrInvalidArgument, name)
 	}
 }
 
@@ -260,14 +262,14 @@ func TestInvalidInput(t *testing.T) {
 		"negative ttl":       func() error { _, err := i.Issue(Options{TTL: -time.Second}); return err },
 		"ttl above a week":   func() error { _, err := i.Issue(Options{TTL: 7*24*time.Hour + time.Second}); return err },
 	} {
-		t.Run(name, func(t *testing.T) { assert.ErrorIs(t, call(), ErrInvalidArgument) })
+		t.Run(name, func(t *testing.T) { assert.ErrorIs(t, call(), errs.ErrInvalidArgument) })
 	}
 
 	_, err := NewIssuer(key, "too-short")
-	require.ErrorIs(t, err, ErrInvalidArgument)
+	require.ErrorIs(t, err, errs.ErrInvalidArgument)
 	assert.NotContains(t, err.Error(), "too-short")
 	_, err = NewIssuer("", secret)
-	assert.ErrorIs(t, err, ErrInvalidArgument)
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 }
 
 // Whatever a name or metadata holds, the token is valid JSON that protocol/auth and
@@ -279,7 +281,7 @@ func FuzzIssueVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, identity, name, metadata, ak, av string) {
 		tok, err := i.Issue(Options{Identity: identity, Name: name, Metadata: metadata, Attributes: map[string]string{ak: av}, Grant: Grant{RoomJoin: true, Room: "r"}})
 		if err != nil {
-			require.ErrorIs(t, err, ErrInvalidArgument)
+			require.ErrorIs(t, err, errs.ErrInvalidArgument)
 			return
 		}
 		c, err := i.Verify(tok.JWT)

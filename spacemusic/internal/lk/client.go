@@ -9,6 +9,7 @@ import (
 
 	"github.com/twitchtv/twirp"
 
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
@@ -39,11 +40,11 @@ type Client struct {
 func NewClient(op string, cfg Config) (*Client, error) {
 	base, err := HTTPURL(cfg.URL)
 	if err != nil {
-		return nil, Invalid(op, "URL: %v", err)
+		return nil, errs.Invalid(op, "URL: %v", err)
 	}
 	issuer, err := tokens.NewIssuer(cfg.APIKey, cfg.APISecret)
 	if err != nil {
-		return nil, Invalid(op, "%v", err)
+		return nil, errs.Invalid(op, "%v", err)
 	}
 	c := &Client{BaseURL: base, HTTP: cfg.HTTPClient, Issuer: issuer, timeout: cfg.Timeout}
 	if c.HTTP == nil {
@@ -85,13 +86,13 @@ func HTTPURL(raw string) (string, error) {
 func (c *Client) Call(ctx context.Context, op string, grant tokens.Grant) (context.Context, context.CancelFunc, error) {
 	tok, err := c.Issuer.Issue(tokens.Options{Grant: grant, TTL: 10 * time.Minute})
 	if err != nil {
-		return nil, nil, &Error{Op: op, Kind: ErrUpstream, Message: err.Error()}
+		return nil, nil, &errs.Error{Op: op, Kind: errs.ErrUpstream, Message: err.Error()}
 	}
 	h := make(http.Header, 1)
 	h.Set("Authorization", "Bearer "+tok.JWT)
 	ctx, err = twirp.WithHTTPRequestHeaders(ctx, h)
 	if err != nil {
-		return nil, nil, &Error{Op: op, Kind: ErrUpstream, Message: err.Error()}
+		return nil, nil, &errs.Error{Op: op, Kind: errs.ErrUpstream, Message: err.Error()}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	return ctx, cancel, nil

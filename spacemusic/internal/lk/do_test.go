@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twitchtv/twirp"
 
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
@@ -46,10 +47,10 @@ func TestDoMapsErrorsWithTheOp(t *testing.T) {
 			return &n, twirp.NewError(twirp.NotFound, "no such egress")
 		}, "EG_x")
 	assert.Nil(t, res, "no result comes back with an error")
-	var e *Error
+	var e *errs.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, "egress.Stop", e.Op)
-	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, err, errs.ErrNotFound)
 	assert.Equal(t, "no such egress", e.Message)
 }
 
@@ -64,17 +65,17 @@ func TestDoKeepsAnEarlierDeadline(t *testing.T) {
 			assert.Equal(t, want, got)
 			return struct{}{}, context.DeadlineExceeded
 		}, struct{}{})
-	assert.ErrorIs(t, err, ErrUnavailable)
+	assert.ErrorIs(t, err, errs.ErrUnavailable)
 }
 
 func TestCheckIDAndRelabel(t *testing.T) {
 	assert.NoError(t, CheckID("egress.Stop", "egress", "EG_", "EG_abc"))
 	err := CheckID("ingress.Get", "ingress", "IN_", "EG_abc")
-	assert.ErrorIs(t, err, ErrInvalidArgument)
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 	assert.EqualError(t, err, `ingress.Get: invalid argument: ingress id "EG_abc" is not an ingress id (IN_...)`)
 
-	inner := NotFound("rooms.List", "gone")
-	out := Relabel("rooms.Get", inner)
+	inner := errs.NotFound("rooms.List", "gone")
+	out := errs.Relabel("rooms.Get", inner)
 	assert.EqualError(t, out, "rooms.Get: not found: gone")
-	assert.Equal(t, "rooms.List", inner.(*Error).Op, "the inner error is not changed")
+	assert.Equal(t, "rooms.List", inner.(*errs.Error).Op, "the inner error is not changed")
 }

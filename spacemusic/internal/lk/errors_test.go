@@ -8,38 +8,40 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/twitchtv/twirp"
 )
 
 // Every twirp code and the sentinel it must map to, written out here rather than read
 // from kinds, the table under test, so a wrong entry there fails this test.
 var wantKinds = map[twirp.ErrorCode]error{
-	twirp.InvalidArgument:    ErrInvalidArgument,
-	twirp.Malformed:          ErrInvalidArgument,
-	twirp.OutOfRange:         ErrInvalidArgument,
-	twirp.NotFound:           ErrNotFound,
-	twirp.BadRoute:           ErrNotFound,
-	twirp.AlreadyExists:      ErrAlreadyExists,
-	twirp.Unauthenticated:    ErrUnauthorized,
-	twirp.PermissionDenied:   ErrPermissionDenied,
-	twirp.FailedPrecondition: ErrFailedPrecondition,
-	twirp.ResourceExhausted:  ErrResourceExhausted,
-	twirp.Unavailable:        ErrUnavailable,
-	twirp.DeadlineExceeded:   ErrUnavailable,
-	twirp.Canceled:           ErrUnavailable,
+	twirp.InvalidArgument:    errs.ErrInvalidArgument,
+	twirp.Malformed:          errs.ErrInvalidArgument,
+	twirp.OutOfRange:         errs.ErrInvalidArgument,
+	twirp.NotFound:           errs.ErrNotFound,
+	twirp.BadRoute:           errs.ErrNotFound,
+	twirp.AlreadyExists:      errs.ErrAlreadyExists,
+	twirp.Unauthenticated:    errs.ErrUnauthorized,
+	twirp.PermissionDenied:   errs.ErrPermissionDenied,
+	twirp.FailedPrecondition: errs.ErrFailedPrecondition,
+	twirp.ResourceExhausted:  errs.ErrResourceExhausted,
+	twirp.Unavailable:        errs.ErrUnavailable,
+	twirp.DeadlineExceeded:   errs.ErrUnavailable,
+	twirp.Canceled:           errs.ErrUnavailable,
 	// Codes with no kind of their own are LiveKit's problem, not the caller's.
-	twirp.Unknown:       ErrUpstream,
-	twirp.Aborted:       ErrUpstream,
-	twirp.Unimplemented: ErrUpstream,
-	twirp.Internal:      ErrUpstream,
-	twirp.DataLoss:      ErrUpstream,
+	twirp.Unknown:       errs.ErrUpstream,
+	twirp.Aborted:       errs.ErrUpstream,
+	twirp.Unimplemented: errs.ErrUpstream,
+	twirp.Internal:      errs.ErrUpstream,
+	twirp.DataLoss:      errs.ErrUpstream,
 }
 
 func TestMapKeepsUpstreamCodeAndMessage(t *testing.T) {
 	for code, kind := range wantKinds {
 		err := Map("rooms.Get", twirp.NewError(code, "upstream says so"))
 		assert.ErrorIs(t, err, kind, code)
-		var e *Error
+		var e *errs.Error
 		if assert.ErrorAs(t, err, &e) {
 			assert.Equal(t, string(code), e.Code)
 			assert.Equal(t, "upstream says so", e.Message)
@@ -56,10 +58,10 @@ func TestMapTransportFailuresAreUnavailable(t *testing.T) {
 		fmt.Errorf("wrapped: %w", refused),
 		twirp.NewError(twirp.Internal, "bad gateway").WithMeta("status_code", "502"),
 	} {
-		assert.ErrorIs(t, Map("op", err), ErrUnavailable, err.Error())
+		assert.ErrorIs(t, Map("op", err), errs.ErrUnavailable, err.Error())
 	}
-	assert.ErrorIs(t, Map("op", twirp.NewError(twirp.Internal, "boom")), ErrUpstream)
-	assert.ErrorIs(t, Map("op", errors.New("odd")), ErrUpstream)
+	assert.ErrorIs(t, Map("op", twirp.NewError(twirp.Internal, "boom")), errs.ErrUpstream)
+	assert.ErrorIs(t, Map("op", errors.New("odd")), errs.ErrUpstream)
 	assert.NoError(t, Map("op", nil))
 }
 

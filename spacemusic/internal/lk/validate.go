@@ -3,13 +3,14 @@ package lk
 import (
 	"strings"
 
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/names"
 )
 
 // Name checks a room name or participant identity (see names.Check).
 func Name(op, what, s string) error {
 	if err := names.Check(what, s); err != nil {
-		return Invalid(op, "%v", err)
+		return errs.Invalid(op, "%v", err)
 	}
 	return nil
 }
@@ -18,7 +19,7 @@ func Name(op, what, s string) error {
 // "egress" with prefix "EG_") before a request goes out.
 func CheckID(op, noun, prefix, id string) error {
 	if !strings.HasPrefix(id, prefix) || len(id) > 64 || strings.ContainsAny(id, " \t\r\n/") {
-		return Invalid(op, "%s id %q is not an %s id (%s...)", noun, id, noun, prefix)
+		return errs.Invalid(op, "%s id %q is not an %s id (%s...)", noun, id, noun, prefix)
 	}
 	return nil
 }
