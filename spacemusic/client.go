@@ -2,11 +2,22 @@
 // LiveKit, speaking of stages, performers, listeners, recordings and stream keys.
 //
 //	sm, err := spacemusic.New(spacemusic.ConfigFromEnv())
-//	room, err := sm.Rooms.Create(ctx, "friday-jam", nil)
+//	room, err := sm.Rooms.Create(ctx, "friday-jam", rooms.CreateOptions{})
 //	tok, err := sm.Tokens.Performer("friday-jam", "ada")
 //
-// Each service lives in its own package (rooms, tokens, ingress, egress) and can be
-// used alone; the facade wires them to one configuration and HTTP client.
+// Each service lives in its own package (rooms, tokens, ingress, egress, recordings)
+// and can be used alone; the facade wires them to one configuration and HTTP client.
+//
+// Options follow one rule per kind of call. A call that sends a request takes its
+// options as a struct by value (rooms.CreateOptions, ingress.RTMPOptions,
+// egress.AudioOptions, recordings.ListOptions, ...): the zero value means the
+// defaults, there is no nil to check, and the call works on its own copy, so a
+// caller reusing the struct cannot race it. Token presets (Performer, Listener,
+// Moderator) take functional options (tokens.WithTTL, ...): a preset is a fixed
+// grant and the options adjust only the few things a caller may change, while
+// tokens.Issue takes the whole tokens.Options struct for a custom grant.
+//
+// Errors are one type, *Error, whose Kind is one of the Err* sentinels: see Error.
 package spacemusic
 
 import (

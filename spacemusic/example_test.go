@@ -18,9 +18,9 @@ func Example() {
 	ctx := context.Background()
 	sm, err := spacemusic.New(spacemusic.ConfigFromEnv())
 	if err != nil {
-		log.Fatal(err) // e.g. "spacemusic config: LIVEKIT_URL is not set; ..."
+		log.Fatal(err) // e.g. "spacemusic.Config: invalid argument: LIVEKIT_URL is not set; ..."
 	}
-	stage, err := sm.Rooms.Create(ctx, "friday-jam", &rooms.CreateOptions{DepartureTimeout: time.Minute})
+	stage, err := sm.Rooms.Create(ctx, "friday-jam", rooms.CreateOptions{DepartureTimeout: time.Minute})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -39,5 +39,5 @@ func ExampleConfigFromEnv() {
 	}
 	err := spacemusic.ConfigFromGetenv(getenv).Validate()
 	fmt.Println(err)
-	// Output: spacemusic config: LIVEKIT_API_SECRET is not set
+	// Output: spacemusic.Config: invalid argument: LIVEKIT_API_SECRET is not set
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 const (
@@ -138,7 +139,7 @@ func TestAuthMatrix(t *testing.T) {
 	start := time.Now()
 
 	// Ada is in the room, so participant actions have someone to act on.
-	_, err := direct.sm.Rooms.Create(ctx, "matrix", nil)
+	_, err := direct.sm.Rooms.Create(ctx, "matrix", rooms.CreateOptions{})
 	require.NoError(t, err)
 	tok, err := direct.sm.Tokens.Performer("matrix", "ada")
 	require.NoError(t, err)
@@ -161,7 +162,7 @@ func TestAuthMatrix(t *testing.T) {
 
 	room := func(name string) func(t *testing.T) string {
 		return func(t *testing.T) string {
-			_, err := direct.sm.Rooms.Create(ctx, name, nil)
+			_, err := direct.sm.Rooms.Create(ctx, name, rooms.CreateOptions{})
 			require.NoError(t, err)
 			return name
 		}

@@ -123,7 +123,7 @@ func createRooms(b *testing.B, rs *rooms.Service, n int) {
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				if _, err := rs.Create(ctx, fmt.Sprintf("bench-%04d", i), &rooms.CreateOptions{EmptyTimeout: time.Hour}); err != nil {
+				if _, err := rs.Create(ctx, fmt.Sprintf("bench-%04d", i), rooms.CreateOptions{EmptyTimeout: time.Hour}); err != nil {
 					errs <- err
 					return
 				}

@@ -41,7 +41,7 @@ type HealthChecker interface {
 // Rooms is what the room and participant routes need: *rooms.Service.
 type Rooms interface {
 	List(ctx context.Context, names ...string) ([]rooms.Room, error)
-	Create(ctx context.Context, name string, o *rooms.CreateOptions) (rooms.Room, error)
+	Create(ctx context.Context, name string, o rooms.CreateOptions) (rooms.Room, error)
 	Get(ctx context.Context, name string) (rooms.Detail, error)
 	Delete(ctx context.Context, name string) error
 	Participants(ctx context.Context, room string) ([]rooms.Participant, error)

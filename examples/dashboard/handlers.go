@@ -73,7 +73,7 @@ func (s *server) handleCreateRoom() handler {
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		room, err := s.Rooms.Create(r.Context(), req.Name, &rooms.CreateOptions{
+		room, err := s.Rooms.Create(r.Context(), req.Name, rooms.CreateOptions{
 			EmptyTimeout:     time.Duration(req.EmptyTimeout) * time.Second,
 			DepartureTimeout: time.Duration(req.DepartureTimeout) * time.Second,
 			MaxParticipants:  req.MaxParticipants,

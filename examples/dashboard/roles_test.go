@@ -15,6 +15,7 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 var (
@@ -33,7 +34,7 @@ func TestRolesWithinRoutes(t *testing.T) {
 	testenv.RequireNetNS(t) // a real performer joins
 	s := newStage(t, nil)
 	ctx := t.Context()
-	_, err := s.sm.Rooms.Create(ctx, "night", nil)
+	_, err := s.sm.Rooms.Create(ctx, "night", rooms.CreateOptions{})
 	require.NoError(t, err)
 	tok, err := s.sm.Tokens.Performer("night", "ada")
 	require.NoError(t, err)
@@ -179,7 +180,7 @@ func TestAllowAllAdmin(t *testing.T) {
 		s.AdminGroup, s.AllowAllAdmin = "", true
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 	})
-	_, err := s.sm.Rooms.Create(t.Context(), "anyone", nil)
+	_, err := s.sm.Rooms.Create(t.Context(), "anyone", rooms.CreateOptions{})
 	require.NoError(t, err)
 	code, body := s.call(t, "DELETE", "/api/rooms/anyone", nil, asOperator...)
 	assert.Equal(t, 403, code, "an operator's key stays an operator's: %s", body)

@@ -17,7 +17,7 @@ func ExampleService_Create() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	stage, err := svc.Create(context.Background(), "friday-jam", &rooms.CreateOptions{
+	stage, err := svc.Create(context.Background(), "friday-jam", rooms.CreateOptions{
 		DepartureTimeout: time.Minute,            // close a minute after the last one left
 		MinPlayoutDelay:  100 * time.Millisecond, // keep performers in step
 		SyncStreams:      true,

@@ -164,11 +164,8 @@ type SendOptions struct {
 const MaxData = 15 << 10
 
 // Send delivers a data message to the room or to some identities in it.
-func (s *Service) Send(ctx context.Context, room string, data []byte, o *SendOptions) error {
+func (s *Service) Send(ctx context.Context, room string, data []byte, o SendOptions) error {
 	const op = "rooms.Send"
-	if o == nil {
-		o = &SendOptions{}
-	}
 	if len(data) == 0 {
 		return errs.Invalid(op, "data is empty")
 	}

@@ -48,11 +48,8 @@ const MaxMetadata = 64 << 10
 
 // Create opens a room. LiveKit treats creating an existing room as a no-op that
 // returns it, so Create is idempotent.
-func (s *Service) Create(ctx context.Context, name string, o *CreateOptions) (Room, error) {
+func (s *Service) Create(ctx context.Context, name string, o CreateOptions) (Room, error) {
 	const op = "rooms.Create"
-	if o == nil {
-		o = &CreateOptions{}
-	}
 	if err := lk.Name(op, "room name", name); err != nil {
 		return Room{}, err
 	}

@@ -28,7 +28,7 @@ func TestRoomLifecycle(t *testing.T) {
 	svc := newService(t, env)
 	ctx := context.Background()
 
-	created, err := svc.Create(ctx, "friday-jam", &rooms.CreateOptions{
+	created, err := svc.Create(ctx, "friday-jam", rooms.CreateOptions{
 		EmptyTimeout:     5 * time.Minute,
 		DepartureTimeout: 30 * time.Second,
 		MaxParticipants:  50,
@@ -45,7 +45,7 @@ func TestRoomLifecycle(t *testing.T) {
 	assert.Equal(t, 50, created.MaxParticipants)
 	assert.WithinDuration(t, time.Now(), created.CreatedAt, time.Minute)
 
-	_, err = svc.Create(ctx, "other-stage", nil)
+	_, err = svc.Create(ctx, "other-stage", rooms.CreateOptions{})
 	require.NoError(t, err)
 
 	all, err := svc.List(ctx)
@@ -79,16 +79,16 @@ func TestBadInput(t *testing.T) {
 	ctx := context.Background()
 
 	for name, call := range map[string]func() error{
-		"empty name":        func() error { _, err := svc.Create(ctx, "", nil); return err },
-		"name with a space": func() error { _, err := svc.Create(ctx, "friday jam", nil); return err },
-		"name too long":     func() error { _, err := svc.Create(ctx, strings.Repeat("a", 129), nil); return err },
+		"empty name":        func() error { _, err := svc.Create(ctx, "", rooms.CreateOptions{}); return err },
+		"name with a space": func() error { _, err := svc.Create(ctx, "friday jam", rooms.CreateOptions{}); return err },
+		"name too long":     func() error { _, err := svc.Create(ctx, strings.Repeat("a", 129), rooms.CreateOptions{}); return err },
 		"invalid utf-8":     func() error { _, err := svc.Get(ctx, "\xff\xfe"); return err },
 		"negative timeout": func() error {
-			_, err := svc.Create(ctx, "x", &rooms.CreateOptions{EmptyTimeout: -time.Second})
+			_, err := svc.Create(ctx, "x", rooms.CreateOptions{EmptyTimeout: -time.Second})
 			return err
 		},
 		"playout min > max": func() error {
-			_, err := svc.Create(ctx, "x", &rooms.CreateOptions{MinPlayoutDelay: time.Second, MaxPlayoutDelay: time.Millisecond})
+			_, err := svc.Create(ctx, "x", rooms.CreateOptions{MinPlayoutDelay: time.Second, MaxPlayoutDelay: time.Millisecond})
 			return err
 		},
 		"huge metadata": func() error {
@@ -96,8 +96,8 @@ func TestBadInput(t *testing.T) {
 			return err
 		},
 		"empty identity":      func() error { return svc.Kick(ctx, "x", "") },
-		"empty data":          func() error { return svc.Send(ctx, "x", nil, nil) },
-		"oversized data":      func() error { return svc.Send(ctx, "x", make([]byte, rooms.MaxData+1), nil) },
+		"empty data":          func() error { return svc.Send(ctx, "x", nil, rooms.SendOptions{}) },
+		"oversized data":      func() error { return svc.Send(ctx, "x", make([]byte, rooms.MaxData+1), rooms.SendOptions{}) },
 		"identity with space": func() error { _, err := svc.Promote(ctx, "x", "a b"); return err },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -118,7 +118,7 @@ func TestBadInput(t *testing.T) {
 	})
 
 	t.Run("missing participant", func(t *testing.T) {
-		_, err := svc.Create(ctx, "empty-stage", nil)
+		_, err := svc.Create(ctx, "empty-stage", rooms.CreateOptions{})
 		require.NoError(t, err)
 		_, err = svc.Participant(ctx, "empty-stage", "nobody")
 		assert.ErrorIs(t, err, errs.ErrNotFound)
@@ -156,7 +156,7 @@ func TestMultiNode(t *testing.T) {
 	a, b := newService(t, nodes[0]), newService(t, nodes[1])
 	ctx := context.Background()
 
-	_, err := a.Create(ctx, "shared-stage", nil)
+	_, err := a.Create(ctx, "shared-stage", rooms.CreateOptions{})
 	require.NoError(t, err)
 	listed, err := b.List(ctx)
 	require.NoError(t, err)

@@ -28,7 +28,7 @@ func TestShowOnStage(t *testing.T) {
 	ctx := context.Background()
 	tone := testenv.Tone(t, 440, 60*time.Second)
 
-	_, err = svc.Create(ctx, "stage", nil)
+	_, err = svc.Create(ctx, "stage", rooms.CreateOptions{})
 	require.NoError(t, err)
 
 	// The performer joins with the seed's grant and publishes stereo Opus, DTX off.
@@ -101,7 +101,7 @@ func TestShowOnStage(t *testing.T) {
 	assert.False(t, demoted.OnStage())
 
 	// A data message reaches the room.
-	require.NoError(t, svc.Send(ctx, "stage", []byte(`{"song":"next"}`), &rooms.SendOptions{Topic: "setlist", To: []string{"bob"}}))
+	require.NoError(t, svc.Send(ctx, "stage", []byte(`{"song":"next"}`), rooms.SendOptions{Topic: "setlist", To: []string{"bob"}}))
 
 	// Kicked, the listener is disconnected and gone.
 	require.NoError(t, svc.Kick(ctx, "stage", "bob"))
