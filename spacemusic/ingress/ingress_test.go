@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -362,4 +363,38 @@ func TestBadInput(t *testing.T) {
 	_, err = svc.Get(ctx, "IN_doesnotexist")
 	require.ErrorIs(t, err, ingress.ErrUnavailable)
 	assert.Contains(t, err.Error(), "Ingress service")
+}
+
+// The stream key is a credential: neither a log line (slog, text or JSON) nor a
+// printed Ingress carries it, while the ID that identifies it does.
+func TestLogsNeverCarryTheStreamKey(t *testing.T) {
+	in := ingress.Ingress{ID: "IN_abc", Kind: ingress.RTMP, Room: "stage", Identity: "obs-main",
+		ServerURL: "rtmp://127.0.0.1/x", StreamKey: "sk_secret_key", PublishURL: "rtmp://127.0.0.1/x/sk_secret_key"}
+	var buf strings.Builder
+	for _, h := range []slog.Handler{slog.NewTextHandler(&buf, nil), slog.NewJSONHandler(&buf, nil)} {
+		slog.New(h).Info("ingress created", "ingress", in)
+	}
+	logged := buf.String() + fmt.Sprint(in) + fmt.Sprintf("%+v %v", in, &in)
+	assert.Contains(t, logged, "IN_abc")
+	assert.NotContains(t, logged, "sk_secret_key")
+}
+
+// A LiveKit with Redis but no Ingress service: RTMP and WHIP ingresses are only
+// records, so LiveKit creates them (they stay inactive: nothing will ever take
+// the push), while a URL pull needs the service to start it and answers
+// ErrUnavailable once LiveKit gives up finding one.
+func TestWithoutAnIngressService(t *testing.T) {
+	env := testenv.LiveKit(t, testenv.WithRedis())
+	svc, err := ingress.New(ingress.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret})
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	in, err := svc.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "stage", Identity: "obs"}})
+	require.NoError(t, err)
+	assert.Equal(t, ingress.Inactive, in.State)
+	_, err = svc.WHIP(ctx, ingress.WHIPOptions{Participant: ingress.Participant{Room: "stage", Identity: "guest"}})
+	require.NoError(t, err)
+
+	_, err = svc.PullURL(ctx, ingress.URLOptions{Participant: ingress.Participant{Room: "stage", Identity: "dj"}, URL: "http://127.0.0.1:1/set.ogg"})
+	require.ErrorIs(t, err, ingress.ErrUnavailable)
 }
