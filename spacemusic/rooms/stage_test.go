@@ -113,7 +113,9 @@ func TestShowOnStage(t *testing.T) {
 	assert.False(t, demoted.OnStage())
 	lkRooms := lksdk.NewRoomServiceClient(env.URL, env.APIKey, env.APISecret)
 	require.Eventually(t, func() bool {
-		res, err := lkRooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: "stage"})
+		callCtx, cancel := context.WithTimeout(ctx, 5*time.Second) // server-sdk-go sets no deadline
+		defer cancel()
+		res, err := lkRooms.ListParticipants(callCtx, &livekit.ListParticipantsRequest{Room: "stage"})
 		if err != nil {
 			return false
 		}
