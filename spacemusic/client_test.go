@@ -60,8 +60,13 @@ func TestHealth(t *testing.T) {
 	assert.ErrorIs(t, err, spacemusic.ErrUnauthorized, "LiveKit refused our credentials")
 	assert.Equal(t, spacemusic.UpstreamLiveKit, he.Upstream)
 
+	// A server that is down: only an external server is not ours to stop, and then
+	// this half is a skip (which CI refuses), not a silent pass.
 	if env.Stop == nil {
-		return // external and docker servers are not ours to stop
+		if testenv.InCI() {
+			t.Fatalf("the %s backend cannot stop LiveKit, so the down-server health check cannot run in CI", env.Backend)
+		}
+		t.Skipf("the %s backend cannot stop LiveKit: the down-server health check did not run", env.Backend)
 	}
 	env.Stop()
 	err = sm.Health(ctx)

@@ -10,7 +10,9 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 )
 
 // A producer whose CI has Docker gets the same LiveKit in a container: the show's
@@ -41,9 +43,18 @@ func TestDockerBackendWithRedis(t *testing.T) {
 	require.NotEmpty(t, env.RedisAddr)
 	api := lksdk.NewRoomServiceClient(env.URL, env.APIKey, env.APISecret)
 
-	_, err := api.CreateRoom(Within(t, 10*time.Second), &livekit.CreateRoomRequest{Name: "late-set"})
+	created, err := api.CreateRoom(Within(t, 10*time.Second), &livekit.CreateRoomRequest{Name: "late-set"})
 	require.NoError(t, err)
 	require.Contains(t, roomNames(t, api), "late-set")
+
+	// The room is in that Redis, in the hash where livekit-server keeps rooms.
+	rdb := redis.NewClient(&redis.Options{Addr: env.RedisAddr})
+	t.Cleanup(func() { rdb.Close() })
+	b, err := rdb.HGet(Within(t, 10*time.Second), "rooms", "late-set").Bytes()
+	require.NoError(t, err, "livekit-server did not keep the room in Redis at %s", env.RedisAddr)
+	var stored livekit.Room
+	require.NoError(t, proto.Unmarshal(b, &stored))
+	require.Equal(t, created.Sid, stored.Sid, "the stored room is the one created")
 }
 
 // Only a socket that answers the Docker API selects the docker backend: a stale socket

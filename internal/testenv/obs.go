@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -18,8 +19,10 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 )
 
-// PushRTMP stands in for OBS: ffmpeg sends a sine tone (and a test pattern unless
-// audioOnly) to url for d, in real time. The push stops at d or when the test ends.
+// PushRTMP stands in for OBS: ffmpeg sends a sine tone (and a 1080p test pattern,
+// as OBS sends by default, unless audioOnly) to url for d, in real time. The
+// ingress makes only the simulcast layers the source can fill, so a smaller
+// pattern would hide the top ones. The push stops at d or when the test ends.
 func PushRTMP(t TB, url string, d time.Duration, audioOnly bool) *Process {
 	t.Helper()
 	bin := Binary(t, "ffmpeg", "ffmpeg")
@@ -27,7 +30,7 @@ func PushRTMP(t TB, url string, d time.Duration, audioOnly bool) *Process {
 	args := []string{"-hide_banner", "-loglevel", "warning", "-re",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=" + secs}
 	if !audioOnly {
-		args = append(args, "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration="+secs,
+		args = append(args, "-f", "lavfi", "-i", "testsrc=size=1920x1080:rate=15:duration="+secs,
 			"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p")
 	}
 	args = append(args, "-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k", "-f", "flv", url)
@@ -113,8 +116,9 @@ func (p *pacedWriter) Write(b []byte) (int, error) {
 
 // PublishWHIP stands in for OBS 30+ or a browser: it offers an Opus track to a WHIP
 // endpoint and streams the .ogg file (from Tone) in real time. Debian's GStreamer
-// has no whipsink, hence this small pion client. It stops when the test ends.
-func PublishWHIP(t TB, whipURL, oggFile string) {
+// has no whipsink, hence this small pion client. It stops when stop is called or
+// the test ends.
+func PublishWHIP(t TB, whipURL, oggFile string) (stop func()) {
 	t.Helper()
 	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -159,13 +163,16 @@ func PublishWHIP(t TB, whipURL, oggFile string) {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
 		t.Fatalf("testenv: whip answer: %v", err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	t.Cleanup(func() { stop(); <-done; pc.Close() })
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done; pc.Close() }) }
+	t.Cleanup(stop)
 	go func() {
 		defer close(done)
 		_ = sendOgg(ctx, track, oggFile)
 	}()
+	return stop
 }
 
 // sendOgg writes the file's Opus packets to track at their real pace.

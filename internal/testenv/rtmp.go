@@ -29,7 +29,12 @@ const ingestExited = "rtmp ingest exited with status"
 // ReceiveRTMP starts an RTMP ingest named name and returns once it listens.
 func ReceiveRTMP(t TB, name string) *RTMPIngest {
 	t.Helper()
-	port := FreePort(t)
+	return receiveRTMPOn(t, name, FreePort(t))
+}
+
+// receiveRTMPOn is ReceiveRTMP on a given port, for a publisher already trying it.
+func receiveRTMPOn(t TB, name string, port int) *RTMPIngest {
+	t.Helper()
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	r := &RTMPIngest{Name: name, Key: "sk_" + hex.EncodeToString(b), File: filepath.Join(t.TempDir(), name+".flv")}

@@ -32,7 +32,7 @@ type Env struct {
 	Backend   string // external, docker or process
 
 	// Stop kills the server (fault-injection tests); Start brings it back on the
-	// same ports. Only the process backend supports them; nil otherwise.
+	// same ports. The process and docker backends support them; nil for external.
 	Stop, Start func()
 }
 

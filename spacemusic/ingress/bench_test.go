@@ -37,10 +37,11 @@ func BenchmarkIngestFirstAudio(b *testing.B) {
 				}
 				listener := s.listen(b, room)
 				start := time.Now()
+				var stop func()
 				if kind == ingress.RTMP {
-					testenv.PushRTMP(b, in.PublishURL, 30*time.Second, true)
+					stop = testenv.PushRTMP(b, in.PublishURL, 30*time.Second, true).Stop
 				} else {
-					testenv.PublishWHIP(b, in.PublishURL, tone)
+					stop = testenv.PublishWHIP(b, in.PublishURL, tone)
 				}
 				for listener.Packets() == 0 {
 					if time.Since(start) > time.Minute {
@@ -49,6 +50,14 @@ func BenchmarkIngestFirstAudio(b *testing.B) {
 					time.Sleep(5 * time.Millisecond)
 				}
 				total += time.Since(start)
+				// The next sample must not share the machine with this encoder and
+				// its transcoding: stop both before it starts.
+				b.StopTimer()
+				stop()
+				if err := s.ingress.Delete(ctx, in.ID); err != nil {
+					b.Fatalf("%s: delete: %v", kind, err)
+				}
+				b.StartTimer()
 			}
 			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-to-first-audio")
 		})

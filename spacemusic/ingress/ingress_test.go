@@ -4,10 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -86,6 +94,17 @@ func TestRTMPFromOBS(t *testing.T) {
 	assert.Equal(t, ingress.Inactive, in.State)
 	assert.Equal(t, "CBR", in.Encoder.RateControl)
 	assert.NotContains(t, in.String(), in.StreamKey)
+	// RateControl is our advice for OBS and never reaches LiveKit; what LiveKit
+	// keeps is the transcoding it was asked for: stereo Opus at the bitrate, DTX
+	// off, and the 1080p three-layer preset.
+	stored := s.rawIngress(t, in.ID)
+	opus := stored.GetAudio().GetOptions()
+	require.NotNil(t, opus, "LiveKit keeps no audio encoding options")
+	assert.Equal(t, livekit.AudioCodec_OPUS, opus.AudioCodec)
+	assert.Equal(t, uint32(192_000), opus.Bitrate)
+	assert.Equal(t, uint32(2), opus.Channels)
+	assert.True(t, opus.DisableDtx, "DTX off as LiveKit keeps it")
+	assert.Equal(t, livekit.IngressVideoEncodingPreset_H264_1080P_30FPS_3_LAYERS, stored.GetVideo().GetPreset())
 
 	listener := s.listen(t, "stage")
 	push := testenv.PushRTMP(t, in.PublishURL, 40*time.Second, false)
@@ -93,7 +112,16 @@ func TestRTMPFromOBS(t *testing.T) {
 	audio := s.trackOf(t, "stage", "obs-main", "audio")
 	assert.Equal(t, "opus", audio.Codec)
 	assert.True(t, audio.Stereo, "music is stereo")
-	s.trackOf(t, "stage", "obs-main", "video")
+	assert.False(t, audio.DTX, "DTX must be off for music")
+	video := s.trackOf(t, "stage", "obs-main", "video")
+	assert.Equal(t, 1920, video.Width, "the 1080p source keeps its size")
+	assert.Equal(t, 1080, video.Height)
+	// Three simulcast layers, as LiveKit announces them to subscribers.
+	var layers []string
+	for _, l := range s.rawTrack(t, "stage", "obs-main", video.SID).Layers {
+		layers = append(layers, fmt.Sprintf("%s %dx%d", l.Quality, l.Width, l.Height))
+	}
+	assert.Equal(t, []string{"LOW 480x270", "MEDIUM 960x540", "HIGH 1920x1080"}, layers)
 	require.Eventually(t, func() bool { return listener.Packets() > 50 }, wait, tick, "listener heard nothing")
 	live, err := s.ingress.Get(ctx, in.ID)
 	require.NoError(t, err)
@@ -124,10 +152,102 @@ func TestWHIPPassthrough(t *testing.T) {
 	assert.True(t, strings.HasPrefix(in.PublishURL, s.ing.WHIPBase), in.PublishURL)
 
 	listener := s.listen(t, "stage")
-	testenv.PublishWHIP(t, in.PublishURL, testenv.Tone(t, 523, 40*time.Second))
+	tone := testenv.Tone(t, 523, 40*time.Second)
+	heard := s.listenPackets(t, "stage", opusPackets(t, tone))
+	testenv.PublishWHIP(t, in.PublishURL, tone)
 	audio := s.trackOf(t, "stage", "whip-guest", "audio")
 	assert.Equal(t, "opus", audio.Codec)
 	require.Eventually(t, func() bool { return listener.Packets() > 50 }, wait, tick, "listener heard nothing")
+
+	// Transcoding would give Opus too; untouched means the listener gets the very
+	// packets the publisher encoded (ffmpeg's, at 128 kb/s), byte for byte.
+	require.Eventually(t, func() bool { _, n := heard(); return n >= 100 }, wait, tick, "the packet listener heard nothing")
+	same, n := heard()
+	assert.Equal(t, n, same, "%d of %d packets differ from the publisher's: the Opus was re-encoded", n-same, n)
+}
+
+// rawIngress is the ingress as LiveKit keeps it, settings and all.
+func (s *show) rawIngress(t testing.TB, id string) *livekit.IngressInfo {
+	t.Helper()
+	res, err := lksdk.NewIngressClient(s.env.URL, s.env.APIKey, s.env.APISecret).
+		ListIngress(testenv.Within(t, 10*time.Second), &livekit.ListIngressRequest{IngressId: id})
+	require.NoError(t, err)
+	require.Len(t, res.Items, 1)
+	return res.Items[0]
+}
+
+// rawTrack is a published track as LiveKit lists it, with its simulcast layers.
+func (s *show) rawTrack(t testing.TB, room, identity, sid string) *livekit.TrackInfo {
+	t.Helper()
+	res, err := lksdk.NewRoomServiceClient(s.env.URL, s.env.APIKey, s.env.APISecret).
+		ListParticipants(testenv.Within(t, 10*time.Second), &livekit.ListParticipantsRequest{Room: room})
+	require.NoError(t, err)
+	for _, p := range res.Participants {
+		for _, tr := range p.Tracks {
+			if p.Identity == identity && tr.Sid == sid {
+				return tr
+			}
+		}
+	}
+	t.Fatalf("LiveKit lists no track %s of %s", sid, identity)
+	return nil
+}
+
+// opusPackets is the set of Opus packets in an Ogg file from testenv.Tone (one
+// packet per page).
+func opusPackets(t testing.TB, file string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	ogg, _, err := oggreader.NewWith(f)
+	require.NoError(t, err)
+	set := map[string]bool{}
+	for range 100_000 { // bound: a 40 s tone has 2000 pages
+		page, _, err := ogg.ParseNextPage()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		set[string(page)] = true
+	}
+	return set
+}
+
+// listenPackets joins the room as a second listener and reports how many audio
+// packets it received, and how many of them are in known.
+func (s *show) listenPackets(t testing.TB, room string, known map[string]bool) func() (same, total int) {
+	t.Helper()
+	var mu sync.Mutex
+	var same, total int
+	tok, err := s.issuer.Listener(room, "checker-"+room)
+	require.NoError(t, err)
+	s.env.Join(t, tok.JWT, &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
+		OnTrackSubscribed: func(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
+			if track.Kind() != webrtc.RTPCodecTypeAudio {
+				return
+			}
+			go func() {
+				for {
+					pkt, _, err := track.ReadRTP()
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					total++
+					if known[string(pkt.Payload)] {
+						same++
+					}
+					mu.Unlock()
+				}
+			}()
+		},
+	}})
+	return func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return same, total
+	}
 }
 
 // The engineer deletes ingresses while they are live, again and again: each one
@@ -244,4 +364,38 @@ func TestBadInput(t *testing.T) {
 	_, err = svc.Get(ctx, "IN_doesnotexist")
 	require.ErrorIs(t, err, errs.ErrUnavailable)
 	assert.Contains(t, err.Error(), "Ingress service")
+}
+
+// The stream key is a credential: neither a log line (slog, text or JSON) nor a
+// printed Ingress carries it, while the ID that identifies it does.
+func TestLogsNeverCarryTheStreamKey(t *testing.T) {
+	in := ingress.Ingress{ID: "IN_abc", Kind: ingress.RTMP, Room: "stage", Identity: "obs-main",
+		ServerURL: "rtmp://127.0.0.1/x", StreamKey: "sk_secret_key", PublishURL: "rtmp://127.0.0.1/x/sk_secret_key"}
+	var buf strings.Builder
+	for _, h := range []slog.Handler{slog.NewTextHandler(&buf, nil), slog.NewJSONHandler(&buf, nil)} {
+		slog.New(h).Info("ingress created", "ingress", in)
+	}
+	logged := buf.String() + fmt.Sprint(in) + fmt.Sprintf("%+v %v", in, &in)
+	assert.Contains(t, logged, "IN_abc")
+	assert.NotContains(t, logged, "sk_secret_key")
+}
+
+// A LiveKit with Redis but no Ingress service: RTMP and WHIP ingresses are only
+// records, so LiveKit creates them (they stay inactive: nothing will ever take
+// the push), while a URL pull needs the service to start it and answers
+// errs.ErrUnavailable once LiveKit gives up finding one.
+func TestWithoutAnIngressService(t *testing.T) {
+	env := testenv.LiveKit(t, testenv.WithRedis())
+	svc, err := ingress.New(ingress.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret})
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	in, err := svc.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "stage", Identity: "obs"}})
+	require.NoError(t, err)
+	assert.Equal(t, ingress.Inactive, in.State)
+	_, err = svc.WHIP(ctx, ingress.WHIPOptions{Participant: ingress.Participant{Room: "stage", Identity: "guest"}})
+	require.NoError(t, err)
+
+	_, err = svc.PullURL(ctx, ingress.URLOptions{Participant: ingress.Participant{Room: "stage", Identity: "dj"}, URL: "http://127.0.0.1:1/set.ogg"})
+	require.ErrorIs(t, err, errs.ErrUnavailable)
 }

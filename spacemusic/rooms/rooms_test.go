@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
@@ -70,6 +73,47 @@ func TestRoomLifecycle(t *testing.T) {
 	_, err = svc.Get(ctx, "friday-jam")
 	assert.ErrorIs(t, err, errs.ErrNotFound)
 	assert.ErrorIs(t, svc.Delete(ctx, "friday-jam"), errs.ErrNotFound)
+}
+
+// The playout delays and stream sync reach LiveKit. Its API never returns them
+// (livekit.Room has no such fields), so they are read where livekit-server keeps
+// them for the room: the RoomInternal record in its Redis, which it hands to
+// every node that hosts the room.
+func TestPlayoutSettingsReachLiveKit(t *testing.T) {
+	env := testenv.LiveKit(t, testenv.WithRedis())
+	svc := newService(t, env)
+	ctx := context.Background()
+
+	_, err := svc.Create(ctx, "slow-jam", rooms.CreateOptions{
+		MinPlayoutDelay: 100 * time.Millisecond,
+		MaxPlayoutDelay: 400 * time.Millisecond,
+		SyncStreams:     true,
+	})
+	require.NoError(t, err)
+	_, err = svc.Create(ctx, "plain-stage", rooms.CreateOptions{})
+	require.NoError(t, err)
+
+	rdb := redis.NewClient(&redis.Options{Addr: env.RedisAddr})
+	t.Cleanup(func() { rdb.Close() })
+	stored := func(room string) *livekit.RoomInternal {
+		t.Helper()
+		b, err := rdb.HGet(ctx, "room_internal", room).Bytes()
+		require.NoError(t, err, "livekit-server keeps no internal record for %s", room)
+		var in livekit.RoomInternal
+		require.NoError(t, proto.Unmarshal(b, &in))
+		return &in
+	}
+
+	slow := stored("slow-jam")
+	require.NotNil(t, slow.PlayoutDelay, "no playout delay stored")
+	assert.True(t, slow.PlayoutDelay.Enabled)
+	assert.Equal(t, uint32(100), slow.PlayoutDelay.Min, "min playout delay, ms")
+	assert.Equal(t, uint32(400), slow.PlayoutDelay.Max, "max playout delay, ms")
+	assert.True(t, slow.SyncStreams, "sync streams")
+
+	plain := stored("plain-stage")
+	assert.False(t, plain.GetPlayoutDelay().GetEnabled(), "no delay asked, none stored")
+	assert.False(t, plain.SyncStreams)
 }
 
 // Bad input is refused with a typed error before or by LiveKit, never a panic.

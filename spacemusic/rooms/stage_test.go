@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -39,10 +41,21 @@ func TestShowOnStage(t *testing.T) {
 	require.NoError(t, err)
 
 	// The listener joins and receives the performer's audio.
+	// Data messages it receives are kept, with their topic, for the end of the show.
 	listener := testenv.NewListener()
 	lisTok, err := issuer.Listener("stage", "bob", tokens.WithTTL(10*time.Minute))
 	require.NoError(t, err)
-	audience := env.Join(t, lisTok.JWT, listener.Callback())
+	received := make(chan *lksdk.UserDataPacket, 4)
+	cb := listener.Callback()
+	cb.OnDataPacket = func(p lksdk.DataPacket, _ lksdk.DataReceiveParams) {
+		if u, ok := p.(*lksdk.UserDataPacket); ok {
+			select {
+			case received <- u:
+			default: // more than the test sends: the assertion below sees the first
+			}
+		}
+	}
+	audience := env.Join(t, lisTok.JWT, cb)
 	require.Eventually(t, func() bool { return listener.Packets() >= 50 }, wait, tick, "listener received no audio")
 
 	// LiveKit reports the track as the music settings made it.
@@ -95,13 +108,35 @@ func TestShowOnStage(t *testing.T) {
 		return err == nil && len(p.Tracks) == 1
 	}, wait, tick, "promoted listener's track never appeared")
 
-	// Demoted again, the track is gone.
+	// Demoted again, the track is gone: LiveKit itself lists bob without tracks.
 	demoted, err := svc.Demote(ctx, "stage", "bob")
 	require.NoError(t, err)
 	assert.False(t, demoted.OnStage())
+	lkRooms := lksdk.NewRoomServiceClient(env.URL, env.APIKey, env.APISecret)
+	require.Eventually(t, func() bool {
+		callCtx, cancel := context.WithTimeout(ctx, 5*time.Second) // server-sdk-go sets no deadline
+		defer cancel()
+		res, err := lkRooms.ListParticipants(callCtx, &livekit.ListParticipantsRequest{Room: "stage"})
+		if err != nil {
+			return false
+		}
+		for _, p := range res.Participants {
+			if p.Identity == "bob" {
+				return len(p.Tracks) == 0
+			}
+		}
+		return false
+	}, wait, tick, "the demoted listener's track is still published in LiveKit")
 
-	// A data message reaches the room.
+	// A data message reaches the room: bob receives its payload under its topic.
 	require.NoError(t, svc.Send(ctx, "stage", []byte(`{"song":"next"}`), rooms.SendOptions{Topic: "setlist", To: []string{"bob"}}))
+	select {
+	case got := <-received:
+		assert.Equal(t, `{"song":"next"}`, string(got.Payload))
+		assert.Equal(t, "setlist", got.Topic)
+	case <-time.After(wait):
+		t.Fatal("the listener never received the data message")
+	}
 
 	// Kicked, the listener is disconnected and gone.
 	require.NoError(t, svc.Kick(ctx, "stage", "bob"))
