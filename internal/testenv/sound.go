@@ -42,6 +42,29 @@ func Listen(t TB, file string) Sound {
 // recording, to see the tone runs from end to end.
 func ListenWindow(t TB, file string, from, length time.Duration) Sound {
 	t.Helper()
+	return measure(decode(t, file, from, length), soundRate)
+}
+
+// Timeline measures the file's audio in consecutive windows of step (the last
+// one may be shorter): where in a recording the music is, and where silence.
+func Timeline(t TB, file string, step time.Duration) []Sound {
+	t.Helper()
+	pcm := decode(t, file, 0, 0)
+	n := int(step.Seconds() * soundRate)
+	if n <= 0 {
+		t.Fatalf("testenv: Timeline step %s is too short", step)
+	}
+	var out []Sound
+	for start := 0; start < len(pcm); start += n {
+		out = append(out, measure(pcm[start:min(start+n, len(pcm))], soundRate))
+	}
+	return out
+}
+
+// decode is the file's audio from from, for length (to its end when 0), as mono
+// samples in [-1, 1) at soundRate.
+func decode(t TB, file string, from, length time.Duration) []float64 {
+	t.Helper()
 	args := []string{"-v", "error", "-i", file}
 	if from > 0 {
 		args = append(args, "-ss", fmt.Sprintf("%.3f", from.Seconds())) // after -i: exact, decoded up to there
@@ -62,7 +85,7 @@ func ListenWindow(t TB, file string, from, length time.Duration) Sound {
 	for i := range pcm {
 		pcm[i] = float64(int16(binary.LittleEndian.Uint16(out[2*i:]))) / 32768
 	}
-	return measure(pcm, soundRate)
+	return pcm
 }
 
 // measure finds the level and the dominant frequency of mono samples.

@@ -34,6 +34,13 @@ func TestListenNamesTheTone(t *testing.T) {
 	assert.InDelta(t, 440, ListenWindow(t, both, 500*time.Millisecond, time.Second).Frequency, 2)
 	assert.InDelta(t, 660, ListenWindow(t, both, 2500*time.Millisecond, time.Second).Frequency, 2)
 	assert.InDelta(t, 1, ListenWindow(t, both, 500*time.Millisecond, time.Second).Duration.Seconds(), 0.05)
+
+	// The same file in half-second steps: four windows of each tone.
+	var heard []float64
+	for _, s := range Timeline(t, both, 500*time.Millisecond) {
+		heard = append(heard, math.Round(s.Frequency/10)*10)
+	}
+	assert.Equal(t, []float64{440, 440, 440, 440, 660, 660, 660, 660}, heard[:min(8, len(heard))], "%v", heard)
 }
 
 // The arithmetic alone, on samples made here: the FFT peak lands between bins.
