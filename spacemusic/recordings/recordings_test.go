@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -345,6 +346,32 @@ func TestListPagesNewestFirstWithHLSAsOne(t *testing.T) {
 		_, err := s.ListPage(ctx, o)
 		assert.ErrorIs(t, err, recordings.ErrInvalidArgument, "%+v", o)
 	}
+}
+
+// A page holds 50 recordings unless asked otherwise, and at most 500: the
+// numbers the dashboard documents, written out here rather than read from the
+// package's constants.
+func TestPageSizes(t *testing.T) {
+	b := newMinIO(t)
+	ctx := t.Context()
+	s := b.store(t, "recordings", nil)
+	require.NoError(t, s.EnsureBucket(ctx))
+	for i := range 51 {
+		b.put(t, "recordings", fmt.Sprintf("jam/%02d.ogg", i), []byte{byte(i)})
+	}
+
+	page, err := s.ListPage(ctx, recordings.ListOptions{Room: "jam"})
+	require.NoError(t, err)
+	assert.Equal(t, 50, len(page.Recordings), "the default page")
+	assert.NotEmpty(t, page.Next, "one more recording is left")
+
+	page, err = s.ListPage(ctx, recordings.ListOptions{Room: "jam", Limit: 500})
+	require.NoError(t, err, "500 is allowed")
+	assert.Equal(t, 51, len(page.Recordings))
+	assert.Empty(t, page.Next)
+
+	_, err = s.ListPage(ctx, recordings.ListOptions{Room: "jam", Limit: 501})
+	assert.ErrorIs(t, err, recordings.ErrInvalidArgument, "501 is too many")
 }
 
 // Grouping is pure: segments of a folder that holds no playlist stay files, and
