@@ -2,7 +2,10 @@ package egress_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,7 +76,8 @@ func (s *studio) perform(t *testing.T, room, identity string, freq int) {
 }
 
 // The show is recorded: the file is in the bucket, as long as the recording ran,
-// not silent, listed, and its download link serves the same bytes.
+// the performer's tone from its first second to its last, listed, and its
+// download link serves the same bytes.
 func TestRecordTheShow(t *testing.T) {
 	s := newStudio(t)
 	ctx := context.Background()
@@ -81,9 +85,9 @@ func TestRecordTheShow(t *testing.T) {
 
 	days, err := s.store.RetentionDays(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, recordings.Retention, days, "the seed's 30-day lifecycle")
+	assert.Equal(t, 30, days, "the seed's 30-day lifecycle")
 
-	began := time.Now()
+	asked := time.Now()
 	rec, err := s.egress.RecordAudio(ctx, "stage", egress.AudioOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "audio", rec.Kind)
@@ -91,10 +95,9 @@ func TestRecordTheShow(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, egress.Active, active.Status, active.Error)
 	time.Sleep(6 * time.Second)
+	stopped := time.Now()
 	_, err = s.egress.Stop(ctx, rec.ID)
 	require.NoError(t, err)
-	recorded := time.Since(began) // egress records from the request, before it reports active
-	t.Logf("asked to record %.1fs; became active after %.1fs", recorded.Seconds(), active.StartedAt.Sub(began).Seconds())
 
 	done, err := s.egress.WaitFor(testenv.Within(t, wait), rec.ID, egress.Complete)
 	require.NoError(t, err)
@@ -116,16 +119,56 @@ func TestRecordTheShow(t *testing.T) {
 	info, err := os.Stat(local)
 	require.NoError(t, err)
 	assert.Equal(t, list[0].Size, info.Size(), "the link serves the object")
+	stored, _ := s.object(t, file.Key)
+	assert.Equal(t, stored, sha256File(t, local), "the link serves the object's bytes")
 
-	// Egress keeps recording until the stop has drained its pipeline (~3 s here), so
-	// "what was recorded" is egress's own start-to-end, which must cover our wait.
+	// What was published into the recording is what egress captured: the tone
+	// from when egress says it started (not from our request: it starts later,
+	// and the file holds nothing from before) until our stop. The file goes on
+	// past that with the silence egress writes while the stop drains its
+	// pipeline (~3 s here), up to when it reports having ended.
 	ran := done.EndedAt.Sub(done.StartedAt)
 	got := decodedDuration(t, local)
-	t.Logf("recording ran %.2fs (we waited %.2fs); file decodes to %.2fs, container says %.2fs, egress reports %.2fs",
-		ran.Seconds(), recorded.Seconds(), got.Seconds(), probeDuration(t, local).Seconds(), file.Duration.Seconds())
+	from, to, timeline := toneSpan(t, local, 440)
+	music := to - from
+	published := stopped.Sub(done.StartedAt)
+	t.Logf("asked at 0, active reported at %.2fs, started at %.2fs, stop asked at %.2fs, ended at %.2fs; file decodes to %.2fs, container says %.2fs, egress reports %.2fs; the tone runs %.2fs-%.2fs: %s",
+		active.StartedAt.Sub(asked).Seconds(), done.StartedAt.Sub(asked).Seconds(), stopped.Sub(asked).Seconds(), done.EndedAt.Sub(asked).Seconds(),
+		got.Seconds(), probeDuration(t, local).Seconds(), file.Duration.Seconds(), from.Seconds(), to.Seconds(), timeline)
+	assert.False(t, done.StartedAt.Before(asked.Add(-time.Second)), "egress started %s before it was asked", asked.Sub(done.StartedAt))
 	assert.InDelta(t, ran.Seconds(), got.Seconds(), 1.0, "recording length")
-	assert.GreaterOrEqual(t, got, recorded-time.Second, "the recording covers the time we asked for")
 	assert.Greater(t, meanVolume(t, local), -40.0, "the recording must not be silent")
+	assert.InDelta(t, 440, testenv.DominantFrequency(t, local), 10, "the recording carries ada's tone")
+	assert.Zero(t, from, "the tone from the recording's first moment")
+	assert.InDelta(t, published.Seconds(), music.Seconds(), 1.0, "the recording holds the music played from egress's start to our stop")
+	assert.InDelta(t, file.Duration.Seconds(), music.Seconds(), 1.0, "egress reports the music's length as the file's duration")
+}
+
+// toneSpan is where in file the tone of freq (±10 Hz) is heard, from the start
+// of the first half second that carries it to the end of the last, and the
+// file's timeline in half seconds for the log: "4" for the tone, "." for
+// silence, "?" for anything else.
+func toneSpan(t *testing.T, file string, freq float64) (from, to time.Duration, timeline string) {
+	t.Helper()
+	const step = 500 * time.Millisecond
+	first, last := -1, -1
+	var b strings.Builder
+	for i, s := range testenv.Timeline(t, file, step) {
+		switch {
+		case math.Abs(s.Frequency-freq) <= 10:
+			b.WriteByte('4')
+			if first < 0 {
+				first = i
+			}
+			last = i
+		case s.Frequency == 0:
+			b.WriteByte('.')
+		default:
+			b.WriteByte('?')
+		}
+	}
+	require.GreaterOrEqual(t, first, 0, "%s never carries %g Hz: %s", file, freq, b.String())
+	return time.Duration(first) * step, time.Duration(last+1) * step, b.String()
 }
 
 // Each performer gets a stem.
@@ -158,6 +201,7 @@ func TestRecordStems(t *testing.T) {
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids(stems), ids(active), "one active egress per track")
 	time.Sleep(4 * time.Second)
+	var files []egress.File
 	for _, st := range stems {
 		_, err := s.egress.Stop(ctx, st.ID)
 		require.NoError(t, err)
@@ -165,6 +209,7 @@ func TestRecordStems(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, egress.Complete, done.Status, done.Error)
 		require.Len(t, done.Files, 1)
+		files = append(files, done.Files[0])
 	}
 	list, err := s.store.List(ctx, "stage")
 	require.NoError(t, err)
@@ -175,6 +220,23 @@ func TestRecordStems(t *testing.T) {
 	}
 	assert.Regexp(t, `stage/stems/\d{4}-\d\d-\d\dT\d{6}Z-[a-z2-7]{13}-ada\.`, keys)
 	assert.Regexp(t, `stage/stems/\d{4}-\d\d-\d\dT\d{6}Z-[a-z2-7]{13}-bob\.`, keys)
+
+	// Each stem is its performer's own audio: ada plays 440 Hz, bob 660 Hz, and
+	// the file named after each carries that tone and not the other's.
+	tone := map[string]float64{}
+	for _, f := range files {
+		m := regexp.MustCompile(`-(ada|bob)\.[a-z0-9]+$`).FindStringSubmatch(f.Key)
+		require.NotNil(t, m, "a stem named after no performer: %s", f.Key)
+		link, err := s.store.DownloadURL(ctx, f.Key, time.Minute)
+		require.NoError(t, err)
+		heard := testenv.Listen(t, download(t, link))
+		t.Logf("%s: %+v", f.Key, heard)
+		tone[m[1]] = heard.Frequency
+	}
+	require.Len(t, tone, 2, "one stem per performer: %v", keys)
+	assert.InDelta(t, 440, tone["ada"], 10, "ada's stem carries ada's tone")
+	assert.InDelta(t, 660, tone["bob"], 10, "bob's stem carries bob's tone")
+	assert.Greater(t, tone["bob"]-tone["ada"], 100.0, "the two stems differ")
 }
 
 // When one stem cannot start, the ones this call started are stopped again and
@@ -276,6 +338,16 @@ func download(t *testing.T, link string) string {
 	out := filepath.Join(t.TempDir(), "rec.ogg")
 	fetch(t, link, out)
 	return out
+}
+
+// sha256File is the hex sha256 of a local file, as (*studio).object gives it
+// for an object in the bucket.
+func sha256File(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func probeDuration(t *testing.T, file string) time.Duration {

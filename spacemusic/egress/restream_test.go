@@ -3,7 +3,10 @@ package egress_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -35,13 +38,16 @@ func TestRestreamToPlatforms(t *testing.T) {
 	s := newStudio(t)
 	ctx := context.Background()
 	s.perform(t, "stage", "ada", 440)
+	seen := hear(t) // every answer and log line, searched for stream keys at the end
 
 	first := testenv.ReceiveRTMP(t, "platform-a")
 	rs, err := s.egress.Restream(ctx, "stage", "ada", first.URL)
 	require.NoError(t, err)
+	seen.answer(rs)
 	assert.Equal(t, "restream", rs.Kind)
 	live, err := s.egress.WaitFor(testenv.Within(t, wait), rs.ID, egress.Active)
 	require.NoError(t, err)
+	seen.answer(live)
 	require.Equal(t, egress.Active, live.Status, live.Error)
 	require.Len(t, live.Streams, 1)
 	assert.Equal(t, egress.RedactURL(first.URL), live.Streams[0].URL)
@@ -52,15 +58,26 @@ func TestRestreamToPlatforms(t *testing.T) {
 	second := testenv.ReceiveRTMP(t, "platform-b")
 	both, err := s.egress.AddDestinations(ctx, rs.ID, second.URL)
 	require.NoError(t, err)
+	seen.answer(both)
 	assert.Equal(t, "restream", both.Kind)
 	assert.Len(t, both.Streams, 2)
 	second.WaitAudio(t, 3*time.Second, wait)
 	first.WaitAudio(t, 6*time.Second, wait) // the first platform was not interrupted
 
+	// Refusals name the destination too: a URL that is not RTMP, one without a
+	// host, each carrying a real key.
+	_, err = s.egress.AddDestinations(ctx, rs.ID, "https://platform.example/live/"+second.Key)
+	assert.ErrorIs(t, err, egress.ErrInvalidArgument)
+	seen.answer(err)
+	_, err = s.egress.Restream(ctx, "stage", "ada", "rtmp:///live/"+first.Key)
+	assert.ErrorIs(t, err, egress.ErrInvalidArgument)
+	seen.answer(err)
+
 	// The first platform is dropped: egress closes that connection (the ingest sees
 	// its publisher leave) and reports the stream finished; the second goes on.
-	_, err = s.egress.RemoveDestinations(ctx, rs.ID, first.URL)
+	removed, err := s.egress.RemoveDestinations(ctx, rs.ID, first.URL)
 	require.NoError(t, err)
+	seen.answer(removed)
 	assert.True(t, first.WaitEnded(t, wait), "platform-a did not end cleanly")
 	var after egress.Egress
 	require.Eventually(t, func() bool {
@@ -68,16 +85,22 @@ func TestRestreamToPlatforms(t *testing.T) {
 		after = e
 		return err == nil && streamStatus(e, first.URL) == "finished"
 	}, wait, 200*time.Millisecond, "the removed destination never showed as finished: %+v", &after)
+	seen.answer(after)
 	assert.Equal(t, egress.Active, after.Status, "one destination left: the restream goes on")
 	assert.Equal(t, "active", streamStatus(after, second.URL))
 	before, err := second.Audio()
 	require.NoError(t, err)
 	second.WaitAudio(t, before+2*time.Second, wait)
-
-	_, err = s.egress.Stop(ctx, rs.ID)
+	listed, err := s.egress.List(ctx, egress.ListOptions{Room: "stage"})
 	require.NoError(t, err)
+	seen.answer(listed)
+
+	stopping, err := s.egress.Stop(ctx, rs.ID)
+	require.NoError(t, err)
+	seen.answer(stopping)
 	done, err := s.egress.WaitFor(testenv.Within(t, wait), rs.ID, egress.Complete)
 	require.NoError(t, err)
+	seen.answer(done)
 	require.Equal(t, egress.Complete, done.Status, done.Error)
 	require.Len(t, done.Streams, 2)
 	for _, st := range done.Streams {
@@ -86,18 +109,64 @@ func TestRestreamToPlatforms(t *testing.T) {
 	}
 	assert.True(t, second.WaitEnded(t, wait), "platform-b did not end cleanly")
 
-	// What the platforms got: stereo AAC carrying the tone, not silence, and no
-	// stream key anywhere in what the library reports.
+	// What the platforms got: stereo AAC carrying ada's tone, not silence, and no
+	// stream key anywhere in what the library answered or logged.
 	for _, r := range []*testenv.RTMPIngest{first, second} {
 		codec, channels := audioStream(t, r.File)
 		assert.Equal(t, "aac", codec, r.Name)
 		assert.Equal(t, 2, channels, r.Name)
 		assert.Greater(t, meanVolume(t, r.File), -40.0, "%s received silence", r.Name)
-		t.Logf("%s received %.1fs of %s audio", r.Name, received(t, r).Seconds(), codec)
+		heard := testenv.Listen(t, r.File)
+		assert.InDelta(t, 440, heard.Frequency, 10, "%s received ada's tone: %+v", r.Name, heard)
+		t.Logf("%s received %.1fs of %s audio: %+v", r.Name, received(t, r).Seconds(), codec, heard)
 	}
 	for _, st := range done.Streams {
 		assert.NotContains(t, st.URL, first.Key)
 		assert.NotContains(t, st.URL, second.Key)
+	}
+	seen.noSecret(t, first.Key, second.Key)
+}
+
+// witness keeps every answer a test got from the library, and every line logged
+// meanwhile (the default slog logger writes into it for the test's length), to
+// search them for secrets.
+type witness struct {
+	log     *slog.Logger
+	lines   testenv.Buffer
+	answers []string
+}
+
+func hear(t *testing.T) *witness {
+	w := &witness{}
+	w.log = slog.New(slog.NewJSONHandler(&w.lines, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	prev := slog.Default()
+	slog.SetDefault(w.log)
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return w
+}
+
+// answer records v as a caller would print, encode and log it.
+func (w *witness) answer(v any) {
+	js, err := json.Marshal(v)
+	if err != nil {
+		js = []byte(err.Error())
+	}
+	w.answers = append(w.answers, fmt.Sprintf("%+v", v), fmt.Sprintf("%v", v), string(js))
+	w.log.Info("answer", "value", v)
+}
+
+func (w *witness) noSecret(t *testing.T, secrets ...string) {
+	t.Helper()
+	require.NotEmpty(t, w.answers)
+	logged := w.lines.String()
+	require.NotEmpty(t, logged)
+	for _, secret := range secrets {
+		for _, a := range w.answers {
+			assert.NotContains(t, a, secret, "an answer holds a stream key")
+		}
+		for line := range strings.Lines(logged) {
+			assert.NotContains(t, line, secret, "a log line holds a stream key")
+		}
 	}
 }
 
@@ -185,7 +254,9 @@ func TestHLSIntoTheBucket(t *testing.T) {
 	played := decodedDuration(t, playlist)
 	assert.Greater(t, played, 2*time.Second, "the playlist plays back")
 	assert.Greater(t, meanVolume(t, playlist), -40.0, "the HLS audio must not be silent")
-	t.Logf("%d segments, %.1fs of audio", len(segments), played.Seconds())
+	heard := testenv.Listen(t, playlist)
+	assert.InDelta(t, 440, heard.Frequency, 10, "the segments play back ada's tone: %+v", heard)
+	t.Logf("%d segments, %.1fs of audio: %+v", len(segments), played.Seconds(), heard)
 }
 
 // streamStatus is the status of the destination url in e, or "" when absent.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -113,7 +114,7 @@ func TestNewBucketGetsTheConfiguredRetention(t *testing.T) {
 	for name, c := range map[string]struct {
 		days, want int
 	}{
-		"default":      {0, recordings.Retention},
+		"default":      {0, 30},
 		"a week":       {7, 7},
 		"keep forever": {recordings.KeepForever, 0},
 	} {
@@ -127,6 +128,15 @@ func TestNewBucketGetsTheConfiguredRetention(t *testing.T) {
 			days, err := s.RetentionDays(t.Context())
 			require.NoError(t, err)
 			assert.Equal(t, c.want, days)
+			// What MinIO itself holds, not our reading of it.
+			if c.want > 0 {
+				rules, err := b.mc.GetBucketLifecycle(t.Context(), bucket)
+				require.NoError(t, err)
+				require.Len(t, rules.Rules, 1)
+				assert.Equal(t, "Enabled", rules.Rules[0].Status)
+				assert.Empty(t, rules.Rules[0].RuleFilter.Prefix, "the rule covers the whole bucket")
+				assert.EqualValues(t, c.want, rules.Rules[0].Expiration.Days)
+			}
 			if c.want == 0 {
 				_, err := b.mc.GetBucketLifecycle(t.Context(), bucket)
 				assert.Equal(t, "NoSuchLifecycleConfiguration", minio.ToErrorResponse(err).Code, "no rule at all")
@@ -188,6 +198,54 @@ func TestLinksAreSignedForThePublicEndpoint(t *testing.T) {
 	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 }
 
+// A link lives an hour unless asked otherwise, a week at most: S3's own limit,
+// read from the signed URL itself (X-Amz-Expires), which is what the store
+// enforces. A week and a second is refused, not shortened.
+func TestLinkLifetimes(t *testing.T) {
+	b := newMinIO(t)
+	ctx := t.Context()
+	s := b.store(t, "recordings", nil)
+	require.NoError(t, s.EnsureBucket(ctx))
+	data := randomBytes(t, 1000)
+	b.put(t, "recordings", "jam/show.ogg", data)
+
+	expires := func(link string) string {
+		t.Helper()
+		u, err := url.Parse(link)
+		require.NoError(t, err)
+		return u.Query().Get("X-Amz-Expires")
+	}
+	for _, c := range []struct {
+		ttl  time.Duration
+		want string
+	}{
+		{0, "3600"},
+		{time.Minute, "60"},
+		{7 * 24 * time.Hour, "604800"},
+	} {
+		link, err := s.DownloadURL(ctx, "jam/show.ogg", c.ttl)
+		require.NoError(t, err, c.ttl)
+		assert.Equal(t, c.want, expires(link), "DownloadURL(%s)", c.ttl)
+		resp, err := http.Get(link)
+		require.NoError(t, err)
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "a %s link works: %s", c.ttl, got)
+		assert.Equal(t, sha256.Sum256(data), sha256.Sum256(got))
+
+		link, err = s.Link(ctx, recordings.Recording{Key: "jam/show.ogg"}, c.ttl)
+		require.NoError(t, err, c.ttl)
+		assert.Equal(t, c.want, expires(link), "Link(%s)", c.ttl)
+	}
+	for _, ttl := range []time.Duration{604801 * time.Second, 30 * 24 * time.Hour, time.Second / 2, -time.Hour} {
+		_, err := s.DownloadURL(ctx, "jam/show.ogg", ttl)
+		assert.ErrorIs(t, err, recordings.ErrInvalidArgument, "DownloadURL(%s)", ttl)
+		_, err = s.Link(ctx, recordings.Recording{Key: "jam/show.ogg"}, ttl)
+		assert.ErrorIs(t, err, recordings.ErrInvalidArgument, "Link(%s)", ttl)
+	}
+}
+
 // Open streams an object and seeks in it; keys outside a room's folder never
 // reach the store.
 func TestOpenReadsAndSeeks(t *testing.T) {
@@ -230,10 +288,12 @@ func TestListPagesNewestFirstWithHLSAsOne(t *testing.T) {
 	ctx := t.Context()
 	s := b.store(t, "recordings", nil)
 	require.NoError(t, s.EnsureBucket(ctx))
-	// MinIO dates objects to the second: one second between recordings.
+	// MinIO dates objects to the second: one second between recordings. The
+	// first upload's name carries the latest time of all (a clock gone wrong, a
+	// file copied in): the archive orders by when objects arrived, not by names.
 	step := func() { time.Sleep(1100 * time.Millisecond) }
-	b.put(t, "recordings", "jam/2026-11-25T200000Z-EG_a.ogg", randomBytes(t, 1000))
-	b.put(t, "recordings", "jam/2026-11-25T200000Z-EG_a.ogg.json", []byte(`{}`)) // a manifest
+	b.put(t, "recordings", "jam/2026-11-25T235900Z-EG_a.ogg", randomBytes(t, 1000))
+	b.put(t, "recordings", "jam/2026-11-25T235900Z-EG_a.ogg.json", []byte(`{}`)) // a manifest
 	step()
 	b.put(t, "recordings", "jam/hls/segment_00000.ts", randomBytes(t, 300))
 	b.put(t, "recordings", "jam/hls/segment_00001.ts", randomBytes(t, 300))
@@ -254,7 +314,7 @@ func TestListPagesNewestFirstWithHLSAsOne(t *testing.T) {
 		keys = append(keys, r.Key)
 		assert.Equal(t, "jam", r.Room)
 	}
-	require.Equal(t, []string{"jam/2026-11-25T201000Z-EG_c.ogg", run + "playlist.m3u8", "jam/hls/playlist.m3u8", "jam/2026-11-25T200000Z-EG_a.ogg"}, keys,
+	require.Equal(t, []string{"jam/2026-11-25T201000Z-EG_c.ogg", run + "playlist.m3u8", "jam/hls/playlist.m3u8", "jam/2026-11-25T235900Z-EG_a.ogg"}, keys,
 		"newest first, one entry per HLS folder, no manifests")
 	assert.Equal(t, recordings.KindFile, all[0].Kind)
 	assert.Equal(t, recordings.KindHLS, all[1].Kind)
@@ -287,6 +347,32 @@ func TestListPagesNewestFirstWithHLSAsOne(t *testing.T) {
 		_, err := s.ListPage(ctx, o)
 		assert.ErrorIs(t, err, errs.ErrInvalidArgument, "%+v", o)
 	}
+}
+
+// A page holds 50 recordings unless asked otherwise, and at most 500: the
+// numbers the dashboard documents, written out here rather than read from the
+// package's constants.
+func TestPageSizes(t *testing.T) {
+	b := newMinIO(t)
+	ctx := t.Context()
+	s := b.store(t, "recordings", nil)
+	require.NoError(t, s.EnsureBucket(ctx))
+	for i := range 51 {
+		b.put(t, "recordings", fmt.Sprintf("jam/%02d.ogg", i), []byte{byte(i)})
+	}
+
+	page, err := s.ListPage(ctx, recordings.ListOptions{Room: "jam"})
+	require.NoError(t, err)
+	assert.Equal(t, 50, len(page.Recordings), "the default page")
+	assert.NotEmpty(t, page.Next, "one more recording is left")
+
+	page, err = s.ListPage(ctx, recordings.ListOptions{Room: "jam", Limit: 500})
+	require.NoError(t, err, "500 is allowed")
+	assert.Equal(t, 51, len(page.Recordings))
+	assert.Empty(t, page.Next)
+
+	_, err = s.ListPage(ctx, recordings.ListOptions{Room: "jam", Limit: 501})
+	assert.ErrorIs(t, err, recordings.ErrInvalidArgument, "501 is too many")
 }
 
 // Grouping is pure: segments of a folder that holds no playlist stay files, and
