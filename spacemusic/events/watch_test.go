@@ -3,6 +3,7 @@ package events_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,7 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -41,6 +45,12 @@ type studio struct {
 
 func newStudio(t *testing.T, resync time.Duration) *studio {
 	t.Helper()
+	return newStudioWith(t, resync, func(hook testenv.Option) *testenv.Env { return testenv.LiveKit(t, testenv.WithRedis(), hook) })
+}
+
+// newStudioWith starts LiveKit with start, which must pass on the webhook option.
+func newStudioWith(t *testing.T, resync time.Duration, start func(hook testenv.Option) *testenv.Env) *studio {
+	t.Helper()
 	s := &studio{}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -60,7 +70,7 @@ func newStudio(t *testing.T, resync time.Duration) *studio {
 		s.recv.ServeHTTP(w, r)
 	}))
 	t.Cleanup(hook.Close)
-	s.env = testenv.LiveKit(t, testenv.WithRedis(), testenv.WithWebhook(hook.URL+"/webhook"))
+	s.env = start(testenv.WithWebhook(hook.URL + "/webhook"))
 	cfg := events.Config{URL: s.env.URL, APIKey: s.env.APIKey, APISecret: s.env.APISecret, Timeout: 5 * time.Second}
 	var err error
 	s.lister, err = events.NewLister(cfg)
@@ -122,10 +132,16 @@ func (f *follower) all() []events.Event {
 // has arrived, and returns it.
 func (f *follower) waitFor(t *testing.T, kind events.Kind, room, who string) events.Event {
 	t.Helper()
+	return f.waitAfter(t, 0, kind, room, who)
+}
+
+// waitAfter is waitFor among the events after revision after.
+func (f *follower) waitAfter(t *testing.T, after uint64, kind events.Kind, room, who string) events.Event {
+	t.Helper()
 	var got events.Event
 	ok := assert.Eventually(t, func() bool {
 		for _, e := range f.all() {
-			if e.Kind == kind && e.Room == room && (who == "" || (e.Participant != nil && e.Participant.Identity == who)) {
+			if e.Revision > after && e.Kind == kind && e.Room == room && (who == "" || (e.Participant != nil && e.Participant.Identity == who)) {
 				got = e
 				return true
 			}
@@ -142,6 +158,9 @@ func describe(evs []events.Event) string {
 	var b strings.Builder
 	for _, e := range evs {
 		fmt.Fprintf(&b, "\n  %d %s %s", e.Revision, e.Kind, e.Room)
+		if e.Ingest != nil {
+			fmt.Fprintf(&b, " %s %s %s", e.Ingest.ID, e.Ingest.State, e.Ingest.Error)
+		}
 		if e.Participant != nil {
 			fmt.Fprintf(&b, " %s", e.Participant.Identity)
 		}
@@ -344,4 +363,76 @@ func TestLostWebhooksAreFoundByResync(t *testing.T) {
 		assert.NotEqual(t, events.RoomOpened, e.Kind, "a duplicate open: %s", describe(f.all()))
 	}
 	requireModelIsLiveKit(t, s, "after the kick")
+}
+
+// OBS goes live into a stage and the show is recorded: the ingest's going live
+// and ending and the recording's start and end (with its file) arrive as events,
+// the ingest joins as an ingest, and the model's ingresses and running
+// recordings are LiveKit's.
+func TestIngestAndRecordingEvents(t *testing.T) {
+	testenv.RequireNetNS(t)
+	var ing *testenv.IngressEnv
+	s := newStudioWith(t, time.Hour, func(hook testenv.Option) *testenv.Env {
+		env, i := testenv.Ingress(t, hook)
+		ing = i
+		return env
+	})
+	testenv.Egress(t, s.env)
+	m := testenv.MinIO(t)
+	lkcfg := ingress.Config{URL: s.env.URL, APIKey: s.env.APIKey, APISecret: s.env.APISecret}
+	ins, err := ingress.New(lkcfg)
+	require.NoError(t, err)
+	st := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
+	eg, err := egress.New(lkcfg, st)
+	require.NoError(t, err)
+	store, err := recordings.New(recordings.Config{Config: st})
+	require.NoError(t, err)
+	ctx := testenv.Within(t, 3*time.Minute)
+	require.NoError(t, store.EnsureBucket(ctx))
+	f := follow(t, s.watch)
+	require.Eventually(t, func() bool { return s.watch.Snapshot().Synced }, 10*time.Second, 10*time.Millisecond, "first list")
+
+	_, err = s.rooms.Create(ctx, "stage", rooms.CreateOptions{})
+	require.NoError(t, err)
+	obs, err := ins.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "stage", Identity: "obs"}, AudioOnly: true})
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(obs.ServerURL, ing.RTMPBase), obs.ServerURL)
+	testenv.PushRTMP(t, obs.PublishURL, 20*time.Second, true)
+
+	live := f.waitFor(t, events.IngestLive, "stage", "")
+	assert.Equal(t, obs.ID, live.Ingest.ID)
+	assert.Equal(t, "rtmp", live.Ingest.Input)
+	assert.Equal(t, events.Ingest, f.waitFor(t, events.ParticipantJoined, "stage", "obs").Participant.Role)
+	f.waitFor(t, events.TrackPublished, "stage", "obs")
+	assert.True(t, s.watch.Snapshot().Ingresses[obs.ID].Live(), "the model has the ingest live")
+	requireModelIsLiveKit(t, s, "OBS live")
+
+	rec, err := eg.RecordAudio(ctx, "stage", egress.AudioOptions{Identity: "obs"})
+	require.NoError(t, err)
+	started := f.waitFor(t, events.RecordingStarted, "stage", "")
+	assert.Equal(t, rec.ID, started.Recording.ID)
+	require.Eventually(t, func() bool { _, ok := s.watch.Snapshot().Recordings[rec.ID]; return ok }, 10*time.Second, 20*time.Millisecond)
+	time.Sleep(3 * time.Second)
+	_, err = eg.Stop(ctx, rec.ID)
+	require.NoError(t, err)
+	ended := f.waitFor(t, events.RecordingEnded, "stage", "")
+	assert.Equal(t, rec.ID, ended.Recording.ID)
+	assert.Equal(t, "complete", ended.Recording.Status, "%+v", ended.Recording)
+	require.Len(t, ended.Recording.Files, 1)
+	assert.True(t, strings.HasPrefix(ended.Recording.Files[0], "stage/"), ended.Recording.Files[0])
+	assert.Positive(t, ended.Recording.Duration)
+	assert.NotContains(t, s.watch.Snapshot().Recordings, rec.ID, "an ended recording is not running")
+
+	// (A push the busy machine refused first may have ended before: the end
+	// that counts is the one after it went live.)
+	gone := f.waitAfter(t, live.Revision, events.IngestEnded, "stage", "")
+	assert.Equal(t, obs.ID, gone.Ingest.ID)
+	assert.False(t, s.watch.Snapshot().Ingresses[obs.ID].Live(), "%+v\n%s", s.watch.Snapshot().Ingresses[obs.ID], describe(f.all()))
+	assert.Empty(t, s.watch.Corrections(), "webhooks alone told it: %s", describe(f.all()))
+	// No stream key in any event: they go to pages and logs.
+	for _, e := range f.all() {
+		b, err := json.Marshal(e)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), obs.StreamKey)
+	}
 }
