@@ -32,14 +32,14 @@ func published(room, identity, psid, tsid string) events.Event {
 
 func TestALateJoinAfterTheLeaveIsStale(t *testing.T) {
 	w := events.NewWatch(nil, events.Options{})
-	_, ok := w.Apply(left("stage", "RM_1", "ada", "PA_1"))
+	_, ok, _ := w.Apply(t.Context(), left("stage", "RM_1", "ada", "PA_1"))
 	assert.False(t, ok, "nobody to remove")
-	_, ok = w.Apply(joined("stage", "RM_1", "ada", "PA_1"))
+	_, ok, _ = w.Apply(t.Context(), joined("stage", "RM_1", "ada", "PA_1"))
 	assert.False(t, ok, "that session has ended: a late join must not bring ada back")
 	assert.Nil(t, w.Snapshot().Rooms["stage"])
 
 	// Ada comes back: a new session, a new SID.
-	e, ok := w.Apply(joined("stage", "RM_1", "ada", "PA_2"))
+	e, ok, _ := w.Apply(t.Context(), joined("stage", "RM_1", "ada", "PA_2"))
 	require.True(t, ok)
 	assert.Equal(t, uint64(1), e.Revision)
 	assert.Contains(t, w.Snapshot().Rooms["stage"].Participants, "ada")
@@ -47,21 +47,21 @@ func TestALateJoinAfterTheLeaveIsStale(t *testing.T) {
 
 func TestATrackBeforeItsJoinBringsThePerformer(t *testing.T) {
 	w := events.NewWatch(nil, events.Options{})
-	_, ok := w.Apply(published("stage", "ada", "PA_1", "TR_1"))
+	_, ok, _ := w.Apply(t.Context(), published("stage", "ada", "PA_1", "TR_1"))
 	require.True(t, ok)
 	ada := w.Snapshot().Rooms["stage"].Participants["ada"]
 	require.Len(t, ada.Tracks, 1)
 	assert.Equal(t, "TR_1", ada.Tracks[0].SID)
 
-	_, ok = w.Apply(joined("stage", "RM_1", "ada", "PA_1"))
+	_, ok, _ = w.Apply(t.Context(), joined("stage", "RM_1", "ada", "PA_1"))
 	assert.False(t, ok, "the late join of the same session changes nothing")
 	assert.Len(t, w.Snapshot().Rooms["stage"].Participants["ada"].Tracks, 1, "and keeps the track")
 
 	unpub := published("stage", "ada", "PA_1", "TR_1")
 	unpub.Kind = events.TrackUnpublished
-	_, ok = w.Apply(unpub)
+	_, ok, _ = w.Apply(t.Context(), unpub)
 	require.True(t, ok)
-	_, ok = w.Apply(published("stage", "ada", "PA_1", "TR_1"))
+	_, ok, _ = w.Apply(t.Context(), published("stage", "ada", "PA_1", "TR_1"))
 	assert.False(t, ok, "a track SID never comes back")
 	assert.Empty(t, w.Snapshot().Rooms["stage"].Participants["ada"].Tracks)
 }
@@ -70,18 +70,18 @@ func TestAClosedRoomReopensAsANewSession(t *testing.T) {
 	w := events.NewWatch(nil, events.Options{})
 	open := events.Event{Kind: events.RoomOpened, Room: "stage", RoomSID: "RM_1"}
 	closed := events.Event{Kind: events.RoomClosed, Room: "stage", RoomSID: "RM_1"}
-	_, ok := w.Apply(open)
+	_, ok, _ := w.Apply(t.Context(), open)
 	require.True(t, ok)
-	_, ok = w.Apply(open)
+	_, ok, _ = w.Apply(t.Context(), open)
 	assert.False(t, ok, "a duplicate open")
-	_, ok = w.Apply(closed)
+	_, ok, _ = w.Apply(t.Context(), closed)
 	require.True(t, ok)
-	_, ok = w.Apply(open)
+	_, ok, _ = w.Apply(t.Context(), open)
 	assert.False(t, ok, "a late open of the closed session")
 	reopened := events.Event{Kind: events.RoomOpened, Room: "stage", RoomSID: "RM_2"}
-	_, ok = w.Apply(reopened)
+	_, ok, _ = w.Apply(t.Context(), reopened)
 	require.True(t, ok)
-	_, ok = w.Apply(closed)
+	_, ok, _ = w.Apply(t.Context(), closed)
 	assert.False(t, ok, "a late close of the old session leaves the new one open")
 	assert.Equal(t, "RM_2", w.Snapshot().Rooms["stage"].SID)
 }
@@ -91,13 +91,13 @@ func TestAnEndedRecordingStaysEnded(t *testing.T) {
 	rec := func(kind events.Kind, status string) events.Event {
 		return events.Event{Kind: kind, Room: "stage", Recording: &events.Recording{ID: "EG_1", Room: "stage", Status: status}}
 	}
-	_, ok := w.Apply(rec(events.RecordingStarted, "starting"))
+	_, ok, _ := w.Apply(t.Context(), rec(events.RecordingStarted, "starting"))
 	require.True(t, ok)
-	_, ok = w.Apply(rec(events.RecordingUpdated, "active"))
+	_, ok, _ = w.Apply(t.Context(), rec(events.RecordingUpdated, "active"))
 	require.True(t, ok)
-	_, ok = w.Apply(rec(events.RecordingEnded, "complete"))
+	_, ok, _ = w.Apply(t.Context(), rec(events.RecordingEnded, "complete"))
 	require.True(t, ok)
-	_, ok = w.Apply(rec(events.RecordingUpdated, "active"))
+	_, ok, _ = w.Apply(t.Context(), rec(events.RecordingUpdated, "active"))
 	assert.False(t, ok, "a late update after the end")
 	assert.Empty(t, w.Snapshot().Recordings)
 }
@@ -107,7 +107,7 @@ func TestAnEndedRecordingStaysEnded(t *testing.T) {
 func TestWaitAfterTheLogMovedOnIsGone(t *testing.T) {
 	w := events.NewWatch(nil, events.Options{LogSize: 2})
 	for i, sid := range []string{"PA_1", "PA_2", "PA_3"} {
-		_, ok := w.Apply(joined("stage", "RM_1", "p"+string(rune('a'+i)), sid))
+		_, ok, _ := w.Apply(t.Context(), joined("stage", "RM_1", "p"+string(rune('a'+i)), sid))
 		require.True(t, ok)
 	}
 	_, err := w.Wait(t.Context(), 0)

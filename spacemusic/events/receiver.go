@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"errors"
 	"mime"
 	"net/http"
@@ -25,6 +26,7 @@ const (
 	Unsigned    = "unauthorized" // refused: no, garbled, expired or wrong signature, unknown key, body changed
 	Malformed   = "malformed"    // verified but not a webhook event
 	TooLarge    = "too_large"
+	Failed      = "failed" // verified, but the sink could not take it: 503, LiveKit retries
 	WrongMedium = "unsupported_media_type"
 )
 
@@ -34,7 +36,7 @@ const (
 // every new event to sink.
 type Receiver struct {
 	keys auth.KeyProvider
-	sink func(Event)
+	sink func(context.Context, Event) error
 
 	mu    sync.Mutex
 	seen  map[string]bool
@@ -47,8 +49,10 @@ type Receiver struct {
 const seenIDs = 1 << 14
 
 // NewReceiver verifies webhooks signed with apiKey/apiSecret (LiveKit's
-// webhook.api_key) and passes each new event to sink, e.g. a Watch's Apply.
-func NewReceiver(apiKey, apiSecret string, sink func(Event)) *Receiver {
+// webhook.api_key) and passes each new event to sink. When sink fails (a shared
+// log is down), the webhook is answered 503 and forgotten, so LiveKit's retry is
+// taken. WatchSink(w) feeds a Watch.
+func NewReceiver(apiKey, apiSecret string, sink func(context.Context, Event) error) *Receiver {
 	return &Receiver{keys: auth.NewSimpleKeyProvider(apiKey, apiSecret), sink: sink, seen: map[string]bool{}}
 }
 
@@ -110,9 +114,28 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	if err := rc.sink(r.Context(), e); err != nil {
+		rc.forget(ev.GetId())
+		rc.count(Failed)
+		http.Error(w, "cannot take the event now", http.StatusServiceUnavailable)
+		return
+	}
 	rc.count(Accepted)
-	rc.sink(e)
 	w.WriteHeader(http.StatusOK)
+}
+
+// WatchSink is the sink that applies each event to w.
+func WatchSink(w *Watch) func(context.Context, Event) error {
+	return func(ctx context.Context, e Event) error {
+		_, _, err := w.Apply(ctx, e)
+		return err
+	}
+}
+
+func (rc *Receiver) forget(id string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	delete(rc.seen, id) // its place in order expires with it
 }
 
 // duplicate reports whether id was seen before, remembering it if not.

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
@@ -63,7 +64,7 @@ func joinedBody(t testing.TB, id string) []byte {
 // emitted, once.
 func TestReceiverRefusesAllButLiveKit(t *testing.T) {
 	var got []events.Event
-	rc := events.NewReceiver(hookKey, hookSecret, func(e events.Event) { got = append(got, e) })
+	rc := events.NewReceiver(hookKey, hookSecret, func(_ context.Context, e events.Event) error { got = append(got, e); return nil })
 	serve := func(r *http.Request) int {
 		w := httptest.NewRecorder()
 		rc.ServeHTTP(w, r)
@@ -115,7 +116,7 @@ func TestReceiverRefusesAllButLiveKit(t *testing.T) {
 
 	// The control: the same hand-made token, not yet expired, is accepted.
 	w := httptest.NewRecorder()
-	events.NewReceiver(hookKey, hookSecret, func(events.Event) {}).ServeHTTP(w, handMade(t, body, time.Now().Add(time.Minute)))
+	events.NewReceiver(hookKey, hookSecret, func(context.Context, events.Event) error { return nil }).ServeHTTP(w, handMade(t, body, time.Now().Add(time.Minute)))
 	assert.Equal(t, 200, w.Code)
 }
 
@@ -130,7 +131,7 @@ func FuzzReceiver(f *testing.F) {
 	f.Add([]byte{}, "Bearer")
 	f.Fuzz(func(t *testing.T, b []byte, authz string) {
 		emitted := 0
-		rc := events.NewReceiver(hookKey, hookSecret, func(events.Event) { emitted++ })
+		rc := events.NewReceiver(hookKey, hookSecret, func(context.Context, events.Event) error { emitted++; return nil })
 		r := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(b))
 		r.Header.Set("Authorization", authz)
 		r.Header.Set("Content-Type", "application/webhook+json")

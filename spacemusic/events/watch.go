@@ -30,6 +30,10 @@ type Options struct {
 	Resync  time.Duration // how often to list LiveKit again: DefaultResync when 0
 	LogSize int           // events kept for Wait and resuming subscribers: DefaultLogSize when 0
 	Logger  *slog.Logger  // resync failures and corrections; slog.Default() when nil
+	// Log, when set, is the timeline this Watch shares with others (RedisLog):
+	// every change goes through it and revisions are the log's. Nil: this
+	// Watch's own, in memory.
+	Log Log
 }
 
 // Defaults of Options.
@@ -56,8 +60,13 @@ type Watch struct {
 	snap atomic.Pointer[Snapshot]
 
 	logMu   sync.Mutex
-	log     []Event       // ring of the newest LogSize events, in revision order
-	changed chan struct{} // closed and replaced on every append
+	log     []Event       // the newest LogSize events that changed the model, in revision order
+	dropped uint64        // revision of the newest event dropped from log
+	changed chan struct{} // closed and replaced whenever the model moves on
+
+	applied atomic.Uint64 // with a shared Log: the newest log revision applied
+
+	base uint64 // with a shared Log: the revision this Watch's model began at
 
 	corrections sync.Map // Kind -> *atomic.Int64
 	lastWebhook atomic.Int64
@@ -83,24 +92,75 @@ func NewWatch(l Lister, o Options) *Watch {
 func (w *Watch) Snapshot() *Snapshot { return w.snap.Load() }
 
 // Apply adds an event from a webhook or from the caller's own write (a room it
-// just created, an ingress it just deleted), so its next read sees it. It returns
-// the event with its revision, and false when the event changed nothing (a
-// duplicate, or stale).
-func (w *Watch) Apply(e Event) (Event, bool) {
+// just created, an ingress it just deleted), so that its next read sees it. It
+// returns the event with its revision, and false when the event changed nothing
+// (a duplicate, or stale). With a shared Log it returns once this Watch has
+// applied the event from the log (Run must be running); an error means the log
+// could not take it (a webhook should then be answered 503, so LiveKit retries).
+func (w *Watch) Apply(ctx context.Context, e Event) (Event, bool, error) {
 	if e.Raw != nil {
 		w.lastWebhook.Store(time.Now().UnixNano())
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.applyLocked(e)
+	if w.opts.Log == nil {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		e, ok := w.applyLocked(e, 0)
+		return e, ok, nil
+	}
+	rev, added, err := w.opts.Log.Append(ctx, Key(e), e)
+	if err != nil || !added {
+		return e, false, err
+	}
+	// Read your writes: wait until the consumer has applied it.
+	for w.applied.Load() < rev {
+		w.logMu.Lock()
+		ch := w.changed
+		w.logMu.Unlock()
+		if w.applied.Load() >= rev {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return e, false, errs.Transport("events.Apply", "redis", ctx.Err())
+		case <-ch:
+		}
+	}
+	e.Revision = rev
+	return e, true, nil
 }
 
-func (w *Watch) applyLocked(e Event) (Event, bool) {
+// Key is what makes two events the same change: the session IDs LiveKit gives
+// rooms, participants and tracks, or an egress's ID and status. A shared Log
+// refuses a key it has seen.
+func Key(e Event) string {
+	k := string(e.Kind) + "/" + e.Room + "/" + e.RoomSID
+	switch {
+	case e.Track != nil:
+		k += "/" + e.Track.SID
+	case e.Participant != nil:
+		k += "/" + e.Participant.SID
+	case e.Ingest != nil:
+		k += "/" + e.Ingest.ID + "/" + e.Ingest.State + "/" + strconv.FormatInt(e.At.Unix(), 10)
+	case e.Recording != nil:
+		k += "/" + e.Recording.ID + "/" + e.Recording.Status
+	}
+	if (e.RoomSID == "" && e.Participant == nil && e.Track == nil && e.Ingest == nil && e.Recording == nil) ||
+		(e.Participant != nil && e.Participant.SID == "") {
+		k += "/" + e.ID // nothing identifies it: only a retry of the same webhook is the same
+	}
+	return k
+}
+
+// applyLocked applies e as revision rev (the next one when 0).
+func (w *Watch) applyLocked(e Event, rev uint64) (Event, bool) {
 	s, keys, ok := w.model.apply(e)
 	if !ok {
 		return e, false
 	}
-	e.Revision = w.model.cur.Revision + 1
+	if rev == 0 {
+		rev = w.model.cur.Revision + 1
+	}
+	e.Revision = rev
 	if e.ID == "" {
 		e.ID = "sk-" + strconv.FormatUint(e.Revision, 10)
 	}
@@ -118,6 +178,7 @@ func (w *Watch) append(e Event) {
 	w.logMu.Lock()
 	defer w.logMu.Unlock()
 	if len(w.log) == w.opts.LogSize {
+		w.dropped = w.log[0].Revision
 		copy(w.log, w.log[1:])
 		w.log = w.log[:len(w.log)-1]
 	}
@@ -127,13 +188,18 @@ func (w *Watch) append(e Event) {
 }
 
 // Wait returns the events after revision after, in order, waiting until there is
-// at least one or ctx ends. ErrGone: the log no longer holds the next one.
+// at least one or ctx ends. ErrGone: they are no longer kept. With a shared Log,
+// a revision older than this Watch keeps (a client resuming on a replica that
+// restarted) is read from the shared log.
 func (w *Watch) Wait(ctx context.Context, after uint64) ([]Event, error) {
 	for {
 		w.logMu.Lock()
 		evs, gone := w.since(after)
 		ch := w.changed
 		w.logMu.Unlock()
+		if gone && w.opts.Log != nil {
+			return w.opts.Log.Read(ctx, after, w.opts.LogSize, 0)
+		}
 		if gone {
 			return nil, ErrGone
 		}
@@ -148,13 +214,10 @@ func (w *Watch) Wait(ctx context.Context, after uint64) ([]Event, error) {
 	}
 }
 
-// since is the events after revision after; gone when some were dropped.
+// since is the events after revision after; gone when some were dropped, or
+// happened before this Watch began.
 func (w *Watch) since(after uint64) ([]Event, bool) {
-	if len(w.log) == 0 {
-		return nil, after < w.snap.Load().Revision
-	}
-	first := w.log[0].Revision
-	if after+1 < first {
+	if after < w.dropped || after < w.base {
 		return nil, true
 	}
 	i := sort.Search(len(w.log), func(i int) bool { return w.log[i].Revision > after })
@@ -182,7 +245,16 @@ func (w *Watch) LastWebhook() time.Time {
 
 // Run lists LiveKit at once and then every Resync period until ctx ends. A failed
 // list is logged and retried at the next period; the model stays as it was.
+// With a shared Log, Run also applies the log's events in order.
 func (w *Watch) Run(ctx context.Context) error {
+	if w.opts.Log != nil {
+		if err := w.bootstrap(ctx); err != nil {
+			return err
+		}
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() { defer close(done); w.consume(ctx) }()
+	}
 	t := time.NewTicker(w.opts.Resync)
 	defer t.Stop()
 	for {
@@ -197,6 +269,70 @@ func (w *Watch) Run(ctx context.Context) error {
 	}
 }
 
+// bootstrap starts a Watch on a shared log: the model is what LiveKit lists now,
+// and the log is followed from its head (what came before is history, read
+// through Wait).
+func (w *Watch) bootstrap(ctx context.Context) error {
+	for {
+		head, err := w.opts.Log.Head(ctx)
+		if err == nil {
+			var t *truth
+			if t, err = w.list(ctx, true); err == nil {
+				w.mu.Lock()
+				for _, f := range w.diff(t, 0) {
+					if s, _, ok := w.model.apply(f); ok { // the starting state, not news
+						w.model.cur = s
+					}
+				}
+				s := *w.model.cur
+				s.Revision, s.Changed = head, time.Now()
+				w.model.cur = &s
+				w.snap.Store(&s)
+				w.base = head
+				w.applied.Store(head)
+				w.mu.Unlock()
+				return nil
+			}
+		}
+		w.opts.Logger.Warn("events: cannot start on the shared log yet", "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// consume applies the shared log's events in order until ctx ends.
+func (w *Watch) consume(ctx context.Context) {
+	for ctx.Err() == nil {
+		evs, err := w.opts.Log.Read(ctx, w.applied.Load(), 256, 2*time.Second)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.opts.Logger.Warn("events: reading the shared log failed", "error", err.Error())
+				if errors.Is(err, ErrGone) { // fell behind the retention: start over from LiveKit
+					_ = w.bootstrap(ctx)
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+			continue
+		}
+		w.mu.Lock()
+		for _, e := range evs {
+			w.applyLocked(e, e.Revision)
+			w.applied.Store(e.Revision)
+		}
+		w.mu.Unlock()
+		w.logMu.Lock()
+		close(w.changed) // wake Apply callers waiting for their revision
+		w.changed = make(chan struct{})
+		w.logMu.Unlock()
+	}
+}
+
 // Resync lists LiveKit and emits, marked Resync, every event the model is missing:
 // rooms, participants and tracks that appeared or went, ingresses that changed,
 // egresses that started or ended. It returns how many it emitted.
@@ -205,7 +341,7 @@ func (w *Watch) Resync(ctx context.Context) (int, error) {
 	start := w.model.cur.Revision
 	w.mu.Unlock()
 
-	truth, err := w.list(ctx)
+	truth, err := w.list(ctx, !w.Snapshot().Synced)
 	if err != nil {
 		return 0, err
 	}
@@ -222,23 +358,40 @@ func (w *Watch) Resync(ctx context.Context) (int, error) {
 		}
 	}
 	// Applying re-checks each fix against the model, so a webhook that arrived
-	// meanwhile is not undone or repeated.
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	// meanwhile is not undone or repeated. With a shared log, the fixes go
+	// through it (a fix another replica's resync made first is refused by key).
 	n := 0
 	for _, f := range fixes {
 		f.Resync, f.At = true, time.Now().UTC().Truncate(time.Second)
-		if _, ok := w.applyLocked(f); ok {
+		var ok bool
+		if w.opts.Log != nil {
+			_, ok, err = w.Apply(ctx, f)
+			if err != nil {
+				return n, err
+			}
+		} else {
+			w.mu.Lock()
+			_, ok = w.applyLocked(f, 0)
+			w.mu.Unlock()
+		}
+		if ok {
 			n++
 			c, _ := w.corrections.LoadOrStore(f.Kind, new(atomic.Int64))
 			c.(*atomic.Int64).Add(1)
 			w.opts.Logger.Info("events: resync corrected the model", "kind", string(f.Kind), "room", f.Room)
 		}
 	}
+	w.mu.Lock()
 	s := *w.model.cur
 	s.Synced, s.Resynced = true, time.Now()
 	w.model.cur = &s
 	w.snap.Store(&s)
+	w.mu.Unlock()
+	if t, ok := w.opts.Log.(interface{ Trim(context.Context) error }); ok {
+		if err := t.Trim(ctx); err != nil {
+			w.opts.Logger.Warn("events: trimming the log failed", "error", err.Error())
+		}
+	}
 	return n, nil
 }
 
@@ -250,7 +403,7 @@ type truth struct {
 	egress  map[string]*livekit.EgressInfo // active only
 }
 
-func (w *Watch) list(ctx context.Context) (*truth, error) {
+func (w *Watch) list(ctx context.Context, full bool) (*truth, error) {
 	t := &truth{rooms: map[string]*livekit.Room{}, people: map[string]map[string]*livekit.ParticipantInfo{},
 		ingress: map[string]*livekit.IngressInfo{}, egress: map[string]*livekit.EgressInfo{}}
 	rooms, err := w.lister.ListRooms(ctx)
@@ -260,8 +413,11 @@ func (w *Watch) list(ctx context.Context) (*truth, error) {
 	for _, r := range rooms {
 		t.rooms[r.GetName()] = r
 		t.people[r.GetName()] = map[string]*livekit.ParticipantInfo{}
-		if r.GetNumParticipants() == 0 && r.GetNumPublishers() == 0 {
-			continue // only active rooms cost a call
+		// Only rooms with someone in them cost a call. LiveKit's counts lag
+		// behind joins by seconds, so the first list asks every room, and later
+		// ones also every room the model has people in.
+		if !full && r.GetNumParticipants() == 0 && r.GetNumPublishers() == 0 && len(w.Snapshot().Rooms[r.GetName()].people()) == 0 {
+			continue
 		}
 		ps, err := w.lister.ListParticipants(ctx, r.GetName())
 		if err != nil {
