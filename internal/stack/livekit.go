@@ -36,6 +36,8 @@ type LiveKitOptions struct {
 	RemoteUnmute bool   // allow moderators to unmute remotely (the show's moderators need it)
 	// Ingress URLs LiveKit hands out with new ingresses (see PlanIngress).
 	RTMPBase, WHIPBase string
+	// Webhooks are the URLs LiveKit posts its events to, signed with the API key.
+	Webhooks []string
 }
 
 // LiveKit is a running livekit-server.
@@ -72,6 +74,7 @@ func (s *Stack) LiveKit(o LiveKitOptions) (*LiveKit, error) {
 	if o.RTMPBase != "" {
 		cfg += fmt.Sprintf("ingress:\n  rtmp_base_url: %s\n  whip_base_url: %s\n", o.RTMPBase, o.WHIPBase)
 	}
+	cfg += WebhookYAML(lk.APIKey, o.Webhooks)
 	path := filepath.Join(dir, "livekit.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, fmt.Errorf("stack: write livekit config: %w", err)
@@ -110,6 +113,20 @@ logging:
 `, port, key, secret, LoopbackRTC(udpPort), remoteUnmute)
 	if redisAddr != "" {
 		fmt.Fprintf(&b, "redis:\n  address: %s\n", redisAddr)
+	}
+	return b.String()
+}
+
+// WebhookYAML is the part of a livekit-server config that sends webhooks to urls,
+// signed with apiKey; empty without urls.
+func WebhookYAML(apiKey string, urls []string) string {
+	if len(urls) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "webhook:\n  api_key: %s\n  urls:\n", apiKey)
+	for _, u := range urls {
+		fmt.Fprintf(&b, "    - %s\n", u)
 	}
 	return b.String()
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/ory/dockertest/v3"
 	dc "github.com/ory/dockertest/v3/docker"
+
+	"github.com/spacemusic/streamkit/internal/stack"
 )
 
 // Images of the docker backend; override them with STREAMKIT_LIVEKIT_IMAGE and
@@ -89,6 +91,7 @@ func dockerLiveKit(t TB, o options) *Env {
 	// The configuration goes in LIVEKIT_CONFIG rather than a mounted file, so it also
 	// works with a daemon that cannot see the test's temp dir.
 	cfg := ServerYAML(port, FreeUDPPort(t), e.APIKey, e.APISecret, e.RedisAddr, !o.noRemoteUnmute)
+	cfg += stack.WebhookYAML(e.APIKey, o.webhooks)
 	c := runContainer(t, pool, "livekit", image, &dockertest.RunOptions{Env: []string{"LIVEKIT_CONFIG=" + cfg}})
 	ready := func(what string) {
 		t.Helper()

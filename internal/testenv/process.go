@@ -66,7 +66,7 @@ func processLiveKit(t TB, o options) *Env {
 		redis = Redis(t)
 	}
 	lk, err := stackFor(t).LiveKit(stack.LiveKitOptions{Redis: redis, RemoteUnmute: !o.noRemoteUnmute,
-		RTMPBase: o.rtmpBase, WHIPBase: o.whipBase})
+		RTMPBase: o.rtmpBase, WHIPBase: o.whipBase, Webhooks: o.webhooks})
 	must(t, err)
 	e := &Env{URL: lk.URL, WSURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret, RedisAddr: lk.RedisAddr, Backend: "process"}
 	e.Stop = lk.Process.Stop

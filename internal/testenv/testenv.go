@@ -42,6 +42,7 @@ type options struct {
 	noRemoteUnmute bool
 	rtmpBase       string // ingress URLs LiveKit hands out with new ingresses
 	whipBase       string
+	webhooks       []string
 }
 
 // Option configures LiveKit.
@@ -55,6 +56,10 @@ func WithSharedRedis(addr string) Option { return func(o *options) { o.redis = a
 
 // WithBackend forces a backend, overriding STREAMKIT_TEST_BACKEND.
 func WithBackend(name string) Option { return func(o *options) { o.backend = name } }
+
+// WithWebhook makes LiveKit post its webhooks to url (signed with the node's
+// API key and secret).
+func WithWebhook(url string) Option { return func(o *options) { o.webhooks = append(o.webhooks, url) } }
 
 // WithoutRemoteUnmute keeps LiveKit's default of refusing remote unmutes.
 func WithoutRemoteUnmute() Option { return func(o *options) { o.noRemoteUnmute = true } }
@@ -121,6 +126,9 @@ func external(t TB, o options) *Env {
 	}
 	if o.redis != "" {
 		missing(t, "Redis of the external LiveKit", "unset LIVEKIT_URL to let testenv start LiveKit with Redis")
+	}
+	if len(o.webhooks) > 0 {
+		missing(t, "webhooks from the external LiveKit", "unset LIVEKIT_URL to let testenv start LiveKit with webhooks")
 	}
 	e.URL = strings.Replace(strings.Replace(e.URL, "wss://", "https://", 1), "ws://", "http://", 1)
 	e.WSURL = strings.Replace(e.URL, "http", "ws", 1)

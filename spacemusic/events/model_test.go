@@ -1,0 +1,120 @@
+package events_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/spacemusic/events"
+)
+
+// LiveKit's webhooks come late and out of order. These stories feed the model
+// events in the orders seen in practice and check it ends where LiveKit is.
+
+func joined(room, roomSID, identity, sid string) events.Event {
+	return events.Event{Kind: events.ParticipantJoined, Room: room, RoomSID: roomSID, At: time.Unix(100, 0),
+		Participant: &events.Participant{SID: sid, Identity: identity, Role: events.Performer}}
+}
+
+func left(room, roomSID, identity, sid string) events.Event {
+	e := joined(room, roomSID, identity, sid)
+	e.Kind = events.ParticipantLeft
+	return e
+}
+
+func published(room, identity, psid, tsid string) events.Event {
+	e := joined(room, "RM_1", identity, psid)
+	e.Kind, e.Track = events.TrackPublished, &events.Track{SID: tsid, Kind: "audio"}
+	return e
+}
+
+func TestALateJoinAfterTheLeaveIsStale(t *testing.T) {
+	w := events.NewWatch(nil, events.Options{})
+	_, ok, _ := w.Apply(t.Context(), left("stage", "RM_1", "ada", "PA_1"))
+	assert.False(t, ok, "nobody to remove")
+	_, ok, _ = w.Apply(t.Context(), joined("stage", "RM_1", "ada", "PA_1"))
+	assert.False(t, ok, "that session has ended: a late join must not bring ada back")
+	assert.Nil(t, w.Snapshot().Rooms["stage"])
+
+	// Ada comes back: a new session, a new SID.
+	e, ok, _ := w.Apply(t.Context(), joined("stage", "RM_1", "ada", "PA_2"))
+	require.True(t, ok)
+	assert.Equal(t, uint64(1), e.Revision)
+	assert.Contains(t, w.Snapshot().Rooms["stage"].Participants, "ada")
+}
+
+func TestATrackBeforeItsJoinBringsThePerformer(t *testing.T) {
+	w := events.NewWatch(nil, events.Options{})
+	_, ok, _ := w.Apply(t.Context(), published("stage", "ada", "PA_1", "TR_1"))
+	require.True(t, ok)
+	ada := w.Snapshot().Rooms["stage"].Participants["ada"]
+	require.Len(t, ada.Tracks, 1)
+	assert.Equal(t, "TR_1", ada.Tracks[0].SID)
+
+	_, ok, _ = w.Apply(t.Context(), joined("stage", "RM_1", "ada", "PA_1"))
+	assert.False(t, ok, "the late join of the same session changes nothing")
+	assert.Len(t, w.Snapshot().Rooms["stage"].Participants["ada"].Tracks, 1, "and keeps the track")
+
+	unpub := published("stage", "ada", "PA_1", "TR_1")
+	unpub.Kind = events.TrackUnpublished
+	_, ok, _ = w.Apply(t.Context(), unpub)
+	require.True(t, ok)
+	_, ok, _ = w.Apply(t.Context(), published("stage", "ada", "PA_1", "TR_1"))
+	assert.False(t, ok, "a track SID never comes back")
+	assert.Empty(t, w.Snapshot().Rooms["stage"].Participants["ada"].Tracks)
+}
+
+func TestAClosedRoomReopensAsANewSession(t *testing.T) {
+	w := events.NewWatch(nil, events.Options{})
+	open := events.Event{Kind: events.RoomOpened, Room: "stage", RoomSID: "RM_1"}
+	closed := events.Event{Kind: events.RoomClosed, Room: "stage", RoomSID: "RM_1"}
+	_, ok, _ := w.Apply(t.Context(), open)
+	require.True(t, ok)
+	_, ok, _ = w.Apply(t.Context(), open)
+	assert.False(t, ok, "a duplicate open")
+	_, ok, _ = w.Apply(t.Context(), closed)
+	require.True(t, ok)
+	_, ok, _ = w.Apply(t.Context(), open)
+	assert.False(t, ok, "a late open of the closed session")
+	reopened := events.Event{Kind: events.RoomOpened, Room: "stage", RoomSID: "RM_2"}
+	_, ok, _ = w.Apply(t.Context(), reopened)
+	require.True(t, ok)
+	_, ok, _ = w.Apply(t.Context(), closed)
+	assert.False(t, ok, "a late close of the old session leaves the new one open")
+	assert.Equal(t, "RM_2", w.Snapshot().Rooms["stage"].SID)
+}
+
+func TestAnEndedRecordingStaysEnded(t *testing.T) {
+	w := events.NewWatch(nil, events.Options{})
+	rec := func(kind events.Kind, status string) events.Event {
+		return events.Event{Kind: kind, Room: "stage", Recording: &events.Recording{ID: "EG_1", Room: "stage", Status: status}}
+	}
+	_, ok, _ := w.Apply(t.Context(), rec(events.RecordingStarted, "starting"))
+	require.True(t, ok)
+	_, ok, _ = w.Apply(t.Context(), rec(events.RecordingUpdated, "active"))
+	require.True(t, ok)
+	_, ok, _ = w.Apply(t.Context(), rec(events.RecordingEnded, "complete"))
+	require.True(t, ok)
+	_, ok, _ = w.Apply(t.Context(), rec(events.RecordingUpdated, "active"))
+	assert.False(t, ok, "a late update after the end")
+	assert.Empty(t, w.Snapshot().Recordings)
+}
+
+// A subscriber that fell further behind than the log keeps is told so (and
+// takes a snapshot), rather than silently missing events.
+func TestWaitAfterTheLogMovedOnIsGone(t *testing.T) {
+	w := events.NewWatch(nil, events.Options{LogSize: 2})
+	for i, sid := range []string{"PA_1", "PA_2", "PA_3"} {
+		_, ok, _ := w.Apply(t.Context(), joined("stage", "RM_1", "p"+string(rune('a'+i)), sid))
+		require.True(t, ok)
+	}
+	_, err := w.Wait(t.Context(), 0)
+	assert.ErrorIs(t, err, events.ErrGone)
+	evs, err := w.Wait(t.Context(), 1)
+	require.NoError(t, err)
+	require.Len(t, evs, 2)
+	assert.Equal(t, []uint64{2, 3}, []uint64{evs[0].Revision, evs[1].Revision})
+	assert.Equal(t, uint64(3), w.Snapshot().Revision)
+}

@@ -1,0 +1,158 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"mime"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/webhook"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// MaxWebhookBody bounds one webhook. LiveKit's largest (an egress with many
+// segments) is a few KiB.
+const MaxWebhookBody = 1 << 20
+
+// Results of a webhook, as Receiver.Counts names them.
+const (
+	Accepted    = "accepted"     // verified, new, emitted
+	Duplicate   = "duplicate"    // verified, an id seen before (a retry): acknowledged, not emitted
+	Ignored     = "ignored"      // verified, a kind the show has no word for
+	Unsigned    = "unauthorized" // refused: no, garbled, expired or wrong signature, unknown key, body changed
+	Malformed   = "malformed"    // verified but not a webhook event
+	TooLarge    = "too_large"
+	Failed      = "failed" // verified, but the sink could not take it: 503, LiveKit retries
+	WrongMedium = "unsupported_media_type"
+)
+
+// Receiver is the http.Handler LiveKit posts its webhooks to. It verifies each
+// against the API key and secret on the raw body (nothing is parsed before the
+// signature and the body's checksum hold), drops duplicates by event id and hands
+// every new event to sink.
+type Receiver struct {
+	keys auth.KeyProvider
+	sink func(context.Context, Event) error
+
+	mu    sync.Mutex
+	seen  map[string]bool
+	order []string
+
+	counts sync.Map // result -> *atomic.Int64
+}
+
+// seenIDs bounds the duplicate filter; LiveKit retries within seconds.
+const seenIDs = 1 << 14
+
+// NewReceiver verifies webhooks signed with apiKey/apiSecret (LiveKit's
+// webhook.api_key) and passes each new event to sink. When sink fails (a shared
+// log is down), the webhook is answered 503 and forgotten, so LiveKit's retry is
+// taken. WatchSink(w) feeds a Watch.
+func NewReceiver(apiKey, apiSecret string, sink func(context.Context, Event) error) *Receiver {
+	return &Receiver{keys: auth.NewSimpleKeyProvider(apiKey, apiSecret), sink: sink, seen: map[string]bool{}}
+}
+
+// Counts returns how many webhooks ended in each result.
+func (rc *Receiver) Counts() map[string]int64 {
+	out := map[string]int64{}
+	rc.counts.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
+
+func (rc *Receiver) count(result string) {
+	c, _ := rc.counts.LoadOrStore(result, new(atomic.Int64))
+	c.(*atomic.Int64).Add(1)
+}
+
+func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/webhook+json" && mt != "application/json") {
+		rc.count(WrongMedium)
+		http.Error(w, "send application/webhook+json", http.StatusUnsupportedMediaType)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxWebhookBody)
+	body, err := webhook.Receive(r, rc.keys)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			rc.count(TooLarge)
+			http.Error(w, "webhook too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		// One answer for every verification failure: which check failed is no
+		// business of a forger.
+		rc.count(Unsigned)
+		http.Error(w, "webhook signature not valid", http.StatusUnauthorized)
+		return
+	}
+	var ev livekit.WebhookEvent
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, &ev); err != nil || ev.GetEvent() == "" {
+		rc.count(Malformed)
+		http.Error(w, "not a LiveKit webhook event", http.StatusBadRequest)
+		return
+	}
+	if rc.duplicate(ev.GetId()) {
+		rc.count(Duplicate)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	e, ok := FromWebhook(&ev)
+	if !ok {
+		rc.count(Ignored)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if err := rc.sink(r.Context(), e); err != nil {
+		rc.forget(ev.GetId())
+		rc.count(Failed)
+		http.Error(w, "cannot take the event now", http.StatusServiceUnavailable)
+		return
+	}
+	rc.count(Accepted)
+	w.WriteHeader(http.StatusOK)
+}
+
+// WatchSink is the sink that applies each event to w.
+func WatchSink(w *Watch) func(context.Context, Event) error {
+	return func(ctx context.Context, e Event) error {
+		_, _, err := w.Apply(ctx, e)
+		return err
+	}
+}
+
+func (rc *Receiver) forget(id string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	delete(rc.seen, id) // its place in order expires with it
+}
+
+// duplicate reports whether id was seen before, remembering it if not.
+func (rc *Receiver) duplicate(id string) bool {
+	if id == "" {
+		return false
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.seen[id] {
+		return true
+	}
+	rc.seen[id] = true
+	rc.order = append(rc.order, id)
+	if len(rc.order) > seenIDs {
+		delete(rc.seen, rc.order[0])
+		rc.order = rc.order[1:]
+	}
+	return false
+}

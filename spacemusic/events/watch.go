@@ -1,0 +1,601 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
+)
+
+// Lister is LiveKit's side of a resync: its List* APIs. NewLister makes the real
+// one; tests of pure model logic may pass their own.
+type Lister interface {
+	ListRooms(ctx context.Context) ([]*livekit.Room, error)
+	ListParticipants(ctx context.Context, room string) ([]*livekit.ParticipantInfo, error)
+	ListIngress(ctx context.Context) ([]*livekit.IngressInfo, error)
+	ListActiveEgress(ctx context.Context) ([]*livekit.EgressInfo, error)
+	GetEgress(ctx context.Context, id string) (*livekit.EgressInfo, error) // nil, nil when LiveKit has none
+}
+
+// Options tune a Watch. Zero values are the defaults.
+type Options struct {
+	Resync  time.Duration // how often to list LiveKit again: DefaultResync when 0
+	LogSize int           // events kept for Wait and resuming subscribers: DefaultLogSize when 0
+	Logger  *slog.Logger  // resync failures and corrections; slog.Default() when nil
+	// Log, when set, is the timeline this Watch shares with others (RedisLog):
+	// every change goes through it and revisions are the log's. Nil: this
+	// Watch's own, in memory.
+	Log Log
+}
+
+// Defaults of Options.
+const (
+	DefaultResync  = 30 * time.Second
+	DefaultLogSize = 10000
+)
+
+// ErrGone is Wait asked for events older than the log keeps: take a Snapshot and
+// wait from its revision (like an expired watch in Kubernetes).
+var ErrGone = &errs.Error{Op: "events.Wait", Kind: errs.ErrFailedPrecondition, Message: "the events after that revision are no longer kept",
+	Hint: "take a Snapshot and wait from its revision"}
+
+// Watch keeps the model of every room, participant, track, ingress and running
+// egress in LiveKit, from webhooks (Apply) and periodic lists (Run/Resync). It is
+// safe for concurrent use; readers never wait for writers.
+type Watch struct {
+	lister Lister
+	opts   Options
+
+	mu    sync.Mutex // the one writer: apply and resync
+	model *model
+
+	snap atomic.Pointer[Snapshot]
+
+	logMu   sync.Mutex
+	log     []Event       // the newest LogSize events that changed the model, in revision order
+	dropped uint64        // revision of the newest event dropped from log
+	changed chan struct{} // closed and replaced whenever the model moves on
+
+	applied atomic.Uint64 // with a shared Log: the newest log revision applied
+
+	base uint64 // with a shared Log: the revision this Watch's model began at
+
+	corrections sync.Map // Kind -> *atomic.Int64
+	lastWebhook atomic.Int64
+}
+
+// NewWatch returns a Watch over l. Call Run to list and keep resyncing.
+func NewWatch(l Lister, o Options) *Watch {
+	if o.Resync <= 0 {
+		o.Resync = DefaultResync
+	}
+	if o.LogSize <= 0 {
+		o.LogSize = DefaultLogSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	w := &Watch{lister: l, opts: o, model: newModel(), changed: make(chan struct{})}
+	w.snap.Store(w.model.cur)
+	return w
+}
+
+// Snapshot returns the model as of now. It never blocks.
+func (w *Watch) Snapshot() *Snapshot { return w.snap.Load() }
+
+// Apply adds an event from a webhook or from the caller's own write (a room it
+// just created, an ingress it just deleted), so that its next read sees it. It
+// returns the event with its revision, and false when the event changed nothing
+// (a duplicate, or stale). With a shared Log it returns once this Watch has
+// applied the event from the log (Run must be running); an error means the log
+// could not take it (a webhook should then be answered 503, so LiveKit retries).
+func (w *Watch) Apply(ctx context.Context, e Event) (Event, bool, error) {
+	if e.Raw != nil {
+		w.lastWebhook.Store(time.Now().UnixNano())
+	}
+	if w.opts.Log == nil {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		e, ok := w.applyLocked(e, 0)
+		return e, ok, nil
+	}
+	rev, added, err := w.opts.Log.Append(ctx, Key(e), e)
+	if err != nil || !added {
+		return e, false, err
+	}
+	// Read your writes: wait until the consumer has applied it.
+	for w.applied.Load() < rev {
+		w.logMu.Lock()
+		ch := w.changed
+		w.logMu.Unlock()
+		if w.applied.Load() >= rev {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return e, false, errs.Transport("events.Apply", "redis", ctx.Err())
+		case <-ch:
+		}
+	}
+	e.Revision = rev
+	return e, true, nil
+}
+
+// Key is what makes two events the same change: the session IDs LiveKit gives
+// rooms, participants and tracks, or an egress's ID and status. A shared Log
+// refuses a key it has seen.
+func Key(e Event) string {
+	k := string(e.Kind) + "/" + e.Room + "/" + e.RoomSID
+	switch {
+	case e.Track != nil:
+		k += "/" + e.Track.SID
+	case e.Participant != nil:
+		k += "/" + e.Participant.SID
+	case e.Ingest != nil:
+		k += "/" + e.Ingest.ID + "/" + e.Ingest.State + "/" + strconv.FormatInt(e.At.Unix(), 10)
+	case e.Recording != nil:
+		k += "/" + e.Recording.ID + "/" + e.Recording.Status
+	}
+	if (e.RoomSID == "" && e.Participant == nil && e.Track == nil && e.Ingest == nil && e.Recording == nil) ||
+		(e.Participant != nil && e.Participant.SID == "") {
+		k += "/" + e.ID // nothing identifies it: only a retry of the same webhook is the same
+	}
+	return k
+}
+
+// applyLocked applies e as revision rev (the next one when 0).
+func (w *Watch) applyLocked(e Event, rev uint64) (Event, bool) {
+	s, keys, ok := w.model.apply(e)
+	if !ok {
+		return e, false
+	}
+	if rev == 0 {
+		rev = w.model.cur.Revision + 1
+	}
+	e.Revision = rev
+	if e.ID == "" {
+		e.ID = "sk-" + strconv.FormatUint(e.Revision, 10)
+	}
+	s.Revision, s.Changed = e.Revision, time.Now()
+	for _, k := range keys {
+		w.model.touched[k] = e.Revision
+	}
+	w.model.cur = s
+	w.snap.Store(s)
+	w.append(e)
+	return e, true
+}
+
+func (w *Watch) append(e Event) {
+	w.logMu.Lock()
+	defer w.logMu.Unlock()
+	if len(w.log) == w.opts.LogSize {
+		w.dropped = w.log[0].Revision
+		copy(w.log, w.log[1:])
+		w.log = w.log[:len(w.log)-1]
+	}
+	w.log = append(w.log, e)
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// Wait returns the events after revision after, in order, waiting until there is
+// at least one or ctx ends. ErrGone: they are no longer kept. With a shared Log,
+// a revision older than this Watch keeps (a client resuming on a replica that
+// restarted) is read from the shared log.
+func (w *Watch) Wait(ctx context.Context, after uint64) ([]Event, error) {
+	for {
+		w.logMu.Lock()
+		evs, gone := w.since(after)
+		ch := w.changed
+		w.logMu.Unlock()
+		if gone && w.opts.Log != nil {
+			return w.opts.Log.Read(ctx, after, w.opts.LogSize, 0)
+		}
+		if gone {
+			return nil, ErrGone
+		}
+		if len(evs) > 0 {
+			return evs, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// since is the events after revision after; gone when some were dropped, or
+// happened before this Watch began.
+func (w *Watch) since(after uint64) ([]Event, bool) {
+	if after < w.dropped || after < w.base {
+		return nil, true
+	}
+	i := sort.Search(len(w.log), func(i int) bool { return w.log[i].Revision > after })
+	return append([]Event(nil), w.log[i:]...), false
+}
+
+// Corrections counts, by kind, the events a resync had to emit because a webhook
+// was lost, late or never sent.
+func (w *Watch) Corrections() map[Kind]int64 {
+	out := map[Kind]int64{}
+	w.corrections.Range(func(k, v any) bool {
+		out[k.(Kind)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
+
+// LastWebhook is when the last webhook was applied (zero if none yet).
+func (w *Watch) LastWebhook() time.Time {
+	if n := w.lastWebhook.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// Run lists LiveKit at once and then every Resync period until ctx ends. A failed
+// list is logged and retried at the next period; the model stays as it was.
+// With a shared Log, Run also applies the log's events in order.
+func (w *Watch) Run(ctx context.Context) error {
+	if w.opts.Log != nil {
+		if err := w.bootstrap(ctx); err != nil {
+			return err
+		}
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() { defer close(done); w.consume(ctx) }()
+	}
+	t := time.NewTicker(w.opts.Resync)
+	defer t.Stop()
+	for {
+		if _, err := w.Resync(ctx); err != nil && ctx.Err() == nil {
+			w.opts.Logger.Warn("events: resync failed; the model keeps its last state", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// bootstrap starts a Watch on a shared log: the model is what LiveKit lists now,
+// and the log is followed from its head (what came before is history, read
+// through Wait).
+func (w *Watch) bootstrap(ctx context.Context) error {
+	for {
+		head, err := w.opts.Log.Head(ctx)
+		if err == nil {
+			var t *truth
+			if t, err = w.list(ctx, true); err == nil {
+				w.mu.Lock()
+				for _, f := range w.diff(t, 0) {
+					if s, _, ok := w.model.apply(f); ok { // the starting state, not news
+						w.model.cur = s
+					}
+				}
+				s := *w.model.cur
+				s.Revision, s.Changed = head, time.Now()
+				w.model.cur = &s
+				w.snap.Store(&s)
+				w.base = head
+				w.applied.Store(head)
+				w.mu.Unlock()
+				return nil
+			}
+		}
+		w.opts.Logger.Warn("events: cannot start on the shared log yet", "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// consume applies the shared log's events in order until ctx ends.
+func (w *Watch) consume(ctx context.Context) {
+	for ctx.Err() == nil {
+		evs, err := w.opts.Log.Read(ctx, w.applied.Load(), 256, 2*time.Second)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.opts.Logger.Warn("events: reading the shared log failed", "error", err.Error())
+				if errors.Is(err, ErrGone) { // fell behind the retention: start over from LiveKit
+					_ = w.bootstrap(ctx)
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+			continue
+		}
+		w.mu.Lock()
+		for _, e := range evs {
+			w.applyLocked(e, e.Revision)
+			w.applied.Store(e.Revision)
+		}
+		w.mu.Unlock()
+		w.logMu.Lock()
+		close(w.changed) // wake Apply callers waiting for their revision
+		w.changed = make(chan struct{})
+		w.logMu.Unlock()
+	}
+}
+
+// Resync lists LiveKit and emits, marked Resync, every event the model is missing:
+// rooms, participants and tracks that appeared or went, ingresses that changed,
+// egresses that started or ended. It returns how many it emitted.
+func (w *Watch) Resync(ctx context.Context) (int, error) {
+	w.mu.Lock()
+	start := w.model.cur.Revision
+	w.mu.Unlock()
+
+	truth, err := w.list(ctx, !w.Snapshot().Synced)
+	if err != nil {
+		return 0, err
+	}
+	w.mu.Lock()
+	fixes := w.diff(truth, start)
+	w.mu.Unlock()
+	// An ended egress's final state (files, error) is only in a Get.
+	for i, f := range fixes {
+		if f.Kind == RecordingEnded {
+			if info, err := w.lister.GetEgress(ctx, f.Recording.ID); err == nil && info != nil {
+				r := recordingFrom(info)
+				fixes[i].Recording = &r
+			}
+		}
+	}
+	// Applying re-checks each fix against the model, so a webhook that arrived
+	// meanwhile is not undone or repeated. With a shared log, the fixes go
+	// through it (a fix another replica's resync made first is refused by key).
+	n := 0
+	for _, f := range fixes {
+		f.Resync, f.At = true, time.Now().UTC().Truncate(time.Second)
+		var ok bool
+		if w.opts.Log != nil {
+			_, ok, err = w.Apply(ctx, f)
+			if err != nil {
+				return n, err
+			}
+		} else {
+			w.mu.Lock()
+			_, ok = w.applyLocked(f, 0)
+			w.mu.Unlock()
+		}
+		if ok {
+			n++
+			c, _ := w.corrections.LoadOrStore(f.Kind, new(atomic.Int64))
+			c.(*atomic.Int64).Add(1)
+			w.opts.Logger.Info("events: resync corrected the model", "kind", string(f.Kind), "room", f.Room)
+		}
+	}
+	w.mu.Lock()
+	s := *w.model.cur
+	s.Synced, s.Resynced = true, time.Now()
+	w.model.cur = &s
+	w.snap.Store(&s)
+	w.mu.Unlock()
+	if t, ok := w.opts.Log.(interface{ Trim(context.Context) error }); ok {
+		if err := t.Trim(ctx); err != nil {
+			w.opts.Logger.Warn("events: trimming the log failed", "error", err.Error())
+		}
+	}
+	return n, nil
+}
+
+// truth is LiveKit's state as one resync listed it.
+type truth struct {
+	rooms   map[string]*livekit.Room
+	people  map[string]map[string]*livekit.ParticipantInfo // room -> identity
+	ingress map[string]*livekit.IngressInfo
+	egress  map[string]*livekit.EgressInfo // active only
+}
+
+func (w *Watch) list(ctx context.Context, full bool) (*truth, error) {
+	t := &truth{rooms: map[string]*livekit.Room{}, people: map[string]map[string]*livekit.ParticipantInfo{},
+		ingress: map[string]*livekit.IngressInfo{}, egress: map[string]*livekit.EgressInfo{}}
+	rooms, err := w.lister.ListRooms(ctx)
+	if err != nil {
+		return nil, errs.Relabel("events.Resync", err)
+	}
+	for _, r := range rooms {
+		t.rooms[r.GetName()] = r
+		t.people[r.GetName()] = map[string]*livekit.ParticipantInfo{}
+		// Only rooms with someone in them cost a call. LiveKit's counts lag
+		// behind joins by seconds, so the first list asks every room, and later
+		// ones also every room the model has people in.
+		if !full && r.GetNumParticipants() == 0 && r.GetNumPublishers() == 0 && len(w.Snapshot().Rooms[r.GetName()].people()) == 0 {
+			continue
+		}
+		ps, err := w.lister.ListParticipants(ctx, r.GetName())
+		if err != nil {
+			if isNotFound(err) {
+				continue // closed between the two calls
+			}
+			return nil, errs.Relabel("events.Resync", err)
+		}
+		for _, p := range ps {
+			t.people[r.GetName()][p.GetIdentity()] = p
+		}
+	}
+	// A LiveKit without Ingress or Egress (no Redis) cannot list them: that part
+	// of the model is left as it is (nil: unknown), the rest still resyncs.
+	if ins, err := w.lister.ListIngress(ctx); err == nil {
+		for _, in := range ins {
+			t.ingress[in.GetIngressId()] = in
+		}
+	} else {
+		t.ingress = nil
+		w.opts.Logger.Debug("events: no ingress list", "error", err.Error())
+	}
+	if egs, err := w.lister.ListActiveEgress(ctx); err == nil {
+		for _, e := range egs {
+			t.egress[e.GetEgressId()] = e
+		}
+	} else {
+		t.egress = nil
+		w.opts.Logger.Debug("events: no egress list", "error", err.Error())
+	}
+	return t, nil
+}
+
+// diff is the events that turn the model into t, leaving alone what changed
+// since revision start (a webhook applied while we listed knows better).
+func (w *Watch) diff(t *truth, start uint64) []Event {
+	m := w.model
+	fresh := func(key string) bool { return m.touched[key] > start }
+	var out []Event
+	cur := m.cur
+	// Rooms that closed, with everyone in them.
+	for _, name := range sortedKeys(cur.Rooms) {
+		r := cur.Rooms[name]
+		if _, ok := t.rooms[name]; ok || fresh("room/"+name) {
+			continue
+		}
+		for _, id := range sortedKeys(r.Participants) {
+			p := r.Participants[id]
+			if !fresh("p/" + name + "/" + id) {
+				out = append(out, Event{Kind: ParticipantLeft, Room: name, RoomSID: r.SID, Participant: &p})
+			}
+		}
+		out = append(out, Event{Kind: RoomClosed, Room: name, RoomSID: r.SID})
+	}
+	for _, name := range sortedKeys(t.rooms) {
+		lr := t.rooms[name]
+		have := cur.Rooms[name]
+		if have == nil && !fresh("room/"+name) {
+			out = append(out, Event{Kind: RoomOpened, Room: name, RoomSID: lr.GetSid()})
+		}
+		var haveP map[string]Participant
+		if have != nil {
+			haveP = have.Participants
+		}
+		// Who left.
+		for _, id := range sortedKeys(haveP) {
+			if _, ok := t.people[name][id]; !ok && !fresh("p/"+name+"/"+id) {
+				p := haveP[id]
+				out = append(out, Event{Kind: ParticipantLeft, Room: name, RoomSID: lr.GetSid(), Participant: &p})
+			}
+		}
+		// Who joined, and whose tracks changed.
+		for _, id := range sortedKeys(t.people[name]) {
+			lp := participantFrom(t.people[name][id])
+			if fresh("p/" + name + "/" + id) {
+				continue
+			}
+			old, ok := haveP[id]
+			if ok && old.SID != lp.SID { // left and came back: a new session
+				o := old
+				out = append(out, Event{Kind: ParticipantLeft, Room: name, RoomSID: lr.GetSid(), Participant: &o})
+				ok = false
+			}
+			bare := lp
+			bare.Tracks = nil
+			if !ok {
+				out = append(out, Event{Kind: ParticipantJoined, Room: name, RoomSID: lr.GetSid(), Participant: &bare})
+				old = Participant{}
+			}
+			for _, tr := range old.Tracks {
+				if !hasTrack(lp.Tracks, tr.SID) && !fresh("t/"+tr.SID) {
+					tr := tr
+					out = append(out, Event{Kind: TrackUnpublished, Room: name, RoomSID: lr.GetSid(), Participant: &bare, Track: &tr})
+				}
+			}
+			for _, tr := range lp.Tracks {
+				if !hasTrack(old.Tracks, tr.SID) && !fresh("t/"+tr.SID) {
+					tr := tr
+					out = append(out, Event{Kind: TrackPublished, Room: name, RoomSID: lr.GetSid(), Participant: &bare, Track: &tr})
+				}
+			}
+		}
+	}
+	if t.ingress != nil {
+		out = append(out, w.diffIngress(t, fresh)...)
+	}
+	if t.egress != nil {
+		out = append(out, w.diffEgress(t, fresh)...)
+	}
+	return out
+}
+
+func (w *Watch) diffIngress(t *truth, fresh func(string) bool) []Event {
+	cur, out := w.model.cur, []Event(nil)
+	for _, id := range sortedKeys(cur.Ingresses) {
+		if _, ok := t.ingress[id]; !ok && !fresh("in/"+id) {
+			in := cur.Ingresses[id]
+			out = append(out, Event{Kind: IngestRemoved, Room: in.Room, Ingest: &in})
+		}
+	}
+	for _, id := range sortedKeys(t.ingress) {
+		in := ingestFrom(t.ingress[id])
+		old, ok := cur.Ingresses[id]
+		if fresh("in/"+id) || (ok && old == in) {
+			continue
+		}
+		kind := IngestUpdated
+		switch {
+		case in.Live() && !old.Live():
+			kind = IngestLive
+		case !in.Live() && old.Live():
+			kind = IngestEnded
+		}
+		out = append(out, Event{Kind: kind, Room: in.Room, Ingest: &in})
+	}
+	return out
+}
+
+func (w *Watch) diffEgress(t *truth, fresh func(string) bool) []Event {
+	cur, out := w.model.cur, []Event(nil)
+	for _, id := range sortedKeys(cur.Recordings) {
+		if _, ok := t.egress[id]; !ok && !fresh("eg/"+id) {
+			r := cur.Recordings[id]
+			out = append(out, Event{Kind: RecordingEnded, Room: r.Room, Recording: &r})
+		}
+	}
+	for _, id := range sortedKeys(t.egress) {
+		r := recordingFrom(t.egress[id])
+		old, ok := cur.Recordings[id]
+		if fresh("eg/" + id) {
+			continue
+		}
+		switch {
+		case !ok:
+			out = append(out, Event{Kind: RecordingStarted, Room: r.Room, Recording: &r})
+		case old.Status != r.Status:
+			out = append(out, Event{Kind: RecordingUpdated, Room: r.Room, Recording: &r})
+		}
+	}
+	return out
+}
+
+func hasTrack(ts []Track, sid string) bool {
+	for _, t := range ts {
+		if t.SID == sid {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func isNotFound(err error) bool { return errors.Is(err, errs.ErrNotFound) }
