@@ -22,6 +22,7 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 )
 
@@ -67,10 +68,10 @@ func TestRestreamToPlatforms(t *testing.T) {
 	// Refusals name the destination too: a URL that is not RTMP, one without a
 	// host, each carrying a real key.
 	_, err = s.egress.AddDestinations(ctx, rs.ID, "https://platform.example/live/"+second.Key)
-	assert.ErrorIs(t, err, egress.ErrInvalidArgument)
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 	seen.answer(err)
 	_, err = s.egress.Restream(ctx, "stage", "ada", "rtmp:///live/"+first.Key)
-	assert.ErrorIs(t, err, egress.ErrInvalidArgument)
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 	seen.answer(err)
 
 	// The first platform is dropped: egress closes that connection (the ingest sees

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/storage"
@@ -240,9 +241,9 @@ func TestLinkLifetimes(t *testing.T) {
 	}
 	for _, ttl := range []time.Duration{604801 * time.Second, 30 * 24 * time.Hour, time.Second / 2, -time.Hour} {
 		_, err := s.DownloadURL(ctx, "jam/show.ogg", ttl)
-		assert.ErrorIs(t, err, recordings.ErrInvalidArgument, "DownloadURL(%s)", ttl)
+		assert.ErrorIs(t, err, spacemusic.ErrInvalidArgument, "DownloadURL(%s)", ttl)
 		_, err = s.Link(ctx, recordings.Recording{Key: "jam/show.ogg"}, ttl)
-		assert.ErrorIs(t, err, recordings.ErrInvalidArgument, "Link(%s)", ttl)
+		assert.ErrorIs(t, err, spacemusic.ErrInvalidArgument, "Link(%s)", ttl)
 	}
 }
 
@@ -372,7 +373,7 @@ func TestPageSizes(t *testing.T) {
 	assert.Empty(t, page.Next)
 
 	_, err = s.ListPage(ctx, recordings.ListOptions{Room: "jam", Limit: 501})
-	assert.ErrorIs(t, err, recordings.ErrInvalidArgument, "501 is too many")
+	assert.ErrorIs(t, err, spacemusic.ErrInvalidArgument, "501 is too many")
 }
 
 // Grouping is pure: segments of a folder that holds no playlist stay files, and
