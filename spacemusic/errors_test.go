@@ -15,8 +15,8 @@ import (
 )
 
 // One question, one answer: whatever is missing (a stage, an ingest, a recording
-// run or a file in the bucket), the caller asks errors.Is(err, ErrNotFound) and
-// reads the call, the kind and who said so from one type.
+// run or a file in the bucket), the caller asks errors.Is(err, spacemusic.ErrNotFound)
+// and reads the call, the kind and who said so from one type.
 func TestEveryMissingThingIsErrNotFound(t *testing.T) {
 	env := testenv.LiveKit(t, testenv.WithRedis())
 	m := testenv.MinIO(t)
