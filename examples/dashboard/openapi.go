@@ -31,9 +31,15 @@ func openAPIDocument(rts []route) map[string]any {
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "streamkit dashboard", "version": "1",
-			"description": "Rooms, participants, tokens and ingress of a live-music show on LiveKit. Every error is " +
-				`{"error":{"code","message"}} with a stable code. Stream routes also answer under /api/stream, the API gateway's paths.`},
-		"paths": paths,
+			"description": "Rooms, participants, tokens, ingress (RTMP, WHIP, URL pulls), egress (recording the show's audio, " +
+				"stems, the room or HLS, restreaming to RTMP) and the recordings archive (list, download) of a live-music show " +
+				"on LiveKit. Every error is " + `{"error":{"code","message"}} with a stable code. Stream routes also answer ` +
+				"under /api/stream, the API gateway's paths. The web page (/ and /static/) is not part of this API.",
+			// The repository has no licence file: nothing is granted.
+			"license": map[string]any{"name": "Proprietary (spacemusic): no licence is granted"}},
+		// Relative: the API is wherever this document was fetched from.
+		"servers": []any{map[string]any{"url": "/", "description": "this dashboard"}},
+		"paths":   paths,
 		"components": map[string]any{
 			"schemas": map[string]any{"Error": errSchema},
 			"securitySchemes": map[string]any{
@@ -56,12 +62,17 @@ func operation(rt route, path string) map[string]any {
 	var params []any
 	for _, seg := range strings.Split(path, "/") {
 		if strings.HasPrefix(seg, "{") {
-			name, maxLen := strings.Trim(seg, "{}"), 128
-			if name == "key" {
-				maxLen = recordings.MaxKeyLen // a bucket key, slashes included
+			name := strings.Trim(seg, "{}")
+			p := map[string]any{"name": name, "in": "path", "required": true,
+				"schema": map[string]any{"type": "string", "maxLength": 128}}
+			if rest := strings.Contains(rt.path, "{"+name+"...}"); rest {
+				// OpenAPI has no parameter spanning segments: say so in words
+				// and in an extension a client or test can act on.
+				p["description"] = "the rest of the path, slashes included (a recording's bucket key: room/...)"
+				p["x-rest-of-path"] = true
+				p["schema"] = map[string]any{"type": "string", "maxLength": recordings.MaxKeyLen}
 			}
-			params = append(params, map[string]any{"name": name, "in": "path", "required": true,
-				"schema": map[string]any{"type": "string", "maxLength": maxLen}})
+			params = append(params, p)
 		}
 	}
 	for _, q := range rt.query {
@@ -78,8 +89,16 @@ func operation(rt route, path string) map[string]any {
 
 	ok := map[string]any{"description": "success"}
 	switch {
-	case rt.contentType != "":
-		ok["content"] = map[string]any{rt.contentType: map[string]any{"schema": map[string]any{"type": "string"}}}
+	case len(rt.contentTypes) > 0:
+		content := map[string]any{}
+		for _, ct := range rt.contentTypes {
+			schema := map[string]any{"type": "string"}
+			if !strings.HasPrefix(ct, "text/") {
+				schema["format"] = "binary"
+			}
+			content[ct] = map[string]any{"schema": schema}
+		}
+		ok["content"] = content
 	case rt.response != nil:
 		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.response), false)}}
 	}
@@ -93,7 +112,11 @@ func operation(rt route, path string) map[string]any {
 	responses := map[string]any{strconv.Itoa(rt.status): ok}
 	if rt.ranges {
 		responses["206"] = map[string]any{"description": "the requested range (Range: bytes=...)", "content": ok["content"]}
-		responses["416"] = map[string]any{"description": "the range is outside the recording"}
+		// http.ServeContent answers these itself, in plain text or with no body.
+		responses["304"] = map[string]any{"description": "not modified since the ETag or date the caller has (If-None-Match, If-Modified-Since)"}
+		responses["412"] = map[string]any{"description": "If-Match or If-Unmodified-Since failed"}
+		responses["416"] = map[string]any{"description": "the range is outside the recording",
+			"content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}}
 	}
 	fail := func(status int, desc string) {
 		responses[strconv.Itoa(status)] = map[string]any{"description": desc,
