@@ -258,7 +258,7 @@ func checkUndocumented(r *http.Request, status int, h http.Header, body []byte) 
 		status == http.StatusNotModified):
 		return nil
 	}
-	if status == http.StatusMovedPermanently && path.Clean(r.URL.Path) != r.URL.Path {
+	if status/100 == 3 && h.Get("Location") != "" && path.Clean(r.URL.Path) != r.URL.Path {
 		return nil // the router sends a path with dots or double slashes to its clean form
 	}
 	var e errorBody

@@ -25,7 +25,7 @@ func openAPIDocument(rts []route) map[string]any {
 			item[strings.ToLower(rt.method)] = operation(rt, p)
 		}
 	}
-	errSchema := schemaOf(reflect.TypeOf(errorBody{}), false)
+	errSchema := schemaOf(reflect.TypeOf(errorBody{}))
 	errSchema["properties"].(map[string]any)["error"].(map[string]any)["properties"].(map[string]any)["code"] =
 		map[string]any{"type": "string", "enum": errorCodes}
 	return map[string]any{
@@ -84,7 +84,7 @@ func operation(rt route, path string) map[string]any {
 	}
 	if rt.request != nil {
 		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-			"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.request), true)}}}
+			"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.request))}}}
 	}
 
 	ok := map[string]any{"description": "success"}
@@ -100,7 +100,7 @@ func operation(rt route, path string) map[string]any {
 		}
 		ok["content"] = content
 	case rt.response != nil:
-		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.response), false)}}
+		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.response))}}
 	}
 	if len(rt.headers) > 0 {
 		hs := map[string]any{}
@@ -163,8 +163,11 @@ func operation(rt route, path string) map[string]any {
 	if rt.method == "POST" {
 		fail(409, "conflicts with the current state (already_exists, failed_precondition)")
 	}
-	if rt.method == "DELETE" && strings.HasSuffix(rt.path, "/ingress") {
+	switch {
+	case rt.method == "DELETE" && strings.HasSuffix(rt.path, "/ingress"):
 		fail(409, "the URL pull is live: wait until it ends, or close its room (ingress_live)")
+	case rt.method == "DELETE" && strings.HasSuffix(rt.path, "/egress"):
+		fail(409, "the egress has already ended (failed_precondition)")
 	}
 	if rt.needs != "" {
 		fail(501, "the service is not configured on this dashboard (not_configured)")
@@ -190,9 +193,11 @@ func operationID(method, path string) string {
 
 var timeType = reflect.TypeOf(time.Time{})
 
-// schemaOf is t's JSON schema. Request schemas are strict: unknown properties are
-// refused (as decode does), and fields without omitempty are required.
-func schemaOf(t reflect.Type, request bool) map[string]any {
+// schemaOf is t's JSON schema, strict both ways so that a body drifting from
+// its Go type fails the contract tests: no property beyond the type's, and the
+// fields without omitempty/omitzero required (a request refuses unknown
+// fields as decode does; an answer always has those fields).
+func schemaOf(t reflect.Type) map[string]any {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -208,26 +213,23 @@ func schemaOf(t reflect.Type, request bool) map[string]any {
 	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
 		return map[string]any{"type": "number"}
 	case t.Kind() == reflect.Slice:
-		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), request)}
+		return map[string]any{"type": "array", "items": schemaOf(t.Elem())}
 	case t.Kind() == reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem(), request)}
+		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem())}
 	case t.Kind() == reflect.Struct:
 		props := map[string]any{}
 		var required []string
-		addFields(t, props, &required, request)
-		s := map[string]any{"type": "object", "properties": props}
-		if request {
-			s["additionalProperties"] = false
-			if len(required) > 0 {
-				s["required"] = required
-			}
+		addFields(t, props, &required)
+		s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+		if len(required) > 0 {
+			s["required"] = required
 		}
 		return s
 	}
 	return map[string]any{}
 }
 
-func addFields(t reflect.Type, props map[string]any, required *[]string, request bool) {
+func addFields(t reflect.Type, props map[string]any, required *[]string) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -238,13 +240,13 @@ func addFields(t reflect.Type, props map[string]any, required *[]string, request
 			continue
 		}
 		if f.Anonymous && name == "" {
-			addFields(f.Type, props, required, request)
+			addFields(f.Type, props, required)
 			continue
 		}
 		if name == "" {
 			name = f.Name
 		}
-		s := schemaOf(f.Type, request)
+		s := schemaOf(f.Type)
 		if enum := f.Tag.Get("enum"); enum != "" {
 			s["enum"] = strings.Split(enum, ",")
 		}
@@ -252,8 +254,12 @@ func addFields(t reflect.Type, props map[string]any, required *[]string, request
 			s["pattern"] = pattern
 		}
 		props[name] = s
-		if !strings.Contains(opts, "omitempty") {
+		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
 			*required = append(*required, name)
+			switch f.Type.Kind() {
+			case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+				s["nullable"] = true // nil is written as null
+			}
 		}
 	}
 }

@@ -379,7 +379,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 				continue
 			}
 			code, ec, h := routed(m, path)
-			if assert.Equal(t, "method_not_allowed", ec, "%s %s is served but not documented (%d)", m, path, code) {
+			if assert.Equal(t, "method_not_allowed", ec, "%s %s: want the router's 405, the path being documented for %s; got %d", m, path, allow, code) {
 				assert.Equal(t, strings.Join(allow, ", "), h.Get("Allow"), "%s %s", m, path)
 			}
 		}
