@@ -220,8 +220,9 @@ func (c *contractDoc) check(r *http.Request, reqBody []byte, status int, h http.
 		return checkUndocumented(r, status, h, body)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(reqBody))
-	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: f.params, Route: f.route,
-		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}
+	opts.WithCustomSchemaErrorFunc(brief)
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: f.params, Route: f.route, Options: opts}
 	reqErr := openapi3filter.ValidateRequest(context.Background(), in)
 	switch {
 	case reqErr != nil && status >= 200 && status < 300:
@@ -232,9 +233,11 @@ func (c *contractDoc) check(r *http.Request, reqBody []byte, status int, h http.
 		return fmt.Errorf("not a 4xx for a request the document calls invalid (%v)", reqErr)
 	}
 	asJSON := isJSON(h.Get("Content-Type"))
+	respOpts := &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: !asJSON}
+	respOpts.WithCustomSchemaErrorFunc(brief)
 	err := openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in, Status: status, Header: h, Body: io.NopCloser(bytes.NewReader(body)),
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: !asJSON}})
+		Options: respOpts})
 	if err != nil || asJSON {
 		return err
 	}
@@ -244,6 +247,12 @@ func (c *contractDoc) check(r *http.Request, reqBody []byte, status int, h http.
 		return fmt.Errorf("content type %q is not documented for %d", h.Get("Content-Type"), status)
 	}
 	return nil
+}
+
+// brief is a schema error without the schema and value it would print: where
+// in the body, and what is wrong.
+func brief(err *openapi3.SchemaError) string {
+	return fmt.Sprintf("at /%s: %s", strings.Join(err.JSONPointer(), "/"), err.Reason)
 }
 
 // checkUndocumented: what the document does not have is the router's 404 or
