@@ -169,8 +169,9 @@ func TestHealthIsCachedAndSaysLittle(t *testing.T) {
 	require.NoError(t, err)
 	health := &countingHealth{HealthChecker: sm}
 	logs := &testenv.Buffer{}
-	srv := httptest.NewServer(NewServer(Deps{Log: slog.New(slog.NewJSONHandler(logs, nil)), Settings: defaultSettings(),
+	_, handler := newContract(t, NewServer(Deps{Log: slog.New(slog.NewJSONHandler(logs, nil)), Settings: defaultSettings(),
 		Health: health, Rooms: sm.Rooms, Tokens: sm.Tokens}))
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	get := func() (int, healthResponse, string) {
 		resp, err := http.Get(srv.URL + "/api/health")

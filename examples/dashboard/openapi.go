@@ -25,15 +25,21 @@ func openAPIDocument(rts []route) map[string]any {
 			item[strings.ToLower(rt.method)] = operation(rt, p)
 		}
 	}
-	errSchema := schemaOf(reflect.TypeOf(errorBody{}), false)
+	errSchema := schemaOf(reflect.TypeOf(errorBody{}))
 	errSchema["properties"].(map[string]any)["error"].(map[string]any)["properties"].(map[string]any)["code"] =
 		map[string]any{"type": "string", "enum": errorCodes}
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "streamkit dashboard", "version": "1",
-			"description": "Rooms, participants, tokens and ingress of a live-music show on LiveKit. Every error is " +
-				`{"error":{"code","message"}} with a stable code. Stream routes also answer under /api/stream, the API gateway's paths.`},
-		"paths": paths,
+			"description": "Rooms, participants, tokens, ingress (RTMP, WHIP, URL pulls), egress (recording the show's audio, " +
+				"stems, the room or HLS, restreaming to RTMP) and the recordings archive (list, download) of a live-music show " +
+				"on LiveKit. Every error is " + `{"error":{"code","message"}} with a stable code. Stream routes also answer ` +
+				"under /api/stream, the API gateway's paths. The web page (/ and /static/) is not part of this API.",
+			// The repository has no licence file: nothing is granted.
+			"license": map[string]any{"name": "Proprietary (spacemusic): no licence is granted"}},
+		// Relative: the API is wherever this document was fetched from.
+		"servers": []any{map[string]any{"url": "/", "description": "this dashboard"}},
+		"paths":   paths,
 		"components": map[string]any{
 			"schemas": map[string]any{"Error": errSchema},
 			"securitySchemes": map[string]any{
@@ -56,12 +62,17 @@ func operation(rt route, path string) map[string]any {
 	var params []any
 	for _, seg := range strings.Split(path, "/") {
 		if strings.HasPrefix(seg, "{") {
-			name, maxLen := strings.Trim(seg, "{}"), 128
-			if name == "key" {
-				maxLen = recordings.MaxKeyLen // a bucket key, slashes included
+			name := strings.Trim(seg, "{}")
+			p := map[string]any{"name": name, "in": "path", "required": true,
+				"schema": map[string]any{"type": "string", "maxLength": 128}}
+			if rest := strings.Contains(rt.path, "{"+name+"...}"); rest {
+				// OpenAPI has no parameter spanning segments: say so in words
+				// and in an extension a client or test can act on.
+				p["description"] = "the rest of the path, slashes included (a recording's bucket key: room/...)"
+				p["x-rest-of-path"] = true
+				p["schema"] = map[string]any{"type": "string", "maxLength": recordings.MaxKeyLen}
 			}
-			params = append(params, map[string]any{"name": name, "in": "path", "required": true,
-				"schema": map[string]any{"type": "string", "maxLength": maxLen}})
+			params = append(params, p)
 		}
 	}
 	for _, q := range rt.query {
@@ -73,15 +84,23 @@ func operation(rt route, path string) map[string]any {
 	}
 	if rt.request != nil {
 		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-			"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.request), true)}}}
+			"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.request))}}}
 	}
 
 	ok := map[string]any{"description": "success"}
 	switch {
-	case rt.contentType != "":
-		ok["content"] = map[string]any{rt.contentType: map[string]any{"schema": map[string]any{"type": "string"}}}
+	case len(rt.contentTypes) > 0:
+		content := map[string]any{}
+		for _, ct := range rt.contentTypes {
+			schema := map[string]any{"type": "string"}
+			if !strings.HasPrefix(ct, "text/") {
+				schema["format"] = "binary"
+			}
+			content[ct] = map[string]any{"schema": schema}
+		}
+		ok["content"] = content
 	case rt.response != nil:
-		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.response), false)}}
+		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.response))}}
 	}
 	if len(rt.headers) > 0 {
 		hs := map[string]any{}
@@ -93,7 +112,11 @@ func operation(rt route, path string) map[string]any {
 	responses := map[string]any{strconv.Itoa(rt.status): ok}
 	if rt.ranges {
 		responses["206"] = map[string]any{"description": "the requested range (Range: bytes=...)", "content": ok["content"]}
-		responses["416"] = map[string]any{"description": "the range is outside the recording"}
+		// http.ServeContent answers these itself, in plain text or with no body.
+		responses["304"] = map[string]any{"description": "not modified since the ETag or date the caller has (If-None-Match, If-Modified-Since)"}
+		responses["412"] = map[string]any{"description": "If-Match or If-Unmodified-Since failed"}
+		responses["416"] = map[string]any{"description": "the range is outside the recording",
+			"content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}}
 	}
 	fail := func(status int, desc string) {
 		responses[strconv.Itoa(status)] = map[string]any{"description": desc,
@@ -140,8 +163,11 @@ func operation(rt route, path string) map[string]any {
 	if rt.method == "POST" {
 		fail(409, "conflicts with the current state (already_exists, failed_precondition)")
 	}
-	if rt.method == "DELETE" && strings.HasSuffix(rt.path, "/ingress") {
+	switch {
+	case rt.method == "DELETE" && strings.HasSuffix(rt.path, "/ingress"):
 		fail(409, "the URL pull is live: wait until it ends, or close its room (ingress_live)")
+	case rt.method == "DELETE" && strings.HasSuffix(rt.path, "/egress"):
+		fail(409, "the egress has already ended (failed_precondition)")
 	}
 	if rt.needs != "" {
 		fail(501, "the service is not configured on this dashboard (not_configured)")
@@ -167,9 +193,11 @@ func operationID(method, path string) string {
 
 var timeType = reflect.TypeOf(time.Time{})
 
-// schemaOf is t's JSON schema. Request schemas are strict: unknown properties are
-// refused (as decode does), and fields without omitempty are required.
-func schemaOf(t reflect.Type, request bool) map[string]any {
+// schemaOf is t's JSON schema, strict both ways so that a body drifting from
+// its Go type fails the contract tests: no property beyond the type's, and the
+// fields without omitempty/omitzero required (a request refuses unknown
+// fields as decode does; an answer always has those fields).
+func schemaOf(t reflect.Type) map[string]any {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -185,26 +213,23 @@ func schemaOf(t reflect.Type, request bool) map[string]any {
 	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
 		return map[string]any{"type": "number"}
 	case t.Kind() == reflect.Slice:
-		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), request)}
+		return map[string]any{"type": "array", "items": schemaOf(t.Elem())}
 	case t.Kind() == reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem(), request)}
+		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem())}
 	case t.Kind() == reflect.Struct:
 		props := map[string]any{}
 		var required []string
-		addFields(t, props, &required, request)
-		s := map[string]any{"type": "object", "properties": props}
-		if request {
-			s["additionalProperties"] = false
-			if len(required) > 0 {
-				s["required"] = required
-			}
+		addFields(t, props, &required)
+		s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+		if len(required) > 0 {
+			s["required"] = required
 		}
 		return s
 	}
 	return map[string]any{}
 }
 
-func addFields(t reflect.Type, props map[string]any, required *[]string, request bool) {
+func addFields(t reflect.Type, props map[string]any, required *[]string) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -215,13 +240,13 @@ func addFields(t reflect.Type, props map[string]any, required *[]string, request
 			continue
 		}
 		if f.Anonymous && name == "" {
-			addFields(f.Type, props, required, request)
+			addFields(f.Type, props, required)
 			continue
 		}
 		if name == "" {
 			name = f.Name
 		}
-		s := schemaOf(f.Type, request)
+		s := schemaOf(f.Type)
 		if enum := f.Tag.Get("enum"); enum != "" {
 			s["enum"] = strings.Split(enum, ",")
 		}
@@ -229,8 +254,12 @@ func addFields(t reflect.Type, props map[string]any, required *[]string, request
 			s["pattern"] = pattern
 		}
 		props[name] = s
-		if !strings.Contains(opts, "omitempty") {
+		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
 			*required = append(*required, name)
+			switch f.Type.Kind() {
+			case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+				s["nullable"] = true // nil is written as null
+			}
 		}
 	}
 }

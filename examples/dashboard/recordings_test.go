@@ -93,8 +93,10 @@ func (a *archive) dashboard(t testing.TB, tweak func(*settings), storage func(*e
 		tweak(&set)
 	}
 	s.srv.Close()
-	s.srv = httptest.NewUnstartedServer(counted.tap(NewServer(Deps{Log: slog.New(slog.NewJSONHandler(s.logs, nil)), Settings: set, WSURL: publicWS,
-		Health: s.sm, Rooms: s.sm.Rooms, Tokens: s.sm.Tokens, Ingress: s.sm.Ingress, Egress: s.sm.Egress, Recordings: counted})))
+	var h http.Handler
+	s.api, h = newContract(t, NewServer(Deps{Log: slog.New(slog.NewJSONHandler(s.logs, nil)), Settings: set, WSURL: publicWS,
+		Health: s.sm, Rooms: s.sm.Rooms, Tokens: s.sm.Tokens, Ingress: s.sm.Ingress, Egress: s.sm.Egress, Recordings: counted}))
+	s.srv = httptest.NewUnstartedServer(counted.tap(h))
 	s.srv.Config.WriteTimeout = set.WriteTimeout // as run does
 	s.srv.Start()
 	t.Cleanup(s.srv.Close)

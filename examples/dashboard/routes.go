@@ -17,7 +17,7 @@ func (s *server) routes() []route {
 			summary: "LiveKit connectivity: 200 when reachable and our credentials work, 503 naming the failed check", handle: s.handleHealth()},
 		{method: "GET", path: "/api/openapi.json", role: public, status: 200, response: map[string]any{},
 			summary: "This API as an OpenAPI 3 document", handle: s.handleOpenAPI()},
-		{method: "GET", path: "/metrics", role: scrape, status: 200, contentType: "text/plain",
+		{method: "GET", path: "/metrics", role: scrape, status: 200, contentTypes: []string{"text/plain"},
 			summary: "Prometheus metrics (public unless DASHBOARD_METRICS_PUBLIC=false)", handle: s.handleMetrics()},
 
 		{method: "GET", path: "/api/me", role: viewer, status: 200, response: me{},
@@ -65,7 +65,9 @@ func (s *server) routes() []route {
 			headers: []param{{"X-Next-Cursor", "cursor of the next page; absent on the last", false}, {"Link", `the next page's URL, rel="next"; absent on the last`, false}},
 			summary: "Finished recordings in the bucket, newest first, a page at a time, each HLS run as one; with download links (presigned, or this dashboard's own path)",
 			handle:  s.handleListRecordings()},
-		{method: "GET", path: "/api/recordings/{key...}", stream: true, role: viewer, status: 200, contentType: "application/octet-stream", ranges: true, needs: recordingService,
+		{method: "GET", path: "/api/recordings/{key...}", stream: true, role: viewer, status: 200, ranges: true,
+			// What recordings.ContentType gives a key, by its extension.
+			contentTypes: []string{"audio/*", "video/*", "application/vnd.apple.mpegurl", "application/octet-stream"}, needs: recordingService,
 			summary: "Download a recording through the dashboard; key is its bucket key (room/...); Range requests answer 206", handle: s.handleGetRecording()},
 	}
 }
@@ -110,7 +112,7 @@ type route struct {
 	query        []param   // documented query parameters
 	request      any       // JSON body
 	response     any       // success body
-	contentType  string    // of the success body; JSON unless set
+	contentTypes []string  // of the success body; JSON unless set
 	headers      []param   // documented headers of the success answer
 	ranges       bool      // answers Range requests (206, 416)
 	status       int       // success status
