@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -92,6 +93,12 @@ func newStageWith(t testing.TB, env *testenv.Env, storage egress.Storage, tweak 
 		deps.Egress, deps.Recordings = sm.Egress, sm.Recordings
 		st.secrets = append(st.secrets, storage.SecretKey)
 	}
+	// The live model, as in production: a Watch fed by the webhook route (when
+	// LiveKit was started with the dashboard's webhook URL: newLiveStage).
+	ctx, cancel := context.WithCancel(context.Background())
+	stopWatch, err := watchLiveKit(ctx, &deps, sm.Config(), s, deps.Log)
+	require.NoError(t, err)
+	t.Cleanup(func() { cancel(); stopWatch() })
 	st.srv = httptest.NewServer(NewServer(deps))
 	t.Cleanup(st.srv.Close)
 	t.Cleanup(func() {
