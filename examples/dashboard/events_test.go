@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/livekit/protocol/auth"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,7 +26,7 @@ import (
 
 // newLiveStage is a stage whose LiveKit sends its webhooks to the dashboard.
 // LiveKit must know the URL before it starts, so a front server takes it first.
-func newLiveStage(t *testing.T) *stage {
+func newLiveStage(t *testing.T, tweak func(*settings)) *stage {
 	t.Helper()
 	var target atomic.Value // http.Handler
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -38,7 +39,7 @@ func newLiveStage(t *testing.T) *stage {
 	}))
 	t.Cleanup(front.Close)
 	env := testenv.LiveKit(t, testenv.WithRedis(), testenv.WithWebhook(front.URL+"/api/webhooks/livekit"))
-	st := newStageWith(t, env, egress.Storage{}, nil)
+	st := newStageWith(t, env, egress.Storage{}, tweak)
 	target.Store(st.srv.Config.Handler)
 	return st
 }
@@ -133,7 +134,7 @@ func storyOf(evs []events.Event) []string {
 // the room is gone.
 func TestTheShowReachesThePageAsItHappens(t *testing.T) {
 	testenv.RequireNetNS(t)
-	st := newLiveStage(t)
+	st := newLiveStage(t, nil)
 	stream := openStream(t, st.srv.URL+"/api/events", testViewerKey, "")
 	within := func(what string, ok func() bool) {
 		t.Helper()
@@ -189,7 +190,7 @@ func TestTheShowReachesThePageAsItHappens(t *testing.T) {
 // exactly what it missed, in order; a room filter keeps other rooms out.
 func TestEventStreamResumesWithoutAGap(t *testing.T) {
 	testenv.RequireNetNS(t)
-	st := newLiveStage(t)
+	st := newLiveStage(t, nil)
 	first := openStream(t, st.srv.URL+"/api/events", testViewerKey, "")
 	status, body := st.as(t, testOperatorKey, "POST", "/api/rooms", `{"name":"first"}`)
 	require.Equal(t, 201, status, string(body))
@@ -303,4 +304,42 @@ func TestLiveRoutesRefuseStrangers(t *testing.T) {
 	require.NoError(t, err)
 	r2.Body.Close()
 	assert.Equal(t, 400, r2.StatusCode)
+}
+
+// The page is live: while its event stream is up it asks the server nothing on
+// its own, and a performer joining the open room shows up within a second,
+// without a reload.
+func TestThePageIsLive(t *testing.T) {
+	testenv.RequireNetNS(t)
+	st := newLiveStage(t, func(s *settings) {
+		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
+		s.AdminGroup, s.OperatorGroup = adminGroup, operatorGroup
+	})
+	status, body := st.as(t, testOperatorKey, "POST", "/api/rooms", `{"name":"live-room"}`)
+	require.Equal(t, 201, status, string(body))
+
+	b := openDashboard(t, st.srv.URL+"/", "mia")
+	b.until("the event stream is up", `document.querySelector("#live").textContent === "live"`)
+	b.until("the room in the list", `!!document.querySelector('#rooms tr[data-room="live-room"]')`)
+	b.run(chromedp.Click(`#rooms tr[data-room="live-room"] button.link`, chromedp.ByQuery), chromedp.Evaluate(`window.notReloaded = true`, nil))
+	b.until("the room is open", `!document.querySelector("#detail").hidden`)
+
+	// A quiet stretch: two polling periods of the old page, no request at all.
+	pageRequests := func() int { return strings.Count(st.logs.String(), `"path":"/api/rooms"`) }
+	before := pageRequests()
+	time.Sleep(7 * time.Second)
+	assert.Equal(t, before, pageRequests(), "the page polled while its event stream was up")
+
+	tok, err := st.sm.Tokens.Performer("live-room", "ada")
+	require.NoError(t, err)
+	st.env.Join(t, tok.JWT, nil)
+	joined := time.Now()
+	b.until("ada in the room", `!!document.querySelector('#participants [data-identity="ada"]')`)
+	took := time.Since(joined)
+	t.Logf("a join reached the page in %s", took)
+	assert.Less(t, took, time.Second, "a join reaches the page within a second")
+	b.until("the join in the timeline", `[...document.querySelectorAll("#timeline li")].some(li => li.textContent.includes("ada"))`)
+	var still bool
+	b.run(chromedp.Evaluate(`window.notReloaded === true`, &still))
+	assert.True(t, still, "the page was not reloaded")
 }
