@@ -207,7 +207,7 @@ func (c *Client) Health(ctx context.Context) error {
 	if err != nil {
 		e := &errs.Error{Op: OpHealthReadiness, Kind: errNotReady, Upstream: errs.LiveKit, Message: "no answer"}
 		if t := errs.Transport(OpHealthReadiness, errs.LiveKit, err); t != nil {
-			e.Message = t.Message // never the address
+			e.Message, e.Cause = t.Message, t.Cause // never the address in the message
 		}
 		return e
 	}

@@ -510,6 +510,8 @@ func TestHelpListsEverySetting(t *testing.T) {
 		{"DASHBOARD_SHUTDOWN_TIMEOUT", "shutdown-timeout", `"20s"`, "20s"},
 		{"DASHBOARD_PULL_ALLOW", "pull-allow", `""`, ""},
 		{"DASHBOARD_RESTREAM_ALLOW", "restream-allow", `"` + restreamDefault + `"`, "the platforms' ingests"},
+		{"DASHBOARD_RESYNC", "resync", `"30s"`, "30s"},
+		{"REDIS_URL", "redis-url", `""`, ""},
 	}
 
 	// -help: one entry per flag, its description ending in "(env X, default Y)".
@@ -528,7 +530,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 	require.NoError(t, err)
 	table := map[string][]string{}
 	for _, line := range strings.Split(string(readme), "\n") {
-		if cells := strings.Split(line, "|"); len(cells) > 4 && strings.HasPrefix(strings.TrimSpace(cells[1]), "`DASHBOARD_") {
+		if cells := strings.Split(line, "|"); len(cells) > 4 && (strings.HasPrefix(strings.TrimSpace(cells[1]), "`DASHBOARD_") || strings.TrimSpace(cells[1]) == "`REDIS_URL`") {
 			for n := range cells {
 				cells[n] = strings.Trim(strings.TrimSpace(cells[n]), "`")
 			}
@@ -569,6 +571,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 		WriteTimeout:    30 * time.Second,
 		IdleTimeout:     2 * time.Minute,
 		ShutdownTimeout: 20 * time.Second,
+		Resync:          30 * time.Second,
 		PullAllow:       none,
 		RestreamAllow:   platforms,
 	}, s)

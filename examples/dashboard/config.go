@@ -42,6 +42,8 @@ type settings struct {
 	ShutdownTimeout time.Duration
 	PullAllow       hostList // DASHBOARD_PULL_ALLOW: hosts URL pulls may read from
 	RestreamAllow   hostList // DASHBOARD_RESTREAM_ALLOW: hosts restreams may send to
+	RedisURL        string   // REDIS_URL: the shared event log; never logged (may hold a password)
+	Resync          time.Duration
 }
 
 // setting describes one knob for -help and the README.
@@ -137,6 +139,17 @@ var knobs = []setting{
 	{"DASHBOARD_LIVEKIT_TIMEOUT", "livekit-timeout", "5s", "deadline of each call to LiveKit", func(s *settings, v string) (err error) {
 		s.LiveKitTimeout, err = positiveDuration(v)
 		return err
+	}},
+	{"DASHBOARD_RESYNC", "resync", "30s", "how often the live model lists LiveKit again, to find what lost webhooks did not say", func(s *settings, v string) (err error) {
+		s.Resync, err = positiveDuration(v)
+		return err
+	}},
+	{"REDIS_URL", "redis-url", "", "Redis for the shared event log (replicas share one timeline; history survives restarts), e.g. LiveKit's own; empty: in memory", func(s *settings, v string) error {
+		if v != "" && !strings.HasPrefix(v, "redis://") && !strings.HasPrefix(v, "rediss://") {
+			return fmt.Errorf("must be a redis:// or rediss:// URL")
+		}
+		s.RedisURL = v
+		return nil
 	}},
 	{"DASHBOARD_HEALTH_TIMEOUT", "health-timeout", "2s", "deadline of /api/health's checks of LiveKit", func(s *settings, v string) (err error) {
 		s.HealthTimeout, err = positiveDuration(v)

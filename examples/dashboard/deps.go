@@ -6,10 +6,12 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -31,6 +33,26 @@ type Deps struct {
 	Egress     Egresses
 	Recordings Recordings
 	Resolver   Resolver // looks up pull and restream hosts; nil: net.DefaultResolver
+	Events     Events   // the watched model of LiveKit; nil: the live routes answer 501
+	Webhooks   Webhooks // LiveKit's webhooks in; nil with Events
+	// Closing, when closed, ends the open event streams: the server is
+	// shutting down.
+	Closing <-chan struct{}
+}
+
+// Events is the watched model of LiveKit and its event log: *events.Watch.
+type Events interface {
+	Snapshot() *events.Snapshot
+	Wait(ctx context.Context, after uint64) ([]events.Event, error)
+	History(ctx context.Context, room string) ([]events.Event, error)
+	Corrections() map[events.Kind]int64
+	LastWebhook() time.Time
+}
+
+// Webhooks verifies and takes LiveKit's webhooks: *events.Receiver.
+type Webhooks interface {
+	http.Handler
+	Counts() map[string]int64
 }
 
 // HealthChecker is LiveKit's reachability: *spacemusic.Client.

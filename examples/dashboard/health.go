@@ -11,11 +11,21 @@ import (
 )
 
 type healthResponse struct {
-	Status    string `json:"status" enum:"ok,unavailable"`
-	LiveKit   string `json:"livekit" enum:"ok,readiness,api,unknown"` // the check that failed
-	Error     string `json:"error,omitempty"`                         // which check failed, in generic words (details are logged)
-	LatencyMS int64  `json:"latencyMs"`
-	Checked   string `json:"checked"` // RFC 3339: when the probe ran (at most healthMaxAge ago)
+	Status    string       `json:"status" enum:"ok,unavailable"`
+	LiveKit   string       `json:"livekit" enum:"ok,readiness,api,unknown"` // the check that failed
+	Error     string       `json:"error,omitempty"`                         // which check failed, in generic words (details are logged)
+	LatencyMS int64        `json:"latencyMs"`
+	Checked   string       `json:"checked"`         // RFC 3339: when the probe ran (at most healthMaxAge ago)
+	Model     *modelHealth `json:"model,omitempty"` // the live model, when the dashboard runs one
+}
+
+// modelHealth says how current the live model is: its lag is the time since it
+// last listed LiveKit; the last webhook's age tells whether LiveKit reaches us.
+type modelHealth struct {
+	Revision         uint64 `json:"revision"`
+	Synced           bool   `json:"synced"`
+	LagMS            int64  `json:"lagMs"`                      // since the last completed list of LiveKit
+	LastWebhookAgeMS *int64 `json:"lastWebhookAgeMs,omitempty"` // absent until the first webhook
 }
 
 // healthMaxAge is how old an answer of /api/health may be. The route is public:
@@ -115,7 +125,23 @@ func (s *server) handleHealth() handler {
 		if err != nil {
 			return err // the caller went away
 		}
+		if s.Events != nil {
+			res.Model = s.modelHealth()
+		}
 		writeJSON(w, status, res)
 		return nil
 	}
+}
+
+func (s *server) modelHealth() *modelHealth {
+	snap := s.Events.Snapshot()
+	m := &modelHealth{Revision: snap.Revision, Synced: snap.Synced, LagMS: -1}
+	if snap.Synced {
+		m.LagMS = time.Since(snap.Resynced).Milliseconds()
+	}
+	if at := s.Events.LastWebhook(); !at.IsZero() {
+		age := time.Since(at).Milliseconds()
+		m.LastWebhookAgeMS = &age
+	}
+	return m
 }

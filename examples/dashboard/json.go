@@ -79,7 +79,7 @@ var ownCodes = []string{
 	"malformed_json", "unknown_field", "body_too_large", "unsupported_media_type",
 	"unauthenticated", "api_key_in_query", "forbidden", "route_not_found", "method_not_allowed",
 	"rate_limited", "not_configured", "internal",
-	"pull_not_allowed", "destination_not_allowed", "too_many_destinations",
+	"pull_not_allowed", "destination_not_allowed", "too_many_destinations", "events_unavailable",
 }
 
 // errorCodes lists every stable code once, for the OpenAPI document.

@@ -145,6 +145,19 @@ func operation(rt route, path string) map[string]any {
 		responses["503"] = map[string]any{"description": "LiveKit unreachable or refusing our credentials; livekit names the failed check",
 			"content": ok["content"]}
 	}
+	if rt.path == "/api/webhooks/livekit" {
+		// The signature is the authentication (events.Receiver answers these).
+		op["requestBody"] = map[string]any{"required": true, "description": "LiveKit's webhook event, signed in the Authorization header",
+			"content": map[string]any{"application/webhook+json": map[string]any{"schema": map[string]any{"type": "object"}}}}
+		fail(400, "signed, but not a webhook event (invalid_argument)")
+		fail(401, "no, garbled, expired or wrong signature, unknown key, or a body changed after signing (unauthenticated)")
+		fail(413, "body too large (body_too_large)")
+		fail(415, "not application/webhook+json (unsupported_media_type)")
+		fail(501, "the live model is not configured on this dashboard (not_configured)")
+		fail(503, "the shared event log cannot take it now; LiveKit retries (events_unavailable)")
+		op["responses"] = responses
+		return op
+	}
 	if rt.role == public || rt.role == scrape {
 		if rt.role == public {
 			fail(400, "an API key in the query (api_key_in_query): send X-API-Key")

@@ -20,6 +20,14 @@ func (s *server) routes() []route {
 		{method: "GET", path: "/metrics", role: scrape, status: 200, contentTypes: []string{"text/plain"},
 			summary: "Prometheus metrics (public unless DASHBOARD_METRICS_PUBLIC=false)", handle: s.handleMetrics()},
 
+		{method: "POST", path: "/api/webhooks/livekit", role: public, status: 200, needs: eventsService,
+			summary: "LiveKit's webhooks (application/webhook+json); the signature with LIVEKIT_API_KEY/SECRET is the authentication", handle: s.handleWebhook()},
+		{method: "GET", path: "/api/events", role: viewer, status: 200, contentTypes: []string{"text/event-stream"}, needs: eventsService,
+			query:   []param{{"room", "only this room's events", false}},
+			summary: "The show's events as Server-Sent Events: id is the model's revision; a reconnect sending Last-Event-ID resumes after it without a gap", handle: s.handleEvents()},
+		{method: "GET", path: "/api/rooms/{name}/timeline", role: viewer, status: 200, response: timeline{}, needs: eventsService,
+			summary: "A room's story from the event log (joins, tracks, ingest, recordings), also after it closed", handle: s.handleTimeline()},
+
 		{method: "GET", path: "/api/me", role: viewer, status: 200, response: me{},
 			summary: "Who is signed in, how, and with which role", handle: s.handleMe()},
 
@@ -88,6 +96,7 @@ type service string
 const (
 	ingressService   service = "ingress"
 	recordingService service = "recording (MINIO_BUCKET)"
+	eventsService    service = "events"
 )
 
 // has reports whether the dashboard was given what svc needs.
@@ -97,6 +106,8 @@ func (s *server) has(svc service) bool {
 		return s.Ingress != nil
 	case recordingService:
 		return s.Egress != nil && s.Recordings != nil
+	case eventsService:
+		return s.Events != nil && s.Webhooks != nil
 	}
 	return true
 }

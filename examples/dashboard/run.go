@@ -10,9 +10,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/spacemusic/streamkit/internal/stack"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/events"
 )
 
 // run is the whole program; main only supplies the process's context (cancelled
@@ -30,12 +33,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Warn("DASHBOARD_ALLOW_ALL_ADMIN: EVERY SIGNED-IN PERSON IS AN ADMIN and may close rooms, remove people, delete ingresses and reveal stream keys; set DASHBOARD_ADMIN_GROUP instead")
 	}
 
+	// Listen first: in dev mode LiveKit must know where to send its webhooks.
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("invalid DASHBOARD_ADDR (-addr): %w", err)
+	}
+	defer ln.Close()
 	cfg := spacemusic.ConfigFromGetenv(getenv)
 	if s.Dev {
 		log.Warn("DEV MODE: NO AUTHENTICATION. A local LiveKit runs for this process only; never expose this server.")
 		st := stack.New()
 		defer st.Close() // stops every process it started, after the server has shut down
-		if cfg, err = devStack(st, log); err != nil {
+		hook := fmt.Sprintf("http://127.0.0.1:%d/api/webhooks/livekit", ln.Addr().(*net.TCPAddr).Port)
+		if cfg, s.RedisURL, err = devStack(st, log, hook); err != nil {
 			return err
 		}
 	}
@@ -57,12 +67,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	} else {
 		log.Info("recording is off: set MINIO_BUCKET, MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY to enable /api/egress and /api/recordings")
 	}
+	stopWatch, err := watchLiveKit(ctx, &deps, cfg, s, log)
+	if err != nil {
+		return err
+	}
+	defer stopWatch()
+	closing := make(chan struct{})
+	deps.Closing = closing
 	handler := NewServer(deps)
 
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		return fmt.Errorf("invalid DASHBOARD_ADDR (-addr): %w", err)
-	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: min(5*time.Second, s.ReadTimeout),
@@ -72,6 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(func() { close(closing) })
 	log.Info("serving", "url", "http://"+ln.Addr().String(), "livekit", cfg.URL, "dev", s.Dev)
 	fmt.Fprintf(stdout, "dashboard: serving on http://%s (API under /api, OpenAPI at /api/openapi.json, metrics at /metrics)\n", ln.Addr())
 	if s.Dev {
@@ -100,9 +114,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // Ingress, Egress and MinIO when they are installed (scripts/dev installs them;
 // scripts/dev --light does not). A component that is missing is left out with a
 // warning naming what stops working; any other failure stops start-up.
-func devStack(st *stack.Stack, log *slog.Logger) (spacemusic.Config, error) {
-	fail := func(what string, err error) (spacemusic.Config, error) {
-		return spacemusic.Config{}, fmt.Errorf("dev mode: starting %s: %w", what, err)
+func devStack(st *stack.Stack, log *slog.Logger, webhook string) (spacemusic.Config, string, error) {
+	fail := func(what string, err error) (spacemusic.Config, string, error) {
+		return spacemusic.Config{}, "", fmt.Errorf("dev mode: starting %s: %w", what, err)
 	}
 	redis, err := st.Redis()
 	if err != nil {
@@ -117,7 +131,8 @@ func devStack(st *stack.Stack, log *slog.Logger) (spacemusic.Config, error) {
 		log.Warn("dev mode: running without LiveKit Ingress; /api/ingress will answer errors", "why", err.Error())
 		ing = nil
 	}
-	o := stack.LiveKitOptions{Redis: redis, RemoteUnmute: true}
+	o := stack.LiveKitOptions{Redis: redis, RemoteUnmute: true, Webhooks: []string{webhook}}
+	redisURL := "redis://" + redis // the event log shares LiveKit's Redis
 	if ing != nil {
 		o.RTMPBase, o.WHIPBase = ing.RTMPBase, ing.WHIPBase
 	}
@@ -136,18 +151,45 @@ func devStack(st *stack.Stack, log *slog.Logger) (spacemusic.Config, error) {
 	m, err := st.MinIO()
 	if errors.As(err, &missing) {
 		log.Warn("dev mode: running without Egress and MinIO; /api/egress and /api/recordings answer not_configured", "why", err.Error())
-		return cfg, nil
+		return cfg, redisURL, nil
 	} else if err != nil {
 		return fail("MinIO", err)
 	}
 	eg, err := st.Egress(lk)
 	if errors.As(err, &missing) {
 		log.Warn("dev mode: running without Egress and MinIO; /api/egress and /api/recordings answer not_configured", "why", err.Error())
-		return cfg, nil
+		return cfg, redisURL, nil
 	} else if err != nil {
 		return fail("Egress", err)
 	}
 	cfg.Storage = egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
 	log.Info("dev mode: Egress and MinIO are up", "storage", cfg.Storage, "egressHealth", eg.HealthURL)
-	return cfg, nil
+	return cfg, redisURL, nil
+}
+
+// watchLiveKit starts the live model: a Watch listing LiveKit every s.Resync and
+// fed by the webhook route, on the shared Redis log when REDIS_URL is set. The
+// returned func stops it.
+func watchLiveKit(ctx context.Context, deps *Deps, cfg spacemusic.Config, s settings, log *slog.Logger) (func(), error) {
+	lister, err := events.NewLister(events.Config{URL: cfg.URL, APIKey: cfg.APIKey, APISecret: cfg.APISecret, Timeout: cfg.Timeout, HTTPClient: cfg.HTTPClient})
+	if err != nil {
+		return nil, err
+	}
+	o := events.Options{Resync: s.Resync, Logger: log}
+	if s.RedisURL != "" {
+		ro, err := redis.ParseURL(s.RedisURL)
+		if err != nil {
+			return nil, errors.New("invalid REDIS_URL (-redis-url): not a Redis URL") // never echo it: it may hold a password
+		}
+		rdb := redis.NewClient(ro)
+		o.Log = events.NewRedisLog(rdb, "streamkit:events", 0)
+		defer func() { log.Info("events: the timeline is shared in Redis", "addr", ro.Addr) }()
+	}
+	w := events.NewWatch(lister, o)
+	deps.Events = w
+	deps.Webhooks = events.NewReceiver(cfg.APIKey, cfg.APISecret, events.WatchSink(w))
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(wctx) }()
+	return func() { cancel(); <-done }, nil
 }

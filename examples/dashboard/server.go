@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,7 @@ type server struct {
 	auth    *authenticator
 	metrics *metrics
 	limiter *limiter
+	streams atomic.Int64 // open event streams
 	mux     *http.ServeMux
 }
 
@@ -32,6 +34,9 @@ func NewServer(d Deps) http.Handler {
 	s := &server{Deps: d, auth: newAuthenticator(d.Settings, d.Log),
 		limiter: newLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux()}
 	s.metrics = newMetrics(d)
+	if d.Events != nil && d.Webhooks != nil {
+		s.metrics.reg.MustRegister(liveCollector{s})
+	}
 	for _, rt := range s.routes() {
 		for _, p := range rt.paths() {
 			s.mux.Handle(rt.method+" "+p, s.wrap(rt, p))

@@ -83,6 +83,9 @@ func (l *RedisLog) Read(ctx context.Context, after uint64, limit int, wait time.
 			return nil, ErrGone
 		}
 	}
+	if wait <= 0 {
+		wait = -1 // go-redis: no BLOCK at all (0 would block forever)
+	}
 	res, err := l.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{l.stream, strconv.FormatUint(after, 10) + "-0"}, Count: int64(limit), Block: wait}).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil // nothing new within wait

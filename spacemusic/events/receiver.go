@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
@@ -74,12 +75,12 @@ func (rc *Receiver) count(result string) {
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		refuse(w, http.StatusMethodNotAllowed, "method_not_allowed", "POST only")
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/webhook+json" && mt != "application/json") {
 		rc.count(WrongMedium)
-		http.Error(w, "send application/webhook+json", http.StatusUnsupportedMediaType)
+		refuse(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/webhook+json")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxWebhookBody)
@@ -88,19 +89,19 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			rc.count(TooLarge)
-			http.Error(w, "webhook too large", http.StatusRequestEntityTooLarge)
+			refuse(w, http.StatusRequestEntityTooLarge, "body_too_large", "the webhook is larger than 1 MiB")
 			return
 		}
 		// One answer for every verification failure: which check failed is no
 		// business of a forger.
 		rc.count(Unsigned)
-		http.Error(w, "webhook signature not valid", http.StatusUnauthorized)
+		refuse(w, http.StatusUnauthorized, "unauthenticated", "the webhook signature is not valid")
 		return
 	}
 	var ev livekit.WebhookEvent
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, &ev); err != nil || ev.GetEvent() == "" {
 		rc.count(Malformed)
-		http.Error(w, "not a LiveKit webhook event", http.StatusBadRequest)
+		refuse(w, http.StatusBadRequest, "invalid_argument", "the body is not a LiveKit webhook event")
 		return
 	}
 	if rc.duplicate(ev.GetId()) {
@@ -117,11 +118,21 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := rc.sink(r.Context(), e); err != nil {
 		rc.forget(ev.GetId())
 		rc.count(Failed)
-		http.Error(w, "cannot take the event now", http.StatusServiceUnavailable)
+		refuse(w, http.StatusServiceUnavailable, "events_unavailable", "the event log cannot take the event now; retry")
 		return
 	}
 	rc.count(Accepted)
 	w.WriteHeader(http.StatusOK)
+}
+
+// refuse answers in the JSON error shape streamkit's servers use:
+// {"error":{"code":"...","message":"..."}}, never echoing the request.
+func refuse(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]map[string]string{"error": {"code": code, "message": msg}})
 }
 
 // WatchSink is the sink that applies each event to w.

@@ -187,6 +187,56 @@ func (w *Watch) append(e Event) {
 	w.changed = make(chan struct{})
 }
 
+// Since returns the events after revision after that are still kept, without
+// waiting (none when there are none yet). ErrGone as for Wait.
+func (w *Watch) Since(ctx context.Context, after uint64) ([]Event, error) {
+	w.logMu.Lock()
+	evs, gone := w.since(after)
+	w.logMu.Unlock()
+	if gone && w.opts.Log != nil {
+		return w.opts.Log.Read(ctx, after, w.opts.LogSize, 0)
+	}
+	if gone {
+		return nil, ErrGone
+	}
+	return evs, nil
+}
+
+// History returns the events still kept about room (every room when empty),
+// oldest first: the story of a room also after it closed, as far back as the log
+// goes (LogSize events in memory; the retention of a shared log).
+func (w *Watch) History(ctx context.Context, room string) ([]Event, error) {
+	var all []Event
+	if w.opts.Log == nil {
+		w.logMu.Lock()
+		all = append(all, w.log...)
+		w.logMu.Unlock()
+	} else {
+		var after uint64
+		for range 1000 { // bounded: a million events
+			evs, err := w.opts.Log.Read(ctx, after, 1000, 0)
+			if err != nil {
+				return nil, err
+			}
+			if len(evs) == 0 {
+				break
+			}
+			all = append(all, evs...)
+			after = evs[len(evs)-1].Revision
+		}
+	}
+	if room == "" {
+		return all, nil
+	}
+	out := all[:0:0]
+	for _, e := range all {
+		if e.Room == room {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 // Wait returns the events after revision after, in order, waiting until there is
 // at least one or ctx ends. ErrGone: they are no longer kept. With a shared Log,
 // a revision older than this Watch keeps (a client resuming on a replica that

@@ -42,6 +42,10 @@ type Error struct {
 	Code     string // the upstream's own code (twirp, S3); empty when refused locally
 	Message  string // upstream or local explanation
 	Hint     string // what to change, when we know
+	// Cause is the transport failure behind an ErrUnavailable (e.g.
+	// context.DeadlineExceeded), for errors.Is; never part of Error(), which
+	// must not carry addresses.
+	Cause error
 }
 
 func (e *Error) Error() string {
@@ -66,7 +70,12 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-func (e *Error) Unwrap() error { return e.Kind }
+func (e *Error) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Kind, e.Cause}
+	}
+	return []error{e.Kind}
+}
 
 // Invalid reports input refused before any request went out.
 func Invalid(op, format string, args ...any) error {
@@ -97,7 +106,7 @@ func Transport(op, upstream string, err error) *Error {
 	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && !errors.As(err, &netErr) {
 		return nil
 	}
-	return &Error{Op: op, Kind: ErrUnavailable, Upstream: upstream, Message: transportMessage(err)}
+	return &Error{Op: op, Kind: ErrUnavailable, Upstream: upstream, Message: transportMessage(err), Cause: err}
 }
 
 func transportMessage(err error) string {

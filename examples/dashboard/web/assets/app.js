@@ -4,7 +4,7 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 // keys holds stream keys this page was given (on creating an ingress, or an
 // admin's reveal) until it reloads: lists never carry them.
-const state = { room: null, tokens: [], keys: {}, me: { role: "viewer" } };
+const state = { room: null, tokens: [], keys: {}, me: { role: "viewer" }, live: false };
 
 // api calls the JSON API and turns its {"error":{code,message}} into a thrown Error
 // with words a person understands.
@@ -120,6 +120,7 @@ function openRoom(name) {
   $("#detail").hidden = false;
   $("#detail-name").textContent = name;
   guard(refreshRoom);
+  loadTimeline(name);
 }
 
 function closeRoom() {
@@ -273,20 +274,87 @@ document.addEventListener("DOMContentLoaded", () => {
   guard(async () => {
     state.me = await api("GET", "/api/me");
     $("#user").append(" ", el("span", { class: "badge", id: "role" }, state.me.role));
-  }).finally(poll);
+  }).finally(live);
 });
 
-// poll refreshes the page every 3 s, live without reloads. The next refresh is
-// scheduled only when this one has finished, so a slow server gets one request
-// at a time from each open page, never a pile of them.
-let polling = false;
-async function poll() {
-  if (polling) return;
-  polling = true;
+// The page is live from the event stream (/api/events): each event refreshes
+// what it touches, and nothing is polled while the stream is up. When it drops,
+// the browser reconnects with the last event's id (no gap) and, meanwhile, the
+// page falls back to refreshing every 3 s.
+let refreshing = false;
+let again = false;
+async function refresh() {
+  if (refreshing) { again = true; return; } // one refresh at a time; coalesce the rest
+  refreshing = true;
   try {
-    await guard(refreshRooms);
+    do {
+      again = false;
+      await guard(refreshRooms);
+    } while (again);
   } finally {
-    polling = false;
-    setTimeout(poll, 3000);
+    refreshing = false;
+  }
+}
+
+function live() {
+  if (!window.EventSource) return poll();
+  const stream = new EventSource("/api/events");
+  stream.onopen = () => { state.live = true; $("#live").textContent = "live"; $("#live").className = "badge ok"; };
+  stream.onerror = () => { state.live = false; $("#live").textContent = "reconnecting"; $("#live").className = "badge warn"; };
+  stream.onmessage = (msg) => {
+    let ev;
+    try { ev = JSON.parse(msg.data); } catch { return; }
+    if (ev.room && ev.room === state.room) addToTimeline(ev);
+    alertFor(ev);
+    refresh();
+  };
+  poll();
+}
+
+// poll refreshes every 3 s only while the event stream is down.
+async function poll() {
+  if (!state.live) await refresh();
+  setTimeout(poll, 3000);
+}
+
+// alertFor raises what an operator must see at once: a failed recording, an
+// ingest in error.
+function alertFor(ev) {
+  let text = "";
+  if (ev.kind === "recording_ended" && ev.recording && ev.recording.status !== "complete") {
+    text = "Recording " + ev.recording.id + " in " + ev.room + " ended " + ev.recording.status + (ev.recording.error ? ": " + ev.recording.error : "");
+  } else if (ev.ingest && ev.ingest.state === "error") {
+    text = "Ingest " + (ev.ingest.name || ev.ingest.id) + " in " + ev.room + " failed" + (ev.ingest.error ? ": " + ev.ingest.error : "");
+  }
+  if (!text) return;
+  const box = $("#alert");
+  box.textContent = text;
+  box.hidden = false;
+}
+
+const words = {
+  room_opened: "stage opened", room_closed: "stage closed", participant_joined: "joined", participant_left: "left",
+  track_published: "started playing", track_unpublished: "stopped playing", ingest_live: "ingest went live",
+  ingest_ended: "ingest ended", recording_started: "recording started", recording_updated: "recording is",
+  recording_ended: "recording ended",
+};
+
+function addToTimeline(ev) {
+  const who = ev.participant ? ev.participant.identity + " (" + ev.participant.role + ") " : "";
+  let what = words[ev.kind] || ev.kind;
+  if (ev.track) what += " " + ev.track.kind;
+  if (ev.recording) what += " " + ev.recording.status + (ev.recording.files ? " " + ev.recording.files.join(", ") : "");
+  if (ev.ingest && ev.ingest.error) what += ": " + ev.ingest.error;
+  $("#timeline").append(el("li", { "data-kind": ev.kind }, el("time", {}, new Date(ev.at).toLocaleTimeString()), " ", who + what,
+    ev.resync ? el("span", { class: "badge", title: "found by comparing with LiveKit: its webhook was lost" }, "resync") : ""));
+}
+
+async function loadTimeline(name) {
+  $("#timeline").replaceChildren();
+  try {
+    const tl = await api("GET", "/api/rooms/" + encodeURIComponent(name) + "/timeline");
+    if (state.room === name) tl.events.forEach(addToTimeline);
+  } catch (err) {
+    // a room with no story yet: the stream adds it as it happens
   }
 }

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spacemusic/streamkit/spacemusic"
+	"github.com/spacemusic/streamkit/spacemusic/events"
+)
+
+// The live routes: LiveKit's webhooks in, the watched model's events out as
+// Server-Sent Events, and a room's story from the event log.
+
+const (
+	// maxStreams bounds open event streams: each holds a connection and a
+	// goroutine for as long as the page is open.
+	maxStreams = 256
+	// heartbeat keeps idle streams alive through proxies and tells a dead
+	// client apart.
+	heartbeat = 15 * time.Second
+)
+
+// handleWebhook takes LiveKit's webhooks. The signature is the authentication
+// (no user auth); the route is rate-limited like every other.
+func (s *server) handleWebhook() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s.Webhooks.ServeHTTP(w, r)
+		return nil
+	}
+}
+
+// handleEvents streams the model's events as Server-Sent Events: "id:" is the
+// revision, so a reconnecting EventSource resumes with Last-Event-ID and misses
+// nothing the log still keeps. A client that fell further behind gets an event
+// of kind "reset" and should reload what it shows.
+func (s *server) handleEvents() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		room := r.URL.Query().Get("room")
+		if room != "" {
+			if err := checkRoomName(room); err != nil {
+				return err
+			}
+		}
+		after := s.Events.Snapshot().Revision
+		if v := r.Header.Get("Last-Event-ID"); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return badRequest("Last-Event-ID must be a revision this server sent")
+			}
+			after = n
+		}
+		if s.streams.Add(1) > maxStreams {
+			s.streams.Add(-1)
+			return &apiError{http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("at most %d event streams are open at once", maxStreams)}
+		}
+		defer s.streams.Add(-1)
+
+		// The stream ends with the client, or when the server shuts down (its
+		// graceful shutdown would otherwise wait for every open page).
+		sctx, stop := context.WithCancel(r.Context())
+		defer stop()
+		if s.Closing != nil {
+			go func() {
+				select {
+				case <-s.Closing:
+					stop()
+				case <-sctx.Done():
+				}
+			}()
+		}
+		rc := http.NewResponseController(w)
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+		w.WriteHeader(http.StatusOK)
+		send := func(chunk string) bool {
+			_ = rc.SetWriteDeadline(time.Now().Add(heartbeat + 10*time.Second)) // the server's WriteTimeout is for answers, not streams
+			if _, err := fmt.Fprint(w, chunk); err != nil {
+				return false
+			}
+			return rc.Flush() == nil
+		}
+		if !send("retry: 2000\n: revision " + strconv.FormatUint(after, 10) + "\n\n") {
+			return nil
+		}
+		for {
+			ctx, cancel := context.WithTimeout(sctx, heartbeat)
+			evs, err := s.Events.Wait(ctx, after)
+			cancel()
+			switch {
+			case sctx.Err() != nil:
+				return nil // the client went away, or the server is stopping
+			case errors.Is(err, context.DeadlineExceeded):
+				if !send(": ping\n\n") {
+					return nil
+				}
+				continue
+			case errors.Is(err, events.ErrGone):
+				after = s.Events.Snapshot().Revision
+				if !send(fmt.Sprintf("id: %d\ndata: {\"kind\":\"reset\",\"revision\":%d}\n\n", after, after)) {
+					return nil
+				}
+				continue
+			case err != nil:
+				s.Log.Warn("event stream ended", "error", err.Error())
+				return nil
+			}
+			for _, e := range evs {
+				after = e.Revision
+				if room != "" && e.Room != room {
+					continue
+				}
+				b, _ := json.Marshal(e)
+				if !send(fmt.Sprintf("id: %d\ndata: %s\n\n", e.Revision, b)) {
+					return nil
+				}
+			}
+		}
+	}
+}
+
+// timeline is a room's story, oldest first.
+type timeline struct {
+	Room   string         `json:"room"`
+	Events []events.Event `json:"events"`
+}
+
+// handleTimeline answers a room's story from the event log: also for a room
+// that has closed, for as long as the log keeps it.
+func (s *server) handleTimeline() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		room := r.PathValue("name")
+		if err := checkRoomName(room); err != nil {
+			return err
+		}
+		evs, err := s.Events.History(r.Context(), room)
+		if err != nil {
+			return err
+		}
+		out := timeline{Room: room, Events: append([]events.Event{}, evs...)}
+		if len(out.Events) == 0 {
+			if _, open := s.Events.Snapshot().Rooms[room]; !open {
+				return &spacemusic.Error{Op: "timeline", Kind: spacemusic.ErrNotFound, Message: "no events of room " + room}
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+// checkRoomName refuses what cannot be a room name (LiveKit's rule: 1 to 128
+// bytes, no white space or control characters) before it filters anything.
+func checkRoomName(room string) error {
+	if room == "" || len(room) > 128 || strings.ContainsFunc(room, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) || !utf8.ValidString(room) {
+		return badRequest("room must be 1 to 128 bytes without white space")
+	}
+	return nil
+}
+
+// liveCollector exports the live model's figures: webhooks by result, the
+// model's revision and lag, resync corrections by kind, open event streams.
+type liveCollector struct{ s *server }
+
+var (
+	webhooksDesc    = prometheus.NewDesc("dashboard_webhooks_total", "LiveKit webhooks received, by result (accepted, duplicate, unauthorized, ...).", []string{"result"}, nil)
+	revisionDesc    = prometheus.NewDesc("dashboard_model_revision", "Revision of the live model of LiveKit.", nil, nil)
+	lagDesc         = prometheus.NewDesc("dashboard_model_lag_seconds", "Seconds since the live model last listed LiveKit.", nil, nil)
+	correctionsDesc = prometheus.NewDesc("dashboard_resync_corrections_total", "Events a resync had to emit because a webhook was lost or late, by kind.", []string{"kind"}, nil)
+	streamsDesc     = prometheus.NewDesc("dashboard_event_streams", "Open Server-Sent Event streams.", nil, nil)
+)
+
+func (c liveCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{webhooksDesc, revisionDesc, lagDesc, correctionsDesc, streamsDesc} {
+		ch <- d
+	}
+}
+
+func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
+	for result, n := range c.s.Webhooks.Counts() {
+		ch <- prometheus.MustNewConstMetric(webhooksDesc, prometheus.CounterValue, float64(n), result)
+	}
+	snap := c.s.Events.Snapshot()
+	ch <- prometheus.MustNewConstMetric(revisionDesc, prometheus.GaugeValue, float64(snap.Revision))
+	if snap.Synced {
+		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, time.Since(snap.Resynced).Seconds())
+	}
+	for kind, n := range c.s.Events.Corrections() {
+		ch <- prometheus.MustNewConstMetric(correctionsDesc, prometheus.CounterValue, float64(n), string(kind))
+	}
+	ch <- prometheus.MustNewConstMetric(streamsDesc, prometheus.GaugeValue, float64(c.s.streams.Load()))
+}
