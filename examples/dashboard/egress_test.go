@@ -1,8 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,11 +50,13 @@ func TestEngineerRecordsTheShow(t *testing.T) {
 	ada := s.env.Join(t, decodeAs[tokenResponse](t, body).Token, nil)
 	_, err := testenv.PublishTone(t, ada, testenv.Tone(t, 440, 60*time.Second))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		_, body = s.call(t, "GET", "/api/rooms/live/participants", nil)
-		ps := decodeAs[[]rooms.Participant](t, body)
-		return len(ps) == 1 && len(ps[0].Tracks) == 1
-	}, wait, tick, "ada's track never appeared")
+	if !poll(t, wait, "ada's track never appeared", func() (bool, string) {
+		code, body, err := s.try(t, http.DefaultClient, "GET", "/api/rooms/live/participants", nil)
+		var ps []rooms.Participant
+		return err == nil && code == 200 && json.Unmarshal(body, &ps) == nil && len(ps) == 1 && len(ps[0].Tracks) == 1, seen(code, body, err)
+	}) {
+		t.FailNow()
+	}
 
 	code, body = s.call(t, "POST", "/api/stream/egress", map[string]any{"kind": "audio", "room": "live", "identity": "ada", "bitrate": 192})
 	require.Equal(t, 201, code, "%s", body)
@@ -58,51 +67,74 @@ func TestEngineerRecordsTheShow(t *testing.T) {
 	require.Equal(t, 201, code, "%s", body)
 	stems := decodeAs[[]egress.Egress](t, body)
 	require.Len(t, stems, 1, "one stem per performer")
+	require.NotEqual(t, show[0].ID, stems[0].ID)
 
 	// Both run; the room filter and the active filter find them.
-	require.Eventually(t, func() bool {
-		code, body = s.call(t, "GET", "/api/egress?room=live&active=true", nil)
-		require.Equal(t, 200, code, "%s", body)
+	if !poll(t, wait, "the recordings never went active", func() (bool, string) {
+		code, body, err := s.try(t, http.DefaultClient, "GET", "/api/egress?room=live&active=true", nil)
+		var list []egress.Egress
+		if err != nil || code != 200 || json.Unmarshal(body, &list) != nil {
+			return false, seen(code, body, err)
+		}
 		active := 0
-		for _, e := range decodeAs[[]egress.Egress](t, body) {
+		for _, e := range list {
 			if e.Status == egress.Active {
 				active++
 			}
 		}
-		return active == 2
-	}, wait, 100*time.Millisecond, "the recordings never went active: %s", body)
+		return active == 2, seen(code, body, err)
+	}) {
+		t.FailNow()
+	}
 	code, body = s.call(t, "GET", "/metrics", nil)
 	require.Equal(t, 200, code)
-	assert.Contains(t, string(body), `dashboard_egresses{status="active"}`)
+	assert.Contains(t, string(body), `dashboard_egresses{status="active"} 2`+"\n")
 
 	time.Sleep(3 * time.Second) // a few seconds of music on tape (not a timing assertion)
-	for _, id := range []string{show[0].ID, stems[0].ID} {
+	// The show's recording ends first and the stem's a little later (the store
+	// dates objects to the second), so "newest first" has one right order.
+	for i, id := range []string{show[0].ID, stems[0].ID} {
+		if i > 0 {
+			time.Sleep(1100 * time.Millisecond)
+		}
 		code, body = s.call(t, "DELETE", "/api/egress?id="+id, nil)
 		require.Equal(t, 200, code, "%s", body)
-	}
-	require.Eventually(t, func() bool {
-		_, body = s.call(t, "GET", "/api/egress?room=live", nil)
-		done := 0
-		for _, e := range decodeAs[[]egress.Egress](t, body) {
-			require.NotEqual(t, egress.Failed, e.Status, "egress failed: %s", e.Error)
-			if e.Status == egress.Complete {
-				done++
+		if !poll(t, 60*time.Second, "the recording never completed", func() (bool, string) {
+			code, body, err := s.try(t, http.DefaultClient, "GET", "/api/egress?room=live", nil)
+			var list []egress.Egress
+			if err != nil || code != 200 || json.Unmarshal(body, &list) != nil {
+				return false, seen(code, body, err)
 			}
+			for _, e := range list {
+				if e.ID == id && e.Status == egress.Failed {
+					t.Errorf("egress failed: %s", e.Error)
+					return true, ""
+				}
+				if e.ID == id && e.Status == egress.Complete {
+					return true, ""
+				}
+			}
+			return false, seen(code, body, err)
+		}) || t.Failed() {
+			t.FailNow()
 		}
-		return done == 2
-	}, 60*time.Second, 200*time.Millisecond, "the recordings never completed: %s", body)
+	}
 
-	// The archive lists both files, newest first, with durations and links.
+	// The archive lists both files, newest first, each with its own egress, its
+	// duration, a link that expires when asked and downloads it, with sound in it.
 	code, body = s.call(t, "GET", "/api/stream/recordings?room=live&linkTtl=600", nil)
 	require.Equal(t, 200, code, "%s", body)
 	files := decodeAs[[]recording](t, body)
 	require.Len(t, files, 2, "%s", body)
+	assert.Equal(t, []string{stems[0].ID, show[0].ID}, []string{files[0].EgressID, files[1].EgressID}, "newest first, each file with its own egress: %s", body)
+	assert.True(t, files[0].LastModified.After(files[1].LastModified), "newest first: %s", body)
 	for _, f := range files {
 		assert.Equal(t, "live", f.Room)
 		assert.Positive(t, f.Size)
 		assert.Greater(t, f.DurationMS, int64(2000), "%s lasted %d ms", f.Key, f.DurationMS)
 		assert.Contains(t, []string{show[0].ID, stems[0].ID}, f.EgressID)
 		assert.WithinDuration(t, time.Now().Add(10*time.Minute), f.LinkExpires, 5*time.Second)
+		assert.Equal(t, "600", linkExpiry(t, f.DownloadURL), "the store's link lasts linkTtl")
 		resp, err := http.Get(f.DownloadURL)
 		require.NoError(t, err)
 		got, err := io.ReadAll(resp.Body)
@@ -110,11 +142,47 @@ func TestEngineerRecordsTheShow(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 200, resp.StatusCode, "%s", got)
 		assert.Len(t, got, int(f.Size), "the link serves the whole file")
+		assert.Greater(t, audioSeconds(t, got), 2.0, "%s: the recording holds sound", f.Key)
+	}
+	// Links last an hour unless asked otherwise, and a week is allowed.
+	for q, want := range map[string]string{"": "3600", "&linkTtl=604800": "604800"} {
+		code, body = s.call(t, "GET", "/api/recordings?room=live"+q, nil)
+		require.Equal(t, 200, code, "%s", body)
+		for _, f := range decodeAs[[]recording](t, body) {
+			assert.Equal(t, want, linkExpiry(t, f.DownloadURL), "linkTtl%s", q)
+		}
 	}
 
 	// Stopping again is a clear 4xx, not a 5xx.
 	code, body = s.call(t, "DELETE", "/api/egress?id="+show[0].ID, nil)
 	assert.Contains(t, []int{404, 409}, code, "%s", body)
+}
+
+// linkExpiry is how long the store will honour a presigned link, in seconds, as
+// the link itself says.
+func linkExpiry(t testing.TB, link string) string {
+	t.Helper()
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	require.NotEmpty(t, u.Query().Get("X-Amz-Signature"), "a presigned link: %s", link)
+	return u.Query().Get("X-Amz-Expires")
+}
+
+// audioSeconds is the duration of data's first audio stream, by ffprobe; the
+// test fails when it has none.
+func audioSeconds(t testing.TB, data []byte) float64 {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "recording")
+	require.NoError(t, os.WriteFile(file, data, 0o600))
+	out, err := exec.Command(testenv.Binary(t, "ffprobe", "ffmpeg"), "-v", "error", "-select_streams", "a:0",
+		"-show_entries", "stream=codec_type:format=duration", "-of", "default=noprint_wrappers=1", file).Output()
+	require.NoError(t, err, "ffprobe: %s", out)
+	require.Contains(t, string(out), "codec_type=audio", "no audio stream: %s", out)
+	m := regexp.MustCompile(`duration=([0-9.]+)`).FindStringSubmatch(string(out))
+	require.NotNil(t, m, "no duration: %s", out)
+	d, err := strconv.ParseFloat(m[1], 64)
+	require.NoError(t, err)
+	return d
 }
 
 // Wrong input to the recording routes is refused with a clear code before
