@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,48 +187,70 @@ func audioSeconds(t testing.TB, data []byte) float64 {
 	return d
 }
 
-// Wrong input to the recording routes is refused with a clear code before
-// anything reaches LiveKit or the bucket.
+// Wrong input to the recording routes is refused here with a clear code, before
+// anything reaches LiveKit or the bucket: a dashboard whose LiveKit and bucket
+// are one counting server answers those without a single request to it. What
+// only LiveKit can know (a room or egress that does not exist) is its answer,
+// asked of the real stack.
 func TestRecordingBadInput(t *testing.T) {
-	s := newRecordingStage(t)
+	var reached atomic.Int32
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		http.Error(w, "nothing should ask", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(upstream.Close)
+	counted := &testenv.Env{URL: upstream.URL, WSURL: "ws" + strings.TrimPrefix(upstream.URL, "http"),
+		APIKey: "counted-key", APISecret: "counted-secret-0123456789abcdefghijklmnop"}
+	local := newStageWith(t, counted, egress.Storage{Endpoint: upstream.URL, Bucket: "recordings", AccessKey: "counted-ak", SecretKey: "counted-sk-0123456789"},
+		func(s *settings) { s.RestreamAllow = mustHostList(t, "127.0.0.1") })
 	for _, c := range []struct {
 		method, path string
 		body         any
-		status       int
-		code         string
 	}{
-		{"POST", "/api/egress", map[string]any{"kind": "vinyl", "room": "live"}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "restream", "room": "live"}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "restream", "room": "live", "urls": []string{"http://127.0.0.1/x"}}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "stems", "room": "live", "bitrate": 96}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "a b"}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "empty-room"}, 404, "not_found"},
+		{"POST", "/api/egress", map[string]any{"kind": "vinyl", "room": "live"}},
+		{"POST", "/api/egress", map[string]any{"kind": "restream", "room": "live"}},
+		{"POST", "/api/egress", map[string]any{"kind": "restream", "room": "live", "urls": []string{"http://127.0.0.1/x"}}},
+		{"POST", "/api/egress", map[string]any{"kind": "stems", "room": "live", "bitrate": 96}},
+		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "a b"}},
 		// filename is a suffix of the server's key, never a path or a template.
-		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "live", "filename": "../other-room/x"}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "live", "filename": "{room_name}"}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "filename": "show.mp4"}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "stems", "room": "live", "filename": "x"}, 400, "invalid_argument"},
-		{"POST", "/api/egress/EG_nope/destinations", map[string]any{}, 400, "invalid_argument"},
-		{"POST", "/api/egress/EG_nope/destinations", map[string]any{"add": []string{"http://127.0.0.1/x"}}, 400, "invalid_argument"},
-		{"POST", "/api/egress/EG_doesnotexist/destinations", map[string]any{"add": []string{"rtmp://127.0.0.1:1/live/x"}}, 404, "not_found"},
-		{"DELETE", "/api/egress", nil, 400, "invalid_argument"},
-		{"DELETE", "/api/egress?id=EG_doesnotexist", nil, 404, "not_found"},
-		{"GET", "/api/egress?active=maybe", nil, 400, "invalid_argument"},
-		{"GET", "/api/recordings?linkTtl=0", nil, 400, "invalid_argument"},
-		{"GET", "/api/recordings?linkTtl=9999999", nil, 400, "invalid_argument"},
-		{"GET", "/api/recordings?room=../etc", nil, 400, "invalid_argument"},
+		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "live", "filename": "../other-room/x"}},
+		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "live", "filename": "{room_name}"}},
+		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "filename": "show.mp4"}},
+		{"POST", "/api/egress", map[string]any{"kind": "stems", "room": "live", "filename": "x"}},
+		{"POST", "/api/egress/EG_nope/destinations", map[string]any{}},
+		{"POST", "/api/egress/EG_nope/destinations", map[string]any{"add": []string{"http://127.0.0.1/x"}}},
+		{"DELETE", "/api/egress", nil},
+		{"GET", "/api/egress?active=maybe", nil},
+		{"GET", "/api/recordings?linkTtl=0", nil},
+		{"GET", "/api/recordings?linkTtl=9999999", nil},
+		{"GET", "/api/recordings?room=../etc", nil},
 	} {
-		code, body := s.call(t, c.method, c.path, c.body)
-		assert.Equal(t, c.status, code, "%s %s %v: %s", c.method, c.path, c.body, body)
-		assert.Equal(t, c.code, errorCode(t, body), "%s %s %v", c.method, c.path, c.body)
+		code, body := local.call(t, c.method, c.path, c.body)
+		assert.Equal(t, 400, code, "%s %s %v: %s", c.method, c.path, c.body, body)
+		assert.Equal(t, "invalid_argument", errorCode(t, body), "%s %s %v", c.method, c.path, c.body)
 	}
 	// Every JSON body refuses fields it does not know.
 	for _, rt := range (&server{}).routes() {
 		if rt.request != nil && rt.needs == recordingService {
-			code, body := s.call(t, rt.method, strings.ReplaceAll(rt.path, "{id}", "EG_x"), `{"bogus":1}`)
+			code, body := local.call(t, rt.method, strings.ReplaceAll(rt.path, "{id}", "EG_x"), `{"bogus":1}`)
 			assert.Equal(t, 400, code, "%s %s: %s", rt.method, rt.path, body)
 			assert.Equal(t, "unknown_field", errorCode(t, body), rt.path)
 		}
+	}
+	assert.Zero(t, reached.Load(), "a request refused as bad input reached LiveKit or the bucket")
+
+	s := newRecordingStage(t)
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "empty-room"}},
+		{"POST", "/api/egress/EG_doesnotexist/destinations", map[string]any{"add": []string{"rtmp://127.0.0.1:1/live/x"}}},
+		{"DELETE", "/api/egress?id=EG_doesnotexist", nil},
+	} {
+		code, body := s.call(t, c.method, c.path, c.body)
+		assert.Equal(t, 404, code, "%s %s %v: %s", c.method, c.path, c.body, body)
+		assert.Equal(t, "not_found", errorCode(t, body), "%s %s %v", c.method, c.path, c.body)
 	}
 	code, body := s.call(t, "GET", "/api/recordings", nil)
 	require.Equal(t, 200, code, "%s", body)
