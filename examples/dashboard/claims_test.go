@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+)
+
+// Credentials that are present but wrong are refused, never skipped in favour of
+// a method tried later: a wrong API key sent with a valid Bearer token is a 401,
+// not the Bearer's user. Forward-auth headers that are not the proxy's are
+// ignored (anyone can send them), and then the next method decides.
+func TestWrongCredentialsAreNeverSkipped(t *testing.T) {
+	p := newIDP(t)
+	s := defaultSettings()
+	s.JWKSURL, s.JWTIssuer, s.JWTAudience = p.server.URL, testIssuer, testAudience
+	s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
+	a := newAuthenticator(s, discardLog())
+	good := "Bearer " + sign(t, jwt.SigningMethodRS256, "rsa1", p.rsa, claims([]string{adminGroup}, nil))
+	bad := "Bearer " + sign(t, jwt.SigningMethodRS256, "rsa1", p.rsa, claims(nil, func(c jwt.MapClaims) { c["aud"] = "grafana" }))
+	ask := func(from string, headers ...string) (user, error) {
+		t.Helper()
+		r := httptest.NewRequestWithContext(context.Background(), "GET", "/api/rooms", nil)
+		r.RemoteAddr = from
+		for i := 0; i+1 < len(headers); i += 2 {
+			r.Header.Set(headers[i], headers[i+1])
+		}
+		return a.authenticate(r, false)
+	}
+	const proxy, stranger = "127.0.0.1:5000", "198.51.100.7:5000"
+
+	for name, c := range map[string]struct {
+		from    string
+		headers []string
+	}{
+		"wrong API key with a valid Bearer":      {stranger, []string{"X-API-Key", "wrong-key-0123456789", "Authorization", good}},
+		"wrong API key with a viewer key's user": {stranger, []string{"X-API-Key", testViewerKey + "x", "Authorization", good}},
+		"untrusted forward-auth, wrong API key, valid Bearer": {stranger, []string{"X-authentik-username", "mallory",
+			"X-authentik-groups", adminGroup, proxySecretHeader, testProxySecret, "X-API-Key", "wrong-key-0123456789", "Authorization", good}},
+		"proxy without its secret, wrong Bearer": {proxy, []string{"X-authentik-username", "mallory", "X-authentik-groups", adminGroup, "Authorization", bad}},
+	} {
+		u, err := ask(c.from, c.headers...)
+		assert.Error(t, err, "%s: let in as %+v", name, u)
+	}
+
+	// The order: forward-auth (when it is the proxy's), then the API key, then Bearer.
+	u, err := ask(proxy, "X-authentik-username", "ada", "X-authentik-groups", "crew", proxySecretHeader, testProxySecret,
+		"X-API-Key", "wrong-key-0123456789", "Authorization", bad)
+	require.NoError(t, err)
+	assert.Equal(t, "forward-auth", u.Method)
+	u, err = ask(stranger, "X-authentik-username", "mallory", "X-authentik-groups", adminGroup, "X-API-Key", testViewerKey, "Authorization", good)
+	require.NoError(t, err)
+	assert.Equal(t, user{Name: "api-key", Method: "api-key", Role: viewer}, u, "the viewer key decides, not the admin's Bearer after it")
+	u, err = ask(stranger, "X-authentik-username", "mallory", "Authorization", good)
+	require.NoError(t, err)
+	assert.Equal(t, "bearer", u.Method)
+	assert.Equal(t, "ada", u.Name)
+}
+
+// LiveKit refusing our key: /api/health names the failed check ("api", LiveKit
+// answered but refused the call) and the routes answer 502 upstream_auth, not a
+// 401 the caller could mistake for their own. The bucket refusing our keys is a
+// 502 storage_auth.
+func TestUpstreamRefusingOurCredentialsIs502(t *testing.T) {
+	env := testenv.LiveKit(t)
+	wrong := *env
+	wrong.APISecret = "not-the-secret-livekit-knows-0123456789"
+	m := testenv.MinIO(t)
+	store := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: "not-the-minio-secret-0123"}
+	s := newStageWith(t, &wrong, store, nil)
+
+	code, body := s.call(t, "GET", "/api/health", nil, noAuth...)
+	assert.Equal(t, 503, code, "%s", body)
+	h := decodeAs[healthResponse](t, body)
+	assert.Equal(t, "unavailable", h.Status)
+	assert.Equal(t, "api", h.LiveKit, "names the failed check")
+	assert.Equal(t, "LiveKit refused our credentials", h.Error)
+	code, body = s.call(t, "GET", "/api/rooms", nil)
+	assert.Equal(t, 502, code, "%s", body)
+	assert.Equal(t, "upstream_auth", errorCode(t, body))
+	code, body = s.call(t, "GET", "/api/recordings?room=jam", nil)
+	assert.Equal(t, 502, code, "%s", body)
+	assert.Equal(t, "storage_auth", errorCode(t, body))
+}
+
+// fakeDestinations is a restream whose destination changes are recorded in order.
+type fakeDestinations struct {
+	Egresses
+	mu    sync.Mutex
+	calls []string
+}
+
+func (f *fakeDestinations) Get(ctx context.Context, id string) (egress.Egress, error) {
+	return egress.Egress{ID: id, Kind: "restream", Status: egress.Active, Streams: []egress.Stream{{URL: "rtmp://a.rtmp.youtube.com/live2/{redacted}"}}}, nil
+}
+
+func (f *fakeDestinations) AddDestinations(ctx context.Context, id string, urls ...string) (egress.Egress, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "add "+strings.Join(urls, " "))
+	return egress.Egress{ID: id}, nil
+}
+
+func (f *fakeDestinations) RemoveDestinations(ctx context.Context, id string, urls ...string) (egress.Egress, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "remove "+strings.Join(urls, " "))
+	return egress.Egress{ID: id}, nil
+}
+
+// noRecordings stands in for a bucket the test never reads.
+type noRecordings struct{ Recordings }
+
+// Swapping platforms in one request adds the new destination before removing the
+// old one, so the show is never left sending nowhere.
+func TestDestinationsAddFirst(t *testing.T) {
+	f := &fakeDestinations{}
+	st := defaultSettings()
+	st.RestreamAllow = mustHostList(t, "a.rtmp.youtube.com,live.twitch.tv")
+	srv := httptest.NewServer(NewServer(Deps{Log: discardLog(), Settings: st, Egress: f, Recordings: noRecordings{}, Resolver: fakeDNS}))
+	t.Cleanup(srv.Close)
+	req, err := http.NewRequest("POST", srv.URL+"/api/egress/EG_show/destinations",
+		strings.NewReader(`{"remove":["rtmp://a.rtmp.youtube.com/live2/old"],"add":["rtmp://live.twitch.tv/app/new"]}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-Key", testAPIKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body := mustRead(t, resp)
+	require.Equal(t, 200, resp.StatusCode, "%s", body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	assert.Equal(t, []string{"add rtmp://live.twitch.tv/app/new", "remove rtmp://a.rtmp.youtube.com/live2/old"}, f.calls)
+}
