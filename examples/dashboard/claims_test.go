@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
@@ -141,4 +146,70 @@ func TestDestinationsAddFirst(t *testing.T) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	assert.Equal(t, []string{"add rtmp://live.twitch.tv/app/new", "remove rtmp://a.rtmp.youtube.com/live2/old"}, f.calls)
+}
+
+// DASHBOARD_LOG_LEVEL, DASHBOARD_READ_TIMEOUT and DASHBOARD_IDLE_TIMEOUT take
+// effect in the server run starts: at warn the request lines are gone and the
+// warnings stay; a client that stops halfway through its headers, or an idle
+// keep-alive connection, is closed after its timeout (plus a margin: a bound,
+// not a measurement).
+func TestLogLevelAndTimeoutsTakeEffect(t *testing.T) {
+	start := func(extra map[string]string) (string, *testenv.Buffer) {
+		t.Helper()
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		env := map[string]string{"LIVEKIT_URL": "http://127.0.0.1:1", "LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": "a-secret-for-tests-only-0123456789abcdef",
+			"DASHBOARD_ADDR": addr, "DASHBOARD_API_KEYS": testAPIKey, "DASHBOARD_ADMIN_GROUP": adminGroup}
+		maps.Copy(env, extra)
+		out := &testenv.Buffer{}
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, []string{"dashboard"}, func(k string) string { return env[k] }, out) }()
+		t.Cleanup(func() { stop(); <-done })
+		waitUp(t, addr, done)
+		return addr, out
+	}
+	mint := func(addr string) {
+		t.Helper()
+		req, err := http.NewRequest("POST", "http://"+addr+"/api/tokens", strings.NewReader(`{"role":"listener","room":"jam","identity":"bob"}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", testAPIKey)
+		req.Header.Set("X-authentik-username", "mallory") // not from a proxy: a warning
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		assert.Equal(t, 201, resp.StatusCode, "%s", mustRead(t, resp))
+	}
+
+	addr, out := start(nil)
+	mint(addr)
+	assert.Contains(t, out.String(), `"level":"INFO","msg":"token minted"`, "info: the default")
+	assert.Contains(t, out.String(), `"level":"INFO","msg":"request"`)
+
+	const timeout, margin = time.Second, 2 * time.Second
+	addr, out = start(map[string]string{"DASHBOARD_LOG_LEVEL": "warn", "DASHBOARD_READ_TIMEOUT": "1s", "DASHBOARD_IDLE_TIMEOUT": "1s"})
+	mint(addr)
+	assert.Contains(t, out.String(), `"level":"WARN","msg":"forward-auth headers from an untrusted address ignored"`)
+	assert.NotContains(t, out.String(), `"level":"INFO"`, "warn: no info lines")
+
+	closedWithin := func(c net.Conn) time.Duration {
+		t.Helper()
+		began := time.Now()
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(timeout+margin)))
+		_, err := io.Copy(io.Discard, c) // until the server closes it
+		require.NoError(t, err, "the server kept the connection open past its timeout")
+		return time.Since(began)
+	}
+	half, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer half.Close()
+	_, err = half.Write([]byte("POST /api/tokens HTTP/1.1\r\nHost: dashboard\r\n")) // and nothing more
+	require.NoError(t, err)
+	assert.Less(t, closedWithin(half), timeout+margin, "a request still arriving after DASHBOARD_READ_TIMEOUT")
+
+	idle, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer idle.Close()
+	_, err = idle.Write([]byte("GET /api/openapi.json HTTP/1.1\r\nHost: dashboard\r\n\r\n"))
+	require.NoError(t, err)
+	assert.Less(t, closedWithin(idle), timeout+margin, "an idle keep-alive connection after DASHBOARD_IDLE_TIMEOUT")
 }
