@@ -38,6 +38,7 @@ func newRecordingStage(t testing.TB) *stage {
 		s.RestreamAllow = mustHostList(t, "127.0.0.1") // testenv.ReceiveRTMP listens on loopback
 	})
 	require.NoError(t, s.sm.Recordings.EnsureBucket(t.Context()))
+	s.keepOutOfLogs(m.AccessKey)
 	return s
 }
 
@@ -282,6 +283,7 @@ func TestEngineerRestreamsToPlatforms(t *testing.T) {
 	}, wait, tick, "ada's track never appeared")
 
 	twitch, youtube := testenv.ReceiveRTMP(t, "platform-a"), testenv.ReceiveRTMP(t, "platform-b")
+	s.keepOutOfLogs(twitch.Key, youtube.Key)
 	noKeys := func(body []byte) {
 		t.Helper()
 		assert.NotContains(t, string(body), twitch.Key, "a stream key in an answer")

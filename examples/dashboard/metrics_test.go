@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
@@ -54,16 +55,27 @@ func (c *countingIngress) List(ctx context.Context, o ingress.ListOptions) ([]in
 	return c.Ingresses.List(ctx, o)
 }
 
+// countingEgress counts List calls and lists nothing: a LiveKit without Egress.
+type countingEgress struct {
+	Egresses
+	lists atomic.Int32
+}
+
+func (c *countingEgress) List(ctx context.Context, o egress.ListOptions) ([]egress.Egress, error) {
+	c.lists.Add(1)
+	return nil, nil
+}
+
 // The show's gauges say what is on: two stages, a performer and a listener on
-// one, an ingress waiting for OBS. They come from one ListRooms and one
-// ListIngress per scrape, cached 2 s; the request counter and the latency
+// one, an ingress waiting for OBS. They come from one ListRooms, one ListIngress
+// and one ListEgress per scrape, cached 2 s; the request counter and the latency
 // histogram count every request once.
 func TestMetricsCountTheShow(t *testing.T) {
 	testenv.RequireNetNS(t)
 	s := newStage(t, nil)
-	lr, li := &countingRooms{Rooms: s.sm.Rooms}, &countingIngress{Ingresses: s.sm.Ingress}
+	lr, li, le := &countingRooms{Rooms: s.sm.Rooms}, &countingIngress{Ingresses: s.sm.Ingress}, &countingEgress{}
 	srv := httptest.NewServer(NewServer(Deps{Log: discardLog(), Settings: defaultSettings(), WSURL: publicWS,
-		Health: s.sm, Rooms: lr, Tokens: s.sm.Tokens, Ingress: li, Resolver: fakeDNS}))
+		Health: s.sm, Rooms: lr, Tokens: s.sm.Tokens, Ingress: li, Egress: le, Recordings: noRecordings{}, Resolver: fakeDNS}))
 	t.Cleanup(srv.Close)
 	get := func(path string) (int, []byte) {
 		t.Helper()
@@ -107,19 +119,21 @@ func TestMetricsCountTheShow(t *testing.T) {
 		`dashboard_ingresses{state="buffering"}`:  0,
 		`dashboard_ingresses{state="error"}`:      0,
 		`dashboard_ingresses{state="complete"}`:   0,
+		`dashboard_egresses{status="active"}`:     0,
 	} {
 		assert.Equal(t, want, metricValue(t, body, series), series)
 	}
 
 	// One List of each per scrape, and none for scrapes within 2 s of it.
 	time.Sleep(2100 * time.Millisecond) // past the cache (a bound, not a measurement)
-	r0, i0 := lr.lists.Load(), li.lists.Load()
+	r0, i0, e0 := lr.lists.Load(), li.lists.Load(), le.lists.Load()
 	for range 3 {
 		code, _ := get("/metrics")
 		require.Equal(t, 200, code)
 	}
 	assert.Equal(t, r0+1, lr.lists.Load(), "ListRooms calls for three scrapes within 2 s")
 	assert.Equal(t, i0+1, li.lists.Load(), "ListIngress calls for three scrapes within 2 s")
+	assert.Equal(t, e0+1, le.lists.Load(), "ListEgress calls for three scrapes within 2 s")
 	time.Sleep(2100 * time.Millisecond)
 	get("/metrics")
 	assert.Equal(t, r0+2, lr.lists.Load(), "a scrape after 2 s lists again")

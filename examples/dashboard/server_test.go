@@ -107,6 +107,19 @@ func newStageWith(t testing.TB, env *testenv.Env, storage egress.Storage, tweak 
 	return st
 }
 
+// keepOutOfLogs adds values that no log line of this dashboard may hold (checked
+// when the test ends), beyond the ones it starts with and the tokens and stream
+// keys its answers hand out: bearer tokens, storage keys, platforms' stream keys.
+func (s *stage) keepOutOfLogs(values ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range values {
+		if v != "" {
+			s.secrets = append(s.secrets, v)
+		}
+	}
+}
+
 // call sends a request with the test API key unless headers say otherwise, and
 // checks that the answer holds no server credential.
 func (s *stage) call(t testing.TB, method, path string, body any, headers ...string) (int, []byte) {
