@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
@@ -316,4 +319,81 @@ func TestEngineerRestreamsToPlatforms(t *testing.T) {
 	require.Equal(t, 200, code, "%s", body)
 	noKeys(body)
 	assert.True(t, youtube.WaitEnded(t, time.Minute), "stopping did not end the stream cleanly")
+}
+
+// The engineer publishes the show as HLS from the dashboard: it runs, stops, and
+// lands in the archive as one recording whose playlist, and every segment it
+// names, download through the dashboard, with sound in them.
+func TestEngineerStreamsHLS(t *testing.T) {
+	s := newRecordingStage(t)
+	tok, err := s.sm.Tokens.Performer("live", "ada")
+	require.NoError(t, err)
+	_, err = testenv.PublishTone(t, s.env.Join(t, tok.JWT, nil), testenv.Tone(t, 440, time.Minute))
+	require.NoError(t, err)
+	if !poll(t, wait, "ada's track never appeared", func() (bool, string) {
+		p, err := s.sm.Rooms.Participant(t.Context(), "live", "ada")
+		return err == nil && len(p.Tracks) == 1, fmt.Sprint(p, err)
+	}) {
+		t.FailNow()
+	}
+
+	code, body := s.call(t, "POST", "/api/egress", map[string]any{"kind": "hls", "room": "live", "identity": "ada"})
+	require.Equal(t, 201, code, "%s", body)
+	started := decodeAs[[]egress.Egress](t, body)
+	require.Len(t, started, 1)
+	require.Equal(t, "hls", started[0].Kind)
+	id := started[0].ID
+	status := func(want egress.Status) func() (bool, string) {
+		return func() (bool, string) {
+			code, body, err := s.try(t, http.DefaultClient, "GET", "/api/egress?room=live", nil)
+			var list []egress.Egress
+			if err != nil || code != 200 || json.Unmarshal(body, &list) != nil {
+				return false, seen(code, body, err)
+			}
+			for _, e := range list {
+				if e.ID == id {
+					return e.Status == want || e.Status == egress.Failed, seen(code, body, err)
+				}
+			}
+			return false, seen(code, body, err)
+		}
+	}
+	if !poll(t, wait, "the HLS egress never went active", status(egress.Active)) {
+		t.FailNow()
+	}
+	time.Sleep(8 * time.Second) // a few segments of music (not a timing assertion)
+	code, body = s.call(t, "DELETE", "/api/egress?id="+id, nil)
+	require.Equal(t, 200, code, "%s", body)
+	if !poll(t, 60*time.Second, "the HLS egress never completed", status(egress.Complete)) {
+		t.FailNow()
+	}
+
+	code, body = s.call(t, "GET", "/api/recordings?room=live", nil)
+	require.Equal(t, 200, code, "%s", body)
+	list := decodeAs[[]recording](t, body)
+	require.Len(t, list, 1, "the run is one recording: %s", body)
+	run := list[0]
+	assert.Equal(t, recordings.KindHLS, run.Kind)
+	assert.Equal(t, id, run.EgressID)
+	assert.Positive(t, run.Segments)
+	require.True(t, strings.HasPrefix(run.DownloadURL, "/api/recordings/live/hls/") && strings.HasSuffix(run.DownloadURL, "/playlist.m3u8"), run.DownloadURL)
+
+	code, playlist := s.call(t, "GET", run.DownloadURL, nil)
+	require.Equal(t, 200, code, "%s", playlist)
+	require.True(t, strings.HasPrefix(string(playlist), "#EXTM3U"), "%s", playlist)
+	var segments []string
+	for _, line := range strings.Split(string(playlist), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			segments = append(segments, line)
+		}
+	}
+	require.NotEmpty(t, segments, "%s", playlist)
+	assert.EqualValues(t, len(segments), run.Segments, "the archive counts the playlist's segments")
+	var sound float64
+	for _, seg := range segments {
+		code, data := s.call(t, "GET", path.Dir(run.DownloadURL)+"/"+seg, nil)
+		require.Equal(t, 200, code, "%s: %s", seg, data)
+		sound += audioSeconds(t, data)
+	}
+	assert.Greater(t, sound, 4.0, "seconds of sound in the segments")
 }
