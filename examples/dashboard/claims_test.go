@@ -157,8 +157,9 @@ func TestLogLevelAndTimeoutsTakeEffect(t *testing.T) {
 	start := func(extra map[string]string) (string, *testenv.Buffer) {
 		t.Helper()
 		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-		env := map[string]string{"LIVEKIT_URL": "http://127.0.0.1:1", "LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": "a-secret-for-tests-only-0123456789abcdef",
-			"DASHBOARD_ADDR": addr, "DASHBOARD_API_KEYS": testAPIKey, "DASHBOARD_ADMIN_GROUP": adminGroup}
+		env := map[string]string{"LIVEKIT_URL": "http://" + testenv.HungServer(t), "LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": "a-secret-for-tests-only-0123456789abcdef",
+			"DASHBOARD_ADDR": addr, "DASHBOARD_API_KEYS": testAPIKey, "DASHBOARD_ADMIN_GROUP": adminGroup,
+			"DASHBOARD_HEALTH_TIMEOUT": "200ms"} // LiveKit is a hung server here: waitUp asks for health
 		maps.Copy(env, extra)
 		out := &testenv.Buffer{}
 		ctx, stop := context.WithCancel(context.Background())
@@ -212,4 +213,56 @@ func TestLogLevelAndTimeoutsTakeEffect(t *testing.T) {
 	_, err = idle.Write([]byte("GET /api/openapi.json HTTP/1.1\r\nHost: dashboard\r\n\r\n"))
 	require.NoError(t, err)
 	assert.Less(t, closedWithin(idle), timeout+margin, "an idle keep-alive connection after DASHBOARD_IDLE_TIMEOUT")
+
+	// LiveKit hangs for DASHBOARD_LIVEKIT_TIMEOUT (3 s); the answer, a 503, comes
+	// after DASHBOARD_WRITE_TIMEOUT: with 1 s it is never sent, with 30 s it is.
+	rooms := func(addr string) (int, error) {
+		t.Helper()
+		req, err := http.NewRequest("GET", "http://"+addr+"/api/rooms", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-API-Key", testAPIKey)
+		resp, err := (&http.Client{Timeout: 3*time.Second + 2*margin}).Do(req)
+		if err != nil {
+			return 0, err
+		}
+		mustRead(t, resp)
+		return resp.StatusCode, nil
+	}
+	addr, _ = start(map[string]string{"DASHBOARD_LIVEKIT_TIMEOUT": "3s", "DASHBOARD_WRITE_TIMEOUT": "30s"})
+	code, err := rooms(addr)
+	require.NoError(t, err)
+	assert.Equal(t, 503, code)
+	addr, _ = start(map[string]string{"DASHBOARD_LIVEKIT_TIMEOUT": "3s", "DASHBOARD_WRITE_TIMEOUT": "1s"})
+	code, err = rooms(addr)
+	assert.Error(t, err, "an answer (%d) written after DASHBOARD_WRITE_TIMEOUT", code)
+}
+
+// SIGTERM waits DASHBOARD_SHUTDOWN_TIMEOUT for a request in flight, then gives
+// up and says so (a bound, not a measurement).
+func TestShutdownTimeoutTakesEffect(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	env := map[string]string{"LIVEKIT_URL": "http://" + testenv.HungServer(t), "LIVEKIT_API_KEY": "devkey",
+		"LIVEKIT_API_SECRET": "a-secret-for-tests-only-0123456789abcdef", "DASHBOARD_ADDR": addr, "DASHBOARD_API_KEYS": testAPIKey,
+		"DASHBOARD_ADMIN_GROUP": adminGroup, "DASHBOARD_SHUTDOWN_TIMEOUT": "1s", "DASHBOARD_LIVEKIT_TIMEOUT": "30s"}
+	ctx, sigterm := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"dashboard"}, func(k string) string { return env[k] }, io.Discard) }()
+	waitUp(t, addr, done)
+	// A request that LiveKit (hung) keeps in flight far longer than the grace.
+	go func() {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/rooms", nil)
+		req.Header.Set("X-API-Key", testAPIKey)
+		if resp, err := (&http.Client{Timeout: 40 * time.Second}).Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // the request is in flight
+	sigterm()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "requests still running after 1s")
+	case <-time.After(10 * time.Second):
+		t.Fatal("shutdown waited past DASHBOARD_SHUTDOWN_TIMEOUT")
+	}
 }
