@@ -382,6 +382,7 @@ func TestPrivateMetrics(t *testing.T) {
 	code, body := s.call(t, "GET", "/metrics", nil)
 	assert.Equal(t, 200, code)
 	assert.Contains(t, string(body), "dashboard_http_requests_total")
+	assert.Equal(t, 1.0, metricValue(t, body, `dashboard_http_requests_total{method="GET",route="/metrics",status="401"}`), "the refused scrape is counted")
 }
 
 // The identity provider rotates its keys: a token signed with the new key works
