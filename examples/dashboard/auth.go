@@ -270,34 +270,74 @@ func groupsClaim(c map[string]any, name string) []string {
 
 var errJWKS = errors.New("signing key unavailable")
 
-// jwks caches the identity provider's public keys. A token naming an unknown key
-// refetches the set (at most every 30 s, so garbage tokens cannot hammer the
-// provider); keys are refreshed hourly, and kept if the provider is briefly down.
+// jwks caches the identity provider's public keys. A token naming a key id we do
+// not have refetches the set at once, so a key the provider has just rotated in
+// works from its first token. Those refetches come from a small bucket (jwksBurst,
+// refilled one per jwksRefill), and a key id a fetch did not have is not asked for
+// again until the next fetch, so tokens with made-up key ids cannot make us hammer
+// the provider: they cost at most the bucket. Keys are refreshed hourly, and kept if
+// the provider is briefly down.
 type jwks struct {
 	url     string
 	client  *http.Client
 	mu      sync.Mutex
 	keys    map[string]any
-	fetched time.Time // last successful fetch
-	tried   time.Time // last attempt, successful or not
+	fetched time.Time       // last successful fetch
+	tried   time.Time       // last attempt, successful or not
+	tokens  float64         // refetches for unknown key ids allowed now
+	topped  time.Time       // when tokens was last refilled
+	missing map[string]bool // key ids the last fetch did not have
 }
+
+const (
+	jwksBurst  = 3                // refetches for unknown key ids in a row
+	jwksRefill = 10 * time.Second // then one more per this
+	jwksMissed = 1024             // key ids remembered as missing, at most
+)
 
 func (j *jwks) key(ctx context.Context, kid string) (any, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	k, known := j.lookup(kid)
-	due := !known || time.Since(j.fetched) > time.Hour
-	if due && time.Since(j.tried) > 30*time.Second {
+	// The hourly refresh; while the provider is down, tried every 30 s.
+	refresh := known && time.Since(j.fetched) > time.Hour && time.Since(j.tried) > 30*time.Second
+	if refresh || (!known && !j.missing[kid] && j.take()) {
 		j.tried = time.Now()
-		if err := j.fetch(ctx); err != nil && j.keys == nil {
+		err := j.fetch(ctx)
+		if err != nil && j.keys == nil {
 			return nil, fmt.Errorf("%w: %v", errJWKS, err)
 		}
 		k, known = j.lookup(kid)
+		if err == nil && !known {
+			if len(j.missing) >= jwksMissed {
+				j.missing = nil
+			}
+			if j.missing == nil {
+				j.missing = map[string]bool{}
+			}
+			j.missing[kid] = true
+		}
 	}
 	if !known {
 		return nil, fmt.Errorf("%w: unknown key id %q", errJWKS, kid)
 	}
 	return k, nil
+}
+
+// take spends one refetch from the bucket, if there is one.
+func (j *jwks) take() bool {
+	now := time.Now()
+	if j.topped.IsZero() {
+		j.tokens = jwksBurst
+	} else {
+		j.tokens = min(jwksBurst, j.tokens+now.Sub(j.topped).Seconds()/jwksRefill.Seconds())
+	}
+	j.topped = now
+	if j.tokens < 1 {
+		return false
+	}
+	j.tokens--
+	return true
 }
 
 // lookup finds kid; a token without kid may use the only key there is.
@@ -361,6 +401,6 @@ func (j *jwks) fetch(ctx context.Context) error {
 			keys[k.Kid] = pub
 		}
 	}
-	j.keys, j.fetched = keys, time.Now()
+	j.keys, j.fetched, j.missing = keys, time.Now(), nil // a new set may hold any of them
 	return nil
 }

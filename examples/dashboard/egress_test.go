@@ -1,9 +1,20 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +23,7 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
@@ -29,6 +41,7 @@ func newRecordingStage(t testing.TB) *stage {
 		s.RestreamAllow = mustHostList(t, "127.0.0.1") // testenv.ReceiveRTMP listens on loopback
 	})
 	require.NoError(t, s.sm.Recordings.EnsureBucket(t.Context()))
+	s.keepOutOfLogs(m.AccessKey)
 	return s
 }
 
@@ -43,11 +56,13 @@ func TestEngineerRecordsTheShow(t *testing.T) {
 	ada := s.env.Join(t, decodeAs[tokenResponse](t, body).Token, nil)
 	_, err := testenv.PublishTone(t, ada, testenv.Tone(t, 440, 60*time.Second))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		_, body = s.call(t, "GET", "/api/rooms/live/participants", nil)
-		ps := decodeAs[[]rooms.Participant](t, body)
-		return len(ps) == 1 && len(ps[0].Tracks) == 1
-	}, wait, tick, "ada's track never appeared")
+	if !poll(t, wait, "ada's track never appeared", func() (bool, string) {
+		code, body, err := s.try(t, http.DefaultClient, "GET", "/api/rooms/live/participants", nil)
+		var ps []rooms.Participant
+		return err == nil && code == 200 && json.Unmarshal(body, &ps) == nil && len(ps) == 1 && len(ps[0].Tracks) == 1, seen(code, body, err)
+	}) {
+		t.FailNow()
+	}
 
 	code, body = s.call(t, "POST", "/api/stream/egress", map[string]any{"kind": "audio", "room": "live", "identity": "ada", "bitrate": 192})
 	require.Equal(t, 201, code, "%s", body)
@@ -58,51 +73,74 @@ func TestEngineerRecordsTheShow(t *testing.T) {
 	require.Equal(t, 201, code, "%s", body)
 	stems := decodeAs[[]egress.Egress](t, body)
 	require.Len(t, stems, 1, "one stem per performer")
+	require.NotEqual(t, show[0].ID, stems[0].ID)
 
 	// Both run; the room filter and the active filter find them.
-	require.Eventually(t, func() bool {
-		code, body = s.call(t, "GET", "/api/egress?room=live&active=true", nil)
-		require.Equal(t, 200, code, "%s", body)
+	if !poll(t, wait, "the recordings never went active", func() (bool, string) {
+		code, body, err := s.try(t, http.DefaultClient, "GET", "/api/egress?room=live&active=true", nil)
+		var list []egress.Egress
+		if err != nil || code != 200 || json.Unmarshal(body, &list) != nil {
+			return false, seen(code, body, err)
+		}
 		active := 0
-		for _, e := range decodeAs[[]egress.Egress](t, body) {
+		for _, e := range list {
 			if e.Status == egress.Active {
 				active++
 			}
 		}
-		return active == 2
-	}, wait, 100*time.Millisecond, "the recordings never went active: %s", body)
+		return active == 2, seen(code, body, err)
+	}) {
+		t.FailNow()
+	}
 	code, body = s.call(t, "GET", "/metrics", nil)
 	require.Equal(t, 200, code)
-	assert.Contains(t, string(body), `dashboard_egresses{status="active"}`)
+	assert.Contains(t, string(body), `dashboard_egresses{status="active"} 2`+"\n")
 
 	time.Sleep(3 * time.Second) // a few seconds of music on tape (not a timing assertion)
-	for _, id := range []string{show[0].ID, stems[0].ID} {
+	// The show's recording ends first and the stem's a little later (the store
+	// dates objects to the second), so "newest first" has one right order.
+	for i, id := range []string{show[0].ID, stems[0].ID} {
+		if i > 0 {
+			time.Sleep(1100 * time.Millisecond)
+		}
 		code, body = s.call(t, "DELETE", "/api/egress?id="+id, nil)
 		require.Equal(t, 200, code, "%s", body)
-	}
-	require.Eventually(t, func() bool {
-		_, body = s.call(t, "GET", "/api/egress?room=live", nil)
-		done := 0
-		for _, e := range decodeAs[[]egress.Egress](t, body) {
-			require.NotEqual(t, egress.Failed, e.Status, "egress failed: %s", e.Error)
-			if e.Status == egress.Complete {
-				done++
+		if !poll(t, 60*time.Second, "the recording never completed", func() (bool, string) {
+			code, body, err := s.try(t, http.DefaultClient, "GET", "/api/egress?room=live", nil)
+			var list []egress.Egress
+			if err != nil || code != 200 || json.Unmarshal(body, &list) != nil {
+				return false, seen(code, body, err)
 			}
+			for _, e := range list {
+				if e.ID == id && e.Status == egress.Failed {
+					t.Errorf("egress failed: %s", e.Error)
+					return true, ""
+				}
+				if e.ID == id && e.Status == egress.Complete {
+					return true, ""
+				}
+			}
+			return false, seen(code, body, err)
+		}) || t.Failed() {
+			t.FailNow()
 		}
-		return done == 2
-	}, 60*time.Second, 200*time.Millisecond, "the recordings never completed: %s", body)
+	}
 
-	// The archive lists both files, newest first, with durations and links.
+	// The archive lists both files, newest first, each with its own egress, its
+	// duration, a link that expires when asked and downloads it, with sound in it.
 	code, body = s.call(t, "GET", "/api/stream/recordings?room=live&linkTtl=600", nil)
 	require.Equal(t, 200, code, "%s", body)
 	files := decodeAs[[]recording](t, body)
 	require.Len(t, files, 2, "%s", body)
+	assert.Equal(t, []string{stems[0].ID, show[0].ID}, []string{files[0].EgressID, files[1].EgressID}, "newest first, each file with its own egress: %s", body)
+	assert.True(t, files[0].LastModified.After(files[1].LastModified), "newest first: %s", body)
 	for _, f := range files {
 		assert.Equal(t, "live", f.Room)
 		assert.Positive(t, f.Size)
 		assert.Greater(t, f.DurationMS, int64(2000), "%s lasted %d ms", f.Key, f.DurationMS)
 		assert.Contains(t, []string{show[0].ID, stems[0].ID}, f.EgressID)
 		assert.WithinDuration(t, time.Now().Add(10*time.Minute), f.LinkExpires, 5*time.Second)
+		assert.Equal(t, "600", linkExpiry(t, f.DownloadURL), "the store's link lasts linkTtl")
 		resp, err := http.Get(f.DownloadURL)
 		require.NoError(t, err)
 		got, err := io.ReadAll(resp.Body)
@@ -110,6 +148,15 @@ func TestEngineerRecordsTheShow(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 200, resp.StatusCode, "%s", got)
 		assert.Len(t, got, int(f.Size), "the link serves the whole file")
+		assert.Greater(t, audioSeconds(t, got), 2.0, "%s: the recording holds sound", f.Key)
+	}
+	// Links last an hour unless asked otherwise, and a week is allowed.
+	for q, want := range map[string]string{"": "3600", "&linkTtl=604800": "604800"} {
+		code, body = s.call(t, "GET", "/api/recordings?room=live"+q, nil)
+		require.Equal(t, 200, code, "%s", body)
+		for _, f := range decodeAs[[]recording](t, body) {
+			assert.Equal(t, want, linkExpiry(t, f.DownloadURL), "linkTtl%s", q)
+		}
 	}
 
 	// Stopping again is a clear 4xx, not a 5xx.
@@ -117,48 +164,97 @@ func TestEngineerRecordsTheShow(t *testing.T) {
 	assert.Contains(t, []int{404, 409}, code, "%s", body)
 }
 
-// Wrong input to the recording routes is refused with a clear code before
-// anything reaches LiveKit or the bucket.
+// linkExpiry is how long the store will honour a presigned link, in seconds, as
+// the link itself says.
+func linkExpiry(t testing.TB, link string) string {
+	t.Helper()
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	require.NotEmpty(t, u.Query().Get("X-Amz-Signature"), "a presigned link: %s", link)
+	return u.Query().Get("X-Amz-Expires")
+}
+
+// audioSeconds is the duration of data's first audio stream, by ffprobe; the
+// test fails when it has none.
+func audioSeconds(t testing.TB, data []byte) float64 {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "recording")
+	require.NoError(t, os.WriteFile(file, data, 0o600))
+	out, err := exec.Command(testenv.Binary(t, "ffprobe", "ffmpeg"), "-v", "error", "-select_streams", "a:0",
+		"-show_entries", "stream=codec_type:format=duration", "-of", "default=noprint_wrappers=1", file).Output()
+	require.NoError(t, err, "ffprobe: %s", out)
+	require.Contains(t, string(out), "codec_type=audio", "no audio stream: %s", out)
+	m := regexp.MustCompile(`duration=([0-9.]+)`).FindStringSubmatch(string(out))
+	require.NotNil(t, m, "no duration: %s", out)
+	d, err := strconv.ParseFloat(m[1], 64)
+	require.NoError(t, err)
+	return d
+}
+
+// Wrong input to the recording routes is refused here with a clear code, before
+// anything reaches LiveKit or the bucket: a dashboard whose LiveKit and bucket
+// are one counting server answers those without a single request to it. What
+// only LiveKit can know (a room or egress that does not exist) is its answer,
+// asked of the real stack.
 func TestRecordingBadInput(t *testing.T) {
-	s := newRecordingStage(t)
+	var reached atomic.Int32
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		http.Error(w, "nothing should ask", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(upstream.Close)
+	counted := &testenv.Env{URL: upstream.URL, WSURL: "ws" + strings.TrimPrefix(upstream.URL, "http"),
+		APIKey: "counted-key", APISecret: "counted-secret-0123456789abcdefghijklmnop"}
+	local := newStageWith(t, counted, egress.Storage{Endpoint: upstream.URL, Bucket: "recordings", AccessKey: "counted-ak", SecretKey: "counted-sk-0123456789"},
+		func(s *settings) { s.RestreamAllow = mustHostList(t, "127.0.0.1") })
 	for _, c := range []struct {
 		method, path string
 		body         any
-		status       int
-		code         string
 	}{
-		{"POST", "/api/egress", map[string]any{"kind": "vinyl", "room": "live"}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "restream", "room": "live"}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "restream", "room": "live", "urls": []string{"http://127.0.0.1/x"}}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "stems", "room": "live", "bitrate": 96}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "a b"}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "empty-room"}, 404, "not_found"},
+		{"POST", "/api/egress", map[string]any{"kind": "vinyl", "room": "live"}},
+		{"POST", "/api/egress", map[string]any{"kind": "restream", "room": "live"}},
+		{"POST", "/api/egress", map[string]any{"kind": "restream", "room": "live", "urls": []string{"http://127.0.0.1/x"}}},
+		{"POST", "/api/egress", map[string]any{"kind": "stems", "room": "live", "bitrate": 96}},
+		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "a b"}},
 		// filename is a suffix of the server's key, never a path or a template.
-		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "live", "filename": "../other-room/x"}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "live", "filename": "{room_name}"}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "filename": "show.mp4"}, 400, "invalid_argument"},
-		{"POST", "/api/egress", map[string]any{"kind": "stems", "room": "live", "filename": "x"}, 400, "invalid_argument"},
-		{"POST", "/api/egress/EG_nope/destinations", map[string]any{}, 400, "invalid_argument"},
-		{"POST", "/api/egress/EG_nope/destinations", map[string]any{"add": []string{"http://127.0.0.1/x"}}, 400, "invalid_argument"},
-		{"POST", "/api/egress/EG_doesnotexist/destinations", map[string]any{"add": []string{"rtmp://127.0.0.1:1/live/x"}}, 404, "not_found"},
-		{"DELETE", "/api/egress", nil, 400, "invalid_argument"},
-		{"DELETE", "/api/egress?id=EG_doesnotexist", nil, 404, "not_found"},
-		{"GET", "/api/egress?active=maybe", nil, 400, "invalid_argument"},
-		{"GET", "/api/recordings?linkTtl=0", nil, 400, "invalid_argument"},
-		{"GET", "/api/recordings?linkTtl=9999999", nil, 400, "invalid_argument"},
-		{"GET", "/api/recordings?room=../etc", nil, 400, "invalid_argument"},
+		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "live", "filename": "../other-room/x"}},
+		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "live", "filename": "{room_name}"}},
+		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "filename": "show.mp4"}},
+		{"POST", "/api/egress", map[string]any{"kind": "stems", "room": "live", "filename": "x"}},
+		{"POST", "/api/egress/EG_nope/destinations", map[string]any{}},
+		{"POST", "/api/egress/EG_nope/destinations", map[string]any{"add": []string{"http://127.0.0.1/x"}}},
+		{"DELETE", "/api/egress", nil},
+		{"GET", "/api/egress?active=maybe", nil},
+		{"GET", "/api/recordings?linkTtl=0", nil},
+		{"GET", "/api/recordings?linkTtl=9999999", nil},
+		{"GET", "/api/recordings?room=../etc", nil},
 	} {
-		code, body := s.call(t, c.method, c.path, c.body)
-		assert.Equal(t, c.status, code, "%s %s %v: %s", c.method, c.path, c.body, body)
-		assert.Equal(t, c.code, errorCode(t, body), "%s %s %v", c.method, c.path, c.body)
+		code, body := local.call(t, c.method, c.path, c.body)
+		assert.Equal(t, 400, code, "%s %s %v: %s", c.method, c.path, c.body, body)
+		assert.Equal(t, "invalid_argument", errorCode(t, body), "%s %s %v", c.method, c.path, c.body)
 	}
 	// Every JSON body refuses fields it does not know.
 	for _, rt := range (&server{}).routes() {
 		if rt.request != nil && rt.needs == recordingService {
-			code, body := s.call(t, rt.method, strings.ReplaceAll(rt.path, "{id}", "EG_x"), `{"bogus":1}`)
+			code, body := local.call(t, rt.method, strings.ReplaceAll(rt.path, "{id}", "EG_x"), `{"bogus":1}`)
 			assert.Equal(t, 400, code, "%s %s: %s", rt.method, rt.path, body)
 			assert.Equal(t, "unknown_field", errorCode(t, body), rt.path)
 		}
+	}
+	assert.Zero(t, reached.Load(), "a request refused as bad input reached LiveKit or the bucket")
+
+	s := newRecordingStage(t)
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "empty-room"}},
+		{"POST", "/api/egress/EG_doesnotexist/destinations", map[string]any{"add": []string{"rtmp://127.0.0.1:1/live/x"}}},
+		{"DELETE", "/api/egress?id=EG_doesnotexist", nil},
+	} {
+		code, body := s.call(t, c.method, c.path, c.body)
+		assert.Equal(t, 404, code, "%s %s %v: %s", c.method, c.path, c.body, body)
+		assert.Equal(t, "not_found", errorCode(t, body), "%s %s %v", c.method, c.path, c.body)
 	}
 	code, body := s.call(t, "GET", "/api/recordings", nil)
 	require.Equal(t, 200, code, "%s", body)
@@ -190,6 +286,7 @@ func TestEngineerRestreamsToPlatforms(t *testing.T) {
 	}, wait, tick, "ada's track never appeared")
 
 	twitch, youtube := testenv.ReceiveRTMP(t, "platform-a"), testenv.ReceiveRTMP(t, "platform-b")
+	s.keepOutOfLogs(twitch.Key, youtube.Key)
 	noKeys := func(body []byte) {
 		t.Helper()
 		assert.NotContains(t, string(body), twitch.Key, "a stream key in an answer")
@@ -222,4 +319,81 @@ func TestEngineerRestreamsToPlatforms(t *testing.T) {
 	require.Equal(t, 200, code, "%s", body)
 	noKeys(body)
 	assert.True(t, youtube.WaitEnded(t, time.Minute), "stopping did not end the stream cleanly")
+}
+
+// The engineer publishes the show as HLS from the dashboard: it runs, stops, and
+// lands in the archive as one recording whose playlist, and every segment it
+// names, download through the dashboard, with sound in them.
+func TestEngineerStreamsHLS(t *testing.T) {
+	s := newRecordingStage(t)
+	tok, err := s.sm.Tokens.Performer("live", "ada")
+	require.NoError(t, err)
+	_, err = testenv.PublishTone(t, s.env.Join(t, tok.JWT, nil), testenv.Tone(t, 440, time.Minute))
+	require.NoError(t, err)
+	if !poll(t, wait, "ada's track never appeared", func() (bool, string) {
+		p, err := s.sm.Rooms.Participant(t.Context(), "live", "ada")
+		return err == nil && len(p.Tracks) == 1, fmt.Sprint(p, err)
+	}) {
+		t.FailNow()
+	}
+
+	code, body := s.call(t, "POST", "/api/egress", map[string]any{"kind": "hls", "room": "live", "identity": "ada"})
+	require.Equal(t, 201, code, "%s", body)
+	started := decodeAs[[]egress.Egress](t, body)
+	require.Len(t, started, 1)
+	require.Equal(t, "hls", started[0].Kind)
+	id := started[0].ID
+	status := func(want egress.Status) func() (bool, string) {
+		return func() (bool, string) {
+			code, body, err := s.try(t, http.DefaultClient, "GET", "/api/egress?room=live", nil)
+			var list []egress.Egress
+			if err != nil || code != 200 || json.Unmarshal(body, &list) != nil {
+				return false, seen(code, body, err)
+			}
+			for _, e := range list {
+				if e.ID == id {
+					return e.Status == want || e.Status == egress.Failed, seen(code, body, err)
+				}
+			}
+			return false, seen(code, body, err)
+		}
+	}
+	if !poll(t, wait, "the HLS egress never went active", status(egress.Active)) {
+		t.FailNow()
+	}
+	time.Sleep(8 * time.Second) // a few segments of music (not a timing assertion)
+	code, body = s.call(t, "DELETE", "/api/egress?id="+id, nil)
+	require.Equal(t, 200, code, "%s", body)
+	if !poll(t, 60*time.Second, "the HLS egress never completed", status(egress.Complete)) {
+		t.FailNow()
+	}
+
+	code, body = s.call(t, "GET", "/api/recordings?room=live", nil)
+	require.Equal(t, 200, code, "%s", body)
+	list := decodeAs[[]recording](t, body)
+	require.Len(t, list, 1, "the run is one recording: %s", body)
+	run := list[0]
+	assert.Equal(t, recordings.KindHLS, run.Kind)
+	assert.Equal(t, id, run.EgressID)
+	assert.Positive(t, run.Segments)
+	require.True(t, strings.HasPrefix(run.DownloadURL, "/api/recordings/live/hls/") && strings.HasSuffix(run.DownloadURL, "/playlist.m3u8"), run.DownloadURL)
+
+	code, playlist := s.call(t, "GET", run.DownloadURL, nil)
+	require.Equal(t, 200, code, "%s", playlist)
+	require.True(t, strings.HasPrefix(string(playlist), "#EXTM3U"), "%s", playlist)
+	var segments []string
+	for _, line := range strings.Split(string(playlist), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			segments = append(segments, line)
+		}
+	}
+	require.NotEmpty(t, segments, "%s", playlist)
+	assert.EqualValues(t, len(segments), run.Segments, "the archive counts the playlist's segments")
+	var sound float64
+	for _, seg := range segments {
+		code, data := s.call(t, "GET", path.Dir(run.DownloadURL)+"/"+seg, nil)
+		require.Equal(t, 200, code, "%s: %s", seg, data)
+		sound += audioSeconds(t, data)
+	}
+	assert.Greater(t, sound, 4.0, "seconds of sound in the segments")
 }

@@ -283,6 +283,9 @@ func TestRefusedOutboundNeverReachesLiveKit(t *testing.T) {
 	}, wait, tick, "ada's track never appeared")
 	media := testenv.MediaFile(t, "set.ogg", 20*time.Second)
 	platform := testenv.ReceiveRTMP(t, "platform")
+	for _, st := range []*stage{strict, named, open} {
+		st.keepOutOfLogs(platform.Key, m.AccessKey)
+	}
 	port := strings.TrimPrefix(strings.SplitN(strings.TrimPrefix(platform.URL, "rtmp://"), "/", 2)[0], "127.0.0.1:")
 	mediaPort := strings.SplitN(strings.TrimPrefix(media, "http://127.0.0.1:"), "/", 2)[0]
 

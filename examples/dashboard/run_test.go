@@ -110,36 +110,58 @@ func TestDevMode(t *testing.T) {
 		t.Skip(msg)
 	}
 
-	resp, err := http.Get("http://" + addr + "/api/rooms") // no credentials
+	// Every answer says it comes from a dev server, the errors too.
+	var unmarked []string
+	dev := &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err == nil && resp.Header.Get("X-Dashboard-Dev-Mode") != "no authentication" {
+			unmarked = append(unmarked, fmt.Sprintf("%s %s: %d", r.Method, r.URL.Path, resp.StatusCode))
+		}
+		return resp, err
+	})}
+	resp, err := dev.Get("http://" + addr + "/api/rooms") // no credentials
 	require.NoError(t, err)
 	body := mustRead(t, resp)
 	assert.Equal(t, 200, resp.StatusCode, "%s", body)
 	assert.Equal(t, "no authentication", resp.Header.Get("X-Dashboard-Dev-Mode"))
 	assert.Contains(t, out.String(), `"level":"WARN","msg":"DEV MODE: NO AUTHENTICATION`)
 	assert.Contains(t, out.String(), "dashboard: serving on http://"+addr)
-	resp, err = http.Get("http://" + addr + "/api/me")
+	resp, err = dev.Get("http://" + addr + "/api/me")
 	require.NoError(t, err)
 	assert.Contains(t, string(mustRead(t, resp)), `"role":"admin"`, "the dev user is an admin")
 
-	resp, err = http.Post("http://"+addr+"/api/tokens", "application/json", strings.NewReader(`{"role":"performer","room":"dev","identity":"ada"}`))
+	resp, err = dev.Post("http://"+addr+"/api/tokens", "application/json", strings.NewReader(`{"role":"performer","room":"dev","identity":"ada"}`))
 	require.NoError(t, err)
 	body = mustRead(t, resp)
 	assert.Equal(t, 201, resp.StatusCode, "%s", body)
 	assert.Contains(t, string(body), `"wsUrl":"ws://127.0.0.1:`)
 
 	// Ingest works: an RTMP ingress with its OBS server.
-	resp, err = http.Post("http://"+addr+"/api/ingress", "application/json", strings.NewReader(`{"kind":"rtmp","room":"dev","identity":"obs"}`))
+	resp, err = dev.Post("http://"+addr+"/api/ingress", "application/json", strings.NewReader(`{"kind":"rtmp","room":"dev","identity":"obs"}`))
 	require.NoError(t, err)
 	body = mustRead(t, resp)
 	assert.Equal(t, 201, resp.StatusCode, "%s", body)
 	assert.Contains(t, string(body), `"serverUrl":"rtmp://127.0.0.1:`)
 	// Recording is on: the egress and recordings routes answer (not 501).
 	for _, path := range []string{"/api/egress", "/api/recordings"} {
-		resp, err = http.Get("http://" + addr + path)
+		resp, err = dev.Get("http://" + addr + path)
 		require.NoError(t, err)
 		body = mustRead(t, resp)
 		assert.Equal(t, 200, resp.StatusCode, "%s: %s", path, body)
 	}
+
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{{"GET", "/", 200}, {"GET", "/metrics", 200}, {"GET", "/api/openapi.json", 200}, {"GET", "/static/app.js", 200},
+		{"GET", "/api/nothing-here", 404}, {"PUT", "/api/rooms", 405}, {"GET", "/api/rooms/a%20b", 400}, {"GET", "/api/rooms/no-such-room", 404}} {
+		req, err := http.NewRequest(c.method, "http://"+addr+c.path, nil)
+		require.NoError(t, err)
+		resp, err := dev.Do(req)
+		require.NoError(t, err)
+		assert.Equal(t, c.status, resp.StatusCode, "%s %s: %s", c.method, c.path, mustRead(t, resp))
+	}
+	assert.Empty(t, unmarked, "answers without the dev-mode header")
 
 	// Every component's address, from the dev mode's log lines.
 	ports := devModePorts(t, out.String())
@@ -156,6 +178,11 @@ func TestDevMode(t *testing.T) {
 		assert.False(t, listening(hostport), "%s still listens on %s after the dashboard stopped", name, hostport)
 	}
 }
+
+// roundTripper is a function as an http.RoundTripper.
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // devModePorts reads the host:port of every component dev mode started from its
 // JSON log lines.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -116,14 +117,52 @@ func newStageWith(t testing.TB, env *testenv.Env, storage egress.Storage, tweak 
 	return st
 }
 
+// keepOutOfLogs adds values that no log line of this dashboard may hold (checked
+// when the test ends), beyond the ones it starts with and the tokens and stream
+// keys its answers hand out: bearer tokens, storage keys, platforms' stream keys.
+func (s *stage) keepOutOfLogs(values ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range values {
+		if v != "" {
+			s.secrets = append(s.secrets, v)
+		}
+	}
+}
+
 // call sends a request with the test API key unless headers say otherwise, and
 // checks that the answer holds no server credential.
 func (s *stage) call(t testing.TB, method, path string, body any, headers ...string) (int, []byte) {
 	t.Helper()
-	resp := s.do(t, method, path, body, headers...)
+	code, out, err := s.try(t, http.DefaultClient, method, path, body, headers...)
+	require.NoError(t, err)
+	return code, out
+}
+
+// try is call for worker goroutines and polled conditions, where a fatal check
+// would end the wrong goroutine: a request that fails is returned, not fatal.
+// The answer is still checked for leaked credentials (assert is safe anywhere).
+func (s *stage) try(t testing.TB, client *http.Client, method, path string, body any, headers ...string) (int, []byte, error) {
+	req, err := s.request(method, path, body, headers...)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	if err != nil {
+		return resp.StatusCode, out, err
+	}
+	s.checkAnswer(t, out)
+	return resp.StatusCode, out, nil
+}
+
+// checkAnswer fails t if out holds a credential, and remembers the tokens and
+// stream keys it hands out so that the log check looks for them too.
+func (s *stage) checkAnswer(t testing.TB, out []byte) {
 	assert.NotContains(t, string(out), s.env.APISecret, "the LiveKit API secret leaked into an answer")
 	for _, k := range []string{testAPIKey, testOperatorKey, testViewerKey, testProxySecret} {
 		assert.NotContains(t, string(out), k, "an API key or the proxy secret leaked into an answer")
@@ -141,11 +180,18 @@ func (s *stage) call(t testing.TB, method, path string, body any, headers ...str
 		}
 		s.mu.Unlock()
 	}
-	return resp.StatusCode, out
 }
 
 func (s *stage) do(t testing.TB, method, path string, body any, headers ...string) *http.Response {
 	t.Helper()
+	req, err := s.request(method, path, body, headers...)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	return resp
+}
+
+func (s *stage) request(method, path string, body any, headers ...string) (*http.Request, error) {
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -153,11 +199,15 @@ func (s *stage) do(t testing.TB, method, path string, body any, headers ...strin
 		r = strings.NewReader(b)
 	default:
 		raw, err := json.Marshal(b)
-		require.NoError(t, err)
+		if err != nil {
+			return nil, err
+		}
 		r = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, s.srv.URL+path, r)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -170,9 +220,34 @@ func (s *stage) do(t testing.TB, method, path string, body any, headers ...strin
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	return resp
+	return req, nil
+}
+
+// seen is a polled answer, for poll's message.
+func seen(code int, body []byte, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%d %s", code, body)
+}
+
+// poll asks cond every tick, on the test's goroutine, until it holds; after
+// within it marks the test failed with what and cond's last word (the body it saw
+// last, not one from before the wait) and returns false.
+func poll(t testing.TB, within time.Duration, what string, cond func() (bool, string)) bool {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ok, last := cond()
+		if ok {
+			return true
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s (waited %s); last seen: %s", what, within, last)
+			return false
+		}
+		time.Sleep(tick)
+	}
 }
 
 // noAuth is the headers argument of a request without credentials.
@@ -274,10 +349,12 @@ func TestModeratorActsOnParticipants(t *testing.T) {
 	require.NoError(t, err)
 
 	// The room detail shows her and her stereo music track.
-	require.Eventually(t, func() bool {
-		code, body = s.call(t, "GET", "/api/rooms/stage", nil)
-		return code == 200 && strings.Contains(string(body), pub.SID())
-	}, wait, tick, "the track never showed in the room detail")
+	if !poll(t, wait, "the track never showed in the room detail", func() (bool, string) {
+		code, body, err := s.try(t, http.DefaultClient, "GET", "/api/rooms/stage", nil)
+		return err == nil && code == 200 && strings.Contains(string(body), pub.SID()), seen(code, body, err)
+	}) {
+		t.FailNow()
+	}
 	code, body = s.call(t, "GET", "/api/stream/rooms/stage/participants", nil)
 	require.Equal(t, 200, code)
 	people := decodeAs[[]struct {
@@ -319,10 +396,12 @@ func TestModeratorActsOnParticipants(t *testing.T) {
 
 	// Shown out.
 	act("/api", map[string]any{"action": "remove"})
-	require.Eventually(t, func() bool {
-		code, body = s.call(t, "GET", "/api/rooms/stage/participants", nil)
-		return code == 200 && string(body) == "[]\n"
-	}, wait, tick)
+	if !poll(t, wait, "she was never shown out", func() (bool, string) {
+		code, body, err := s.try(t, http.DefaultClient, "GET", "/api/rooms/stage/participants", nil)
+		return err == nil && code == 200 && string(body) == "[]\n", seen(code, body, err)
+	}) {
+		t.FailNow()
+	}
 	code, body = s.call(t, "POST", "/api/rooms/stage/participants", map[string]any{"action": "mute", "identity": "ada"})
 	assert.Equal(t, 404, code, "%s", body)
 	assert.Equal(t, "not_found", errorCode(t, body))
@@ -500,18 +579,39 @@ func TestBadInputIsRefused(t *testing.T) {
 	}
 }
 
-// LiveKit dies mid-show: health says so within a second, routes answer a clear
-// 503 (never hang, never 500), and the dashboard recovers by itself when LiveKit
-// is back.
+// LiveKit hangs mid-show, then dies: health says so, routes answer a clear 503
+// within their deadline (never hang, never 500), and the dashboard recovers by
+// itself each time LiveKit is back. A hung LiveKit accepts connections and never
+// answers, so only the deadlines end those requests; a dead one refuses them at once.
 func TestLiveKitOutage(t *testing.T) {
-	s := newStage(t, nil)
-	if s.env.Stop == nil {
+	const livekitTimeout, healthTimeout = 2 * time.Second, 500 * time.Millisecond
+	s := newStage(t, func(s *settings) { s.LiveKitTimeout, s.HealthTimeout = livekitTimeout, healthTimeout })
+	if s.env.Stop == nil || s.env.Freeze == nil {
 		t.Skip("only the process backend can stop LiveKit") // CI uses the process backend
 	}
-	// Clients keep asking while LiveKit goes away and comes back.
+	// A margin for the loopback round trip and a loaded machine: this bounds the
+	// deadlines' effect, it is not a latency figure. Every client gives up later
+	// than that, so a request the deadline does not end fails the test, not hangs it.
+	const margin = 1500 * time.Millisecond
+	client := &http.Client{Timeout: livekitTimeout + 2*margin}
+	timed := func(method, path string, body any) (int, []byte, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		code, out, err := s.try(t, client, method, path, body)
+		require.NoError(t, err, "%s %s", method, path)
+		return code, out, time.Since(start)
+	}
+	routes := []struct {
+		method, path string
+		body         any
+	}{{"GET", "/api/rooms", nil}, {"GET", "/api/stream/rooms/jam", nil}, {"POST", "/api/rooms", map[string]any{"name": "jam"}}, {"GET", "/api/ingress", nil}}
+
+	// Clients keep asking while LiveKit hangs, dies and comes back. Their
+	// failures are collected and judged here, on the test's goroutine.
 	stop := make(chan struct{})
 	var mu sync.Mutex
-	seen := map[int]int{}
+	seenCodes := map[int]int{}
+	var failures []error
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
@@ -523,55 +623,96 @@ func TestLiveKitOutage(t *testing.T) {
 					return
 				default:
 				}
-				code, _ := s.call(t, "GET", "/api/rooms", nil)
+				code, _, err := s.try(t, client, "GET", "/api/rooms", nil)
 				mu.Lock()
-				seen[code]++
+				if err != nil {
+					failures = append(failures, err)
+				} else {
+					seenCodes[code]++
+				}
 				mu.Unlock()
 				time.Sleep(5 * time.Millisecond)
 			}
 		}()
 	}
+	// Whatever happens below, LiveKit is not left frozen.
+	t.Cleanup(s.env.Thaw)
 
-	s.env.Stop()
-	client := &http.Client{Timeout: time.Second} // "within a second": a bound, not a benchmark
-	resp, err := client.Get(s.srv.URL + "/api/health")
-	require.NoError(t, err)
-	h := decodeAs[healthResponse](t, mustRead(t, resp))
-	assert.Equal(t, 503, resp.StatusCode)
+	// Hung. Nothing asked for health before, so no cached answer stands in for
+	// the probe: its own deadline (DASHBOARD_HEALTH_TIMEOUT) ends it.
+	s.env.Freeze()
+	code, body, took := timed("GET", "/api/health", nil)
+	require.Equal(t, 503, code, "%s", body)
+	h := decodeAs[healthResponse](t, body)
 	assert.Equal(t, "unavailable", h.Status)
 	assert.Equal(t, "readiness", h.LiveKit, "names the failed check")
+	assert.Less(t, took, healthTimeout+margin, "health's probe outlived DASHBOARD_HEALTH_TIMEOUT")
+	for _, c := range routes {
+		code, body, took := timed(c.method, c.path, c.body)
+		assert.Equal(t, 503, code, "hung: %s %s: %s", c.method, c.path, body)
+		assert.Equal(t, "livekit_unavailable", errorCode(t, body))
+		assert.Less(t, took, livekitTimeout+margin, "hung: %s %s outlived DASHBOARD_LIVEKIT_TIMEOUT", c.method, c.path)
+	}
+	code, body, _ = timed("POST", "/api/tokens", map[string]any{"role": "listener", "room": "jam", "identity": "bob"})
+	assert.Equal(t, 201, code, "tokens are minted locally, LiveKit or not: %s", body)
+	code, body, took = timed("GET", "/metrics", nil)
+	assert.Equal(t, 200, code)
+	assert.Contains(t, string(body), "dashboard_livekit_up 0\n")
+	assert.Less(t, took, livekitTimeout+margin, "a scrape outlived DASHBOARD_LIVEKIT_TIMEOUT")
 
-	for _, c := range []struct {
-		method, path string
-		body         any
-	}{{"GET", "/api/rooms", nil}, {"GET", "/api/stream/rooms/jam", nil}, {"POST", "/api/rooms", map[string]any{"name": "jam"}}, {"GET", "/api/ingress", nil}} {
-		code, body := s.call(t, c.method, c.path, c.body)
-		assert.Equal(t, 503, code, "%s %s: %s", c.method, c.path, body)
+	// Back from the hang.
+	s.env.Thaw()
+	// /api/health answers from a probe at most healthMaxAge old.
+	poll(t, healthMaxAge+5*time.Second, "health stayed down after the hang", func() (bool, string) {
+		code, body, err := s.try(t, client, "GET", "/api/health", nil)
+		return err == nil && code == 200, seen(code, body, err)
+	})
+	code, _, _ = timed("GET", "/api/rooms", nil)
+	assert.Equal(t, 200, code)
+	poll(t, 5*time.Second, "metrics never said LiveKit is back", func() (bool, string) {
+		code, body, err := s.try(t, client, "GET", "/metrics", nil)
+		return err == nil && strings.Contains(string(body), "dashboard_livekit_up 1\n"), seen(code, body, err)
+	})
+
+	// Dead: refused at once.
+	s.env.Stop()
+	code, body, _ = timed("GET", "/api/health", nil)
+	// The cached answer may still be the healthy one for healthMaxAge.
+	if code == 200 {
+		time.Sleep(healthMaxAge)
+		code, body, _ = timed("GET", "/api/health", nil)
+	}
+	h = decodeAs[healthResponse](t, body)
+	assert.Equal(t, 503, code)
+	assert.Equal(t, "unavailable", h.Status)
+	assert.Equal(t, "readiness", h.LiveKit, "names the failed check")
+	for _, c := range routes {
+		code, body, _ := timed(c.method, c.path, c.body)
+		assert.Equal(t, 503, code, "dead: %s %s: %s", c.method, c.path, body)
 		assert.Equal(t, "livekit_unavailable", errorCode(t, body))
 	}
-	code, body := s.call(t, "POST", "/api/tokens", map[string]any{"role": "listener", "room": "jam", "identity": "bob"})
+	code, body, _ = timed("POST", "/api/tokens", map[string]any{"role": "listener", "room": "jam", "identity": "bob"})
 	assert.Equal(t, 201, code, "tokens are minted locally, LiveKit or not: %s", body)
-	code, body = s.call(t, "GET", "/metrics", nil)
-	require.Equal(t, 200, code)
-	assert.Eventually(t, func() bool {
-		_, body = s.call(t, "GET", "/metrics", nil)
-		return strings.Contains(string(body), "dashboard_livekit_up 0")
-	}, 5*time.Second, 100*time.Millisecond)
+	poll(t, 5*time.Second, "metrics never said LiveKit is down", func() (bool, string) {
+		code, body, err := s.try(t, client, "GET", "/metrics", nil)
+		return err == nil && strings.Contains(string(body), "dashboard_livekit_up 0\n"), seen(code, body, err)
+	})
 
 	s.env.Start()
-	// /api/health answers from a probe at most healthMaxAge old.
-	assert.Eventually(t, func() bool {
-		code, body = s.call(t, "GET", "/api/health", nil)
-		return code == 200
-	}, healthMaxAge+5*time.Second, 50*time.Millisecond, "health stayed down: %s", body)
-	code, _ = s.call(t, "GET", "/api/rooms", nil)
+	poll(t, healthMaxAge+5*time.Second, "health stayed down after the restart", func() (bool, string) {
+		code, body, err := s.try(t, client, "GET", "/api/health", nil)
+		return err == nil && code == 200, seen(code, body, err)
+	})
+	code, _, _ = timed("GET", "/api/rooms", nil)
 	assert.Equal(t, 200, code)
 	close(stop)
 	wg.Wait()
-	for code := range seen {
-		assert.Contains(t, []int{200, 503}, code, "during the outage: %v", seen)
+	assert.Empty(t, failures, "every request during the outages was answered in time")
+	for code := range seenCodes {
+		assert.Contains(t, []int{200, 503}, code, "during the outages: %v", seenCodes)
 	}
-	t.Logf("answers while LiveKit went away and came back: %v", seen)
+	assert.Positive(t, seenCodes[503], "the workers saw the outages: %v", seenCodes)
+	t.Logf("answers while LiveKit hung, died and came back: %v", seenCodes)
 }
 
 func mustRead(t testing.TB, resp *http.Response) []byte {
@@ -589,6 +730,7 @@ func TestLoadWithoutErrors(t *testing.T) {
 	deadline := time.Now().Add(window)
 	var mu sync.Mutex
 	counts := map[int]int{}
+	var failures []error // judged here, on the test's goroutine
 	var wg sync.WaitGroup
 	for i := range clients {
 		wg.Add(1)
@@ -596,18 +738,24 @@ func TestLoadWithoutErrors(t *testing.T) {
 			defer wg.Done()
 			for n := 0; n < 5000 && time.Now().Before(deadline); n++ {
 				var code int
+				var err error
 				if n%2 == 0 {
-					code, _ = s.call(t, "GET", "/api/rooms", nil)
+					code, _, err = s.try(t, http.DefaultClient, "GET", "/api/rooms", nil)
 				} else {
-					code, _ = s.call(t, "POST", "/api/tokens", map[string]any{"role": "listener", "room": "load", "identity": "l" + string(rune('a'+i))})
+					code, _, err = s.try(t, http.DefaultClient, "POST", "/api/tokens", map[string]any{"role": "listener", "room": "load", "identity": "l" + string(rune('a'+i))})
 				}
 				mu.Lock()
-				counts[code]++
+				if err != nil {
+					failures = append(failures, err)
+				} else {
+					counts[code]++
+				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
+	assert.Empty(t, failures, "every request answered")
 	total := counts[200] + counts[201]
 	assert.Greater(t, counts[200], 0)
 	assert.Greater(t, counts[201], 0)

@@ -3,6 +3,7 @@ package testenv
 import (
 	"errors"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/spacemusic/streamkit/internal/stack"
@@ -70,6 +71,8 @@ func processLiveKit(t TB, o options) *Env {
 	must(t, err)
 	e := &Env{URL: lk.URL, WSURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret, RedisAddr: lk.RedisAddr, Backend: "process"}
 	e.Stop = lk.Process.Stop
+	e.Freeze = func() { must(t, lk.Process.Signal(syscall.SIGSTOP)) }
+	e.Thaw = func() { _ = lk.Process.Signal(syscall.SIGCONT) }
 	e.Start = func() {
 		if err := lk.Restart(); err != nil {
 			t.Fatalf("testenv: livekit-server not ready after restart: %v", err)

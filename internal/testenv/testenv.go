@@ -34,6 +34,11 @@ type Env struct {
 	// Stop kills the server (fault-injection tests); Start brings it back on the
 	// same ports. The process and docker backends support them; nil for external.
 	Stop, Start func()
+	// Freeze stops the server's processes (SIGSTOP): connections are still
+	// accepted by the kernel and never answered, the outage a deadline is for.
+	// Thaw resumes them (SIGCONT; nothing when the server is not running). Process
+	// backend only; nil otherwise.
+	Freeze, Thaw func()
 }
 
 type options struct {
