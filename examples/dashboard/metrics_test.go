@@ -89,7 +89,7 @@ func TestMetricsCountTheShow(t *testing.T) {
 
 	ctx := t.Context()
 	for _, name := range []string{"main", "side"} {
-		_, err := s.sm.Rooms.Create(ctx, name, nil)
+		_, err := s.sm.Rooms.Create(ctx, name, rooms.CreateOptions{})
 		require.NoError(t, err)
 	}
 	perf, err := s.sm.Tokens.Performer("main", "ada")

@@ -143,7 +143,7 @@ func (s *stage) call(t testing.TB, method, path string, body any, headers ...str
 // would end the wrong goroutine: a request that fails is returned, not fatal.
 // The answer is still checked for leaked credentials (assert is safe anywhere).
 func (s *stage) try(t testing.TB, client *http.Client, method, path string, body any, headers ...string) (int, []byte, error) {
-	req, err := s.request(method, path, body, headers...)
+	req, err := s.request(t, method, path, body, headers...)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -184,14 +184,14 @@ func (s *stage) checkAnswer(t testing.TB, out []byte) {
 
 func (s *stage) do(t testing.TB, method, path string, body any, headers ...string) *http.Response {
 	t.Helper()
-	req, err := s.request(method, path, body, headers...)
+	req, err := s.request(t, method, path, body, headers...)
 	require.NoError(t, err)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	return resp
 }
 
-func (s *stage) request(method, path string, body any, headers ...string) (*http.Request, error) {
+func (s *stage) request(t testing.TB, method, path string, body any, headers ...string) (*http.Request, error) {
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
