@@ -7,7 +7,6 @@ import (
 	"mime"
 	"net/http"
 	"sync"
-	"sync/atomic"
 
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
@@ -43,7 +42,7 @@ type Receiver struct {
 	seen  map[string]bool
 	order []string
 
-	counts sync.Map // result -> *atomic.Int64
+	counts counter[string] // by result
 }
 
 // seenIDs bounds the duplicate filter; LiveKit retries within seconds.
@@ -58,19 +57,7 @@ func NewReceiver(apiKey, apiSecret string, sink func(context.Context, Event) err
 }
 
 // Counts returns how many webhooks ended in each result.
-func (rc *Receiver) Counts() map[string]int64 {
-	out := map[string]int64{}
-	rc.counts.Range(func(k, v any) bool {
-		out[k.(string)] = v.(*atomic.Int64).Load()
-		return true
-	})
-	return out
-}
-
-func (rc *Receiver) count(result string) {
-	c, _ := rc.counts.LoadOrStore(result, new(atomic.Int64))
-	c.(*atomic.Int64).Add(1)
-}
+func (rc *Receiver) Counts() map[string]int64 { return rc.counts.read() }
 
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -79,7 +66,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/webhook+json" && mt != "application/json") {
-		rc.count(WrongMedium)
+		rc.counts.add(WrongMedium)
 		refuse(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/webhook+json")
 		return
 	}
@@ -88,40 +75,40 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			rc.count(TooLarge)
+			rc.counts.add(TooLarge)
 			refuse(w, http.StatusRequestEntityTooLarge, "body_too_large", "the webhook is larger than 1 MiB")
 			return
 		}
 		// One answer for every verification failure: which check failed is no
 		// business of a forger.
-		rc.count(Unsigned)
+		rc.counts.add(Unsigned)
 		refuse(w, http.StatusUnauthorized, "unauthenticated", "the webhook signature is not valid")
 		return
 	}
 	var ev livekit.WebhookEvent
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, &ev); err != nil || ev.GetEvent() == "" {
-		rc.count(Malformed)
+		rc.counts.add(Malformed)
 		refuse(w, http.StatusBadRequest, "invalid_argument", "the body is not a LiveKit webhook event")
 		return
 	}
 	if rc.duplicate(ev.GetId()) {
-		rc.count(Duplicate)
+		rc.counts.add(Duplicate)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
 	e, ok := FromWebhook(&ev)
 	if !ok {
-		rc.count(Ignored)
+		rc.counts.add(Ignored)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
 	if err := rc.sink(r.Context(), e); err != nil {
 		rc.forget(ev.GetId())
-		rc.count(Failed)
+		rc.counts.add(Failed)
 		refuse(w, http.StatusServiceUnavailable, "events_unavailable", "the event log cannot take the event now; retry")
 		return
 	}
-	rc.count(Accepted)
+	rc.counts.add(Accepted)
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -68,7 +68,7 @@ type Watch struct {
 
 	base uint64 // with a shared Log: the revision this Watch's model began at
 
-	corrections sync.Map // Kind -> *atomic.Int64
+	corrections counter[Kind]
 	lastWebhook atomic.Int64
 }
 
@@ -276,14 +276,7 @@ func (w *Watch) since(after uint64) ([]Event, bool) {
 
 // Corrections counts, by kind, the events a resync had to emit because a webhook
 // was lost, late or never sent.
-func (w *Watch) Corrections() map[Kind]int64 {
-	out := map[Kind]int64{}
-	w.corrections.Range(func(k, v any) bool {
-		out[k.(Kind)] = v.(*atomic.Int64).Load()
-		return true
-	})
-	return out
-}
+func (w *Watch) Corrections() map[Kind]int64 { return w.corrections.read() }
 
 // LastWebhook is when the last webhook was applied (zero if none yet).
 func (w *Watch) LastWebhook() time.Time {
@@ -426,8 +419,7 @@ func (w *Watch) Resync(ctx context.Context) (int, error) {
 		}
 		if ok {
 			n++
-			c, _ := w.corrections.LoadOrStore(f.Kind, new(atomic.Int64))
-			c.(*atomic.Int64).Add(1)
+			w.corrections.add(f.Kind)
 			w.opts.Logger.Info("events: resync corrected the model", "kind", string(f.Kind), "room", f.Room)
 		}
 	}
@@ -649,3 +641,20 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, errs.ErrNotFound) }
+
+// counter counts by key, safe for concurrent use.
+type counter[K comparable] struct{ m sync.Map } // K -> *atomic.Int64
+
+func (c *counter[K]) add(k K) {
+	v, _ := c.m.LoadOrStore(k, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+func (c *counter[K]) read() map[K]int64 {
+	out := map[K]int64{}
+	c.m.Range(func(k, v any) bool {
+		out[k.(K)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
