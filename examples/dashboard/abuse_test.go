@@ -265,9 +265,9 @@ const countFetches = `(() => {
   };
 })();`
 
-// A slow server gets one refresh at a time from an open page: the page starts
-// its next poll only when the last one has finished (it polls every 3 s; here
-// each GET /api/rooms takes 3.5 s).
+// A slow server gets one refresh at a time from an open page: without its event
+// stream the page polls every 3 s, and starts its next poll only when the last
+// one has finished (here each GET /api/rooms takes 3.5 s).
 func TestThePageNeverPilesUpPolls(t *testing.T) {
 	testenv.RequireNetNS(t)
 	s := newStage(t, func(s *settings) {
@@ -275,6 +275,10 @@ func TestThePageNeverPilesUpPolls(t *testing.T) {
 		s.AdminGroup = adminGroup
 	})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/events" { // no event stream: the page falls back to polling
+			http.Error(w, "no stream here", http.StatusServiceUnavailable)
+			return
+		}
 		if r.URL.Path == "/api/rooms" {
 			select {
 			case <-time.After(3500 * time.Millisecond):

@@ -213,6 +213,13 @@ func TestAuthMatrix(t *testing.T) {
 		"POST /api/tokens": {func(*testing.T) (string, any) {
 			return "/api/tokens", map[string]any{"role": "listener", "room": "matrix", "identity": "bob"}
 		}},
+		"POST /api/webhooks/livekit": {func(*testing.T) (string, any) {
+			return "/api/webhooks/livekit", map[string]any{"event": "room_started", "id": "EV_matrix", "room": map[string]any{"name": "matrix"}}
+		}},
+		"GET /api/events": {func(*testing.T) (string, any) { return "/api/events?follow=false&after=0", nil }},
+		"GET /api/rooms/{name}/timeline": {func(t *testing.T) (string, any) {
+			return "/api/rooms/" + room("matrix")(t) + "/timeline", nil
+		}},
 		"GET /api/ingress": {func(*testing.T) (string, any) { return "/api/ingress?room=matrix", nil }},
 		"GET /api/ingress/{id}/stream-key": {func(t *testing.T) (string, any) {
 			return "/api/ingress/" + keyed(t) + "/stream-key", nil
@@ -313,6 +320,14 @@ func TestAuthMatrix(t *testing.T) {
 				}
 				ok2xx := func(code int, body []byte, how string) {
 					assert.True(t, code >= 200 && code < 300, "%s: %d %s", how, code, body)
+				}
+				if rt.role == signed { // only LiveKit's signature: no credential of ours stands in
+					for _, headers := range [][]string{noAuth, {"X-API-Key", testAPIKey}, {"Authorization", "Bearer " + testAPIKey}} {
+						code, body := send(direct, true, headers...)
+						assert.Equal(t, 401, code, "%v: %s", headers, body)
+						assert.Equal(t, "unauthenticated", errorCode(t, body))
+					}
+					return
 				}
 				if rt.role == public || rt.role == scrape {
 					code, body := send(direct, true, noAuth...)

@@ -205,8 +205,9 @@ func TestRecordingBadInput(t *testing.T) {
 	t.Cleanup(upstream.Close)
 	counted := &testenv.Env{URL: upstream.URL, WSURL: "ws" + strings.TrimPrefix(upstream.URL, "http"),
 		APIKey: "counted-key", APISecret: "counted-secret-0123456789abcdefghijklmnop"}
-	local := newStageWith(t, counted, egress.Storage{Endpoint: upstream.URL, Bucket: "recordings", AccessKey: "counted-ak", SecretKey: "counted-sk-0123456789"},
-		func(s *settings) { s.RestreamAllow = mustHostList(t, "127.0.0.1") })
+	// Without the live model: its periodic lists of LiveKit would be counted.
+	local := newStageLive(t, counted, egress.Storage{Endpoint: upstream.URL, Bucket: "recordings", AccessKey: "counted-ak", SecretKey: "counted-sk-0123456789"},
+		func(s *settings) { s.RestreamAllow = mustHostList(t, "127.0.0.1") }, false)
 	for _, c := range []struct {
 		method, path string
 		body         any

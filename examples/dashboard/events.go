@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 )
 
@@ -52,12 +51,23 @@ func (s *server) handleEvents() handler {
 			}
 		}
 		after := s.Events.Snapshot().Revision
-		if v := r.Header.Get("Last-Event-ID"); v != "" {
+		q := r.URL.Query()
+		for _, v := range []string{r.Header.Get("Last-Event-ID"), q.Get("after")} {
+			if v == "" {
+				continue
+			}
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil {
-				return badRequest("Last-Event-ID must be a revision this server sent")
+				return badRequest("Last-Event-ID and after must be a revision this server sent")
 			}
 			after = n
+		}
+		follow := true
+		if v := q.Get("follow"); v != "" {
+			var err error
+			if follow, err = strconv.ParseBool(v); err != nil {
+				return badRequest("follow must be true or false")
+			}
 		}
 		if s.streams.Add(1) > maxStreams {
 			s.streams.Add(-1)
@@ -94,14 +104,24 @@ func (s *server) handleEvents() handler {
 		if !send("retry: 2000\n: revision " + strconv.FormatUint(after, 10) + "\n\n") {
 			return nil
 		}
-		for {
+		for first := true; ; first = false {
+			if !follow && !first {
+				return nil
+			}
 			ctx, cancel := context.WithTimeout(sctx, heartbeat)
+			if !follow { // what is kept now, without waiting
+				cancel()
+				ctx = expired
+			}
 			evs, err := s.Events.Wait(ctx, after)
 			cancel()
 			switch {
 			case sctx.Err() != nil:
 				return nil // the client went away, or the server is stopping
-			case errors.Is(err, context.DeadlineExceeded):
+			case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+				if !follow {
+					return nil
+				}
 				if !send(": ping\n\n") {
 					return nil
 				}
@@ -150,8 +170,11 @@ func (s *server) handleTimeline() handler {
 		}
 		out := timeline{Room: room, Events: append([]events.Event{}, evs...)}
 		if len(out.Events) == 0 {
+			// No story yet: an open room (which LiveKit knows) has an empty one.
 			if _, open := s.Events.Snapshot().Rooms[room]; !open {
-				return &spacemusic.Error{Op: "timeline", Kind: spacemusic.ErrNotFound, Message: "no events of room " + room}
+				if _, err := s.Rooms.Get(r.Context(), room); err != nil {
+					return err
+				}
 			}
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -200,3 +223,10 @@ func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(streamsDesc, prometheus.GaugeValue, float64(c.s.streams.Load()))
 }
+
+// expired is a context that has already ended: Wait then answers at once.
+var expired = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()

@@ -124,7 +124,7 @@ func operation(rt route, path string) map[string]any {
 	}
 	fail(429, "rate limited (rate_limited); see Retry-After")
 	switch rt.role {
-	case public:
+	case public, signed:
 		op["security"] = []any{}
 	case scrape:
 		// Scrapers may only send a key in the URL: ?api_key= works here alone.
@@ -145,7 +145,7 @@ func operation(rt route, path string) map[string]any {
 		responses["503"] = map[string]any{"description": "LiveKit unreachable or refusing our credentials; livekit names the failed check",
 			"content": ok["content"]}
 	}
-	if rt.path == "/api/webhooks/livekit" {
+	if rt.role == signed {
 		// The signature is the authentication (events.Receiver answers these).
 		op["requestBody"] = map[string]any{"required": true, "description": "LiveKit's webhook event, signed in the Authorization header",
 			"content": map[string]any{"application/webhook+json": map[string]any{"schema": map[string]any{"type": "object"}}}}

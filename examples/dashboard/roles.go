@@ -22,6 +22,7 @@ type role int
 const (
 	undeclared role = iota // a route row without a role is a bug (TestEveryRouteDeclaresARole)
 	public                 // nobody needs to sign in
+	signed                 // the request's own signature is its authentication (LiveKit's webhooks); no user may stand in
 	scrape                 // /metrics: public, or viewer when DASHBOARD_METRICS_PUBLIC=false
 	viewer                 // reads: lists, details, recordings
 	operator               // runs a show: rooms, participants, tokens, ingress, recordings
@@ -32,6 +33,8 @@ func (r role) String() string {
 	switch r {
 	case public:
 		return "public"
+	case signed:
+		return "LiveKit's signature"
 	case scrape:
 		return "metrics"
 	case viewer:
@@ -119,7 +122,7 @@ func (s *server) authorize(rt route, r *http.Request) (*http.Request, error) {
 		return r, &apiError{http.StatusBadRequest, "api_key_in_query",
 			"?api_key= is accepted on /metrics only (for scrapers); send the key in the X-API-Key header"}
 	}
-	if rt.role == public || (rt.role == scrape && s.Settings.MetricsPublic) {
+	if rt.role == public || rt.role == signed || (rt.role == scrape && s.Settings.MetricsPublic) {
 		return r, nil
 	}
 	u, err := s.auth.authenticate(r, rt.role == scrape)

@@ -79,6 +79,13 @@ func newStageOn(t testing.TB, env *testenv.Env, tweak func(*settings)) *stage {
 // storage when it names a bucket.
 func newStageWith(t testing.TB, env *testenv.Env, storage egress.Storage, tweak func(*settings)) *stage {
 	t.Helper()
+	return newStageLive(t, env, storage, tweak, true)
+}
+
+// newStageLive is newStageWith, with the live model or without it (a test that
+// counts every request reaching LiveKit would count the model's lists).
+func newStageLive(t testing.TB, env *testenv.Env, storage egress.Storage, tweak func(*settings), live bool) *stage {
+	t.Helper()
 	s := defaultSettings()
 	if tweak != nil {
 		tweak(&s)
@@ -97,10 +104,12 @@ func newStageWith(t testing.TB, env *testenv.Env, storage egress.Storage, tweak 
 	}
 	// The live model, as in production: a Watch fed by the webhook route (when
 	// LiveKit was started with the dashboard's webhook URL: newLiveStage).
-	ctx, cancel := context.WithCancel(context.Background())
-	stopWatch, err := watchLiveKit(ctx, &deps, sm.Config(), s, deps.Log)
-	require.NoError(t, err)
-	t.Cleanup(func() { cancel(); stopWatch() })
+	if live {
+		ctx, cancel := context.WithCancel(context.Background())
+		stopWatch, err := watchLiveKit(ctx, &deps, sm.Config(), s, deps.Log)
+		require.NoError(t, err)
+		t.Cleanup(func() { cancel(); stopWatch() })
+	}
 	var h http.Handler
 	st.api, h = newContract(t, NewServer(deps))
 	st.srv = httptest.NewServer(h)
