@@ -25,24 +25,42 @@ import (
 )
 
 // newLiveStage is a stage whose LiveKit sends its webhooks to the dashboard.
-// LiveKit must know the URL before it starts, so a front server takes it first.
 func newLiveStage(t *testing.T, tweak func(*settings)) *stage {
 	t.Helper()
-	var target atomic.Value // http.Handler
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, _ := target.Load().(http.Handler)
-		if h == nil {
-			http.Error(w, "starting", http.StatusServiceUnavailable)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close)
-	env := testenv.LiveKit(t, testenv.WithRedis(), testenv.WithWebhook(front.URL+"/api/webhooks/livekit"))
-	st := newStageWith(t, env, egress.Storage{}, tweak)
-	target.Store(st.srv.Config.Handler)
+	hook := newHookFront(t)
+	st := newStageWith(t, testenv.LiveKit(t, testenv.WithRedis(), hook.option()), egress.Storage{}, tweak)
+	hook.to(st)
 	return st
 }
+
+// hookFront takes LiveKit's webhooks for a dashboard that does not exist yet:
+// LiveKit must know the URL before it starts, the dashboard comes after it.
+type hookFront struct {
+	srv    *httptest.Server
+	target atomic.Value // http.Handler
+}
+
+func newHookFront(t *testing.T) *hookFront {
+	h := &hookFront{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next, _ := h.target.Load().(http.Handler)
+		if next == nil {
+			http.Error(w, "starting", http.StatusServiceUnavailable) // LiveKit retries
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// option makes a LiveKit send its webhooks here.
+func (h *hookFront) option() testenv.Option {
+	return testenv.WithWebhook(h.srv.URL + "/api/webhooks/livekit")
+}
+
+// to hands the webhooks on to st's dashboard.
+func (h *hookFront) to(st *stage) { h.target.Store(st.srv.Config.Handler) }
 
 // sse is a page's EventSource: it reads the stream and keeps every event.
 type sse struct {

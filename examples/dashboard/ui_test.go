@@ -100,7 +100,8 @@ func (b *browser) fill(form string, fields map[string]string) {
 // it go live, records the show and downloads the recording.
 func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 	testenv.RequireNetNS(t)
-	env, _ := testenv.Ingress(t)
+	hook := newHookFront(t) // the page is live from LiveKit's webhooks, as deployed
+	env, _ := testenv.Ingress(t, hook.option())
 	testenv.Egress(t, env)
 	m := testenv.MinIO(t)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
@@ -109,6 +110,7 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 		s.AdminGroup, s.OperatorGroup = adminGroup, operatorGroup
 		s.LiveKitTimeout = 10 * time.Second
 	})
+	hook.to(s)
 	ctx := t.Context()
 	require.NoError(t, s.sm.Recordings.EnsureBucket(ctx))
 
