@@ -23,22 +23,45 @@ import (
 // as OBS sends by default, unless audioOnly) to url for d, in real time. The
 // ingress makes only the simulcast layers the source can fill, so a smaller
 // pattern would hide the top ones. The push stops at d or when the test ends.
+//
+// The video is encoded once, before the push, and then sent as it is: encoding
+// 1080p live would keep a core busy, and Ingress admits a stream only while the
+// machine has idle CPU (see slot.go), so a live encode got the push refused
+// ("Server error: Publish failed.") on a 2-core machine.
 func PushRTMP(t TB, url string, d time.Duration, audioOnly bool) *Process {
 	t.Helper()
 	bin := Binary(t, "ffmpeg", "ffmpeg")
 	secs := fmt.Sprintf("%.1f", d.Seconds())
-	args := []string{"-hide_banner", "-loglevel", "warning", "-re",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=" + secs}
-	if !audioOnly {
-		args = append(args, "-f", "lavfi", "-i", "testsrc=size=1920x1080:rate=15:duration="+secs,
-			"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p")
+	args := []string{"-hide_banner", "-loglevel", "warning", "-re"}
+	if audioOnly {
+		args = append(args, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration="+secs,
+			"-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k")
+	} else {
+		args = append(args, "-stream_loop", "-1", "-i", obsClip(t, bin), "-t", secs, "-c", "copy")
 	}
-	args = append(args, "-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k", "-f", "flv", url)
+	args = append(args, "-f", "flv", url)
 	// Like OBS, reconnect when refused: ingress turns streams away while its CPU
 	// monitor sees a busy machine ("server capacity exceeded"; see slot.go). Bounded
 	// by d: a push that was refused for as long as it should have lasted gives up.
 	retry := fmt.Sprintf(`end=$((SECONDS+%d)); until "$0" "$@"; do [ $SECONDS -lt $end ] || exit 1; sleep 1; done`, int(d.Seconds()+0.5))
 	return StartProcess(t, "ffmpeg-rtmp", "/bin/bash", append([]string{"-c", retry, bin}, args...))
+}
+
+// obsClip encodes what OBS sends, once: 10 s of a 1080p test pattern at 15 fps
+// (H.264, a key frame every 2 s) and a 440 Hz tone (AAC stereo 128 kbps), which
+// PushRTMP loops.
+func obsClip(t TB, ffmpeg string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "obs-1080p.flv")
+	cmd := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error",
+		"-f", "lavfi", "-i", "testsrc=size=1920x1080:rate=15:duration=10",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k", "-f", "flv", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testenv: encode the OBS clip: %v\n%s", err, b)
+	}
+	return out
 }
 
 // MediaFile writes a stereo media file of length d (Ogg, or AAC in MP4/M4A, or an
