@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
+	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
@@ -231,4 +233,75 @@ func residentKiB(b *testing.B, pid int) int64 {
 	}
 	b.Fatal("no VmRSS")
 	return 0
+}
+
+// BenchmarkEventFanout: one event reaches 100 open event streams through the
+// whole server (auth, pipeline, SSE); reported as the p50 and p99 delay from
+// the event being applied to each page having read it. No LiveKit is needed:
+// the events come straight into the model, as webhooks would.
+func BenchmarkEventFanout(b *testing.B) {
+	const clients = 100
+	s := defaultSettings()
+	watch := events.NewWatch(nil, events.Options{LogSize: 100000})
+	srv := httptest.NewServer(NewServer(Deps{Settings: s, Events: watch,
+		Webhooks: events.NewReceiver("k", strings.Repeat("s", 32), events.WatchSink(watch))}))
+	b.Cleanup(srv.Close)
+
+	type got struct {
+		rev uint64
+		at  time.Time
+	}
+	seen := make(chan got, clients*64)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var ready sync.WaitGroup
+	for range clients {
+		ready.Add(1)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/events", nil)
+		req.Header.Set("X-API-Key", testViewerKey)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(b, err)
+		go func() {
+			defer resp.Body.Close()
+			sc := bufio.NewScanner(resp.Body)
+			first := true
+			for sc.Scan() {
+				line := sc.Text()
+				if first && line == "" { // the greeting ended: subscribed
+					ready.Done()
+					first = false
+				}
+				if id, ok := strings.CutPrefix(line, "id: "); ok {
+					rev, _ := strconv.ParseUint(id, 10, 64)
+					select {
+					case seen <- got{rev, time.Now()}:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		}()
+	}
+	ready.Wait()
+
+	var delays []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sent := time.Now()
+		e, ok, _ := watch.Apply(ctx, events.Event{Kind: events.RoomOpened, Room: "fanout-" + strconv.Itoa(i), RoomSID: "RM_" + strconv.Itoa(i)})
+		require.True(b, ok)
+		for n := 0; n < clients; n++ {
+			select {
+			case g := <-seen:
+				require.Equal(b, e.Revision, g.rev)
+				delays = append(delays, g.at.Sub(sent))
+			case <-time.After(10 * time.Second):
+				b.Fatalf("event %d reached %d of %d pages", e.Revision, n, clients)
+			}
+		}
+	}
+	b.StopTimer()
+	slices.Sort(delays)
+	b.ReportMetric(float64(delays[len(delays)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(delays[len(delays)*99/100].Microseconds())/1000, "p99-ms")
 }
