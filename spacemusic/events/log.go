@@ -122,32 +122,30 @@ func (l *RedisLog) Head(ctx context.Context) (uint64, error) {
 // Trim drops the events older than the retention. A Watch calls it at every
 // resync.
 func (l *RedisLog) Trim(ctx context.Context) error {
+	const batch = 256
 	cutoff := time.Now().Add(-l.retention).UnixMilli()
-	for range 64 { // bounded: 64 × 256 entries per call
-		old, err := l.rdb.XRangeN(ctx, l.stream, "-", "+", 256).Result()
-		if err != nil {
+	for range 64 { // bounded: 64 batches per call
+		old, err := l.rdb.XRangeN(ctx, l.stream, "-", "+", batch).Result()
+		if err != nil || len(old) == 0 {
 			return redisErr("events.Trim", err)
 		}
-		keep := ""
-		for _, m := range old {
+		young := -1
+		for i, m := range old {
 			if t, _ := strconv.ParseInt(str(m.Values["t"]), 10, 64); t >= cutoff {
-				keep = m.ID
+				young = i
 				break
 			}
 		}
-		switch {
-		case len(old) == 0:
-			return nil
-		case keep == "" && len(old) < 256:
-			keep = strconv.FormatUint(revOf(old[len(old)-1].ID)+1, 10) + "-0" // all old
-		case keep == "":
-			keep = strconv.FormatUint(revOf(old[len(old)-1].ID)+1, 10) + "-0"
-			if err := l.rdb.XTrimMinID(ctx, l.stream, keep).Err(); err != nil {
-				return redisErr("events.Trim", err)
-			}
-			continue
+		keep := strconv.FormatUint(revOf(old[len(old)-1].ID)+1, 10) + "-0" // the whole batch is old
+		if young >= 0 {
+			keep = old[young].ID
 		}
-		return redisErr("events.Trim", l.rdb.XTrimMinID(ctx, l.stream, keep).Err())
+		if err := l.rdb.XTrimMinID(ctx, l.stream, keep).Err(); err != nil {
+			return redisErr("events.Trim", err)
+		}
+		if young >= 0 || len(old) < batch {
+			return nil
+		}
 	}
 	return nil
 }
@@ -163,8 +161,8 @@ func redisErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if t := errs.Transport(op, "redis", err); t != nil {
+	if t := errs.Transport(op, errs.Redis, err); t != nil {
 		return t
 	}
-	return &errs.Error{Op: op, Kind: errs.ErrUpstream, Upstream: "redis", Message: err.Error()}
+	return &errs.Error{Op: op, Kind: errs.ErrUpstream, Upstream: errs.Redis, Message: err.Error()}
 }

@@ -39,8 +39,9 @@ type Receiver struct {
 	sink func(context.Context, Event) error
 
 	mu    sync.Mutex
-	seen  map[string]bool
+	seen  map[string]uint64 // id -> its place in order (counted from 1)
 	order []string
+	added uint64 // ids ever added
 
 	counts counter[string] // by result
 }
@@ -53,7 +54,7 @@ const seenIDs = 1 << 14
 // log is down), the webhook is answered 503 and forgotten, so LiveKit's retry is
 // taken. WatchSink(w) feeds a Watch.
 func NewReceiver(apiKey, apiSecret string, sink func(context.Context, Event) error) *Receiver {
-	return &Receiver{keys: auth.NewSimpleKeyProvider(apiKey, apiSecret), sink: sink, seen: map[string]bool{}}
+	return &Receiver{keys: auth.NewSimpleKeyProvider(apiKey, apiSecret), sink: sink, seen: map[string]uint64{}}
 }
 
 // Counts returns how many webhooks ended in each result.
@@ -133,7 +134,7 @@ func WatchSink(w *Watch) func(context.Context, Event) error {
 func (rc *Receiver) forget(id string) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	delete(rc.seen, id) // its place in order expires with it
+	delete(rc.seen, id) // its place in order then evicts nothing
 }
 
 // duplicate reports whether id was seen before, remembering it if not.
@@ -143,13 +144,17 @@ func (rc *Receiver) duplicate(id string) bool {
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.seen[id] {
+	if rc.seen[id] != 0 {
 		return true
 	}
-	rc.seen[id] = true
+	rc.added++
+	rc.seen[id] = rc.added
 	rc.order = append(rc.order, id)
 	if len(rc.order) > seenIDs {
-		delete(rc.seen, rc.order[0])
+		// Evict the oldest place, unless its id was forgotten and added again since.
+		if old := rc.order[0]; rc.seen[old] == rc.added-uint64(len(rc.order))+1 {
+			delete(rc.seen, old)
+		}
 		rc.order = rc.order[1:]
 	}
 	return false

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -144,4 +145,29 @@ func FuzzReceiver(f *testing.F) {
 			t.Fatalf("answered %d but emitted", w.Code)
 		}
 	})
+}
+
+// A webhook the sink could not take (the shared log was down) is answered 503
+// and forgotten, so LiveKit's retry is taken, once.
+func TestAFailedWebhookIsTakenOnRetry(t *testing.T) {
+	fail, emitted := true, 0
+	rc := events.NewReceiver(hookKey, hookSecret, func(context.Context, events.Event) error {
+		if fail {
+			return errors.New("log down")
+		}
+		emitted++
+		return nil
+	})
+	body := joinedBody(t, "EV_retry")
+	serve := func() int {
+		w := httptest.NewRecorder()
+		rc.ServeHTTP(w, signed(t, hookKey, hookSecret, time.Minute, body))
+		return w.Code
+	}
+	assert.Equal(t, http.StatusServiceUnavailable, serve())
+	fail = false
+	assert.Equal(t, http.StatusOK, serve())
+	assert.Equal(t, http.StatusOK, serve())
+	assert.Equal(t, 1, emitted, "the retry is taken, the next one is a duplicate")
+	assert.Equal(t, map[string]int64{events.Failed: 1, events.Accepted: 1, events.Duplicate: 1}, rc.Counts())
 }

@@ -113,15 +113,13 @@ func (w *Watch) Apply(ctx context.Context, e Event) (Event, bool, error) {
 	}
 	// Read your writes: wait until the consumer has applied it.
 	for w.applied.Load() < rev {
-		w.logMu.Lock()
-		ch := w.changed
-		w.logMu.Unlock()
+		ch := w.changes()
 		if w.applied.Load() >= rev {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return e, false, errs.Transport("events.Apply", "redis", ctx.Err())
+			return e, false, errs.Transport("events.Apply", errs.Redis, ctx.Err())
 		case <-ch:
 		}
 	}
@@ -183,8 +181,20 @@ func (w *Watch) append(e Event) {
 		w.log = w.log[:len(w.log)-1]
 	}
 	w.log = append(w.log, e)
+	w.moved()
+}
+
+// moved tells everyone waiting that the model moved on; logMu is held.
+func (w *Watch) moved() {
 	close(w.changed)
 	w.changed = make(chan struct{})
+}
+
+// changes is closed when the model next moves on.
+func (w *Watch) changes() <-chan struct{} {
+	w.logMu.Lock()
+	defer w.logMu.Unlock()
+	return w.changed
 }
 
 // Since returns the events after revision after that are still kept, without
@@ -370,8 +380,7 @@ func (w *Watch) consume(ctx context.Context) {
 		}
 		w.mu.Unlock()
 		w.logMu.Lock()
-		close(w.changed) // wake Apply callers waiting for their revision
-		w.changed = make(chan struct{})
+		w.moved() // wake Apply callers waiting for their revision
 		w.logMu.Unlock()
 	}
 }
@@ -424,6 +433,13 @@ func (w *Watch) Resync(ctx context.Context) (int, error) {
 		}
 	}
 	w.mu.Lock()
+	// touched only has to outlive the resyncs that began before the change: later
+	// ones start at or after it. Without this it would grow by every track ever.
+	for k, rev := range w.model.touched {
+		if rev <= start {
+			delete(w.model.touched, k)
+		}
+	}
 	s := *w.model.cur
 	s.Synced, s.Resynced = true, time.Now()
 	w.model.cur = &s

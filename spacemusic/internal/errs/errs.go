@@ -31,6 +31,7 @@ var (
 const (
 	LiveKit = "livekit" // livekit-server, or its Ingress and Egress through it
 	Storage = "storage" // the S3/MinIO recordings bucket
+	Redis   = "redis"   // the shared event log
 )
 
 // Error is the one error type of streamkit's services. It keeps the upstream code
