@@ -44,6 +44,7 @@ type Deps struct {
 type Events interface {
 	Snapshot() *events.Snapshot
 	Wait(ctx context.Context, after uint64) ([]events.Event, error)
+	Since(ctx context.Context, after uint64) ([]events.Event, error)
 	History(ctx context.Context, room string) ([]events.Event, error)
 	Corrections() map[events.Kind]int64
 	LastWebhook() time.Time

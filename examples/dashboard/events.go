@@ -104,24 +104,20 @@ func (s *server) handleEvents() handler {
 		if !send("retry: 2000\n: revision " + strconv.FormatUint(after, 10) + "\n\n") {
 			return nil
 		}
-		for first := true; ; first = false {
-			if !follow && !first {
-				return nil
-			}
-			ctx, cancel := context.WithTimeout(sctx, heartbeat)
-			if !follow { // what is kept now, without waiting
+		for {
+			var evs []events.Event
+			var err error
+			if follow {
+				ctx, cancel := context.WithTimeout(sctx, heartbeat)
+				evs, err = s.Events.Wait(ctx, after)
 				cancel()
-				ctx = expired
+			} else {
+				evs, err = s.Events.Since(sctx, after) // what is kept now, without waiting
 			}
-			evs, err := s.Events.Wait(ctx, after)
-			cancel()
 			switch {
 			case sctx.Err() != nil:
 				return nil // the client went away, or the server is stopping
-			case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-				if !follow {
-					return nil
-				}
+			case errors.Is(err, context.DeadlineExceeded):
 				if !send(": ping\n\n") {
 					return nil
 				}
@@ -145,6 +141,9 @@ func (s *server) handleEvents() handler {
 				if !send(fmt.Sprintf("id: %d\ndata: %s\n\n", e.Revision, b)) {
 					return nil
 				}
+			}
+			if !follow {
+				return nil
 			}
 		}
 	}
@@ -223,10 +222,3 @@ func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(streamsDesc, prometheus.GaugeValue, float64(c.s.streams.Load()))
 }
-
-// expired is a context that has already ended: Wait then answers at once.
-var expired = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()

@@ -183,7 +183,7 @@ func watchLiveKit(ctx context.Context, deps *Deps, cfg spacemusic.Config, s sett
 		}
 		rdb := redis.NewClient(ro)
 		o.Log = events.NewRedisLog(rdb, "streamkit:events", 0)
-		defer func() { log.Info("events: the timeline is shared in Redis", "addr", ro.Addr) }()
+		log.Info("events: the timeline is shared in Redis", "addr", ro.Addr)
 	}
 	w := events.NewWatch(lister, o)
 	deps.Events = w
