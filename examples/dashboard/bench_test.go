@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -39,27 +40,69 @@ import (
 
 // countingTransport counts the HTTP calls the dashboard makes to LiveKit.
 type countingTransport struct {
-	calls atomic.Int64
-	next  http.RoundTripper
+	calls  atomic.Int64
+	next   http.RoundTripper
+	mu     sync.Mutex
+	byPath map[string]int64
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.calls.Add(1)
+	c.mu.Lock()
+	if c.byPath == nil {
+		c.byPath = map[string]int64{}
+	}
+	c.byPath[r.URL.Path]++
+	c.mu.Unlock()
 	return c.next.RoundTrip(r)
 }
 
-// benchDashboard serves a dashboard whose LiveKit calls are counted.
-func benchDashboard(b *testing.B, env *testenv.Env) (*httptest.Server, *countingTransport, *spacemusic.Client) {
+// paths is how many calls went to each LiveKit endpoint so far.
+func (c *countingTransport) paths() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.byPath)
+}
+
+// benchDashboard serves a dashboard whose LiveKit calls are counted (the live
+// model's lists included). With a hook (whose LiveKit is env), it runs the live
+// model fed by LiveKit's webhooks, as in production.
+func benchDashboard(b testing.TB, env *testenv.Env, hook *hookFront, tweak func(*settings)) (*httptest.Server, *countingTransport, Events) {
 	ct := &countingTransport{next: &http.Transport{MaxIdleConnsPerHost: 64}}
 	sm, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret,
 		HTTPClient: &http.Client{Transport: ct}})
 	require.NoError(b, err)
 	s := defaultSettings()
-	srv := httptest.NewServer(NewServer(Deps{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Settings: s,
-		WSURL: sm.Config().WSURL(), Health: sm, Rooms: sm.Rooms, Tokens: sm.Tokens}))
+	if tweak != nil {
+		tweak(&s)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	deps := Deps{Log: log, Settings: s, WSURL: sm.Config().WSURL(), Health: sm, Rooms: sm.Rooms, Tokens: sm.Tokens, Ingress: sm.Ingress}
+	if hook != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		stop, err := watchLiveKit(ctx, &deps, sm.Config(), s, log)
+		require.NoError(b, err)
+		b.Cleanup(func() { cancel(); stop() })
+	}
+	srv := httptest.NewServer(NewServer(deps))
 	b.Cleanup(srv.Close)
 	srv.Client().Transport.(*http.Transport).MaxIdleConnsPerHost = 64
-	return srv, ct, sm
+	if hook != nil {
+		hook.serve(srv.Config.Handler)
+	}
+	return srv, ct, deps.Events
+}
+
+// waitForModel waits until the model answers reads and holds n rooms.
+func waitForModel(b testing.TB, ev Events, n int) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if snap := ev.Snapshot(); snap.Synced && !ev.LastWebhook().IsZero() && len(snap.Rooms) >= n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.Fatalf("the model did not sync with %d rooms in time", n)
 }
 
 func get(b *testing.B, c *http.Client, url string) {
@@ -78,48 +121,55 @@ func p50(d []time.Duration) time.Duration {
 }
 
 // BenchmarkListRooms: GET /api/rooms through the dashboard (HTTP, auth, JSON,
-// logging) against a direct rooms.List on the same LiveKit, with 10 and 1,000
-// open rooms. livekit-calls/req shows there is one ListRooms per request, never
-// a call per room.
+// logging) answered from the live model and, on a second dashboard without one,
+// by LiveKit, against a direct rooms.List on the same LiveKit, with 10 and 1,000
+// open rooms. livekit-calls/req is the model dashboard's: none per request (the
+// resync's lists are counted too, but fall outside a short run).
 func BenchmarkListRooms(b *testing.B) {
 	for _, n := range []int{10, 1000} {
 		b.Run(fmt.Sprintf("rooms=%d", n), func(b *testing.B) {
-			env := testenv.LiveKit(b)
-			srv, ct, _ := benchDashboard(b, env)
+			hook := newHookFront(b)
+			env := testenv.LiveKit(b, hook.option())
+			model, ct, ev := benchDashboard(b, env, hook, nil)
+			proxy, _, _ := benchDashboard(b, env, nil, nil)
 			direct, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret})
 			require.NoError(b, err)
 			createRooms(b, direct.Rooms, n)
+			waitForModel(b, ev, n)
 			ctx := context.Background()
-			client := srv.Client()
-			for range 20 { // warm both paths' connections
-				get(b, client, srv.URL+"/api/rooms")
+			for range 20 { // warm every path's connections
+				get(b, model.Client(), model.URL+"/api/rooms")
+				get(b, proxy.Client(), proxy.URL+"/api/rooms")
 				_, err := direct.Rooms.List(ctx)
 				require.NoError(b, err)
 			}
 			ct.calls.Store(0)
-			viaDashboard, viaList := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
+			viaModel, viaProxy, viaList := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
 			b.ResetTimer()
 			for range b.N {
 				t0 := time.Now()
-				get(b, client, srv.URL+"/api/rooms")
+				get(b, model.Client(), model.URL+"/api/rooms")
 				t1 := time.Now()
+				get(b, proxy.Client(), proxy.URL+"/api/rooms")
+				t2 := time.Now()
 				list, err := direct.Rooms.List(ctx)
-				viaDashboard, viaList = append(viaDashboard, t1.Sub(t0)), append(viaList, time.Since(t1))
+				viaModel, viaProxy, viaList = append(viaModel, t1.Sub(t0)), append(viaProxy, t2.Sub(t1)), append(viaList, time.Since(t2))
 				require.NoError(b, err)
 				require.Len(b, list, n)
 			}
 			b.StopTimer()
-			d, l := p50(viaDashboard), p50(viaList)
-			b.ReportMetric(float64(d.Microseconds())/1000, "dashboard-p50-ms")
+			m, p, l := p50(viaModel), p50(viaProxy), p50(viaList)
+			b.ReportMetric(float64(m.Microseconds())/1000, "model-p50-ms")
+			b.ReportMetric(float64(p.Microseconds())/1000, "via-livekit-p50-ms")
 			b.ReportMetric(float64(l.Microseconds())/1000, "direct-p50-ms")
-			b.ReportMetric(float64(d)/float64(l), "p50-ratio")
+			b.ReportMetric(float64(m)/float64(l), "model/direct")
 			b.ReportMetric(float64(ct.calls.Load())/float64(b.N), "livekit-calls/req")
 		})
 	}
 }
 
 // createRooms opens n rooms with 8 workers, bounded in time.
-func createRooms(b *testing.B, rs *rooms.Service, n int) {
+func createRooms(b testing.TB, rs *rooms.Service, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var next atomic.Int64
@@ -146,7 +196,7 @@ func createRooms(b *testing.B, rs *rooms.Service, n int) {
 // locally, so this is the dashboard's own throughput.
 func BenchmarkCreateToken(b *testing.B) {
 	env := testenv.LiveKit(b)
-	srv, _, _ := benchDashboard(b, env)
+	srv, _, _ := benchDashboard(b, env, nil, nil)
 	client := srv.Client()
 	body := `{"role":"listener","room":"bench","identity":"bob","ttl":600}`
 	b.ResetTimer()

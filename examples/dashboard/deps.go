@@ -43,6 +43,7 @@ type Deps struct {
 // Events is the watched model of LiveKit and its event log: *events.Watch.
 type Events interface {
 	Snapshot() *events.Snapshot
+	Apply(ctx context.Context, e events.Event) (events.Event, bool, error)
 	Wait(ctx context.Context, after uint64) ([]events.Event, error)
 	Since(ctx context.Context, after uint64) ([]events.Event, error)
 	History(ctx context.Context, room string) ([]events.Event, error)

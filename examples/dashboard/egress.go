@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 func (s *server) handleListEgress() handler {
@@ -13,6 +14,15 @@ func (s *server) handleListEgress() handler {
 		active, err := boolParam(q.Get("active"), "active")
 		if err != nil {
 			return err
+		}
+		if snap, ok := s.fromModel(w); ok && active {
+			if room := q.Get("room"); room != "" {
+				if err := rooms.CheckName(room); err != nil {
+					return err
+				}
+			}
+			writeJSON(w, http.StatusOK, snap.RecordingList(q.Get("room")))
+			return nil
 		}
 		list, err := s.Egress.List(r.Context(), egress.ListOptions{Room: q.Get("room"), Active: active})
 		if err != nil {
@@ -90,6 +100,9 @@ func (s *server) handleStartEgress() handler {
 			if err != nil {
 				return err
 			}
+			for _, e := range stems {
+				s.wrote(ctx, recordingEvent(e))
+			}
 			writeJSON(w, http.StatusCreated, nonNil(stems))
 			return nil
 		case "audio":
@@ -104,6 +117,7 @@ func (s *server) handleStartEgress() handler {
 		if err != nil {
 			return err
 		}
+		s.wrote(ctx, recordingEvent(one))
 		writeJSON(w, http.StatusCreated, []egress.Egress{one})
 		return nil
 	}
@@ -119,6 +133,7 @@ func (s *server) handleStopEgress() handler {
 		if err != nil {
 			return err
 		}
+		s.wrote(r.Context(), recordingEvent(e))
 		writeJSON(w, http.StatusOK, e)
 		return nil
 	}
@@ -162,6 +177,7 @@ func (s *server) handleDestinations() handler {
 				return err
 			}
 		}
+		s.wrote(ctx, recordingEvent(e))
 		writeJSON(w, http.StatusOK, e)
 		return nil
 	}

@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 // The live routes: LiveKit's webhooks in, the watched model's events out as
@@ -46,7 +44,7 @@ func (s *server) handleEvents() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		room := r.URL.Query().Get("room")
 		if room != "" {
-			if err := checkRoomName(room); err != nil {
+			if err := rooms.CheckName(room); err != nil {
 				return err
 			}
 		}
@@ -160,7 +158,7 @@ type timeline struct {
 func (s *server) handleTimeline() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		room := r.PathValue("name")
-		if err := checkRoomName(room); err != nil {
+		if err := rooms.CheckName(room); err != nil {
 			return err
 		}
 		evs, err := s.Events.History(r.Context(), room)
@@ -179,15 +177,6 @@ func (s *server) handleTimeline() handler {
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
-}
-
-// checkRoomName refuses what cannot be a room name (LiveKit's rule: 1 to 128
-// bytes, no white space or control characters) before it filters anything.
-func checkRoomName(room string) error {
-	if room == "" || len(room) > 128 || strings.ContainsFunc(room, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) || !utf8.ValidString(room) {
-		return badRequest("room must be 1 to 128 bytes without white space")
-	}
-	return nil
 }
 
 // liveCollector exports the live model's figures: webhooks by result, the

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -38,11 +39,25 @@ func newLiveStage(t *testing.T, tweak func(*settings)) *stage {
 type hookFront struct {
 	srv    *httptest.Server
 	target atomic.Value // http.Handler
+
+	mu      sync.Mutex
+	holding bool            // keep webhooks back (as a slow network would)
+	held    []*http.Request // kept back, in arrival order, bodies read
 }
 
-func newHookFront(t *testing.T) *hookFront {
+func newHookFront(t testing.TB) *hookFront {
 	h := &hookFront{}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		if h.holding {
+			body, _ := io.ReadAll(r.Body)
+			late := r.Clone(context.Background())
+			late.Body = io.NopCloser(bytes.NewReader(body))
+			h.held = append(h.held, late)
+			h.mu.Unlock()
+			return // LiveKit counts it delivered; it arrives late, on release
+		}
+		h.mu.Unlock()
 		next, _ := h.target.Load().(http.Handler)
 		if next == nil {
 			http.Error(w, "starting", http.StatusServiceUnavailable) // LiveKit retries
@@ -60,7 +75,10 @@ func (h *hookFront) option() testenv.Option {
 }
 
 // to hands the webhooks on to st's dashboard.
-func (h *hookFront) to(st *stage) { h.target.Store(st.srv.Config.Handler) }
+func (h *hookFront) to(st *stage) { h.serve(st.srv.Config.Handler) }
+
+// serve hands the webhooks on to next.
+func (h *hookFront) serve(next http.Handler) { h.target.Store(next) }
 
 // sse is a page's EventSource: it reads the stream and keeps every event.
 type sse struct {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/web"
+	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -32,6 +33,10 @@ func (s *server) handleMetrics() handler {
 
 func (s *server) handleListRooms() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		if snap, ok := s.fromModel(w); ok {
+			writeJSON(w, http.StatusOK, snap.RoomList())
+			return nil
+		}
 		rs, err := s.Rooms.List(r.Context())
 		if err != nil {
 			return err
@@ -85,6 +90,7 @@ func (s *server) handleCreateRoom() handler {
 		if err != nil {
 			return err
 		}
+		s.wrote(r.Context(), roomOpened(room))
 		writeJSON(w, http.StatusCreated, room)
 		return nil
 	}
@@ -92,7 +98,19 @@ func (s *server) handleCreateRoom() handler {
 
 func (s *server) handleGetRoom() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		detail, err := s.Rooms.Get(r.Context(), r.PathValue("name"))
+		name := r.PathValue("name")
+		if snap, ok := s.fromModel(w); ok {
+			if err := rooms.CheckName(name); err != nil {
+				return err
+			}
+			detail, ok := snap.RoomDetail(name)
+			if !ok {
+				return noRoom(name)
+			}
+			writeJSON(w, http.StatusOK, detail)
+			return nil
+		}
+		detail, err := s.Rooms.Get(r.Context(), name)
 		if err != nil {
 			return err
 		}
@@ -103,8 +121,13 @@ func (s *server) handleGetRoom() handler {
 
 func (s *server) handleDeleteRoom() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.Rooms.Delete(r.Context(), r.PathValue("name")); err != nil {
+		name := r.PathValue("name")
+		sid, known := s.roomSession(name)
+		if err := s.Rooms.Delete(r.Context(), name); err != nil {
 			return err
+		}
+		if known {
+			s.wrote(r.Context(), events.Event{Kind: events.RoomClosed, Room: name, RoomSID: sid})
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -113,7 +136,19 @@ func (s *server) handleDeleteRoom() handler {
 
 func (s *server) handleListParticipants() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		ps, err := s.Rooms.Participants(r.Context(), r.PathValue("name"))
+		name := r.PathValue("name")
+		if snap, ok := s.fromModel(w); ok {
+			if err := rooms.CheckName(name); err != nil {
+				return err
+			}
+			detail, ok := snap.RoomDetail(name)
+			if !ok {
+				return noRoom(name)
+			}
+			writeJSON(w, http.StatusOK, detail.Participants)
+			return nil
+		}
+		ps, err := s.Rooms.Participants(r.Context(), name)
 		if err != nil {
 			return err
 		}
@@ -163,6 +198,9 @@ func (s *server) handleParticipantAction() handler {
 		if req.TrackSID != "" {
 			sids = []string{req.TrackSID}
 		}
+		// The participant as the model holds it before the action: a kick needs
+		// the session it ends.
+		left, hadLeft := s.participantEvent(events.ParticipantLeft, room, req.Identity, nil)
 		var err error
 		switch req.Action {
 		case "remove":
@@ -182,6 +220,21 @@ func (s *server) handleParticipantAction() handler {
 		}
 		if err != nil {
 			return err
+		}
+		switch {
+		case req.Action == "remove" && hadLeft:
+			s.wrote(ctx, left)
+		case res.Participant != nil:
+			if e, ok := s.participantEvent(events.ParticipantUpdated, room, req.Identity, res.Participant); ok {
+				s.wrote(ctx, e)
+			}
+		default:
+			for _, tr := range res.Tracks {
+				if e, ok := s.participantEvent(events.TrackUpdated, room, req.Identity, nil); ok {
+					e.Track = &tr
+					s.wrote(ctx, e)
+				}
+			}
 		}
 		writeJSON(w, http.StatusOK, res)
 		return nil

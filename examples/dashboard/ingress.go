@@ -2,35 +2,34 @@ package main
 
 import (
 	"net/http"
-	"strings"
 
+	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 func (s *server) handleListIngress() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		list, err := s.Ingress.List(r.Context(), ingress.ListOptions{Room: r.URL.Query().Get("room")})
+		room := r.URL.Query().Get("room")
+		if snap, ok := s.fromModel(w); ok {
+			if room != "" {
+				if err := rooms.CheckName(room); err != nil {
+					return err
+				}
+			}
+			writeJSON(w, http.StatusOK, snap.IngressList(room))
+			return nil
+		}
+		list, err := s.Ingress.List(r.Context(), ingress.ListOptions{Room: room})
 		if err != nil {
 			return err
 		}
 		for i := range list {
-			list[i] = redacted(list[i])
+			list[i] = list[i].Redacted()
 		}
 		writeJSON(w, http.StatusOK, list)
 		return nil
 	}
-}
-
-// redacted is an ingress without its stream key: whoever holds the key can put
-// anything on stage. Only the answer that creates an ingress and the admin's
-// reveal carry it.
-func redacted(in ingress.Ingress) ingress.Ingress {
-	if in.StreamKey != "" {
-		in.PublishURL = strings.ReplaceAll(in.PublishURL, in.StreamKey, "{redacted}")
-		in.ServerURL = strings.ReplaceAll(in.ServerURL, in.StreamKey, "{redacted}")
-		in.StreamKey = ""
-	}
-	return in
 }
 
 // streamKey is what an encoder needs to publish to an ingress.
@@ -119,6 +118,7 @@ func (s *server) handleCreateIngress() handler {
 		if err != nil {
 			return err
 		}
+		s.wrote(r.Context(), ingestEvent(events.IngestUpdated, in))
 		writeJSON(w, http.StatusCreated, in)
 		return nil
 	}
@@ -130,8 +130,17 @@ func (s *server) handleDeleteIngress() handler {
 		if id == "" {
 			return badRequest("the query parameter id names the ingress to delete")
 		}
+		var known *events.IngestState
+		if s.Events != nil {
+			if in, ok := s.Events.Snapshot().Ingresses[id]; ok {
+				known = &in
+			}
+		}
 		if err := s.Ingress.Delete(r.Context(), id); err != nil {
 			return err
+		}
+		if known != nil {
+			s.wrote(r.Context(), ingestEvent(events.IngestRemoved, known.Ingress))
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil

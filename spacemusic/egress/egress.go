@@ -490,10 +490,18 @@ var statuses = map[livekit.EgressStatus]Status{
 }
 
 func (s *Service) from(info *livekit.EgressInfo, kind string) Egress {
-	e := Egress{ID: info.EgressId, Room: info.RoomName, Kind: kind, Status: statuses[info.Status], Error: info.Error}
-	if e.Kind == "" {
-		e.Kind = kindOf(info)
+	e := FromLiveKit(info, s.store.Bucket)
+	if kind != "" {
+		e.Kind = kind
 	}
+	return e
+}
+
+// FromLiveKit is LiveKit's egress as the show sees it; bucket is where its files
+// went (LiveKit's info does not say it reliably), and restream URLs have their
+// stream keys redacted.
+func FromLiveKit(info *livekit.EgressInfo, bucket string) Egress {
+	e := Egress{ID: info.EgressId, Room: info.RoomName, Kind: kindOf(info), Status: statuses[info.Status], Error: info.Error}
 	if info.StartedAt > 0 {
 		e.StartedAt = time.Unix(0, info.StartedAt).UTC()
 	}
@@ -504,10 +512,10 @@ func (s *Service) from(info *livekit.EgressInfo, kind string) Egress {
 		// Egress v1.8.6 reports Location wrongly for custom endpoints
 		// ("https://<bucket>.http://host:9000/..."); the object key is right, so
 		// downloads are built from bucket + key.
-		e.Files = append(e.Files, File{Bucket: s.store.Bucket, Key: strings.TrimPrefix(f.Filename, "/"), Size: f.Size, Duration: time.Duration(f.Duration)})
+		e.Files = append(e.Files, File{Bucket: bucket, Key: strings.TrimPrefix(f.Filename, "/"), Size: f.Size, Duration: time.Duration(f.Duration)})
 	}
 	for _, sg := range info.SegmentResults {
-		e.Playlists = append(e.Playlists, Playlist{Bucket: s.store.Bucket, Key: strings.TrimPrefix(sg.PlaylistName, "/"),
+		e.Playlists = append(e.Playlists, Playlist{Bucket: bucket, Key: strings.TrimPrefix(sg.PlaylistName, "/"),
 			LiveKey: strings.TrimPrefix(sg.LivePlaylistName, "/"), Segments: sg.SegmentCount, Size: sg.Size, Duration: time.Duration(sg.Duration)})
 	}
 	for _, st := range info.StreamResults {

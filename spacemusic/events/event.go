@@ -20,10 +20,13 @@
 package events
 
 import (
-	"strings"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
+
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 // Kind names what happened, in the show's words.
@@ -33,17 +36,22 @@ type Kind string
 const (
 	RoomOpened        Kind = "room_opened"
 	RoomClosed        Kind = "room_closed"
+	RoomUpdated       Kind = "room_updated" // metadata or settings changed
 	ParticipantJoined Kind = "participant_joined"
 	ParticipantLeft   Kind = "participant_left"
-	TrackPublished    Kind = "track_published"
-	TrackUnpublished  Kind = "track_unpublished"
-	IngestLive        Kind = "ingest_live"
-	IngestEnded       Kind = "ingest_ended"
-	IngestUpdated     Kind = "ingest_updated" // created or changed without going live or ending
-	IngestRemoved     Kind = "ingest_removed"
-	RecordingStarted  Kind = "recording_started"
-	RecordingUpdated  Kind = "recording_updated"
-	RecordingEnded    Kind = "recording_ended"
+	// ParticipantUpdated: name, metadata, attributes or permission changed
+	// (promoted to the stage, demoted to the audience).
+	ParticipantUpdated Kind = "participant_updated"
+	TrackPublished     Kind = "track_published"
+	TrackUnpublished   Kind = "track_unpublished"
+	TrackUpdated       Kind = "track_updated" // muted or unmuted
+	IngestLive         Kind = "ingest_live"
+	IngestEnded        Kind = "ingest_ended"
+	IngestUpdated      Kind = "ingest_updated" // created or changed without going live or ending
+	IngestRemoved      Kind = "ingest_removed"
+	RecordingStarted   Kind = "recording_started"
+	RecordingUpdated   Kind = "recording_updated"
+	RecordingEnded     Kind = "recording_ended"
 )
 
 // Role is what a participant is to the show.
@@ -69,7 +77,11 @@ type Event struct {
 	// Resync: found by comparing the model with LiveKit's lists, because the
 	// webhook was lost, late or never sent.
 	Resync bool `json:"resync,omitempty"`
+	// Webhook: LiveKit's webhook told it (neither a resync nor a service's own
+	// write). A Watch that sees these knows LiveKit's webhooks reach the show.
+	Webhook bool `json:"webhook,omitempty"`
 
+	Stage       *rooms.Room  `json:"stage,omitempty"` // room_opened, room_updated: the room's settings
 	Participant *Participant `json:"participant,omitempty"`
 	Track       *Track       `json:"track,omitempty"`
 	Ingest      *IngestState `json:"ingest,omitempty"`
@@ -80,62 +92,62 @@ type Event struct {
 	Raw *livekit.WebhookEvent `json:"-"`
 }
 
-// Participant is someone (or something) in a room.
+// Participant is someone (or something) in a room: LiveKit's participant as
+// the rooms package describes it, and what it is to the show.
 type Participant struct {
-	SID      string    `json:"sid"`
-	Identity string    `json:"identity"`
-	Name     string    `json:"name,omitempty"`
-	Role     Role      `json:"role"`
-	Hidden   bool      `json:"hidden,omitempty"` // a monitor: not counted as a listener
-	JoinedAt time.Time `json:"joinedAt,omitzero"`
-	Tracks   []Track   `json:"tracks,omitempty"` // in the model; events carry the track apart
+	rooms.Participant
+	Role Role `json:"role"`
 }
+
+// Hidden reports a monitor: someone not counted as a listener.
+func (p Participant) Hidden() bool { return p.Permission.Hidden }
 
 // Track is one published track.
-type Track struct {
-	SID      string `json:"sid"`
-	Name     string `json:"name,omitempty"`
-	Kind     string `json:"kind"`             // audio or video
-	Source   string `json:"source,omitempty"` // microphone, camera, screen_share, ...
-	MimeType string `json:"mimeType,omitempty"`
-	Muted    bool   `json:"muted,omitempty"`
-}
+type Track = rooms.Track
 
-// IngestState is an ingress as the show sees it.
+// IngestState is an ingress as the show sees it, without its stream key: events
+// go to every viewer and into the shared log.
 type IngestState struct {
-	ID       string `json:"id"`
-	Name     string `json:"name,omitempty"`
-	Room     string `json:"room"`
-	Identity string `json:"identity,omitempty"`
-	Input    string `json:"input"` // rtmp, whip or url
-	State    string `json:"state"` // inactive, buffering, publishing, error, complete
-	Error    string `json:"error,omitempty"`
+	ingress.Ingress
 }
 
 // Live reports whether the ingest is sending media into its room.
-func (i IngestState) Live() bool { return i.State == "publishing" || i.State == "buffering" }
+func (i IngestState) Live() bool {
+	return i.State == ingress.Publishing || i.State == ingress.Buffering
+}
+
+// same reports whether two states of an ingress are the same to the show.
+func (i IngestState) same(o IngestState) bool {
+	a, b := i.Ingress, o.Ingress
+	a.Encoder, b.Encoder = nil, nil
+	return a == b
+}
 
 // Recording is an egress as the show sees it.
 type Recording struct {
-	ID        string        `json:"id"`
-	Room      string        `json:"room"`
-	Status    string        `json:"status"` // starting, active, ending, complete, failed, aborted, limit_reached
-	Files     []string      `json:"files,omitempty"`
-	Duration  time.Duration `json:"duration,omitempty"`
-	Error     string        `json:"error,omitempty"`
-	StartedAt time.Time     `json:"startedAt,omitzero"`
-	EndedAt   time.Time     `json:"endedAt,omitzero"`
+	egress.Egress
+	Duration time.Duration `json:"duration,omitempty"` // from start to end, once it ended
 }
 
 // Active reports whether the egress is still running.
-func (r Recording) Active() bool {
-	return r.Status == "starting" || r.Status == "active" || r.Status == "ending"
+func (r Recording) Active() bool { return r.Status != "" && !r.Status.Done() }
+
+// Keys are the bucket keys of what the recording wrote.
+func (r Recording) Keys() []string {
+	var out []string
+	for _, f := range r.Files {
+		out = append(out, f.Key)
+	}
+	for _, p := range r.Playlists {
+		out = append(out, p.Key)
+	}
+	return out
 }
 
 // FromWebhook turns LiveKit's webhook into an Event. ok is false for events the
 // show has no word for.
 func FromWebhook(w *livekit.WebhookEvent) (e Event, ok bool) {
-	e = Event{ID: w.GetId(), At: time.Unix(w.GetCreatedAt(), 0).UTC(), Room: w.GetRoom().GetName(), RoomSID: w.GetRoom().GetSid(), Raw: w}
+	e = Event{ID: w.GetId(), At: time.Unix(w.GetCreatedAt(), 0).UTC(), Room: w.GetRoom().GetName(), RoomSID: w.GetRoom().GetSid(), Webhook: true, Raw: w}
 	if p := w.GetParticipant(); p != nil {
 		pp := participantFrom(p)
 		e.Participant = &pp
@@ -143,6 +155,10 @@ func FromWebhook(w *livekit.WebhookEvent) (e Event, ok bool) {
 	switch w.GetEvent() {
 	case "room_started":
 		e.Kind = RoomOpened
+		if r := w.GetRoom(); r != nil {
+			st := rooms.FromLiveKit(r)
+			e.Stage = &st
+		}
 	case "room_finished":
 		e.Kind = RoomClosed
 	case "participant_joined":
@@ -179,64 +195,38 @@ func FromWebhook(w *livekit.WebhookEvent) (e Event, ok bool) {
 }
 
 func participantFrom(p *livekit.ParticipantInfo) Participant {
-	out := Participant{SID: p.GetSid(), Identity: p.GetIdentity(), Name: p.GetName(), Role: roleOf(p),
-		Hidden: p.GetPermission().GetHidden()}
-	if j := p.GetJoinedAt(); j > 0 {
-		out.JoinedAt = time.Unix(j, 0).UTC()
-	}
-	for _, t := range p.GetTracks() {
-		out.Tracks = append(out.Tracks, trackFrom(t))
-	}
-	return out
+	return ParticipantOf(rooms.ParticipantFromLiveKit(p))
 }
 
-func roleOf(p *livekit.ParticipantInfo) Role {
-	switch p.GetKind() {
-	case livekit.ParticipantInfo_INGRESS:
-		return Ingest
-	case livekit.ParticipantInfo_EGRESS:
-		return Recorder
-	case livekit.ParticipantInfo_AGENT, livekit.ParticipantInfo_SIP, livekit.ParticipantInfo_CONNECTOR:
-		return Agent
+// ParticipantOf is p with its role in the show: what a service applies after
+// changing a participant itself (promote, demote).
+func ParticipantOf(p rooms.Participant) Participant {
+	role := Listener
+	switch p.Kind {
+	case "ingress":
+		role = Ingest
+	case "egress":
+		role = Recorder
+	case "agent", "sip", "connector":
+		role = Agent
+	default:
+		if p.Permission.CanPublish {
+			role = Performer
+		}
 	}
-	if p.GetPermission().GetCanPublish() {
-		return Performer
-	}
-	return Listener
+	return Participant{Participant: p, Role: role}
 }
 
-func trackFrom(t *livekit.TrackInfo) Track {
-	return Track{SID: t.GetSid(), Name: t.GetName(), Kind: lower(t.GetType().String()), Source: lower(t.GetSource().String()),
-		MimeType: t.GetMimeType(), Muted: t.GetMuted()}
-}
+func trackFrom(t *livekit.TrackInfo) Track { return rooms.TrackFromLiveKit(t) }
 
 func ingestFrom(i *livekit.IngressInfo) IngestState {
-	in := map[livekit.IngressInput]string{livekit.IngressInput_RTMP_INPUT: "rtmp", livekit.IngressInput_WHIP_INPUT: "whip", livekit.IngressInput_URL_INPUT: "url"}
-	out := IngestState{ID: i.GetIngressId(), Name: i.GetName(), Room: i.GetRoomName(), Identity: i.GetParticipantIdentity(),
-		Input: in[i.GetInputType()], State: lower(strings.TrimPrefix(i.GetState().GetStatus().String(), "ENDPOINT_")),
-		Error: i.GetState().GetError()}
-	return out
+	return IngestState{Ingress: ingress.FromLiveKit(i).Redacted()}
 }
 
 func recordingFrom(e *livekit.EgressInfo) Recording {
-	r := Recording{ID: e.GetEgressId(), Room: e.GetRoomName(), Status: lower(strings.TrimPrefix(e.GetStatus().String(), "EGRESS_")),
-		Error: e.GetError()}
-	if e.GetStartedAt() > 0 {
-		r.StartedAt = time.Unix(0, e.GetStartedAt()).UTC()
-	}
-	if e.GetEndedAt() > 0 {
-		r.EndedAt = time.Unix(0, e.GetEndedAt()).UTC()
-		if !r.StartedAt.IsZero() {
-			r.Duration = r.EndedAt.Sub(r.StartedAt)
-		}
-	}
-	for _, f := range e.GetFileResults() {
-		r.Files = append(r.Files, f.GetFilename())
-	}
-	for _, s := range e.GetSegmentResults() {
-		r.Files = append(r.Files, s.GetPlaylistName())
+	r := Recording{Egress: egress.FromLiveKit(e, "")}
+	if !r.StartedAt.IsZero() && !r.EndedAt.IsZero() {
+		r.Duration = r.EndedAt.Sub(r.StartedAt)
 	}
 	return r
 }
-
-func lower(s string) string { return strings.ToLower(s) }

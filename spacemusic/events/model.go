@@ -1,8 +1,13 @@
 package events
 
 import (
+	"maps"
 	"slices"
 	"time"
+
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 // Snapshot is the model at one revision. It is immutable: the Watch builds a new
@@ -18,10 +23,10 @@ type Snapshot struct {
 	Recordings map[string]Recording   `json:"recordings"` // by ID: the running egresses
 }
 
-// Room is a stage and who is on it.
+// Room is a stage and who is on it, as LiveKit last described the room; its
+// counts are LiveKit's at that moment (RoomList and RoomDetail count the model).
 type Room struct {
-	Name         string                 `json:"name"`
-	SID          string                 `json:"sid"`
+	rooms.Room
 	Participants map[string]Participant `json:"participants"` // by identity
 }
 
@@ -100,9 +105,9 @@ func clone[K comparable, V any](in map[K]V) map[K]V {
 
 // withRoom returns a private copy of room name in s (made if missing).
 func withRoom(s *Snapshot, name, sid string) *Room {
-	r := &Room{Name: name, SID: sid, Participants: map[string]Participant{}}
+	r := &Room{Room: rooms.Room{Name: name, SID: sid}, Participants: map[string]Participant{}}
 	if old := s.Rooms[name]; old != nil {
-		r.SID = old.SID
+		r.Room = old.Room
 		if r.SID == "" {
 			r.SID = sid
 		}
@@ -110,6 +115,16 @@ func withRoom(s *Snapshot, name, sid string) *Room {
 	}
 	s.Rooms[name] = r
 	return r
+}
+
+// stage is the room that e opens or describes.
+func stage(e Event, sid string) rooms.Room {
+	if e.Stage != nil {
+		st := *e.Stage
+		st.Name, st.SID = e.Room, sid
+		return st
+	}
+	return rooms.Room{Name: e.Room, SID: sid}
 }
 
 // apply changes the model by e and reports whether anything changed. Events that
@@ -128,7 +143,19 @@ func (m *model) apply(e Event) (*Snapshot, []string, bool) {
 			return nil, nil, false
 		}
 		s := m.next()
-		s.Rooms[e.Room] = &Room{Name: e.Room, SID: sid, Participants: map[string]Participant{}}
+		s.Rooms[e.Room] = &Room{Room: stage(e, sid), Participants: map[string]Participant{}}
+		return s, []string{"room/" + e.Room}, true
+	case RoomUpdated:
+		r := cur.Rooms[e.Room]
+		if r == nil || e.Stage == nil || (roomSID(e) != "" && r.SID != "" && r.SID != roomSID(e)) {
+			return nil, nil, false
+		}
+		st := stage(e, r.SID)
+		if sameStage(r.Room, st) {
+			return nil, nil, false
+		}
+		s := m.next()
+		withRoom(s, e.Room, r.SID).Room = st
 		return s, []string{"room/" + e.Room}, true
 	case RoomClosed:
 		m.bury(roomSID(e))
@@ -139,7 +166,7 @@ func (m *model) apply(e Event) (*Snapshot, []string, bool) {
 		s := m.next()
 		delete(s.Rooms, e.Room)
 		return s, []string{"room/" + e.Room}, true
-	case ParticipantJoined, ParticipantLeft, TrackPublished, TrackUnpublished:
+	case ParticipantJoined, ParticipantLeft, ParticipantUpdated, TrackPublished, TrackUnpublished, TrackUpdated:
 		return m.applyParticipant(e)
 	case IngestLive, IngestEnded, IngestUpdated, IngestRemoved:
 		in := e.Ingest
@@ -156,7 +183,7 @@ func (m *model) apply(e Event) (*Snapshot, []string, bool) {
 			delete(s.Ingresses, in.ID)
 			return s, []string{"in/" + in.ID}, true
 		}
-		if had && old == *in {
+		if had && old.same(*in) {
 			return nil, nil, false
 		}
 		m.ingestAt[in.ID] = e.At
@@ -178,7 +205,7 @@ func (m *model) apply(e Event) (*Snapshot, []string, bool) {
 			delete(s.Recordings, r.ID)
 			return s, []string{"eg/" + r.ID}, true
 		}
-		if had && old.Status == r.Status && slices.Equal(old.Files, r.Files) {
+		if had && old.Status == r.Status && slices.Equal(old.Files, r.Files) && slices.Equal(old.Streams, r.Streams) {
 			return nil, nil, false
 		}
 		s := m.next()
@@ -215,6 +242,15 @@ func (m *model) applyParticipant(e Event) (*Snapshot, []string, bool) {
 		s := m.next()
 		delete(withRoom(s, e.Room, roomSID(e)).Participants, p.Identity)
 		return s, []string{key}, true
+	case ParticipantUpdated:
+		if !sameSession || old.same(*p) {
+			return nil, nil, false
+		}
+		np := *p
+		np.SID, np.Tracks = old.SID, old.Tracks
+		s := m.next()
+		withRoom(s, e.Room, roomSID(e)).Participants[p.Identity] = np
+		return s, []string{key}, true
 	}
 	t := e.Track
 	if t == nil || t.SID == "" {
@@ -237,6 +273,17 @@ func (m *model) applyParticipant(e Event) (*Snapshot, []string, bool) {
 		withRoom(s, e.Room, roomSID(e)).Participants[p.Identity] = np
 		return s, []string{key, tkey}, true
 	}
+	if e.Kind == TrackUpdated {
+		if !sameSession || i < 0 || old.Tracks[i] == *t {
+			return nil, nil, false
+		}
+		np := old
+		np.Tracks = slices.Clone(old.Tracks)
+		np.Tracks[i] = *t
+		s := m.next()
+		withRoom(s, e.Room, roomSID(e)).Participants[p.Identity] = np
+		return s, []string{key, tkey}, true
+	}
 	m.bury(t.SID)
 	if !sameSession || i < 0 {
 		return nil, nil, false
@@ -250,6 +297,21 @@ func (m *model) applyParticipant(e Event) (*Snapshot, []string, bool) {
 
 func roomSID(e Event) string { return e.RoomSID }
 
+// sameStage compares what a room_updated may change.
+func sameStage(a, b rooms.Room) bool {
+	return a.Metadata == b.Metadata && a.MaxParticipants == b.MaxParticipants &&
+		a.EmptyTimeoutSec == b.EmptyTimeoutSec && a.DepartureTimeoutSec == b.DepartureTimeoutSec
+}
+
+// same compares what a participant_updated may change; tracks have their own
+// events, and LiveKit's connection state is not the show's business.
+func (p Participant) same(o Participant) bool {
+	a, b := p.Permission, o.Permission
+	return p.Name == o.Name && p.Metadata == o.Metadata && maps.Equal(p.Attributes, o.Attributes) && p.Role == o.Role &&
+		a.CanPublish == b.CanPublish && a.CanSubscribe == b.CanSubscribe && a.CanPublishData == b.CanPublishData &&
+		a.Hidden == b.Hidden && a.Recorder == b.Recorder && slices.Equal(a.Sources, b.Sources)
+}
+
 func compare(a, b string) int {
 	switch {
 	case a < b:
@@ -258,4 +320,79 @@ func compare(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// The views below answer in the rooms, ingress and egress packages' types, so a
+// service can serve reads from the model in the same shape as from LiveKit.
+
+// RoomList is every room, by name, with its counts from the model.
+func (s *Snapshot) RoomList() []rooms.Room {
+	out := make([]rooms.Room, 0, len(s.Rooms))
+	for _, name := range s.RoomNames() {
+		out = append(out, s.room(s.Rooms[name]))
+	}
+	return out
+}
+
+// RoomDetail is one room with everyone in it (by identity), or false.
+func (s *Snapshot) RoomDetail(name string) (rooms.Detail, bool) {
+	r := s.Rooms[name]
+	if r == nil {
+		return rooms.Detail{}, false
+	}
+	d := rooms.Detail{Room: s.room(r), Participants: make([]rooms.Participant, 0, len(r.Participants))}
+	for _, id := range sortedKeys(r.Participants) {
+		d.Participants = append(d.Participants, r.Participants[id].view())
+	}
+	return d, true
+}
+
+// room counts as LiveKit does: hidden participants are not counted.
+func (s *Snapshot) room(r *Room) rooms.Room {
+	out := r.Room
+	out.NumParticipants, out.NumPublishers, out.ActiveRecording = 0, 0, false
+	for _, p := range r.Participants {
+		if p.Permission.Hidden {
+			continue
+		}
+		out.NumParticipants++
+		if len(p.Tracks) > 0 {
+			out.NumPublishers++
+		}
+	}
+	for _, rec := range s.Recordings {
+		out.ActiveRecording = out.ActiveRecording || rec.Room == r.Name
+	}
+	return out
+}
+
+// view is the participant with its tracks, as rooms.Participant.
+func (p Participant) view() rooms.Participant {
+	out := p.Participant
+	out.Tracks = append(make([]rooms.Track, 0, len(p.Tracks)), p.Tracks...)
+	out.IsPublisher = out.IsPublisher || len(p.Tracks) > 0
+	return out
+}
+
+// IngressList is every ingress (of room, when not empty), by ID, stream keys
+// redacted.
+func (s *Snapshot) IngressList(room string) []ingress.Ingress {
+	out := []ingress.Ingress{}
+	for _, id := range sortedKeys(s.Ingresses) {
+		if in := s.Ingresses[id]; room == "" || in.Room == room {
+			out = append(out, in.Ingress)
+		}
+	}
+	return out
+}
+
+// RecordingList is every running egress (of room, when not empty), by ID.
+func (s *Snapshot) RecordingList(room string) []egress.Egress {
+	out := []egress.Egress{}
+	for _, id := range sortedKeys(s.Recordings) {
+		if r := s.Recordings[id]; room == "" || r.Room == room {
+			out = append(out, r.Egress)
+		}
+	}
+	return out
 }

@@ -7,7 +7,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 // LiveKit's webhooks come late and out of order. These stories feed the model
@@ -15,7 +17,7 @@ import (
 
 func joined(room, roomSID, identity, sid string) events.Event {
 	return events.Event{Kind: events.ParticipantJoined, Room: room, RoomSID: roomSID, At: time.Unix(100, 0),
-		Participant: &events.Participant{SID: sid, Identity: identity, Role: events.Performer}}
+		Participant: &events.Participant{Participant: rooms.Participant{SID: sid, Identity: identity}, Role: events.Performer}}
 }
 
 func left(room, roomSID, identity, sid string) events.Event {
@@ -89,7 +91,7 @@ func TestAClosedRoomReopensAsANewSession(t *testing.T) {
 func TestAnEndedRecordingStaysEnded(t *testing.T) {
 	w := events.NewWatch(nil, events.Options{})
 	rec := func(kind events.Kind, status string) events.Event {
-		return events.Event{Kind: kind, Room: "stage", Recording: &events.Recording{ID: "EG_1", Room: "stage", Status: status}}
+		return events.Event{Kind: kind, Room: "stage", Recording: &events.Recording{Egress: egress.Egress{ID: "EG_1", Room: "stage", Status: egress.Status(status)}}}
 	}
 	_, ok, _ := w.Apply(t.Context(), rec(events.RecordingStarted, "starting"))
 	require.True(t, ok)
@@ -117,4 +119,62 @@ func TestWaitAfterTheLogMovedOnIsGone(t *testing.T) {
 	require.Len(t, evs, 2)
 	assert.Equal(t, []uint64{2, 3}, []uint64{evs[0].Revision, evs[1].Revision})
 	assert.Equal(t, uint64(3), w.Snapshot().Revision)
+}
+
+// LiveKit sends no webhook when a performer is demoted, muted or the room's
+// metadata changes: those arrive as updates (from the dashboard's own writes or
+// a resync), and the model's views count what the model holds.
+func TestUpdatesChangeWhatTheyNameAndTheViewsCountTheModel(t *testing.T) {
+	w := events.NewWatch(nil, events.Options{})
+	ctx := t.Context()
+	apply := func(e events.Event) bool {
+		t.Helper()
+		_, ok, err := w.Apply(ctx, e)
+		require.NoError(t, err)
+		return ok
+	}
+	require.True(t, apply(events.Event{Kind: events.RoomOpened, Room: "stage", RoomSID: "RM_1",
+		Stage: &rooms.Room{Name: "stage", Metadata: "friday", EmptyTimeoutSec: 300}}))
+	require.True(t, apply(joined("stage", "RM_1", "ada", "PA_1")))
+	require.True(t, apply(published("stage", "ada", "PA_1", "TR_1")))
+	monitor := joined("stage", "RM_1", "mon", "PA_2")
+	monitor.Participant.Permission.Hidden = true
+	require.True(t, apply(monitor))
+
+	d, ok := w.Snapshot().RoomDetail("stage")
+	require.True(t, ok)
+	assert.Equal(t, "friday", d.Metadata)
+	assert.Equal(t, 300, d.EmptyTimeoutSec)
+	assert.Equal(t, 1, d.NumParticipants, "the hidden monitor is not counted")
+	assert.Equal(t, 1, d.NumPublishers)
+	require.Len(t, d.Participants, 2)
+	assert.True(t, d.Participants[0].IsPublisher, "ada publishes")
+	require.Len(t, d.Participants[0].Tracks, 1)
+
+	// Ada is muted: only the track changes.
+	mute := published("stage", "ada", "PA_1", "TR_1")
+	mute.Kind, mute.Track.Muted = events.TrackUpdated, true
+	require.True(t, apply(mute))
+	assert.False(t, apply(mute), "the same update twice changes nothing")
+	assert.True(t, w.Snapshot().Rooms["stage"].Participants["ada"].Tracks[0].Muted)
+
+	// Ada is demoted: her permission changes, her tracks stay until LiveKit unpublishes them.
+	demote := joined("stage", "RM_1", "ada", "PA_1")
+	demote.Kind, demote.Participant.Role = events.ParticipantUpdated, events.Listener
+	require.True(t, apply(demote))
+	ada := w.Snapshot().Rooms["stage"].Participants["ada"]
+	assert.Equal(t, events.Listener, ada.Role)
+	assert.Len(t, ada.Tracks, 1)
+	stale := joined("stage", "RM_1", "ada", "PA_0")
+	stale.Kind = events.ParticipantUpdated
+	assert.False(t, apply(stale), "an update for an older session of ada is stale")
+
+	require.True(t, apply(events.Event{Kind: events.RoomUpdated, Room: "stage", RoomSID: "RM_1",
+		Stage: &rooms.Room{Name: "stage", Metadata: "saturday", EmptyTimeoutSec: 300}}))
+	assert.False(t, apply(events.Event{Kind: events.RoomUpdated, Room: "stage", RoomSID: "RM_0",
+		Stage: &rooms.Room{Name: "stage", Metadata: "old"}}), "another session of the room")
+	list := w.Snapshot().RoomList()
+	require.Len(t, list, 1)
+	assert.Equal(t, "saturday", list[0].Metadata)
+	assert.Equal(t, "RM_1", list[0].SID)
 }

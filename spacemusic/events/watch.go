@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 
 	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 // Lister is LiveKit's side of a resync: its List* APIs. NewLister makes the real
@@ -98,7 +100,7 @@ func (w *Watch) Snapshot() *Snapshot { return w.snap.Load() }
 // applied the event from the log (Run must be running); an error means the log
 // could not take it (a webhook should then be answered 503, so LiveKit retries).
 func (w *Watch) Apply(ctx context.Context, e Event) (Event, bool, error) {
-	if e.Raw != nil {
+	if e.Webhook {
 		w.lastWebhook.Store(time.Now().UnixNano())
 	}
 	if w.opts.Log == nil {
@@ -138,9 +140,9 @@ func Key(e Event) string {
 	case e.Participant != nil:
 		k += "/" + e.Participant.SID
 	case e.Ingest != nil:
-		k += "/" + e.Ingest.ID + "/" + e.Ingest.State + "/" + strconv.FormatInt(e.At.Unix(), 10)
+		k += "/" + e.Ingest.ID + "/" + string(e.Ingest.State) + "/" + strconv.FormatInt(e.At.Unix(), 10)
 	case e.Recording != nil:
-		k += "/" + e.Recording.ID + "/" + e.Recording.Status
+		k += "/" + e.Recording.ID + "/" + string(e.Recording.Status)
 	}
 	if (e.RoomSID == "" && e.Participant == nil && e.Track == nil && e.Ingest == nil && e.Recording == nil) ||
 		(e.Participant != nil && e.Participant.SID == "") {
@@ -288,7 +290,8 @@ func (w *Watch) since(after uint64) ([]Event, bool) {
 // was lost, late or never sent.
 func (w *Watch) Corrections() map[Kind]int64 { return w.corrections.read() }
 
-// LastWebhook is when the last webhook was applied (zero if none yet).
+// LastWebhook is when the last webhook was applied, here or, with a shared Log,
+// by another Watch (zero if none yet).
 func (w *Watch) LastWebhook() time.Time {
 	if n := w.lastWebhook.Load(); n != 0 {
 		return time.Unix(0, n)
@@ -375,6 +378,9 @@ func (w *Watch) consume(ctx context.Context) {
 		}
 		w.mu.Lock()
 		for _, e := range evs {
+			if e.Webhook { // another replica's webhook: they reach the show
+				w.lastWebhook.Store(time.Now().UnixNano())
+			}
 			w.applyLocked(e, e.Revision)
 			w.applied.Store(e.Revision)
 		}
@@ -428,7 +434,9 @@ func (w *Watch) Resync(ctx context.Context) (int, error) {
 		}
 		if ok {
 			n++
-			w.corrections.add(f.Kind)
+			if !refresh[f.Kind] {
+				w.corrections.add(f.Kind)
+			}
 			w.opts.Logger.Info("events: resync corrected the model", "kind", string(f.Kind), "room", f.Room)
 		}
 	}
@@ -452,6 +460,10 @@ func (w *Watch) Resync(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// refresh are the kinds LiveKit sends no webhook for: a resync finding them is
+// news, not a correction of a lost webhook.
+var refresh = map[Kind]bool{RoomUpdated: true, ParticipantUpdated: true, TrackUpdated: true}
 
 // truth is LiveKit's state as one resync listed it.
 type truth struct {
@@ -533,8 +545,13 @@ func (w *Watch) diff(t *truth, start uint64) []Event {
 	for _, name := range sortedKeys(t.rooms) {
 		lr := t.rooms[name]
 		have := cur.Rooms[name]
-		if have == nil && !fresh("room/"+name) {
-			out = append(out, Event{Kind: RoomOpened, Room: name, RoomSID: lr.GetSid()})
+		st := rooms.FromLiveKit(lr)
+		switch {
+		case fresh("room/" + name):
+		case have == nil:
+			out = append(out, Event{Kind: RoomOpened, Room: name, RoomSID: lr.GetSid(), Stage: &st})
+		case have.SID == lr.GetSid() && !sameStage(have.Room, st):
+			out = append(out, Event{Kind: RoomUpdated, Room: name, RoomSID: lr.GetSid(), Stage: &st})
 		}
 		var haveP map[string]Participant
 		if have != nil {
@@ -564,6 +581,8 @@ func (w *Watch) diff(t *truth, start uint64) []Event {
 			if !ok {
 				out = append(out, Event{Kind: ParticipantJoined, Room: name, RoomSID: lr.GetSid(), Participant: &bare})
 				old = Participant{}
+			} else if !old.same(lp) {
+				out = append(out, Event{Kind: ParticipantUpdated, Room: name, RoomSID: lr.GetSid(), Participant: &bare})
 			}
 			for _, tr := range old.Tracks {
 				if !hasTrack(lp.Tracks, tr.SID) && !fresh("t/"+tr.SID) {
@@ -572,9 +591,15 @@ func (w *Watch) diff(t *truth, start uint64) []Event {
 				}
 			}
 			for _, tr := range lp.Tracks {
-				if !hasTrack(old.Tracks, tr.SID) && !fresh("t/"+tr.SID) {
-					tr := tr
+				if fresh("t/" + tr.SID) {
+					continue
+				}
+				tr := tr
+				switch i := slices.IndexFunc(old.Tracks, func(o Track) bool { return o.SID == tr.SID }); {
+				case i < 0:
 					out = append(out, Event{Kind: TrackPublished, Room: name, RoomSID: lr.GetSid(), Participant: &bare, Track: &tr})
+				case old.Tracks[i].Muted != tr.Muted:
+					out = append(out, Event{Kind: TrackUpdated, Room: name, RoomSID: lr.GetSid(), Participant: &bare, Track: &tr})
 				}
 			}
 		}
@@ -599,7 +624,7 @@ func (w *Watch) diffIngress(t *truth, fresh func(string) bool) []Event {
 	for _, id := range sortedKeys(t.ingress) {
 		in := ingestFrom(t.ingress[id])
 		old, ok := cur.Ingresses[id]
-		if fresh("in/"+id) || (ok && old == in) {
+		if fresh("in/"+id) || (ok && old.same(in)) {
 			continue
 		}
 		kind := IngestUpdated

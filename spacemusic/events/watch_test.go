@@ -402,7 +402,9 @@ func TestIngestAndRecordingEvents(t *testing.T) {
 
 	live := f.waitFor(t, events.IngestLive, "stage", "")
 	assert.Equal(t, obs.ID, live.Ingest.ID)
-	assert.Equal(t, "rtmp", live.Ingest.Input)
+	assert.Equal(t, ingress.RTMP, live.Ingest.Kind)
+	assert.Empty(t, live.Ingest.StreamKey, "events carry no stream key")
+	assert.NotContains(t, live.Ingest.PublishURL, obs.StreamKey)
 	assert.Equal(t, events.Ingest, f.waitFor(t, events.ParticipantJoined, "stage", "obs").Participant.Role)
 	f.waitFor(t, events.TrackPublished, "stage", "obs")
 	assert.True(t, s.watch.Snapshot().Ingresses[obs.ID].Live(), "the model has the ingest live")
@@ -418,9 +420,9 @@ func TestIngestAndRecordingEvents(t *testing.T) {
 	require.NoError(t, err)
 	ended := f.waitFor(t, events.RecordingEnded, "stage", "")
 	assert.Equal(t, rec.ID, ended.Recording.ID)
-	assert.Equal(t, "complete", ended.Recording.Status, "%+v", ended.Recording)
+	assert.Equal(t, egress.Complete, ended.Recording.Status, "%+v", ended.Recording)
 	require.Len(t, ended.Recording.Files, 1)
-	assert.True(t, strings.HasPrefix(ended.Recording.Files[0], "stage/"), ended.Recording.Files[0])
+	assert.True(t, strings.HasPrefix(ended.Recording.Files[0].Key, "stage/"), ended.Recording.Files[0].Key)
 	assert.Positive(t, ended.Recording.Duration)
 	assert.NotContains(t, s.watch.Snapshot().Recordings, rec.ID, "an ended recording is not running")
 

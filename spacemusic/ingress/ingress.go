@@ -77,6 +77,17 @@ func (i Ingress) String() string {
 	return fmt.Sprintf("{ID:%s Kind:%s Room:%s Identity:%s State:%s StreamKey:[redacted]}", i.ID, i.Kind, i.Room, i.Identity, i.State)
 }
 
+// Redacted is the ingress without its stream key, for lists and events: whoever
+// holds the key can put anything on stage.
+func (i Ingress) Redacted() Ingress {
+	if i.StreamKey != "" {
+		i.PublishURL = strings.ReplaceAll(i.PublishURL, i.StreamKey, "{redacted}")
+		i.ServerURL = strings.ReplaceAll(i.ServerURL, i.StreamKey, "{redacted}")
+		i.StreamKey = ""
+	}
+	return i
+}
+
 // LogValue keeps the stream key out of slog output.
 func (i Ingress) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", i.ID), slog.String("kind", string(i.Kind)), slog.String("room", i.Room), slog.String("state", string(i.State)))
@@ -285,7 +296,7 @@ func (s *Service) create(ctx context.Context, op string, req *livekit.CreateIngr
 	if err != nil {
 		return Ingress{}, mapErr(op, err)
 	}
-	return from(info), nil
+	return FromLiveKit(info), nil
 }
 
 // ListOptions filter List; both empty lists every ingress.
@@ -308,7 +319,7 @@ func (s *Service) List(ctx context.Context, o ListOptions) ([]Ingress, error) {
 	}
 	out := make([]Ingress, 0, len(res.Items))
 	for _, info := range res.Items {
-		out = append(out, from(info))
+		out = append(out, FromLiveKit(info))
 	}
 	return out, nil
 }
@@ -403,7 +414,8 @@ var states = map[livekit.IngressState_Status]State{
 	livekit.IngressState_ENDPOINT_COMPLETE:   Complete,
 }
 
-func from(info *livekit.IngressInfo) Ingress {
+// FromLiveKit is LiveKit's ingress as the show sees it, stream key included.
+func FromLiveKit(info *livekit.IngressInfo) Ingress {
 	in := Ingress{
 		ID: info.IngressId, Name: info.Name, Room: info.RoomName, Identity: info.ParticipantIdentity,
 		ParticipantName: info.ParticipantName, ServerURL: info.Url, StreamKey: info.StreamKey,

@@ -29,7 +29,7 @@ func (s *Service) Participants(ctx context.Context, room string) ([]Participant,
 	}
 	out := make([]Participant, 0, len(res.Participants))
 	for _, p := range res.Participants {
-		out = append(out, participantFrom(p))
+		out = append(out, ParticipantFromLiveKit(p))
 	}
 	return out, nil
 }
@@ -40,7 +40,7 @@ func (s *Service) Participant(ctx context.Context, room, identity string) (Parti
 	if err != nil {
 		return Participant{}, err
 	}
-	return participantFrom(p), nil
+	return ParticipantFromLiveKit(p), nil
 }
 
 func (s *Service) participant(ctx context.Context, op, room, identity string) (*livekit.ParticipantInfo, error) {
@@ -114,7 +114,7 @@ func (s *Service) setMuted(ctx context.Context, op, room, identity string, muted
 			}
 			return out, err
 		}
-		out = append(out, trackFrom(res.Track))
+		out = append(out, TrackFromLiveKit(res.Track))
 	}
 	return out, nil
 }
@@ -150,7 +150,7 @@ func (s *Service) setStage(ctx context.Context, op, room, identity string, onSta
 	if err != nil {
 		return Participant{}, err
 	}
-	return participantFrom(updated), nil
+	return ParticipantFromLiveKit(updated), nil
 }
 
 // SendOptions address a data message.

@@ -78,7 +78,7 @@ func (s *Service) Create(ctx context.Context, name string, o CreateOptions) (Roo
 	if err != nil {
 		return Room{}, err
 	}
-	return roomFrom(r), nil
+	return FromLiveKit(r), nil
 }
 
 func seconds(d time.Duration) uint32 { return uint32((d + time.Second - 1) / time.Second) }
@@ -97,7 +97,7 @@ func (s *Service) List(ctx context.Context, names ...string) ([]Room, error) {
 	}
 	out := make([]Room, 0, len(res.Rooms))
 	for _, r := range res.Rooms {
-		out = append(out, roomFrom(r))
+		out = append(out, FromLiveKit(r))
 	}
 	return out, nil
 }
@@ -145,7 +145,7 @@ func (s *Service) SetMetadata(ctx context.Context, name, metadata string) (Room,
 	if err != nil {
 		return Room{}, err
 	}
-	return roomFrom(r), nil
+	return FromLiveKit(r), nil
 }
 
 // admin checks the room name and returns a call context with room-admin rights.

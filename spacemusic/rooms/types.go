@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/livekit/protocol/livekit"
+
+	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 )
 
 // Room is a stage: a LiveKit room as the show sees it.
@@ -71,7 +73,8 @@ type Track struct {
 	Height   int    `json:"height,omitempty"`
 }
 
-func roomFrom(r *livekit.Room) Room {
+// FromLiveKit is LiveKit's room as the show sees it.
+func FromLiveKit(r *livekit.Room) Room {
 	created := time.Unix(r.CreationTime, 0)
 	if r.CreationTimeMs != 0 {
 		created = time.UnixMilli(r.CreationTimeMs)
@@ -90,7 +93,8 @@ func roomFrom(r *livekit.Room) Room {
 	}
 }
 
-func participantFrom(p *livekit.ParticipantInfo) Participant {
+// ParticipantFromLiveKit is LiveKit's participant as the show sees it.
+func ParticipantFromLiveKit(p *livekit.ParticipantInfo) Participant {
 	joined := time.Unix(p.JoinedAt, 0)
 	if p.JoinedAtMs != 0 {
 		joined = time.UnixMilli(p.JoinedAtMs)
@@ -120,12 +124,13 @@ func participantFrom(p *livekit.ParticipantInfo) Participant {
 		}
 	}
 	for _, t := range p.Tracks {
-		out.Tracks = append(out.Tracks, trackFrom(t))
+		out.Tracks = append(out.Tracks, TrackFromLiveKit(t))
 	}
 	return out
 }
 
-func trackFrom(t *livekit.TrackInfo) Track {
+// TrackFromLiveKit is LiveKit's track as the show sees it.
+func TrackFromLiveKit(t *livekit.TrackInfo) Track {
 	tr := Track{
 		SID:      t.Sid,
 		Name:     t.Name,
@@ -159,3 +164,7 @@ func trackFrom(t *livekit.TrackInfo) Track {
 }
 
 func sourceName(s livekit.TrackSource) string { return strings.ToLower(s.String()) }
+
+// CheckName refuses what LiveKit would not take as a room name, before any
+// request goes out.
+func CheckName(name string) error { return lk.Name("rooms.CheckName", "room name", name) }

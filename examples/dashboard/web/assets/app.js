@@ -157,7 +157,7 @@ async function refreshRoom() {
       el("button", { class: "danger", onclick: () => confirm("Remove " + p.identity + "?") && act(p.identity, "remove") }, "Kick")))));
   const ing = await api("GET", "/api/ingress?room=" + encodeURIComponent(name)).catch(() => []);
   $("#room-ingress").replaceChildren(...ing.map(ingressCard));
-  const eg = await api("GET", "/api/egress?room=" + encodeURIComponent(name)).catch(() => []);
+  const eg = await api("GET", "/api/egress?active=true&room=" + encodeURIComponent(name)).catch(() => []);
   $("#room-egress").replaceChildren(...eg.map((e) => el("li", { class: "card", "data-egress": e.id },
     `${e.kind} · `, el("span", { class: "badge " + (e.status === "active" ? "rec" : e.status === "failed" ? "bad" : "") }, e.status),
     e.error ? el("p", { class: "error" }, e.error) : "",
