@@ -38,11 +38,17 @@ func newLiveStage(t *testing.T, tweak func(*settings)) *stage {
 type hookFront struct {
 	srv    *httptest.Server
 	target atomic.Value // http.Handler
+	// lose makes the front answer 200 and hand nothing on: LiveKit believes
+	// the webhook arrived (a proxy that lost it), so it never retries.
+	lose atomic.Bool
 }
 
 func newHookFront(t *testing.T) *hookFront {
 	h := &hookFront{}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.lose.Load() {
+			return
+		}
 		next, _ := h.target.Load().(http.Handler)
 		if next == nil {
 			http.Error(w, "starting", http.StatusServiceUnavailable) // LiveKit retries
