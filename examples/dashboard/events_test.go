@@ -39,6 +39,9 @@ func newLiveStage(t *testing.T, tweak func(*settings)) *stage {
 type hookFront struct {
 	srv    *httptest.Server
 	target atomic.Value // http.Handler
+	// lose makes the front answer 200 and hand nothing on: LiveKit believes
+	// the webhook arrived (a proxy that lost it), so it never retries.
+	lose atomic.Bool
 
 	mu      sync.Mutex
 	holding bool            // keep webhooks back (as a slow network would)
@@ -48,6 +51,9 @@ type hookFront struct {
 func newHookFront(t testing.TB) *hookFront {
 	h := &hookFront{}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.lose.Load() {
+			return
+		}
 		h.mu.Lock()
 		if h.holding {
 			body, _ := io.ReadAll(r.Body)

@@ -41,6 +41,7 @@ type stage struct {
 	srv  *httptest.Server
 	logs *testenv.Buffer
 	api  *contract // checks every exchange against the OpenAPI document
+	live Events    // the watched model behind the live routes; nil without it
 
 	mu      sync.Mutex
 	secrets []string // must never appear in a log line: credentials, tokens, stream keys
@@ -109,6 +110,7 @@ func newStageLive(t testing.TB, env *testenv.Env, storage egress.Storage, tweak 
 		stopWatch, err := watchLiveKit(ctx, &deps, sm.Config(), s, deps.Log)
 		require.NoError(t, err)
 		t.Cleanup(func() { cancel(); stopWatch() })
+		st.live = deps.Events
 	}
 	var h http.Handler
 	st.api, h = newContract(t, NewServer(deps))

@@ -30,14 +30,6 @@ type Room struct {
 	Participants map[string]Participant `json:"participants"` // by identity
 }
 
-// people is the room's participants; none for a nil room.
-func (r *Room) people() map[string]Participant {
-	if r == nil {
-		return nil
-	}
-	return r.Participants
-}
-
 // RoomNames returns the rooms' names, sorted.
 func (s *Snapshot) RoomNames() []string {
 	out := make([]string, 0, len(s.Rooms))

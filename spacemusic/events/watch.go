@@ -333,7 +333,7 @@ func (w *Watch) bootstrap(ctx context.Context) error {
 		head, err := w.opts.Log.Head(ctx)
 		if err == nil {
 			var t *truth
-			if t, err = w.list(ctx, true); err == nil {
+			if t, err = w.list(ctx); err == nil {
 				w.mu.Lock()
 				for _, f := range w.diff(t, 0) {
 					if s, _, ok := w.model.apply(f); ok { // the starting state, not news
@@ -399,7 +399,7 @@ func (w *Watch) Resync(ctx context.Context) (int, error) {
 	start := w.model.cur.Revision
 	w.mu.Unlock()
 
-	truth, err := w.list(ctx, !w.Snapshot().Synced)
+	truth, err := w.list(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -473,7 +473,7 @@ type truth struct {
 	egress  map[string]*livekit.EgressInfo // active only
 }
 
-func (w *Watch) list(ctx context.Context, full bool) (*truth, error) {
+func (w *Watch) list(ctx context.Context) (*truth, error) {
 	t := &truth{rooms: map[string]*livekit.Room{}, people: map[string]map[string]*livekit.ParticipantInfo{},
 		ingress: map[string]*livekit.IngressInfo{}, egress: map[string]*livekit.EgressInfo{}}
 	rooms, err := w.lister.ListRooms(ctx)
@@ -483,12 +483,9 @@ func (w *Watch) list(ctx context.Context, full bool) (*truth, error) {
 	for _, r := range rooms {
 		t.rooms[r.GetName()] = r
 		t.people[r.GetName()] = map[string]*livekit.ParticipantInfo{}
-		// Only rooms with someone in them cost a call. LiveKit's counts lag
-		// behind joins by seconds, so the first list asks every room, and later
-		// ones also every room the model has people in.
-		if !full && r.GetNumParticipants() == 0 && r.GetNumPublishers() == 0 && len(w.Snapshot().Rooms[r.GetName()].people()) == 0 {
-			continue
-		}
+		// Every room is asked, also one whose count says it is empty: LiveKit
+		// updates a room's counts seconds after a join (4 s and more seen), so
+		// a count of 0 hid a join whose webhook was lost past a resync period.
 		ps, err := w.lister.ListParticipants(ctx, r.GetName())
 		if err != nil {
 			if isNotFound(err) {
