@@ -331,3 +331,85 @@ func TestResyncTellsWhatLostWebhooksDidNot(t *testing.T) {
 	join("back-stage", "bob")
 	see("bob joined", time.Now().Add(within), events.ParticipantJoined, "back-stage", "bob")
 }
+
+// A webhook held up while replica B restarts arrives after B listed LiveKit
+// (so B's model already has what it tells). It is still part of the shared
+// timeline: B's resumed page gets it, as A's does.
+func TestALateWebhookAcrossARestartReachesEveryPage(t *testing.T) {
+	testenv.RequireNetNS(t)
+	var mu sync.Mutex
+	var to []*replica
+	n := 0
+	held := make(chan struct{})
+	close(held)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		h := held
+		mu.Unlock()
+		select {
+		case <-h:
+		case <-r.Context().Done():
+			return
+		}
+		mu.Lock()
+		x := to[n%len(to)]
+		n++
+		mu.Unlock()
+		req, _ := http.NewRequestWithContext(context.Background(), r.Method, x.url+r.URL.Path, r.Body)
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			http.Error(w, "x", 502)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	defer srv.Close()
+	env := testenv.LiveKit(t, testenv.WithRedis(), testenv.WithWebhook(srv.URL+"/api/webhooks/livekit"))
+	issuer, err := tokens.NewIssuer(env.APIKey, env.APISecret)
+	require.NoError(t, err)
+	a, b := startReplica(t, env, ""), startReplica(t, env, "")
+	mu.Lock()
+	to = []*replica{a, b}
+	mu.Unlock()
+	onA := openStream(t, a.url+"/api/events", testViewerKey, "")
+	onB := openStream(t, b.url+"/api/events", testViewerKey, "")
+	status, body := a.do(t, testOperatorKey, "POST", "/api/rooms", `{"name":"stage"}`)
+	require.Equal(t, 201, status, string(body))
+	tok, err := issuer.Performer("stage", "ada")
+	require.NoError(t, err)
+	ada := env.Join(t, tok.JWT, nil)
+	require.Eventually(t, func() bool { return onB.has(events.ParticipantJoined, "stage", "ada") }, 10*time.Second, 20*time.Millisecond)
+	mu.Lock()
+	to = []*replica{a}
+	mu.Unlock()
+	b.stop()
+	seen := onB.lastID()
+	mu.Lock()
+	held = make(chan struct{})
+	mu.Unlock()
+	tok2, err := issuer.Listener("stage", "bob")
+	require.NoError(t, err)
+	env.Join(t, tok2.JWT, nil)
+	time.Sleep(500 * time.Millisecond) // bob's webhook is sent and held before B lists LiveKit
+	b = startReplica(t, env, b.addr())
+	mu.Lock()
+	to = []*replica{a, b}
+	mu.Unlock()
+	again := openStream(t, b.url+"/api/events", testViewerKey, seen)
+	mu.Lock()
+	close(held)
+	mu.Unlock()
+	require.Eventually(t, func() bool { return onA.has(events.ParticipantJoined, "stage", "bob") }, 10*time.Second, 20*time.Millisecond)
+	ada.Disconnect()
+	require.Eventually(t, func() bool {
+		return onA.has(events.ParticipantLeft, "stage", "ada") && again.has(events.ParticipantLeft, "stage", "ada")
+	}, 10*time.Second, 20*time.Millisecond)
+	time.Sleep(time.Second) // anything told twice would arrive by now
+	onBoth := append(onB.all(), again.all()...)
+	assert.Equal(t, storyOf(onA.all()), storyOf(onBoth), "B's page, before and after the restart, tells A's story")
+	_, tl := b.get(t, testViewerKey, "/api/rooms/stage/timeline")
+	assert.Equal(t, storyOf(onA.all()), storyOf(decodeAs[timeline](t, tl).Events), "and so does B's timeline")
+}

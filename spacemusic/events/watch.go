@@ -381,7 +381,12 @@ func (w *Watch) consume(ctx context.Context) {
 			if e.Webhook { // another replica's webhook: they reach the show
 				w.lastWebhook.Store(time.Now().UnixNano())
 			}
-			w.applyLocked(e, e.Revision)
+			if _, changed := w.applyLocked(e, e.Revision); !changed {
+				// The shared timeline has it even when this model already did
+				// (a replica that started from a list taken after it happened):
+				// every replica's subscribers see the same events.
+				w.append(e)
+			}
 			w.applied.Store(e.Revision)
 		}
 		w.mu.Unlock()
