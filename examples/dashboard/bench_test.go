@@ -64,13 +64,22 @@ func (c *countingTransport) paths() map[string]int64 {
 	return maps.Clone(c.byPath)
 }
 
-// benchDashboard serves a dashboard whose LiveKit calls are counted (the live
-// model's lists included). With a hook (whose LiveKit is env), it runs the live
-// model fed by LiveKit's webhooks, as in production.
-func benchDashboard(b testing.TB, env *testenv.Env, hook *hookFront, tweak func(*settings)) (*httptest.Server, *countingTransport, Events) {
-	ct := &countingTransport{next: &http.Transport{MaxIdleConnsPerHost: 64}}
+// benched is a dashboard under measurement.
+type benched struct {
+	*httptest.Server
+	calls  *countingTransport // the LiveKit calls its routes make
+	lists  *countingTransport // the live model's (lists for resyncs)
+	events Events             // the live model; nil without one
+}
+
+// benchDashboard serves a dashboard whose LiveKit calls are counted. With a
+// hook (whose LiveKit is env), it runs the live model fed by LiveKit's
+// webhooks, as in production.
+func benchDashboard(b testing.TB, env *testenv.Env, hook *hookFront, tweak func(*settings)) benched {
+	counted := func() *countingTransport { return &countingTransport{next: &http.Transport{MaxIdleConnsPerHost: 64}} }
+	out := benched{calls: counted(), lists: counted()}
 	sm, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret,
-		HTTPClient: &http.Client{Transport: ct}})
+		HTTPClient: &http.Client{Transport: out.calls}})
 	require.NoError(b, err)
 	s := defaultSettings()
 	if tweak != nil {
@@ -80,17 +89,19 @@ func benchDashboard(b testing.TB, env *testenv.Env, hook *hookFront, tweak func(
 	deps := Deps{Log: log, Settings: s, WSURL: sm.Config().WSURL(), Health: sm, Rooms: sm.Rooms, Tokens: sm.Tokens, Ingress: sm.Ingress}
 	if hook != nil {
 		ctx, cancel := context.WithCancel(context.Background())
-		stop, err := watchLiveKit(ctx, &deps, sm.Config(), s, log)
+		cfg := sm.Config()
+		cfg.HTTPClient = &http.Client{Transport: out.lists}
+		stop, err := watchLiveKit(ctx, &deps, cfg, s, log)
 		require.NoError(b, err)
 		b.Cleanup(func() { cancel(); stop() })
 	}
-	srv := httptest.NewServer(NewServer(deps))
-	b.Cleanup(srv.Close)
-	srv.Client().Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+	out.Server, out.events = httptest.NewServer(NewServer(deps)), deps.Events
+	b.Cleanup(out.Close)
+	out.Client().Transport.(*http.Transport).MaxIdleConnsPerHost = 64
 	if hook != nil {
-		hook.serve(srv.Config.Handler)
+		hook.serve(out.Config.Handler)
 	}
-	return srv, ct, deps.Events
+	return out
 }
 
 // waitForModel waits until the model answers reads and holds n rooms.
@@ -130,12 +141,12 @@ func BenchmarkListRooms(b *testing.B) {
 		b.Run(fmt.Sprintf("rooms=%d", n), func(b *testing.B) {
 			hook := newHookFront(b)
 			env := testenv.LiveKit(b, hook.option())
-			model, ct, ev := benchDashboard(b, env, hook, nil)
-			proxy, _, _ := benchDashboard(b, env, nil, nil)
+			model := benchDashboard(b, env, hook, nil)
+			proxy := benchDashboard(b, env, nil, nil)
 			direct, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret})
 			require.NoError(b, err)
 			createRooms(b, direct.Rooms, n)
-			waitForModel(b, ev, n)
+			waitForModel(b, model.events, n)
 			ctx := context.Background()
 			for range 20 { // warm every path's connections
 				get(b, model.Client(), model.URL+"/api/rooms")
@@ -143,7 +154,7 @@ func BenchmarkListRooms(b *testing.B) {
 				_, err := direct.Rooms.List(ctx)
 				require.NoError(b, err)
 			}
-			ct.calls.Store(0)
+			model.calls.calls.Store(0)
 			viaModel, viaProxy, viaList := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
 			b.ResetTimer()
 			for range b.N {
@@ -163,7 +174,7 @@ func BenchmarkListRooms(b *testing.B) {
 			b.ReportMetric(float64(p.Microseconds())/1000, "via-livekit-p50-ms")
 			b.ReportMetric(float64(l.Microseconds())/1000, "direct-p50-ms")
 			b.ReportMetric(float64(m)/float64(l), "model/direct")
-			b.ReportMetric(float64(ct.calls.Load())/float64(b.N), "livekit-calls/req")
+			b.ReportMetric(float64(model.calls.calls.Load())/float64(b.N), "livekit-calls/req")
 		})
 	}
 }
@@ -196,7 +207,7 @@ func createRooms(b testing.TB, rs *rooms.Service, n int) {
 // locally, so this is the dashboard's own throughput.
 func BenchmarkCreateToken(b *testing.B) {
 	env := testenv.LiveKit(b)
-	srv, _, _ := benchDashboard(b, env, nil, nil)
+	srv := benchDashboard(b, env, nil, nil)
 	client := srv.Client()
 	body := `{"role":"listener","room":"bench","identity":"bob","ttl":600}`
 	b.ResetTimer()
