@@ -100,12 +100,9 @@ func (s *server) handleGetRoom() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		if snap, ok := s.fromModel(w); ok {
-			if err := rooms.CheckName(name); err != nil {
+			detail, err := roomInModel(snap, name)
+			if err != nil {
 				return err
-			}
-			detail, ok := snap.RoomDetail(name)
-			if !ok {
-				return noRoom(name)
 			}
 			writeJSON(w, http.StatusOK, detail)
 			return nil
@@ -138,12 +135,9 @@ func (s *server) handleListParticipants() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		if snap, ok := s.fromModel(w); ok {
-			if err := rooms.CheckName(name); err != nil {
+			detail, err := roomInModel(snap, name)
+			if err != nil {
 				return err
-			}
-			detail, ok := snap.RoomDetail(name)
-			if !ok {
-				return noRoom(name)
 			}
 			writeJSON(w, http.StatusOK, detail.Participants)
 			return nil

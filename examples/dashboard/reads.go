@@ -130,7 +130,15 @@ func recordingEvent(eg egress.Egress) events.Event {
 	return events.Event{Kind: kind, Room: eg.Room, Recording: &events.Recording{Egress: eg}}
 }
 
-// noRoom is what rooms.Get answers for a room that does not exist.
-func noRoom(name string) error {
-	return &spacemusic.Error{Op: "rooms.Get", Kind: spacemusic.ErrNotFound, Message: fmt.Sprintf("room %q does not exist", name)}
+// roomInModel is the room as the model holds it, refusing what rooms.Get would:
+// a name LiveKit cannot have (invalid) and a room that does not exist.
+func roomInModel(snap *events.Snapshot, name string) (rooms.Detail, error) {
+	if err := rooms.CheckName(name); err != nil {
+		return rooms.Detail{}, err
+	}
+	detail, ok := snap.RoomDetail(name)
+	if !ok {
+		return rooms.Detail{}, &spacemusic.Error{Op: "rooms.Get", Kind: spacemusic.ErrNotFound, Message: fmt.Sprintf("room %q does not exist", name)}
+	}
+	return detail, nil
 }
