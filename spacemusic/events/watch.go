@@ -1,6 +1,7 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -466,6 +467,9 @@ func (w *Watch) Resync(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// listWorkers is how many ListParticipants calls a resync has in flight.
+const listWorkers = 8
+
 // refresh are the kinds LiveKit sends no webhook for: a resync finding them is
 // news, not a correction of a lost webhook.
 var refresh = map[Kind]bool{RoomUpdated: true, ParticipantUpdated: true, TrackUpdated: true}
@@ -488,19 +492,44 @@ func (w *Watch) list(ctx context.Context) (*truth, error) {
 	for _, r := range rooms {
 		t.rooms[r.GetName()] = r
 		t.people[r.GetName()] = map[string]*livekit.ParticipantInfo{}
-		// Every room is asked, also one whose count says it is empty: LiveKit
-		// updates a room's counts seconds after a join (4 s and more seen), so
-		// a count of 0 hid a join whose webhook was lost past a resync period.
-		ps, err := w.lister.ListParticipants(ctx, r.GetName())
-		if err != nil {
-			if isNotFound(err) {
-				continue // closed between the two calls
+	}
+	// Every room is asked, also one whose count says it is empty: LiveKit
+	// updates a room's counts seconds after a join (4 s and more seen), so a
+	// count of 0 hid a join whose webhook was lost past a resync period. A few
+	// at a time: at 1,000 rooms a resync is a thousand calls.
+	var (
+		mu      sync.Mutex
+		failed  error
+		next    atomic.Int64
+		workers sync.WaitGroup
+	)
+	for range min(listWorkers, len(rooms)) {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for i := next.Add(1) - 1; i < int64(len(rooms)); i = next.Add(1) - 1 {
+				name := rooms[i].GetName()
+				ps, err := w.lister.ListParticipants(ctx, name)
+				mu.Lock()
+				switch {
+				case err != nil && !isNotFound(err): // not found: closed between the two calls
+					failed = cmp.Or(failed, err)
+				case err == nil:
+					for _, p := range ps {
+						t.people[name][p.GetIdentity()] = p
+					}
+				}
+				stop := failed != nil
+				mu.Unlock()
+				if stop {
+					return
+				}
 			}
-			return nil, errs.Relabel("events.Resync", err)
-		}
-		for _, p := range ps {
-			t.people[r.GetName()][p.GetIdentity()] = p
-		}
+		}()
+	}
+	workers.Wait()
+	if failed != nil {
+		return nil, errs.Relabel("events.Resync", failed)
 	}
 	// A LiveKit without Ingress or Egress (no Redis) cannot list them: that part
 	// of the model is left as it is (nil: unknown), the rest still resyncs.
