@@ -45,7 +45,16 @@ type seen struct {
 	at  []time.Time
 }
 
-func newStage(t *testing.T, media bool) *stage {
+// What a stage runs beside LiveKit and Redis.
+type media int
+
+const (
+	noMedia    media = iota
+	withEgress       // Egress and MinIO
+	withOBS          // Ingress too
+)
+
+func newStage(t *testing.T, m media) *stage {
 	t.Helper()
 	testenv.RequireNetNS(t)
 	s := &stage{seen: &seen{}}
@@ -64,13 +73,18 @@ func newStage(t *testing.T, media bool) *stage {
 	t.Cleanup(hook.Close)
 	withHook := testenv.WithWebhook(hook.URL + "/webhook")
 	st := egress.Storage{Endpoint: "http://127.0.0.1:1", Bucket: "recordings", AccessKey: "unused", SecretKey: "unused-secret"}
-	if media {
+	switch m {
+	case withOBS:
 		s.env, s.ing = testenv.Ingress(t, withHook)
-		testenv.Egress(t, s.env)
-		m := testenv.MinIO(t)
-		st = egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
-	} else {
+	case withEgress:
+		s.env = testenv.LiveKit(t, testenv.WithRedis(), testenv.WithBackend("process"), withHook)
+	default:
 		s.env = testenv.LiveKit(t, testenv.WithRedis(), withHook)
+	}
+	if m != noMedia {
+		testenv.Egress(t, s.env)
+		mi := testenv.MinIO(t)
+		st = egress.Storage{Endpoint: mi.Endpoint, Bucket: "recordings", AccessKey: mi.AccessKey, SecretKey: mi.SecretKey}
 	}
 	lkcfg := rooms.Config{URL: s.env.URL, APIKey: s.env.APIKey, APISecret: s.env.APISecret}
 	var err error
@@ -82,7 +96,7 @@ func newStage(t *testing.T, media bool) *stage {
 	require.NoError(t, err)
 	s.issuer, err = tokens.NewIssuer(s.env.APIKey, s.env.APISecret)
 	require.NoError(t, err)
-	if media {
+	if m != noMedia {
 		s.store, err = recordings.New(recordings.Config{Config: st})
 		require.NoError(t, err)
 		require.NoError(t, s.store.EnsureBucket(testenv.Within(t, 10*time.Second)))
@@ -167,7 +181,7 @@ func (s *stage) count(t *testing.T, ctx context.Context, room string) (int, int,
 // answers carry the same OBS settings. Then the spec grows by a performer and a
 // destination (applied), and changes its ingest (refused, nothing touched).
 func TestOpeningTwiceCreatesNothingNew(t *testing.T) {
-	s := newStage(t, false)
+	s := newStage(t, noMedia)
 	ctx := testenv.Within(t, 30*time.Second)
 	spec := shows.Spec{Name: "friday-jam",
 		Performers: []shows.Performer{{Identity: "ada", Name: "Ada"}, {Identity: "obs-main", Name: "Main mix", Via: shows.OBS}},
@@ -242,7 +256,7 @@ func TestOpeningTwiceCreatesNothingNew(t *testing.T) {
 // Someone else's room, and a show whose metadata someone overwrote, are
 // refused clearly and left as they are.
 func TestHostileRoomsAreLeftAlone(t *testing.T) {
-	s := newStage(t, false)
+	s := newStage(t, noMedia)
 	ctx := testenv.Within(t, 30*time.Second)
 	svc := s.service(t)
 	_, err := s.rooms.Create(ctx, "their-room", rooms.CreateOptions{Metadata: `{"setlist":["intro"]}`})
@@ -288,7 +302,7 @@ func TestHostileRoomsAreLeftAlone(t *testing.T) {
 // finds the show in LiveKit with its recording, and closes it: the report has
 // the timeline, the file with its duration and a link that downloads it.
 func TestTheShowRecordsItselfWhenOBSGoesLive(t *testing.T) {
-	s := newStage(t, true)
+	s := newStage(t, withOBS)
 	ctx := testenv.Within(t, 90*time.Second)
 	svc := s.service(t)
 	s.background(t, svc.Run)
@@ -307,16 +321,19 @@ func TestTheShowRecordsItselfWhenOBSGoesLive(t *testing.T) {
 	testenv.PushRTMP(t, show.Ingest.PublishURL, push, true)
 	_, firstAudio := s.when(t, events.TrackPublished, "friday-jam", "obs-main", 30*time.Second)
 	_, startedSeen := s.when(t, events.RecordingStarted, "friday-jam", "", 10*time.Second)
-	live, err := svc.Get(ctx, "friday-jam")
-	require.NoError(t, err)
+	var live shows.Show
+	require.Eventually(t, func() bool {
+		live, err = svc.Get(ctx, "friday-jam")
+		return err == nil && len(live.Parts) > 0 && len(svc.Starts()) > 0
+	}, 10*time.Second, 20*time.Millisecond, "the recording is the show's part")
 	assert.Equal(t, shows.Live, live.Phase)
 	require.Len(t, live.Parts, 1, "one recording, started by itself")
 	part := live.Parts[0]
 	assert.Equal(t, "audio", part.Kind)
 	starts := svc.Starts()
-	require.Len(t, starts, 1)
-	t.Logf("go-live to recording: Run asked egress %s after it saw the audio; LiveKit reported the recording started %s after (egress started %s after)",
-		starts[0].After, startedSeen.Sub(firstAudio), part.StartedAt.Sub(firstAudio))
+	require.Len(t, starts, 1, "%+v", starts)
+	t.Logf("go-live to recording: Run asked egress %s after it saw the audio; LiveKit reported the recording started %s after the first audio",
+		starts[0].After, startedSeen.Sub(firstAudio))
 	assert.Less(t, startedSeen.Sub(firstAudio), 2*time.Second, "the recording starts within 2 s of the first audio")
 
 	_, quiet := s.when(t, events.TrackUnpublished, "friday-jam", "obs-main", 30*time.Second)
@@ -337,9 +354,10 @@ func TestTheShowRecordsItselfWhenOBSGoesLive(t *testing.T) {
 	require.Len(t, rep.Parts[0].Files, 1)
 	f := rep.Parts[0].Files[0]
 	assert.Equal(t, egress.Complete, rep.Parts[0].Status)
-	live2 := quiet.Sub(firstAudio)
-	t.Logf("file %s: %s long; the audio was live %s; the push lasted %s", f.Key, f.Duration, live2, push)
-	assert.InDelta(t, live2.Seconds(), f.Duration.Seconds(), 1.0, "the file holds the show's audio")
+	began := rep.Parts[0].StartedAt // when egress's pipeline ran
+	t.Logf("file %s: %s long; the push lasted %s, the audio was live %s, the recording ran for %s of it (egress began %s after the first audio)",
+		f.Key, f.Duration, push, quiet.Sub(firstAudio), quiet.Sub(began), began.Sub(firstAudio))
+	assert.InDelta(t, quiet.Sub(began).Seconds(), f.Duration.Seconds(), 1.0, "the file holds the show's audio from the recording's start to the end")
 	require.NotEmpty(t, f.URL)
 	resp, err := http.Get(f.URL)
 	require.NoError(t, err)
@@ -359,4 +377,91 @@ func TestTheShowRecordsItselfWhenOBSGoesLive(t *testing.T) {
 	require.NoError(t, err, "closing twice is fine")
 	_, err = svc.Close(ctx, "friday-jam")
 	assert.ErrorIs(t, err, errs.ErrNotFound, "another dashboard: the show is gone")
+}
+
+// A browser show, no OBS: Ada's first published audio arms the recording. Her
+// connection drops and she comes back: the show has two parts, in order, each
+// as long as she was heard, and closing while the second records leaves both
+// complete files in the bucket.
+func TestABrowserShowRecordsEachStretchOfMusic(t *testing.T) {
+	s := newStage(t, withEgress)
+	ctx := testenv.Within(t, 90*time.Second)
+	svc := s.service(t)
+	s.background(t, svc.Run)
+	show, err := svc.Open(ctx, shows.Spec{Name: "ada-live", Performers: []shows.Performer{{Identity: "ada", Name: "Ada"}},
+		Record: []string{"audio"}})
+	require.NoError(t, err)
+	require.NotNil(t, show.Performers[0].Token)
+	tone := testenv.Tone(t, 440, 30*time.Second)
+
+	// play has Ada join and publish; it returns her connection and when the
+	// audio was first seen.
+	play := func(round int) (func(), time.Time) {
+		ada := s.env.Join(t, show.Performers[0].Token.JWT, nil)
+		_, err := testenv.PublishTone(t, ada, tone)
+		require.NoError(t, err)
+		_, heard := s.nth(t, round, events.TrackPublished, "ada-live", "ada", 15*time.Second)
+		_, started := s.nth(t, round, events.RecordingStarted, "ada-live", "", 10*time.Second)
+		t.Logf("part %d: LiveKit reported the recording started %s after the audio was published", round, started.Sub(heard))
+		assert.Less(t, started.Sub(heard), 2*time.Second, "the recording starts within 2 s of the first audio")
+		return ada.Disconnect, heard
+	}
+	leave, heard1 := play(1)
+	time.Sleep(4 * time.Second)
+	leave() // her connection drops
+	_, quiet := s.nth(t, 1, events.ParticipantLeft, "ada-live", "ada", 10*time.Second)
+	s.nth(t, 1, events.RecordingEnded, "ada-live", "", 10*time.Second)
+	mid, err := svc.Get(ctx, "ada-live")
+	require.NoError(t, err)
+	assert.Equal(t, shows.Armed, mid.Phase, "waiting for Ada again")
+
+	_, heard2 := play(2)
+	time.Sleep(3 * time.Second)
+	asked := time.Now()
+	rep, err := svc.Close(ctx, "ada-live") // while the second part records
+	require.NoError(t, err)
+	t.Logf("close to report: %s", time.Since(asked))
+	assert.Empty(t, rep.Problems)
+	require.Len(t, rep.Parts, 2, "%+v", rep.Parts)
+	// Each part holds the music from its start to its end: nothing is cut.
+	ends, heard := []time.Time{quiet, asked}, []time.Time{heard1, heard2}
+	for i, p := range rep.Parts {
+		assert.Equal(t, "audio", p.Kind)
+		assert.Equal(t, egress.Complete, p.Status, p.Error)
+		require.Len(t, p.Files, 1)
+		f := p.Files[0]
+		ran := ends[i].Sub(p.StartedAt)
+		t.Logf("part %d: %s, %s long; it ran %s while Ada played (egress began %s after her audio)", i+1, f.Key, f.Duration, ran, p.StartedAt.Sub(heard[i]))
+		assert.InDelta(t, ran.Seconds(), f.Duration.Seconds(), 1.0, "part %d holds the stretch Ada played", i+1)
+		resp, err := http.Get(f.URL)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, f.Size, resp.ContentLength, "the whole file was uploaded")
+	}
+	assert.True(t, rep.Parts[0].StartedAt.Before(rep.Parts[1].StartedAt), "parts in order")
+	assert.Len(t, svc.Starts(), 2)
+}
+
+// nth is the nth (from 1) event of kind about room (by who, when set), and when
+// this process saw it.
+func (s *stage) nth(t *testing.T, n int, kind events.Kind, room, who string, limit time.Duration) (events.Event, time.Time) {
+	t.Helper()
+	var e events.Event
+	var at time.Time
+	require.Eventually(t, func() bool {
+		s.seen.mu.Lock()
+		defer s.seen.mu.Unlock()
+		k := 0
+		for i, x := range s.seen.evs {
+			if x.Kind == kind && x.Room == room && (who == "" || (x.Participant != nil && x.Participant.Identity == who)) {
+				if k++; k == n {
+					e, at = x, s.seen.at[i]
+					return true
+				}
+			}
+		}
+		return false
+	}, limit, 10*time.Millisecond, "no %s #%d in %s by %q", kind, n, room, who)
+	return e, at
 }
