@@ -276,7 +276,10 @@ func TestHostileRoomsAreLeftAlone(t *testing.T) {
 	require.NoError(t, err)
 	for _, call := range []func() error{
 		func() error { _, err := svc.Get(ctx, "tampered"); return err },
-		func() error { _, err := svc.Open(ctx, shows.Spec{Name: "tampered", Record: []string{"audio"}}); return err },
+		func() error {
+			_, err := svc.Open(ctx, shows.Spec{Name: "tampered", Record: []string{"audio"}})
+			return err
+		},
 		func() error { _, err := svc.Close(ctx, "tampered"); return err },
 	} {
 		err := call()
