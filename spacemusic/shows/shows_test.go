@@ -468,3 +468,50 @@ func (s *stage) nth(t *testing.T, n int, kind events.Kind, room, who string, lim
 	}, limit, 10*time.Millisecond, "no %s #%d in %s by %q", kind, n, room, who)
 	return e, at
 }
+
+// A show restreams to one platform from its first audio; the operator adds a
+// second platform to the open show, which gets the music live without a second
+// restream. When Ada stops, the show closes itself after its EndAfter, and
+// Close answers with that report.
+func TestARestreamGrowsLiveAndAQuietShowEndsItself(t *testing.T) {
+	s := newStage(t, withEgress)
+	ctx := testenv.Within(t, 90*time.Second)
+	svc := s.service(t)
+	s.background(t, svc.Run)
+	first := testenv.ReceiveRTMP(t, "platform-a")
+	spec := shows.Spec{Name: "radio-jam", Performers: []shows.Performer{{Identity: "ada"}},
+		Restream: []string{first.URL}, EndAfter: 2 * time.Second}
+	show, err := svc.Open(ctx, spec)
+	require.NoError(t, err)
+	ada := s.env.Join(t, show.Performers[0].Token.JWT, nil)
+	_, err = testenv.PublishTone(t, ada, testenv.Tone(t, 440, 30*time.Second))
+	require.NoError(t, err)
+	first.WaitAudio(t, 2*time.Second, 20*time.Second)
+
+	second := testenv.ReceiveRTMP(t, "platform-b")
+	spec.Restream = append(spec.Restream, second.URL)
+	grown, err := svc.Open(ctx, spec)
+	require.NoError(t, err)
+	assert.Len(t, grown.Spec.Restream, 2)
+	for _, d := range grown.Spec.Restream {
+		assert.NotContains(t, d, first.Key)
+		assert.NotContains(t, d, second.Key)
+	}
+	second.WaitAudio(t, 2*time.Second, 20*time.Second)
+	running, err := s.egress.List(ctx, egress.ListOptions{Room: "radio-jam", Active: true})
+	require.NoError(t, err)
+	require.Len(t, running, 1, "one restream carries both platforms")
+
+	ada.Disconnect()
+	require.Eventually(t, func() bool {
+		rs, err := s.rooms.List(ctx, "radio-jam")
+		return err == nil && len(rs) == 0
+	}, 20*time.Second, 100*time.Millisecond, "the quiet show closes itself")
+	rep, err := svc.Close(ctx, "radio-jam")
+	require.NoError(t, err, "closing a closed show is fine")
+	require.Len(t, rep.Parts, 1)
+	assert.Equal(t, "restream", rep.Parts[0].Kind)
+	ins, err := s.ingress.List(ctx, ingress.ListOptions{Room: "radio-jam"})
+	require.NoError(t, err)
+	assert.Empty(t, ins)
+}
