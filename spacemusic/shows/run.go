@@ -62,12 +62,25 @@ func (s *Service) Run(ctx context.Context) error {
 		s.reconcile(ctx, st, n, time.Now())
 	}
 	for {
-		wctx, cancel := ctx, context.CancelFunc(func() {})
+		var wctx context.Context
+		var cancel context.CancelFunc
 		if next := s.due(st); !next.IsZero() {
 			wctx, cancel = context.WithDeadline(ctx, next)
+		} else {
+			wctx, cancel = context.WithCancel(ctx)
 		}
+		woke := make(chan struct{})
+		go func() {
+			defer close(woke)
+			select {
+			case <-s.wake:
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
 		evs, err := w.Wait(wctx, after)
 		cancel()
+		<-woke
 		seen := time.Now()
 		switch {
 		case ctx.Err() != nil:
@@ -109,6 +122,11 @@ func (s *Service) Run(ctx context.Context) error {
 				touched[n] = true
 			}
 		}
+		s.mu.Lock()
+		for n := range s.stale {
+			touched[n] = true
+		}
+		s.mu.Unlock()
 		for n := range touched {
 			s.reconcile(ctx, st, n, seen)
 		}
@@ -167,8 +185,14 @@ func (s *Service) reconcile(ctx context.Context, st map[string]*armed, name stri
 		st[name] = a
 	}
 	s.mu.Lock()
-	closing := s.closing[name]
+	closing, stale := s.closing[name], s.stale[name]
+	delete(s.stale, name)
 	s.mu.Unlock()
+	if stale && a.show { // e.g. a restream added to a show that had none
+		if fresh := s.learn(ctx, name, r.SID); fresh != nil && fresh.show {
+			a.env = fresh.env
+		}
+	}
 	if !a.show || closing || a.env.Closing || a.ending {
 		return
 	}

@@ -58,7 +58,9 @@ type Service struct {
 	reports map[string]Report      // the last reports Close made, for a second Close
 	order   []string
 	closing map[string]bool
-	starts  []Started // what Run started, for Starts
+	starts  []Started       // what Run started, for Starts
+	stale   map[string]bool // shows whose spec Open changed: Run reads it again
+	wake    chan struct{}   // tells Run a spec changed
 }
 
 // New checks cfg.
@@ -70,7 +72,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Service{cfg: cfg, opening: map[string]*sync.Mutex{}, dests: map[string][]string{},
-		reports: map[string]Report{}, closing: map[string]bool{}}, nil
+		reports: map[string]Report{}, closing: map[string]bool{}, stale: map[string]bool{}, wake: make(chan struct{}, 1)}, nil
 }
 
 // Phase is where a show is, from the watched model.
@@ -273,6 +275,13 @@ func (s *Service) openRoom(ctx context.Context, op string, sp Spec, md string) (
 	}
 	if r, err = s.cfg.Rooms.SetMetadata(ctx, sp.Name, md); err != nil {
 		return rooms.Room{}, false, errs.Relabel(op, err)
+	}
+	s.mu.Lock()
+	s.stale[sp.Name] = true
+	s.mu.Unlock()
+	select { // a live show may need a restream it did not have
+	case s.wake <- struct{}{}:
+	default:
 	}
 	return r, false, nil
 }

@@ -251,6 +251,16 @@ func TestOpeningTwiceCreatesNothingNew(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Equal(t, "friday-jam", list[0].Name)
+	assert.Equal(t, shows.Armed, list[0].Phase)
+
+	bob, err := s.service(t).Listener(ctx, "friday-jam", "bob")
+	require.NoError(t, err)
+	lc, err := s.issuer.Verify(bob.JWT)
+	require.NoError(t, err)
+	assert.Equal(t, "friday-jam", lc.Grant.Room)
+	require.NotNil(t, lc.Grant.CanPublish)
+	assert.False(t, *lc.Grant.CanPublish, "a listener only listens")
+	assert.WithinDuration(t, time.Now().Add(2*time.Hour), lc.ExpiresAt, time.Minute, "the show's listener lifetime")
 }
 
 // Someone else's room, and a show whose metadata someone overwrote, are
@@ -469,22 +479,27 @@ func (s *stage) nth(t *testing.T, n int, kind events.Kind, room, who string, lim
 	return e, at
 }
 
-// A show restreams to one platform from its first audio; the operator adds a
-// second platform to the open show, which gets the music live without a second
-// restream. When Ada stops, the show closes itself after its EndAfter, and
-// Close answers with that report.
+// Ada plays on a show that sends its music nowhere yet. The operator adds a
+// platform to the open show: the restream starts at once. A second platform
+// joins the running restream, with no second egress. When Ada stops, the show
+// closes itself after its EndAfter, and Close answers with that report.
 func TestARestreamGrowsLiveAndAQuietShowEndsItself(t *testing.T) {
 	s := newStage(t, withEgress)
 	ctx := testenv.Within(t, 90*time.Second)
 	svc := s.service(t)
 	s.background(t, svc.Run)
-	first := testenv.ReceiveRTMP(t, "platform-a")
-	spec := shows.Spec{Name: "radio-jam", Performers: []shows.Performer{{Identity: "ada"}},
-		Restream: []string{first.URL}, EndAfter: 2 * time.Second}
+	spec := shows.Spec{Name: "radio-jam", Performers: []shows.Performer{{Identity: "ada"}}, EndAfter: 2 * time.Second}
 	show, err := svc.Open(ctx, spec)
 	require.NoError(t, err)
+	assert.Equal(t, shows.Scheduled, show.Phase)
 	ada := s.env.Join(t, show.Performers[0].Token.JWT, nil)
 	_, err = testenv.PublishTone(t, ada, testenv.Tone(t, 440, 30*time.Second))
+	require.NoError(t, err)
+	s.when(t, events.TrackPublished, "radio-jam", "ada", 15*time.Second)
+
+	first := testenv.ReceiveRTMP(t, "platform-a")
+	spec.Restream = []string{first.URL}
+	_, err = svc.Open(ctx, spec)
 	require.NoError(t, err)
 	first.WaitAudio(t, 2*time.Second, 20*time.Second)
 
