@@ -429,7 +429,20 @@ func TestABrowserShowRecordsEachStretchOfMusic(t *testing.T) {
 	assert.Equal(t, shows.Armed, mid.Phase, "waiting for Ada again")
 
 	_, heard2 := play(2)
-	time.Sleep(3 * time.Second)
+	// Someone overwrites the show's metadata mid-show: Close refuses to act on
+	// it, and the recording goes on; once the metadata is put back, Close works.
+	room, err := s.rooms.Get(ctx, "ada-live")
+	require.NoError(t, err)
+	_, err = s.rooms.SetMetadata(ctx, "ada-live", `{"kind":"streamkit.show","v":1,"spec":{"record":["all-of-it"]}}`)
+	require.NoError(t, err)
+	_, err = svc.Close(ctx, "ada-live")
+	assert.ErrorIs(t, err, errs.ErrFailedPrecondition)
+	running, err := s.egress.List(ctx, egress.ListOptions{Room: "ada-live", Active: true})
+	require.NoError(t, err)
+	assert.Len(t, running, 1, "the recording goes on")
+	_, err = s.rooms.SetMetadata(ctx, "ada-live", room.Metadata)
+	require.NoError(t, err)
+	time.Sleep(2 * time.Second)
 	asked := time.Now()
 	rep, err := svc.Close(ctx, "ada-live") // while the second part records
 	require.NoError(t, err)
