@@ -543,3 +543,40 @@ func TestARestreamGrowsLiveAndAQuietShowEndsItself(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, ins)
 }
+
+// OBS drops for a few seconds and comes back: the show goes on, and its
+// recording has two parts, in order, each holding the audio of one push.
+func TestOBSComingBackRecordsASecondPart(t *testing.T) {
+	s := newStage(t, withOBS)
+	ctx := testenv.Within(t, 90*time.Second)
+	svc := s.service(t)
+	s.background(t, svc.Run)
+	show, err := svc.Open(ctx, shows.Spec{Name: "flaky-wifi",
+		Ingest: shows.Ingest{Kind: shows.RTMP, AudioOnly: true}, Record: []string{"audio"}})
+	require.NoError(t, err)
+	var quiet [2]time.Time
+	for i := range 2 {
+		testenv.PushRTMP(t, show.Ingest.PublishURL, 5*time.Second, true)
+		s.nth(t, i+1, events.RecordingStarted, "flaky-wifi", "", 30*time.Second)
+		_, quiet[i] = s.nth(t, i+1, events.TrackUnpublished, "flaky-wifi", shows.DefaultIngestIdentity, 30*time.Second)
+		s.nth(t, i+1, events.RecordingEnded, "flaky-wifi", "", 15*time.Second)
+		if i == 0 {
+			mid, err := svc.Get(ctx, "flaky-wifi")
+			require.NoError(t, err)
+			assert.Equal(t, shows.Armed, mid.Phase, "OBS is gone; the show waits for it")
+			time.Sleep(2 * time.Second) // the encoder reconnects
+		}
+	}
+	rep, err := svc.Close(ctx, "flaky-wifi")
+	require.NoError(t, err)
+	assert.Empty(t, rep.Problems)
+	require.Len(t, rep.Parts, 2, "%+v", rep.Parts)
+	assert.True(t, rep.Parts[0].StartedAt.Before(rep.Parts[1].StartedAt), "parts in order")
+	for i, p := range rep.Parts {
+		assert.Equal(t, egress.Complete, p.Status, p.Error)
+		require.Len(t, p.Files, 1)
+		ran := quiet[i].Sub(p.StartedAt)
+		t.Logf("part %d: %s long, ran %s", i+1, p.Files[0].Duration, ran)
+		assert.InDelta(t, ran.Seconds(), p.Files[0].Duration.Seconds(), 1.0, "part %d holds its push", i+1)
+	}
+}
