@@ -120,13 +120,21 @@ func (s *Service) stopAll(ctx context.Context, op, name string) error {
 			return errs.Relabel(op, err)
 		}
 	}
+	// Bounded even when the caller's ctx is not: a stuck egress must not hold
+	// Close for ever. The show stays closing, and Close again picks it up.
+	ctx, cancel := context.WithTimeout(ctx, MaxUploadWait)
+	defer cancel()
 	for _, e := range running {
 		if _, err := s.cfg.Egress.WaitFor(ctx, e.ID, egress.Complete); err != nil {
-			return errs.Relabel(op, err)
+			return &errs.Error{Op: op, Kind: errs.ErrUnavailable, Upstream: errs.LiveKit,
+				Message: fmt.Sprintf("recording %s did not finish uploading: %v", e.ID, err), Hint: "Close again to keep waiting", Cause: err}
 		}
 	}
 	return nil
 }
+
+// MaxUploadWait bounds how long Close waits for recordings to be uploaded.
+const MaxUploadWait = 10 * time.Minute
 
 // link adds download links to the report's files; a file the bucket does not
 // have is a problem of the report, not a failed Close (the show is closed).

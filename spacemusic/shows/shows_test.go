@@ -442,7 +442,7 @@ func TestABrowserShowRecordsEachStretchOfMusic(t *testing.T) {
 	assert.Len(t, running, 1, "the recording goes on")
 	_, err = s.rooms.SetMetadata(ctx, "ada-live", room.Metadata)
 	require.NoError(t, err)
-	time.Sleep(2 * time.Second)
+	time.Sleep(3 * time.Second) // egress may take 2 s to begin writing under load
 	asked := time.Now()
 	rep, err := svc.Close(ctx, "ada-live") // while the second part records
 	require.NoError(t, err)
