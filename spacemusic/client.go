@@ -31,11 +31,13 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
+	"github.com/spacemusic/streamkit/spacemusic/shows"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
@@ -185,6 +187,15 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	return c, nil
+}
+
+// Shows returns a shows.Service on this client's services: open, record and close
+// a show in one call each. watch (nil allowed) gives shows their phase and is
+// what Service.Run follows to record by itself. Call it once and keep the
+// Service: it remembers the restream destinations of the shows it opened.
+func (c *Client) Shows(watch *events.Watch) (*shows.Service, error) {
+	return shows.New(shows.Config{Rooms: c.Rooms, Ingress: c.Ingress, Tokens: c.Tokens, Egress: c.Egress,
+		Recordings: c.Recordings, Watch: watch, URL: c.cfg.WSURL()})
 }
 
 // Config returns the configuration the client runs with.

@@ -188,6 +188,16 @@ func musicAudio(bitrate int) *livekit.IngressAudioOptions {
 			AudioCodec: livekit.AudioCodec_OPUS, Channels: 2, Bitrate: uint32(bitrate), DisableDtx: true}}}
 }
 
+// OBSSettings are the encoder settings RTMP gives for an ingress made with that
+// bitrate (0: the default) and AudioOnly, for callers that find an ingress again
+// with List or Get (LiveKit does not keep them).
+func OBSSettings(bitrate int, audioOnly bool) *EncoderSettings {
+	if bitrate == 0 {
+		bitrate = DefaultAudioBitrate
+	}
+	return obsRTMP(bitrate, audioOnly)
+}
+
 func obsRTMP(bitrate int, audioOnly bool) *EncoderSettings {
 	e := &EncoderSettings{AudioCodec: "AAC", AudioBitrateKbps: max(160, bitrate/1000), AudioSampleRate: 48000, AudioChannels: "Stereo",
 		OBSServiceSetting: "Custom..."}

@@ -1,0 +1,395 @@
+package shows
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
+)
+
+// retryAfter spaces the starts of one part: a recording that cannot start, or
+// ends at once, is tried again no sooner than this.
+const retryAfter = 3 * time.Second
+
+// armed is what Run knows of one open room session.
+type armed struct {
+	sid     string
+	show    bool // the room is a show (its metadata says so)
+	env     envelope
+	running map[string]string // "audio", "hls", "restream" -> egress ID; "stem/<ID>" -> ID
+	stems   string            // the audio tracks RecordStems last saw
+	tried   map[string]time.Time
+	retry   time.Time // when a failed start is tried again
+	wasLive bool
+	quiet   time.Time // when the music stopped; zero while live
+	warned  bool      // restream destinations unknown here, said once
+	ending  bool      // EndAfter's Close is under way
+}
+
+// Started is one part Run started, with how long after the show went live.
+type Started struct {
+	Show  string
+	Kind  string
+	ID    string
+	After time.Duration // from Run seeing the audio to LiveKit accepting the start
+}
+
+// Run arms the shows: it follows the Watch and, when a show goes live (its ingest
+// or a performer publishes audio), starts the show's recording plan and
+// restreams; when the music stops it stops them, and when it comes back (OBS
+// reconnecting) it starts new parts, which the show lists in order. With the
+// spec's EndAfter, a show that stays quiet that long is closed. A show marked
+// closing is left alone. Run returns when ctx ends; a failed start is logged and
+// tried again. Several replicas must not Run at once (each would start the plan).
+func (s *Service) Run(ctx context.Context) error {
+	const op = "shows.Run"
+	w := s.cfg.Watch
+	if w == nil || s.cfg.Egress == nil {
+		return errs.Invalid(op, "Run needs a Watch and an Egress")
+	}
+	st := map[string]*armed{}
+	var closes sync.WaitGroup
+	defer closes.Wait()
+	snap := w.Snapshot()
+	after := snap.Revision
+	for _, n := range snap.RoomNames() {
+		s.reconcile(ctx, st, n, time.Now())
+	}
+	for {
+		var wctx context.Context
+		var cancel context.CancelFunc
+		if next := s.due(st); !next.IsZero() {
+			wctx, cancel = context.WithDeadline(ctx, next)
+		} else {
+			wctx, cancel = context.WithCancel(ctx)
+		}
+		woke := make(chan struct{})
+		go func() {
+			defer close(woke)
+			select {
+			case <-s.wake:
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
+		evs, err := w.Wait(wctx, after)
+		cancel()
+		<-woke
+		seen := time.Now()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, events.ErrGone):
+			snap = w.Snapshot()
+			after = snap.Revision
+			for _, n := range snap.RoomNames() {
+				s.reconcile(ctx, st, n, seen)
+			}
+		case err != nil && wctx.Err() == nil:
+			s.cfg.Logger.Warn("shows: following the watch failed", "error", err.Error())
+			time.Sleep(time.Second)
+		}
+		touched := map[string]bool{}
+		for _, e := range evs {
+			after = e.Revision
+			switch {
+			case e.Kind == events.RoomClosed:
+				if a := st[e.Room]; a != nil && (e.RoomSID == "" || e.RoomSID == a.sid) {
+					delete(st, e.Room)
+				}
+				continue
+			case e.Kind == events.RecordingEnded && e.Recording != nil:
+				for _, a := range st {
+					for k, id := range a.running {
+						if id == e.Recording.ID {
+							delete(a.running, k)
+						}
+					}
+				}
+			}
+			if e.Room != "" {
+				touched[e.Room] = true
+			}
+		}
+		for n := range st {
+			if a := st[n]; a.show && (!a.retry.IsZero() && !seen.Before(a.retry)) {
+				touched[n] = true
+			}
+		}
+		s.mu.Lock()
+		for n := range s.stale {
+			touched[n] = true
+		}
+		s.mu.Unlock()
+		for n := range touched {
+			s.reconcile(ctx, st, n, seen)
+		}
+		s.endQuiet(ctx, st, &closes)
+	}
+}
+
+// due is the next time Run must look without an event: a retry or an EndAfter.
+func (s *Service) due(st map[string]*armed) time.Time {
+	var next time.Time
+	soonest := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, a := range st {
+		soonest(a.retry)
+		if a.show && a.wasLive && !a.quiet.IsZero() && !a.ending && a.env.Spec.EndAfter > 0 {
+			soonest(a.quiet.Add(time.Duration(a.env.Spec.EndAfter) * time.Second))
+		}
+	}
+	return next
+}
+
+// endQuiet closes the shows that stayed quiet for their EndAfter.
+func (s *Service) endQuiet(ctx context.Context, st map[string]*armed, closes *sync.WaitGroup) {
+	for n, a := range st {
+		if !a.show || !a.wasLive || a.quiet.IsZero() || a.ending || a.env.Spec.EndAfter <= 0 ||
+			time.Since(a.quiet) < time.Duration(a.env.Spec.EndAfter)*time.Second {
+			continue
+		}
+		a.ending = true
+		closes.Add(1)
+		go func() {
+			defer closes.Done()
+			if _, err := s.Close(ctx, n); err != nil && !errors.Is(err, errs.ErrNotFound) {
+				s.cfg.Logger.Warn("shows: closing a quiet show failed", "show", n, "error", err.Error())
+			}
+		}()
+	}
+}
+
+// reconcile brings one room's recordings in line with whether its music plays.
+func (s *Service) reconcile(ctx context.Context, st map[string]*armed, name string, seen time.Time) {
+	snap := s.cfg.Watch.Snapshot()
+	r := snap.Rooms[name]
+	if r == nil {
+		return
+	}
+	a := st[name]
+	if a == nil || (a.sid != r.SID && r.SID != "") {
+		a = s.learn(ctx, name, r.SID)
+		if a == nil {
+			return // LiveKit did not answer: the next event tries again
+		}
+		st[name] = a
+	}
+	s.mu.Lock()
+	closing, stale := s.closing[name], s.stale[name]
+	delete(s.stale, name)
+	s.mu.Unlock()
+	if stale && a.show { // e.g. a restream added to a show that had none
+		if fresh := s.learn(ctx, name, r.SID); fresh != nil && fresh.show {
+			a.env = fresh.env
+		}
+	}
+	if !a.show || closing || a.env.Closing || a.ending {
+		return
+	}
+	who, live := liveAudio(snap, name)
+	if !live {
+		if a.wasLive && a.quiet.IsZero() {
+			a.quiet = seen
+			s.stopParts(ctx, name, a)
+		}
+		return
+	}
+	a.wasLive, a.quiet = true, time.Time{}
+	s.arm(ctx, name, a, who, snap, seen)
+}
+
+// learn reads whether the room is a show, and which of its parts already run (a
+// restarted process finds them in LiveKit).
+func (s *Service) learn(ctx context.Context, name, sid string) *armed {
+	a := &armed{sid: sid, running: map[string]string{}, tried: map[string]time.Time{}}
+	found, err := s.cfg.Rooms.List(ctx, name)
+	if err != nil {
+		s.cfg.Logger.Warn("shows: cannot read the room", "room", name, "error", err.Error())
+		return nil
+	}
+	if len(found) == 0 {
+		return a
+	}
+	env, err := decode("shows.Run", name, found[0].Metadata)
+	if err != nil {
+		if !errors.Is(err, errNotAShow) {
+			s.cfg.Logger.Warn("shows: a show's metadata cannot be read; it records nothing more", "room", name, "error", err.Error())
+		}
+		return a
+	}
+	a.show, a.env = true, env
+	running, err := s.cfg.Egress.List(ctx, egress.ListOptions{Room: name, Active: true})
+	if err != nil {
+		s.cfg.Logger.Warn("shows: cannot list the show's recordings", "room", name, "error", err.Error())
+		return nil
+	}
+	for _, e := range running {
+		switch e.Kind {
+		case "stem":
+			a.running["stem/"+e.ID] = e.ID
+		default:
+			a.running[e.Kind] = e.ID
+		}
+	}
+	return a
+}
+
+// arm starts what the plan wants and is not running.
+func (s *Service) arm(ctx context.Context, name string, a *armed, who []string, snap *events.Snapshot, seen time.Time) {
+	sp := a.env.Spec.spec(name)
+	src := who[0]
+	if sp.Ingest.Kind != NoIngest {
+		src = sp.ingestIdentity()
+		if !slices.Contains(who, src) {
+			return // a performer warming up before the ingest: the show is its ingest
+		}
+	}
+	wants := slices.Clone(sp.Record)
+	s.mu.Lock()
+	dests := slices.Clone(s.dests[name])
+	s.mu.Unlock()
+	if len(sp.Restream) > 0 {
+		if len(dests) > 0 {
+			wants = append(wants, "restream")
+		} else if !a.warned {
+			a.warned = true
+			s.cfg.Logger.Warn("shows: the show restreams but this process does not know where; Open its spec again", "show", name)
+		}
+	}
+	var todo []string
+	for _, k := range wants {
+		if k == RecordStems {
+			if tracks := audioTracks(snap, name); tracks != a.stems {
+				todo = append(todo, k)
+			}
+		} else if a.running[k] == "" {
+			todo = append(todo, k)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	// Metadata may have changed since we learned it (another replica's Close):
+	// read it again before starting anything.
+	found, err := s.cfg.Rooms.List(ctx, name)
+	if err != nil || len(found) == 0 {
+		return
+	}
+	if env, err := decode("shows.Run", name, found[0].Metadata); err != nil || env.Closing {
+		a.env.Closing = err == nil
+		return
+	}
+	a.retry = time.Time{}
+	for _, k := range todo {
+		if t := a.tried[k]; !t.IsZero() && time.Since(t) < retryAfter {
+			a.later(t.Add(retryAfter))
+			continue
+		}
+		a.tried[k] = time.Now()
+		var started []egress.Egress
+		var err error
+		switch k {
+		case RecordAudio:
+			var e egress.Egress
+			e, err = s.cfg.Egress.RecordAudio(ctx, name, egress.AudioOptions{Identity: src})
+			started = []egress.Egress{e}
+		case RecordHLS:
+			var e egress.Egress
+			e, err = s.cfg.Egress.HLS(ctx, name, src)
+			started = []egress.Egress{e}
+		case "restream":
+			var e egress.Egress
+			e, err = s.cfg.Egress.Restream(ctx, name, src, dests...)
+			started = []egress.Egress{e}
+		case RecordStems:
+			tracks := audioTracks(snap, name)
+			started, err = s.cfg.Egress.RecordStems(ctx, name)
+			if err == nil {
+				a.stems = tracks
+			}
+		}
+		if err != nil {
+			s.cfg.Logger.Warn("shows: starting a part failed; trying again", "show", name, "part", k, "error", err.Error())
+			a.later(time.Now().Add(retryAfter))
+			continue
+		}
+		for _, e := range started {
+			key := k
+			if k == RecordStems {
+				key = "stem/" + e.ID
+			}
+			a.running[key] = e.ID
+			s.started(Started{Show: name, Kind: k, ID: e.ID, After: time.Since(seen)})
+		}
+	}
+}
+
+func (a *armed) later(t time.Time) {
+	if a.retry.IsZero() || t.Before(a.retry) {
+		a.retry = t
+	}
+}
+
+// stopParts stops the running parts when the music stopped: each part is then
+// one stretch of music, and a new one begins when it comes back.
+func (s *Service) stopParts(ctx context.Context, name string, a *armed) {
+	for k, id := range a.running {
+		_, err := s.cfg.Egress.Stop(ctx, id)
+		if err != nil && !errors.Is(err, errs.ErrFailedPrecondition) && !errors.Is(err, errs.ErrNotFound) {
+			s.cfg.Logger.Warn("shows: stopping a part failed", "show", name, "part", k, "error", err.Error())
+			continue
+		}
+		delete(a.running, k)
+	}
+	a.stems = ""
+}
+
+// audioTracks names the audio tracks performers and the ingest publish.
+func audioTracks(snap *events.Snapshot, name string) string {
+	r := snap.Rooms[name]
+	if r == nil {
+		return ""
+	}
+	var sids []string
+	for _, p := range r.Participants {
+		if p.Role != events.Performer && p.Role != events.Ingest {
+			continue
+		}
+		for _, t := range p.Tracks {
+			if t.Kind == "audio" {
+				sids = append(sids, t.SID)
+			}
+		}
+	}
+	slices.Sort(sids)
+	return strings.Join(sids, ",")
+}
+
+// started records a part Run started, for Starts.
+func (s *Service) started(x Started) {
+	s.cfg.Logger.Info("shows: part started", "show", x.Show, "part", x.Kind, "id", x.ID, "after", x.After)
+	s.mu.Lock()
+	s.starts = append(s.starts, x)
+	if len(s.starts) > maxReports {
+		s.starts = s.starts[1:]
+	}
+	s.mu.Unlock()
+}
+
+// Starts returns the parts Run started (the last 256), oldest first, with how
+// long each took from the music starting.
+func (s *Service) Starts() []Started {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.starts)
+}
