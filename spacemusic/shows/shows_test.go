@@ -284,6 +284,11 @@ func TestHostileRoomsAreLeftAlone(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.rooms.SetMetadata(ctx, "tampered", `{"kind":"streamkit.show","v":1,"spec":{"ingest":"none","record":["everything"],"listenerTtlSec":3600}}`)
 	require.NoError(t, err)
+	// LiveKit stores the new metadata a moment after answering (seen under load).
+	require.Eventually(t, func() bool {
+		r, err := s.rooms.Get(ctx, "tampered")
+		return err == nil && strings.Contains(r.Metadata, "everything")
+	}, 10*time.Second, 20*time.Millisecond)
 	for _, call := range []func() error{
 		func() error { _, err := svc.Get(ctx, "tampered"); return err },
 		func() error {
