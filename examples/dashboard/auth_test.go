@@ -121,8 +121,8 @@ func TestAuthMatrix(t *testing.T) {
 	p := newIDP(t)
 	// Every route works, recording included: a real Egress and MinIO.
 	env := testenv.LiveKit(t, testenv.WithRedis(), testenv.WithBackend("process"))
+	m := testenv.MinIO(t) // before the media slot, which Egress takes
 	testenv.Egress(t, env)
-	m := testenv.MinIO(t)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
 	withIDP := func(s *settings) {
 		s.JWKSURL, s.JWTIssuer, s.JWTAudience, s.AdminGroup, s.OperatorGroup = p.server.URL, testIssuer, testAudience, adminGroup, operatorGroup

@@ -33,8 +33,8 @@ func newRecordingStage(t testing.TB) *stage {
 	t.Helper()
 	testenv.RequireNetNS(t)
 	env := testenv.LiveKit(t, testenv.WithRedis(), testenv.WithBackend("process"))
+	m := testenv.MinIO(t) // before the media slot, which Egress takes
 	testenv.Egress(t, env)
-	m := testenv.MinIO(t)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
 	s := newStageWith(t, env, storage, func(s *settings) {
 		s.LiveKitTimeout = 10 * time.Second

@@ -255,9 +255,9 @@ func FuzzOutboundCheck(f *testing.F) {
 // ten destinations, counting those it already has.
 func TestRefusedOutboundNeverReachesLiveKit(t *testing.T) {
 	testenv.RequireNetNS(t)
+	m := testenv.MinIO(t) // before the media slot, which Ingress takes
 	env, _ := testenv.Ingress(t)
 	testenv.Egress(t, env)
-	m := testenv.MinIO(t)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
 	slow := func(s *settings) { s.LiveKitTimeout = 10 * time.Second }
 	strict := newStageWith(t, env, storage, slow)

@@ -101,9 +101,9 @@ func (b *browser) fill(form string, fields map[string]string) {
 func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 	testenv.RequireNetNS(t)
 	hook := newHookFront(t) // the page is live from LiveKit's webhooks, as deployed
+	m := testenv.MinIO(t)   // before the media slot, which Ingress takes
 	env, _ := testenv.Ingress(t, hook.option())
 	testenv.Egress(t, env)
-	m := testenv.MinIO(t)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
 	s := newStageWith(t, env, storage, func(s *settings) {
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret

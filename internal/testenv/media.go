@@ -2,8 +2,6 @@ package testenv
 
 import (
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,19 +26,15 @@ func (e *Env) Join(t TB, token string, cb *lksdk.RoomCallback) *lksdk.Room {
 	return room
 }
 
-// Tone writes a stereo 48 kHz Opus file of a sine tone and returns its path.
+// Tone returns the path of a stereo 48 kHz Opus file of a sine tone, encoded
+// once and then reused (see encoded): the caller only reads it.
 func Tone(t TB, freq int, d time.Duration) string {
 	t.Helper()
 	bin := Binary(t, "ffmpeg", "ffmpeg")
-	out := filepath.Join(t.TempDir(), fmt.Sprintf("tone-%d.ogg", freq))
 	src := fmt.Sprintf("sine=frequency=%d:duration=%.3f:sample_rate=48000", freq, d.Seconds())
-	cmd := exec.Command(bin, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", src,
+	return encoded(t, bin, fmt.Sprintf("tone-%d.ogg", freq), []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", src,
 		"-ac", "2", "-c:a", "libopus", "-b:a", "128k", "-ar", "48000",
-		"-page_duration", "20000", out) // one Opus packet per Ogg page, as pion's reader expects
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testenv: ffmpeg tone: %v\n%s", err, b)
-	}
-	return out
+		"-page_duration", "20000"}) // one Opus packet per Ogg page, as pion's reader expects
 }
 
 // MusicTrack is how a performer publishes: stereo Opus with DTX off, because DTX

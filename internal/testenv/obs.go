@@ -47,21 +47,16 @@ func PushRTMP(t TB, url string, d time.Duration, audioOnly bool) *Process {
 	return StartProcess(t, "ffmpeg-rtmp", "/bin/bash", append([]string{"-c", retry, bin}, args...))
 }
 
-// obsClip encodes what OBS sends, once: 10 s of a 1080p test pattern at 15 fps
-// (H.264, a key frame every 2 s) and a 440 Hz tone (AAC stereo 128 kbps), which
-// PushRTMP loops.
+// obsClip encodes what OBS sends, once (see encoded): 10 s of a 1080p test
+// pattern at 15 fps (H.264, a key frame every 2 s) and a 440 Hz tone (AAC stereo
+// 128 kbps), which PushRTMP loops.
 func obsClip(t TB, ffmpeg string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "obs-1080p.flv")
-	cmd := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error",
+	return encoded(t, ffmpeg, "obs-1080p.flv", []string{"-hide_banner", "-loglevel", "error",
 		"-f", "lavfi", "-i", "testsrc=size=1920x1080:rate=15:duration=10",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
 		"-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k", "-f", "flv", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testenv: encode the OBS clip: %v\n%s", err, b)
-	}
-	return out
+		"-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k", "-f", "flv"})
 }
 
 // MediaFile writes a stereo media file of length d (Ogg, or AAC in MP4/M4A, or an

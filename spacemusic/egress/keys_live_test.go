@@ -107,10 +107,10 @@ func (s *studio) startPair(t *testing.T, start func() (egress.Egress, error)) [2
 // the second go on and stops it: the snapshots are what each egress left.
 func (s *studio) runPair(t *testing.T, pair [2]egress.Egress) (map[string]string, map[string]string) {
 	t.Helper()
-	time.Sleep(5 * time.Second) // a few segments of music (not a timing assertion)
+	time.Sleep(3 * time.Second) // a segment or two of music (not a timing assertion)
 	first := s.stopAndWait(t, pair[0].ID)
 	a := s.written(t, first)
-	time.Sleep(5 * time.Second) // the second keeps writing beside the first
+	time.Sleep(3 * time.Second) // the second keeps writing beside the first
 	second := s.stopAndWait(t, pair[1].ID)
 	b := s.written(t, second)
 	for k := range a {
