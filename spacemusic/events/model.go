@@ -3,6 +3,7 @@ package events
 import (
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -260,7 +261,7 @@ func (m *model) applyParticipant(e Event) (*Snapshot, []string, bool) {
 			np.Tracks = nil
 		}
 		np.Tracks = append(slices.Clone(np.Tracks), *t)
-		slices.SortFunc(np.Tracks, func(a, b Track) int { return compare(a.SID, b.SID) })
+		slices.SortFunc(np.Tracks, func(a, b Track) int { return strings.Compare(a.SID, b.SID) })
 		s := m.next()
 		withRoom(s, e.Room, roomSID(e)).Participants[p.Identity] = np
 		return s, []string{key, tkey}, true
@@ -302,16 +303,6 @@ func (p Participant) same(o Participant) bool {
 	return p.Name == o.Name && p.Metadata == o.Metadata && maps.Equal(p.Attributes, o.Attributes) && p.Role == o.Role &&
 		a.CanPublish == b.CanPublish && a.CanSubscribe == b.CanSubscribe && a.CanPublishData == b.CanPublishData &&
 		a.Hidden == b.Hidden && a.Recorder == b.Recorder && slices.Equal(a.Sources, b.Sources)
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // The views below answer in the rooms, ingress and egress packages' types, so a

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -446,18 +447,8 @@ func (s *Service) List(ctx context.Context) ([]Show, error) {
 		out = append(out, Show{Name: r.Name, Spec: sp, Room: r, Phase: s.phase(r.Name, sp, env.Closing),
 			Listeners: ListenerRecipe{Room: r.Name, URL: s.cfg.URL, TTL: sp.ListenerTTL}})
 	}
-	slices.SortFunc(out, func(a, b Show) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b Show) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // phase derives the show's phase from the watched model.
@@ -513,7 +504,7 @@ func liveAudio(snap *events.Snapshot, name string) ([]string, bool) {
 		if c := a.at.Compare(b.at); c != 0 {
 			return c
 		}
-		return compareStrings(a.id, b.id)
+		return strings.Compare(a.id, b.id)
 	})
 	out := make([]string, len(ws))
 	for i, w := range ws {
@@ -553,7 +544,7 @@ func (s *Service) parts(ctx context.Context, op string, room rooms.Room) ([]Part
 		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
 			return c
 		}
-		return compareStrings(a.ID, b.ID)
+		return strings.Compare(a.ID, b.ID)
 	})
 	return out, nil
 }
