@@ -363,7 +363,8 @@ func TestThePageIsLive(t *testing.T) {
 	b := openDashboard(t, st.srv.URL+"/", "mia")
 	b.until("the event stream is up", `document.querySelector("#live").textContent === "live"`)
 	b.until("the room in the list", `!!document.querySelector('#rooms tr[data-room="live-room"]')`)
-	b.run(chromedp.Click(`#rooms tr[data-room="live-room"] button.link`, chromedp.ByQuery), chromedp.Evaluate(`window.notReloaded = true`, nil))
+	b.click(`#rooms tr[data-room="live-room"] button.link`)
+	b.run(chromedp.Evaluate(`window.notReloaded = true`, nil))
 	b.until("the room is open", `!document.querySelector("#detail").hidden`)
 
 	// A quiet stretch: two polling periods of the old page, no request at all.
