@@ -84,11 +84,34 @@ func (b *browser) click(sel string) {
 	b.until("something to click at "+sel, `(() => { const e = document.querySelector(`+string(q)+`); if (!e) return false; e.click(); return true })()`)
 }
 
+// text is sel's visible text, read in one turn of the page's script (see click).
 func (b *browser) text(sel string) string {
 	b.t.Helper()
-	var s string
-	b.run(chromedp.Text(sel, &s, chromedp.ByQuery))
-	return s
+	return b.read(sel, "e.innerText")
+}
+
+// attr is sel's attribute name, read in one turn of the page's script.
+func (b *browser) attr(sel, name string) string {
+	b.t.Helper()
+	q, err := json.Marshal(name)
+	require.NoError(b.t, err)
+	return b.read(sel, "e.getAttribute("+string(q)+") ?? ''")
+}
+
+// read evaluates expr on the element e at sel once sel is on the page.
+func (b *browser) read(sel, expr string) string {
+	b.t.Helper()
+	q, err := json.Marshal(sel)
+	require.NoError(b.t, err)
+	var got struct {
+		V string `json:"v"`
+	}
+	ctx, cancel := context.WithTimeout(b.Ctx, 60*time.Second)
+	defer cancel()
+	err = chromedp.Run(ctx, chromedp.Poll(`(() => { const e = document.querySelector(`+string(q)+`); return e ? {v: `+expr+`} : null })()`,
+		&got, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(55*time.Second)))
+	require.NoError(b.t, err, "the page never showed %s", sel)
+	return got.V
 }
 
 func (b *browser) count(sel string) int {
@@ -166,9 +189,7 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 	b.fill("#create-token", map[string]string{"role": "listener", "room": "friday-jam", "identity": "bob", "ttl": "120"})
 	bob := `#tokens li[data-token-identity="bob"]`
 	b.until("bob's token", `!!document.querySelector('`+bob+`')`)
-	var expires string
-	var ok bool
-	b.run(chromedp.AttributeValue(bob+" time", "datetime", &expires, &ok, chromedp.ByQuery))
+	expires := b.attr(bob+" time", "datetime")
 	at, err := time.Parse(time.RFC3339, expires)
 	require.NoError(t, err, "expiry %q", expires)
 	assert.WithinDuration(t, time.Now().Add(2*time.Minute), at, 10*time.Second)
@@ -192,8 +213,7 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 	time.Sleep(3 * time.Second) // some music on tape (not a timing assertion)
 	b.click(`#room-egress li button`)
 	b.until("the finished recording", `!!document.querySelector('#recordings tr[data-key] a[href]')`)
-	var link string
-	b.run(chromedp.AttributeValue(`#recordings tr[data-key] a`, "href", &link, &ok, chromedp.ByQuery))
+	link := b.attr(`#recordings tr[data-key] a`, "href")
 	resp, err := http.Get(link)
 	require.NoError(t, err)
 	got, _ := io.ReadAll(resp.Body)
