@@ -223,8 +223,8 @@ func (s *server) handleParticipantAction() handler {
 				s.wrote(ctx, e)
 			}
 		default:
-			for _, tr := range res.Tracks {
-				if e, ok := s.participantEvent(events.TrackUpdated, room, req.Identity, nil); ok {
+			if e, ok := s.participantEvent(events.TrackUpdated, room, req.Identity, nil); ok {
+				for _, tr := range res.Tracks {
 					e.Track = &tr
 					s.wrote(ctx, e)
 				}

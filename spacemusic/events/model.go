@@ -310,9 +310,10 @@ func (p Participant) same(o Participant) bool {
 
 // RoomList is every room, by name, with its counts from the model.
 func (s *Snapshot) RoomList() []rooms.Room {
+	recording := s.recordingRooms()
 	out := make([]rooms.Room, 0, len(s.Rooms))
 	for _, name := range s.RoomNames() {
-		out = append(out, s.room(s.Rooms[name]))
+		out = append(out, room(s.Rooms[name], recording))
 	}
 	return out
 }
@@ -323,17 +324,26 @@ func (s *Snapshot) RoomDetail(name string) (rooms.Detail, bool) {
 	if r == nil {
 		return rooms.Detail{}, false
 	}
-	d := rooms.Detail{Room: s.room(r), Participants: make([]rooms.Participant, 0, len(r.Participants))}
+	d := rooms.Detail{Room: room(r, s.recordingRooms()), Participants: make([]rooms.Participant, 0, len(r.Participants))}
 	for _, id := range sortedKeys(r.Participants) {
 		d.Participants = append(d.Participants, r.Participants[id].view())
 	}
 	return d, true
 }
 
+// recordingRooms are the rooms with a running egress.
+func (s *Snapshot) recordingRooms() map[string]bool {
+	out := make(map[string]bool, len(s.Recordings))
+	for _, rec := range s.Recordings {
+		out[rec.Room] = true
+	}
+	return out
+}
+
 // room counts as LiveKit does: hidden participants are not counted.
-func (s *Snapshot) room(r *Room) rooms.Room {
+func room(r *Room, recording map[string]bool) rooms.Room {
 	out := r.Room
-	out.NumParticipants, out.NumPublishers, out.ActiveRecording = 0, 0, false
+	out.NumParticipants, out.NumPublishers, out.ActiveRecording = 0, 0, recording[r.Name]
 	for _, p := range r.Participants {
 		if p.Permission.Hidden {
 			continue
@@ -342,9 +352,6 @@ func (s *Snapshot) room(r *Room) rooms.Room {
 		if len(p.Tracks) > 0 {
 			out.NumPublishers++
 		}
-	}
-	for _, rec := range s.Recordings {
-		out.ActiveRecording = out.ActiveRecording || rec.Room == r.Name
 	}
 	return out
 }

@@ -178,7 +178,7 @@ func (s *Service) RTMP(ctx context.Context, o RTMPOptions) (Ingress, error) {
 	if err != nil {
 		return Ingress{}, err
 	}
-	in.Encoder = obsRTMP(bitrate, o.AudioOnly)
+	in.Encoder = OBSSettings(bitrate, o.AudioOnly)
 	return in, nil
 }
 
@@ -189,16 +189,12 @@ func musicAudio(bitrate int) *livekit.IngressAudioOptions {
 }
 
 // OBSSettings are the encoder settings RTMP gives for an ingress made with that
-// bitrate (0: the default) and AudioOnly, for callers that find an ingress again
-// with List or Get (LiveKit does not keep them).
+// bitrate (0: the default) and AudioOnly, also for callers that find an ingress
+// again with List or Get (LiveKit does not keep them).
 func OBSSettings(bitrate int, audioOnly bool) *EncoderSettings {
 	if bitrate == 0 {
 		bitrate = DefaultAudioBitrate
 	}
-	return obsRTMP(bitrate, audioOnly)
-}
-
-func obsRTMP(bitrate int, audioOnly bool) *EncoderSettings {
 	e := &EncoderSettings{AudioCodec: "AAC", AudioBitrateKbps: max(160, bitrate/1000), AudioSampleRate: 48000, AudioChannels: "Stereo",
 		OBSServiceSetting: "Custom..."}
 	if !audioOnly {

@@ -148,20 +148,7 @@ func (s *stage) background(t *testing.T, f func(context.Context) error) {
 // when is when this process saw the first event of kind about room by who.
 func (s *stage) when(t *testing.T, kind events.Kind, room, who string, limit time.Duration) (events.Event, time.Time) {
 	t.Helper()
-	var e events.Event
-	var at time.Time
-	require.Eventually(t, func() bool {
-		s.seen.mu.Lock()
-		defer s.seen.mu.Unlock()
-		for i, x := range s.seen.evs {
-			if x.Kind == kind && x.Room == room && (who == "" || (x.Participant != nil && x.Participant.Identity == who)) {
-				e, at = x, s.seen.at[i]
-				return true
-			}
-		}
-		return false
-	}, limit, 10*time.Millisecond, "no %s in %s by %q", kind, room, who)
-	return e, at
+	return s.nth(t, 1, kind, room, who, limit)
 }
 
 // count is what LiveKit has for the room: rooms, ingresses, egresses.
