@@ -272,6 +272,9 @@ func TestResyncTellsWhatLostWebhooksDidNot(t *testing.T) {
 	status, body := st.as(t, testOperatorKey, "POST", "/api/rooms", `{"name":"foyer"}`)
 	require.Equal(t, 201, status, string(body))
 	see("the foyer opened", time.Now().Add(within), events.RoomOpened, "foyer", "")
+	// The stream tells the dashboard's own write at once; the webhook that
+	// follows must arrive before they are lost.
+	require.Eventually(t, func() bool { return !st.live.LastWebhook().IsZero() }, 10*time.Second, 20*time.Millisecond, "the foyer's webhook arrived")
 
 	// From now on every webhook is lost. Ada joins the back stage, which her
 	// join opens (LiveKit creates a room on its first join).
