@@ -249,7 +249,7 @@ func (s *Service) openRoom(ctx context.Context, op string, sp Spec, md string) (
 		return rooms.Room{}, false, err
 	}
 	if env.Closing {
-		return rooms.Room{}, false, &errs.Error{Op: op, Kind: errs.ErrFailedPrecondition,
+		return rooms.Room{}, false, &errs.Error{Op: op, Kind: ErrClosing,
 			Message: fmt.Sprintf("show %q is closing", sp.Name), Hint: "Open it again once Close has returned"}
 	}
 	ch, err := diff(sp.Name, env.Spec, sp)

@@ -404,7 +404,7 @@ func diff(name string, old stored, s Spec) (change, error) {
 	}
 	if len(refused) > 0 {
 		slices.Sort(refused)
-		return change{}, &errs.Error{Op: "shows.Open", Kind: errs.ErrFailedPrecondition,
+		return change{}, &errs.Error{Op: "shows.Open", Kind: ErrSpecChanged,
 			Message: fmt.Sprintf("show %q is open with another spec; cannot change %s", name, strings.Join(refused, ", ")),
 			Hint:    "only performers and restream destinations can be added to an open show; Close it and Open the new spec"}
 	}
