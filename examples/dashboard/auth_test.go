@@ -28,6 +28,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
+	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
 
 const (
@@ -240,6 +241,18 @@ func TestAuthMatrix(t *testing.T) {
 		}},
 		"POST /api/egress/{id}/destinations": {func(t *testing.T) (string, any) {
 			return "/api/egress/" + liveRestream(t) + "/destinations", map[string]any{"add": []string{testenv.ReceiveRTMP(t, "platform").URL}}
+		}},
+		"POST /api/shows": {func(*testing.T) (string, any) { return "/api/shows", map[string]any{"name": "matrix-show"} }},
+		"GET /api/shows":  {func(*testing.T) (string, any) { return "/api/shows", nil }},
+		"GET /api/shows/{name}": {func(t *testing.T) (string, any) {
+			_, err := direct.shows.Open(ctx, shows.Spec{Name: "matrix-show"})
+			require.NoError(t, err)
+			return "/api/shows/matrix-show", nil
+		}},
+		"DELETE /api/shows/{name}": {func(t *testing.T) (string, any) {
+			_, err := direct.shows.Open(ctx, shows.Spec{Name: "matrix-show-doomed"})
+			require.NoError(t, err)
+			return "/api/shows/matrix-show-doomed", nil
 		}},
 		"GET /api/recordings": {func(*testing.T) (string, any) { return "/api/recordings?room=matrix", nil }},
 		"GET /api/recordings/{key...}": {func(t *testing.T) (string, any) {
@@ -563,6 +576,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 		{"DASHBOARD_PULL_ALLOW", "pull-allow", `""`, ""},
 		{"DASHBOARD_RESTREAM_ALLOW", "restream-allow", `"` + restreamDefault + `"`, "the platforms' ingests"},
 		{"DASHBOARD_RESYNC", "resync", `"30s"`, "30s"},
+		{"DASHBOARD_SHOWS_RUN", "shows-run", "true", "true"},
 		{"REDIS_URL", "redis-url", `""`, ""},
 	}
 
@@ -624,6 +638,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 		IdleTimeout:     2 * time.Minute,
 		ShutdownTimeout: 20 * time.Second,
 		Resync:          30 * time.Second,
+		ShowsRun:        true,
 		PullAllow:       none,
 		RestreamAllow:   platforms,
 	}, s)

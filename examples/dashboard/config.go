@@ -44,6 +44,7 @@ type settings struct {
 	RestreamAllow   hostList // DASHBOARD_RESTREAM_ALLOW: hosts restreams may send to
 	RedisURL        string   // REDIS_URL: the shared event log; never logged (may hold a password)
 	Resync          time.Duration
+	ShowsRun        bool // DASHBOARD_SHOWS_RUN: this replica starts shows' recordings by itself
 }
 
 // setting describes one knob for -help and the README.
@@ -142,6 +143,10 @@ var knobs = []setting{
 	}},
 	{"DASHBOARD_RESYNC", "resync", "30s", "how often the live model lists LiveKit again, to find what lost webhooks did not say", func(s *settings, v string) (err error) {
 		s.Resync, err = positiveDuration(v)
+		return err
+	}},
+	{"DASHBOARD_SHOWS_RUN", "shows-run", "true", "start shows' recording plans by themselves when the music starts (armed recording); with several replicas set true on exactly one", func(s *settings, v string) (err error) {
+		s.ShowsRun, err = strconv.ParseBool(v)
 		return err
 	}},
 	{"REDIS_URL", "redis-url", "", "Redis for the shared event log (replicas share one timeline; history survives restarts), e.g. LiveKit's own; empty: in memory", func(s *settings, v string) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
+	"github.com/spacemusic/streamkit/spacemusic/shows"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
@@ -35,6 +36,7 @@ type Deps struct {
 	Resolver   Resolver // looks up pull and restream hosts; nil: net.DefaultResolver
 	Events     Events   // the watched model of LiveKit; nil: the live routes answer 501
 	Webhooks   Webhooks // LiveKit's webhooks in; nil with Events
+	Shows      Shows    // opens and closes shows; nil: the shows routes answer 501
 	// Closing, when closed, ends the open event streams: the server is
 	// shutting down.
 	Closing <-chan struct{}
@@ -49,6 +51,14 @@ type Events interface {
 	History(ctx context.Context, room string) ([]events.Event, error)
 	Corrections() map[events.Kind]int64
 	LastWebhook() time.Time
+}
+
+// Shows opens, lists and closes shows: *shows.Service.
+type Shows interface {
+	Open(ctx context.Context, spec shows.Spec) (shows.Show, error)
+	Get(ctx context.Context, name string) (shows.Show, error)
+	List(ctx context.Context) ([]shows.Show, error)
+	Close(ctx context.Context, name string) (shows.Report, error)
 }
 
 // Webhooks verifies and takes LiveKit's webhooks: *events.Receiver.

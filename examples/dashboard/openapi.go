@@ -110,6 +110,9 @@ func operation(rt route, path string) map[string]any {
 		ok["headers"] = hs
 	}
 	responses := map[string]any{strconv.Itoa(rt.status): ok}
+	if rt.okToo != 0 {
+		responses[strconv.Itoa(rt.okToo)] = ok
+	}
 	if rt.ranges {
 		responses["206"] = map[string]any{"description": "the requested range (Range: bytes=...)", "content": ok["content"]}
 		// http.ServeContent answers these itself, in plain text or with no body.
@@ -181,6 +184,9 @@ func operation(rt route, path string) map[string]any {
 		fail(409, "the URL pull is live: wait until it ends, or close its room (ingress_live)")
 	case rt.method == "DELETE" && strings.HasSuffix(rt.path, "/egress"):
 		fail(409, "the egress has already ended (failed_precondition)")
+	case strings.HasPrefix(rt.path, "/api/shows") && rt.method != "GET":
+		fail(409, "the show is open with another spec that cannot be changed live (show_spec_changed, naming what differs), the room is no show (not_a_show), "+
+			"the show is closing (show_closing), or it records or restreams and recording is not configured (failed_precondition)")
 	}
 	if rt.needs != "" {
 		fail(501, "the service is not configured on this dashboard (not_configured)")

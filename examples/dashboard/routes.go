@@ -69,6 +69,16 @@ func (s *server) routes() []route {
 			query: []param{{"id", "the egress ID (EG_...)", true}}, summary: "Stop a recording or restream; its files are uploaded as it ends", handle: s.handleStopEgress()},
 		{method: "POST", path: "/api/egress/{id}/destinations", stream: true, role: operator, status: 200, request: destinationsRequest{}, response: egress.Egress{}, needs: recordingService,
 			summary: "Add or remove RTMP destinations of a live restream (adds first)", handle: s.handleDestinations()},
+		{method: "POST", path: "/api/shows", stream: true, role: operator, status: 201, okToo: 200, request: showRequest{}, response: openedShow{}, needs: showsService,
+			summary: "Open a show (stage, ingest, performers, recording plan, restreams): 201 when created, 200 when the same spec was open already (a performer or destination added is applied live); the answer carries the OBS settings with the stream key, performer tokens and the listener recipe, to the caller only",
+			handle:  s.handleOpenShow()},
+		{method: "GET", path: "/api/shows", stream: true, role: viewer, status: 200, response: []ShowView{}, needs: showsService,
+			summary: "List the open shows with their phase (scheduled, armed, live, ending) and whether they record; no stream key, token or restream URL", handle: s.handleListShows()},
+		{method: "GET", path: "/api/shows/{name}", stream: true, role: viewer, status: 200, response: ShowView{}, needs: showsService,
+			summary: "A show with its phase and its parts (recordings and restreams so far, with download links); no stream key, token or restream URL", handle: s.handleGetShow()},
+		{method: "DELETE", path: "/api/shows/{name}", stream: true, role: operator, status: 200, response: showReport{}, needs: showsService,
+			summary: "Close a show: stop its recordings and restreams and wait for the uploads, delete its ingest, close the stage; answers the report (timeline, recordings with durations and download links). Closing again answers the same report", handle: s.handleCloseShow()},
+
 		{method: "GET", path: "/api/recordings", stream: true, role: viewer, status: 200, response: []recording{}, needs: recordingService,
 			query: []param{{"room", "only this room's recordings", false}, {"linkTtl", "download link lifetime in seconds (default 3600, at most 604800)", false},
 				{"limit", "recordings per page (default 50, at most 500)", false}, {"cursor", "the X-Next-Cursor of the previous page", false}},
@@ -99,6 +109,7 @@ const (
 	ingressService   service = "ingress"
 	recordingService service = "recording (MINIO_BUCKET)"
 	eventsService    service = "events"
+	showsService     service = "shows"
 )
 
 // has reports whether the dashboard was given what svc needs.
@@ -110,6 +121,8 @@ func (s *server) has(svc service) bool {
 		return s.Egress != nil && s.Recordings != nil
 	case eventsService:
 		return s.Events != nil && s.Webhooks != nil
+	case showsService:
+		return s.Shows != nil
 	}
 	return true
 }
@@ -129,6 +142,7 @@ type route struct {
 	headers      []param   // documented headers of the success answer
 	ranges       bool      // answers Range requests (206, 416)
 	status       int       // success status
+	okToo        int       // a second success status with the same body (POST /api/shows: 200 when nothing was created)
 	needs        service   // a service the dashboard may run without: 501 not_configured
 	handle       handler
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
 
 // run is the whole program; main only supplies the process's context (cancelled
@@ -72,6 +73,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer stopWatch()
+	svc, err := showsOn(sm, deps.Events)
+	if err != nil {
+		return err
+	}
+	deps.Shows = svc
+	defer armShows(ctx, svc, sm, deps.Events, s, log)()
 	closing := make(chan struct{})
 	deps.Closing = closing
 	handler := NewServer(deps)
@@ -165,6 +172,38 @@ func devStack(st *stack.Stack, log *slog.Logger, webhook string) (spacemusic.Con
 	cfg.Storage = egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
 	log.Info("dev mode: Egress and MinIO are up", "storage", cfg.Storage, "egressHealth", eg.HealthURL)
 	return cfg, redisURL, nil
+}
+
+// showsOn is the shows service on sm's services, following the live model.
+func showsOn(sm *spacemusic.Client, ev Events) (*shows.Service, error) {
+	w, _ := ev.(*events.Watch)
+	return sm.Shows(w)
+}
+
+// armShows runs armed recording (shows.Run: a show's recording plan starts when
+// its music does) when this replica is the one to (DASHBOARD_SHOWS_RUN: two
+// replicas running it would each start the plan) and recording is configured.
+// The returned func stops it.
+func armShows(ctx context.Context, svc *shows.Service, sm *spacemusic.Client, ev Events, s settings, log *slog.Logger) func() {
+	w, _ := ev.(*events.Watch)
+	switch {
+	case !s.ShowsRun:
+		log.Info("shows: armed recording is off on this replica (DASHBOARD_SHOWS_RUN=false): another replica starts shows' recordings")
+		return func() {}
+	case sm.Egress == nil || w == nil:
+		log.Info("shows: armed recording is off: recording is not configured")
+		return func() {}
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := svc.Run(rctx); err != nil && rctx.Err() == nil {
+			log.Error("shows: armed recording stopped", "error", err.Error())
+		}
+	}()
+	log.Info("shows: armed recording is on: shows record by themselves when their music starts")
+	return func() { cancel(); <-done }
 }
 
 // watchLiveKit starts the live model: a Watch listing LiveKit every s.Resync and

@@ -21,6 +21,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
 
 const (
@@ -35,13 +36,14 @@ const (
 // stage is a dashboard in front of a real LiveKit, with its logs captured and
 // every answer checked for leaked credentials.
 type stage struct {
-	env  *testenv.Env
-	sm   *spacemusic.Client
-	ing  *ingress.Service
-	srv  *httptest.Server
-	logs *testenv.Buffer
-	api  *contract // checks every exchange against the OpenAPI document
-	live Events    // the watched model behind the live routes; nil without it
+	env   *testenv.Env
+	sm    *spacemusic.Client
+	ing   *ingress.Service
+	srv   *httptest.Server
+	logs  *testenv.Buffer
+	api   *contract // checks every exchange against the OpenAPI document
+	live  Events    // the watched model behind the live routes; nil without it
+	shows *shows.Service
 
 	mu      sync.Mutex
 	secrets []string // must never appear in a log line: credentials, tokens, stream keys
@@ -112,6 +114,9 @@ func newStageLive(t testing.TB, env *testenv.Env, storage egress.Storage, tweak 
 		t.Cleanup(func() { cancel(); stopWatch() })
 		st.live = deps.Events
 	}
+	shows, err := showsOn(sm, deps.Events)
+	require.NoError(t, err)
+	deps.Shows, st.shows = shows, shows
 	var h http.Handler
 	st.api, h = newContract(t, NewServer(deps))
 	st.srv = httptest.NewServer(h)

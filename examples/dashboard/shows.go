@@ -1,0 +1,372 @@
+package main
+
+// The shows routes: a show is the unit of work (spacemusic/shows). POST opens
+// it and answers, to the operator who opened it only, everything people need at
+// once (OBS server, stream key and encoder settings, performer tokens, the
+// listener recipe); GET lets viewers follow it with no credential in sight;
+// DELETE closes it and answers the report.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/shows"
+)
+
+// showRequest is a show's spec in the API's camelCase, durations in seconds.
+type showRequest struct {
+	Name       string          `json:"name"` // the stage (room) name
+	Stage      *showStage      `json:"stage,omitempty"`
+	Performers []showPerformer `json:"performers,omitempty"`
+	Ingest     *showIngest     `json:"ingest,omitempty"`
+	// Record is the recording plan: any of audio, stems, hls; it starts by
+	// itself when the show goes live.
+	Record []string `json:"record,omitempty"`
+	// Restream: rtmp(s):// destinations, checked as POST /api/egress's are
+	// (DASHBOARD_RESTREAM_ALLOW); they start when the show goes live.
+	Restream           []string `json:"restream,omitempty"`
+	ListenerTTLSeconds int      `json:"listenerTtlSeconds,omitempty"` // listener tokens' lifetime; the library's default when 0
+	EndAfterSeconds    int      `json:"endAfterSeconds,omitempty"`    // close this long after the music stopped; 0: only DELETE closes
+}
+
+type showStage struct {
+	EmptyTimeoutSeconds     int `json:"emptyTimeoutSeconds,omitempty"`
+	DepartureTimeoutSeconds int `json:"departureTimeoutSeconds,omitempty"`
+	MaxParticipants         int `json:"maxParticipants,omitempty"`
+}
+
+type showPerformer struct {
+	Identity string `json:"identity"`
+	Name     string `json:"name,omitempty"`
+	Via      string `json:"via,omitempty" enum:"browser,obs"` // browser when empty
+}
+
+type showIngest struct {
+	Kind      string `json:"kind" enum:"none,rtmp,whip,url"`
+	URL       string `json:"url,omitempty"`       // url: the http(s) source to pull (DASHBOARD_PULL_ALLOW)
+	AudioOnly bool   `json:"audioOnly,omitempty"` // rtmp: no video expected
+}
+
+// maxShowSeconds bounds every duration of the body before it becomes a
+// time.Duration (the library checks the real limits).
+const maxShowSeconds = 7 * 24 * 3600
+
+func (q showRequest) check() error {
+	secs := []int{q.ListenerTTLSeconds, q.EndAfterSeconds}
+	if q.Stage != nil {
+		secs = append(secs, q.Stage.EmptyTimeoutSeconds, q.Stage.DepartureTimeoutSeconds)
+	}
+	for _, v := range secs {
+		if v < 0 || v > maxShowSeconds {
+			return badRequest("durations are seconds from 0 to %d", maxShowSeconds)
+		}
+	}
+	return nil
+}
+
+func (q showRequest) spec() shows.Spec {
+	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	sp := shows.Spec{Name: q.Name, Record: q.Record, Restream: q.Restream,
+		ListenerTTL: sec(q.ListenerTTLSeconds), EndAfter: sec(q.EndAfterSeconds)}
+	if q.Stage != nil {
+		sp.Stage = shows.StageOptions{EmptyTimeout: sec(q.Stage.EmptyTimeoutSeconds),
+			DepartureTimeout: sec(q.Stage.DepartureTimeoutSeconds), MaxParticipants: q.Stage.MaxParticipants}
+	}
+	for _, p := range q.Performers {
+		sp.Performers = append(sp.Performers, shows.Performer{Identity: p.Identity, Name: p.Name, Via: shows.Via(p.Via)})
+	}
+	if q.Ingest != nil {
+		sp.Ingest = shows.Ingest{Kind: shows.IngestKind(q.Ingest.Kind), URL: q.Ingest.URL, AudioOnly: q.Ingest.AudioOnly}
+	}
+	return sp
+}
+
+// ShowView (exported only so that the OpenAPI document sees it embedded in
+// openedShow) is a show as anyone signed in may see it: no stream key, token,
+// restream or pull URL.
+type ShowView struct {
+	Name      string       `json:"name"`
+	Phase     string       `json:"phase,omitempty" enum:"scheduled,armed,live,ending,closed"`
+	Recording bool         `json:"recording"` // a recording of the show is running now
+	Spec      showSpecView `json:"spec"`
+	// Ingest is the ingest's state (its stream key only in POST's answer).
+	Ingest   *showIngestState `json:"ingest,omitempty"`
+	Parts    []showPart       `json:"parts"` // recordings and restreams so far, oldest first (GET /api/shows/{name} only)
+	Problems []string         `json:"problems,omitempty"`
+}
+
+type showSpecView struct {
+	Stage              showStage       `json:"stage"`
+	Performers         []showPerformer `json:"performers"`
+	Ingest             string          `json:"ingest" enum:"none,rtmp,whip,url"`
+	AudioOnly          bool            `json:"audioOnly,omitempty"`
+	Record             []string        `json:"record"`
+	Restreams          int             `json:"restreams"` // how many destinations: their URLs hold stream keys
+	ListenerTTLSeconds int             `json:"listenerTtlSeconds"`
+	EndAfterSeconds    int             `json:"endAfterSeconds,omitempty"`
+}
+
+type showIngestState struct {
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	State string `json:"state"`
+	Error string `json:"error,omitempty"`
+}
+
+type showPart struct {
+	ID        string     `json:"id"`
+	Kind      string     `json:"kind"` // audio, stem, hls, restream
+	Status    string     `json:"status"`
+	Error     string     `json:"error,omitempty"`
+	StartedAt time.Time  `json:"startedAt,omitzero"`
+	EndedAt   time.Time  `json:"endedAt,omitzero"`
+	Files     []showFile `json:"files"`
+}
+
+type showFile struct {
+	Key         string `json:"key"`
+	Size        int64  `json:"size"`
+	DurationMS  int64  `json:"durationMs"`
+	DownloadURL string `json:"downloadUrl"` // this dashboard's GET /api/recordings/{key}
+}
+
+// openedShow is POST's answer, for the operator who opened the show only.
+type openedShow struct {
+	ShowView
+	Created    bool            `json:"created"` // false: the same spec was open already
+	OBS        *obsSettings    `json:"obs,omitempty"`
+	Performers []performerJoin `json:"performers"`
+	Listeners  listenerRecipe  `json:"listeners"`
+}
+
+// obsSettings is what goes into OBS (Settings → Stream), or a WHIP encoder.
+type obsSettings struct {
+	IngressID  string                   `json:"ingressId"`
+	Kind       string                   `json:"kind"`
+	ServerURL  string                   `json:"serverUrl"`
+	StreamKey  string                   `json:"streamKey,omitempty"`
+	PublishURL string                   `json:"publishUrl,omitempty"`
+	Encoder    *ingress.EncoderSettings `json:"encoder,omitempty"`
+}
+
+type performerJoin struct {
+	Identity  string    `json:"identity"`
+	Name      string    `json:"name,omitempty"`
+	Via       string    `json:"via"`
+	WSURL     string    `json:"wsUrl,omitempty"`    // browser performers: where to join
+	Token     string    `json:"token,omitempty"`    // browser performers: their performer token
+	ExpiresAt time.Time `json:"expiresAt,omitzero"` // of the token
+}
+
+type listenerRecipe struct {
+	Room       string `json:"room"`
+	WSURL      string `json:"wsUrl"`
+	TTLSeconds int    `json:"ttlSeconds"`
+	Mint       string `json:"mint"` // how to get one
+}
+
+// showReport is DELETE's answer: the closed show's story and files.
+type showReport struct {
+	Name     string         `json:"name"`
+	Spec     showSpecView   `json:"spec"`
+	OpenedAt time.Time      `json:"openedAt"`
+	ClosedAt time.Time      `json:"closedAt"`
+	TookMS   int64          `json:"tookMs"` // how long closing took
+	Timeline []events.Event `json:"timeline"`
+	Parts    []showPart     `json:"parts"`
+	Problems []string       `json:"problems,omitempty"`
+}
+
+func specView(sp shows.Spec) showSpecView {
+	v := showSpecView{Stage: showStage{EmptyTimeoutSeconds: int(sp.Stage.EmptyTimeout / time.Second),
+		DepartureTimeoutSeconds: int(sp.Stage.DepartureTimeout / time.Second), MaxParticipants: sp.Stage.MaxParticipants},
+		Performers: []showPerformer{}, Ingest: string(sp.Ingest.Kind), AudioOnly: sp.Ingest.AudioOnly, Record: nonNil(slices.Clone(sp.Record)),
+		Restreams: len(sp.Restream), ListenerTTLSeconds: int(sp.ListenerTTL / time.Second), EndAfterSeconds: int(sp.EndAfter / time.Second)}
+	if v.Ingest == "" {
+		v.Ingest = string(shows.NoIngest)
+	}
+	for _, p := range sp.Performers {
+		v.Performers = append(v.Performers, showPerformer{Identity: p.Identity, Name: p.Name, Via: string(p.Via)})
+	}
+	return v
+}
+
+// partsView gives each file this dashboard's download path under prefix (the
+// route's own path: /api or /api/stream), never a presigned link to the bucket.
+func partsView(ps []shows.Part, path string) []showPart {
+	out := []showPart{}
+	for _, p := range ps {
+		v := showPart{ID: p.ID, Kind: p.Kind, Status: string(p.Status), Error: p.Error, StartedAt: p.StartedAt, EndedAt: p.EndedAt, Files: []showFile{}}
+		for _, f := range p.Files {
+			v.Files = append(v.Files, showFile{Key: f.Key, Size: f.Size, DurationMS: f.Duration.Milliseconds(), DownloadURL: downloadPath(path, f.Key)})
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// recordingNow: a recording of the show runs, from its parts, or from the
+// model when the show was listed without them.
+func (s *server) recordingNow(name string, parts []shows.Part) bool {
+	running := func(kind string, st egress.Status) bool { return kind != "restream" && st != "" && !st.Done() }
+	for _, p := range parts {
+		if running(p.Kind, p.Status) {
+			return true
+		}
+	}
+	if parts == nil && s.Events != nil {
+		for _, r := range s.Events.Snapshot().Recordings {
+			if r.Room == name && running(r.Kind, r.Status) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *server) viewOf(sh shows.Show, path string) ShowView {
+	v := ShowView{Name: sh.Name, Phase: string(sh.Phase), Spec: specView(sh.Spec), Parts: partsView(sh.Parts, path),
+		Recording: s.recordingNow(sh.Name, sh.Parts), Problems: sh.Problems}
+	if sh.Ingest != nil {
+		v.Ingest = &showIngestState{ID: sh.Ingest.ID, Kind: string(sh.Ingest.Kind), State: string(sh.Ingest.State), Error: sh.Ingest.Error}
+	}
+	return v
+}
+
+// showError gives the refusals of Open their own codes; the rest are mapped
+// as any library error is.
+func showError(err error) error {
+	for _, c := range []struct {
+		kind error
+		code string
+	}{{shows.ErrSpecChanged, "show_spec_changed"}, {shows.ErrNotAShow, "not_a_show"}, {shows.ErrClosing, "show_closing"}} {
+		if errors.Is(err, c.kind) {
+			return &apiError{http.StatusConflict, c.code, err.Error()}
+		}
+	}
+	return err
+}
+
+func (s *server) handleOpenShow() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req showRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		spec, ctx := req.spec(), r.Context()
+		if err := spec.Validate(); err != nil {
+			return err
+		}
+		// The URLs LiveKit will reach, checked before anything is created.
+		if err := s.checkOutbound(ctx, s.restreamCheck(), spec.Restream...); err != nil {
+			return err
+		}
+		if spec.Ingest.Kind == shows.PullURL {
+			if err := s.checkOutbound(ctx, s.pullCheck(), spec.Ingest.URL); err != nil {
+				return err
+			}
+		}
+		sh, err := s.Shows.Open(ctx, spec)
+		if err != nil {
+			return showError(err)
+		}
+		if sh.Created {
+			s.wrote(ctx, roomOpened(sh.Room))
+			if sh.Ingest != nil {
+				s.wrote(ctx, ingestEvent(events.IngestUpdated, *sh.Ingest))
+			}
+		}
+		u := userFrom(ctx)
+		s.Log.Info("show opened", "show", sh.Name, "created", sh.Created, "by", u.Name, "auth", u.Method, "id", requestIDFrom(ctx))
+		out := openedShow{ShowView: s.viewOf(sh, r.URL.Path), Created: sh.Created, Performers: []performerJoin{},
+			Listeners: listenerRecipe{Room: sh.Name, WSURL: s.WSURL, TTLSeconds: int(sh.Listeners.TTL / time.Second),
+				Mint: "POST /api/tokens with role listener and this room, ttl up to ttlSeconds"}}
+		if in := sh.Ingest; in != nil {
+			out.OBS = &obsSettings{IngressID: in.ID, Kind: string(in.Kind), ServerURL: in.ServerURL, StreamKey: in.StreamKey,
+				PublishURL: in.PublishURL, Encoder: in.Encoder}
+		}
+		for _, j := range sh.Performers {
+			p := performerJoin{Identity: j.Identity, Name: j.Name, Via: string(j.Via)}
+			if j.Token != nil {
+				p.WSURL, p.Token, p.ExpiresAt = s.WSURL, j.Token.JWT, j.Token.ExpiresAt
+			}
+			out.Performers = append(out.Performers, p)
+		}
+		status := http.StatusOK
+		if sh.Created {
+			status = http.StatusCreated
+		}
+		writeJSON(w, status, out)
+		return nil
+	}
+}
+
+func (s *server) handleListShows() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		list, err := s.Shows.List(r.Context())
+		if err != nil {
+			return err
+		}
+		out := []ShowView{}
+		for _, sh := range list {
+			v := s.viewOf(sh, r.URL.Path)
+			v.Parts = nil // List has none: GET /api/shows/{name} has them
+			out = append(out, v)
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+func (s *server) handleGetShow() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		sh, err := s.Shows.Get(r.Context(), r.PathValue("name"))
+		if err != nil {
+			return showError(err)
+		}
+		writeJSON(w, http.StatusOK, s.viewOf(sh, r.URL.Path))
+		return nil
+	}
+}
+
+// handleCloseShow closes the show and answers its report. Close waits for the
+// recordings' uploads: the answer may come later than the server's write
+// timeout allows other answers, and a caller who gives up does not leave the
+// show half closed.
+func (s *server) handleCloseShow() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		name := r.PathValue("name")
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(shows.MaxUploadWait + time.Minute))
+		sid, known := s.roomSession(name)
+		var ins []ingress.Ingress
+		if s.Events != nil {
+			for _, in := range s.Events.Snapshot().Ingresses {
+				if in.Room == name {
+					ins = append(ins, in.Ingress)
+				}
+			}
+		}
+		ctx := context.WithoutCancel(r.Context())
+		rep, err := s.Shows.Close(ctx, name)
+		if err != nil {
+			return showError(err)
+		}
+		for _, in := range ins {
+			s.wrote(ctx, ingestEvent(events.IngestRemoved, in))
+		}
+		if known {
+			s.wrote(ctx, events.Event{Kind: events.RoomClosed, Room: name, RoomSID: sid})
+		}
+		u := userFrom(ctx)
+		s.Log.Info("show closed", "show", name, "took", rep.Took.String(), "parts", len(rep.Parts), "by", u.Name, "auth", u.Method, "id", requestIDFrom(ctx))
+		writeJSON(w, http.StatusOK, showReport{Name: rep.Name, Spec: specView(rep.Spec), OpenedAt: rep.OpenedAt, ClosedAt: rep.ClosedAt,
+			TookMS: rep.Took.Milliseconds(), Timeline: nonNil(rep.Timeline), Parts: partsView(rep.Parts, r.URL.Path), Problems: rep.Problems})
+		return nil
+	}
+}
