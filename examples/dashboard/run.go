@@ -198,6 +198,15 @@ func armShows(ctx context.Context, svc *shows.Service, sm *spacemusic.Client, ev
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		// Follow the model once it has listed LiveKit: Run reads its starting
+		// state, and a Watch on a shared log is still setting up before that.
+		for !w.Snapshot().Synced {
+			select {
+			case <-rctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
 		if err := svc.Run(rctx); err != nil && rctx.Err() == nil {
 			log.Error("shows: armed recording stopped", "error", err.Error())
 		}

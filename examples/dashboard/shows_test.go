@@ -1,8 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -237,5 +246,142 @@ func TestHostileShowsCreateNothing(t *testing.T) {
 	for _, path := range []string{"/api/shows/a%20b", "/api/shows/..%2Fetc"} {
 		code, body := st.as(t, testViewerKey, "GET", path, nil)
 		assert.Equal(t, 400, code, "%s: %s", path, body)
+	}
+}
+
+// A dashboard process as production runs it (run, with armed recording), on the
+// real stack: LiveKit, Ingress, Egress, MinIO and Redis for the shared event
+// log. Stopping it and running it again is the restart of a deploy.
+type showDashboard struct {
+	addr   string
+	getenv func(string) string
+	out    *testenv.Buffer
+	stop   context.CancelFunc
+	done   chan error
+}
+
+func (d *showDashboard) start(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stop, d.done = cancel, make(chan error, 1)
+	go func() { d.done <- run(ctx, []string{"dashboard"}, d.getenv, d.out) }()
+	t.Cleanup(func() { cancel() })
+	waitUp(t, d.addr, d.done)
+}
+
+func (d *showDashboard) kill(t *testing.T) {
+	t.Helper()
+	d.stop()
+	require.NoError(t, <-d.done)
+}
+
+// call asks the dashboard as key.
+func (d *showDashboard) call(t *testing.T, key, method, path string, body any) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(t, err)
+		r = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, "http://"+d.addr+path, r)
+	require.NoError(t, err)
+	req.Header.Set("X-API-Key", key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
+	require.NoError(t, err)
+	return resp.StatusCode, mustRead(t, resp)
+}
+
+// The show as the operator runs it, through the dashboard alone: she opens it
+// with OBS (RTMP) and the show's audio in the plan; OBS pushes a few seconds
+// and the recording starts by itself. The dashboard is redeployed mid-show:
+// the new process finds the show and its recording. Closing answers the report,
+// whose recording has a duration and a link that downloads it.
+func TestShowRecordsItselfAndReports(t *testing.T) {
+	testenv.RequireNetNS(t)
+	hook := newHookFront(t)
+	env, ing := testenv.Ingress(t, hook.option())
+	m := testenv.MinIO(t)
+	testenv.Egress(t, env)
+	d := &showDashboard{addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), out: &testenv.Buffer{}}
+	vars := map[string]string{"LIVEKIT_URL": env.URL, "LIVEKIT_API_KEY": env.APIKey, "LIVEKIT_API_SECRET": env.APISecret,
+		"MINIO_ENDPOINT": m.Endpoint, "MINIO_BUCKET": "recordings", "MINIO_ACCESS_KEY": m.AccessKey, "MINIO_SECRET_KEY": m.SecretKey,
+		"REDIS_URL": "redis://" + env.RedisAddr, "DASHBOARD_ADDR": d.addr, "DASHBOARD_ADMIN_GROUP": adminGroup,
+		"DASHBOARD_API_KEYS": testOperatorKey + ":operator," + testViewerKey + ":viewer", "DASHBOARD_LIVEKIT_TIMEOUT": "10s"}
+	d.getenv = func(k string) string { return vars[k] }
+	target, err := url.Parse("http://" + d.addr)
+	require.NoError(t, err)
+	hook.serve(httputil.NewSingleHostReverseProxy(target)) // LiveKit's webhooks, to whichever process runs
+	d.start(t)
+	require.Contains(t, d.out.String(), "shows: armed recording is on")
+
+	code, body := d.call(t, testOperatorKey, "POST", "/api/shows", map[string]any{"name": "friday-jam",
+		"performers": []map[string]any{{"identity": "obs-main", "name": "Main mix", "via": "obs"}},
+		"ingest":     map[string]any{"kind": "rtmp", "audioOnly": true}, "record": []string{"audio"}})
+	require.Equal(t, 201, code, "%s", body)
+	show := decodeAs[openedShow](t, body)
+	require.NotNil(t, show.OBS)
+	assert.True(t, strings.HasPrefix(show.OBS.ServerURL, ing.RTMPBase), "OBS's server: %s", show.OBS.ServerURL)
+	require.NotEmpty(t, show.OBS.StreamKey)
+	assert.Equal(t, show.OBS.ServerURL+"/"+show.OBS.StreamKey, show.OBS.PublishURL)
+
+	// OBS goes live; nobody presses record.
+	const push = 6 * time.Second
+	pushed := time.Now()
+	testenv.PushRTMP(t, show.OBS.PublishURL, push, true)
+	var live ShowView
+	require.True(t, poll(t, 30*time.Second, "the show never recorded by itself", func() (bool, string) {
+		code, body := d.call(t, testViewerKey, "GET", "/api/shows/friday-jam", nil)
+		live = ShowView{}
+		_ = json.Unmarshal(body, &live)
+		return code == 200 && live.Recording && len(live.Parts) == 1, string(body)
+	}))
+	recording := time.Now()
+	assert.Equal(t, "audio", live.Parts[0].Kind)
+	t.Logf("go-live to recording: %s from the push's start to the dashboard listing the show as recording (Ingress admitting the stream included)",
+		recording.Sub(pushed).Round(10*time.Millisecond))
+
+	// Redeployed mid-show: the new process finds the show and its recording.
+	d.kill(t)
+	d.start(t)
+	code, body = d.call(t, testViewerKey, "GET", "/api/shows/friday-jam", nil)
+	require.Equal(t, 200, code, "%s", body)
+	again := decodeAs[ShowView](t, body)
+	require.Len(t, again.Parts, 1, "the recording is still the show's: %s", body)
+	assert.Equal(t, live.Parts[0].ID, again.Parts[0].ID)
+
+	closing := time.Now()
+	code, body = d.call(t, testOperatorKey, "DELETE", "/api/shows/friday-jam", nil)
+	require.Equal(t, 200, code, "%s", body)
+	rep := decodeAs[showReport](t, body)
+	t.Logf("close to report: %s (the dashboard says %d ms)", time.Since(closing).Round(10*time.Millisecond), rep.TookMS)
+	assert.Empty(t, rep.Problems)
+	require.Len(t, rep.Parts, 1, "%s", body)
+	part := rep.Parts[0]
+	assert.Equal(t, "complete", part.Status, part.Error)
+	require.Len(t, part.Files, 1, "%s", body)
+	f := part.Files[0]
+	assert.Positive(t, f.DurationMS, "the recording's duration")
+	assert.LessOrEqual(t, f.DurationMS, (push + time.Second).Milliseconds(), "no more than was pushed")
+	require.True(t, strings.HasPrefix(f.DownloadURL, "/api/recordings/friday-jam/"), f.DownloadURL)
+	var kinds []string
+	for _, e := range rep.Timeline {
+		kinds = append(kinds, string(e.Kind))
+	}
+	assert.Contains(t, kinds, "recording_started", "the report's timeline: %v", kinds)
+
+	code, data := d.call(t, testViewerKey, "GET", f.DownloadURL, nil)
+	require.Equal(t, 200, code, "%s", data)
+	secs := audioSeconds(t, data)
+	t.Logf("recorded %.2f s of audio; the dashboard says %d ms; %s pushed", secs, f.DurationMS, push)
+	assert.Greater(t, secs, 1.0, "the recording holds the show's audio")
+
+	code, body = d.call(t, testOperatorKey, "DELETE", "/api/shows/friday-jam", nil)
+	assert.Equal(t, 200, code, "closing again is fine: %s", body)
+	for _, secret := range []string{show.OBS.StreamKey, env.APISecret, m.SecretKey, testOperatorKey, testViewerKey} {
+		assert.NotContains(t, d.out.String(), secret, "a secret reached the dashboard's logs")
 	}
 }
