@@ -22,6 +22,7 @@ import (
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
 )
 
 // browser drives the dashboard page in headless Chromium, signed in as a user
@@ -288,4 +289,42 @@ func TestThePageNeedsSignIn(t *testing.T) {
 	resp = s.do(t, "GET", "/static/app.js", nil, noAuth...)
 	assert.Equal(t, 200, resp.StatusCode, "the page's script is public")
 	assert.Contains(t, string(mustRead(t, resp)), "async function api(")
+}
+
+// An operator goes live from the page: the "Go live" form opens the show and
+// shows OBS's settings with the stream key and the performer's token at once;
+// the show is listed as armed; Close shows the report. (No media: OBS never
+// pushes here; TestShowRecordsItselfAndReports records a show.)
+func TestGoLiveFromThePage(t *testing.T) {
+	testenv.RequireNetNS(t)
+	hook := newHookFront(t)
+	env := testenv.LiveKit(t, testenv.WithRedis(), hook.option())
+	s := newStageWith(t, env, egress.Storage{Endpoint: "http://127.0.0.1:9", Bucket: "recordings",
+		AccessKey: "show-stage-access", SecretKey: "show-stage-secret-0123456789"}, func(s *settings) {
+		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
+		s.AdminGroup, s.OperatorGroup = adminGroup, operatorGroup
+	})
+	hook.to(s)
+	b := openDashboard(t, s.srv.URL+"/", "mia")
+	b.until("her role in the header", `document.querySelector("#role")?.textContent === "admin"`)
+
+	b.fill("#go-live", map[string]string{"name": "friday-jam", "performers": "ada:Ada", "ingest": "rtmp"})
+	b.until("the OBS settings", `!!document.querySelector("#show-opened code.obs-key")`)
+	ins, err := s.sm.Ingress.List(t.Context(), ingress.ListOptions{Room: "friday-jam"})
+	require.NoError(t, err)
+	require.Len(t, ins, 1, "the form made the show's ingress")
+	assert.Equal(t, ins[0].StreamKey, b.text("#show-opened code.obs-key"), "the stream key to paste into OBS")
+	assert.Contains(t, b.text("#show-opened .obs-encoder"), "AAC")
+	assert.Contains(t, b.text(`#show-opened dd[data-performer="ada"]`), publicWS, "ada's join URL and token")
+	s.keepOutOfLogs(ins[0].StreamKey)
+
+	row := `#shows tr[data-show="friday-jam"]`
+	b.until("the show armed in the list", `document.querySelector('`+row+` .phase')?.textContent === "armed"`)
+	b.click(row + " button.danger")
+	b.until("the report", `!document.querySelector("#show-report").hidden`)
+	assert.Contains(t, b.text("#show-report"), "friday-jam closed in")
+	b.until("the show gone from the list", `!document.querySelector('`+row+`')`)
+	rs, err := s.sm.Rooms.List(t.Context(), "friday-jam")
+	require.NoError(t, err)
+	assert.Empty(t, rs, "the stage is closed")
 }

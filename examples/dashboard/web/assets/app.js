@@ -36,6 +36,9 @@ function explain(status, code, message) {
     pull_not_allowed: "This dashboard may not pull from that address",
     destination_not_allowed: "This dashboard may not stream to that address",
     too_many_destinations: "A restream has at most 10 destinations",
+    show_spec_changed: "This show is open with other settings",
+    not_a_show: "A room of that name exists and is not a show",
+    show_closing: "This show is closing",
   }[code];
   const detail = message ? message.replace(/^[a-z.]+[A-Za-z]*: /, "") : "";
   return (plain || "Something went wrong (" + status + ")") + (detail ? ": " + detail : "");
@@ -111,6 +114,7 @@ async function refreshRooms() {
         }) }, "Delete")));
   }));
   if (state.room) await refreshRoom();
+  await refreshShows();
   await refreshIngress(ingresses);
   await refreshRecordings();
 }
@@ -224,6 +228,72 @@ async function refreshRecordings() {
     el("td", {}, el("a", { href: r.downloadUrl, download: "", "aria-label": "Download " + r.key }, "Download")))));
 }
 
+// Shows: the "Go live" form opens one and shows, at once and only here, what
+// OBS and the performers need; the list follows the event stream; Close shows
+// the report.
+async function refreshShows() {
+  let list;
+  try {
+    list = await api("GET", "/api/shows");
+  } catch (err) {
+    return; // shows not configured here: the section stays empty
+  }
+  const phase = { live: "ok", armed: "warn", ending: "warn" };
+  $("#shows tbody").replaceChildren(...list.map((sh) => el("tr", { "data-show": sh.name },
+    el("td", {}, el("button", { class: "link", onclick: () => openRoom(sh.name) }, sh.name)),
+    el("td", {}, el("span", { class: "badge phase " + (phase[sh.phase] || "") }, sh.phase || "open")),
+    el("td", {}, sh.recording ? el("span", { class: "badge rec" }, "recording") : ""),
+    el("td", {}, el("button", { class: "danger", "aria-label": "Close show " + sh.name,
+      onclick: () => guard(async () => {
+        if (!confirm("Close the show " + sh.name + "? Its recordings stop and the stage closes.")) return;
+        showReport(await api("DELETE", "/api/shows/" + encodeURIComponent(sh.name)));
+        if (state.room === sh.name) closeRoom();
+        await refreshRooms();
+      }) }, "Close")))));
+}
+
+function showOpened(sh) {
+  const box = $("#show-opened");
+  const rows = [];
+  if (sh.obs) {
+    state.keys[sh.obs.ingressId] = sh.obs; // the one answer that carries the key
+    rows.push(el("dt", {}, "Server"), el("dd", {}, el("code", { class: "obs-server" }, sh.obs.serverUrl), copyButton(sh.obs.serverUrl, "server URL")));
+    if (sh.obs.streamKey) rows.push(el("dt", {}, "Stream key"), el("dd", {}, el("code", { class: "secret obs-key" }, sh.obs.streamKey), copyButton(sh.obs.streamKey, "stream key")));
+    const e = sh.obs.encoder;
+    if (e) rows.push(el("dt", {}, "OBS"), el("dd", { class: "obs-encoder" }, `${e.audioCodec} ${e.audioBitrateKbps} kbps ${e.audioSampleRate / 1000} kHz ${e.audioChannels}` +
+      (e.videoCodec ? ` · ${e.videoCodec} ${e.rateControl || ""} keyframe ${e.keyframeInterval || ""}` : "")));
+  }
+  for (const p of sh.performers.filter((p) => p.token)) {
+    rows.push(el("dt", {}, p.name || p.identity), el("dd", { "data-performer": p.identity }, el("code", {}, p.wsUrl), " ",
+      el("code", { class: "secret" }, p.token.slice(0, 24) + "…"), copyButton(p.token, "token of " + p.identity)));
+  }
+  rows.push(el("dt", {}, "Listeners"), el("dd", {}, `tokens for ${sh.listeners.room}, ${Math.round(sh.listeners.ttlSeconds / 60)} min: ${sh.listeners.mint}`));
+  box.replaceChildren(el("strong", {}, sh.name), sh.created ? " is open: set OBS and hand out the tokens now (they are shown only here)" : " was open already",
+    el("dl", { class: "settings" }, rows));
+  box.hidden = false;
+}
+
+function showReport(rep) {
+  const box = $("#show-report");
+  const files = rep.parts.flatMap((p) => p.files.map((f) => el("li", { "data-file": f.key },
+    `${p.kind} · ${duration(f.durationMs)} · ${bytes(f.size)} `, el("a", { href: f.downloadUrl, download: "" }, f.key))));
+  box.replaceChildren(el("strong", {}, rep.name), ` closed in ${(rep.tookMs / 1000).toFixed(1)} s · ${rep.timeline.length} events · ${rep.parts.length} parts`,
+    rep.problems ? el("ul", { class: "error" }, rep.problems.map((p) => el("li", {}, p))) : "",
+    el("ul", { class: "files" }, files));
+  box.hidden = false;
+}
+
+function goLiveBody(form) {
+  const f = new FormData(form);
+  const body = { name: f.get("name"), record: f.getAll("record") };
+  const performers = String(f.get("performers") || "").split(",").map((p) => p.trim()).filter(Boolean);
+  if (performers.length) body.performers = performers.map((p) => { const [identity, name] = p.split(":"); return name ? { identity, name } : { identity }; });
+  body.ingest = { kind: f.get("ingest") };
+  const restream = String(f.get("restream") || "").split(",").map((u) => u.trim()).filter(Boolean);
+  if (restream.length) body.restream = restream;
+  return body;
+}
+
 function formJSON(form) {
   const out = {};
   for (const [k, v] of new FormData(form)) {
@@ -239,6 +309,13 @@ document.addEventListener("DOMContentLoaded", () => {
     guard(async () => {
       await api("POST", "/api/rooms", formJSON(ev.target));
       ev.target.reset();
+      await refreshRooms();
+    });
+  });
+  $("#go-live").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    guard(async () => {
+      showOpened(await api("POST", "/api/shows", goLiveBody(ev.target)));
       await refreshRooms();
     });
   });
