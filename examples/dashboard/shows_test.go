@@ -264,8 +264,12 @@ func (d *showDashboard) start(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d.stop, d.done = cancel, make(chan error, 1)
-	go func() { d.done <- run(ctx, []string{"dashboard"}, d.getenv, d.out) }()
-	t.Cleanup(func() { cancel() })
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		d.done <- run(ctx, []string{"dashboard"}, d.getenv, d.out)
+	}()
+	t.Cleanup(func() { cancel(); <-exited }) // before the stack stops, also when the test failed
 	waitUp(t, d.addr, d.done)
 }
 
@@ -378,6 +382,7 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	secs := audioSeconds(t, data)
 	t.Logf("recorded %.2f s of audio; the dashboard says %d ms; %s pushed", secs, f.DurationMS, push)
 	assert.Greater(t, secs, 1.0, "the recording holds the show's audio")
+	assert.LessOrEqual(t, secs, (push + time.Second).Seconds(), "and no more than was pushed")
 
 	code, body = d.call(t, testOperatorKey, "DELETE", "/api/shows/friday-jam", nil)
 	assert.Equal(t, 200, code, "closing again is fine: %s", body)
