@@ -233,3 +233,11 @@ func FuzzOperatorParticipantAction(f *testing.F) {
 		}
 	})
 }
+
+func FuzzOpenShow(f *testing.F) {
+	fuzzBodyOn(f, newShowStage(f), "POST", "/api/shows", `{"name":"jam"}`, `{"name":"jam","record":["audio"]}`,
+		`{"name":"friday-jam","performers":[{"identity":"ada","name":"Ada"}],"ingest":{"kind":"rtmp"},"record":["audio","stems"],"restream":["rtmp://a.rtmp.youtube.com/live2/k"]}`,
+		`{"name":"x","ingest":{"kind":"url","url":"http://127.0.0.1/"}}`, `{"name":"x","restream":["rtmp://169.254.169.254/a/b"]}`,
+		`{"name":"x","performers":[{"identity":"a","via":"obs"},{"identity":"b","via":"obs"}],"ingest":{"kind":"rtmp"}}`,
+		`{"name":"x","endAfterSeconds":9223372036854775807}`, `{"name":"x","stage":{"maxParticipants":-1}}`, `[]`, `null`, "\xff")
+}

@@ -25,7 +25,7 @@ import (
 // made) whose client has a bucket configured: shows that record or restream
 // may be opened. Nothing records here (no Egress runs, no music plays), so the
 // bucket is never reached.
-func newShowStage(t *testing.T) *stage {
+func newShowStage(t testing.TB) *stage {
 	t.Helper()
 	env := testenv.LiveKit(t, testenv.WithRedis())
 	return newStageWith(t, env, egress.Storage{Endpoint: "http://127.0.0.1:9", Bucket: "recordings",
