@@ -95,6 +95,9 @@ func benchDashboard(b testing.TB, env *testenv.Env, hook *hookFront, tweak func(
 		require.NoError(b, err)
 		b.Cleanup(func() { cancel(); stop() })
 	}
+	shows, err := showsOn(sm, deps.Events)
+	require.NoError(b, err)
+	deps.Shows = shows
 	out.Server, out.events = httptest.NewServer(NewServer(deps)), deps.Events
 	b.Cleanup(out.Close)
 	out.Client().Transport.(*http.Transport).MaxIdleConnsPerHost = 64

@@ -58,6 +58,7 @@ type Shows interface {
 	Open(ctx context.Context, spec shows.Spec) (shows.Show, error)
 	Get(ctx context.Context, name string) (shows.Show, error)
 	List(ctx context.Context) ([]shows.Show, error)
+	ListIn(all []rooms.Room) []shows.Show
 	Close(ctx context.Context, name string) (shows.Report, error)
 }
 

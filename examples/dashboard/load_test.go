@@ -19,7 +19,7 @@ import (
 
 // A thousand stages are open and the operators' pages follow the show. Each
 // page keeps an event stream open and, on every event, reloads what it shows
-// (rooms, ingresses, health), as the real page does. The calls the dashboard
+// (rooms, ingresses, shows, health), as the real page does. The calls the dashboard
 // makes to LiveKit in a window of the show are the same for one page and for
 // twenty: the pages read the model, and the model lists LiveKit on its own
 // schedule.
@@ -59,7 +59,7 @@ func TestPagesDoNotMultiplyLiveKitCalls(t *testing.T) {
 				for ctx.Err() == nil && seen < steps {
 					if now := len(s.all()); now > seen {
 						seen = now
-						for _, path := range []string{"/api/rooms", "/api/ingress", "/api/health"} {
+						for _, path := range []string{"/api/rooms", "/api/ingress", "/api/shows", "/api/health"} {
 							if pageGet(ctx, srv, path) {
 								mu.Lock()
 								requests++

@@ -281,6 +281,10 @@ func (s *server) handleOpenShow() handler {
 			if sh.Ingest != nil {
 				s.wrote(ctx, ingestEvent(events.IngestUpdated, *sh.Ingest))
 			}
+		} else if sid, ok := s.roomSession(sh.Name); ok && sid == sh.Room.SID {
+			// A performer or destination added changed the room's metadata,
+			// which no webhook tells: the list (from the model) shows it now.
+			s.wrote(ctx, events.Event{Kind: events.RoomUpdated, Room: sh.Name, RoomSID: sid, Stage: &sh.Room})
 		}
 		u := userFrom(ctx)
 		s.Log.Info("show opened", "show", sh.Name, "created", sh.Created, "by", u.Name, "auth", u.Method, "id", requestIDFrom(ctx))
@@ -309,9 +313,14 @@ func (s *server) handleOpenShow() handler {
 
 func (s *server) handleListShows() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		list, err := s.Shows.List(r.Context())
-		if err != nil {
-			return err
+		var list []shows.Show
+		if snap, ok := s.fromModel(w); ok {
+			list = s.Shows.ListIn(snap.RoomList()) // the page asks on every event: no LiveKit call
+		} else {
+			var err error
+			if list, err = s.Shows.List(r.Context()); err != nil {
+				return err
+			}
 		}
 		out := []ShowView{}
 		for _, sh := range list {

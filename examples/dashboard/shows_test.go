@@ -27,9 +27,12 @@ import (
 // bucket is never reached.
 func newShowStage(t testing.TB) *stage {
 	t.Helper()
-	env := testenv.LiveKit(t, testenv.WithRedis())
-	return newStageWith(t, env, egress.Storage{Endpoint: "http://127.0.0.1:9", Bucket: "recordings",
+	hook := newHookFront(t) // the live model, as deployed: GET /api/shows answers from it once a webhook came
+	env := testenv.LiveKit(t, testenv.WithRedis(), hook.option())
+	st := newStageWith(t, env, egress.Storage{Endpoint: "http://127.0.0.1:9", Bucket: "recordings",
 		AccessKey: "show-stage-access", SecretKey: "show-stage-secret-0123456789"}, nil)
+	hook.to(st)
+	return st
 }
 
 // The stream key of a platform a show restreams to: a secret of the operator's.
@@ -162,6 +165,19 @@ func TestViewersSeeNoShowSecrets(t *testing.T) {
 		}
 		assert.Contains(t, string(body), `"phase":"armed"`, path)
 	}
+	// The list from the live model, as the page reads it on every event.
+	var fromModel []byte
+	poll(t, wait, "the list never came from the model", func() (bool, string) {
+		resp := st.do(t, "GET", "/api/shows", nil, "X-API-Key", testViewerKey)
+		fromModel = mustRead(t, resp)
+		return resp.StatusCode == 200 && resp.Header.Get(revisionHeader) != "" && strings.Contains(string(fromModel), "friday-jam"), string(fromModel)
+	})
+	st.checkAnswer(t, fromModel)
+	for _, s := range secrets {
+		assert.NotContains(t, string(fromModel), s, "the model's list shows a viewer a secret")
+	}
+	assert.Contains(t, string(fromModel), `"phase":"armed"`)
+
 	code, body = st.as(t, testViewerKey, "GET", "/api/shows/friday-jam", nil)
 	require.Equal(t, 200, code, "%s", body)
 	v := decodeAs[ShowView](t, body)

@@ -428,11 +428,18 @@ func (s Spec) checkName(op string) error {
 // tokens, ingest or parts (Get has them). Rooms that are not shows are left
 // out; a show whose metadata someone broke is listed with the problem.
 func (s *Service) List(ctx context.Context) ([]Show, error) {
-	const op = "shows.List"
 	all, err := s.cfg.Rooms.List(ctx)
 	if err != nil {
-		return nil, errs.Relabel(op, err)
+		return nil, errs.Relabel("shows.List", err)
 	}
+	return s.ListIn(all), nil
+}
+
+// ListIn is List over rooms the caller holds already, e.g. the watched
+// model's (Snapshot.RoomList), asking LiveKit nothing: a page that lists shows
+// on every event then costs LiveKit no call.
+func (s *Service) ListIn(all []rooms.Room) []Show {
+	const op = "shows.List"
 	var out []Show
 	for _, r := range all {
 		env, err := decode(op, r.Name, r.Metadata)
@@ -448,7 +455,7 @@ func (s *Service) List(ctx context.Context) ([]Show, error) {
 			Listeners: ListenerRecipe{Room: r.Name, URL: s.cfg.URL, TTL: sp.ListenerTTL}})
 	}
 	slices.SortFunc(out, func(a, b Show) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	return out
 }
 
 // phase derives the show's phase from the watched model.
