@@ -177,6 +177,16 @@ func TestViewersSeeNoShowSecrets(t *testing.T) {
 		assert.NotContains(t, string(fromModel), s, "the model's list shows a viewer a secret")
 	}
 	assert.Contains(t, string(fromModel), `"phase":"armed"`)
+	// Nor do the other reads, which carry the room's metadata (the stored spec)
+	// and the show's events.
+	for _, path := range []string{"/api/rooms", "/api/rooms/friday-jam", "/api/rooms/friday-jam/timeline", "/api/events?follow=false&after=0", "/api/ingress"} {
+		code, body := st.as(t, testViewerKey, "GET", path, nil)
+		require.Equal(t, 200, code, "%s: %s", path, body)
+		require.Contains(t, string(body), "friday-jam", path)
+		for _, s := range secrets {
+			assert.NotContains(t, string(body), s, "%s shows a viewer a secret", path)
+		}
+	}
 
 	code, body = st.as(t, testViewerKey, "GET", "/api/shows/friday-jam", nil)
 	require.Equal(t, 200, code, "%s", body)
