@@ -81,6 +81,10 @@ func TestHungLiveKitEveryCallEndsByItsTimeout(t *testing.T) {
 				_, err := sm.Egress.RecordAudio(ctx, room, egress.AudioOptions{})
 				return err
 			},
+			"RecordVideo": func(ctx context.Context) error {
+				_, err := sm.Egress.RecordVideo(ctx, room, egress.VideoOptions{Identity: who})
+				return err
+			},
 			"RecordStems": func(ctx context.Context) error { _, err := sm.Egress.RecordStems(ctx, room); return err },
 			"HLS":         func(ctx context.Context) error { _, err := sm.Egress.HLS(ctx, room, who); return err },
 			"Restream":    func(ctx context.Context) error { _, err := sm.Egress.Restream(ctx, room, who, rtmp); return err },

@@ -108,6 +108,7 @@ type Ingresses interface {
 // Egresses is what the egress routes need: *egress.Service.
 type Egresses interface {
 	RecordAudio(ctx context.Context, room string, o egress.AudioOptions) (egress.Egress, error)
+	RecordVideo(ctx context.Context, room string, o egress.VideoOptions) (egress.Egress, error)
 	RecordStems(ctx context.Context, room string) ([]egress.Egress, error)
 	RecordRoom(ctx context.Context, room string, o egress.RoomOptions) (egress.Egress, error)
 	HLS(ctx context.Context, room, identity string) (egress.Egress, error)

@@ -34,10 +34,10 @@ func (s *server) handleListEgress() handler {
 }
 
 type startEgressRequest struct {
-	Kind     string `json:"kind" enum:"audio,stems,room,hls,restream"`
+	Kind     string `json:"kind" enum:"audio,video,stems,room,hls,restream"`
 	Room     string `json:"room"`
-	Identity string `json:"identity,omitempty"` // audio, hls, restream: whose audio is the show; empty: the only one publishing
-	// audio, room: a suffix for the key the server chooses, <room>/<UTC time>-<unique id>-<filename>.<ext>;
+	Identity string `json:"identity,omitempty"` // audio, video, hls, restream: whose audio (and video) is the show; empty: the only one publishing
+	// audio, video, room: a suffix for the key the server chooses, <room>/<UTC time>-<unique id>-<filename>.<ext>;
 	// at most 64 of A-Z a-z 0-9 _ -, anything else is refused (400)
 	Filename  string   `json:"filename,omitempty" pattern:"^[A-Za-z0-9_-]{0,64}$"`
 	Bitrate   int      `json:"bitrate,omitempty"`   // audio: Opus kbps, 256 when 0
@@ -50,14 +50,14 @@ type startEgressRequest struct {
 func (e startEgressRequest) check() error {
 	notFor := func(what string) error { return badRequest("%s does not apply to a %s egress", what, e.Kind) }
 	switch e.Kind {
-	case "audio", "stems", "room", "hls", "restream":
+	case "audio", "video", "stems", "room", "hls", "restream":
 	default:
-		return badRequest("kind must be one of audio, stems, room, hls, restream")
+		return badRequest("kind must be one of audio, video, stems, room, hls, restream")
 	}
 	if (e.Kind == "stems" || e.Kind == "room") && e.Identity != "" {
 		return notFor("identity")
 	}
-	if e.Kind != "audio" && e.Kind != "room" && e.Filename != "" {
+	if e.Kind != "audio" && e.Kind != "video" && e.Kind != "room" && e.Filename != "" {
 		return notFor("filename")
 	}
 	if e.Kind != "audio" && e.Bitrate != 0 {
@@ -107,6 +107,8 @@ func (s *server) handleStartEgress() handler {
 			return nil
 		case "audio":
 			one, err = s.Egress.RecordAudio(ctx, req.Room, egress.AudioOptions{Identity: req.Identity, Filename: req.Filename, Bitrate: req.Bitrate})
+		case "video":
+			one, err = s.Egress.RecordVideo(ctx, req.Room, egress.VideoOptions{Identity: req.Identity, Filename: req.Filename})
 		case "room":
 			one, err = s.Egress.RecordRoom(ctx, req.Room, egress.RoomOptions{Layout: req.Layout, AudioOnly: req.AudioOnly, Filename: req.Filename})
 		case "hls":

@@ -222,6 +222,14 @@ func TestRecordingBadInput(t *testing.T) {
 		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "live", "filename": "{room_name}"}},
 		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "filename": "show.mp4"}},
 		{"POST", "/api/egress", map[string]any{"kind": "stems", "room": "live", "filename": "x"}},
+		// A video recording takes who and a key suffix, nothing of the other kinds.
+		{"POST", "/api/egress", map[string]any{"kind": "video", "room": "a b", "identity": "obs"}},
+		{"POST", "/api/egress", map[string]any{"kind": "video", "room": "../live", "identity": "obs"}},
+		{"POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "obs", "filename": "../other-room/x"}},
+		{"POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "obs", "filename": "show.mp4"}},
+		{"POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "obs", "bitrate": 96}},
+		{"POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "obs", "layout": "grid"}},
+		{"POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "obs", "urls": []string{"rtmp://127.0.0.1/live/k"}}},
 		{"POST", "/api/egress/EG_nope/destinations", map[string]any{}},
 		{"POST", "/api/egress/EG_nope/destinations", map[string]any{"add": []string{"http://127.0.0.1/x"}}},
 		{"DELETE", "/api/egress", nil},
@@ -242,6 +250,11 @@ func TestRecordingBadInput(t *testing.T) {
 			assert.Equal(t, "unknown_field", errorCode(t, body), rt.path)
 		}
 	}
+	// A viewer watches; recording is an operator's call, refused before anything
+	// reaches LiveKit.
+	code, body := local.call(t, "POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "obs"}, asViewer...)
+	assert.Equal(t, 403, code, "a viewer records video: %s", body)
+	assert.Equal(t, "forbidden", errorCode(t, body))
 	assert.Zero(t, reached.Load(), "a request refused as bad input reached LiveKit or the bucket")
 
 	s := newRecordingStage(t)
@@ -250,6 +263,7 @@ func TestRecordingBadInput(t *testing.T) {
 		body         any
 	}{
 		{"POST", "/api/egress", map[string]any{"kind": "audio", "room": "empty-room"}},
+		{"POST", "/api/egress", map[string]any{"kind": "video", "room": "empty-room", "identity": "obs"}},
 		{"POST", "/api/egress/EG_doesnotexist/destinations", map[string]any{"add": []string{"rtmp://127.0.0.1:1/live/x"}}},
 		{"DELETE", "/api/egress?id=EG_doesnotexist", nil},
 	} {
@@ -257,7 +271,30 @@ func TestRecordingBadInput(t *testing.T) {
 		assert.Equal(t, 404, code, "%s %s %v: %s", c.method, c.path, c.body, body)
 		assert.Equal(t, "not_found", errorCode(t, body), "%s %s %v", c.method, c.path, c.body)
 	}
-	code, body := s.call(t, "GET", "/api/recordings", nil)
+
+	// In a live room, video of someone who is not there, or who sends no video
+	// (ada only plays), is refused, and nothing starts recording.
+	tok, err := s.sm.Tokens.Performer("live", "ada")
+	require.NoError(t, err)
+	_, err = testenv.PublishTone(t, s.env.Join(t, tok.JWT, nil), testenv.Tone(t, 440, time.Minute))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		p, err := s.sm.Rooms.Participant(t.Context(), "live", "ada")
+		return err == nil && len(p.Tracks) == 1
+	}, wait, tick, "ada never arrived")
+	code, body = s.call(t, "POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "nobody"})
+	assert.Equal(t, 404, code, "%s", body)
+	assert.Equal(t, "not_found", errorCode(t, body))
+	code, body = s.call(t, "POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "ada"}, asViewer...)
+	assert.Equal(t, 403, code, "%s", body)
+	code, body = s.call(t, "POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "ada"})
+	assert.Equal(t, 409, code, "ada sends no video: %s", body)
+	all, err := s.sm.Egress.List(t.Context(), egress.ListOptions{Room: "live"})
+	require.NoError(t, err)
+	assert.Empty(t, all, "a refused video recording started nothing")
+	assert.Equal(t, "failed_precondition", errorCode(t, body))
+
+	code, body = s.call(t, "GET", "/api/recordings", nil)
 	require.Equal(t, 200, code, "%s", body)
 	assert.Equal(t, "[]\n", string(body), "an empty archive is an empty list")
 }

@@ -97,7 +97,8 @@ func FuzzStartEgress(f *testing.F) {
 	fuzzBodyOn(f, newRecordingStage(f), "POST", "/api/egress", `{"kind":"audio","room":"jam"}`, `{"kind":"stems","room":"jam"}`,
 		`{"kind":"audio","room":"jam","identity":"ada","bitrate":9999}`, `{"kind":"restream","room":"jam","urls":["rtmp://127.0.0.1:1/x/y"]}`,
 		`{"kind":"restream","room":"jam","urls":["javascript:alert(1)"]}`, `{"kind":"room","room":"jam","layout":"grid","audioOnly":true}`,
-		`{"kind":"hls","room":"jam","filename":"x"}`, `{"kind":"audio","room":"jam","filename":"../../etc/{room_name}"}`, `{"kind":"audio","room":"a b"}`)
+		`{"kind":"hls","room":"jam","filename":"x"}`, `{"kind":"audio","room":"jam","filename":"../../etc/{room_name}"}`, `{"kind":"audio","room":"a b"}`,
+		`{"kind":"video","room":"jam","identity":"obs","filename":"take-1"}`)
 }
 
 // Query parameters of the recording routes: any value gets a 2xx or a clear 4xx.

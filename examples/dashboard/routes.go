@@ -64,7 +64,7 @@ func (s *server) routes() []route {
 			query: []param{{"room", "only this room's egresses", false}, {"active", "true: only those still running (answered from the live model); otherwise LiveKit also lists those that ended", false}}, headers: modelHeaders,
 			summary: "List recordings and restreams with their status", handle: s.handleListEgress()},
 		{method: "POST", path: "/api/egress", stream: true, role: operator, status: 201, request: startEgressRequest{}, response: []egress.Egress{}, needs: recordingService,
-			summary: "Start recording the show's audio, stems (one egress per performer), the room, HLS, or a restream to RTMP", handle: s.handleStartEgress()},
+			summary: "Start recording the show's audio, a performer's video (MP4), stems (one egress per performer), the room, HLS, or a restream to RTMP", handle: s.handleStartEgress()},
 		{method: "DELETE", path: "/api/egress", stream: true, role: operator, status: 200, response: egress.Egress{}, needs: recordingService,
 			query: []param{{"id", "the egress ID (EG_...)", true}}, summary: "Stop a recording or restream; its files are uploaded as it ends", handle: s.handleStopEgress()},
 		{method: "POST", path: "/api/egress/{id}/destinations", stream: true, role: operator, status: 200, request: destinationsRequest{}, response: egress.Egress{}, needs: recordingService,

@@ -39,6 +39,28 @@ func PushRTMP(t TB, url string, d time.Duration, audioOnly bool) *Process {
 	} else {
 		args = append(args, "-stream_loop", "-1", "-i", obsClip(t, bin), "-t", secs, "-c", "copy")
 	}
+	return pushFLV(t, bin, url, d, args)
+}
+
+// PushRTMP720 is PushRTMP with the video a music stream sends when it records
+// what the camera sees: 1280x720 at 30 fps (H.264, a key frame every 2 s) and a
+// 440 Hz tone (AAC stereo 128 kbps), encoded once like the OBS clip.
+func PushRTMP720(t TB, url string, d time.Duration) *Process {
+	t.Helper()
+	bin := Binary(t, "ffmpeg", "ffmpeg")
+	clip := encoded(t, bin, "obs-720p.flv", []string{"-hide_banner", "-loglevel", "error",
+		"-f", "lavfi", "-i", "testsrc=size=1280x720:rate=30:duration=10",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k", "-f", "flv"})
+	args := []string{"-hide_banner", "-loglevel", "warning", "-re",
+		"-stream_loop", "-1", "-i", clip, "-t", fmt.Sprintf("%.1f", d.Seconds()), "-c", "copy"}
+	return pushFLV(t, bin, url, d, args)
+}
+
+// pushFLV runs ffmpeg with args (its input and codecs) sending FLV to url.
+func pushFLV(t TB, bin, url string, d time.Duration, args []string) *Process {
+	t.Helper()
 	args = append(args, "-f", "flv", url)
 	// Like OBS, reconnect when refused: ingress turns streams away while its CPU
 	// monitor sees a busy machine ("server capacity exceeded"; see slot.go). Bounded

@@ -2,7 +2,7 @@
 // each performer into MinIO/S3, HLS segments, and restreams to RTMP destinations.
 //
 // Everything here runs on LiveKit Egress's SDK pipeline, without Chrome: track
-// composite for a mix, track egress for stems. Room composite (a video grid)
+// composite for a mix or a participant's video, track egress for stems. Room composite (a video grid)
 // needs Chrome in the egress container; RecordRoom offers it for installations
 // that have it.
 package egress
@@ -46,7 +46,7 @@ func (s Status) Done() bool { return s == Complete || s == Failed || s == Aborte
 type Egress struct {
 	ID        string     `json:"id"`
 	Room      string     `json:"room"`
-	Kind      string     `json:"kind"` // audio, stem, room, hls, restream
+	Kind      string     `json:"kind"` // audio, video, stem, room, hls, restream
 	Status    Status     `json:"status"`
 	Error     string     `json:"error,omitempty"`
 	StartedAt time.Time  `json:"startedAt,omitzero"`
@@ -168,6 +168,104 @@ func (s *Service) RecordAudio(ctx context.Context, room string, o AudioOptions) 
 	return s.from(info, "audio"), nil
 }
 
+// VideoOptions shape a video recording.
+type VideoOptions struct {
+	// Identity whose audio and video are recorded, typically the OBS ingest.
+	// Empty: the only participant publishing audio.
+	Identity string
+	// Filename is an optional suffix for the key, as AudioOptions.Filename
+	// (<room>/<UTC time>-<unique id>-<Filename>.mp4).
+	Filename string
+	// Width and Height of the recording; 0: the size the participant publishes
+	// (1920x1080 when LiveKit does not know it). Both or neither.
+	Width, Height int
+	Framerate     int // frames per second; 30 when 0
+	VideoBitrate  int // kbps of H.264; 3000 up to 720 lines, 4500 above (LiveKit's presets) when 0
+	AudioBitrate  int // kbps of stereo AAC; 192 when 0, at least 160 for music
+}
+
+// RecordVideo records one participant's audio and video as MP4 (H.264 and
+// stereo AAC), without Chrome.
+//
+// It is a track composite of the participant's audio and video tracks, not a
+// participant egress: the facade already picks tracks by SID (as RecordAudio and
+// HLS do), the caller learns at once when the participant has no video, and the
+// recording holds exactly the two tracks that were live when it started. Egress
+// v1.8.6 cannot pass H.264 through into a muxed file: for any track composite or
+// participant egress with a file output it decodes and re-encodes the video
+// (pkg/config/output.go sets VideoEncoding for every encoded file output; only a
+// track egress copies a track as it is, one track per file, without audio). So
+// the video is encoded with x264 at the source's size and the audio as AAC at a
+// bitrate fit for music; AAC rather than Opus because every browser and player
+// plays AAC in MP4.
+func (s *Service) RecordVideo(ctx context.Context, room string, o VideoOptions) (Egress, error) {
+	const op = "egress.RecordVideo"
+	if o.AudioBitrate == 0 {
+		o.AudioBitrate = 192
+	}
+	switch {
+	case o.AudioBitrate < 160 || o.AudioBitrate > 512:
+		return Egress{}, errs.Invalid(op, "audio bitrate %d kbps is outside 160..512", o.AudioBitrate)
+	case (o.Width == 0) != (o.Height == 0):
+		return Egress{}, errs.Invalid(op, "give both width and height, or neither")
+	case o.Width < 0 || o.Height < 0 || o.Width%2 == 1 || o.Height%2 == 1 || o.Width > 3840 || o.Height > 3840 || (o.Width > 0 && (o.Width < 16 || o.Height < 16)):
+		return Egress{}, errs.Invalid(op, "size %dx%d: even numbers of pixels, 16..3840", o.Width, o.Height)
+	case o.Framerate < 0 || o.Framerate > 60:
+		return Egress{}, errs.Invalid(op, "framerate %d is outside 1..60", o.Framerate)
+	case o.VideoBitrate < 0 || o.VideoBitrate > 50000:
+		return Egress{}, errs.Invalid(op, "video bitrate %d kbps is outside 1..50000", o.VideoBitrate)
+	}
+	key, err := s.keys.file(op, room, o.Filename, ".mp4")
+	if err != nil {
+		return Egress{}, err
+	}
+	t, err := s.oneAudioTrack(ctx, op, room, o.Identity)
+	if err != nil {
+		return Egress{}, err
+	}
+	if t.videoSID == "" {
+		return Egress{}, &errs.Error{Op: op, Kind: errs.ErrFailedPrecondition,
+			Message: fmt.Sprintf("%s publishes no video in %s", t.identity, room), Hint: "record the audio instead"}
+	}
+	enc := t.videoEncoding(o.Width, o.Height)
+	if o.Framerate != 0 {
+		enc.Framerate = int32(o.Framerate)
+	}
+	if o.VideoBitrate != 0 {
+		enc.VideoBitrate = int32(o.VideoBitrate)
+	}
+	enc.AudioCodec, enc.AudioBitrate, enc.AudioFrequency = livekit.AudioCodec_AAC, int32(o.AudioBitrate), 48000
+	info, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.api.StartTrackCompositeEgress, &livekit.TrackCompositeEgressRequest{
+		RoomName: room, AudioTrackId: t.sid, VideoTrackId: t.videoSID,
+		Options: &livekit.TrackCompositeEgressRequest_Advanced{Advanced: enc},
+		FileOutputs: []*livekit.EncodedFileOutput{{FileType: livekit.EncodedFileType_MP4, Filepath: key,
+			Output: &livekit.EncodedFileOutput_S3{S3: s.store.s3()}}},
+	})
+	if err != nil {
+		return Egress{}, err
+	}
+	return s.from(info, "video"), nil
+}
+
+// videoEncoding is H.264 at width x height, or at the size the track publishes
+// when those are 0 (egress would otherwise scale everything to 1920x1080), with
+// LiveKit's preset bitrate for that size at 30 fps.
+func (t audioTrack) videoEncoding(width, height int) *livekit.EncodingOptions {
+	w, h := int32(width), int32(height)
+	if w == 0 {
+		// The top simulcast layer's size; egress wants even numbers.
+		w, h = int32(t.width)&^1, int32(t.height)&^1
+	}
+	if w < 16 || h < 16 {
+		w, h = 1920, 1080
+	}
+	bitrate := int32(4500)
+	if min(w, h) <= 720 {
+		bitrate = 3000
+	}
+	return &livekit.EncodingOptions{VideoCodec: livekit.VideoCodec_H264_MAIN, Width: w, Height: h, Framerate: 30, VideoBitrate: bitrate}
+}
+
 // RecordStems records every audio track in the room to its own file: one stem per
 // performer, for mixing after the show, at <room>/stems/<UTC time>-<unique
 // id>-<identity> (egress adds the extension).
@@ -264,9 +362,11 @@ func (s *Service) activeTrackEgress(ctx context.Context, op, room string) (map[s
 	return out, nil
 }
 
-// HLS records the show's audio as HLS segments into the bucket, in a folder of its
-// own (<room>/hls/<UTC time>-<unique id>/playlist.m3u8 and its segments), so a
-// second HLS of the same room overwrites nothing.
+// HLS records the show as HLS segments into the bucket, in a folder of its own
+// (<room>/hls/<UTC time>-<unique id>/playlist.m3u8 and its segments), so a
+// second HLS of the same room overwrites nothing. The segments carry the
+// participant's video too when it publishes any (H.264 at the size it publishes),
+// and only the audio otherwise; audio is AAC either way.
 func (s *Service) HLS(ctx context.Context, room, identity string) (Egress, error) {
 	const op = "egress.HLS"
 	dir, err := s.keys.base(op, room, "hls")
@@ -277,12 +377,22 @@ func (s *Service) HLS(ctx context.Context, room, identity string) (Egress, error
 	if err != nil {
 		return Egress{}, err
 	}
-	info, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.api.StartTrackCompositeEgress, &livekit.TrackCompositeEgressRequest{
+	req := &livekit.TrackCompositeEgressRequest{
 		RoomName: room, AudioTrackId: t.sid,
 		SegmentOutputs: []*livekit.SegmentedFileOutput{{Protocol: livekit.SegmentedFileProtocol_HLS_PROTOCOL,
 			FilenamePrefix: dir + "/segment", PlaylistName: dir + "/playlist.m3u8", SegmentDuration: 4,
 			Output: &livekit.SegmentedFileOutput_S3{S3: s.store.s3()}}},
-	})
+	}
+	if t.videoSID != "" {
+		// Only the size: audio stays at egress's AAC defaults, as without video.
+		// Egress asks x264 for a key frame at each segment boundary
+		// (splitmuxsink's keyframe requests), so segments stay within their 4 s.
+		req.VideoTrackId = t.videoSID
+		v := t.videoEncoding(0, 0)
+		req.Options = &livekit.TrackCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{
+			Width: v.Width, Height: v.Height, Framerate: v.Framerate, VideoBitrate: v.VideoBitrate}}
+	}
+	info, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.api.StartTrackCompositeEgress, req)
 	if err != nil {
 		return Egress{}, err
 	}
@@ -434,7 +544,12 @@ func (s *Service) WaitFor(ctx context.Context, id string, want ...Status) (Egres
 	})
 }
 
-type audioTrack struct{ sid, identity, videoSID string }
+// audioTrack is one audio track and its publisher's first video track, if any,
+// with that video's size.
+type audioTrack struct {
+	sid, identity, videoSID string
+	width, height           uint32
+}
 
 // audioTracks lists who publishes audio, so presets can pick tracks by performer.
 func (s *Service) audioTracks(ctx context.Context, op, room string) ([]audioTrack, error) {
@@ -447,15 +562,16 @@ func (s *Service) audioTracks(ctx context.Context, op, room string) ([]audioTrac
 	}
 	var out []audioTrack
 	for _, p := range res.Participants {
-		var video string
+		var video *livekit.TrackInfo
 		for _, t := range p.Tracks {
-			if t.Type == livekit.TrackType_VIDEO && video == "" {
-				video = t.Sid
+			if t.Type == livekit.TrackType_VIDEO && video == nil {
+				video = t
 			}
 		}
 		for _, t := range p.Tracks {
 			if t.Type == livekit.TrackType_AUDIO {
-				out = append(out, audioTrack{sid: t.Sid, identity: p.Identity, videoSID: video})
+				out = append(out, audioTrack{sid: t.Sid, identity: p.Identity, videoSID: video.GetSid(),
+					width: video.GetWidth(), height: video.GetHeight()})
 			}
 		}
 	}
@@ -534,6 +650,8 @@ func kindOf(info *livekit.EgressInfo) string {
 		return "restream"
 	case len(info.SegmentResults) > 0:
 		return "hls"
+	case info.GetTrackComposite().GetVideoTrackId() != "":
+		return "video"
 	default:
 		return "audio"
 	}

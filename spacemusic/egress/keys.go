@@ -14,7 +14,7 @@ import (
 // Object keys are chosen here, never by the caller, so that no recording can
 // overwrite another:
 //
-//	<room>/<stamp>-<id>[-<suffix>].ogg           RecordAudio, RecordRoom (.mp4 or .ogg)
+//	<room>/<stamp>-<id>[-<suffix>].ogg           RecordAudio, RecordRoom (.mp4 or .ogg), RecordVideo (.mp4)
 //	<room>/hls/<stamp>-<id>/playlist.m3u8        HLS, its segments beside it
 //	<room>/stems/<stamp>-<id>-<identity>.<ext>   RecordStems (egress adds the extension)
 //

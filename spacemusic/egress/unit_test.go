@@ -1,10 +1,16 @@
 package egress
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
+	"github.com/livekit/protocol/livekit"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 )
@@ -40,4 +46,49 @@ func TestStorageNeverPrintsTheSecret(t *testing.T) {
 	assert.True(t, target{s}.s3().ForcePathStyle, "path style for MinIO (livekit/protocol#223)")
 	assert.Error(t, Storage{}.Validate())
 	assert.Error(t, Storage{Bucket: "b", AccessKey: "a", SecretKey: "s", Endpoint: "ftp://x"}.Validate())
+}
+
+// A video recording is as large as what the participant sends, at LiveKit's
+// preset bitrate for that size; egress's own default (1920x1080) only when
+// LiveKit does not know the size.
+func TestVideoIsRecordedAtTheSizeItIsSent(t *testing.T) {
+	for _, c := range []struct {
+		track         audioTrack
+		w, h, bitrate int32
+	}{
+		{audioTrack{width: 1280, height: 720}, 1280, 720, 3000},
+		{audioTrack{width: 1920, height: 1080}, 1920, 1080, 4500},
+		{audioTrack{width: 853, height: 480}, 852, 480, 3000},   // egress wants even sizes
+		{audioTrack{width: 720, height: 1280}, 720, 1280, 3000}, // portrait
+		{audioTrack{}, 1920, 1080, 4500},
+	} {
+		enc := c.track.videoEncoding(0, 0)
+		assert.Equal(t, [3]int32{c.w, c.h, c.bitrate}, [3]int32{enc.Width, enc.Height, enc.VideoBitrate}, "%+v", c.track)
+		assert.Equal(t, livekit.VideoCodec_H264_MAIN, enc.VideoCodec)
+	}
+	enc := audioTrack{width: 1920, height: 1080}.videoEncoding(1280, 720)
+	assert.Equal(t, [2]int32{1280, 720}, [2]int32{enc.Width, enc.Height}, "the caller's size wins")
+}
+
+// Options no recording can have are refused before LiveKit is asked.
+func TestVideoOptionsAreCheckedFirst(t *testing.T) {
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.Error(w, "nobody should ask", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	s, err := New(Config{URL: srv.URL, APIKey: "k", APISecret: "secret-0123456789abcdefghijklmnopqrstuv"},
+		Storage{Endpoint: "http://127.0.0.1:9", Bucket: "b", AccessKey: "a", SecretKey: "s"})
+	require.NoError(t, err)
+	for _, o := range []VideoOptions{
+		{AudioBitrate: 128}, {AudioBitrate: 1000}, {Width: 1280}, {Width: 1281, Height: 720}, {Width: 8, Height: 8},
+		{Width: 7680, Height: 4320}, {Framerate: 120}, {Framerate: -1}, {VideoBitrate: -5}, {Filename: "take.mp4"}, {Filename: "../x"},
+	} {
+		_, err := s.RecordVideo(context.Background(), "stage", o)
+		assert.ErrorIs(t, err, errs.ErrInvalidArgument, "%+v", o)
+	}
+	_, err = s.RecordVideo(context.Background(), "a/b", VideoOptions{})
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument, "a room that is no folder")
+	assert.Zero(t, asked.Load(), "a refused option reached LiveKit")
 }

@@ -22,7 +22,7 @@ type armed struct {
 	sid     string
 	show    bool // the room is a show (its metadata says so)
 	env     envelope
-	running map[string]string // "audio", "hls", "restream" -> egress ID; "stem/<ID>" -> ID
+	running map[string]string // "audio", "video", "hls", "restream" -> egress ID; "stem/<ID>" -> ID
 	stems   string            // the audio tracks RecordStems last saw
 	tried   map[string]time.Time
 	retry   time.Time // when a failed start is tried again
@@ -272,7 +272,9 @@ func (s *Service) arm(ctx context.Context, name string, a *armed, who []string, 
 			if tracks := audioTracks(snap, name); tracks != a.stems {
 				todo = append(todo, k)
 			}
-		} else if a.running[k] == "" {
+		} else if a.running[k] == "" && (k != RecordVideo || sendsVideo(snap, name, src)) {
+			// Video waits for the source's video track, which may be published a
+			// moment after its audio: started earlier it would only be refused.
 			todo = append(todo, k)
 		}
 	}
@@ -302,6 +304,10 @@ func (s *Service) arm(ctx context.Context, name string, a *armed, who []string, 
 		case RecordAudio:
 			var e egress.Egress
 			e, err = s.cfg.Egress.RecordAudio(ctx, name, egress.AudioOptions{Identity: src})
+			started = []egress.Egress{e}
+		case RecordVideo:
+			var e egress.Egress
+			e, err = s.cfg.Egress.RecordVideo(ctx, name, egress.VideoOptions{Identity: src})
 			started = []egress.Egress{e}
 		case RecordHLS:
 			var e egress.Egress
@@ -352,6 +358,20 @@ func (s *Service) stopParts(ctx context.Context, name string, a *armed) {
 		delete(a.running, k)
 	}
 	a.stems = ""
+}
+
+// sendsVideo reports whether identity publishes a video track on the stage.
+func sendsVideo(snap *events.Snapshot, name, identity string) bool {
+	r := snap.Rooms[name]
+	if r == nil {
+		return false
+	}
+	for _, p := range r.Participants {
+		if p.Identity == identity && slices.ContainsFunc(p.Tracks, func(t events.Track) bool { return t.Kind == "video" }) {
+			return true
+		}
+	}
+	return false
 }
 
 // audioTracks names the audio tracks performers and the ingest publish.

@@ -23,7 +23,7 @@ type Spec struct {
 	Stage       StageOptions  `json:"stage,omitzero"`
 	Performers  []Performer   `json:"performers,omitempty"`
 	Ingest      Ingest        `json:"ingest,omitzero"`
-	Record      []string      `json:"record,omitempty"`   // "audio", "stems", "hls"
+	Record      []string      `json:"record,omitempty"`   // "audio", "video", "stems", "hls"
 	Restream    []string      `json:"restream,omitempty"` // rtmp(s)://host/app/stream-key
 	ListenerTTL time.Duration `json:"listenerTtl,omitempty"`
 	// EndAfter closes the show this long after its music stopped (the ingest
@@ -79,6 +79,9 @@ const (
 	RecordAudio = "audio" // the show's audio (the ingest, or the first performer heard)
 	RecordStems = "stems" // one file per performer
 	RecordHLS   = "hls"
+	// RecordVideo is the show's source's audio and video as MP4 (the ingest, or
+	// the first performer heard), started once that source sends video.
+	RecordVideo = "video"
 )
 
 // Limits of a Spec. They keep its metadata envelope far below LiveKit's 64 KiB.
@@ -182,13 +185,16 @@ func (s Spec) normal() (Spec, error) {
 	out.Record = nil
 	for _, r := range s.Record {
 		switch r {
-		case RecordAudio, RecordStems, RecordHLS:
+		case RecordAudio, RecordVideo, RecordStems, RecordHLS:
 			if !slices.Contains(out.Record, r) {
 				out.Record = append(out.Record, r)
 			}
 		default:
-			bad("record %q; want audio, stems or hls", r)
+			bad("record %q; want audio, video, stems or hls", r)
 		}
+	}
+	if slices.Contains(s.Record, RecordVideo) && s.Ingest.AudioOnly {
+		bad("record video, but the ingest is audio only")
 	}
 	if len(s.Restream) > MaxDestinations {
 		bad("%d restream destinations; at most %d", len(s.Restream), MaxDestinations)

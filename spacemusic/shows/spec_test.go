@@ -40,7 +40,8 @@ func TestBadSpecsAreRefusedClearly(t *testing.T) {
 			s.Performers = s.Performers[:1]
 			s.Ingest = Ingest{Kind: PullURL, URL: "file:///etc/passwd"}
 		}, "http or https"},
-		"an unknown record":   {func(s *Spec) { s.Record = append(s.Record, "video") }, `record "video"`},
+		"an unknown record":   {func(s *Spec) { s.Record = append(s.Record, "vinyl") }, `record "vinyl"`},
+		"video without video": {func(s *Spec) { s.Record = append(s.Record, "video") }, "record video, but the ingest is audio only"},
 		"a bad destination":   {func(s *Spec) { s.Restream = []string{"http://x/app/OTHER-SECRET"} }, "is not an rtmp(s)"},
 		"too many performers": {func(s *Spec) { s.Performers = make([]Performer, 100_000) }, "100000 performers; at most 64"},
 		"too many destinations": {func(s *Spec) {
@@ -68,6 +69,9 @@ func TestBadSpecsAreRefusedClearly(t *testing.T) {
 		})
 	}
 	assert.NoError(t, friday().Validate())
+	video := friday()
+	video.Ingest.AudioOnly, video.Record = false, []string{"video", "hls"}
+	assert.NoError(t, video.Validate(), "OBS with video: its audio and video recorded")
 }
 
 // The room's metadata is a small versioned envelope without a credential: the

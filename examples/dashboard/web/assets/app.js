@@ -158,6 +158,11 @@ async function refreshRoom() {
     el("div", { class: "row" },
       el("button", { onclick: () => act(p.identity, "mute") }, "Mute all audio"),
       el("button", { onclick: () => act(p.identity, p.permission.canPublish ? "demote" : "promote") }, p.permission.canPublish ? "Demote" : "Promote"),
+      // Whoever sends video (the OBS ingest, a camera) can be recorded as MP4.
+      p.tracks.some((t) => t.kind === "video") ? el("button", { "data-record-video": p.identity, onclick: () => guard(async () => {
+        await api("POST", "/api/egress", { kind: "video", room: state.room, identity: p.identity });
+        await refreshRoom();
+      }) }, "Record video") : "",
       el("button", { class: "danger", onclick: () => confirm("Remove " + p.identity + "?") && act(p.identity, "remove") }, "Kick")))));
   const ing = await api("GET", "/api/ingress?room=" + encodeURIComponent(name)).catch(() => []);
   $("#room-ingress").replaceChildren(...ing.map(ingressCard));
