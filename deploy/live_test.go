@@ -239,7 +239,7 @@ func TestMonitoringWatchesARealShow(t *testing.T) {
 			t.Errorf("panel %q: its query returned nothing during a show\n\t%s", q.panel, q.expr)
 		}
 	}
-	t.Logf("%d queries of %d panels return data", len(queries)-len(empty), len(panels))
+	t.Logf("%d of %d queries (%d panels) return data", len(queries)-len(empty), len(queries), len(panels))
 	if n := p.query(t, `{__name__=~"livekit_.+", job="livekit", node_id=""}`); n != 0 {
 		t.Errorf("%d livekit-server series lack node_id", n)
 	}
