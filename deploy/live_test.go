@@ -157,8 +157,10 @@ func dashboardBinary(t *testing.T) string {
 // pending; when livekit-server stops, LiveKit-down does.
 func TestMonitoringWatchesARealShow(t *testing.T) {
 	testenv.RequireNetNS(t)
+	began := time.Now()
 	promBin := testenv.Binary(t, "prometheus", "prometheus")
 	dashBin := dashboardBinary(t)
+	t.Logf("dashboard built in %.1fs", time.Since(began).Seconds())
 	dashPort := testenv.FreePort(t)
 	env, ing := testenv.Ingress(t, testenv.WithWebhook(fmt.Sprintf("http://127.0.0.1:%d/api/webhooks/livekit", dashPort)))
 	eg := testenv.Egress(t, env)
@@ -180,6 +182,7 @@ func TestMonitoringWatchesARealShow(t *testing.T) {
 	proc := testenv.StartProcess(t, "prometheus", promBin, []string{"--config.file=" + cfg, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort), "--log.level=warn"})
 	waitOK(t, p.base+"/-/ready", 20*time.Second, proc)
+	t.Logf("stack and Prometheus up after %.1fs", time.Since(began).Seconds())
 
 	// The show: a stage, a performer playing, OBS streaming, a recording.
 	ctx := context.Background()
@@ -202,6 +205,8 @@ func TestMonitoringWatchesARealShow(t *testing.T) {
 	must(t, err)
 	_, err = sm.Egress.WaitFor(testenv.Within(t, wait), rec.ID, egress.Active)
 	must(t, err)
+
+	t.Logf("the show is on after %.1fs", time.Since(began).Seconds())
 
 	// Every panel's every query returns data while the show runs. Grafana's
 	// $__rate_interval is four scrape intervals at least; 15 s here.
@@ -239,7 +244,7 @@ func TestMonitoringWatchesARealShow(t *testing.T) {
 			t.Errorf("panel %q: its query returned nothing during a show\n\t%s", q.panel, q.expr)
 		}
 	}
-	t.Logf("%d of %d queries (%d panels) return data", len(queries)-len(empty), len(queries), len(panels))
+	t.Logf("%d of %d queries (%d panels) return data after %.1fs", len(queries)-len(empty), len(queries), len(panels), time.Since(began).Seconds())
 	if n := p.query(t, `{__name__=~"livekit_.+", job="livekit", node_id=""}`); n != 0 {
 		t.Errorf("%d livekit-server series lack node_id", n)
 	}
