@@ -222,6 +222,12 @@ func TestMonitoringWatchesARealShow(t *testing.T) {
 			queries = append(queries, query{pn.Title, expr})
 		}
 	}
+	// The show's own figures, from the dashboard's model: the stage has the
+	// performer and OBS on it, is recorded and its ingest is live.
+	for _, expr := range []string{`dashboard_room_publishers{room="stage"} >= 2`, `dashboard_room_recording{room="stage"} == 1`,
+		`dashboard_room_ingest_live{room="stage"} == 1`} {
+		queries = append(queries, query{"(the stage's figures)", expr})
+	}
 	var empty []query
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
 		empty = empty[:0]

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 // roomCollector exports per-room figures, which LiveKit declined to export for
@@ -24,7 +25,7 @@ type roomCollector struct {
 const otherRooms = "_other"
 
 var (
-	roomParticipantsDesc = prometheus.NewDesc("dashboard_room_participants", `Participants in the room, as LiveKit last counted them (live model); rooms past DASHBOARD_METRICS_ROOMS are summed in room="_other".`, []string{"room"}, nil)
+	roomParticipantsDesc = prometheus.NewDesc("dashboard_room_participants", `Participants in the room (live model; hidden ones not counted, as LiveKit does); rooms past DASHBOARD_METRICS_ROOMS are summed in room="_other".`, []string{"room"}, nil)
 	roomPublishersDesc   = prometheus.NewDesc("dashboard_room_publishers", "Participants publishing in the room (on stage).", []string{"room"}, nil)
 	roomRecordingDesc    = prometheus.NewDesc("dashboard_room_recording", `1 while the room is being recorded (for room="_other": how many of those rooms are).`, []string{"room"}, nil)
 	roomIngestLiveDesc   = prometheus.NewDesc("dashboard_room_ingest_live", "Ingests (RTMP/WHIP/URL) of the room that are live (publishing or buffering); only rooms that have an ingress. 0 after 1 means the encoder stopped.", []string{"room"}, nil)
@@ -60,35 +61,28 @@ func (c roomCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // perRoom sums the snapshot's figures by label: each of the limit busiest open
-// rooms under its name, the others under otherRooms.
+// rooms under its name, the others under otherRooms. Rooms are counted from the
+// model as the room routes count them (RoomList): LiveKit's own counts in a
+// room's last description lag behind joins and publications.
 func perRoom(snap *events.Snapshot, limit int) map[string]roomFigures {
-	names := snap.RoomNames()
-	slices.SortStableFunc(names, func(a, b string) int {
-		return cmp.Compare(snap.Rooms[b].NumParticipants, snap.Rooms[a].NumParticipants)
+	list := snap.RoomList()
+	slices.SortStableFunc(list, func(a, b rooms.Room) int {
+		return cmp.Or(cmp.Compare(b.NumParticipants, a.NumParticipants), cmp.Compare(a.Name, b.Name))
 	})
-	label := make(map[string]string, len(names))
-	for i, n := range names {
-		label[n] = n
+	label := make(map[string]string, len(list))
+	out := make(map[string]roomFigures, min(len(list), limit+1))
+	for i, r := range list {
+		label[r.Name] = r.Name
 		if i >= limit {
-			label[n] = otherRooms
+			label[r.Name] = otherRooms
 		}
-	}
-	recording := map[string]bool{}
-	for _, r := range snap.Recordings {
-		if r.Active() {
-			recording[r.Room] = true
-		}
-	}
-	out := make(map[string]roomFigures, min(len(names), limit+1))
-	for _, n := range names {
-		r := snap.Rooms[n]
-		f := out[label[n]]
+		f := out[label[r.Name]]
 		f.participants += r.NumParticipants
 		f.publishers += r.NumPublishers
-		if r.ActiveRecording || recording[n] {
+		if r.ActiveRecording {
 			f.recording++
 		}
-		out[label[n]] = f
+		out[label[r.Name]] = f
 	}
 	for _, in := range snap.Ingresses {
 		l, open := label[in.Room]

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,8 +40,20 @@ func scrapeRooms(t *testing.T, c prometheus.Collector) map[string]float64 {
 	return out
 }
 
-func room(name string, participants, publishers int, recording bool) *events.Room {
-	return &events.Room{Room: rooms.Room{Name: name, NumParticipants: participants, NumPublishers: publishers, ActiveRecording: recording}}
+// room is an open room with n participants, the first publishers of them
+// publishing a track, and a hidden monitor who is not counted.
+func room(name string, n, publishers int) *events.Room {
+	r := &events.Room{Room: rooms.Room{Name: name}, Participants: map[string]events.Participant{}}
+	for i := range n {
+		p := events.Participant{Participant: rooms.Participant{Identity: fmt.Sprintf("p%d", i)}}
+		if i < publishers {
+			p.Tracks = []rooms.Track{{SID: fmt.Sprintf("TR_%d", i)}}
+		}
+		r.Participants[p.Identity] = p
+	}
+	monitor := events.Participant{Participant: rooms.Participant{Identity: "monitor", Permission: rooms.Permission{Hidden: true}}}
+	r.Participants[monitor.Identity] = monitor
+	return r
 }
 
 func ingest(id, room string, st ingress.State) events.IngestState {
@@ -49,16 +62,17 @@ func ingest(id, room string, st ingress.State) events.IngestState {
 
 // Friday's show has the most people, so it keeps its name; with a limit of two
 // rooms, the two quiet rehearsal rooms share room="_other". Figures come from the
-// model alone: recordings the model knows of count like LiveKit's flag, an
-// ingress of a closed room is no one's, and only rooms with an ingress say
+// model alone, counted as the room routes count them (hidden monitors are not
+// participants; a room is recorded while the model has a running egress for it),
+// an ingress of a closed room is no one's, and only rooms with an ingress say
 // whether their ingest is live.
 func TestRoomMetricsComeFromTheModelWithACapOnRooms(t *testing.T) {
 	snap := &events.Snapshot{Synced: true,
 		Rooms: map[string]*events.Room{
-			"friday-jam":  room("friday-jam", 40, 3, true),
-			"soundcheck":  room("soundcheck", 5, 2, false),
-			"rehearsal-a": room("rehearsal-a", 2, 1, false),
-			"rehearsal-b": room("rehearsal-b", 1, 1, false),
+			"friday-jam":  room("friday-jam", 40, 3),
+			"soundcheck":  room("soundcheck", 5, 2),
+			"rehearsal-a": room("rehearsal-a", 2, 1),
+			"rehearsal-b": room("rehearsal-b", 1, 1),
 		},
 		Ingresses: map[string]events.IngestState{
 			"IN_obs":   ingest("IN_obs", "friday-jam", ingress.Publishing),
@@ -66,9 +80,9 @@ func TestRoomMetricsComeFromTheModelWithACapOnRooms(t *testing.T) {
 			"IN_a":     ingest("IN_a", "rehearsal-a", ingress.Buffering),
 			"IN_gone":  ingest("IN_gone", "last-week", ingress.Publishing),
 		},
-		Recordings: map[string]events.Recording{
+		Recordings: map[string]events.Recording{ // the model keeps the running ones
+			"EG_f": {Egress: egress.Egress{ID: "EG_f", Room: "friday-jam", Status: egress.Active}},
 			"EG_b": {Egress: egress.Egress{ID: "EG_b", Room: "rehearsal-b", Status: egress.Active}},
-			"EG_c": {Egress: egress.Egress{ID: "EG_c", Room: "soundcheck", Status: egress.Complete}},
 		},
 	}
 	got := scrapeRooms(t, roomCollector{events: snapshotOnly{snap: snap}, limit: 2})
