@@ -33,6 +33,7 @@ type settings struct {
 	RateBurst       int
 	BodyLimit       int64
 	MetricsPublic   bool
+	MetricsRooms    int // DASHBOARD_METRICS_ROOMS: rooms labelled in /metrics; the rest are room="_other"
 	LogLevel        slog.Level
 	LiveKitTimeout  time.Duration
 	HealthTimeout   time.Duration
@@ -132,6 +133,13 @@ var knobs = []setting{
 	}},
 	{"DASHBOARD_METRICS_PUBLIC", "metrics-public", "true", "serve /metrics without auth (false: the API's auth applies)", func(s *settings, v string) (err error) {
 		s.MetricsPublic, err = strconv.ParseBool(v)
+		return err
+	}},
+	{"DASHBOARD_METRICS_ROOMS", "metrics-rooms", "50", `rooms with their own label in /metrics' per-room series (the busiest); the rest are summed as room="_other"`, func(s *settings, v string) (err error) {
+		s.MetricsRooms, err = strconv.Atoi(v)
+		if err == nil && s.MetricsRooms < 0 {
+			err = fmt.Errorf("must not be negative")
+		}
 		return err
 	}},
 	{"DASHBOARD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(s *settings, v string) error {

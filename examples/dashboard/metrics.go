@@ -37,6 +37,9 @@ func newMetrics(d Deps) *metrics {
 	show := &showCollector{rooms: d.Rooms, ingress: d.Ingress, egress: d.Egress}
 	m.reg.MustRegister(m.requests, m.latency, show,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	if d.Events != nil {
+		m.reg.MustRegister(roomCollector{events: d.Events, limit: d.Settings.MetricsRooms})
+	}
 	m.http = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Timeout: 10 * time.Second})
 	return m
 }

@@ -47,7 +47,10 @@ type LiveKit struct {
 	APIKey    string
 	APISecret string
 	RedisAddr string
-	Process   *Process
+	// MetricsURL is livekit-server's Prometheus endpoint (prometheus.port, on
+	// the loopback bind address): http://127.0.0.1:port/metrics.
+	MetricsURL string
+	Process    *Process
 }
 
 // LiveKit starts a livekit-server on loopback with a fresh API key and secret.
@@ -56,10 +59,11 @@ func (s *Stack) LiveKit(o LiveKitOptions) (*LiveKit, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := FreePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
+	port, metrics := ports[0], ports[1]
 	udp, err := FreeUDPPort()
 	if err != nil {
 		return nil, err
@@ -69,8 +73,11 @@ func (s *Stack) LiveKit(o LiveKitOptions) (*LiveKit, error) {
 		return nil, err
 	}
 	lk := &LiveKit{URL: fmt.Sprintf("http://127.0.0.1:%d", port), WSURL: fmt.Sprintf("ws://127.0.0.1:%d", port),
-		APIKey: "streamkit", APISecret: Secret(), RedisAddr: o.Redis}
+		APIKey: "streamkit", APISecret: Secret(), RedisAddr: o.Redis, MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics)}
 	cfg := ServerYAML(port, udp, lk.APIKey, lk.APISecret, o.Redis, o.RemoteUnmute)
+	// The seed's operators watch LiveKit through Prometheus (deploy/): the
+	// metrics port listens on bind_addresses, so on loopback here.
+	cfg += fmt.Sprintf("prometheus:\n  port: %d\n", metrics)
 	if o.RTMPBase != "" {
 		cfg += fmt.Sprintf("ingress:\n  rtmp_base_url: %s\n  whip_base_url: %s\n", o.RTMPBase, o.WHIPBase)
 	}

@@ -13,19 +13,24 @@ type Ingress struct {
 	RTMPBase  string // rtmp://127.0.0.1:port/x: the server URL OBS pushes to
 	WHIPBase  string // http://127.0.0.1:port/w
 	HealthURL string
-	Process   *Process
+	// MetricsURL is Ingress's Prometheus endpoint (prometheus_port). Ingress
+	// listens on every interface, as it does for RTMP and health; reach it on
+	// loopback.
+	MetricsURL string
+	Process    *Process
 
-	rtmp, whip, health, relay int
+	rtmp, whip, health, relay, metrics int
 }
 
 // PlanIngress chooses the ingress's ports.
 func PlanIngress() (*Ingress, error) {
-	p, err := freePorts(4)
+	p, err := freePorts(5)
 	if err != nil {
 		return nil, err
 	}
 	return &Ingress{RTMPBase: fmt.Sprintf("rtmp://127.0.0.1:%d/x", p[0]), WHIPBase: fmt.Sprintf("http://127.0.0.1:%d/w", p[1]),
-		HealthURL: fmt.Sprintf("http://127.0.0.1:%d/", p[2]), rtmp: p[0], whip: p[1], health: p[2], relay: p[3]}, nil
+		HealthURL: fmt.Sprintf("http://127.0.0.1:%d/", p[2]), MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", p[4]),
+		rtmp: p[0], whip: p[1], health: p[2], relay: p[3], metrics: p[4]}, nil
 }
 
 // StartIngress starts the planned ingress beside lk, which must have Redis and
@@ -54,7 +59,7 @@ health_port: %d
 rtmp_port: %d
 whip_port: %d
 http_relay_port: %d
-prometheus_port: 0
+prometheus_port: %d
 logging: {level: info}
 # Ingress accepts a stream only while idle CPUs - min_idle_ratio*CPUs > the input's
 # cost (stats/monitor.go getAvailable). On a 2-core machine running the test suite's
@@ -62,7 +67,7 @@ logging: {level: info}
 # "no response from servers"; these figures refuse only a saturated machine.
 cpu_cost: {rtmp_cpu_cost: 0.02, whip_cpu_cost: 0.02, whip_bypass_transcoding_cpu_cost: 0.01, url_cpu_cost: 0.02, min_idle_ratio: 0.001}
 rtc_config:
-%s`, lk.APIKey, lk.APISecret, lk.WSURL, lk.RedisAddr, ing.health, ing.rtmp, ing.whip, ing.relay, LoopbackRTC(udp))
+%s`, lk.APIKey, lk.APISecret, lk.WSURL, lk.RedisAddr, ing.health, ing.rtmp, ing.whip, ing.relay, ing.metrics, LoopbackRTC(udp))
 	path := filepath.Join(dir, "ingress.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return fmt.Errorf("stack: write ingress config: %w", err)
@@ -76,7 +81,10 @@ rtc_config:
 // Egress is a running LiveKit Egress service.
 type Egress struct {
 	HealthURL string
-	Process   *Process
+	// MetricsURL is Egress's Prometheus endpoint (prometheus_port; every
+	// interface, like its health port: reach it on loopback).
+	MetricsURL string
+	Process    *Process
 }
 
 // Egress starts LiveKit Egress beside lk, which must have Redis.
@@ -84,7 +92,7 @@ func (s *Stack) Egress(lk *LiveKit) (*Egress, error) {
 	if lk.RedisAddr == "" {
 		return nil, fmt.Errorf("stack: egress needs a LiveKit with Redis")
 	}
-	bin, p, dir, err := s.prepare("egress", 2)
+	bin, p, dir, err := s.prepare("egress", 3)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +103,7 @@ insecure: true
 redis: {address: %s}
 health_port: %d
 template_port: %d
+prometheus_port: %d
 logging: {level: info}
 # a 2-core test machine: lower costs, or egress refuses work
 cpu_cost:
@@ -103,12 +112,12 @@ cpu_cost:
   track_composite_cpu_cost: 0.2
   audio_room_composite_cpu_cost: 0.2
   participant_cpu_cost: 0.2
-`, lk.APIKey, lk.APISecret, lk.WSURL, lk.RedisAddr, p[0], p[1])
+`, lk.APIKey, lk.APISecret, lk.WSURL, lk.RedisAddr, p[0], p[1], p[2])
 	path := filepath.Join(dir, "egress.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, fmt.Errorf("stack: write egress config: %w", err)
 	}
-	e := &Egress{HealthURL: fmt.Sprintf("http://127.0.0.1:%d/", p[0])}
+	e := &Egress{HealthURL: fmt.Sprintf("http://127.0.0.1:%d/", p[0]), MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", p[2])}
 	if e.Process, err = s.Start("egress", bin, nil, "EGRESS_CONFIG_FILE="+path, "TMPDIR="+dir); err != nil {
 		return nil, err
 	}

@@ -18,7 +18,10 @@ func MinIO(t TB) *MinIOEnv {
 }
 
 // EgressEnv is a running LiveKit Egress service.
-type EgressEnv struct{ Process *Process }
+type EgressEnv struct {
+	MetricsURL string // Egress's Prometheus endpoint (http://127.0.0.1:port/metrics)
+	Process    *Process
+}
 
 // Egress starts a real LiveKit Egress next to env, which must have Redis.
 func Egress(t TB, env *Env) *EgressEnv {
@@ -32,5 +35,5 @@ func Egress(t TB, env *Env) *EgressEnv {
 	lk := &stack.LiveKit{URL: env.URL, WSURL: env.WSURL, APIKey: env.APIKey, APISecret: env.APISecret, RedisAddr: env.RedisAddr}
 	e, err := stackFor(t).Egress(lk)
 	must(t, err)
-	return &EgressEnv{Process: e.Process}
+	return &EgressEnv{MetricsURL: e.MetricsURL, Process: e.Process}
 }

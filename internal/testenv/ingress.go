@@ -6,7 +6,9 @@ import "github.com/spacemusic/streamkit/internal/stack"
 type IngressEnv struct {
 	RTMPBase string // rtmp://127.0.0.1:port/x: the server URL OBS pushes to
 	WHIPBase string // http://127.0.0.1:port/w
-	Process  *Process
+	// MetricsURL is Ingress's Prometheus endpoint (http://127.0.0.1:port/metrics).
+	MetricsURL string
+	Process    *Process
 }
 
 // Ingress starts livekit-server with Redis and a real LiveKit Ingress beside it.
@@ -21,5 +23,5 @@ func Ingress(t TB, opts ...Option) (*Env, *IngressEnv) {
 	env := LiveKit(t, append(opts, WithRedis(), WithBackend("process"), func(o *options) { o.rtmpBase, o.whipBase = plan.RTMPBase, plan.WHIPBase })...)
 	lk := &stack.LiveKit{URL: env.URL, WSURL: env.WSURL, APIKey: env.APIKey, APISecret: env.APISecret, RedisAddr: env.RedisAddr}
 	must(t, stackFor(t).StartIngress(plan, lk))
-	return env, &IngressEnv{RTMPBase: plan.RTMPBase, WHIPBase: plan.WHIPBase, Process: plan.Process}
+	return env, &IngressEnv{RTMPBase: plan.RTMPBase, WHIPBase: plan.WHIPBase, MetricsURL: plan.MetricsURL, Process: plan.Process}
 }

@@ -69,7 +69,7 @@ func processLiveKit(t TB, o options) *Env {
 	lk, err := stackFor(t).LiveKit(stack.LiveKitOptions{Redis: redis, RemoteUnmute: !o.noRemoteUnmute,
 		RTMPBase: o.rtmpBase, WHIPBase: o.whipBase, Webhooks: o.webhooks})
 	must(t, err)
-	e := &Env{URL: lk.URL, WSURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret, RedisAddr: lk.RedisAddr, Backend: "process"}
+	e := &Env{URL: lk.URL, WSURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret, RedisAddr: lk.RedisAddr, Backend: "process", MetricsURL: lk.MetricsURL}
 	e.Stop = lk.Process.Stop
 	e.Freeze = func() { must(t, lk.Process.Signal(syscall.SIGSTOP)) }
 	e.Thaw = func() { _ = lk.Process.Signal(syscall.SIGCONT) }

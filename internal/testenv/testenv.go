@@ -30,6 +30,9 @@ type Env struct {
 	APISecret string
 	RedisAddr string // host:port of the node's Redis, empty without one
 	Backend   string // external, docker or process
+	// MetricsURL is the node's Prometheus endpoint (http://127.0.0.1:port/metrics);
+	// process backend only, empty otherwise.
+	MetricsURL string
 
 	// Stop kills the server (fault-injection tests); Start brings it back on the
 	// same ports. The process and docker backends support them; nil for external.
