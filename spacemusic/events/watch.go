@@ -69,7 +69,7 @@ type Watch struct {
 
 	applied atomic.Uint64 // with a shared Log: the newest log revision applied
 
-	base uint64 // with a shared Log: the revision this Watch's model began at
+	base atomic.Uint64 // with a shared Log: the revision this Watch's model began at (set by Run, read by Wait)
 
 	corrections counter[Kind]
 	lastWebhook atomic.Int64
@@ -280,7 +280,7 @@ func (w *Watch) Wait(ctx context.Context, after uint64) ([]Event, error) {
 // since is the events after revision after; gone when some were dropped, or
 // happened before this Watch began.
 func (w *Watch) since(after uint64) ([]Event, bool) {
-	if after < w.dropped || after < w.base {
+	if after < w.dropped || after < w.base.Load() {
 		return nil, true
 	}
 	i := sort.Search(len(w.log), func(i int) bool { return w.log[i].Revision > after })
@@ -345,7 +345,7 @@ func (w *Watch) bootstrap(ctx context.Context) error {
 				s.Revision, s.Changed = head, time.Now()
 				w.model.cur = &s
 				w.snap.Store(&s)
-				w.base = head
+				w.base.Store(head)
 				w.applied.Store(head)
 				w.mu.Unlock()
 				return nil
