@@ -25,7 +25,7 @@ type showRequest struct {
 	Stage      *showStage      `json:"stage,omitempty"`
 	Performers []showPerformer `json:"performers,omitempty"`
 	Ingest     *showIngest     `json:"ingest,omitempty"`
-	// Record is the recording plan: any of audio, stems, hls; it starts by
+	// Record is the recording plan: any of audio, stems, hls, video; it starts by
 	// itself when the show goes live.
 	Record []string `json:"record,omitempty"`
 	// Restream: rtmp(s):// destinations, checked as POST /api/egress's are
