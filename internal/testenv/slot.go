@@ -1,8 +1,10 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -25,31 +27,39 @@ var mediaSlot struct {
 	f     *os.File
 }
 
-// mediaSlotPath is the lock file; every test binary of the machine (and of the
-// network namespace: it shares the file system) uses the same one.
-func mediaSlotPath() string { return filepath.Join(os.TempDir(), "streamkit-media.lock") }
+// mediaSlotPath is lane i's lock file; every test binary of the machine (and of
+// the network namespace: it shares the file system) uses the same ones.
+func mediaSlotPath(i int) string {
+	if i == 0 {
+		return filepath.Join(os.TempDir(), "streamkit-media.lock")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("streamkit-media-%d.lock", i))
+}
 
-// holdMediaSlot takes the media slot for the rest of t, waiting for another test
-// binary to release it. (The dashboard's -dev mode starts its stack through
-// internal/stack and takes no slot: a dev server left running must not block
-// test runs.)
+// mediaLanes is how many test binaries may run media at once:
+// STREAMKIT_MEDIA_LANES (1 to 4), 1 by default. scripts/test runs 2 on its 2
+// cores: most of a media test is waiting on real time (a push, an upload), and
+// the Ingress and Egress CPU limits in internal/stack refuse work only on a
+// saturated machine, which the tests' pushes retry.
+func mediaLanes() int {
+	if n, err := strconv.Atoi(os.Getenv("STREAMKIT_MEDIA_LANES")); err == nil && n >= 1 && n <= 4 {
+		return n
+	}
+	return 1
+}
+
+// holdMediaSlot takes a media lane for the rest of t, waiting while every lane
+// is held by other test binaries. (The dashboard's -dev mode under test takes
+// one through HoldMediaSlot; a dev server left running takes none and never
+// blocks test runs.)
 func holdMediaSlot(t TB) {
 	t.Helper()
 	mediaSlot.mu.Lock()
 	defer mediaSlot.mu.Unlock()
 	if mediaSlot.users == 0 {
-		f, err := os.OpenFile(mediaSlotPath(), os.O_RDWR|os.O_CREATE, 0o666)
+		f, err := takeLane(t)
 		if err != nil {
 			t.Fatalf("testenv: media slot: %v", err)
-		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-			t.Logf("testenv: waiting for another test binary to finish its ingress/egress tests (lock %s)", f.Name())
-			start := time.Now()
-			if err := flockRetry(f); err != nil {
-				f.Close()
-				t.Fatalf("testenv: media slot: %v", err)
-			}
-			t.Logf("testenv: got the media slot after %.1fs", time.Since(start).Seconds())
 		}
 		mediaSlot.f = f
 	}
@@ -57,12 +67,29 @@ func holdMediaSlot(t TB) {
 	t.Cleanup(releaseMediaSlot)
 }
 
-func flockRetry(f *os.File) error {
+// takeLane locks the first free lane, polling while all are held.
+func takeLane(t TB) (*os.File, error) {
+	lanes := mediaLanes()
+	start, told := time.Now(), false
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			return err
+		for i := 0; i < lanes; i++ {
+			f, err := os.OpenFile(mediaSlotPath(i), os.O_RDWR|os.O_CREATE, 0o666)
+			if err != nil {
+				return nil, err
+			}
+			if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+				if told {
+					t.Logf("testenv: got the media slot after %.1fs", time.Since(start).Seconds())
+				}
+				return f, nil
+			}
+			f.Close()
 		}
+		if !told {
+			t.Logf("testenv: waiting for another test binary to finish its ingress/egress tests (locks %s...)", mediaSlotPath(0))
+			told = true
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
