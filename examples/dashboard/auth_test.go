@@ -210,6 +210,7 @@ func TestAuthMatrix(t *testing.T) {
 		"POST /api/rooms/{name}/participants": {func(t *testing.T) (string, any) {
 			return "/api/rooms/matrix/participants", map[string]any{"action": "promote", "identity": "ada"}
 		}},
+		"POST /api/rooms/{name}/monitor": {func(t *testing.T) (string, any) { return "/api/rooms/" + room("matrix")(t) + "/monitor", nil }},
 		"POST /api/tokens": {func(*testing.T) (string, any) {
 			return "/api/tokens", map[string]any{"role": "listener", "room": "matrix", "identity": "bob"}
 		}},

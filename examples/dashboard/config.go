@@ -44,6 +44,7 @@ type settings struct {
 	RestreamAllow   hostList // DASHBOARD_RESTREAM_ALLOW: hosts restreams may send to
 	RedisURL        string   // REDIS_URL: the shared event log; never logged (may hold a password)
 	Resync          time.Duration
+	MonitorSilence  time.Duration // DASHBOARD_MONITOR_SILENCE: the monitor calls a live track silent after this
 }
 
 // setting describes one knob for -help and the README.
@@ -142,6 +143,10 @@ var knobs = []setting{
 	}},
 	{"DASHBOARD_RESYNC", "resync", "30s", "how often the live model lists LiveKit again, to find what lost webhooks did not say", func(s *settings, v string) (err error) {
 		s.Resync, err = positiveDuration(v)
+		return err
+	}},
+	{"DASHBOARD_MONITOR_SILENCE", "monitor-silence", "5s", "the page's monitor says a live audio track is silent after this much silence", func(s *settings, v string) (err error) {
+		s.MonitorSilence, err = positiveDuration(v)
 		return err
 	}},
 	{"REDIS_URL", "redis-url", "", "Redis for the shared event log (replicas share one timeline; history survives restarts), e.g. LiveKit's own; empty: in memory", func(s *settings, v string) error {

@@ -30,15 +30,26 @@ import (
 // ("Server error: Publish failed.") on a 2-core machine.
 func PushRTMP(t TB, url string, d time.Duration, audioOnly bool) *Process {
 	t.Helper()
-	bin := Binary(t, "ffmpeg", "ffmpeg")
-	secs := fmt.Sprintf("%.1f", d.Seconds())
-	args := []string{"-hide_banner", "-loglevel", "warning", "-re"}
 	if audioOnly {
-		args = append(args, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration="+secs,
-			"-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k")
-	} else {
-		args = append(args, "-stream_loop", "-1", "-i", obsClip(t, bin), "-t", secs, "-c", "copy")
+		return PushRTMPSound(t, url, "sine=frequency=440:sample_rate=48000", d)
 	}
+	bin := Binary(t, "ffmpeg", "ffmpeg")
+	return pushRTMP(t, bin, url, d, "-stream_loop", "-1", "-i", obsClip(t, bin), "-t", fmt.Sprintf("%.1f", d.Seconds()), "-c", "copy")
+}
+
+// PushRTMPSound is PushRTMP with audio only, from an ffmpeg lavfi source (e.g.
+// "sine=frequency=440:sample_rate=48000", or "anullsrc=r=48000" for silence),
+// as AAC stereo 128 kbps.
+func PushRTMPSound(t TB, url, lavfi string, d time.Duration) *Process {
+	t.Helper()
+	bin := Binary(t, "ffmpeg", "ffmpeg")
+	return pushRTMP(t, bin, url, d, "-f", "lavfi", "-t", fmt.Sprintf("%.1f", d.Seconds()), "-i", lavfi,
+		"-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k")
+}
+
+func pushRTMP(t TB, bin, url string, d time.Duration, input ...string) *Process {
+	t.Helper()
+	args := append([]string{"-hide_banner", "-loglevel", "warning", "-re"}, input...)
 	args = append(args, "-f", "flv", url)
 	// Like OBS, reconnect when refused: ingress turns streams away while its CPU
 	// monitor sees a busy machine ("server capacity exceeded"; see slot.go). Bounded

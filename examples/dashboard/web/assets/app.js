@@ -144,7 +144,8 @@ async function refreshRoom() {
     closeRoom();
     throw err;
   }
-  $("#participants").replaceChildren(...detail.participants.map((p) => el("li", { class: "card", "data-identity": p.identity },
+  // Hidden participants (monitors like this page's own) are not part of the show.
+  $("#participants").replaceChildren(...detail.participants.filter((p) => !p.permission.hidden).map((p) => el("li", { class: "card", "data-identity": p.identity },
     el("strong", {}, p.name || p.identity), " ", el("span", { class: "muted" }, p.identity),
     p.permission.canPublish ? el("span", { class: "badge ok" }, "on stage") : el("span", { class: "badge" }, "listening"),
     el("ul", { class: "tracks" }, p.tracks.map((t) => el("li", { "data-track": t.sid },
