@@ -2,8 +2,11 @@ package main
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,8 +25,9 @@ import (
 // LiveKit's web SDK: OBS pushes a 440 Hz tone over RTMP and ada plays 660 Hz
 // from her browser. Each gets a meter that hears its own tone; the monitor is
 // hidden (LiveKit does not count it, the page does not list it); muting ada
-// from the page silences her meter and unmuting brings it back; OBS sending
-// silence is called silent; and the monitor fits a phone.
+// from the page silences her meter and unmuting brings it back; a second
+// encoder sending silence is called silent; OBS freezing is called out while
+// LiveKit still says it publishes; and the monitor fits a phone.
 func TestOperatorHearsTheShow(t *testing.T) {
 	testenv.RequireNetNS(t)
 	hook := newHookFront(t)
@@ -53,6 +57,12 @@ func TestOperatorHearsTheShow(t *testing.T) {
 
 	// Listen: a real click, the gesture that lets a page play sound.
 	b.run(chromedp.Click("#listen", chromedp.ByQuery))
+	// A second encoder goes live while the monitor listens, sending only
+	// silence (a mixer with its faders down).
+	hush, err := s.sm.Ingress.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "friday-jam", Identity: "obs-hush"}, AudioOnly: true})
+	require.NoError(t, err)
+	s.keepOutOfLogs(hush.StreamKey)
+	testenv.PushRTMPSound(t, hush.PublishURL, "anullsrc=r=48000:cl=stereo", 2*time.Minute)
 	obsMeter, adaMeter := `#meters li[data-identity="obs-main"]`, `#meters li[data-identity="ada"]`
 	b.until("OBS heard", `+document.querySelector('`+obsMeter+`')?.dataset.rms > -40`)
 	b.until("ada heard", `+document.querySelector('`+adaMeter+`')?.dataset.rms > -40`)
@@ -74,6 +84,12 @@ func TestOperatorHearsTheShow(t *testing.T) {
 	assert.Equal(t, "false", b.attr(obsMeter, "data-clipping"), "a -6 dBFS tone does not clip")
 	b.until("receive health", `+document.querySelector('`+obsMeter+`')?.dataset.kbps > 0`)
 	t.Logf("OBS as the monitor receives it: %s", b.text(obsMeter+" .health"))
+	// The room with the monitor playing, for the README (STREAMKIT_MONITOR_SHOT=path keeps it).
+	shot := filepath.Join(testenv.Artifacts(), "monitor.png")
+	if p := os.Getenv("STREAMKIT_MONITOR_SHOT"); p != "" {
+		shot = p
+	}
+	require.NoError(t, b.Screenshot(shot))
 
 	// The monitor is hidden: LiveKit lists it as hidden and does not count it;
 	// the page lists only the show.
@@ -90,18 +106,18 @@ func TestOperatorHearsTheShow(t *testing.T) {
 	assert.Equal(t, 1, monitor, "LiveKit has the monitor in the room: %+v", ps)
 	require.Eventually(t, func() bool {
 		_, body, _ := s.read(t, "/api/rooms/friday-jam")
-		return strings.Contains(string(body), `"identity":"monitor-`)
-	}, wait, tick, "the dashboard's model heard the monitor join")
+		return strings.Contains(string(body), `"identity":"monitor-`) && strings.Contains(string(body), `"identity":"obs-hush"`)
+	}, wait, tick, "the dashboard's model heard the monitor and the hushed encoder join")
 	_, body, _ := s.read(t, "/api/rooms")
 	listed := decodeAs[[]rooms.Room](t, body)
 	require.Len(t, listed, 1)
-	assert.Equal(t, 2, listed[0].NumParticipants, "the dashboard counts ada and OBS, not the monitor")
+	assert.Equal(t, 3, listed[0].NumParticipants, "the dashboard counts ada and the encoders, not the monitor")
 	// The page draws the room afresh (from the API, which has the monitor now).
 	b.run(chromedp.Evaluate(`document.querySelector("#participants").replaceChildren()`, nil))
 	b.click(`#rooms tr[data-room="friday-jam"] button.link`)
 	b.until("the room drawn again", `document.querySelectorAll("#participants > li").length > 0`)
 	assert.Zero(t, b.count(`#participants li[data-identity^="monitor-"]`), "the page does not list the monitor")
-	assert.Equal(t, 2, b.count(`#participants > li`))
+	assert.Equal(t, 3, b.count(`#participants > li`))
 
 	// Mute ada from the page: her meter falls silent, measured in the page from
 	// the click; unmute: her tone is back.
@@ -115,12 +131,27 @@ func TestOperatorHearsTheShow(t *testing.T) {
 	b.until("ada heard again", `+document.querySelector('`+adaMeter+`')?.dataset.rms > -40`)
 	assert.InDelta(t, 660, hz(adaMeter), 20, "ada's tone is back")
 
-	// OBS sends silence: after the configured 2 s the monitor says so.
-	tone.Stop()
-	testenv.PushRTMPSound(t, obs.PublishURL, "anullsrc=r=48000:cl=stereo", time.Minute)
-	b.until("OBS silent", `document.querySelector('`+obsMeter+`')?.dataset.silent === "true"`)
-	assert.Regexp(t, `silent for \d+ s`, b.text(obsMeter+" .readout"))
+	// The hushed encoder, live after the monitor joined, has its meter too, and
+	// sends silence: after the configured 2 s the monitor says so, while OBS
+	// and ada still sound.
+	hushMeter := `#meters li[data-identity="obs-hush"]`
+	b.until("the hushed encoder called silent", `document.querySelector('`+hushMeter+`')?.dataset.silent === "true"`)
+	assert.Regexp(t, `silent for \d+ s`, b.text(hushMeter+" .readout"))
 	assert.Equal(t, "false", b.attr(adaMeter, "data-silent"), "ada still plays")
+	assert.Equal(t, "false", b.attr(obsMeter, "data-silent"), "OBS still plays")
+	assert.Equal(t, "aac 2 ch 48 kHz", b.text(`#room-ingress li[data-ingress="`+obs.ID+`"] .input`), "what OBS sends, as Ingress read it")
+
+	// OBS freezes (the connection stays, nothing is sent): Ingress still says
+	// publishing; the monitor hears silence and says nothing arrives.
+	assert.Equal(t, "false", b.attr(obsMeter, "data-stalled"))
+	require.NoError(t, tone.Signal(syscall.SIGSTOP))
+	t.Cleanup(func() { _ = tone.Signal(syscall.SIGCONT) })
+	b.until("the stall called", `document.querySelector('`+obsMeter+`')?.dataset.stalled === "true"`)
+	assert.Contains(t, b.text(obsMeter+" .health"), "while LiveKit says the ingest is publishing")
+	in, err := s.sm.Ingress.Get(ctx, obs.ID)
+	require.NoError(t, err)
+	assert.Equal(t, ingress.Publishing, in.State, "LiveKit still says publishing: only the monitor can tell")
+	assert.Equal(t, "false", b.attr(adaMeter, "data-stalled"), "ada is no ingest")
 
 	// On a phone: nothing wider than the screen, the meters still there.
 	b.run(chromedp.EmulateViewport(390, 844))

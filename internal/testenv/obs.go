@@ -149,6 +149,15 @@ func (p *pacedWriter) Write(b []byte) (int, error) {
 // the test ends.
 func PublishWHIP(t TB, whipURL, oggFile string) (stop func()) {
 	t.Helper()
+	_, stop = PublishWHIPTimed(t, whipURL, oggFile)
+	return stop
+}
+
+// PublishWHIPTimed is PublishWHIP, also answering when the file's first frame
+// left: frame i leaves 20 ms × i later (the sender keeps to a wall-clock
+// ticker), which is what a latency measurement needs.
+func PublishWHIPTimed(t TB, whipURL, oggFile string) (first time.Time, stop func()) {
+	t.Helper()
 	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatalf("testenv: whip peer connection: %v", err)
@@ -197,15 +206,20 @@ func PublishWHIP(t TB, whipURL, oggFile string) (stop func()) {
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); <-done; pc.Close() }) }
 	t.Cleanup(stop)
+	started := make(chan time.Time, 1)
 	go func() {
 		defer close(done)
-		_ = sendOgg(ctx, track, oggFile)
+		_ = sendOgg(ctx, track, oggFile, started)
 	}()
-	return stop
+	select {
+	case first = <-started:
+	case <-done:
+	}
+	return first, stop
 }
 
 // sendOgg writes the file's Opus packets to track at their real pace.
-func sendOgg(ctx context.Context, track *webrtc.TrackLocalStaticSample, file string) error {
+func sendOgg(ctx context.Context, track *webrtc.TrackLocalStaticSample, file string, started chan<- time.Time) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
@@ -232,6 +246,10 @@ func sendOgg(ctx context.Context, track *webrtc.TrackLocalStaticSample, file str
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		}
+		if samples > 0 && started != nil { // the first page of sound (the header pages carry none)
+			started <- time.Now()
+			started = nil
 		}
 		if err := track.WriteSample(media.Sample{Data: page, Duration: time.Duration(samples) * time.Second / 48000}); err != nil {
 			return err

@@ -49,7 +49,7 @@
     // The AudioContext is made in the click itself: browsers let a page play
     // sound only from a user's gesture.
     const ctx = new AudioContext();
-    mon = { name, ctx, tracks: new Map(), timers: [], started: performance.now(), room: null };
+    mon = { name, ctx, tracks: new Map(), timers: [], started: performance.now(), room: null, publishing: new Set() };
     box.dataset.room = name;
     delete box.dataset.firstAudioMs;
     button.textContent = "Stop listening";
@@ -69,7 +69,9 @@
       await ctx.resume();
       await room.startAudio().catch(() => {});
       say("listening to " + name, "ok");
-      mon.timers.push(setInterval(measure, 100), setInterval(() => stats().catch(() => {}), 1000));
+      mon.timers.push(setInterval(measure, 100), setInterval(() => stats().catch(() => {}), 1000),
+        setInterval(() => ingests().catch(() => {}), 2000));
+      ingests().catch(() => {});
     } catch (err) {
       stop();
       say(err.message, "bad");
@@ -105,7 +107,7 @@
       el("div", { class: "levels" }, el("label", {}, "peak", peak), el("label", {}, "RMS", rms)),
       el("p", { class: "readout" }, "–"), el("p", { class: "health muted" }, "–"), audio);
     meters.append(card);
-    mon.tracks.set(track.sid, { track, audio, source, analyser, card, peak, rms, silentSince: null, clipUntil: 0,
+    mon.tracks.set(track.sid, { track, audio, source, analyser, card, peak, rms, silentSince: null, clipUntil: 0, quietSince: null, onsets: [],
       time: new Float32Array(analyser.fftSize), freq: new Float32Array(analyser.frequencyBinCount), last: null });
   }
 
@@ -133,6 +135,15 @@
       for (const x of t.time) { const a = Math.abs(x); if (a > max) max = a; sum += x * x; }
       const peakDB = dB(max), rmsDB = dB(Math.sqrt(sum / t.time.length));
       if (max >= CLIP) t.clipUntil = now + 2000;
+      // Onsets: the first loud sample after 200 ms of quiet, as epoch ms (the
+      // delay benchmark compares them with when the sound was made).
+      if (max >= 0.1 && t.quietSince !== null && now - t.quietSince >= 200) {
+        const at = t.time.findIndex((x) => Math.abs(x) >= 0.1);
+        t.onsets.push(Math.round(performance.timeOrigin + now - ((t.time.length - at) / mon.ctx.sampleRate) * 1000));
+        if (t.onsets.length > 50) t.onsets.shift();
+        t.card.dataset.onsets = t.onsets.join(",");
+      }
+      t.quietSince = max < 0.01 ? (t.quietSince ?? now) : max >= 0.1 ? null : t.quietSince;
       const silent = rmsDB < SILENT_DB;
       if (!silent && !box.dataset.firstAudioMs) box.dataset.firstAudioMs = String(Math.round(now - mon.started));
       t.silentSince = silent ? (t.silentSince ?? now) : null;
@@ -167,26 +178,48 @@
     return ((best + shift) * rate) / size;
   }
 
+  // ingests learns which participants are ingresses that LiveKit says are
+  // publishing: their silence on the wire is a stalled encoder.
+  async function ingests() {
+    const m = mon;
+    const res = await fetch("/api/ingress?room=" + encodeURIComponent(m.name), { credentials: "same-origin" });
+    if (!res.ok || mon !== m) return;
+    m.publishing = new Set((await res.json()).filter((i) => i.state === "publishing").map((i) => i.identity));
+  }
+
   // stats turns each track's receiver statistics into bitrate, loss and jitter
   // over the last second.
   async function stats() {
-    for (const t of mon.tracks.values()) {
-      const report = await t.track.getRTCStatsReport();
-      if (!report) continue;
-      let rtp = null;
-      report.forEach((r) => { if (r.type === "inbound-rtp" && r.kind === "audio") rtp = r; });
-      if (!rtp) continue;
-      const cur = { at: rtp.timestamp, bytes: rtp.bytesReceived || 0, lost: rtp.packetsLost || 0, got: rtp.packetsReceived || 0 };
-      const prev = t.last;
-      t.last = cur;
-      if (!prev || cur.at <= prev.at) continue;
-      const kbps = ((cur.bytes - prev.bytes) * 8) / (cur.at - prev.at); // bits per ms = kbit/s
-      const lost = cur.lost - prev.lost, got = cur.got - prev.got;
-      const loss = lost + got > 0 ? (100 * Math.max(0, lost)) / (lost + got) : 0;
-      const jitter = (rtp.jitter || 0) * 1000;
-      Object.assign(t.card.dataset, { kbps: kbps.toFixed(1), loss: loss.toFixed(1), jitter: jitter.toFixed(1) });
-      t.card.querySelector(".health").textContent = `${Math.round(kbps)} kbit/s · loss ${loss.toFixed(1)} % · jitter ${jitter.toFixed(1)} ms`;
-    }
+    // One track's failure (no receiver yet) must not hide the others' figures.
+    await Promise.all([...mon.tracks.values()].map((t) => trackStats(t).catch(() => {})));
+  }
+
+  async function trackStats(t) {
+    const report = await t.track.getRTCStatsReport();
+    if (!report) return;
+    let rtp = null;
+    report.forEach((r) => { if (r.type === "inbound-rtp" && r.kind === "audio") rtp = r; });
+    // No inbound-rtp yet: not a packet has arrived (timestamps are epoch ms).
+    const cur = rtp ? { at: rtp.timestamp, bytes: rtp.bytesReceived || 0, lost: rtp.packetsLost || 0, got: rtp.packetsReceived || 0 }
+      : { at: performance.timeOrigin + performance.now(), bytes: 0, lost: 0, got: 0 };
+    const prev = t.last;
+    t.last = cur;
+    if (!prev || cur.at <= prev.at) return;
+    const kbps = ((cur.bytes - prev.bytes) * 8) / (cur.at - prev.at); // bits per ms = kbit/s
+    const lost = cur.lost - prev.lost, got = cur.got - prev.got;
+    const loss = lost + got > 0 ? (100 * Math.max(0, lost)) / (lost + got) : 0;
+    const jitter = ((rtp && rtp.jitter) || 0) * 1000;
+    // An ingest LiveKit calls publishing that sends nothing for 2 s: OBS
+    // froze or lost its network (Ingress still says publishing and reports
+    // no bitrate), or it sends digital silence, which reaches listeners as
+    // no packets at all (measured: LiveKit forwards nothing for it).
+    const ingest = mon.publishing.has(t.card.dataset.identity) && t.card.dataset.muted !== "true";
+    t.quietFor = ingest && kbps < 1 ? (t.quietFor || 0) + (cur.at - prev.at) : 0;
+    const stalled = t.quietFor >= 2000;
+    Object.assign(t.card.dataset, { kbps: kbps.toFixed(1), loss: loss.toFixed(1), jitter: jitter.toFixed(1), stalled: String(stalled) });
+    t.card.querySelector(".health").textContent = `${Math.round(kbps)} kbit/s · loss ${loss.toFixed(1)} % · jitter ${jitter.toFixed(1)} ms` +
+      (stalled ? ` · nothing arriving for ${Math.floor(t.quietFor / 1000)} s while LiveKit says the ingest is publishing` : "");
+    t.card.classList.toggle("stalled", stalled);
   }
 
   button.addEventListener("click", () => (mon ? stop() : start()));
