@@ -211,6 +211,7 @@ func TestAuthMatrix(t *testing.T) {
 		"POST /api/rooms/{name}/participants": {func(t *testing.T) (string, any) {
 			return "/api/rooms/matrix/participants", map[string]any{"action": "promote", "identity": "ada"}
 		}},
+		"POST /api/rooms/{name}/monitor": {func(t *testing.T) (string, any) { return "/api/rooms/" + room("matrix")(t) + "/monitor", nil }},
 		"POST /api/tokens": {func(*testing.T) (string, any) {
 			return "/api/tokens", map[string]any{"role": "listener", "room": "matrix", "identity": "bob"}
 		}},
@@ -578,6 +579,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 		{"DASHBOARD_RESTREAM_ALLOW", "restream-allow", `"` + restreamDefault + `"`, "the platforms' ingests"},
 		{"DASHBOARD_RESYNC", "resync", `"30s"`, "30s"},
 		{"DASHBOARD_SHOWS_RUN", "shows-run", "true", "true"},
+		{"DASHBOARD_MONITOR_SILENCE", "monitor-silence", `"5s"`, "5s"},
 		{"REDIS_URL", "redis-url", `""`, ""},
 	}
 
@@ -641,6 +643,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 		ShutdownTimeout: 20 * time.Second,
 		Resync:          30 * time.Second,
 		ShowsRun:        true,
+		MonitorSilence:  5 * time.Second,
 		PullAllow:       none,
 		RestreamAllow:   platforms,
 	}, s)

@@ -45,7 +45,8 @@ type settings struct {
 	RestreamAllow   hostList // DASHBOARD_RESTREAM_ALLOW: hosts restreams may send to
 	RedisURL        string   // REDIS_URL: the shared event log; never logged (may hold a password)
 	Resync          time.Duration
-	ShowsRun        bool // DASHBOARD_SHOWS_RUN: this replica starts shows' recordings by itself
+	ShowsRun        bool          // DASHBOARD_SHOWS_RUN: this replica starts shows' recordings by itself
+	MonitorSilence  time.Duration // DASHBOARD_MONITOR_SILENCE: the monitor calls a live track silent after this
 }
 
 // setting describes one knob for -help and the README.
@@ -155,6 +156,10 @@ var knobs = []setting{
 	}},
 	{"DASHBOARD_SHOWS_RUN", "shows-run", "true", "start shows' recording plans by themselves when the music starts (armed recording); with several replicas set true on exactly one", func(s *settings, v string) (err error) {
 		s.ShowsRun, err = strconv.ParseBool(v)
+		return err
+	}},
+	{"DASHBOARD_MONITOR_SILENCE", "monitor-silence", "5s", "the page's monitor says a live audio track is silent after this much silence", func(s *settings, v string) (err error) {
+		s.MonitorSilence, err = positiveDuration(v)
 		return err
 	}},
 	{"REDIS_URL", "redis-url", "", "Redis for the shared event log (replicas share one timeline; history survives restarts), e.g. LiveKit's own; empty: in memory", func(s *settings, v string) error {

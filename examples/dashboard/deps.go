@@ -93,6 +93,7 @@ type Tokens interface {
 	Performer(room, identity string, opts ...tokens.Option) (tokens.Token, error)
 	Listener(room, identity string, opts ...tokens.Option) (tokens.Token, error)
 	Moderator(room, identity string, opts ...tokens.Option) (tokens.Token, error)
+	Monitor(room, identity string, opts ...tokens.Option) (tokens.Token, error)
 }
 
 // Ingresses is what the ingress routes need: *ingress.Service.

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spacemusic/streamkit/examples/dashboard/web"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -314,7 +313,7 @@ func (s *server) handleMe() handler {
 
 func (s *server) handlePage() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		return web.Page(w, userFrom(r.Context()).Name, s.Settings.Dev)
+		return s.site.Page(w, userFrom(r.Context()).Name, s.Settings.Dev)
 	}
 }
 
@@ -322,7 +321,7 @@ func (s *server) handlePage() handler {
 // /static/ is a 404 in the one error shape.
 func (s *server) handleAssets() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if !web.Asset(w, r, strings.TrimPrefix(r.URL.Path, "/static/")) {
+		if !s.site.Asset(w, r, strings.TrimPrefix(r.URL.Path, "/static/")) {
 			return &apiError{http.StatusNotFound, "not_found", "no such asset"}
 		}
 		return nil

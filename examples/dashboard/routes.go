@@ -47,6 +47,9 @@ func (s *server) routes() []route {
 			stricter: byAction(map[string]role{"mute": operator, "unmute": operator, "promote": operator, "demote": operator, "remove": admin}),
 			summary:  "Act on a participant: remove, mute/unmute one track or all audio, promote/demote", handle: s.handleParticipantAction()},
 
+		{method: "POST", path: "/api/rooms/{name}/monitor", stream: true, role: operator, status: 201, response: tokenResponse{},
+			summary: "A token for the page's monitor: listen to the room hidden (not counted, not listed) and subscribe-only, for 10 minutes", handle: s.handleMonitor()},
+
 		{method: "POST", path: "/api/tokens", stream: true, role: operator, status: 201, request: tokenRequest{}, response: tokenResponse{}, stricter: s.tokenRule(),
 			summary: "Mint a performer, listener or moderator token with the public WebSocket URL", handle: s.handleCreateToken()},
 

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/spacemusic/streamkit/examples/dashboard/web"
 )
 
 // server is the dashboard: its dependencies plus what it builds from them.
@@ -23,6 +25,7 @@ type server struct {
 	limiter *limiter
 	streams atomic.Int64 // open event streams
 	mux     *http.ServeMux
+	site    *web.Site
 }
 
 // NewServer returns the dashboard's handler: every route of routes.go behind
@@ -34,6 +37,12 @@ func NewServer(d Deps) http.Handler {
 	s := &server{Deps: d, auth: newAuthenticator(d.Settings, d.Log),
 		limiter: newLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux()}
 	s.metrics = newMetrics(d)
+	site, err := web.NewSite(d.WSURL, d.Settings.MonitorSilence)
+	if err != nil { // the facade's config checked the URL; a test's Deps may not have
+		d.Log.Warn("the page's monitor cannot reach LiveKit", "err", err)
+		site, _ = web.NewSite("", d.Settings.MonitorSilence)
+	}
+	s.site = site
 	if d.Events != nil && d.Webhooks != nil {
 		s.metrics.reg.MustRegister(liveCollector{s})
 	}

@@ -89,11 +89,18 @@ func newStageWith(t testing.TB, env *testenv.Env, storage egress.Storage, tweak 
 // counts every request reaching LiveKit would count the model's lists).
 func newStageLive(t testing.TB, env *testenv.Env, storage egress.Storage, tweak func(*settings), live bool) *stage {
 	t.Helper()
+	return newStageAt(t, env, storage, tweak, live, publicWS)
+}
+
+// newStageAt is newStageLive handing out ws as LIVEKIT_WS_URL: a browser that
+// really connects (the monitor) needs LiveKit's own URL.
+func newStageAt(t testing.TB, env *testenv.Env, storage egress.Storage, tweak func(*settings), live bool, ws string) *stage {
+	t.Helper()
 	s := defaultSettings()
 	if tweak != nil {
 		tweak(&s)
 	}
-	sm, err := spacemusic.New(spacemusic.Config{URL: env.URL, PublicURL: publicWS, APIKey: env.APIKey, APISecret: env.APISecret,
+	sm, err := spacemusic.New(spacemusic.Config{URL: env.URL, PublicURL: ws, APIKey: env.APIKey, APISecret: env.APISecret,
 		Timeout: s.LiveKitTimeout, Storage: storage})
 	require.NoError(t, err)
 	logs := &testenv.Buffer{}

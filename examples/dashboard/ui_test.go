@@ -29,10 +29,10 @@ import (
 // of the forward-auth proxy, accepting every confirm() as a person would.
 type browser struct {
 	*testenv.Browser
-	t *testing.T
+	t testing.TB
 }
 
-func openDashboard(t *testing.T, url, user string) *browser {
+func openDashboard(t testing.TB, url, user string) *browser {
 	b := &browser{Browser: testenv.NewBrowser(t), t: t}
 	chromedp.ListenTarget(b.Ctx, func(ev any) {
 		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {

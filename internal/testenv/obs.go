@@ -30,16 +30,21 @@ import (
 // ("Server error: Publish failed.") on a 2-core machine.
 func PushRTMP(t TB, url string, d time.Duration, audioOnly bool) *Process {
 	t.Helper()
-	bin := Binary(t, "ffmpeg", "ffmpeg")
-	secs := fmt.Sprintf("%.1f", d.Seconds())
-	args := []string{"-hide_banner", "-loglevel", "warning", "-re"}
 	if audioOnly {
-		args = append(args, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration="+secs,
-			"-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k")
-	} else {
-		args = append(args, "-stream_loop", "-1", "-i", obsClip(t, bin), "-t", secs, "-c", "copy")
+		return PushRTMPSound(t, url, "sine=frequency=440:sample_rate=48000", d)
 	}
-	return pushFLV(t, bin, url, d, args)
+	bin := Binary(t, "ffmpeg", "ffmpeg")
+	return pushRTMP(t, bin, url, d, "-stream_loop", "-1", "-i", obsClip(t, bin), "-t", fmt.Sprintf("%.1f", d.Seconds()), "-c", "copy")
+}
+
+// PushRTMPSound is PushRTMP with audio only, from an ffmpeg lavfi source (e.g.
+// "sine=frequency=440:sample_rate=48000", or "anullsrc=r=48000" for silence),
+// as AAC stereo 128 kbps.
+func PushRTMPSound(t TB, url, lavfi string, d time.Duration) *Process {
+	t.Helper()
+	bin := Binary(t, "ffmpeg", "ffmpeg")
+	return pushRTMP(t, bin, url, d, "-f", "lavfi", "-t", fmt.Sprintf("%.1f", d.Seconds()), "-i", lavfi,
+		"-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k")
 }
 
 // PushRTMP720 is PushRTMP with the video a music stream sends when it records
@@ -53,14 +58,14 @@ func PushRTMP720(t TB, url string, d time.Duration) *Process {
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
 		"-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p",
 		"-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k", "-f", "flv"})
-	args := []string{"-hide_banner", "-loglevel", "warning", "-re",
-		"-stream_loop", "-1", "-i", clip, "-t", fmt.Sprintf("%.1f", d.Seconds()), "-c", "copy"}
-	return pushFLV(t, bin, url, d, args)
+	return pushRTMP(t, bin, url, d, "-stream_loop", "-1", "-i", clip, "-t", fmt.Sprintf("%.1f", d.Seconds()), "-c", "copy")
 }
 
-// pushFLV runs ffmpeg with args (its input and codecs) sending FLV to url.
-func pushFLV(t TB, bin, url string, d time.Duration, args []string) *Process {
+// pushRTMP runs ffmpeg in real time from input (its input and codecs) sending
+// FLV to url.
+func pushRTMP(t TB, bin, url string, d time.Duration, input ...string) *Process {
 	t.Helper()
+	args := append([]string{"-hide_banner", "-loglevel", "warning", "-re"}, input...)
 	args = append(args, "-f", "flv", url)
 	// Like OBS, reconnect when refused: ingress turns streams away while its CPU
 	// monitor sees a busy machine ("server capacity exceeded"; see slot.go). Bounded
@@ -160,6 +165,15 @@ func (p *pacedWriter) Write(b []byte) (int, error) {
 // the test ends.
 func PublishWHIP(t TB, whipURL, oggFile string) (stop func()) {
 	t.Helper()
+	_, stop = PublishWHIPTimed(t, whipURL, oggFile)
+	return stop
+}
+
+// PublishWHIPTimed is PublishWHIP, also answering when the file's first frame
+// left: frame i leaves 20 ms × i later (the sender keeps to a wall-clock
+// ticker), which is what a latency measurement needs.
+func PublishWHIPTimed(t TB, whipURL, oggFile string) (first time.Time, stop func()) {
+	t.Helper()
 	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatalf("testenv: whip peer connection: %v", err)
@@ -208,15 +222,20 @@ func PublishWHIP(t TB, whipURL, oggFile string) (stop func()) {
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); <-done; pc.Close() }) }
 	t.Cleanup(stop)
+	started := make(chan time.Time, 1)
 	go func() {
 		defer close(done)
-		_ = sendOgg(ctx, track, oggFile)
+		_ = sendOgg(ctx, track, oggFile, started)
 	}()
-	return stop
+	select {
+	case first = <-started:
+	case <-done:
+	}
+	return first, stop
 }
 
 // sendOgg writes the file's Opus packets to track at their real pace.
-func sendOgg(ctx context.Context, track *webrtc.TrackLocalStaticSample, file string) error {
+func sendOgg(ctx context.Context, track *webrtc.TrackLocalStaticSample, file string, started chan<- time.Time) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
@@ -243,6 +262,10 @@ func sendOgg(ctx context.Context, track *webrtc.TrackLocalStaticSample, file str
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		}
+		if samples > 0 && started != nil { // the first page of sound (the header pages carry none)
+			started <- time.Now()
+			started = nil
 		}
 		if err := track.WriteSample(media.Sample{Data: page, Duration: time.Duration(samples) * time.Second / 48000}); err != nil {
 			return err

@@ -64,6 +64,7 @@ const (
 	Ingest    Role = "ingest"    // OBS or a pulled stream, through LiveKit Ingress
 	Recorder  Role = "recorder"  // LiveKit Egress
 	Agent     Role = "agent"     // an agent, a SIP caller or a connector
+	Monitor   Role = "monitor"   // hidden: an operator or a bot listening unseen, not a listener
 )
 
 // Event is one change of the show. Exactly the fields its Kind is about are set.
@@ -120,7 +121,18 @@ func (i IngestState) Live() bool {
 func (i IngestState) same(o IngestState) bool {
 	a, b := i.Ingress, o.Ingress
 	a.Encoder, b.Encoder = nil, nil
-	return a == b
+	a.Input, b.Input = nil, nil
+	return a == b && sameInput(i.Input, o.Input)
+}
+
+// sameInput compares what two ingress states say the encoder sends, by value.
+func sameInput(a, b *ingress.Input) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	audio := (a.Audio == nil) == (b.Audio == nil) && (a.Audio == nil || *a.Audio == *b.Audio)
+	video := (a.Video == nil) == (b.Video == nil) && (a.Video == nil || *a.Video == *b.Video)
+	return audio && video
 }
 
 // Recording is an egress as the show sees it.
@@ -210,7 +222,10 @@ func ParticipantOf(p rooms.Participant) Participant {
 	case "agent", "sip", "connector":
 		role = Agent
 	default:
-		if p.Permission.CanPublish {
+		switch {
+		case p.Permission.Hidden:
+			role = Monitor
+		case p.Permission.CanPublish:
 			role = Performer
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
@@ -102,6 +103,25 @@ func TestAnEndedRecordingStaysEnded(t *testing.T) {
 	_, ok, _ = w.Apply(t.Context(), rec(events.RecordingUpdated, "active"))
 	assert.False(t, ok, "a late update after the end")
 	assert.Empty(t, w.Snapshot().Recordings)
+}
+
+// An ingest described again the same way (every resync builds it anew) is no
+// change; a new resolution is.
+func TestTheSameIngestAgainIsNoChange(t *testing.T) {
+	w := events.NewWatch(nil, events.Options{})
+	live := func(width int) events.Event {
+		in := ingress.Ingress{ID: "IN_1", Room: "stage", Identity: "obs", State: ingress.Publishing,
+			Input: &ingress.Input{Audio: &ingress.InputAudio{Codec: "audio/aac", Channels: 2, SampleRate: 48000},
+				Video: &ingress.InputVideo{Codec: "video/H264", Width: width, Height: 1080, FPS: 30}}}
+		return events.Event{Kind: events.IngestUpdated, Room: "stage", At: time.Unix(100, 0), Ingest: &events.IngestState{Ingress: in}}
+	}
+	_, ok, _ := w.Apply(t.Context(), live(1920))
+	require.True(t, ok)
+	_, ok, _ = w.Apply(t.Context(), live(1920))
+	assert.False(t, ok, "the same description, another copy")
+	_, ok, _ = w.Apply(t.Context(), live(1280))
+	assert.True(t, ok, "OBS now sends 720p")
+	assert.Equal(t, 1280, w.Snapshot().Ingresses["IN_1"].Input.Video.Width)
 }
 
 // A subscriber that fell further behind than the log keeps is told so (and

@@ -70,6 +70,35 @@ type Ingress struct {
 	Error      string `json:"error,omitempty"`
 	// Encoder is what to set in OBS for this ingress.
 	Encoder *EncoderSettings `json:"encoder,omitempty"`
+	// Input is what the encoder sends, as Ingress read it when the stream went
+	// live; nil before.
+	Input *Input `json:"input,omitempty"`
+}
+
+// Input is an encoder's stream as Ingress describes it. Ingress v1.5.0 sets it
+// once, when publishing starts, and leaves the bitrates at 0 (measured: they
+// stay 0, and nothing changes when the encoder stalls), so a stall shows in
+// what listeners receive, not here.
+type Input struct {
+	Audio *InputAudio `json:"audio,omitempty"`
+	Video *InputVideo `json:"video,omitempty"`
+}
+
+// InputAudio is the encoder's audio.
+type InputAudio struct {
+	Codec      string `json:"codec"` // MIME type, e.g. audio/aac
+	Channels   int    `json:"channels"`
+	SampleRate int    `json:"sampleRate"`
+	Bitrate    int    `json:"bitrate,omitempty"` // bits/s, when Ingress reports it
+}
+
+// InputVideo is the encoder's video.
+type InputVideo struct {
+	Codec   string  `json:"codec"` // MIME type, e.g. video/H264
+	Width   int     `json:"width"`
+	Height  int     `json:"height"`
+	FPS     float64 `json:"fps"`
+	Bitrate int     `json:"bitrate,omitempty"` // bits/s, when Ingress reports it
 }
 
 // String keeps the stream key, a credential, out of logs.
@@ -443,6 +472,24 @@ func FromLiveKit(info *livekit.IngressInfo) Ingress {
 	if st := info.State; st != nil {
 		in.State = states[st.Status]
 		in.Error = st.Error
+		in.Input = input(st)
+	}
+	return in
+}
+
+// input is the encoder's stream from an ingress's state; nil when Ingress has
+// not described it.
+func input(st *livekit.IngressState) *Input {
+	a, v := st.GetAudio(), st.GetVideo()
+	if a == nil && v == nil {
+		return nil
+	}
+	in := &Input{}
+	if a != nil {
+		in.Audio = &InputAudio{Codec: a.MimeType, Channels: int(a.Channels), SampleRate: int(a.SampleRate), Bitrate: int(a.AverageBitrate)}
+	}
+	if v != nil {
+		in.Video = &InputVideo{Codec: v.MimeType, Width: int(v.Width), Height: int(v.Height), FPS: v.Framerate, Bitrate: int(v.AverageBitrate)}
 	}
 	return in
 }

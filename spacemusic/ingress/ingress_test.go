@@ -126,6 +126,14 @@ func TestRTMPFromOBS(t *testing.T) {
 	live, err := s.ingress.Get(ctx, in.ID)
 	require.NoError(t, err)
 	assert.Equal(t, ingress.Publishing, live.State)
+	// What OBS sends, as Ingress read it: AAC stereo and the 1080p pattern.
+	require.NotNil(t, live.Input, "the encoder's stream is described once live")
+	assert.Equal(t, &ingress.InputAudio{Codec: "audio/aac", Channels: 2, SampleRate: 48000}, live.Input.Audio)
+	if assert.NotNil(t, live.Input.Video) {
+		assert.Equal(t, "video/H264", live.Input.Video.Codec)
+		assert.Equal(t, [2]int{1920, 1080}, [2]int{live.Input.Video.Width, live.Input.Video.Height})
+		assert.InDelta(t, 15, live.Input.Video.FPS, 0.5)
+	}
 
 	push.Stop()
 	_, err = s.ingress.WaitFor(testenv.Within(t, wait), in.ID, ingress.Inactive)

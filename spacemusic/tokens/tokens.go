@@ -39,6 +39,8 @@ const (
 	PerformerTTL       = 6 * time.Hour // the seed's dashboard: ttl '6h'
 	ListenerTTL        = time.Hour     // default for listeners
 	MaxListenerTTL     = 24 * time.Hour
+	MonitorTTL         = 10 * time.Minute // default for an operator's monitor: enough to connect
+	MaxMonitorTTL      = time.Hour
 	MaxTTL             = 7 * 24 * time.Hour
 	DefaultTTL         = PerformerTTL
 	ClockSkewTolerance = 30 * time.Second // livekit/livekit#2394: "token not valid yet"
@@ -134,6 +136,17 @@ func (i *Issuer) Performer(room, identity string, opts ...Option) (Token, error)
 func (i *Issuer) Listener(room, identity string, opts ...Option) (Token, error) {
 	return i.preset(room, identity, ListenerTTL, MaxListenerTTL, Grant{
 		RoomJoin: true, Room: room, CanPublish: no, CanSubscribe: yes, CanPublishData: no,
+	}, opts)
+}
+
+// Monitor mints an operator's listening token: subscribe only, like a
+// listener, and hidden, so LiveKit neither counts the monitor nor shows it to
+// the room. It is short-lived (MonitorTTL, at most MaxMonitorTTL) because a web
+// page holds it; LiveKit refreshes the token of a connected client, so the
+// monitor stays connected past it.
+func (i *Issuer) Monitor(room, identity string, opts ...Option) (Token, error) {
+	return i.preset(room, identity, MonitorTTL, MaxMonitorTTL, Grant{
+		RoomJoin: true, Room: room, CanPublish: no, CanSubscribe: yes, CanPublishData: no, Hidden: true,
 	}, opts)
 }
 

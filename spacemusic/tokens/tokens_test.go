@@ -70,6 +70,24 @@ func TestListenerMayOnlyListen(t *testing.T) {
 	assert.WithinDuration(t, time.Now().Add(time.Hour), tok.ExpiresAt, 2*time.Second)
 }
 
+// An operator's monitor listens unseen: a listener's grant, hidden, for ten
+// minutes by default and an hour at most.
+func TestMonitorListensUnseen(t *testing.T) {
+	i := fixedIssuer(t, showTime)
+	tok, err := i.Monitor("friday-jam", "monitor-mia")
+	require.NoError(t, err)
+	p := payload(t, tok.JWT)
+	assert.Equal(t, map[string]any{"roomJoin": true, "room": "friday-jam", "canPublish": false, "canSubscribe": true,
+		"canPublishData": false, "hidden": true}, p["video"])
+	assert.Equal(t, showTime.Add(10*time.Minute), tok.ExpiresAt, "default lifetime")
+
+	tok, err = i.Monitor("friday-jam", "monitor-mia", WithTTL(time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, showTime.Add(time.Hour), tok.ExpiresAt)
+	_, err = i.Monitor("friday-jam", "monitor-mia", WithTTL(time.Hour+time.Second))
+	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
+}
+
 // A fixed clock on a whole second, so lifetimes and skews compare exactly.
 var showTime = time.Unix(1_800_000_000, 0)
 

@@ -148,7 +148,8 @@ async function refreshRoom() {
     closeRoom();
     throw err;
   }
-  $("#participants").replaceChildren(...detail.participants.map((p) => el("li", { class: "card", "data-identity": p.identity },
+  // Hidden participants (monitors like this page's own) are not part of the show.
+  $("#participants").replaceChildren(...detail.participants.filter((p) => !p.permission.hidden).map((p) => el("li", { class: "card", "data-identity": p.identity },
     el("strong", {}, p.name || p.identity), " ", el("span", { class: "muted" }, p.identity),
     p.permission.canPublish ? el("span", { class: "badge ok" }, "on stage") : el("span", { class: "badge" }, "listening"),
     el("ul", { class: "tracks" }, p.tracks.map((t) => el("li", { "data-track": t.sid },
@@ -202,12 +203,22 @@ function ingressCard(i) {
       el("dt", {}, i.kind === "url" ? "Source" : "Server"), el("dd", {}, el("code", {}, server), copyButton(server, "server URL")),
       streamKeyRow(i),
       i.encoder ? [el("dt", {}, "OBS"), el("dd", {}, `${i.encoder.audioCodec} ${i.encoder.audioBitrateKbps} kbps ${i.encoder.audioSampleRate / 1000} kHz ${i.encoder.audioChannels}` +
-        (i.encoder.videoCodec ? ` · ${i.encoder.videoCodec} ${i.encoder.rateControl || ""} keyframe ${i.encoder.keyframeInterval || ""}` : ""))] : []),
+        (i.encoder.videoCodec ? ` · ${i.encoder.videoCodec} ${i.encoder.rateControl || ""} keyframe ${i.encoder.keyframeInterval || ""}` : ""))] : [],
+      i.input ? [el("dt", {}, "Receiving"), el("dd", { class: "input" }, inputText(i.input))] : []),
     el("button", { class: "danger", onclick: () => guard(async () => {
       if (!confirm("Delete this ingress? Its stream key stops working.")) return;
       await api("DELETE", "/api/ingress?id=" + encodeURIComponent(i.id));
       await refreshRooms();
     }) }, "Delete"));
+}
+
+// inputText says what the encoder sends, as Ingress read it.
+function inputText(input) {
+  const kbps = (b) => (b ? ` ${Math.round(b / 1000)} kbps` : "");
+  const parts = [];
+  if (input.audio) parts.push(`${input.audio.codec.replace(/^audio\//, "")} ${input.audio.channels} ch ${input.audio.sampleRate / 1000} kHz${kbps(input.audio.bitrate)}`);
+  if (input.video) parts.push(`${input.video.codec.replace(/^video\//, "")} ${input.video.width}×${input.video.height} ${Math.round(input.video.fps)} fps${kbps(input.video.bitrate)}`);
+  return parts.join(" · ");
 }
 
 async function refreshIngress(list) {

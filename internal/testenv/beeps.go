@@ -1,0 +1,173 @@
+package testenv
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Beeps are a click track for measuring delay: a quiet hum (220 Hz at -46 dBFS,
+// a live room's noise floor: digital silence reaches listeners as no packets
+// at all) for Lead, then N beeps (50 ms of 1 kHz at -6 dBFS). The gaps between
+// beeps are Period, 1.25 and 1.5 times Period in turn, so the pattern of beeps
+// heard can be matched to the pattern sent whatever the delay.
+type Beeps struct {
+	Lead, Period time.Duration
+	N            int
+}
+
+// hum is the noise floor's amplitude.
+const hum = 0.005
+
+// At is when beep k starts, from the start of the sound (whole 10 ms steps).
+func (b Beeps) At(k int) time.Duration {
+	at := b.Lead
+	for j := 0; j < k; j++ {
+		at += (b.Period * time.Duration(4+j%3) / 4).Truncate(10 * time.Millisecond)
+	}
+	return at
+}
+
+// length is the whole click track, with a period of hum after the last beep.
+func (b Beeps) length() time.Duration { return b.At(b.N-1) + b.Period }
+
+// loud reports whether the sample at time d is inside a beep.
+func (b Beeps) loud(d time.Duration) bool {
+	for k := 0; k < b.N; k++ {
+		if at := b.At(k); d >= at && d < at+50*time.Millisecond {
+			return true
+		}
+	}
+	return false
+}
+
+// Ogg writes the click track as Opus in Ogg (for PublishWHIPTimed).
+func (b Beeps) Ogg(t TB) string {
+	t.Helper()
+	bin := Binary(t, "ffmpeg", "ffmpeg")
+	var beep []string
+	for k := 0; k < b.N; k++ {
+		beep = append(beep, fmt.Sprintf("between(t,%.3f,%.3f)", b.At(k).Seconds(), (b.At(k)+50*time.Millisecond).Seconds()))
+	}
+	expr := fmt.Sprintf("if(%s,0.5*sin(2*PI*1000*t),%g*sin(2*PI*220*t))", strings.Join(beep, "+"), hum)
+	return encoded(t, bin, fmt.Sprintf("beeps-%s-%s-%d.ogg", b.Lead, b.Period, b.N), []string{"-hide_banner", "-loglevel", "error",
+		"-f", "lavfi", "-i", fmt.Sprintf("aevalsrc=exprs='%s':s=48000:d=%.3f", expr, b.length().Seconds()),
+		"-ac", "2", "-c:a", "libopus", "-b:a", "128k", "-ar", "48000", "-page_duration", "20000"})
+}
+
+// PushRTMP stands in for OBS capturing a live microphone: the click track is
+// written to ffmpeg's input in real time, 10 ms at a time, as a sound card
+// delivers it, and encoded (AAC) and sent to url as it comes. It answers when
+// each beep's first sample was handed to the encoder, the "mouth" of a
+// mouth-to-ear delay; the channel closes a Period after the last beep, and the
+// hum goes on until the test ends (so the stream stays live). Like OBS, it
+// reconnects when Ingress refuses the stream (a busy machine, see slot.go);
+// what the "microphone" makes meanwhile is lost, as it would be.
+func (b Beeps) PushRTMP(t TB, url string) <-chan time.Time {
+	t.Helper()
+	bin := Binary(t, "ffmpeg", "ffmpeg")
+	chunks := make(chan []byte, 8)
+	done := make(chan struct{})
+	out := &Buffer{}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		close(done)
+		wg.Wait()
+		if t.Failed() {
+			t.Logf("---- ffmpeg (beeps) output ----\n%s", out.String())
+		}
+	})
+	wg.Add(1)
+	go func() { // the encoder, started again whenever it ends early
+		defer wg.Done()
+		for {
+			// No probing: by default ffmpeg reads seconds of its input before
+			// it starts (measured: 13 s of the pipe held back).
+			cmd := exec.Command(bin, "-hide_banner", "-loglevel", "warning", "-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer",
+				"-f", "s16le", "-ar", "48000", "-ac", "2", "-i", "pipe:0",
+				"-c:a", "aac", "-b:a", "128k", "-flush_packets", "1", "-f", "flv", url)
+			cmd.Stdout, cmd.Stderr = out, out
+			in, err := cmd.StdinPipe()
+			if err == nil {
+				err = cmd.Start()
+			}
+			if err != nil {
+				fmt.Fprintf(out, "start ffmpeg: %v\n", err)
+				return
+			}
+			exited := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(exited) }()
+		feed:
+			for {
+				select {
+				case <-done:
+					_ = cmd.Process.Kill()
+					<-exited
+					return
+				case <-exited:
+					break feed
+				case c, ok := <-chunks:
+					if !ok {
+						in.Close()
+						<-exited
+						return
+					}
+					if _, err := in.Write(c); err != nil {
+						break feed
+					}
+				}
+			}
+			_ = cmd.Process.Kill()
+			<-exited
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	mouths := make(chan time.Time, b.N)
+	wg.Add(1)
+	go func() { // the microphone: the click track, then the hum until the test ends
+		defer wg.Done()
+		defer close(chunks)
+		const chunk = 480 // 10 ms at 48 kHz
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		open := true
+		for i := 0; ; i++ {
+			if open && time.Duration(i)*10*time.Millisecond >= b.length() {
+				close(mouths)
+				open = false
+			}
+			at := time.Duration(i) * 10 * time.Millisecond // Lead and Period are whole 10 ms chunks
+			buf := make([]byte, chunk*4)
+			for s := 0; s < chunk; s++ {
+				d := at + time.Duration(s)*time.Second/48000
+				v := int16(hum * math.MaxInt16 * math.Sin(2*math.Pi*220*d.Seconds()))
+				if b.loud(d) {
+					v = int16(0.5 * math.MaxInt16 * math.Sin(2*math.Pi*1000*d.Seconds()))
+				}
+				binary.LittleEndian.PutUint16(buf[4*s:], uint16(v))
+				binary.LittleEndian.PutUint16(buf[4*s+2:], uint16(v))
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			if b.loud(at) && !b.loud(at-10*time.Millisecond) {
+				mouths <- time.Now() // buffered for every beep
+			}
+			select {
+			case chunks <- buf:
+			default: // the encoder is not taking sound right now: lost
+			}
+		}
+	}()
+	return mouths
+}
