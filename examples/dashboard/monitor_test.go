@@ -57,12 +57,6 @@ func TestOperatorHearsTheShow(t *testing.T) {
 
 	// Listen: a real click, the gesture that lets a page play sound.
 	b.run(chromedp.Click("#listen", chromedp.ByQuery))
-	// A second encoder goes live while the monitor listens, sending only
-	// silence (a mixer with its faders down).
-	hush, err := s.sm.Ingress.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "friday-jam", Identity: "obs-hush"}, AudioOnly: true})
-	require.NoError(t, err)
-	s.keepOutOfLogs(hush.StreamKey)
-	testenv.PushRTMPSound(t, hush.PublishURL, "anullsrc=r=48000:cl=stereo", 2*time.Minute)
 	obsMeter, adaMeter := `#meters li[data-identity="obs-main"]`, `#meters li[data-identity="ada"]`
 	b.until("OBS heard", `+document.querySelector('`+obsMeter+`')?.dataset.rms > -40`)
 	b.until("ada heard", `+document.querySelector('`+adaMeter+`')?.dataset.rms > -40`)
@@ -85,11 +79,21 @@ func TestOperatorHearsTheShow(t *testing.T) {
 	b.until("receive health", `+document.querySelector('`+obsMeter+`')?.dataset.kbps > 0`)
 	t.Logf("OBS as the monitor receives it: %s", b.text(obsMeter+" .health"))
 	// The room with the monitor playing, for the README (STREAMKIT_MONITOR_SHOT=path keeps it).
+	require.NoError(t, os.MkdirAll(testenv.Artifacts(), 0o755))
 	shot := filepath.Join(testenv.Artifacts(), "monitor.png")
 	if p := os.Getenv("STREAMKIT_MONITOR_SHOT"); p != "" {
 		shot = p
 	}
-	require.NoError(t, b.Screenshot(shot))
+	var png []byte
+	b.run(chromedp.Screenshot("#detail", &png, chromedp.ByQuery))
+	require.NoError(t, os.WriteFile(shot, png, 0o644))
+
+	// A second encoder goes live while the monitor listens, sending only
+	// silence (a mixer with its faders down).
+	hush, err := s.sm.Ingress.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "friday-jam", Identity: "obs-hush"}, AudioOnly: true})
+	require.NoError(t, err)
+	s.keepOutOfLogs(hush.StreamKey)
+	testenv.PushRTMPSound(t, hush.PublishURL, "anullsrc=r=48000:cl=stereo", 2*time.Minute)
 
 	// The monitor is hidden: LiveKit lists it as hidden and does not count it;
 	// the page lists only the show.

@@ -433,7 +433,10 @@ const words = {
 };
 
 function addToTimeline(ev) {
-  const who = ev.participant ? ev.participant.identity + " (" + ev.participant.role + ") " : "";
+  // The role only where the event is about the person: LiveKit's track
+  // webhooks carry the participant without its permissions.
+  const role = ev.participant && ev.kind.startsWith("participant_") ? " (" + ev.participant.role + ")" : "";
+  const who = ev.participant ? ev.participant.identity + role + " " : "";
   let what = words[ev.kind] || ev.kind;
   if (ev.track) what += " " + ev.track.kind;
   if (ev.recording) what += " " + ev.recording.status + (ev.recording.files ? " " + ev.recording.files.join(", ") : "");
