@@ -245,6 +245,11 @@ func (s *Service) learn(ctx context.Context, name, sid string) *armed {
 }
 
 // arm starts what the plan wants and is not running.
+//
+// An ingest's recording starts on its audio track, not at its participant's join:
+// egress v1.8.6's participant egress cannot be audio-only (Ogg is refused) and,
+// started before a track, waits 3 s before building its pipeline, so it began no
+// earlier on the real stack (README, "Shows").
 func (s *Service) arm(ctx context.Context, name string, a *armed, who []string, snap *events.Snapshot, seen time.Time) {
 	sp := a.env.Spec.spec(name)
 	src := who[0]
