@@ -25,7 +25,7 @@ type roomCollector struct {
 const otherRooms = "_other"
 
 var (
-	roomParticipantsDesc = prometheus.NewDesc("dashboard_room_participants", `Participants in the room (live model; hidden ones not counted, as LiveKit does); rooms past DASHBOARD_METRICS_ROOMS are summed in room="_other".`, []string{"room"}, nil)
+	roomParticipantsDesc = prometheus.NewDesc("dashboard_room_participants", `Participants in the room (live model; hidden ones, such as the page's monitor, not counted); rooms past DASHBOARD_METRICS_ROOMS are summed in room="_other".`, []string{"room"}, nil)
 	roomPublishersDesc   = prometheus.NewDesc("dashboard_room_publishers", "Participants publishing in the room (on stage).", []string{"room"}, nil)
 	roomRecordingDesc    = prometheus.NewDesc("dashboard_room_recording", `1 while the room is being recorded (for room="_other": how many of those rooms are).`, []string{"room"}, nil)
 	roomIngestLiveDesc   = prometheus.NewDesc("dashboard_room_ingest_live", "Ingests (RTMP/WHIP/URL) of the room that are live (publishing or buffering); only rooms that have an ingress. 0 after 1 means the encoder stopped.", []string{"room"}, nil)

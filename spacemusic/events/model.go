@@ -340,7 +340,7 @@ func (s *Snapshot) recordingRooms() map[string]bool {
 	return out
 }
 
-// room counts as LiveKit does: hidden participants are not counted.
+// room counts the show: hidden participants (monitors) are not its audience.
 func room(r *Room, recording map[string]bool) rooms.Room {
 	out := r.Room
 	out.NumParticipants, out.NumPublishers, out.ActiveRecording = 0, 0, recording[r.Name]
