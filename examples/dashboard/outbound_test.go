@@ -328,7 +328,7 @@ func TestRefusedOutboundNeverReachesLiveKit(t *testing.T) {
 	assert.Empty(t, egs, "a refused restream reached LiveKit")
 
 	// Listed, the same pull reaches LiveKit.
-	code, body := open.call(t, "POST", "/api/ingress", pull(media))
+	code, body := open.pullURL(t, pull(media))
 	require.Equal(t, 201, code, "%s", body)
 	ings, err = open.sm.Ingress.List(ctx, ingress.ListOptions{})
 	require.NoError(t, err)

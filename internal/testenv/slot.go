@@ -24,7 +24,7 @@ import (
 var mediaSlot struct {
 	mu    sync.Mutex
 	users int
-	f     *os.File
+	f     []*os.File // the lanes this binary holds: one, or all (HoldAllMediaLanes)
 }
 
 // mediaSlotPath is lane i's lock file; every test binary of the machine (and of
@@ -61,7 +61,7 @@ func holdMediaSlot(t TB) {
 		if err != nil {
 			t.Fatalf("testenv: media slot: %v", err)
 		}
-		mediaSlot.f = f
+		mediaSlot.f = []*os.File{f}
 	}
 	mediaSlot.users++
 	t.Cleanup(releaseMediaSlot)
@@ -97,11 +97,47 @@ func releaseMediaSlot() {
 	mediaSlot.mu.Lock()
 	defer mediaSlot.mu.Unlock()
 	mediaSlot.users--
-	if mediaSlot.users == 0 && mediaSlot.f != nil {
-		_ = syscall.Flock(int(mediaSlot.f.Fd()), syscall.LOCK_UN)
-		mediaSlot.f.Close()
+	if mediaSlot.users == 0 {
+		for _, f := range mediaSlot.f {
+			_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			f.Close()
+		}
 		mediaSlot.f = nil
 	}
+}
+
+// HoldAllMediaLanes takes every media lane for the rest of t, for a test too
+// heavy to share the machine: a video encode that falls behind drops audio
+// (seen: an MP4's tone 1.1 s shorter than its video while another media test
+// ran). Call it before anything else takes a lane in this binary. Lanes are
+// taken in order, so two such tests never hold each other up for ever.
+func HoldAllMediaLanes(t TB) {
+	t.Helper()
+	mediaSlot.mu.Lock()
+	defer mediaSlot.mu.Unlock()
+	if mediaSlot.users != 0 {
+		t.Fatalf("testenv: HoldAllMediaLanes after a lane was taken")
+	}
+	start := time.Now()
+	for i := 0; i < mediaLanes(); i++ {
+		f, err := os.OpenFile(mediaSlotPath(i), os.O_RDWR|os.O_CREATE, 0o666)
+		if err == nil {
+			for err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err == syscall.EINTR; {
+				err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+			}
+		}
+		if err != nil {
+			for _, g := range mediaSlot.f {
+				g.Close()
+			}
+			mediaSlot.f = nil
+			t.Fatalf("testenv: media lane %d: %v", i, err)
+		}
+		mediaSlot.f = append(mediaSlot.f, f)
+	}
+	t.Logf("testenv: holding every media lane (after %.1fs)", time.Since(start).Seconds())
+	mediaSlot.users++
+	t.Cleanup(releaseMediaSlot)
 }
 
 // HoldMediaSlot takes the media slot for the rest of t, for a test that runs

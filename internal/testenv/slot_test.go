@@ -42,4 +42,14 @@ func TestMediaSlot(t *testing.T) {
 		require.False(t, othersCanLock(1), "this binary took lane 1")
 	})
 	require.True(t, othersCanLock(1), "lane 1 released")
+
+	// A heavy test takes every lane; what it starts later shares them.
+	t.Run("all lanes", func(t *testing.T) {
+		t.Setenv("STREAMKIT_MEDIA_LANES", "2")
+		HoldAllMediaLanes(t)
+		holdMediaSlot(t) // its Ingress and Egress
+		require.False(t, othersCanLock(0), "lane 0 is held")
+		require.False(t, othersCanLock(1), "lane 1 is held")
+	})
+	require.True(t, othersCanLock(0) && othersCanLock(1), "both released")
 }

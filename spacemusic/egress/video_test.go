@@ -33,6 +33,7 @@ import (
 // video and audio as long as egress recorded.
 func TestRecordWhatOBSSends(t *testing.T) {
 	testenv.RequireNetNS(t)
+	testenv.HoldAllMediaLanes(t) // two video encodes at once: nothing else media beside them
 	env, _ := testenv.Ingress(t)
 	s := newStudioOn(t, env)
 	ctx := context.Background()
