@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -149,20 +148,12 @@ func (s *Service) link(ctx context.Context, rep *Report) {
 			continue
 		}
 		for j := range p.Files {
-			f := &p.Files[j]
-			u, err := s.cfg.Recordings.DownloadURL(ctx, f.Key, 0)
+			u, err := s.cfg.Recordings.DownloadURL(ctx, p.Files[j].Key, 0)
 			if err != nil {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("no link for %s: %v", f.Key, err))
+				rep.Problems = append(rep.Problems, fmt.Sprintf("no link for %s: %v", p.Files[j].Key, err))
 				continue
 			}
-			f.URL = u
-			// An Ogg file says how long it plays; egress's own figure (its
-			// pipeline's end less its start) was seconds short in our runs.
-			if strings.HasSuffix(f.Key, ".ogg") {
-				if d, err := s.cfg.Recordings.Duration(ctx, f.Key); err == nil {
-					f.Duration = d
-				}
-			}
+			p.Files[j].URL = u
 		}
 	}
 }
