@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,11 +55,27 @@ type LiveKit struct {
 }
 
 // LiveKit starts a livekit-server on loopback with a fresh API key and secret.
+// A port chosen free a moment ago can be taken before the server binds it (by
+// another test binary's stack, or as an outgoing connection's ephemeral port;
+// seen in CI: "bind: address already in use"): the server exits, and it is
+// started again on other ports, at most three times.
 func (s *Stack) LiveKit(o LiveKitOptions) (*LiveKit, error) {
 	bin, err := Binary("livekit-server", "livekit")
 	if err != nil {
 		return nil, err
 	}
+	for attempt := 1; ; attempt++ {
+		lk, err := s.startLiveKit(bin, o)
+		if err == nil || attempt == 3 || !errors.Is(err, errPortTaken) {
+			return lk, err
+		}
+	}
+}
+
+// errPortTaken is a server that exited because a port it was given was taken.
+var errPortTaken = errors.New("a port was taken before the server bound it")
+
+func (s *Stack) startLiveKit(bin string, o LiveKitOptions) (*LiveKit, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
@@ -89,10 +106,24 @@ func (s *Stack) LiveKit(o LiveKitOptions) (*LiveKit, error) {
 	if lk.Process, err = s.Start("livekit-server", bin, []string{"--config", path}); err != nil {
 		return nil, err
 	}
-	if err := WaitReady(lk.URL, 20*time.Second); err != nil {
-		return nil, fmt.Errorf("stack: livekit-server: %w\n%s", err, lk.Process.Tail(4<<10))
+	ready := make(chan error, 1)
+	go func() { ready <- WaitReady(lk.URL, 20*time.Second) }()
+	for tick := time.NewTicker(100 * time.Millisecond); ; {
+		select {
+		case err := <-ready:
+			tick.Stop()
+			if err != nil {
+				return nil, fmt.Errorf("stack: livekit-server: %w\n%s", err, lk.Process.Tail(4<<10))
+			}
+			return lk, nil
+		case <-tick.C:
+			if strings.Contains(lk.Process.Output(), "address already in use") {
+				tick.Stop()
+				lk.Process.Stop() // its readiness poll ends by itself (buffered channel)
+				return nil, fmt.Errorf("stack: livekit-server: %w\n%s", errPortTaken, lk.Process.Tail(1<<10))
+			}
+		}
 	}
-	return lk, nil
 }
 
 // Restart brings a stopped livekit-server back on the same ports.
