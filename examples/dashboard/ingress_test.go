@@ -147,13 +147,14 @@ func TestDeletingALivePullWaitsForItsEnd(t *testing.T) {
 // while a whole core is idle (its minimum cost for a URL input, 1 CPU, overrides
 // the lower figure in internal/stack/media.go: "url input requirement too low"),
 // which a 2-core machine running two media tests at once may lack for a moment;
-// LiveKit then answers "no response from servers" (our 503), and the operator
-// tries again. At most 30 s.
+// LiveKit then answers "no response from servers" or "server capacity exceeded"
+// (our 503), and the operator tries again. At most 30 s.
 func (s *stage) pullURL(t *testing.T, body map[string]any) (int, []byte) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
 		code, out := s.call(t, "POST", "/api/ingress", body)
-		if code != http.StatusServiceUnavailable || !strings.Contains(string(out), "no response from servers") || time.Now().After(deadline) {
+		busy := strings.Contains(string(out), "no response from servers") || strings.Contains(string(out), `"resource_exhausted"`)
+		if code != http.StatusServiceUnavailable || !busy || time.Now().After(deadline) {
 			return code, out
 		}
 		t.Logf("Ingress is busy (%s); trying again", out)

@@ -307,9 +307,13 @@ func TestURLPullOfADJSet(t *testing.T) {
 			in, err := s.ingress.PullURL(ctx, opts)
 			// Ingress admits a URL pull only with a whole core idle (its minimum
 			// cost, 1 CPU, overrides ours); on a busy 2-core machine LiveKit may
-			// answer "no response from servers" for a moment. Try again, at most 30 s.
-			for deadline := time.Now().Add(30 * time.Second); errors.Is(err, errs.ErrUnavailable) &&
-				strings.Contains(err.Error(), "no response from servers") && time.Now().Before(deadline); {
+			// answer "no response from servers" or "server capacity exceeded" for
+			// a moment. Try again, at most 30 s.
+			busy := func(err error) bool {
+				return errors.Is(err, errs.ErrResourceExhausted) ||
+					(errors.Is(err, errs.ErrUnavailable) && strings.Contains(err.Error(), "no response from servers"))
+			}
+			for deadline := time.Now().Add(30 * time.Second); busy(err) && time.Now().Before(deadline); {
 				time.Sleep(time.Second)
 				in, err = s.ingress.PullURL(ctx, opts)
 			}
