@@ -282,17 +282,22 @@ func (s *server) handleCreateToken() handler {
 		if err != nil {
 			return err
 		}
-		// Who handed out which access, never the token itself.
-		u, ttl := userFrom(r.Context()), time.Duration(req.TTL)*time.Second
-		if ttl == 0 { // the role's default, a whole number of minutes
-			ttl = time.Until(tok.ExpiresAt).Round(time.Minute)
-		}
-		s.Log.Info("token minted", "role", req.Role, "room", tok.Room, "identity", tok.Identity, "ttl", ttl.String(),
-			"by", u.Name, "auth", u.Method, "byRole", u.Role.String(), "id", requestIDFrom(r.Context()))
-		writeJSON(w, http.StatusCreated, tokenResponse{Token: tok.JWT, WSURL: s.WSURL, Role: req.Role,
-			Room: tok.Room, Identity: tok.Identity, ExpiresAt: tok.ExpiresAt})
+		s.answerToken(w, r, req.Role, tok, time.Duration(req.TTL)*time.Second)
 		return nil
 	}
+}
+
+// answerToken logs who handed out which access, never the token itself, and
+// answers the token; ttl 0 is the role's default, a whole number of minutes.
+func (s *server) answerToken(w http.ResponseWriter, r *http.Request, role string, tok tokens.Token, ttl time.Duration) {
+	if ttl == 0 {
+		ttl = time.Until(tok.ExpiresAt).Round(time.Minute)
+	}
+	u := userFrom(r.Context())
+	s.Log.Info("token minted", "role", role, "room", tok.Room, "identity", tok.Identity, "ttl", ttl.String(),
+		"by", u.Name, "auth", u.Method, "byRole", u.Role.String(), "id", requestIDFrom(r.Context()))
+	writeJSON(w, http.StatusCreated, tokenResponse{Token: tok.JWT, WSURL: s.WSURL, Role: role,
+		Room: tok.Room, Identity: tok.Identity, ExpiresAt: tok.ExpiresAt})
 }
 
 // me is the caller as the dashboard sees them; the page shows what their

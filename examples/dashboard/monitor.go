@@ -27,10 +27,7 @@ func (s *server) handleMonitor() handler {
 		if err != nil {
 			return err
 		}
-		s.Log.Info("token minted", "role", monitorRole, "room", tok.Room, "identity", tok.Identity,
-			"by", u.Name, "auth", u.Method, "byRole", u.Role.String(), "id", requestIDFrom(r.Context()))
-		writeJSON(w, http.StatusCreated, tokenResponse{Token: tok.JWT, WSURL: s.WSURL, Role: monitorRole,
-			Room: tok.Room, Identity: tok.Identity, ExpiresAt: tok.ExpiresAt})
+		s.answerToken(w, r, monitorRole, tok, 0)
 		return nil
 	}
 }

@@ -4,7 +4,7 @@
 // from WebAudio, clipping, silence) and its receive health (WebRTC stats).
 "use strict";
 
-// It uses the page's el() (app.js, loaded before it).
+// It uses the page's el() and api() (app.js, loaded before it).
 (() => {
   const box = document.getElementById("monitor");
   if (!box) return;
@@ -36,13 +36,6 @@
     });
   }
 
-  async function monitorToken(room) {
-    const res = await fetch("/api/rooms/" + encodeURIComponent(room) + "/monitor", { method: "POST", credentials: "same-origin" });
-    const data = await res.json().catch(() => null);
-    if (!res.ok) throw new Error((data && data.error && data.error.message) || "no monitor token (" + res.status + ")");
-    return data;
-  }
-
   async function start() {
     const name = document.getElementById("detail-name").textContent;
     if (!name) return;
@@ -56,7 +49,7 @@
     button.setAttribute("aria-pressed", "true");
     say("connecting…");
     try {
-      const [LK, tok] = await Promise.all([loadSDK(), monitorToken(name)]);
+      const [LK, tok] = await Promise.all([loadSDK(), api("POST", "/api/rooms/" + encodeURIComponent(name) + "/monitor")]);
       if (!mon || mon.ctx !== ctx) return; // stopped meanwhile
       const room = new LK.Room({ adaptiveStream: false, dynacast: false });
       mon.room = room;
@@ -182,9 +175,9 @@
   // publishing: their silence on the wire is a stalled encoder.
   async function ingests() {
     const m = mon;
-    const res = await fetch("/api/ingress?room=" + encodeURIComponent(m.name), { credentials: "same-origin" });
-    if (!res.ok || mon !== m) return;
-    m.publishing = new Set((await res.json()).filter((i) => i.state === "publishing").map((i) => i.identity));
+    const list = await api("GET", "/api/ingress?room=" + encodeURIComponent(m.name));
+    if (mon !== m) return;
+    m.publishing = new Set(list.filter((i) => i.state === "publishing").map((i) => i.identity));
   }
 
   // stats turns each track's receiver statistics into bitrate, loss and jitter
