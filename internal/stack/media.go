@@ -85,6 +85,46 @@ type Egress struct {
 	// interface, like its health port: reach it on loopback).
 	MetricsURL string
 	Process    *Process
+	// Pulse is the PulseAudio that egress's room composites play Chrome into.
+	Pulse *Pulse
+}
+
+// Pulse is a private PulseAudio daemon.
+type Pulse struct {
+	Server  string // PULSE_SERVER for its clients: unix:<socket>
+	Process *Process
+}
+
+// pulseAudio starts a PulseAudio of the egress's own in dir. Egress (as in its
+// upstream image) needs one for room composites: for each it loads a null sink
+// with pactl, Chrome plays into it (PULSE_SINK), and GStreamer records its
+// monitor. Ours runs as root without --system, with no X11, D-Bus or ALSA
+// modules (-n), anonymous access on a socket in dir, and never exits while idle,
+// so egresses of parallel tests never share one and nothing is left in /run.
+func (s *Stack) pulseAudio(dir string) (*Pulse, error) {
+	bin, err := Binary("pulseaudio", "egress")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Binary("pactl", "egress"); err != nil {
+		return nil, err
+	}
+	sock := filepath.Join(dir, "pulse.sock")
+	p := &Pulse{Server: "unix:" + sock}
+	state := filepath.Join(dir, "pulse")
+	p.Process, err = s.Start("pulseaudio", bin, []string{"-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+		"--use-pid-file=no", "--disable-shm", "-L", "module-native-protocol-unix auth-anonymous=1 socket=" + sock},
+		"HOME="+state, "PULSE_RUNTIME_PATH="+state, "PULSE_STATE_PATH="+state, "XDG_RUNTIME_DIR="+state, "DISPLAY=")
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			return p, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("stack: pulseaudio made no socket at %s within 5s\n%s", sock, p.Process.Tail(4<<10))
 }
 
 // Egress starts LiveKit Egress beside lk, which must have Redis.
@@ -105,9 +145,11 @@ health_port: %d
 template_port: %d
 prometheus_port: %d
 logging: {level: info}
-# a 2-core test machine: lower costs, or egress refuses work
+# a 2-core test machine: lower costs, or egress refuses work (a room composite
+# costs 4 CPUs by default: more than the machine has)
 cpu_cost:
   max_cpu_utilization: 0.95
+  room_composite_cpu_cost: 0.5
   track_cpu_cost: 0.2
   track_composite_cpu_cost: 0.2
   audio_room_composite_cpu_cost: 0.2
@@ -118,7 +160,10 @@ cpu_cost:
 		return nil, fmt.Errorf("stack: write egress config: %w", err)
 	}
 	e := &Egress{HealthURL: fmt.Sprintf("http://127.0.0.1:%d/", p[0]), MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", p[2])}
-	if e.Process, err = s.Start("egress", bin, nil, "EGRESS_CONFIG_FILE="+path, "TMPDIR="+dir); err != nil {
+	if e.Pulse, err = s.pulseAudio(dir); err != nil {
+		return nil, err
+	}
+	if e.Process, err = s.Start("egress", bin, nil, "EGRESS_CONFIG_FILE="+path, "TMPDIR="+dir, "PULSE_SERVER="+e.Pulse.Server); err != nil {
 		return nil, err
 	}
 	return e, WaitHTTP("egress", e.HealthURL, 60*time.Second, e.Process)
