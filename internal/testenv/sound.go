@@ -101,29 +101,9 @@ func measure(pcm []float64, rate int) Sound {
 	if s.Level < Silent {
 		return s
 	}
-	// Welch's method: the power spectra of Hann-windowed frames, half
-	// overlapping, summed, so a click or a gap in one frame does not decide.
-	n := 8192 // 0.5 s at 16 kHz: bins of ~2 Hz
-	for n > 256 && n > len(pcm) {
-		n /= 2
-	}
-	power := make([]float64, n/2)
-	frame := make([]complex128, n)
-	for start := 0; start == 0 || start+n <= len(pcm); start += n / 2 {
-		for i := range frame {
-			var v float64
-			if start+i < len(pcm) {
-				v = pcm[start+i]
-			}
-			hann := 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(n))
-			frame[i] = complex(v*hann, 0)
-		}
-		fft(frame)
-		for i := range power {
-			a := cmplx.Abs(frame[i])
-			power[i] += a * a
-		}
-	}
+	// Welch's method (spectrum), so a click or a gap in one frame does not decide.
+	power, binHz := spectrum(pcm, rate)
+	n := 2 * len(power)
 	// Ignore DC and rumble below 20 Hz.
 	low := int(math.Ceil(20 * float64(n) / float64(rate)))
 	peak := low
@@ -141,7 +121,7 @@ func measure(pcm []float64, rate int) Sound {
 			bin += 0.5 * (a - c) / d
 		}
 	}
-	s.Frequency = bin * float64(rate) / float64(n)
+	s.Frequency = bin * binHz
 	return s
 }
 
@@ -169,4 +149,57 @@ func fft(x []complex128) {
 			}
 		}
 	}
+}
+
+// ToneShare is how much of the file's sound is the tone of freq: the power
+// within ±10 Hz of it, in dB of all the power above 20 Hz (0 dB: nothing but
+// the tone; two tones equally loud are about -3 dB each; -Inf for silence). It
+// tells that a mix carries each of several performers, which the dominant
+// frequency alone cannot.
+func ToneShare(t TB, file string, freq float64) float64 {
+	t.Helper()
+	pcm := decode(t, file, 0, 0)
+	power, binHz := spectrum(pcm, soundRate)
+	var tone, all float64
+	for i := range power {
+		f := float64(i) * binHz
+		if f < 20 {
+			continue
+		}
+		all += power[i]
+		if math.Abs(f-freq) <= 10 {
+			tone += power[i]
+		}
+	}
+	if all == 0 || tone == 0 {
+		return math.Inf(-1)
+	}
+	return 10 * math.Log10(tone/all)
+}
+
+// spectrum is the Welch power spectrum of mono samples (Hann windows of 0.5 s,
+// half overlapping) and the width of its bins in Hz.
+func spectrum(pcm []float64, rate int) ([]float64, float64) {
+	n := 8192
+	for n > 256 && n > len(pcm) {
+		n /= 2
+	}
+	power := make([]float64, n/2)
+	frame := make([]complex128, n)
+	for start := 0; start == 0 || start+n <= len(pcm); start += n / 2 {
+		for i := range frame {
+			var v float64
+			if start+i < len(pcm) {
+				v = pcm[start+i]
+			}
+			hann := 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(n))
+			frame[i] = complex(v*hann, 0)
+		}
+		fft(frame)
+		for i := range power {
+			a := cmplx.Abs(frame[i])
+			power[i] += a * a
+		}
+	}
+	return power, float64(rate) / float64(n)
 }

@@ -1,10 +1,10 @@
 // Package egress takes live music out of a stage: recordings of the show and of
 // each performer into MinIO/S3, HLS segments, and restreams to RTMP destinations.
 //
-// Everything here runs on LiveKit Egress's SDK pipeline, without Chrome: track
-// composite for a mix or a participant's video, track egress for stems. Room composite (a video grid)
-// needs Chrome in the egress container; RecordRoom offers it for installations
-// that have it.
+// Everything here but RecordRoom runs on LiveKit Egress's SDK pipeline, without
+// Chrome: track composite for a mix or a participant's video, track egress for
+// stems. RecordRoom (room composite: the room as a web page composes it) needs
+// Chrome, PulseAudio and egress's page templates in the egress service.
 package egress
 
 import (
@@ -203,13 +203,12 @@ func (s *Service) RecordVideo(ctx context.Context, room string, o VideoOptions) 
 	if o.AudioBitrate == 0 {
 		o.AudioBitrate = 192
 	}
+	if err := checkSize(op, o.Width, o.Height); err != nil {
+		return Egress{}, err
+	}
 	switch {
 	case o.AudioBitrate < 160 || o.AudioBitrate > 512:
 		return Egress{}, errs.Invalid(op, "audio bitrate %d kbps is outside 160..512", o.AudioBitrate)
-	case (o.Width == 0) != (o.Height == 0):
-		return Egress{}, errs.Invalid(op, "give both width and height, or neither")
-	case o.Width < 0 || o.Height < 0 || o.Width%2 == 1 || o.Height%2 == 1 || o.Width > 3840 || o.Height > 3840 || (o.Width > 0 && (o.Width < 16 || o.Height < 16)):
-		return Egress{}, errs.Invalid(op, "size %dx%d: even numbers of pixels, 16..3840", o.Width, o.Height)
 	case o.Framerate < 0 || o.Framerate > 60:
 		return Egress{}, errs.Invalid(op, "framerate %d is outside 1..60", o.Framerate)
 	case o.VideoBitrate < 0 || o.VideoBitrate > 50000:
@@ -446,36 +445,90 @@ func (s *Service) updateStream(ctx context.Context, op, id string, add, remove [
 
 // RoomOptions shape a room composite recording.
 type RoomOptions struct {
-	Layout    string // grid, speaker, single-speaker (with -light/-dark); default speaker
+	// Layout is how egress's page composes the room's video: grid, speaker or
+	// single-speaker, each dark by default or with -dark or -light; speaker when
+	// empty. Anything else is refused with ErrInvalidArgument (egress would
+	// otherwise quietly draw a grid).
+	Layout string
+	// Width and Height of the picture; 0: 1280x720, egress's default. Both or
+	// neither, even numbers of pixels, 16..3840.
+	Width, Height int
+	// AudioOnly records the room's mixed sound alone, as Opus in Ogg: no
+	// layout and no size.
 	AudioOnly bool
 	Filename  string // an optional key suffix, as AudioOptions.Filename
 }
 
-// RecordRoom records the room as composed by LiveKit's web template (MP4, or OGG
-// when AudioOnly). It needs Chrome, PulseAudio and the templates in the egress
-// service; the stack our tests run has none, so this preset is untested here.
+// Layouts are the layouts of egress's default page, as RoomOptions.Layout names
+// them.
+var Layouts = []string{"grid", "grid-dark", "grid-light", "speaker", "speaker-dark", "speaker-light",
+	"single-speaker", "single-speaker-dark", "single-speaker-light"}
+
+// RecordRoom records the room as egress's page composes it in Chrome: every
+// performer's video in the layout and everyone's sound mixed, as MP4 (H.264 and
+// stereo AAC at a bitrate fit for music), or only the sound as Opus in Ogg when
+// AudioOnly. The egress service needs Chrome, PulseAudio and its page templates
+// (scripts/stack builds them).
+//
+// The recording ends by Stop, or on its own when the room closes: egress's page
+// sees the room go and ends the recording, audio-only too (the upstream report
+// livekit/egress#815, of an audio-only composite recording on after its room
+// ended, does not reproduce with v1.8.6 on our stack: see the tests).
 func (s *Service) RecordRoom(ctx context.Context, room string, o RoomOptions) (Egress, error) {
 	const op = "egress.RecordRoom"
 	if err := lk.Name(op, "room name", room); err != nil {
 		return Egress{}, err
 	}
-	if o.Layout == "" {
+	switch {
+	case o.AudioOnly && (o.Layout != "" || o.Width != 0 || o.Height != 0):
+		return Egress{}, errs.Invalid(op, "an audio-only recording has no layout and no size")
+	case o.Layout != "" && !slices.Contains(Layouts, o.Layout):
+		return Egress{}, &errs.Error{Op: op, Kind: errs.ErrInvalidArgument, Message: fmt.Sprintf("no layout %q", o.Layout),
+			Hint: "one of " + strings.Join(Layouts, ", ")}
+	}
+	if err := checkSize(op, o.Width, o.Height); err != nil {
+		return Egress{}, err
+	}
+	if o.Layout == "" && !o.AudioOnly {
 		o.Layout = "speaker"
 	}
+	req := &livekit.RoomCompositeEgressRequest{RoomName: room, Layout: o.Layout, AudioOnly: o.AudioOnly}
 	ft, ext := livekit.EncodedFileType_MP4, ".mp4"
 	if o.AudioOnly {
 		ft, ext = livekit.EncodedFileType_OGG, ".ogg"
+		req.Options = &livekit.RoomCompositeEgressRequest_Advanced{Advanced: &livekit.EncodingOptions{
+			AudioCodec: livekit.AudioCodec_OPUS, AudioBitrate: 256, AudioFrequency: 48000}}
+	} else {
+		w, h := o.Width, o.Height
+		if w == 0 {
+			w, h = 1280, 720
+		}
+		enc := audioTrack{width: uint32(w), height: uint32(h)}.videoEncoding(0, 0)
+		enc.AudioCodec, enc.AudioBitrate, enc.AudioFrequency = livekit.AudioCodec_AAC, 192, 48000
+		req.Options = &livekit.RoomCompositeEgressRequest_Advanced{Advanced: enc}
 	}
 	key, err := s.keys.file(op, room, o.Filename, ext)
 	if err != nil {
 		return Egress{}, err
 	}
-	info, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.api.StartRoomCompositeEgress, &livekit.RoomCompositeEgressRequest{RoomName: room, Layout: o.Layout, AudioOnly: o.AudioOnly,
-		FileOutputs: []*livekit.EncodedFileOutput{{FileType: ft, Filepath: key, Output: &livekit.EncodedFileOutput_S3{S3: s.store.s3()}}}})
+	req.FileOutputs = []*livekit.EncodedFileOutput{{FileType: ft, Filepath: key, Output: &livekit.EncodedFileOutput_S3{S3: s.store.s3()}}}
+	info, err := lk.Do(ctx, s.c, op, tokens.Grant{RoomRecord: true}, s.api.StartRoomCompositeEgress, req)
 	if err != nil {
 		return Egress{}, err
 	}
 	return s.from(info, "room"), nil
+}
+
+// checkSize checks a recording's picture size: both or neither given, even
+// numbers of pixels (x264 wants them), 16..3840.
+func checkSize(op string, w, h int) error {
+	switch {
+	case (w == 0) != (h == 0):
+		return errs.Invalid(op, "give both width and height, or neither")
+	case w < 0 || h < 0 || w%2 == 1 || h%2 == 1 || w > 3840 || h > 3840 || (w > 0 && (w < 16 || h < 16)):
+		return errs.Invalid(op, "size %dx%d: even numbers of pixels, 16..3840", w, h)
+	}
+	return nil
 }
 
 // Stop ends an egress; files are uploaded as it ends.

@@ -92,3 +92,32 @@ func TestVideoOptionsAreCheckedFirst(t *testing.T) {
 	assert.ErrorIs(t, err, errs.ErrInvalidArgument, "a room that is no folder")
 	assert.Zero(t, asked.Load(), "a refused option reached LiveKit")
 }
+
+// A room composite with a layout egress's page does not draw, or a picture
+// x264 cannot encode, is refused before LiveKit is asked; every layout the page
+// knows is let through.
+func TestRoomOptionsAreCheckedFirst(t *testing.T) {
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.Error(w, "not now", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	s, err := New(Config{URL: srv.URL, APIKey: "k", APISecret: "secret-0123456789abcdefghijklmnopqrstuv"},
+		Storage{Endpoint: "http://127.0.0.1:9", Bucket: "b", AccessKey: "a", SecretKey: "s"})
+	require.NoError(t, err)
+	for _, o := range []RoomOptions{
+		{Layout: "mosaic"}, {Layout: "Grid"}, {Layout: "grid-blue"}, {Layout: "speaker-light;x"}, {Layout: "../grid"},
+		{Width: 1280}, {Width: 1281, Height: 720}, {Width: 8, Height: 8}, {Width: 7680, Height: 4320}, {Width: -2, Height: -2},
+		{AudioOnly: true, Layout: "grid"}, {AudioOnly: true, Width: 1280, Height: 720}, {Filename: "take.mp4"},
+	} {
+		_, err := s.RecordRoom(context.Background(), "stage", o)
+		assert.ErrorIs(t, err, errs.ErrInvalidArgument, "%+v", o)
+	}
+	assert.Zero(t, asked.Load(), "a refused option reached LiveKit")
+	for _, layout := range append([]string{""}, Layouts...) {
+		_, err := s.RecordRoom(context.Background(), "stage", RoomOptions{Layout: layout, Width: 640, Height: 360})
+		assert.NotErrorIs(t, err, errs.ErrInvalidArgument, "layout %q", layout)
+	}
+	assert.EqualValues(t, len(Layouts)+1, asked.Load(), "every layout the page draws is asked for")
+}
