@@ -39,11 +39,15 @@ type startEgressRequest struct {
 	Identity string `json:"identity,omitempty"` // audio, video, hls, restream: whose audio (and video) is the show; empty: the only one publishing
 	// audio, video, room: a suffix for the key the server chooses, <room>/<UTC time>-<unique id>-<filename>.<ext>;
 	// at most 64 of A-Z a-z 0-9 _ -, anything else is refused (400)
-	Filename  string   `json:"filename,omitempty" pattern:"^[A-Za-z0-9_-]{0,64}$"`
-	Bitrate   int      `json:"bitrate,omitempty"`   // audio: Opus kbps, 256 when 0
-	Layout    string   `json:"layout,omitempty"`    // room: grid, speaker, single-speaker
-	AudioOnly bool     `json:"audioOnly,omitempty"` // room: OGG instead of MP4
-	URLs      []string `json:"urls,omitempty"`      // restream: rtmp(s):// destinations
+	Filename string `json:"filename,omitempty" pattern:"^[A-Za-z0-9_-]{0,64}$"`
+	Bitrate  int    `json:"bitrate,omitempty"` // audio: Opus kbps, 256 when 0
+	// room: grid, speaker or single-speaker, dark by default or with -dark or -light; speaker when empty
+	Layout string `json:"layout,omitempty" enum:"grid,grid-dark,grid-light,speaker,speaker-dark,speaker-light,single-speaker,single-speaker-dark,single-speaker-light"`
+	Width  int    `json:"width,omitempty"`  // room: the picture's width in pixels (even, 16..3840, with height); 1280 when 0
+	Height int    `json:"height,omitempty"` // room: the picture's height in pixels (even, 16..3840, with width); 720 when 0
+	// room: the room's mixed sound only, Opus in Ogg (no layout, no size) instead of MP4
+	AudioOnly bool     `json:"audioOnly,omitempty"`
+	URLs      []string `json:"urls,omitempty"` // restream: rtmp(s):// destinations
 }
 
 // check refuses options that do not apply to the kind, rather than ignoring them.
@@ -63,8 +67,8 @@ func (e startEgressRequest) check() error {
 	if e.Kind != "audio" && e.Bitrate != 0 {
 		return notFor("bitrate")
 	}
-	if e.Kind != "room" && (e.Layout != "" || e.AudioOnly) {
-		return notFor("layout and audioOnly")
+	if e.Kind != "room" && (e.Layout != "" || e.AudioOnly || e.Width != 0 || e.Height != 0) {
+		return notFor("layout, width, height and audioOnly")
 	}
 	if e.Kind != "restream" && len(e.URLs) > 0 {
 		return notFor("urls")
@@ -110,7 +114,8 @@ func (s *server) handleStartEgress() handler {
 		case "video":
 			one, err = s.Egress.RecordVideo(ctx, req.Room, egress.VideoOptions{Identity: req.Identity, Filename: req.Filename})
 		case "room":
-			one, err = s.Egress.RecordRoom(ctx, req.Room, egress.RoomOptions{Layout: req.Layout, AudioOnly: req.AudioOnly, Filename: req.Filename})
+			one, err = s.Egress.RecordRoom(ctx, req.Room, egress.RoomOptions{Layout: req.Layout, Width: req.Width, Height: req.Height,
+				AudioOnly: req.AudioOnly, Filename: req.Filename})
 		case "hls":
 			one, err = s.Egress.HLS(ctx, req.Room, req.Identity)
 		case "restream":

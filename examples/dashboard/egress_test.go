@@ -230,6 +230,18 @@ func TestRecordingBadInput(t *testing.T) {
 		{"POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "obs", "bitrate": 96}},
 		{"POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "obs", "layout": "grid"}},
 		{"POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "obs", "urls": []string{"rtmp://127.0.0.1/live/k"}}},
+		// A room composite's layout is one the page draws, never a URL, a path or
+		// markup for egress's page; its size is one x264 encodes.
+		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "layout": "mosaic"}},
+		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "layout": "grid&url=ws://evil.example"}},
+		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "layout": "../../grid"}},
+		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "layout": "<script>alert(1)</script>"}},
+		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "width": 1281, "height": 720}},
+		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "width": 1280}},
+		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "width": 100000, "height": 100000}},
+		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "audioOnly": true, "layout": "grid"}},
+		{"POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "identity": "obs"}},
+		{"POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "obs", "width": 1280, "height": 720}},
 		{"POST", "/api/egress/EG_nope/destinations", map[string]any{}},
 		{"POST", "/api/egress/EG_nope/destinations", map[string]any{"add": []string{"http://127.0.0.1/x"}}},
 		{"DELETE", "/api/egress", nil},
@@ -254,6 +266,9 @@ func TestRecordingBadInput(t *testing.T) {
 	// reaches LiveKit.
 	code, body := local.call(t, "POST", "/api/egress", map[string]any{"kind": "video", "room": "live", "identity": "obs"}, asViewer...)
 	assert.Equal(t, 403, code, "a viewer records video: %s", body)
+	assert.Equal(t, "forbidden", errorCode(t, body))
+	code, body = local.call(t, "POST", "/api/egress", map[string]any{"kind": "room", "room": "live", "layout": "grid"}, asViewer...)
+	assert.Equal(t, 403, code, "a viewer records the room: %s", body)
 	assert.Equal(t, "forbidden", errorCode(t, body))
 	assert.Zero(t, reached.Load(), "a request refused as bad input reached LiveKit or the bucket")
 
