@@ -68,3 +68,18 @@ func ffmpegFile(t *testing.T, name, graph string, args ...string) string {
 	require.NoError(t, err, "%s", b)
 	return out
 }
+
+// ToneShare hears each tone of a mix: 440 Hz and 660 Hz played together are
+// about half of the sound each, and a tone that is not playing is almost none
+// of it; silence has no share of anything.
+func TestToneShareHearsEachToneOfAMix(t *testing.T) {
+	mix := ffmpegFile(t, "mix.mp4", "sine=frequency=440:duration=2:sample_rate=48000[a];sine=frequency=660:duration=2:sample_rate=48000[b];[a][b]amix=inputs=2",
+		"-c:a", "aac")
+	assert.InDelta(t, -3, ToneShare(t, mix, 440), 1, "440 Hz in the mix")
+	assert.InDelta(t, -3, ToneShare(t, mix, 660), 1, "660 Hz in the mix")
+	alone := Tone(t, 440, 2*time.Second)
+	assert.Greater(t, ToneShare(t, alone, 440), -0.5, "a tone alone is all of the sound")
+	assert.Less(t, ToneShare(t, alone, 660), -30.0, "a tone not playing")
+	quiet := ffmpegFile(t, "silence.ogg", "anullsrc=r=48000:cl=stereo", "-t", "2", "-c:a", "libopus")
+	assert.True(t, math.IsInf(ToneShare(t, quiet, 440), -1), "silence")
+}
