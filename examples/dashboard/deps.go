@@ -126,6 +126,7 @@ type Recordings interface {
 	ListPage(ctx context.Context, o recordings.ListOptions) (recordings.Page, error)
 	Link(ctx context.Context, r recordings.Recording, ttl time.Duration) (string, error)
 	Open(ctx context.Context, key string) (*recordings.Object, error)
+	Duration(ctx context.Context, key string) (time.Duration, error)
 }
 
 // Resolver looks host names up: net.DefaultResolver in production, a fake in

@@ -148,7 +148,9 @@ func TestEngineerRecordsTheShow(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 200, resp.StatusCode, "%s", got)
 		assert.Len(t, got, int(f.Size), "the link serves the whole file")
-		assert.Greater(t, audioSeconds(t, got), 2.0, "%s: the recording holds sound", f.Key)
+		secs := audioSeconds(t, got)
+		assert.Greater(t, secs, 2.0, "%s: the recording holds sound", f.Key)
+		assert.InDelta(t, secs, float64(f.DurationMS)/1000, 0.3, "%s: the listed duration is how long the file plays", f.Key)
 	}
 	// Links last an hour unless asked otherwise, and a week is allowed.
 	for q, want := range map[string]string{"": "3600", "&linkTtl=604800": "604800"} {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"mime"
 	"net/http"
 	"net/url"
@@ -94,6 +95,7 @@ func listQuery(q url.Values) (recordings.ListOptions, error) {
 
 func (s *server) handleListRecordings() handler {
 	cache := &listingCache{}
+	lengths := &durationCache{}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		ttl := recordings.DefaultLinkTTL
@@ -142,6 +144,9 @@ func (s *server) handleListRecordings() handler {
 		for _, f := range page.Recordings {
 			wr := byKey[f.Key]
 			rec := recording{Recording: f, DurationMS: wr.dur.Milliseconds(), EgressID: wr.id}
+			if d, ok := lengths.of(ctx, s.Recordings, f); ok {
+				rec.DurationMS = d.Milliseconds()
+			}
 			link, err := s.Recordings.Link(ctx, f, ttl)
 			if err != nil {
 				return err
@@ -225,4 +230,40 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 		_ = p.rc.SetWriteDeadline(time.Now().Add(p.idle))
 	}
 	return p.ResponseWriter.Write(b)
+}
+
+// durationCache holds how long Ogg recordings play, read from the files:
+// egress's own figure (its pipeline's end less its start) was seconds short
+// in our runs. A recording is never overwritten, so a key's length never
+// changes: each file is read once (a stat and two small ranged reads), and the
+// cache is bounded.
+type durationCache struct {
+	mu sync.Mutex
+	m  map[string]time.Duration
+}
+
+// maxDurations bounds the cache; when full it starts again.
+const maxDurations = 4096
+
+func (c *durationCache) of(ctx context.Context, store Recordings, f recordings.Recording) (time.Duration, bool) {
+	if f.Kind != recordings.KindFile || !strings.HasSuffix(f.Key, ".ogg") {
+		return 0, false
+	}
+	c.mu.Lock()
+	d, ok := c.m[f.Key]
+	c.mu.Unlock()
+	if ok {
+		return d, true
+	}
+	d, err := store.Duration(ctx, f.Key)
+	if err != nil {
+		return 0, false // egress's figure, or none: a length is a nicety
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxDurations {
+		c.m = make(map[string]time.Duration)
+	}
+	c.m[f.Key] = d
+	c.mu.Unlock()
+	return d, true
 }

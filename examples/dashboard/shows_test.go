@@ -409,6 +409,7 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	t.Logf("recorded %.2f s of audio; the dashboard says %d ms; %s pushed", secs, f.DurationMS, push)
 	assert.Greater(t, secs, 1.0, "the recording holds the show's audio")
 	assert.LessOrEqual(t, secs, (push + time.Second).Seconds(), "and no more than was pushed")
+	assert.InDelta(t, secs, float64(f.DurationMS)/1000, 0.3, "the report says how long the file plays")
 
 	code, body = d.call(t, testOperatorKey, "DELETE", "/api/shows/friday-jam", nil)
 	assert.Equal(t, 200, code, "closing again is fine: %s", body)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -148,12 +149,20 @@ func (s *Service) link(ctx context.Context, rep *Report) {
 			continue
 		}
 		for j := range p.Files {
-			u, err := s.cfg.Recordings.DownloadURL(ctx, p.Files[j].Key, 0)
+			f := &p.Files[j]
+			u, err := s.cfg.Recordings.DownloadURL(ctx, f.Key, 0)
 			if err != nil {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("no link for %s: %v", p.Files[j].Key, err))
+				rep.Problems = append(rep.Problems, fmt.Sprintf("no link for %s: %v", f.Key, err))
 				continue
 			}
-			p.Files[j].URL = u
+			f.URL = u
+			// An Ogg file says how long it plays; egress's own figure (its
+			// pipeline's end less its start) was seconds short in our runs.
+			if strings.HasSuffix(f.Key, ".ogg") {
+				if d, err := s.cfg.Recordings.Duration(ctx, f.Key); err == nil {
+					f.Duration = d
+				}
+			}
 		}
 	}
 }
