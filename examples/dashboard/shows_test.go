@@ -340,7 +340,8 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	vars := map[string]string{"LIVEKIT_URL": env.URL, "LIVEKIT_API_KEY": env.APIKey, "LIVEKIT_API_SECRET": env.APISecret,
 		"MINIO_ENDPOINT": m.Endpoint, "MINIO_BUCKET": "recordings", "MINIO_ACCESS_KEY": m.AccessKey, "MINIO_SECRET_KEY": m.SecretKey,
 		"REDIS_URL": "redis://" + env.RedisAddr, "DASHBOARD_ADDR": d.addr, "DASHBOARD_ADMIN_GROUP": adminGroup,
-		"DASHBOARD_API_KEYS": testOperatorKey + ":operator," + testViewerKey + ":viewer", "DASHBOARD_LIVEKIT_TIMEOUT": "10s"}
+		"DASHBOARD_API_KEYS": testOperatorKey + ":operator," + testViewerKey + ":viewer", "DASHBOARD_LIVEKIT_TIMEOUT": "10s",
+		"DASHBOARD_SPOOL_DIR": t.TempDir()} // the machine's disk, kept across the restart
 	d.getenv = func(k string) string { return vars[k] }
 	target, err := url.Parse("http://" + d.addr)
 	require.NoError(t, err)
@@ -374,7 +375,9 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	t.Logf("go-live to recording: %s from the push's start to the dashboard listing the show as recording (Ingress admitting the stream included)",
 		recording.Sub(pushed).Round(10*time.Millisecond))
 
-	// Redeployed mid-show: the new process finds the show and its recording.
+	// Redeployed mid-show, two seconds on: the new process finds the show and
+	// its recording (the recorder's spooled part, continued when it rejoins).
+	time.Sleep(2 * time.Second)
 	d.kill(t)
 	d.start(t)
 	code, body = d.call(t, testViewerKey, "GET", "/api/shows/friday-jam", nil)

@@ -37,6 +37,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/names"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
@@ -46,8 +47,10 @@ import (
 // Identity is the recorder's identity in a room (hidden: listeners do not see it).
 const Identity = "streamkit-recorder"
 
-// IDPrefix starts the IDs of this package's parts (egress IDs start with EG_).
-const IDPrefix = "CA_"
+// IDPrefix starts the IDs of this package's parts (egress IDs start with EG_):
+// the watched model's resync, which ends recordings LiveKit does not list,
+// leaves these alone.
+const IDPrefix = events.OwnRecordingPrefix
 
 // Object metadata the bucket keeps with each uploaded part.
 const (
@@ -118,6 +121,7 @@ type session struct {
 
 	mu      sync.Mutex
 	cur     *part
+	keep    bool // the recorder is closing: the part stays spooled for the next process
 	readers sync.WaitGroup
 }
 
@@ -242,16 +246,30 @@ func (s *session) read(t *webrtc.TrackRemote, who string) {
 	}
 	s.mu.Lock()
 	s.cur = nil
+	keep := s.keep
 	s.mu.Unlock()
 	if p == nil {
 		return
 	}
-	err := p.w.close()
+	var err error
+	if keep {
+		// A redeploy: the next process continues this part where it ends.
+		err = p.w.flush()
+	} else {
+		err = p.w.close()
+	}
 	if cerr := p.f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		s.r.cfg.Logger.Warn("capture: closing the spool file failed", "room", s.room, "error", err.Error())
+	}
+	if keep {
+		s.r.mu.Lock()
+		delete(s.r.busy, p.path)
+		s.r.mu.Unlock()
+		s.r.cfg.Logger.Info("capture: part left spooled for the next process", "room", s.room, "id", p.ID)
+		return
 	}
 	// Uploading is the end of the part: it must not be cut by the caller going
 	// away, but it is bounded.
@@ -573,9 +591,10 @@ func (r *Recorder) Uploaded(ctx context.Context, room string) ([]Part, error) {
 	return out, nil
 }
 
-// Close leaves every room, which ends the parts being written (they are
-// uploaded as they end), and waits for them. A process that dies instead
-// leaves them spooled, for the next Recorder on the same directory.
+// Close leaves every room and waits for the track readers. Parts being
+// written stay spooled, as when the process dies: a Recorder on the same
+// directory continues them (a redeploy mid-show keeps one part, without the
+// audio of the time no process recorded) or uploads them (Settle, Finish).
 func (r *Recorder) Close() {
 	r.mu.Lock()
 	r.closed = true
@@ -583,6 +602,9 @@ func (r *Recorder) Close() {
 	r.sessions = map[string]*session{}
 	r.mu.Unlock()
 	for _, s := range ss {
+		s.mu.Lock()
+		s.keep = true
+		s.mu.Unlock()
 		s.leave()
 		s.readers.Wait()
 	}

@@ -123,6 +123,16 @@ func (o *oggWriter) write(p []byte) (int, error) {
 	return n, nil
 }
 
+// flush writes the held packet as an ordinary page: the stream goes on later.
+func (o *oggWriter) flush() error {
+	if o.held == nil {
+		return nil
+	}
+	err := o.page(o.held, 0, o.granule)
+	o.held = nil
+	return err
+}
+
 // close writes the held packet as the last page.
 func (o *oggWriter) close() error {
 	if o.held == nil {

@@ -58,7 +58,7 @@ func (s *Service) Run(ctx context.Context) error {
 	var closes sync.WaitGroup
 	defer closes.Wait()
 	if s.cfg.Capture != nil {
-		defer s.cfg.Capture.Close() // its parts end and are uploaded
+		defer s.cfg.Capture.Close() // parts being recorded stay spooled for the next Run
 	}
 	snap := w.Snapshot()
 	after := snap.Revision

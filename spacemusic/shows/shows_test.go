@@ -348,7 +348,7 @@ func TestTheShowRecordsItselfWhenOBSGoesLive(t *testing.T) {
 	assert.Equal(t, "audio", part.Kind)
 	starts := svc.Starts()
 	require.Len(t, starts, 1, "%+v", starts)
-	t.Logf("go-live to recording: Run asked egress %s after it saw the audio; LiveKit reported the recording started %s after the first audio",
+	t.Logf("go-live to recording: the recorder's first packet came %s after Run saw the audio; the model had the recording started %s after the first audio",
 		starts[0].After, startedSeen.Sub(firstAudio))
 	assert.Less(t, startedSeen.Sub(firstAudio), 2*time.Second, "the recording starts within 2 s of the first audio")
 
@@ -371,7 +371,7 @@ func TestTheShowRecordsItselfWhenOBSGoesLive(t *testing.T) {
 	f := rep.Parts[0].Files[0]
 	assert.Equal(t, egress.Complete, rep.Parts[0].Status)
 	began := rep.Parts[0].StartedAt // when egress's pipeline ran
-	t.Logf("file %s: %s long; the push lasted %s, the audio was live %s, the recording ran for %s of it (egress began %s after the first audio)",
+	t.Logf("file %s: %s long; the push lasted %s, the audio was live %s, the recording ran for %s of it (the recorder began %s after the first audio)",
 		f.Key, f.Duration, push, quiet.Sub(firstAudio), quiet.Sub(began), began.Sub(firstAudio))
 	assert.InDelta(t, quiet.Sub(began).Seconds(), f.Duration.Seconds(), 1.0, "the file holds the show's audio from the recording's start to the end")
 	require.NotEmpty(t, f.URL)
