@@ -139,7 +139,7 @@ func (r *Recorder) spoolDir(op, room string) (string, error) {
 		return "", errs.Invalid(op, "room name %q cannot name a folder", room)
 	}
 	d := filepath.Join(r.cfg.Dir, room)
-	if rel, err := filepath.Rel(r.cfg.Dir, d); err != nil || rel != room {
+	if filepath.Base(d) != room || filepath.Dir(d) != filepath.Clean(r.cfg.Dir) { // one element, right below Dir
 		return "", errs.Invalid(op, "room name %q cannot name a folder", room)
 	}
 	return d, nil
