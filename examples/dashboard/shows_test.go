@@ -385,6 +385,14 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	again := decodeAs[ShowView](t, body)
 	require.Len(t, again.Parts, 1, "the recording is still the show's: %s", body)
 	assert.Equal(t, live.Parts[0].ID, again.Parts[0].ID)
+	// It rejoins the stage and records on into the same part: the spool file
+	// the old process left on the machine's disk.
+	require.True(t, poll(t, 15*time.Second, "the recording did not go on after the restart", func() (bool, string) {
+		code, body := d.call(t, testViewerKey, "GET", "/api/shows/friday-jam", nil)
+		v := ShowView{}
+		_ = json.Unmarshal(body, &v)
+		return code == 200 && v.Recording && len(v.Parts) == 1 && v.Parts[0].ID == live.Parts[0].ID && v.Parts[0].Status == "active", string(body)
+	}))
 
 	closing := time.Now()
 	code, body = d.call(t, testOperatorKey, "DELETE", "/api/shows/friday-jam", nil)

@@ -178,7 +178,10 @@ func (r *Recorder) Arm(ctx context.Context, room, source string) error {
 		cb := &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
 			OnTrackPublished:  func(p *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) { s.want(p, rp) },
 			OnTrackSubscribed: s.subscribed,
-		}}
+		},
+			// The room closed, or LiveKit let us go: a later Arm joins anew.
+			OnDisconnected: func() { r.drop(s) },
+		}
 		s.lk, err = lksdk.ConnectToRoomWithToken(r.cfg.URL, tok.JWT, cb, lksdk.WithAutoSubscribe(false))
 	}
 	if err != nil {
@@ -196,6 +199,22 @@ func (r *Recorder) Arm(ctx context.Context, room, source string) error {
 		}
 	}
 	return nil
+}
+
+// drop forgets s, unless another session took its place.
+func (r *Recorder) drop(s *session) {
+	r.mu.Lock()
+	if r.sessions[s.room] == s {
+		delete(r.sessions, s.room)
+	}
+	r.mu.Unlock()
+}
+
+// Armed reports whether the recorder is in room.
+func (r *Recorder) Armed(room string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sessions[room] != nil
 }
 
 // want subscribes to the source's audio.

@@ -448,6 +448,17 @@ func (s *Service) armCapture(ctx context.Context, name string, a *armed, live bo
 		s.liveAt[name] = seen
 		s.mu.Unlock()
 	}
+	if !s.cfg.Capture.Armed(name) {
+		// Joining creates a room that is gone: read it again first, as arm
+		// does before starting anything (another replica's Close).
+		found, err := s.cfg.Rooms.List(ctx, name)
+		if err != nil || len(found) == 0 {
+			return
+		}
+		if env, err := decode("shows.Run", name, found[0].Metadata); err != nil || env.Closing {
+			return
+		}
+	}
 	if err := s.cfg.Capture.Arm(ctx, name, src); err != nil {
 		s.cfg.Logger.Warn("shows: the recorder cannot join; trying again", "show", name, "error", err.Error())
 		a.later(time.Now().Add(retryAfter))
