@@ -424,7 +424,7 @@ func TestABrowserShowRecordsEachStretchOfMusic(t *testing.T) {
 		require.NoError(t, err)
 		_, heard := s.nth(t, round, events.TrackPublished, "ada-live", "ada", 15*time.Second)
 		_, started := s.nth(t, round, events.RecordingStarted, "ada-live", "", 10*time.Second)
-		t.Logf("part %d: LiveKit reported the recording started %s after the audio was published", round, started.Sub(heard))
+		t.Logf("part %d: the model had the recording started %s after the audio was published", round, started.Sub(heard))
 		assert.Less(t, started.Sub(heard), 2*time.Second, "the recording starts within 2 s of the first audio")
 		return ada.Disconnect, heard
 	}
@@ -471,7 +471,7 @@ func TestABrowserShowRecordsEachStretchOfMusic(t *testing.T) {
 		require.Len(t, p.Files, 1)
 		f := p.Files[0]
 		ran := ends[i].Sub(p.StartedAt)
-		t.Logf("part %d: %s, %s long; it ran %s while Ada played (egress began %s after her audio)", i+1, f.Key, f.Duration, ran, p.StartedAt.Sub(heard[i]))
+		t.Logf("part %d: %s, %s long; it ran %s while Ada played (the recorder began %s after her audio)", i+1, f.Key, f.Duration, ran, p.StartedAt.Sub(heard[i]))
 		assert.InDelta(t, ran.Seconds(), f.Duration.Seconds(), 1.0, "part %d holds the stretch Ada played", i+1)
 		resp, err := http.Get(f.URL)
 		require.NoError(t, err)
