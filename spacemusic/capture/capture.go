@@ -182,14 +182,17 @@ func (r *Recorder) Arm(ctx context.Context, room, source string) error {
 			// The room closed, or LiveKit let us go: a later Arm joins anew.
 			OnDisconnected: func() { r.drop(s) },
 		}
-		s.lk, err = lksdk.ConnectToRoomWithToken(r.cfg.URL, tok.JWT, cb, lksdk.WithAutoSubscribe(false))
+		s.lk, err = join(ctx, r.cfg.URL, tok.JWT, cb)
 	}
 	if err != nil {
 		r.mu.Lock()
 		delete(r.sessions, room)
 		r.mu.Unlock()
-		// The SDK's error never carries the token.
-		return &errs.Error{Op: op, Kind: errs.ErrUnavailable, Upstream: errs.LiveKit, Message: "the recorder cannot join " + room + ": " + err.Error(), Cause: err}
+		msg := err.Error()
+		if tok.JWT != "" { // an SDK error could quote the URL it dialled, token included
+			msg = strings.ReplaceAll(msg, tok.JWT, "[token]")
+		}
+		return &errs.Error{Op: op, Kind: errs.ErrUnavailable, Upstream: errs.LiveKit, Message: "the recorder cannot join " + room + ": " + msg}
 	}
 	for _, rp := range s.lk.GetRemoteParticipants() {
 		for _, p := range rp.TrackPublications() {
@@ -199,6 +202,38 @@ func (r *Recorder) Arm(ctx context.Context, room, source string) error {
 		}
 	}
 	return nil
+}
+
+// JoinTimeout bounds joining a room: the SDK's connect takes no context, and a
+// hung LiveKit must not hold Run.
+const JoinTimeout = 15 * time.Second
+
+// join connects within JoinTimeout (or ctx); a connect that completes after we
+// gave up is disconnected at once.
+func join(ctx context.Context, url, jwt string, cb *lksdk.RoomCallback) (*lksdk.Room, error) {
+	type joined struct {
+		room *lksdk.Room
+		err  error
+	}
+	ch := make(chan joined, 1)
+	go func() {
+		rm, err := lksdk.ConnectToRoomWithToken(url, jwt, cb, lksdk.WithAutoSubscribe(false))
+		ch <- joined{rm, err}
+	}()
+	t := time.NewTimer(JoinTimeout)
+	defer t.Stop()
+	select {
+	case j := <-ch:
+		return j.room, j.err
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	go func() {
+		if j := <-ch; j.room != nil {
+			j.room.Disconnect()
+		}
+	}()
+	return nil, errors.New("joining timed out")
 }
 
 // drop forgets s, unless another session took its place.
