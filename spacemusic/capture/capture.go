@@ -468,7 +468,10 @@ func (r *Recorder) upload(ctx context.Context, path string, ended time.Time) err
 	}()
 	p, err := r.sidecar(path)
 	if err != nil {
-		return err
+		// Not ours, or cut before its sidecar was written: set aside once
+		// (kept for a person to look at), not retried for ever.
+		r.cfg.Logger.Warn("capture: a spool file without a readable sidecar is set aside", "file", filepath.Base(path), "error", err.Error())
+		return os.Rename(path, path+".unreadable")
 	}
 	fail := func(err error) error {
 		r.cfg.Logger.Warn("capture: uploading a part failed; it stays spooled", "room", p.Room, "id", p.ID, "error", err.Error())
@@ -482,8 +485,11 @@ func (r *Recorder) upload(ctx context.Context, path string, ended time.Time) err
 	}
 	defer f.Close()
 	end, _, _, granule, err := lastPage(f)
-	if err != nil {
-		return fail(err)
+	if err != nil || granule == 0 { // no audio: the process died as the part began
+		r.cfg.Logger.Warn("capture: a spool file without audio is dropped", "room", p.Room, "id", p.ID)
+		_ = os.Remove(path)
+		_ = os.Remove(path + ".json")
+		return nil
 	}
 	p.Duration, p.Size, p.EndedAt = time.Duration(granule)*time.Second/rate, end, ended.UTC()
 	meta := map[string]string{metaID: p.ID, metaSource: p.Source, metaStarted: p.StartedAt.Format(time.RFC3339Nano),
