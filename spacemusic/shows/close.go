@@ -109,6 +109,7 @@ func (s *Service) Close(ctx context.Context, name string) (Report, error) {
 	}
 	s.reports[name] = rep
 	delete(s.dests, name)
+	delete(s.liveAt, name)
 	if len(s.order) > maxReports {
 		delete(s.reports, s.order[0])
 		s.order = s.order[1:]

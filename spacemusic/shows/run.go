@@ -38,7 +38,7 @@ type Started struct {
 	Show  string
 	Kind  string
 	ID    string
-	After time.Duration // from Run seeing the audio to LiveKit accepting the start
+	After time.Duration // from Run seeing the audio to LiveKit accepting the start (the recorder's audio: to its first packet)
 }
 
 // Run arms the shows: it follows the Watch and, when a show goes live (its ingest
