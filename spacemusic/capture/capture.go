@@ -115,9 +115,9 @@ func New(cfg Config) (*Recorder, error) {
 type session struct {
 	r      *Recorder
 	room   string
-	source string // identity whose audio is the show; "" the first audio track
-	lk     *lksdk.Room
-	resume string // a spool file an earlier process left, continued by the first part
+	source string      // identity whose audio is the show, "" the first audio track (under mu)
+	lk     *lksdk.Room // set under mu once joined
+	resume string      // a spool file an earlier process left, continued by the first part (under r.mu)
 
 	mu      sync.Mutex
 	cur     *part
@@ -182,7 +182,19 @@ func (r *Recorder) Arm(ctx context.Context, room, source string) error {
 			// The room closed, or LiveKit let us go: a later Arm joins anew.
 			OnDisconnected: func() { r.drop(s) },
 		}
-		s.lk, err = join(ctx, r.cfg.URL, tok.JWT, cb)
+		var lk *lksdk.Room
+		if lk, err = join(ctx, r.cfg.URL, tok.JWT, cb); err == nil {
+			s.mu.Lock()
+			s.lk = lk
+			s.mu.Unlock()
+			r.mu.Lock()
+			gone := r.sessions[room] != s
+			r.mu.Unlock()
+			if gone { // Finished or closed while joining
+				lk.Disconnect()
+				return nil
+			}
+		}
 	}
 	if err != nil {
 		r.mu.Lock()
@@ -194,7 +206,10 @@ func (r *Recorder) Arm(ctx context.Context, room, source string) error {
 		}
 		return &errs.Error{Op: op, Kind: errs.ErrUnavailable, Upstream: errs.LiveKit, Message: "the recorder cannot join " + room + ": " + msg}
 	}
-	for _, rp := range s.lk.GetRemoteParticipants() {
+	s.mu.Lock()
+	lk := s.lk
+	s.mu.Unlock()
+	for _, rp := range lk.GetRemoteParticipants() {
 		for _, p := range rp.TrackPublications() {
 			if rt, ok := p.(*lksdk.RemoteTrackPublication); ok {
 				s.want(rt, rp)
@@ -582,8 +597,11 @@ func (r *Recorder) Finish(ctx context.Context, room string) error {
 
 // leave disconnects: the track reader then ends and finishes its part.
 func (s *session) leave() {
-	if s.lk != nil {
-		s.lk.Disconnect()
+	s.mu.Lock()
+	lk := s.lk
+	s.mu.Unlock()
+	if lk != nil {
+		lk.Disconnect()
 	}
 }
 
