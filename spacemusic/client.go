@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spacemusic/streamkit/spacemusic/capture"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -193,9 +194,29 @@ func New(cfg Config) (*Client, error) {
 // a show in one call each. watch (nil allowed) gives shows their phase and is
 // what Service.Run follows to record by itself. Call it once and keep the
 // Service: it remembers the restream destinations of the shows it opened.
-func (c *Client) Shows(watch *events.Watch) (*shows.Service, error) {
-	return shows.New(shows.Config{Rooms: c.Rooms, Ingress: c.Ingress, Tokens: c.Tokens, Egress: c.Egress,
-		Recordings: c.Recordings, Watch: watch, URL: c.cfg.WSURL()})
+//
+// With a SpoolDir (and a bucket) the shows' "audio" is recorded by the shows'
+// own recorder (package capture): a hidden subscriber that joins when the show
+// is armed, spools to SpoolDir and uploads each part as it ends. Egress keeps
+// stems, video and HLS. Keep SpoolDir across restarts: a part cut by a crash is
+// continued or uploaded from it.
+func (c *Client) Shows(watch *events.Watch, o ...ShowsOptions) (*shows.Service, error) {
+	cfg := shows.Config{Rooms: c.Rooms, Ingress: c.Ingress, Tokens: c.Tokens, Egress: c.Egress,
+		Recordings: c.Recordings, Watch: watch, URL: c.cfg.WSURL()}
+	if len(o) > 0 && o[0].SpoolDir != "" && c.Recordings != nil {
+		rec, err := capture.New(capture.Config{URL: c.cfg.WSURL(), Tokens: c.Tokens, Store: c.Recordings, Dir: o[0].SpoolDir, Logger: o[0].Logger})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Capture, cfg.Logger = rec, o[0].Logger
+	}
+	return shows.New(cfg)
+}
+
+// ShowsOptions tune Client.Shows.
+type ShowsOptions struct {
+	SpoolDir string       // where the shows' own recorder spools audio; empty: egress records it
+	Logger   *slog.Logger // slog.Default() when nil
 }
 
 // Config returns the configuration the client runs with.

@@ -579,6 +579,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 		{"DASHBOARD_RESTREAM_ALLOW", "restream-allow", `"` + restreamDefault + `"`, "the platforms' ingests"},
 		{"DASHBOARD_RESYNC", "resync", `"30s"`, "30s"},
 		{"DASHBOARD_SHOWS_RUN", "shows-run", "true", "true"},
+		{"DASHBOARD_SPOOL_DIR", "spool-dir", `""`, ""},
 		{"DASHBOARD_MONITOR_SILENCE", "monitor-silence", `"5s"`, "5s"},
 		{"REDIS_URL", "redis-url", `""`, ""},
 	}

@@ -95,7 +95,7 @@ func benchDashboard(b testing.TB, env *testenv.Env, hook *hookFront, tweak func(
 		require.NoError(b, err)
 		b.Cleanup(func() { cancel(); stop() })
 	}
-	shows, err := showsOn(sm, deps.Events)
+	shows, err := showsOn(sm, deps.Events, "", nil)
 	require.NoError(b, err)
 	deps.Shows = shows
 	out.Server, out.events = httptest.NewServer(NewServer(deps)), deps.Events

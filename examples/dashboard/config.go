@@ -45,6 +45,7 @@ type settings struct {
 	RestreamAllow   hostList // DASHBOARD_RESTREAM_ALLOW: hosts restreams may send to
 	RedisURL        string   // REDIS_URL: the shared event log; never logged (may hold a password)
 	Resync          time.Duration
+	SpoolDir        string        // DASHBOARD_SPOOL_DIR: the shows' recorder spools audio here
 	ShowsRun        bool          // DASHBOARD_SHOWS_RUN: this replica starts shows' recordings by itself
 	MonitorSilence  time.Duration // DASHBOARD_MONITOR_SILENCE: the monitor calls a live track silent after this
 }
@@ -157,6 +158,10 @@ var knobs = []setting{
 	{"DASHBOARD_SHOWS_RUN", "shows-run", "true", "start shows' recording plans by themselves when the music starts (armed recording); with several replicas set true on exactly one", func(s *settings, v string) (err error) {
 		s.ShowsRun, err = strconv.ParseBool(v)
 		return err
+	}},
+	{"DASHBOARD_SPOOL_DIR", "spool-dir", "", "where the shows' own audio recorder spools each part until it is uploaded; keep it across restarts (a part cut by a crash is continued or uploaded from it). Empty: a folder per LiveKit URL in the user's cache directory", func(s *settings, v string) error {
+		s.SpoolDir = v
+		return nil
 	}},
 	{"DASHBOARD_MONITOR_SILENCE", "monitor-silence", "5s", "the page's monitor says a live audio track is silent after this much silence", func(s *settings, v string) (err error) {
 		s.MonitorSilence, err = positiveDuration(v)

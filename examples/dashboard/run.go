@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -73,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer stopWatch()
-	svc, err := showsOn(sm, deps.Events)
+	svc, err := showsOn(sm, deps.Events, spoolDir(s, cfg), log)
 	if err != nil {
 		return err
 	}
@@ -175,9 +179,24 @@ func devStack(st *stack.Stack, log *slog.Logger, webhook string) (spacemusic.Con
 }
 
 // showsOn is the shows service on sm's services, following the live model.
-func showsOn(sm *spacemusic.Client, ev Events) (*shows.Service, error) {
+func showsOn(sm *spacemusic.Client, ev Events, spool string, log *slog.Logger) (*shows.Service, error) {
 	w, _ := ev.(*events.Watch)
-	return sm.Shows(w)
+	return sm.Shows(w, spacemusic.ShowsOptions{SpoolDir: spool, Logger: log})
+}
+
+// spoolDir is DASHBOARD_SPOOL_DIR, or a folder of the user's cache named after
+// the LiveKit URL and bucket (two dashboards of different stacks on one machine
+// must not continue each other's parts); "" when there is no cache directory.
+func spoolDir(s settings, cfg spacemusic.Config) string {
+	if s.SpoolDir != "" {
+		return s.SpoolDir
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(cfg.URL + "\x00" + cfg.Storage.Endpoint + "\x00" + cfg.Storage.Bucket))
+	return filepath.Join(base, "streamkit", "spool", hex.EncodeToString(sum[:8]))
 }
 
 // armShows runs armed recording (shows.Run: a show's recording plan starts when

@@ -121,7 +121,7 @@ func newStageAt(t testing.TB, env *testenv.Env, storage egress.Storage, tweak fu
 		t.Cleanup(func() { cancel(); stopWatch() })
 		st.live = deps.Events
 	}
-	shows, err := showsOn(sm, deps.Events)
+	shows, err := showsOn(sm, deps.Events, "", nil)
 	require.NoError(t, err)
 	deps.Shows, st.shows = shows, shows
 	var h http.Handler

@@ -340,7 +340,8 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	vars := map[string]string{"LIVEKIT_URL": env.URL, "LIVEKIT_API_KEY": env.APIKey, "LIVEKIT_API_SECRET": env.APISecret,
 		"MINIO_ENDPOINT": m.Endpoint, "MINIO_BUCKET": "recordings", "MINIO_ACCESS_KEY": m.AccessKey, "MINIO_SECRET_KEY": m.SecretKey,
 		"REDIS_URL": "redis://" + env.RedisAddr, "DASHBOARD_ADDR": d.addr, "DASHBOARD_ADMIN_GROUP": adminGroup,
-		"DASHBOARD_API_KEYS": testOperatorKey + ":operator," + testViewerKey + ":viewer", "DASHBOARD_LIVEKIT_TIMEOUT": "10s"}
+		"DASHBOARD_API_KEYS": testOperatorKey + ":operator," + testViewerKey + ":viewer", "DASHBOARD_LIVEKIT_TIMEOUT": "10s",
+		"DASHBOARD_SPOOL_DIR": t.TempDir()} // the machine's disk, kept across the restart
 	d.getenv = func(k string) string { return vars[k] }
 	target, err := url.Parse("http://" + d.addr)
 	require.NoError(t, err)
@@ -374,7 +375,9 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	t.Logf("go-live to recording: %s from the push's start to the dashboard listing the show as recording (Ingress admitting the stream included)",
 		recording.Sub(pushed).Round(10*time.Millisecond))
 
-	// Redeployed mid-show: the new process finds the show and its recording.
+	// Redeployed mid-show, two seconds on: the new process finds the show and
+	// its recording (the recorder's spooled part, continued when it rejoins).
+	time.Sleep(2 * time.Second)
 	d.kill(t)
 	d.start(t)
 	code, body = d.call(t, testViewerKey, "GET", "/api/shows/friday-jam", nil)
@@ -382,6 +385,14 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	again := decodeAs[ShowView](t, body)
 	require.Len(t, again.Parts, 1, "the recording is still the show's: %s", body)
 	assert.Equal(t, live.Parts[0].ID, again.Parts[0].ID)
+	// It rejoins the stage and records on into the same part: the spool file
+	// the old process left on the machine's disk.
+	require.True(t, poll(t, 15*time.Second, "the recording did not go on after the restart", func() (bool, string) {
+		code, body := d.call(t, testViewerKey, "GET", "/api/shows/friday-jam", nil)
+		v := ShowView{}
+		_ = json.Unmarshal(body, &v)
+		return code == 200 && v.Recording && len(v.Parts) == 1 && v.Parts[0].ID == live.Parts[0].ID && v.Parts[0].Status == "active", string(body)
+	}))
 
 	closing := time.Now()
 	code, body = d.call(t, testOperatorKey, "DELETE", "/api/shows/friday-jam", nil)

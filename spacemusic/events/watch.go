@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -673,6 +674,9 @@ func (w *Watch) diffIngress(t *truth, fresh func(string) bool) []Event {
 func (w *Watch) diffEgress(t *truth, fresh func(string) bool) []Event {
 	cur, out := w.model.cur, []Event(nil)
 	for _, id := range sortedKeys(cur.Recordings) {
+		if strings.HasPrefix(id, OwnRecordingPrefix) {
+			continue // not egress's: LiveKit's list never has it
+		}
 		if _, ok := t.egress[id]; !ok && !fresh("eg/"+id) {
 			r := cur.Recordings[id]
 			out = append(out, Event{Kind: RecordingEnded, Room: r.Room, Recording: &r})
@@ -693,6 +697,10 @@ func (w *Watch) diffEgress(t *truth, fresh func(string) bool) []Event {
 	}
 	return out
 }
+
+// OwnRecordingPrefix starts the IDs of recordings this module makes itself
+// (package capture's parts), which their maker Applies: a resync leaves them be.
+const OwnRecordingPrefix = "CA_"
 
 func hasTrack(ts []Track, sid string) bool {
 	for _, t := range ts {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -549,4 +550,40 @@ func mapErr(op string, err error) error {
 		e.Kind = errs.ErrNotFound
 	}
 	return e
+}
+
+// Put uploads a recording this process made (the shows' own audio recorder)
+// under key, streaming size bytes from r, with meta as the object's user
+// metadata (short ASCII values: Stat reads them back). The upload runs under
+// the caller's context alone: a long recording may take longer than Timeout.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, meta map[string]string) error {
+	const op = "recordings.Put"
+	if err := CheckKey(key); err != nil {
+		return errs.Relabel(op, err)
+	}
+	_, err := s.mc.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{ContentType: ContentType(key), UserMetadata: meta})
+	if err != nil {
+		return mapErr(op, err)
+	}
+	return nil
+}
+
+// Stat is one recording with its user metadata (keys as Put was given them,
+// in canonical header case, e.g. "Capture-Id").
+func (s *Store) Stat(ctx context.Context, key string) (Recording, map[string]string, error) {
+	const op = "recordings.Stat"
+	if err := CheckKey(key); err != nil {
+		return Recording{}, nil, errs.Relabel(op, err)
+	}
+	sctx, cancel := s.bound(ctx)
+	defer cancel()
+	info, err := s.mc.StatObject(sctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return Recording{}, nil, mapErr(op, err)
+	}
+	meta := map[string]string{}
+	for k, v := range info.UserMetadata {
+		meta[http.CanonicalHeaderKey(strings.TrimPrefix(strings.ToLower(k), "x-amz-meta-"))] = v
+	}
+	return Recording{Key: key, Room: roomOf(key), Kind: KindFile, Size: info.Size, LastModified: info.LastModified.UTC()}, meta, nil
 }

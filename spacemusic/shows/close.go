@@ -71,6 +71,16 @@ func (s *Service) Close(ctx context.Context, name string) (Report, error) {
 			return Report{}, err
 		}
 	}
+	if s.cfg.Capture != nil {
+		// The recorder leaves and uploads its parts, also those a dead
+		// process spooled on this machine.
+		uctx, cancel := context.WithTimeout(ctx, MaxUploadWait)
+		err := s.cfg.Capture.Finish(uctx, name)
+		cancel()
+		if err != nil {
+			return Report{}, errs.Relabel(op, err)
+		}
+	}
 	ins, err := s.cfg.Ingress.List(ctx, ingress.ListOptions{Room: name})
 	if err != nil {
 		return Report{}, errs.Relabel(op, err)
@@ -100,6 +110,7 @@ func (s *Service) Close(ctx context.Context, name string) (Report, error) {
 	}
 	s.reports[name] = rep
 	delete(s.dests, name)
+	delete(s.liveAt, name)
 	if len(s.order) > maxReports {
 		delete(s.reports, s.order[0])
 		s.order = s.order[1:]

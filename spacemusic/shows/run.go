@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spacemusic/streamkit/spacemusic/capture"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
@@ -37,7 +38,7 @@ type Started struct {
 	Show  string
 	Kind  string
 	ID    string
-	After time.Duration // from Run seeing the audio to LiveKit accepting the start
+	After time.Duration // from Run seeing the audio to LiveKit accepting the start (the recorder's audio: to its first packet)
 }
 
 // Run arms the shows: it follows the Watch and, when a show goes live (its ingest
@@ -56,6 +57,9 @@ func (s *Service) Run(ctx context.Context) error {
 	st := map[string]*armed{}
 	var closes sync.WaitGroup
 	defer closes.Wait()
+	if s.cfg.Capture != nil {
+		defer s.cfg.Capture.Close() // parts being recorded stay spooled for the next Run
+	}
 	snap := w.Snapshot()
 	after := snap.Revision
 	for _, n := range snap.RoomNames() {
@@ -197,6 +201,9 @@ func (s *Service) reconcile(ctx context.Context, st map[string]*armed, name stri
 		return
 	}
 	who, live := liveAudio(snap, name)
+	if s.capturing(a) {
+		s.armCapture(ctx, name, a, live, seen)
+	}
 	if !live {
 		if a.wasLive && a.quiet.IsZero() {
 			a.quiet = seen
@@ -273,6 +280,9 @@ func (s *Service) arm(ctx context.Context, name string, a *armed, who []string, 
 	}
 	var todo []string
 	for _, k := range wants {
+		if k == RecordAudio && s.capturing(a) {
+			continue // the show's own recorder has it from the first note
+		}
 		if k == RecordStems {
 			if tracks := audioTracks(snap, name); tracks != a.stems {
 				todo = append(todo, k)
@@ -417,4 +427,80 @@ func (s *Service) Starts() []Started {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.starts)
+}
+
+// capturing reports whether the show's audio is the recorder's.
+func (s *Service) capturing(a *armed) bool {
+	return s.cfg.Capture != nil && slices.Contains(a.env.Spec.spec("").Record, RecordAudio)
+}
+
+// armCapture has the recorder in the room from the moment the show is armed,
+// so it holds the source's audio from its first packet; when the music is off
+// it uploads what a dead process left spooled.
+func (s *Service) armCapture(ctx context.Context, name string, a *armed, live bool, seen time.Time) {
+	sp := a.env.Spec.spec(name)
+	src := ""
+	if sp.Ingest.Kind != NoIngest {
+		src = sp.ingestIdentity()
+	}
+	if live && (!a.wasLive || !a.quiet.IsZero()) {
+		s.mu.Lock()
+		s.liveAt[name] = seen
+		s.mu.Unlock()
+	}
+	if !s.cfg.Capture.Armed(name) {
+		// Joining creates a room that is gone: read it again first, as arm
+		// does before starting anything (another replica's Close).
+		found, err := s.cfg.Rooms.List(ctx, name)
+		if err != nil || len(found) == 0 {
+			return
+		}
+		if env, err := decode("shows.Run", name, found[0].Metadata); err != nil || env.Closing {
+			return
+		}
+	}
+	if err := s.cfg.Capture.Arm(ctx, name, src); err != nil {
+		s.cfg.Logger.Warn("shows: the recorder cannot join; trying again", "show", name, "error", err.Error())
+		a.later(time.Now().Add(retryAfter))
+		return
+	}
+	if !live {
+		if err := s.cfg.Capture.Settle(ctx, name); err != nil {
+			s.cfg.Logger.Warn("shows: uploading a spooled part failed; trying again", "show", name, "error", err.Error())
+			a.later(time.Now().Add(retryAfter))
+		}
+	}
+}
+
+// captured tells the watched model about the recorder's parts, as egress's
+// webhooks tell it about egress's: the show's phase, timeline and Starts read it.
+func (s *Service) captured(p capture.Part) {
+	e := events.Event{Room: p.Room, At: time.Now().UTC(), Recording: &events.Recording{Egress: egress.Egress{
+		ID: p.ID, Room: p.Room, Kind: RecordAudio, Status: p.Status, Error: p.Error, StartedAt: p.StartedAt, EndedAt: p.EndedAt}}}
+	switch p.Status {
+	case egress.Active:
+		e.Kind = events.RecordingStarted
+		s.mu.Lock()
+		at := s.liveAt[p.Room]
+		s.mu.Unlock()
+		x := Started{Show: p.Room, Kind: RecordAudio, ID: p.ID}
+		if !at.IsZero() {
+			x.After = time.Since(at)
+		}
+		s.started(x)
+	default:
+		e.Kind = events.RecordingEnded
+		e.Recording.Files = []egress.File{{Key: p.Key, Size: p.Size, Duration: p.Duration}}
+		if !p.EndedAt.IsZero() && !p.StartedAt.IsZero() {
+			e.Recording.Duration = p.EndedAt.Sub(p.StartedAt)
+		}
+	}
+	if s.cfg.Watch == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := s.cfg.Watch.Apply(ctx, e); err != nil {
+		s.cfg.Logger.Warn("shows: the model did not take a recording event", "show", p.Room, "error", err.Error())
+	}
 }

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spacemusic/streamkit/spacemusic/capture"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -44,6 +45,10 @@ type Config struct {
 	Egress     *egress.Service
 	Recordings *recordings.Store
 	Watch      *events.Watch
+	// Capture, when set, records the plan's "audio" itself (a hidden
+	// subscriber that joins when the show is armed) instead of egress, so the
+	// file holds the push from its first note (see package capture).
+	Capture *capture.Recorder
 	// URL is the WebSocket URL performers and listeners join (Config.WSURL of the facade).
 	URL    string
 	Logger *slog.Logger // Run's failures; slog.Default() when nil
@@ -59,9 +64,10 @@ type Service struct {
 	reports map[string]Report      // the last reports Close made, for a second Close
 	order   []string
 	closing map[string]bool
-	starts  []Started       // what Run started, for Starts
-	stale   map[string]bool // shows whose spec Open changed: Run reads it again
-	wake    chan struct{}   // tells Run a spec changed
+	starts  []Started            // what Run started, for Starts
+	stale   map[string]bool      // shows whose spec Open changed: Run reads it again
+	wake    chan struct{}        // tells Run a spec changed
+	liveAt  map[string]time.Time // when Run saw each show's music start
 }
 
 // New checks cfg.
@@ -72,8 +78,16 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{cfg: cfg, opening: map[string]*sync.Mutex{}, dests: map[string][]string{},
-		reports: map[string]Report{}, closing: map[string]bool{}, stale: map[string]bool{}, wake: make(chan struct{}, 1)}, nil
+	if cfg.Capture != nil && cfg.Recordings == nil {
+		return nil, errs.Invalid("shows.New", "Capture needs Recordings")
+	}
+	s := &Service{cfg: cfg, opening: map[string]*sync.Mutex{}, dests: map[string][]string{},
+		reports: map[string]Report{}, closing: map[string]bool{}, stale: map[string]bool{}, wake: make(chan struct{}, 1),
+		liveAt: map[string]time.Time{}}
+	if cfg.Capture != nil {
+		cfg.Capture.Notify(s.captured)
+	}
+	return s, nil
 }
 
 // Phase is where a show is, from the watched model.
@@ -541,6 +555,18 @@ func (s *Service) parts(ctx context.Context, op string, room rooms.Room) ([]Part
 		}
 		out = append(out, p)
 	}
+	if s.cfg.Capture != nil {
+		up, err := s.cfg.Capture.Uploaded(ctx, room.Name)
+		if err != nil {
+			return nil, errs.Relabel(op, err)
+		}
+		for _, c := range append(up, s.cfg.Capture.Active(room.Name)...) {
+			if c.StartedAt.Before(room.CreatedAt.Add(-time.Second)) {
+				continue // an earlier show of that name
+			}
+			out = append(out, capturedPart(c))
+		}
+	}
 	slices.SortStableFunc(out, func(a, b Part) int {
 		if a.StartedAt.IsZero() != b.StartedAt.IsZero() { // not started yet: last
 			if a.StartedAt.IsZero() {
@@ -554,4 +580,13 @@ func (s *Service) parts(ctx context.Context, op string, room rooms.Room) ([]Part
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out, nil
+}
+
+// capturedPart is a part of the show's own recorder, as the show lists parts.
+func capturedPart(c capture.Part) Part {
+	p := Part{ID: c.ID, Kind: RecordAudio, Status: c.Status, Error: c.Error, StartedAt: c.StartedAt, EndedAt: c.EndedAt}
+	if c.Status == egress.Complete {
+		p.Files = []File{{Key: c.Key, Size: c.Size, Duration: c.Duration}}
+	}
+	return p
 }

@@ -1,0 +1,96 @@
+package capture
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/recordings"
+	"github.com/spacemusic/streamkit/spacemusic/storage"
+	"github.com/spacemusic/streamkit/spacemusic/tokens"
+)
+
+// A dashboard died mid-part: its spool folder holds the part it was writing
+// (the last page torn), a file cut before any audio, and a stray file that is
+// not the recorder's. A new Recorder on the same directory lists the part as
+// ending, and Settle uploads it with its exact duration under egress's key
+// scheme, drops the empty one and sets the stray one aside; the bucket then
+// lists the part, and nothing is retried for ever.
+func TestADeadProcessesPartIsUploadedByTheNextOne(t *testing.T) {
+	testenv.RequireNetNS(t)
+	m := testenv.MinIO(t)
+	ctx := testenv.Within(t, 30*time.Second)
+	store, err := recordings.New(recordings.Config{Config: storage.Config{Endpoint: m.Endpoint, Bucket: "recordings",
+		AccessKey: m.AccessKey, SecretKey: m.SecretKey}})
+	require.NoError(t, err)
+	require.NoError(t, store.EnsureBucket(ctx))
+	iss, err := tokens.NewIssuer("devkey", "a-secret-of-at-least-32-characters!!")
+	require.NoError(t, err)
+	dir := t.TempDir()
+
+	// What the dead process left: 1.5 s of 20 ms packets and a torn page.
+	room := filepath.Join(dir, "friday-jam")
+	require.NoError(t, os.MkdirAll(room, 0o700))
+	started := time.Date(2026, 11, 27, 21, 0, 0, 0, time.UTC)
+	spool := func(id string, packets int) {
+		base := started.Format(egress.StampLayout) + "-" + id
+		side, err := json.Marshal(Part{ID: IDPrefix + id, Room: "friday-jam", Source: "obs-main", Key: "friday-jam/" + base + ".ogg", StartedAt: started})
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(room, base+".ogg.json"), side, 0o600))
+		f, err := os.Create(filepath.Join(room, base+".ogg"))
+		require.NoError(t, err)
+		defer f.Close()
+		w, err := newOggWriter(f, 1, 2)
+		require.NoError(t, err)
+		for range packets {
+			_, err := w.write([]byte{31 << 3, 1, 2, 3})
+			require.NoError(t, err)
+		}
+		_, err = f.Write([]byte("OggS torn"))
+		require.NoError(t, err)
+	}
+	spool("aaaaaaaaaaaaa", 76) // 75 pages written, the 76th held when it died
+	spool("bbbbbbbbbbbbb", 0)
+	require.NoError(t, os.WriteFile(filepath.Join(room, "stray.ogg"), []byte("not ours"), 0o600))
+
+	r, err := New(Config{URL: "ws://127.0.0.1:1", Tokens: iss, Store: store, Dir: dir})
+	require.NoError(t, err)
+	defer r.Close()
+	active := r.Active("friday-jam")
+	require.Len(t, active, 2, "the two parts with sidecars")
+	assert.Equal(t, egress.Ending, active[0].Status, "spooled, nobody writes it")
+
+	require.NoError(t, r.Settle(ctx, "friday-jam"))
+	assert.Empty(t, r.Active("friday-jam"))
+	up, err := r.Uploaded(ctx, "friday-jam")
+	require.NoError(t, err)
+	require.Len(t, up, 1, "the empty part is dropped, the stray file is not the recorder's")
+	p := up[0]
+	assert.Equal(t, IDPrefix+"aaaaaaaaaaaaa", p.ID)
+	assert.Equal(t, "friday-jam/2026-11-27T210000Z-aaaaaaaaaaaaa.ogg", p.Key, "egress's key scheme")
+	assert.Equal(t, 1500*time.Millisecond, p.Duration, "75 packets of 20 ms: the torn page is not counted")
+	assert.Equal(t, "obs-main", p.Source)
+	assert.True(t, p.StartedAt.Equal(started))
+	assert.Equal(t, egress.Complete, p.Status)
+	obj, err := store.Open(ctx, p.Key)
+	require.NoError(t, err)
+	defer obj.Close()
+	assert.Equal(t, p.Size, obj.Size)
+	assert.Equal(t, "audio/ogg", obj.ContentType)
+
+	left, err := os.ReadDir(room)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range left {
+		names = append(names, e.Name())
+	}
+	assert.Equal(t, []string{"stray.ogg.unreadable"}, names, "set aside once, not retried")
+	require.NoError(t, r.Settle(ctx, "friday-jam"), "nothing left to do")
+}
