@@ -1,11 +1,13 @@
 package capture
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"io"
 	"os"
+
+	"github.com/spacemusic/streamkit/spacemusic/internal/ogg"
 )
 
 // The Ogg Opus writer is ours rather than pion's oggwriter because a recording's
@@ -19,37 +21,6 @@ import (
 
 // rate is Opus's granule rate: 48 kHz whatever the encoder's bandwidth.
 const rate = 48000
-
-var crcTable = func() *crc32.Table {
-	// Ogg's CRC: polynomial 0x04c11db7, not reflected, initial 0.
-	var t crc32.Table
-	for i := range t {
-		r := uint32(i) << 24
-		for range 8 {
-			if r&0x80000000 != 0 {
-				r = r<<1 ^ 0x04c11db7
-			} else {
-				r <<= 1
-			}
-		}
-		t[i] = r
-	}
-	return &t
-}()
-
-func oggCRC(b []byte) uint32 {
-	var c uint32
-	for _, x := range b {
-		c = c<<8 ^ crcTable[byte(c>>24)^x]
-	}
-	return c
-}
-
-// Page header types.
-const (
-	pageBOS = 0x02
-	pageEOS = 0x04
-)
 
 // oggWriter writes one logical Opus stream.
 type oggWriter struct {
@@ -65,7 +36,7 @@ func newOggWriter(w io.Writer, serial uint32, channels byte) (*oggWriter, error)
 	head := []byte("OpusHead\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 	head[9] = channels
 	binary.LittleEndian.PutUint32(head[12:], rate)
-	if err := o.page(head, pageBOS, 0); err != nil {
+	if err := o.page(head, ogg.BOS, 0); err != nil {
 		return nil, err
 	}
 	tags := []byte("OpusTags\x09\x00\x00\x00streamkit\x00\x00\x00\x00")
@@ -81,35 +52,21 @@ func resumeOgg(w io.Writer, serial, seq uint32, granule uint64) *oggWriter {
 	return &oggWriter{w: w, serial: serial, seq: seq, granule: granule}
 }
 
-// page writes one page holding one packet (at most 255*255 bytes: Opus packets
-// are far smaller; a larger one is refused).
-func (o *oggWriter) page(p []byte, kind byte, granule uint64) error {
-	n := len(p)/255 + 1
-	if n > 255 {
-		return errors.New("opus packet too large for one page")
+// page writes one page holding one packet.
+func (o *oggWriter) page(p []byte, flags byte, granule uint64) error {
+	b, err := ogg.Build(flags, granule, o.serial, o.seq, p)
+	if err != nil {
+		return err
 	}
-	b := make([]byte, 27+n, 27+n+len(p))
-	copy(b, "OggS")
-	b[5] = kind
-	binary.LittleEndian.PutUint64(b[6:], granule)
-	binary.LittleEndian.PutUint32(b[14:], o.serial)
-	binary.LittleEndian.PutUint32(b[18:], o.seq)
-	b[26] = byte(n)
-	for i := range n - 1 {
-		b[27+i] = 255
-	}
-	b[27+n-1] = byte(len(p) % 255)
-	b = append(b, p...)
-	binary.LittleEndian.PutUint32(b[22:], oggCRC(b))
 	o.seq++
-	_, err := o.w.Write(b)
+	_, err = o.w.Write(b)
 	return err
 }
 
 // write adds an Opus packet; it reports the samples it holds (0 for a packet
 // that is not Opus, which is dropped).
 func (o *oggWriter) write(p []byte) (int, error) {
-	n := opusSamples(p)
+	n := ogg.OpusSamples(p)
 	if n == 0 {
 		return 0, nil
 	}
@@ -138,82 +95,40 @@ func (o *oggWriter) close() error {
 	if o.held == nil {
 		return nil
 	}
-	err := o.page(o.held, pageEOS, o.granule)
+	err := o.page(o.held, ogg.EOS, o.granule)
 	o.held = nil
 	return err
-}
-
-// opusSamples is how many 48 kHz samples an Opus packet holds (RFC 6716 3.1),
-// 0 when it is malformed.
-func opusSamples(p []byte) int {
-	if len(p) == 0 {
-		return 0
-	}
-	toc := p[0]
-	cfg := int(toc >> 3)
-	var frame int // in 48 kHz samples
-	switch {
-	case cfg < 12: // SILK: 10, 20, 40, 60 ms
-		frame = []int{480, 960, 1920, 2880}[cfg%4]
-	case cfg < 16: // hybrid: 10, 20 ms
-		frame = []int{480, 960}[cfg%2]
-	default: // CELT: 2.5, 5, 10, 20 ms
-		frame = []int{120, 240, 480, 960}[cfg%4]
-	}
-	var frames int
-	switch toc & 3 {
-	case 0:
-		frames = 1
-	case 1, 2:
-		frames = 2
-	default:
-		if len(p) < 2 {
-			return 0
-		}
-		frames = int(p[1] & 0x3f)
-	}
-	if n := frames * frame; n > 0 && n <= 5760 { // at most 120 ms
-		return n
-	}
-	return 0
 }
 
 // lastPage reads an Ogg file an earlier process wrote and returns where its
 // last whole page ends, that page's serial, next sequence number and granule
 // position. A torn page at the end (the process died mid-write) is not counted.
 func lastPage(f *os.File) (end int64, serial, seq uint32, granule uint64, err error) {
-	var hdr [27]byte
-	var pos int64
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, 1<<62), ogg.MaxPage)
 	for {
-		if _, err := f.ReadAt(hdr[:], pos); err != nil {
+		head, err := r.Peek(27)
+		if err != nil {
 			break
 		}
-		if string(hdr[:4]) != "OggS" {
+		want := 27 + int(head[26])
+		lacing, err := r.Peek(want)
+		if err != nil {
 			break
 		}
-		n := int(hdr[26])
-		lace := make([]byte, n)
-		if _, err := f.ReadAt(lace, pos+27); err != nil {
+		for _, l := range lacing[27:] {
+			want += int(l)
+		}
+		b, err := r.Peek(want)
+		if err != nil {
 			break
 		}
-		body := 0
-		for _, l := range lace {
-			body += int(l)
-		}
-		whole := make([]byte, 27+n+body)
-		if _, err := f.ReadAt(whole, pos); err != nil {
+		pg, ok := ogg.Parse(b)
+		if !ok {
 			break
 		}
-		want := binary.LittleEndian.Uint32(whole[22:])
-		binary.LittleEndian.PutUint32(whole[22:], 0)
-		if oggCRC(whole) != want {
-			break
-		}
-		serial = binary.LittleEndian.Uint32(hdr[14:])
-		seq = binary.LittleEndian.Uint32(hdr[18:]) + 1
-		granule = binary.LittleEndian.Uint64(hdr[6:])
-		pos += int64(len(whole))
-		end = pos
+		serial, seq, granule = pg.Serial, pg.Seq+1, uint64(pg.Granule)
+		end += int64(pg.Size)
+		_, _ = r.Discard(pg.Size)
 	}
 	if end == 0 {
 		return 0, 0, 0, 0, errors.New("no whole Ogg page")

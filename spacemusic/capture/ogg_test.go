@@ -10,26 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Durations are counted from what each Opus packet holds, not from RTP
-// timestamps: 20 ms CELT, 60 ms SILK, two 10 ms frames, a code-3 packet of
-// three 20 ms frames; garbage counts nothing.
-func TestOpusSamplesAreReadFromTheTOC(t *testing.T) {
-	for _, c := range []struct {
-		p    []byte
-		want int
-	}{
-		{[]byte{31 << 3}, 960},       // CELT FB 20 ms
-		{[]byte{3 << 3}, 2880},       // SILK NB 60 ms
-		{[]byte{14<<3 | 1}, 960},     // hybrid 10 ms, two frames
-		{[]byte{31<<3 | 3, 3}, 2880}, // three 20 ms frames
-		{[]byte{31<<3 | 3, 7}, 0},    // 140 ms: more than a packet may hold
-		{[]byte{31<<3 | 3}, 0},       // code 3 without its count
-		{nil, 0},
-	} {
-		assert.Equal(t, c.want, opusSamples(c.p), "%x", c.p)
-	}
-}
-
 // A spool file cut mid-page by a dying process is read up to its last whole
 // page: its granule is the samples of the pages before, and writing resumes
 // there with the next page number.

@@ -13,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
+	"github.com/spacemusic/streamkit/spacemusic/internal/ogg"
 )
 
 // Reads at either end of an Ogg file: the head holds OpusHead (its first
@@ -20,7 +21,7 @@ import (
 // ends. An Ogg page is at most 65,307 bytes.
 const (
 	oggHead = 4 << 10
-	oggTail = 64 << 10
+	oggTail = ogg.MaxPage
 )
 
 // Duration is how long an Ogg Opus recording plays, read from the file itself:
@@ -80,23 +81,23 @@ func (s *Store) readRange(ctx context.Context, key string, from, to int64) ([]by
 // where the first audio packet begins and the pre-skip (RFC 7845). A stream
 // need not begin at granule 0 (a recorder that joins a live track may carry
 // its clock), so the start is the first audio page's granule less the samples
-// of the packets that end on it. Pages are trusted only when their CRC holds:
+// of the packets that end on it. Only whole pages whose CRC holds count:
 // "OggS" can occur inside audio data.
 func oggOpusDuration(head, tail []byte) (time.Duration, error) {
-	first, ok := parsePage(head)
-	if !ok || !bytes.HasPrefix(first.body, []byte("OpusHead")) || len(first.body) < 12 {
+	first, ok := ogg.Parse(head)
+	if !ok || !bytes.HasPrefix(first.Body, []byte("OpusHead")) || len(first.Body) < 12 {
 		return 0, fmt.Errorf("no OpusHead in its first page")
 	}
-	preSkip := int64(binary.LittleEndian.Uint16(first.body[10:]))
+	preSkip := int64(binary.LittleEndian.Uint16(first.Body[10:]))
 	start := int64(0)
-	for rest := head[first.size:]; len(rest) > 0; {
-		pg, ok := parsePage(rest)
+	for rest := head[first.Size:]; len(rest) > 0; {
+		pg, ok := ogg.Parse(rest)
 		if !ok {
 			break // the first audio page lies beyond the head: assume 0
 		}
-		rest = rest[pg.size:]
-		if pg.granule > 0 {
-			start = max(0, pg.granule-pg.samples())
+		rest = rest[pg.Size:]
+		if pg.Granule > 0 {
+			start = max(0, pg.Granule-pg.Samples())
 			break
 		}
 	}
@@ -106,126 +107,14 @@ func oggOpusDuration(head, tail []byte) (time.Duration, error) {
 			break
 		}
 		end = j
-		pg, ok := parsePage(tail[j:])
-		if !ok || pg.granule < 0 { // not a page, or one that ends no packet
+		pg, ok := ogg.Parse(tail[j:])
+		if !ok || pg.Granule < 0 { // not a page, or one that ends no packet
 			continue
 		}
-		if pg.granule-start <= preSkip {
+		if pg.Granule-start <= preSkip {
 			return 0, nil
 		}
-		return time.Duration(pg.granule-start-preSkip) * time.Second / 48000, nil
+		return time.Duration(pg.Granule-start-preSkip) * time.Second / 48000, nil
 	}
 	return 0, fmt.Errorf("no whole Ogg page with a granule position in its last %d bytes", len(tail))
 }
-
-// oggPage is one Ogg page: its granule position, its packets' lengths (the
-// last may go on in the next page) and its body.
-type oggPage struct {
-	granule int64
-	cont    bool // the first packet began on an earlier page
-	lacing  []byte
-	body    []byte
-	size    int
-}
-
-// parsePage reads the page at the start of b, if b holds a whole page whose
-// CRC matches.
-func parsePage(b []byte) (oggPage, bool) {
-	if len(b) < 27 || !bytes.HasPrefix(b, []byte("OggS")) || b[4] != 0 {
-		return oggPage{}, false
-	}
-	n := int(b[26])
-	if len(b) < 27+n {
-		return oggPage{}, false
-	}
-	lacing := b[27 : 27+n]
-	bodyLen := 0
-	for _, l := range lacing {
-		bodyLen += int(l)
-	}
-	size := 27 + n + bodyLen
-	if len(b) < size {
-		return oggPage{}, false
-	}
-	if binary.LittleEndian.Uint32(b[22:]) != oggCRC(b[:size]) {
-		return oggPage{}, false
-	}
-	return oggPage{granule: int64(binary.LittleEndian.Uint64(b[6:])), cont: b[5]&1 != 0,
-		lacing: lacing, body: b[27+n : size], size: size}, true
-}
-
-// samples is how many 48 kHz samples the packets that begin and end on this
-// page hold, by their Opus TOC bytes.
-func (p oggPage) samples() int64 {
-	var total int64
-	off, from := 0, 0
-	skip := p.cont // a packet begun elsewhere: its TOC is not here
-	for _, l := range p.lacing {
-		off += int(l)
-		if l == 255 {
-			continue
-		}
-		if !skip {
-			total += opusSamples(p.body[from:off])
-		}
-		skip = false
-		from = off
-	}
-	return total
-}
-
-// opusSamples is the length of one Opus packet at 48 kHz (RFC 6716 3.1).
-func opusSamples(pkt []byte) int64 {
-	if len(pkt) == 0 {
-		return 0
-	}
-	config := pkt[0] >> 3
-	var per int64 // samples per frame
-	switch {
-	case config < 12: // SILK: 10, 20, 40, 60 ms
-		per = [4]int64{480, 960, 1920, 2880}[config%4]
-	case config < 16: // hybrid: 10, 20 ms
-		per = [2]int64{480, 960}[config%2]
-	default: // CELT: 2.5, 5, 10, 20 ms
-		per = [4]int64{120, 240, 480, 960}[config%4]
-	}
-	switch pkt[0] & 3 {
-	case 0:
-		return per
-	case 1, 2:
-		return 2 * per
-	default:
-		if len(pkt) < 2 {
-			return 0
-		}
-		return per * int64(pkt[1]&0x3f)
-	}
-}
-
-// oggCRC is the Ogg page checksum (polynomial 0x04c11db7, MSB first, no
-// reflection) with the checksum field taken as zero.
-func oggCRC(page []byte) uint32 {
-	var crc uint32
-	for i, c := range page {
-		if i >= 22 && i < 26 {
-			c = 0
-		}
-		crc = crc<<8 ^ oggTable[byte(crc>>24)^c]
-	}
-	return crc
-}
-
-var oggTable = func() (t [256]uint32) {
-	for i := range t {
-		r := uint32(i) << 24
-		for range 8 {
-			if r&0x80000000 != 0 {
-				r = r<<1 ^ 0x04c11db7
-			} else {
-				r <<= 1
-			}
-		}
-		t[i] = r
-	}
-	return t
-}()

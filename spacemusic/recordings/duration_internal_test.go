@@ -8,29 +8,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/spacemusic/internal/ogg"
 )
 
 // page builds one Ogg page holding packets, each ending on it.
 func page(t *testing.T, seq uint32, granule int64, packets ...[]byte) []byte {
 	t.Helper()
-	var lacing, body []byte
-	for _, p := range packets {
-		n := len(p)
-		for ; n >= 255; n -= 255 {
-			lacing = append(lacing, 255)
-		}
-		lacing = append(lacing, byte(n))
-		body = append(body, p...)
-	}
-	require.Less(t, len(lacing), 256)
-	h := make([]byte, 27, 27+len(lacing)+len(body))
-	copy(h, "OggS")
-	binary.LittleEndian.PutUint64(h[6:], uint64(granule))
-	binary.LittleEndian.PutUint32(h[14:], 7)
-	binary.LittleEndian.PutUint32(h[18:], seq)
-	h[26] = byte(len(lacing))
-	pg := append(append(h, lacing...), body...)
-	binary.LittleEndian.PutUint32(pg[22:], oggCRC(pg))
+	pg, err := ogg.Build(0, uint64(granule), 7, seq, packets...)
+	require.NoError(t, err)
 	return pg
 }
 
@@ -91,21 +77,4 @@ func TestOggLengthFromBothEnds(t *testing.T) {
 	broken[len(broken)-1] ^= 0xff // the last page's CRC fails, and no other page ends a packet in the tail
 	_, err = oggOpusDuration(broken, broken[len(broken)-200:])
 	assert.Error(t, err, "no whole page in the tail")
-}
-
-// Opus packets say how long they are in their first byte (RFC 6716 3.1).
-func TestOpusPacketLengths(t *testing.T) {
-	for _, c := range []struct {
-		pkt  []byte
-		want int64
-	}{
-		{[]byte{1<<3 | 0}, 960},            // SILK 20 ms, one frame
-		{[]byte{3<<3 | 1}, 2 * 2880},       // SILK 60 ms, two frames
-		{[]byte{13<<3 | 2}, 2 * 960},       // hybrid 20 ms, two frames
-		{[]byte{16<<3 | 3, 0x06}, 6 * 120}, // CELT 2.5 ms, six frames
-		{[]byte{31<<3 | 3}, 0},             // a code-3 packet without its count
-		{nil, 0},
-	} {
-		assert.Equal(t, c.want, opusSamples(c.pkt), "% x", c.pkt)
-	}
 }
