@@ -510,7 +510,12 @@ func (r *Recorder) upload(ctx context.Context, path string, ended time.Time) err
 	meta := map[string]string{metaID: p.ID, metaSource: p.Source, metaStarted: p.StartedAt.Format(time.RFC3339Nano),
 		metaEnded: p.EndedAt.Format(time.RFC3339Nano), metaDuration: strconv.FormatInt(int64(p.Duration), 10)}
 	if err := r.cfg.Store.Put(ctx, p.Key, io.NewSectionReader(f, 0, end), end, meta); err != nil {
-		return fail(err)
+		// A process that died between uploading and removing its spool file
+		// left this part in the bucket already: that is done. Anything else
+		// under its key stays as it is, and the part stays spooled.
+		if !errors.Is(err, errs.ErrAlreadyExists) || !r.uploaded(ctx, p, end) {
+			return fail(err)
+		}
 	}
 	_ = os.Remove(path)
 	_ = os.Remove(path + ".json")
@@ -518,6 +523,13 @@ func (r *Recorder) upload(ctx context.Context, path string, ended time.Time) err
 	r.cfg.Logger.Info("capture: part uploaded", "room", p.Room, "id", p.ID, "key", p.Key, "duration", p.Duration)
 	r.tell(p)
 	return nil
+}
+
+// uploaded reports whether the bucket holds this very part: same recorder ID
+// and size.
+func (r *Recorder) uploaded(ctx context.Context, p Part, size int64) bool {
+	rec, meta, err := r.cfg.Store.Stat(ctx, p.Key)
+	return err == nil && rec.Size == size && meta[metaID] == p.ID
 }
 
 // Notify has f told when a part starts and when it has ended (uploaded, or

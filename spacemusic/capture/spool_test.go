@@ -2,8 +2,10 @@ package capture
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/storage"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -93,4 +96,28 @@ func TestADeadProcessesPartIsUploadedByTheNextOne(t *testing.T) {
 	}
 	assert.Equal(t, []string{"stray.ogg.unreadable"}, names, "set aside once, not retried")
 	require.NoError(t, r.Settle(ctx, "friday-jam"), "nothing left to do")
+
+	// A process died after uploading the part but before removing its spool
+	// file: the next one finds the part already in the bucket, and is done.
+	spool("aaaaaaaaaaaaa", 76)
+	require.NoError(t, r.Settle(ctx, "friday-jam"), "the part was uploaded already")
+	up, err = r.Uploaded(ctx, "friday-jam")
+	require.NoError(t, err)
+	assert.Len(t, up, 1, "one object for the part")
+	assert.Empty(t, r.Active("friday-jam"))
+
+	// Something else sits under a part's key: it is never overwritten, and
+	// the part stays spooled for a person to look at.
+	stranger := "friday-jam/" + started.Format(egress.StampLayout) + "-ccccccccccccc.ogg"
+	require.NoError(t, store.Put(ctx, stranger, strings.NewReader("an operator's file"), 18, nil))
+	spool("ccccccccccccc", 10)
+	err = r.Settle(ctx, "friday-jam")
+	assert.ErrorIs(t, err, errs.ErrAlreadyExists)
+	obj2, err := store.Open(ctx, stranger)
+	require.NoError(t, err)
+	defer obj2.Close()
+	kept, err := io.ReadAll(obj2)
+	require.NoError(t, err)
+	assert.Equal(t, "an operator's file", string(kept), "not overwritten")
+	assert.FileExists(t, filepath.Join(room, started.Format(egress.StampLayout)+"-ccccccccccccc.ogg"), "still spooled")
 }

@@ -553,7 +553,8 @@ func mapErr(op string, err error) error {
 }
 
 // Put uploads a recording this process made (the shows' own audio recorder)
-// under key, streaming size bytes from r, with meta as the object's user
+// under key, which must be new (ErrAlreadyExists otherwise, and the object in
+// the bucket stays as it was), streaming size bytes from r, with meta as the object's user
 // metadata (short ASCII values: Stat reads them back). The upload runs under
 // the caller's context alone: a long recording may take longer than Timeout.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, meta map[string]string) error {
@@ -561,7 +562,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, me
 	if err := CheckKey(key); err != nil {
 		return errs.Relabel(op, err)
 	}
-	_, err := s.mc.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{ContentType: ContentType(key), UserMetadata: meta})
+	o := minio.PutObjectOptions{ContentType: ContentType(key), UserMetadata: meta}
+	o.SetMatchETagExcept("*") // If-None-Match: a recording is never overwritten
+	_, err := s.mc.PutObject(ctx, s.bucket, key, r, size, o)
+	if resp := minio.ToErrorResponse(err); resp.StatusCode == http.StatusPreconditionFailed {
+		return &errs.Error{Op: op, Kind: errs.ErrAlreadyExists, Upstream: errs.Storage, Code: resp.Code,
+			Message: fmt.Sprintf("%s is already in the bucket", key), Hint: "a recording is never overwritten"}
+	}
 	if err != nil {
 		return mapErr(op, err)
 	}
