@@ -12,8 +12,6 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
-	"github.com/spacemusic/streamkit/spacemusic/ingress"
-	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 // The room as Chrome composes it. Two performers are on stage: OBS sends 720p
@@ -34,20 +32,7 @@ func TestRecordTheRoomAsChromeComposesIt(t *testing.T) {
 	env, _ := testenv.Ingress(t)
 	s := newStudioOn(t, env)
 	ctx := context.Background()
-	is, err := ingress.New(ingress.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret})
-	require.NoError(t, err)
-	in, err := is.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "stage", Identity: "obs-main"},
-		VideoPreset: "H264_720P_30FPS_1_LAYER"})
-	require.NoError(t, err)
-	testenv.PushRTMP720(t, in.PublishURL, 60*time.Second) // ended by the test's end, long before
-	_, err = is.WaitFor(testenv.Within(t, wait), in.ID, ingress.Publishing)
-	require.NoError(t, err)
-	rs := s.rooms(t)
-	var obs rooms.Participant
-	require.Eventually(t, func() bool {
-		obs, err = rs.Participant(ctx, "stage", "obs-main")
-		return err == nil && len(obs.Tracks) == 2
-	}, wait, 100*time.Millisecond, "the ingress's audio and video never appeared in the room: %+v", &obs)
+	s.obsLive720(t)
 	s.perform(t, "stage", "ada", 660)
 
 	t.Run("mp4", func(t *testing.T) {
@@ -89,7 +74,7 @@ func TestRecordTheRoomAsChromeComposesIt(t *testing.T) {
 		var closed time.Time
 		e, recorded := s.roomRecording(t, rec.ID, func() {
 			closed = time.Now()
-			require.NoError(t, rs.Delete(ctx, "stage"))
+			require.NoError(t, s.rooms(t).Delete(ctx, "stage"))
 		})
 		t.Logf("audio-only: ended %.2fs after the room closed", e.EndedAt.Sub(closed).Seconds())
 		require.Len(t, e.Files, 1)

@@ -70,17 +70,25 @@ func TestVideoIsRecordedAtTheSizeItIsSent(t *testing.T) {
 	assert.Equal(t, [2]int32{1280, 720}, [2]int32{enc.Width, enc.Height}, "the caller's size wins")
 }
 
-// Options no recording can have are refused before LiveKit is asked.
-func TestVideoOptionsAreCheckedFirst(t *testing.T) {
+// refusingLiveKit is a Service whose LiveKit refuses every call and counts
+// them: a check that lets bad options through shows up as a call.
+func refusingLiveKit(t *testing.T) (*Service, *atomic.Int32) {
+	t.Helper()
 	var asked atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		asked.Add(1)
 		http.Error(w, "nobody should ask", http.StatusServiceUnavailable)
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	s, err := New(Config{URL: srv.URL, APIKey: "k", APISecret: "secret-0123456789abcdefghijklmnopqrstuv"},
 		Storage{Endpoint: "http://127.0.0.1:9", Bucket: "b", AccessKey: "a", SecretKey: "s"})
 	require.NoError(t, err)
+	return s, &asked
+}
+
+// Options no recording can have are refused before LiveKit is asked.
+func TestVideoOptionsAreCheckedFirst(t *testing.T) {
+	s, asked := refusingLiveKit(t)
 	for _, o := range []VideoOptions{
 		{AudioBitrate: 128}, {AudioBitrate: 1000}, {Width: 1280}, {Width: 1281, Height: 720}, {Width: 8, Height: 8},
 		{Width: 7680, Height: 4320}, {Framerate: 120}, {Framerate: -1}, {VideoBitrate: -5}, {Filename: "take.mp4"}, {Filename: "../x"},
@@ -88,7 +96,7 @@ func TestVideoOptionsAreCheckedFirst(t *testing.T) {
 		_, err := s.RecordVideo(context.Background(), "stage", o)
 		assert.ErrorIs(t, err, errs.ErrInvalidArgument, "%+v", o)
 	}
-	_, err = s.RecordVideo(context.Background(), "a/b", VideoOptions{})
+	_, err := s.RecordVideo(context.Background(), "a/b", VideoOptions{})
 	assert.ErrorIs(t, err, errs.ErrInvalidArgument, "a room that is no folder")
 	assert.Zero(t, asked.Load(), "a refused option reached LiveKit")
 }
@@ -97,15 +105,7 @@ func TestVideoOptionsAreCheckedFirst(t *testing.T) {
 // x264 cannot encode, is refused before LiveKit is asked; every layout the page
 // knows is let through.
 func TestRoomOptionsAreCheckedFirst(t *testing.T) {
-	var asked atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		asked.Add(1)
-		http.Error(w, "not now", http.StatusServiceUnavailable)
-	}))
-	defer srv.Close()
-	s, err := New(Config{URL: srv.URL, APIKey: "k", APISecret: "secret-0123456789abcdefghijklmnopqrstuv"},
-		Storage{Endpoint: "http://127.0.0.1:9", Bucket: "b", AccessKey: "a", SecretKey: "s"})
-	require.NoError(t, err)
+	s, asked := refusingLiveKit(t)
 	for _, o := range []RoomOptions{
 		{Layout: "mosaic"}, {Layout: "Grid"}, {Layout: "grid-blue"}, {Layout: "speaker-light;x"}, {Layout: "../grid"},
 		{Width: 1280}, {Width: 1281, Height: 720}, {Width: 8, Height: 8}, {Width: 7680, Height: 4320}, {Width: -2, Height: -2},

@@ -37,21 +37,7 @@ func TestRecordWhatOBSSends(t *testing.T) {
 	env, _ := testenv.Ingress(t)
 	s := newStudioOn(t, env)
 	ctx := context.Background()
-	is, err := ingress.New(ingress.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret})
-	require.NoError(t, err)
-	// One layer: the ingress encodes what it needs for this test and no more.
-	in, err := is.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "stage", Identity: "obs-main"},
-		VideoPreset: "H264_720P_30FPS_1_LAYER"})
-	require.NoError(t, err)
-	testenv.PushRTMP720(t, in.PublishURL, 60*time.Second) // ended by the test's end, long before
-	_, err = is.WaitFor(testenv.Within(t, wait), in.ID, ingress.Publishing)
-	require.NoError(t, err)
-	rs := s.rooms(t)
-	var obs rooms.Participant
-	require.Eventually(t, func() bool {
-		obs, err = rs.Participant(ctx, "stage", "obs-main")
-		return err == nil && len(obs.Tracks) == 2
-	}, wait, 100*time.Millisecond, "the ingress's audio and video never appeared in the room: %+v", &obs)
+	obs := s.obsLive720(t)
 	t.Logf("obs-main publishes %+v", obs.Tracks)
 
 	asked := time.Now()
@@ -268,4 +254,27 @@ func readPlaylist(t *testing.T, file string) playlist {
 	}
 	require.Equal(t, len(m.segments), len(m.durations), "one #EXTINF per segment:\n%s", text)
 	return m
+}
+
+// obsLive720 puts OBS on the stage: an RTMP ingress with one 720p layer (it
+// encodes what the tests need and no more), fed 720p video and a 440 Hz tone
+// by ffmpeg, until both its tracks are in the room.
+func (s *studio) obsLive720(t *testing.T) rooms.Participant {
+	t.Helper()
+	ctx := context.Background()
+	is, err := ingress.New(ingress.Config{URL: s.env.URL, APIKey: s.env.APIKey, APISecret: s.env.APISecret})
+	require.NoError(t, err)
+	in, err := is.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "stage", Identity: "obs-main"},
+		VideoPreset: "H264_720P_30FPS_1_LAYER"})
+	require.NoError(t, err)
+	testenv.PushRTMP720(t, in.PublishURL, 60*time.Second) // ended by the test's end, long before
+	_, err = is.WaitFor(testenv.Within(t, wait), in.ID, ingress.Publishing)
+	require.NoError(t, err)
+	rs := s.rooms(t)
+	var obs rooms.Participant
+	require.Eventually(t, func() bool {
+		obs, err = rs.Participant(ctx, "stage", "obs-main")
+		return err == nil && len(obs.Tracks) == 2
+	}, wait, 100*time.Millisecond, "the ingress's audio and video never appeared in the room: %+v", &obs)
+	return obs
 }
