@@ -379,6 +379,7 @@ func TestTheShowRecordsItselfWhenOBSGoesLive(t *testing.T) {
 	// holds the push from its first note: at most a second is missing.
 	heard := probedSeconds(t, f.URL)
 	t.Logf("ffprobe: the file holds %.2f s of the %s push: %.2f s missed", heard, push, push.Seconds()-heard)
+	assert.GreaterOrEqual(t, f.Duration, quiet.Sub(firstAudio)-300*time.Millisecond, "the file holds all the audio LiveKit had")
 	assert.GreaterOrEqual(t, f.Duration, push-time.Second, "the file's audio starts within 1 s of the push's start")
 	assert.GreaterOrEqual(t, heard, (push - time.Second).Seconds(), "the file's audio starts within 1 s of the push's start (ffprobe)")
 	resp, err := http.Get(f.URL)
@@ -570,9 +571,10 @@ func TestOBSComingBackRecordsASecondPart(t *testing.T) {
 		Ingest: shows.Ingest{Kind: shows.RTMP, AudioOnly: true}, Record: []string{"audio"}})
 	require.NoError(t, err)
 	const push, gap = 5 * time.Second, 5 * time.Second
-	var quiet [2]time.Time
+	var live, quiet [2]time.Time
 	for i := range 2 {
 		testenv.PushRTMP(t, show.Ingest.PublishURL, push, true)
+		_, live[i] = s.nth(t, i+1, events.TrackPublished, "flaky-wifi", shows.DefaultIngestIdentity, 30*time.Second)
 		s.nth(t, i+1, events.RecordingStarted, "flaky-wifi", "", 30*time.Second)
 		_, quiet[i] = s.nth(t, i+1, events.TrackUnpublished, "flaky-wifi", shows.DefaultIngestIdentity, 30*time.Second)
 		s.nth(t, i+1, events.RecordingEnded, "flaky-wifi", "", 15*time.Second)
@@ -593,15 +595,21 @@ func TestOBSComingBackRecordsASecondPart(t *testing.T) {
 	for i, p := range rep.Parts {
 		assert.Equal(t, egress.Complete, p.Status, p.Error)
 		require.Len(t, p.Files, 1)
-		ran := quiet[i].Sub(p.StartedAt)
-		t.Logf("part %d: %s long, ran %s", i+1, p.Files[0].Duration, ran)
+		ran, onAir := quiet[i].Sub(p.StartedAt), quiet[i].Sub(live[i])
+		t.Logf("part %d: %s long, ran %s; LiveKit had the ingest's track for %s of the %s push", i+1, p.Files[0].Duration, ran, onAir, push)
 		assert.InDelta(t, ran.Seconds(), p.Files[0].Duration.Seconds(), 1.0, "part %d holds its push", i+1)
+		// Ours to keep: everything LiveKit carried. (Webhooks arrive a little
+		// late at both ends, hence the slack.)
+		assert.GreaterOrEqual(t, p.Files[0].Duration, onAir-300*time.Millisecond, "part %d holds all the audio LiveKit had", i+1)
 		heard += probedSeconds(t, p.Files[0].URL)
 		held += p.Files[0].Duration
 	}
 	t.Logf("ffprobe: the parts hold %.2f s of the %s pushed: %.2f s missed (%s by the report)", heard, 2*push, (2*push).Seconds()-heard, held)
-	assert.GreaterOrEqual(t, held, 2*push-time.Second, "together the parts hold the audio pushed: no more than the gap is lost")
-	assert.GreaterOrEqual(t, heard, (2*push - time.Second).Seconds(), "together the parts hold the audio pushed (ffprobe)")
+	// Each reconnect is a push start, allowed a second like the show's first
+	// (Ingress under load loses up to 1.3 s of a push's start before LiveKit
+	// has its track: seen in CI, with the recorder subscribed 48 ms after it).
+	assert.GreaterOrEqual(t, held, 2*push-2*time.Second, "together the parts hold the audio pushed: no more than the gap is lost")
+	assert.GreaterOrEqual(t, heard, (2*push - 2*time.Second).Seconds(), "together the parts hold the audio pushed (ffprobe)")
 }
 
 // probedSeconds is how long the audio at url plays, by ffprobe.
