@@ -232,7 +232,7 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 	return p.ResponseWriter.Write(b)
 }
 
-// durationCache holds how long Ogg recordings play, read from the files:
+// durationCache holds how long Ogg and MP4 recordings play, read from the files:
 // egress's own figure (its pipeline's end less its start) was seconds short
 // in our runs. A recording is never overwritten, so a key's length never
 // changes: each file is read once (a stat and two small ranged reads), and the
@@ -246,7 +246,9 @@ type durationCache struct {
 const maxDurations = 4096
 
 func (c *durationCache) of(ctx context.Context, store Recordings, f recordings.Recording) (time.Duration, bool) {
-	if f.Kind != recordings.KindFile || !strings.HasSuffix(f.Key, ".ogg") {
+	// Files only: egress writes them once, at the end. A live HLS playlist
+	// grows, so it keeps egress's figure.
+	if f.Kind != recordings.KindFile || !(strings.HasSuffix(f.Key, ".ogg") || strings.HasSuffix(f.Key, ".mp4")) {
 		return 0, false
 	}
 	c.mu.Lock()

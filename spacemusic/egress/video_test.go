@@ -111,6 +111,9 @@ func TestRecordWhatOBSSends(t *testing.T) {
 		t.Logf("mp4: %s, %.2fs (video %.2fs, audio %.2fs at %s b/s); egress recorded %.2fs until our stop, ran %.2fs, reports %.2fs",
 			f.Key, p.duration().Seconds(), v.duration().Seconds(), a.duration().Seconds(), a.BitRate, span.Seconds(), ran.Seconds(), f.Duration.Seconds())
 		assert.InDelta(t, f.Duration.Seconds(), v.duration().Seconds(), 1.0, "the video is as long as egress recorded")
+		listed, err := s.store.Duration(ctx, f.Key)
+		require.NoError(t, err)
+		assert.InDelta(t, p.duration().Seconds(), listed.Seconds(), 0.1, "the store reads the file's length from its movie header")
 		assert.GreaterOrEqual(t, v.duration().Seconds(), span.Seconds()-1, "the video holds egress's start to our stop")
 		assert.LessOrEqual(t, v.duration().Seconds(), ran.Seconds(), "no video from beyond the egress's life")
 		assert.GreaterOrEqual(t, a.duration().Seconds(), span.Seconds()-1, "audio all along")
@@ -145,6 +148,9 @@ func TestRecordWhatOBSSends(t *testing.T) {
 			assert.LessOrEqual(t, int(math.Round(d)), m.target, "segment %d is %.3fs, longer than the target", i, d)
 			total += d
 		}
+		listed, err := s.store.Duration(ctx, pl.Key)
+		require.NoError(t, err)
+		assert.InDelta(t, total, listed.Seconds(), 0.01, "the store sums the playlist's segments")
 		for _, seg := range m.segments {
 			key := path.Join(path.Dir(pl.Key), seg)
 			require.NoError(t, s.bucket(t).FGetObject(ctx, s.storage.Bucket, key, filepath.Join(dir, seg), minio.GetObjectOptions{}), "%s is not in the bucket", key)

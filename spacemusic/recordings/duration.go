@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,19 +26,33 @@ const (
 	oggTail = ogg.MaxPage
 )
 
-// Duration is how long an Ogg Opus recording plays, read from the file itself:
-// the last page's granule position less the stream's pre-skip, at Opus' 48 kHz.
-// Egress reports a duration of its own, its pipeline's end less its start, which
-// we measured 3–4 s short of files of 5 s (egress v1.8.6); this is the file's.
-// It costs a stat and two small ranged reads. Other formats are
-// ErrInvalidArgument.
+// Duration is how long a recording plays, read from the file itself, for the
+// formats egress writes:
+//   - Ogg Opus: the last page's granule position less where the stream begins
+//     and its pre-skip (a stat and two small ranged reads);
+//   - MP4: the movie header's duration, found by walking the top-level boxes
+//     (a few ranged reads of a few bytes each, wherever egress put moov);
+//   - an HLS playlist: the sum of its segments' #EXTINF.
+//
+// Egress reports a duration of its own, its pipeline's start to the stop we
+// asked for, while a stopped pipeline drains for seconds more into the file
+// (egress v1.8.6); this is the file's. Other formats are ErrInvalidArgument, a
+// file that is not what its name says ErrFailedPrecondition.
 func (s *Store) Duration(ctx context.Context, key string) (time.Duration, error) {
 	const op = "recordings.Duration"
 	if err := CheckKey(key); err != nil {
 		return 0, errs.Relabel(op, err)
 	}
-	if ext := strings.ToLower(path.Ext(key)); ext != ".ogg" && ext != ".opus" {
-		return 0, errs.Invalid(op, "%q is not an Ogg recording", key)
+	var read func(context.Context, string, int64) (time.Duration, error)
+	switch strings.ToLower(path.Ext(key)) {
+	case ".ogg", ".opus":
+		read = s.oggDuration
+	case ".mp4", ".m4a":
+		read = s.mp4Duration
+	case ".m3u8":
+		read = s.playlistDuration
+	default:
+		return 0, errs.Invalid(op, "%q is not a recording whose length can be read (Ogg, MP4 or an HLS playlist)", key)
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -44,19 +60,133 @@ func (s *Store) Duration(ctx context.Context, key string) (time.Duration, error)
 	if err != nil {
 		return 0, mapErr(op, err)
 	}
-	head, err := s.readRange(ctx, key, 0, min(info.Size, oggHead))
+	d, err := read(ctx, key, info.Size)
+	var bad badFile
+	if errors.As(err, &bad) {
+		return 0, &errs.Error{Op: op, Kind: errs.ErrFailedPrecondition, Message: fmt.Sprintf("%s: %v", key, err)}
+	}
 	if err != nil {
 		return 0, mapErr(op, err)
 	}
-	tail, err := s.readRange(ctx, key, max(0, info.Size-oggTail), info.Size)
+	return d, nil
+}
+
+// badFile is a file that is not what its name says; any other error is the
+// bucket's.
+type badFile struct{ error }
+
+func notAsNamed(format string, a ...any) error { return badFile{fmt.Errorf(format, a...)} }
+
+func (s *Store) oggDuration(ctx context.Context, key string, size int64) (time.Duration, error) {
+	head, err := s.readRange(ctx, key, 0, min(size, oggHead))
 	if err != nil {
-		return 0, mapErr(op, err)
+		return 0, err
+	}
+	tail, err := s.readRange(ctx, key, max(0, size-oggTail), size)
+	if err != nil {
+		return 0, err
 	}
 	d, err := oggOpusDuration(head, tail)
 	if err != nil {
-		return 0, &errs.Error{Op: op, Kind: errs.ErrFailedPrecondition, Message: fmt.Sprintf("%s: %v", key, err)}
+		return 0, badFile{err}
 	}
 	return d, nil
+}
+
+// mp4Duration walks the file's top-level boxes (ftyp, mdat, moov, ... in any
+// order) reading only their headers, then the start of moov, whose first
+// child egress and ffmpeg write is mvhd.
+func (s *Store) mp4Duration(ctx context.Context, key string, size int64) (time.Duration, error) {
+	for pos, boxes := int64(0), 0; pos+8 <= size && boxes < 64; boxes++ {
+		h, err := s.readRange(ctx, key, pos, min(size, pos+16))
+		if err != nil {
+			return 0, err
+		}
+		if len(h) < 8 {
+			return 0, notAsNamed("a box cut short at %d", pos)
+		}
+		n, kind, hdr := int64(binary.BigEndian.Uint32(h)), string(h[4:8]), int64(8)
+		switch {
+		case n == 1 && len(h) >= 16: // a 64-bit size follows
+			n, hdr = int64(binary.BigEndian.Uint64(h[8:])), 16
+		case n == 0: // to the end of the file
+			n = size - pos
+		}
+		if n < hdr || pos+n > size {
+			return 0, notAsNamed("a broken %q box at %d", kind, pos)
+		}
+		if kind == "moov" {
+			b, err := s.readRange(ctx, key, pos+hdr, min(pos+n, pos+hdr+512))
+			if err != nil {
+				return 0, err
+			}
+			d, err := mvhdDuration(b)
+			if err != nil {
+				return 0, badFile{err}
+			}
+			return d, nil
+		}
+		pos += n
+	}
+	return 0, notAsNamed("no moov box")
+}
+
+// mvhdDuration reads the movie header among the first children of moov.
+func mvhdDuration(moov []byte) (time.Duration, error) {
+	for len(moov) >= 8 {
+		n := int(binary.BigEndian.Uint32(moov))
+		if string(moov[4:8]) == "mvhd" && len(moov) >= 32 {
+			var scale, dur uint64
+			if moov[8] == 1 { // version 1: 64-bit times
+				if len(moov) < 44 {
+					break
+				}
+				scale, dur = uint64(binary.BigEndian.Uint32(moov[28:])), binary.BigEndian.Uint64(moov[32:])
+			} else {
+				scale, dur = uint64(binary.BigEndian.Uint32(moov[20:])), uint64(binary.BigEndian.Uint32(moov[24:]))
+			}
+			if scale == 0 || dur == 0 || dur == 1<<32-1 || dur > scale*1e6 { // unknown, or fragments carry it
+				return 0, fmt.Errorf("the movie header gives no duration")
+			}
+			return time.Duration(dur * uint64(time.Second) / scale), nil
+		}
+		if n < 8 || n > len(moov) {
+			break
+		}
+		moov = moov[n:]
+	}
+	return 0, fmt.Errorf("no movie header at the start of moov")
+}
+
+// maxPlaylist bounds the playlist read: 1 MiB is some 20,000 segments.
+const maxPlaylist = 1 << 20
+
+// playlistDuration sums the #EXTINF of an HLS playlist.
+func (s *Store) playlistDuration(ctx context.Context, key string, size int64) (time.Duration, error) {
+	if size > maxPlaylist {
+		return 0, notAsNamed("a playlist of %d bytes", size)
+	}
+	b, err := s.readRange(ctx, key, 0, size)
+	if err != nil {
+		return 0, err
+	}
+	if !bytes.HasPrefix(b, []byte("#EXTM3U")) {
+		return 0, notAsNamed("not an HLS playlist")
+	}
+	var total float64
+	for _, line := range strings.Split(string(b), "\n") {
+		v, ok := strings.CutPrefix(strings.TrimSpace(line), "#EXTINF:")
+		if !ok {
+			continue
+		}
+		v, _, _ = strings.Cut(v, ",")
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f >= 0 && f <= 86400) { // NaN too
+			return 0, notAsNamed("a segment of %q seconds", v)
+		}
+		total += f
+	}
+	return time.Duration(total * float64(time.Second)).Round(time.Millisecond), nil
 }
 
 // readRange reads bytes [from, to) of key.

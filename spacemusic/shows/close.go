@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -167,12 +166,11 @@ func (s *Service) link(ctx context.Context, rep *Report) {
 				continue
 			}
 			f.URL = u
-			// An Ogg file says how long it plays; egress's own figure (its
-			// pipeline's end less its start) was seconds short in our runs.
-			if strings.HasSuffix(f.Key, ".ogg") {
-				if d, err := s.cfg.Recordings.Duration(ctx, f.Key); err == nil {
-					f.Duration = d
-				}
+			// The file says how long it plays (Ogg, MP4, a finished HLS
+			// playlist); egress's own figure stops at our stop, seconds short
+			// of what it drained into the file.
+			if d, err := s.cfg.Recordings.Duration(ctx, f.Key); err == nil {
+				f.Duration = d
 			}
 		}
 	}
