@@ -247,8 +247,7 @@ func (s *Service) RecordVideo(ctx context.Context, room string, o VideoOptions) 
 }
 
 // videoEncoding is H.264 at width x height, or at the size the track publishes
-// when those are 0 (egress would otherwise scale everything to 1920x1080), with
-// LiveKit's preset bitrate for that size at 30 fps.
+// when those are 0 (egress would otherwise scale everything to 1920x1080).
 func (t audioTrack) videoEncoding(width, height int) *livekit.EncodingOptions {
 	w, h := int32(width), int32(height)
 	if w == 0 {
@@ -258,6 +257,11 @@ func (t audioTrack) videoEncoding(width, height int) *livekit.EncodingOptions {
 	if w < 16 || h < 16 {
 		w, h = 1920, 1080
 	}
+	return h264(w, h)
+}
+
+// h264 is H.264 at w x h with LiveKit's preset bitrate for that size at 30 fps.
+func h264(w, h int32) *livekit.EncodingOptions {
 	bitrate := int32(4500)
 	if min(w, h) <= 720 {
 		bitrate = 3000
@@ -503,7 +507,7 @@ func (s *Service) RecordRoom(ctx context.Context, room string, o RoomOptions) (E
 		if w == 0 {
 			w, h = 1280, 720
 		}
-		enc := audioTrack{width: uint32(w), height: uint32(h)}.videoEncoding(0, 0)
+		enc := h264(int32(w), int32(h))
 		enc.AudioCodec, enc.AudioBitrate, enc.AudioFrequency = livekit.AudioCodec_AAC, 192, 48000
 		req.Options = &livekit.RoomCompositeEgressRequest_Advanced{Advanced: enc}
 	}

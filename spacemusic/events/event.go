@@ -130,9 +130,15 @@ func sameInput(a, b *ingress.Input) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	audio := (a.Audio == nil) == (b.Audio == nil) && (a.Audio == nil || *a.Audio == *b.Audio)
-	video := (a.Video == nil) == (b.Video == nil) && (a.Video == nil || *a.Video == *b.Video)
-	return audio && video
+	return samePointee(a.Audio, b.Audio) && samePointee(a.Video, b.Video)
+}
+
+// samePointee compares two pointers by what they point to; nil only equals nil.
+func samePointee[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // Recording is an egress as the show sees it.
