@@ -97,7 +97,7 @@ type Event struct {
 // the rooms package describes it, and what it is to the show.
 type Participant struct {
 	rooms.Participant
-	Role Role `json:"role"`
+	Role Role `json:"role,omitempty"` // empty: LiveKit did not say and the model does not know them
 }
 
 // Hidden reports a monitor: someone not counted as a listener.
@@ -208,6 +208,13 @@ func FromWebhook(w *livekit.WebhookEvent) (e Event, ok bool) {
 	}
 	if e.Participant != nil {
 		e.Participant.Tracks = nil // the track, if any, is the event's own
+		if e.Track != nil {
+			// LiveKit's track webhooks name the participant by SID and identity
+			// only (livekit-server's telemetry TrackPublished/Unpublished), so a
+			// role read from them would call everyone a listener: the Watch
+			// gives the event the participant it knows.
+			e.Participant.Role = ""
+		}
 	}
 	return e, true
 }

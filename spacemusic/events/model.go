@@ -221,11 +221,18 @@ func (m *model) applyParticipant(e Event) (*Snapshot, []string, bool) {
 	sameSession := had && (old.SID == p.SID || p.SID == "")
 	switch e.Kind {
 	case ParticipantJoined:
-		if m.gone[p.SID] || sameSession {
+		// A join after its session's track (which named the participant
+		// without their role) still tells who they are.
+		learns := sameSession && old.Role == "" && p.Role != ""
+		if m.gone[p.SID] || (sameSession && !learns) {
 			return nil, nil, false
 		}
+		np := *p
+		if learns {
+			np.Tracks = old.Tracks
+		}
 		s := m.next()
-		withRoom(s, e.Room, roomSID(e)).Participants[p.Identity] = *p
+		withRoom(s, e.Room, roomSID(e)).Participants[p.Identity] = np
 		return s, []string{key}, true
 	case ParticipantLeft:
 		m.bury(p.SID)
@@ -289,6 +296,28 @@ func (m *model) applyParticipant(e Event) (*Snapshot, []string, bool) {
 }
 
 func roomSID(e Event) string { return e.RoomSID }
+
+// known gives an event that names a participant without saying who they are
+// to the show (a track webhook: Role empty) the participant the model holds
+// for that session, so that "ada started playing audio" says ada is a
+// performer. A participant the model does not know keeps an empty role.
+func (m *model) known(e Event) Event {
+	p := e.Participant
+	if p == nil || p.Role != "" {
+		return e
+	}
+	r := m.cur.Rooms[e.Room]
+	if r == nil {
+		return e
+	}
+	held, ok := r.Participants[p.Identity]
+	if !ok || (p.SID != "" && held.SID != p.SID) {
+		return e
+	}
+	held.Tracks = nil
+	e.Participant = &held
+	return e
+}
 
 // sameStage compares what a room_updated may change.
 func sameStage(a, b rooms.Room) bool {

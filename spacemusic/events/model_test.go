@@ -198,3 +198,33 @@ func TestUpdatesChangeWhatTheyNameAndTheViewsCountTheModel(t *testing.T) {
 	assert.Equal(t, "saturday", list[0].Metadata)
 	assert.Equal(t, "RM_1", list[0].SID)
 }
+
+// LiveKit's track webhooks name the participant by SID and identity only. The
+// event carries the participant the model knows; a track seen before its join
+// leaves the role unknown until the join says it.
+func TestATrackEventSaysWhoPlays(t *testing.T) {
+	w := events.NewWatch(nil, events.Options{})
+	_, ok, _ := w.Apply(t.Context(), joined("stage", "RM_1", "ada", "PA_1"))
+	require.True(t, ok)
+	bare := published("stage", "ada", "PA_1", "TR_1")
+	bare.Participant.Role, bare.Participant.Name = "", ""
+	e, ok, _ := w.Apply(t.Context(), bare)
+	require.True(t, ok)
+	assert.Equal(t, events.Performer, e.Participant.Role, "the event says ada performs")
+	assert.Empty(t, e.Participant.Tracks, "the track is the event's own")
+	assert.Equal(t, events.Performer, w.Snapshot().Rooms["stage"].Participants["ada"].Role)
+
+	// Bob's track comes before his join: unknown, then the join tells.
+	early := published("stage", "bob", "PA_2", "TR_2")
+	early.Participant.Role = ""
+	e, ok, _ = w.Apply(t.Context(), early)
+	require.True(t, ok)
+	assert.Empty(t, e.Participant.Role, "nobody knows bob yet: no guess")
+	e, ok, _ = w.Apply(t.Context(), joined("stage", "RM_1", "bob", "PA_2"))
+	require.True(t, ok, "the late join tells who bob is")
+	bob := w.Snapshot().Rooms["stage"].Participants["bob"]
+	assert.Equal(t, events.Performer, bob.Role)
+	assert.Len(t, bob.Tracks, 1, "his track stays")
+	_, ok, _ = w.Apply(t.Context(), joined("stage", "RM_1", "bob", "PA_2"))
+	assert.False(t, ok, "told once")
+}

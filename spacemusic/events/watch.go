@@ -155,6 +155,7 @@ func Key(e Event) string {
 
 // applyLocked applies e as revision rev (the next one when 0).
 func (w *Watch) applyLocked(e Event, rev uint64) (Event, bool) {
+	e = w.model.known(e)
 	s, keys, ok := w.model.apply(e)
 	if !ok {
 		return e, false

@@ -262,6 +262,10 @@ func TestAShowToldByWebhooks(t *testing.T) {
 	assert.Equal(t, pub.SID(), played.Track.SID)
 	assert.Equal(t, "audio", played.Track.Kind)
 	assert.Equal(t, "microphone", played.Track.Source)
+	// LiveKit's track webhook names ada by SID and identity only; the event
+	// still says who she is to the show (the page reads "ada (performer)").
+	assert.Equal(t, events.Performer, played.Participant.Role, "a track event carries its participant's role")
+	assert.Equal(t, "Ada", played.Participant.Name)
 	requireModelIsLiveKit(t, s, "ada plays")
 
 	ltok, err := s.issuer.Listener("stage", "bob")
@@ -406,7 +410,7 @@ func TestIngestAndRecordingEvents(t *testing.T) {
 	assert.Empty(t, live.Ingest.StreamKey, "events carry no stream key")
 	assert.NotContains(t, live.Ingest.PublishURL, obs.StreamKey)
 	assert.Equal(t, events.Ingest, f.waitFor(t, events.ParticipantJoined, "stage", "obs").Participant.Role)
-	f.waitFor(t, events.TrackPublished, "stage", "obs")
+	assert.Equal(t, events.Ingest, f.waitFor(t, events.TrackPublished, "stage", "obs").Participant.Role, "OBS's track is the ingest's")
 	assert.True(t, s.watch.Snapshot().Ingresses[obs.ID].Live(), "the model has the ingest live")
 	requireModelIsLiveKit(t, s, "OBS live")
 

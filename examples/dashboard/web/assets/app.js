@@ -433,9 +433,9 @@ const words = {
 };
 
 function addToTimeline(ev) {
-  // The role only where the event is about the person: LiveKit's track
-  // webhooks carry the participant without its permissions.
-  const role = ev.participant && ev.kind.startsWith("participant_") ? " (" + ev.participant.role + ")" : "";
+  // The role as the live model knows it (LiveKit's track webhooks carry none;
+  // the model fills it in, and leaves it out when it does not know).
+  const role = ev.participant && ev.participant.role ? " (" + ev.participant.role + ")" : "";
   const who = ev.participant ? ev.participant.identity + role + " " : "";
   let what = words[ev.kind] || ev.kind;
   if (ev.track) what += " " + ev.track.kind;
