@@ -245,7 +245,7 @@ func TestEventStreamResumesWithoutAGap(t *testing.T) {
 		status, body := st.as(t, testOperatorKey, "POST", "/api/rooms", `{"name":"`+name+`"}`)
 		require.Equal(t, 201, status, string(body))
 	}
-	require.Eventually(t, func() bool { return len(st.watchHistory(t, "third")) > 0 }, 10*time.Second, 20*time.Millisecond)
+	require.EventuallyWithT(t, func(c *assert.CollectT) { assert.NotEmpty(c, st.watchHistory(c, "third")) }, 10*time.Second, 20*time.Millisecond)
 
 	again := openStream(t, st.srv.URL+"/api/events", testViewerKey, seen)
 	require.Eventually(t, func() bool { return again.has(events.RoomOpened, "third", "") }, 10*time.Second, 20*time.Millisecond)
@@ -277,9 +277,11 @@ func (st *stage) as(t *testing.T, key, method, path string, body any) (int, []by
 }
 
 // watchHistory is the room's story as the dashboard's timeline route tells it.
-func (st *stage) watchHistory(t *testing.T, room string) []events.Event {
-	status, body := st.as(t, testViewerKey, "GET", "/api/rooms/"+room+"/timeline", "")
-	if status != 200 {
+func (st *stage) watchHistory(t require.TestingT, room string) []events.Event {
+	helper(t)
+	code, body, err := st.try(t, http.DefaultClient, "GET", "/api/rooms/"+room+"/timeline", "", "X-API-Key", testViewerKey)
+	require.NoError(t, err)
+	if code != 200 {
 		return nil
 	}
 	return decodeAs[timeline](t, body).Events

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,12 +18,13 @@ import (
 
 // read is a GET as a viewer, with the answer's model revision (0: LiveKit
 // answered directly).
-func (st *stage) read(t *testing.T, path string) (int, []byte, uint64) {
-	t.Helper()
-	resp := st.do(t, "GET", path, nil, "X-API-Key", testViewerKey)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+func (st *stage) read(t require.TestingT, path string) (int, []byte, uint64) {
+	helper(t)
+	req, err := st.request(t, "GET", path, nil, "X-API-Key", testViewerKey)
 	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body := mustRead(t, resp)
 	st.checkAnswer(t, body)
 	rev, _ := strconv.ParseUint(resp.Header.Get(revisionHeader), 10, 64)
 	if rev != 0 {
@@ -169,7 +169,7 @@ func TestModelReadsRefuseBadNames(t *testing.T) {
 	st := newLiveStage(t, nil)
 	status, body := st.as(t, testOperatorKey, "POST", "/api/rooms", `{"name":"named"}`)
 	require.Equal(t, 201, status, string(body))
-	require.Eventually(t, func() bool { _, _, rev := st.read(t, "/api/rooms"); return rev != 0 }, 10*time.Second, 20*time.Millisecond)
+	require.EventuallyWithT(t, func(c *assert.CollectT) { _, _, rev := st.read(c, "/api/rooms"); assert.NotZero(c, rev) }, 10*time.Second, 20*time.Millisecond)
 	for _, path := range []string{"/api/rooms/bad%20name", "/api/rooms/bad%0Aname/participants", "/api/ingress?room=a%20b"} {
 		status, body, _ := st.read(t, path)
 		assert.Equal(t, 400, status, "%s: %s", path, body)

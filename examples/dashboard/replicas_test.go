@@ -55,10 +55,10 @@ func startReplica(t *testing.T, env *testenv.Env, addr string) *replica {
 		assert.NoError(t, <-done, "the replica on %s stopped", addr)
 	})
 	t.Cleanup(r.stop)
-	require.Eventually(t, func() bool {
-		_, body := r.get(t, "", "/api/health")
-		h := decodeAs[healthResponse](t, body)
-		return h.Model != nil && h.Model.Synced
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		_, body := r.get(c, "", "/api/health")
+		h := decodeAs[healthResponse](c, body)
+		assert.True(c, h.Model != nil && h.Model.Synced)
 	}, 15*time.Second, 50*time.Millisecond, "the replica on %s never listed LiveKit", addr)
 	return r
 }
@@ -66,8 +66,8 @@ func startReplica(t *testing.T, env *testenv.Env, addr string) *replica {
 func (r *replica) addr() string { return r.url[len("http://"):] }
 
 // do calls the replica with key (none when empty).
-func (r *replica) do(t *testing.T, key, method, path, body string) (int, []byte) {
-	t.Helper()
+func (r *replica) do(t require.TestingT, key, method, path, body string) (int, []byte) {
+	helper(t)
 	req, err := http.NewRequest(method, r.url+path, bytes.NewReader([]byte(body)))
 	require.NoError(t, err)
 	if key != "" {
@@ -81,14 +81,14 @@ func (r *replica) do(t *testing.T, key, method, path, body string) (int, []byte)
 	return resp.StatusCode, mustRead(t, resp)
 }
 
-func (r *replica) get(t *testing.T, key, path string) (int, []byte) {
-	t.Helper()
+func (r *replica) get(t require.TestingT, key, path string) (int, []byte) {
+	helper(t)
 	return r.do(t, key, "GET", path, "")
 }
 
 // accepted is how many of LiveKit's webhooks this replica took, by its metrics.
-func (r *replica) accepted(t *testing.T) int {
-	t.Helper()
+func (r *replica) accepted(t require.TestingT) int {
+	helper(t)
 	_, body := r.get(t, "", "/metrics")
 	m := regexp.MustCompile(`(?m)^dashboard_webhooks_total\{result="accepted"\} (\d+)$`).FindSubmatch(body)
 	if m == nil {
@@ -186,7 +186,7 @@ func TestReplicasTellOneStoryThroughARestart(t *testing.T) {
 	adaLeaves := join(issuer.Performer, "ada")
 	bothSee("ada joined", events.ParticipantJoined, "ada", onA, onB)
 	for name, r := range map[string]*replica{"a": a, "b": b} {
-		assert.Eventually(t, func() bool { return r.accepted(t) > 0 }, 2*time.Second, 20*time.Millisecond, "%s took some of LiveKit's webhooks", name)
+		assert.EventuallyWithT(t, func(c *assert.CollectT) { assert.Positive(c, r.accepted(c)) }, 2*time.Second, 20*time.Millisecond, "%s took some of LiveKit's webhooks", name)
 	}
 
 	// b goes away for a restart (the balancer takes it out first); the show

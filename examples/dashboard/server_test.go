@@ -44,6 +44,7 @@ type stage struct {
 	api   *contract // checks every exchange against the OpenAPI document
 	live  Events    // the watched model behind the live routes; nil without it
 	shows *shows.Service
+	t     testing.TB // the test the stage was made for
 
 	mu      sync.Mutex
 	secrets []string // must never appear in a log line: credentials, tokens, stream keys
@@ -104,7 +105,7 @@ func newStageAt(t testing.TB, env *testenv.Env, storage egress.Storage, tweak fu
 		Timeout: s.LiveKitTimeout, Storage: storage})
 	require.NoError(t, err)
 	logs := &testenv.Buffer{}
-	st := &stage{env: env, sm: sm, ing: sm.Ingress, logs: logs, secrets: []string{env.APISecret, testAPIKey, testOperatorKey, testViewerKey, testProxySecret}}
+	st := &stage{t: t, env: env, sm: sm, ing: sm.Ingress, logs: logs, secrets: []string{env.APISecret, testAPIKey, testOperatorKey, testViewerKey, testProxySecret}}
 	deps := Deps{Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Settings: s, WSURL: sm.Config().WSURL(), Health: sm, Rooms: sm.Rooms, Tokens: sm.Tokens, Ingress: sm.Ingress,
 		Resolver: fakeDNS} // tests never resolve real names
@@ -165,7 +166,7 @@ func (s *stage) call(t testing.TB, method, path string, body any, headers ...str
 // try is call for worker goroutines and polled conditions, where a fatal check
 // would end the wrong goroutine: a request that fails is returned, not fatal.
 // The answer is still checked for leaked credentials (assert is safe anywhere).
-func (s *stage) try(t testing.TB, client *http.Client, method, path string, body any, headers ...string) (int, []byte, error) {
+func (s *stage) try(t assert.TestingT, client *http.Client, method, path string, body any, headers ...string) (int, []byte, error) {
 	req, err := s.request(t, method, path, body, headers...)
 	if err != nil {
 		return 0, nil, err
@@ -183,9 +184,18 @@ func (s *stage) try(t testing.TB, client *http.Client, method, path string, body
 	return resp.StatusCode, out, nil
 }
 
+// helper marks the caller as a test helper when t is a testing.TB; polled
+// conditions pass an *assert.CollectT instead (require inside a plain
+// Eventually's condition would end the wrong goroutine: EventuallyWithT).
+func helper(t any) {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
+}
+
 // checkAnswer fails t if out holds a credential, and remembers the tokens and
 // stream keys it hands out so that the log check looks for them too.
-func (s *stage) checkAnswer(t testing.TB, out []byte) {
+func (s *stage) checkAnswer(t assert.TestingT, out []byte) {
 	assert.NotContains(t, string(out), s.env.APISecret, "the LiveKit API secret leaked into an answer")
 	for _, k := range []string{testAPIKey, testOperatorKey, testViewerKey, testProxySecret} {
 		assert.NotContains(t, string(out), k, "an API key or the proxy secret leaked into an answer")
@@ -214,7 +224,7 @@ func (s *stage) do(t testing.TB, method, path string, body any, headers ...strin
 	return resp
 }
 
-func (s *stage) request(t testing.TB, method, path string, body any, headers ...string) (*http.Request, error) {
+func (s *stage) request(t any, method, path string, body any, headers ...string) (*http.Request, error) {
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -237,9 +247,14 @@ func (s *stage) request(t testing.TB, method, path string, body any, headers ...
 	if len(headers) == 0 {
 		headers = []string{"X-API-Key", testAPIKey}
 	}
-	// A broken contract fails this test, the one that asked.
-	s.api.asking(t)
-	req.Header.Set(contractTestHeader, t.Name())
+	// A broken contract fails this test, the one that asked (the stage's own
+	// test when a polled condition asks).
+	tb, ok := t.(testing.TB)
+	if !ok {
+		tb = s.t
+	}
+	s.api.asking(tb)
+	req.Header.Set(contractTestHeader, tb.Name())
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -285,8 +300,8 @@ func errorCode(t testing.TB, body []byte) string {
 	return e.Error.Code
 }
 
-func decodeAs[T any](t testing.TB, body []byte) T {
-	t.Helper()
+func decodeAs[T any](t require.TestingT, body []byte) T {
+	helper(t)
 	var v T
 	require.NoError(t, json.Unmarshal(body, &v), "%s", body)
 	return v
@@ -738,8 +753,8 @@ func TestLiveKitOutage(t *testing.T) {
 	t.Logf("answers while LiveKit hung, died and came back: %v", seenCodes)
 }
 
-func mustRead(t testing.TB, resp *http.Response) []byte {
-	t.Helper()
+func mustRead(t require.TestingT, resp *http.Response) []byte {
+	helper(t)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)

@@ -191,9 +191,9 @@ func view(s *events.Snapshot) map[string][]string {
 }
 
 // listed is the same view of a fresh list of LiveKit.
-func listed(t *testing.T, l events.Lister) map[string][]string {
-	t.Helper()
-	ctx := testenv.Within(t, 10*time.Second)
+func listed(t require.TestingT, l events.Lister) map[string][]string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	rs, err := l.ListRooms(ctx)
 	require.NoError(t, err)
 	out := map[string][]string{}
@@ -222,9 +222,9 @@ func listed(t *testing.T, l events.Lister) map[string][]string {
 func requireModelIsLiveKit(t *testing.T, s *studio, step string) {
 	t.Helper()
 	var model, truth map[string][]string
-	ok := assert.Eventually(t, func() bool {
-		model, truth = view(s.watch.Snapshot()), listed(t, s.lister)
-		return fmt.Sprint(model) == fmt.Sprint(truth)
+	ok := assert.EventuallyWithT(t, func(c *assert.CollectT) {
+		model, truth = view(s.watch.Snapshot()), listed(c, s.lister)
+		assert.Equal(c, fmt.Sprint(truth), fmt.Sprint(model))
 	}, 10*time.Second, 50*time.Millisecond)
 	if !ok {
 		t.Fatalf("%s: the model is not LiveKit:\n model %v\n truth %v", step, model, truth)
