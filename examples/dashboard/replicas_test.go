@@ -345,10 +345,16 @@ func TestALateWebhookAcrossARestartReachesEveryPage(t *testing.T) {
 	n := 0
 	held := make(chan struct{})
 	close(held)
+	waiting := make(chan struct{}, 64) // a webhook is being held
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		h := held
 		mu.Unlock()
+		select {
+		case <-h:
+		default:
+			waiting <- struct{}{}
+		}
 		select {
 		case <-h:
 		case <-r.Context().Done():
@@ -396,8 +402,13 @@ func TestALateWebhookAcrossARestartReachesEveryPage(t *testing.T) {
 	tok2, err := issuer.Listener("stage", "bob")
 	require.NoError(t, err)
 	env.Join(t, tok2.JWT, nil)
-	time.Sleep(500 * time.Millisecond) // bob's webhook is sent and held before B lists LiveKit
-	b = startReplica(t, env, b.addr())
+	select { // bob's webhook is sent, and held
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("LiveKit never sent bob's webhook")
+	}
+	b = startReplica(t, env, b.addr()) // returns once B has listed LiveKit: bob is in its model
+	require.Empty(t, waiting, "nothing else was held")
 	mu.Lock()
 	to = []*replica{a, b}
 	mu.Unlock()
