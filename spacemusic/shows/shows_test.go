@@ -396,8 +396,9 @@ func TestTheShowRecordsItselfWhenOBSGoesLive(t *testing.T) {
 
 	nr, ni, _ := s.count(t, ctx, "friday-jam")
 	assert.Equal(t, [2]int{0, 0}, [2]int{nr, ni}, "room and ingress are gone")
-	_, err = restarted.Close(ctx, "friday-jam")
+	twice, err := restarted.Close(ctx, "friday-jam")
 	require.NoError(t, err, "closing twice is fine")
+	assert.Equal(t, rep, twice, "closing twice answers the same report")
 	_, err = svc.Close(ctx, "friday-jam")
 	assert.ErrorIs(t, err, errs.ErrNotFound, "another dashboard: the show is gone")
 }
@@ -510,7 +511,8 @@ func (s *stage) nth(t *testing.T, n int, kind events.Kind, room, who string, lim
 // Ada plays on a show that sends its music nowhere yet. The operator adds a
 // platform to the open show: the restream starts at once. A second platform
 // joins the running restream, with no second egress. When Ada stops, the show
-// closes itself after its EndAfter, and Close answers with that report.
+// closes itself after its EndAfter, and Close answers with that report. Bob
+// listens to the end, so the room never empties: only EndAfter can close it.
 func TestARestreamGrowsLiveAndAQuietShowEndsItself(t *testing.T) {
 	s := newStage(t, withEgress)
 	ctx := testenv.Within(t, 90*time.Second)
@@ -524,6 +526,10 @@ func TestARestreamGrowsLiveAndAQuietShowEndsItself(t *testing.T) {
 	_, err = testenv.PublishTone(t, ada, testenv.Tone(t, 440, 30*time.Second))
 	require.NoError(t, err)
 	s.when(t, events.TrackPublished, "radio-jam", "ada", 15*time.Second)
+	bob, err := s.issuer.Listener("radio-jam", "bob")
+	require.NoError(t, err)
+	s.env.Join(t, bob.JWT, nil)
+	s.when(t, events.ParticipantJoined, "radio-jam", "bob", 15*time.Second)
 
 	first := testenv.ReceiveRTMP(t, "platform-a")
 	spec.Restream = []string{first.URL}
@@ -549,7 +555,7 @@ func TestARestreamGrowsLiveAndAQuietShowEndsItself(t *testing.T) {
 	require.Eventually(t, func() bool {
 		rs, err := s.rooms.List(ctx, "radio-jam")
 		return err == nil && len(rs) == 0
-	}, 20*time.Second, 100*time.Millisecond, "the quiet show closes itself")
+	}, 20*time.Second, 100*time.Millisecond, "the quiet show closes itself, with bob still listening")
 	rep, err := svc.Close(ctx, "radio-jam")
 	require.NoError(t, err, "closing a closed show is fine")
 	require.Len(t, rep.Parts, 1)
