@@ -78,6 +78,16 @@ func TestOperatorHearsTheShow(t *testing.T) {
 	assert.Equal(t, "false", b.attr(obsMeter, "data-clipping"), "a -6 dBFS tone does not clip")
 	b.until("receive health", `+document.querySelector('`+obsMeter+`')?.dataset.kbps > 0`)
 	t.Logf("OBS as the monitor receives it: %s", b.text(obsMeter+" .health"))
+	// The timeline tells the story in words, each person with what they are to
+	// the show, in the order it happened (LiveKit's track webhooks carry no
+	// role: the page once read "ada (listener) started playing audio").
+	b.until("the timeline tells ada playing", `document.querySelector('#timeline').textContent.includes('ada (performer) started playing audio')`)
+	story := b.text("#timeline")
+	for _, line := range []string{"ada (performer) joined", "obs-main (ingest) joined", "obs-main (ingest) started playing audio"} {
+		assert.Contains(t, story, line)
+	}
+	assert.Less(t, strings.Index(story, "ada (performer) joined"), strings.Index(story, "ada (performer) started playing audio"), story)
+	assert.NotContains(t, story, "(listener)", "nobody here listens but the hidden monitor")
 	// The room with the monitor playing, for the README (STREAMKIT_MONITOR_SHOT=path keeps it).
 	require.NoError(t, os.MkdirAll(testenv.Artifacts(), 0o755))
 	shot := filepath.Join(testenv.Artifacts(), "monitor.png")
@@ -108,9 +118,10 @@ func TestOperatorHearsTheShow(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, monitor, "LiveKit has the monitor in the room: %+v", ps)
-	require.Eventually(t, func() bool {
-		_, body, _ := s.read(t, "/api/rooms/friday-jam")
-		return strings.Contains(string(body), `"identity":"monitor-`) && strings.Contains(string(body), `"identity":"obs-hush"`)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		_, body, _ := s.read(c, "/api/rooms/friday-jam")
+		assert.Contains(c, string(body), `"identity":"monitor-`)
+		assert.Contains(c, string(body), `"identity":"obs-hush"`)
 	}, wait, tick, "the dashboard's model heard the monitor and the hushed encoder join")
 	_, body, _ := s.read(t, "/api/rooms")
 	listed := decodeAs[[]rooms.Room](t, body)
