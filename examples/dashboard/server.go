@@ -55,7 +55,7 @@ func NewServer(d Deps) http.Handler {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt, rt.path))
 	}
 	s.mux.Handle("/", s.wrap(route{role: public, handle: s.noRoute}, "unmatched"))
-	return s.requestID(s.cors(s.mux))
+	return s.requestID(s.devHostOnly(s.cors(s.mux)))
 }
 
 // wrap gives a route the pipeline every request goes through: rate limit, auth,
