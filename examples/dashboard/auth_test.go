@@ -581,6 +581,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 		{"DASHBOARD_SHOWS_RUN", "shows-run", "true", "true"},
 		{"DASHBOARD_SPOOL_DIR", "spool-dir", `""`, ""},
 		{"DASHBOARD_MONITOR_SILENCE", "monitor-silence", `"5s"`, "5s"},
+		{"DASHBOARD_METRICS_PUBLIC_ROOMS", "metrics-public-rooms", "false", "false"},
 		{"REDIS_URL", "redis-url", `""`, ""},
 	}
 

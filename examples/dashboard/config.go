@@ -48,6 +48,9 @@ type settings struct {
 	SpoolDir        string        // DASHBOARD_SPOOL_DIR: the shows' recorder spools audio here
 	ShowsRun        bool          // DASHBOARD_SHOWS_RUN: this replica starts shows' recordings by itself
 	MonitorSilence  time.Duration // DASHBOARD_MONITOR_SILENCE: the monitor calls a live track silent after this
+
+	// Bounds on /metrics and the recorder's spool (issue 23).
+	MetricsPublicRooms bool // DASHBOARD_METRICS_PUBLIC_ROOMS: per-room series to anonymous scrapes too
 }
 
 // setting describes one knob for -help and the README.
@@ -165,6 +168,10 @@ var knobs = []setting{
 	}},
 	{"DASHBOARD_MONITOR_SILENCE", "monitor-silence", "5s", "the page's monitor says a live audio track is silent after this much silence", func(s *settings, v string) (err error) {
 		s.MonitorSilence, err = positiveDuration(v)
+		return err
+	}},
+	{"DASHBOARD_METRICS_PUBLIC_ROOMS", "metrics-public-rooms", "false", "serve /metrics' per-room series (labelled with show names) to anonymous scrapes too; by default only scrapes with credentials (X-API-Key, or an API key as Bearer: Prometheus's authorization.credentials_file) get them", func(s *settings, v string) (err error) {
+		s.MetricsPublicRooms, err = strconv.ParseBool(v)
 		return err
 	}},
 	{"REDIS_URL", "redis-url", "", "Redis for the shared event log (replicas share one timeline; history survives restarts), e.g. LiveKit's own; empty: in memory", func(s *settings, v string) error {
