@@ -46,6 +46,9 @@ func NewServer(d Deps) http.Handler {
 	if d.Events != nil && d.Webhooks != nil {
 		s.metrics.reg.MustRegister(liveCollector{s})
 	}
+	if sp, ok := d.Shows.(spooler); ok {
+		s.metrics.reg.MustRegister(spoolCollector{sp})
+	}
 	for _, rt := range s.routes() {
 		for _, p := range rt.paths() {
 			s.mux.Handle(rt.method+" "+p, s.wrap(rt, p))
