@@ -151,6 +151,9 @@ type session struct {
 	cur     *part
 	keep    bool // the recorder is closing: the part stays spooled for the next process
 	readers sync.WaitGroup
+	// uploads are the uploads a full spool started beside the reader: Finish
+	// waits for them; Close does not (a cut upload leaves its part spooled).
+	uploads sync.WaitGroup
 	// full says why the show's audio is held back now ("" while it is
 	// written); settling while a retry of the waiting uploads runs.
 	full      string
@@ -413,9 +416,9 @@ func (s *session) end(p *part, keep, mid bool) {
 		return
 	}
 	s.setCur(&part{}) // still claimed: the source's track goes on
-	s.readers.Add(1)
+	s.uploads.Add(1)
 	go func() {
-		defer s.readers.Done()
+		defer s.uploads.Done()
 		upload()
 	}()
 }
@@ -670,7 +673,7 @@ func (r *Recorder) Finish(ctx context.Context, room string) error {
 	if s != nil {
 		s.leave()
 		done := make(chan struct{})
-		go func() { s.readers.Wait(); close(done) }()
+		go func() { s.readers.Wait(); s.uploads.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-ctx.Done():

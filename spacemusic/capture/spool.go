@@ -250,9 +250,9 @@ func (s *session) retryUploads() {
 	}
 	s.settling, s.settledAt = true, now
 	s.mu.Unlock()
-	s.readers.Add(1)
+	s.uploads.Add(1)
 	go func() {
-		defer s.readers.Done()
+		defer s.uploads.Done()
 		defer func() { s.mu.Lock(); s.settling = false; s.mu.Unlock() }()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
