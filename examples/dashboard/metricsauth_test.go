@@ -54,6 +54,13 @@ func TestRoomNamesStayOutOfAnonymousScrapes(t *testing.T) {
 	s2, out := st.call(t, "GET", "/api/rooms", nil, "Authorization", "Bearer "+testAPIKey)
 	assert.Equal(t, 401, s2, string(out))
 
+	// An operator who wants the names public says so.
+	open := newStageOn(t, st.env, func(s *settings) { s.MetricsPublicRooms = true })
+	require.Eventually(t, func() bool {
+		_, body := open.call(t, "GET", "/metrics", nil, noAuth...)
+		return strings.Contains(string(body), `dashboard_room_participants{room="secret-gig"}`)
+	}, 10*time.Second, 50*time.Millisecond, "DASHBOARD_METRICS_PUBLIC_ROOMS=true serves them to anyone")
+
 	// Made private, /metrics takes the key as Bearer too.
 	private := newStageOn(t, st.env, func(s *settings) { s.MetricsPublic = false })
 	code, _ = private.call(t, "GET", "/metrics", nil, noAuth...)

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -53,4 +54,26 @@ func TestSpoolBoundsAdmitPagesWithinThem(t *testing.T) {
 	assert.False(t, ok, "what was written since the last look counts")
 	assert.Equal(t, int64(27+1+100), pageSize(make([]byte, 100)))
 	assert.Equal(t, int64(27+2+300), pageSize(make([]byte, 300)))
+}
+
+// The admission runs once per packet (50 a second per show): its cost against
+// the page building it guards, in the same run.
+func BenchmarkSpoolAdmit(b *testing.B) {
+	r := &Recorder{cfg: Config{Dir: b.TempDir(), MaxBytes: DefaultMaxBytes, MinFree: DefaultMinFree}, fsFree: -1}
+	pkt := make([]byte, 160) // a 20 ms Opus packet at 64 kbit/s
+	b.Run("admit", func(b *testing.B) {
+		for b.Loop() {
+			if ok, _ := r.admit(pageSize(pkt)); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("baseline-page", func(b *testing.B) {
+		w := &oggWriter{w: io.Discard, serial: 1}
+		for b.Loop() {
+			if err := w.page(pkt, 0, 960); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
