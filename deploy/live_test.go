@@ -49,6 +49,10 @@ func promConfig(t *testing.T, dir string, targets map[string]string) string {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "prometheus.yml")
+	// The dashboard's scrape key, as an operator provisions it beside the file.
+	if err := os.WriteFile(filepath.Join(dir, "dashboard-api-key"), []byte(scrapeKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "alerts.yml"), rules, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +61,10 @@ func promConfig(t *testing.T, dir string, targets map[string]string) string {
 	}
 	return path
 }
+
+// scrapeKey is the viewer key Prometheus scrapes the dashboard with, from
+// prometheus.yml's credentials_file.
+const scrapeKey = "prometheus-scrape-key-0123456789"
 
 // prom is a Prometheus's HTTP API.
 type prom struct{ base string }
@@ -168,7 +176,10 @@ func TestMonitoringWatchesARealShow(t *testing.T) {
 	testenv.StartProcess(t, "dashboard", dashBin, nil,
 		"LIVEKIT_URL="+env.URL, "LIVEKIT_API_KEY="+env.APIKey, "LIVEKIT_API_SECRET="+env.APISecret,
 		"MINIO_ENDPOINT="+m.Endpoint, "MINIO_BUCKET=recordings", "MINIO_ACCESS_KEY="+m.AccessKey, "MINIO_SECRET_KEY="+m.SecretKey,
-		fmt.Sprintf("DASHBOARD_ADDR=127.0.0.1:%d", dashPort), "DASHBOARD_ALLOW_ALL_ADMIN=true", "DASHBOARD_RESYNC=2s")
+		fmt.Sprintf("DASHBOARD_ADDR=127.0.0.1:%d", dashPort), "DASHBOARD_ALLOW_ALL_ADMIN=true", "DASHBOARD_RESYNC=2s",
+		// Private metrics: only the key in prometheus.yml's credentials_file,
+		// sent as Bearer, gets the dashboard's target up.
+		"DASHBOARD_METRICS_PUBLIC=false", "DASHBOARD_API_KEYS="+scrapeKey+":viewer")
 
 	dir := t.TempDir()
 	cfg := promConfig(t, dir, map[string]string{
@@ -224,7 +235,7 @@ func TestMonitoringWatchesARealShow(t *testing.T) {
 	}
 	// The show's own figures, from the dashboard's model: the stage has the
 	// performer and OBS on it, is recorded and its ingest is live.
-	for _, expr := range []string{`dashboard_room_publishers{room="stage"} >= 2`, `dashboard_room_recording{room="stage"} == 1`,
+	for _, expr := range []string{`up{job="streamkit-dashboard"} == 1`, `dashboard_room_publishers{room="stage"} >= 2`, `dashboard_room_recording{room="stage"} == 1`,
 		`dashboard_room_ingest_live{room="stage"} == 1`} {
 		queries = append(queries, query{"(the stage's figures)", expr})
 	}

@@ -204,7 +204,8 @@ func (c *Client) Shows(watch *events.Watch, o ...ShowsOptions) (*shows.Service, 
 	cfg := shows.Config{Rooms: c.Rooms, Ingress: c.Ingress, Tokens: c.Tokens, Egress: c.Egress,
 		Recordings: c.Recordings, Watch: watch, URL: c.cfg.WSURL()}
 	if len(o) > 0 && o[0].SpoolDir != "" && c.Recordings != nil {
-		rec, err := capture.New(capture.Config{URL: c.cfg.WSURL(), Tokens: c.Tokens, Store: c.Recordings, Dir: o[0].SpoolDir, Logger: o[0].Logger})
+		rec, err := capture.New(capture.Config{URL: c.cfg.WSURL(), Tokens: c.Tokens, Store: c.Recordings, Dir: o[0].SpoolDir, Logger: o[0].Logger,
+			MaxBytes: o[0].SpoolMaxBytes, MinFree: o[0].SpoolMinFree})
 		if err != nil {
 			return nil, err
 		}
@@ -217,6 +218,10 @@ func (c *Client) Shows(watch *events.Watch, o ...ShowsOptions) (*shows.Service, 
 type ShowsOptions struct {
 	SpoolDir string       // where the shows' own recorder spools audio; empty: egress records it
 	Logger   *slog.Logger // slog.Default() when nil
+	// The spool's bounds (capture.Config's MaxBytes and MinFree): zero for
+	// the defaults.
+	SpoolMaxBytes int64
+	SpoolMinFree  capture.Free
 }
 
 // Config returns the configuration the client runs with.

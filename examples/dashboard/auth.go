@@ -76,7 +76,8 @@ const proxySecretHeader = "X-Dashboard-Proxy-Secret"
 
 // authenticate returns the caller, trying the methods from the most to the least
 // specific. Credentials that are present but wrong are refused outright, never
-// skipped in favour of the next method. queryKey allows ?api_key= (/metrics).
+// skipped in favour of the next method. queryKey (/metrics) allows ?api_key=
+// and an API key sent as Bearer.
 func (a *authenticator) authenticate(r *http.Request, queryKey bool) (user, error) {
 	if name := r.Header.Get("X-authentik-username"); name != "" {
 		// Anyone can send these headers; only the proxy's are believed, and an
@@ -104,6 +105,14 @@ func (a *authenticator) authenticate(r *http.Request, queryKey bool) (user, erro
 		return user{}, unauthenticated("API key not accepted")
 	}
 	if raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		// Scrapers send a credentials file as Bearer (Prometheus's
+		// authorization.credentials_file): on /metrics an API key is taken
+		// that way too. Elsewhere Bearer stays the identity provider's.
+		if queryKey {
+			if k, ok := a.validKey(strings.TrimSpace(raw)); ok {
+				return user{Name: "api-key", Method: "api-key", Role: k.role}, nil
+			}
+		}
 		if a.jwks == nil {
 			return user{}, unauthenticated("Bearer tokens are not enabled on this dashboard")
 		}
@@ -117,6 +126,14 @@ func (a *authenticator) authenticate(r *http.Request, queryKey bool) (user, erro
 		return user{Name: "dev", Method: "dev", Role: admin}, nil
 	}
 	return user{}, unauthenticated("sign in through the proxy, or send X-API-Key or a Bearer token")
+}
+
+// hasCredentials reports whether r carries any credential authenticate reads:
+// on public /metrics a scrape that sends one is authenticated (and refused when
+// it is wrong) rather than served as anonymous.
+func hasCredentials(r *http.Request) bool {
+	return r.Header.Get("X-API-Key") != "" || r.Header.Get("Authorization") != "" ||
+		r.Header.Get("X-authentik-username") != "" || r.URL.Query().Has("api_key")
 }
 
 // validKey compares against every key in constant time.

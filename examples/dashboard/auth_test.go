@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/capture"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -508,6 +509,9 @@ func TestInvalidSettingsStopStartUp(t *testing.T) {
 		"proxy without secret": {map[string]string{"DASHBOARD_TRUSTED_PROXIES": "127.0.0.1/32"}, nil, "DASHBOARD_PROXY_SECRET"},
 		"short proxy secret":   {map[string]string{"DASHBOARD_PROXY_SECRET": "short"}, nil, "DASHBOARD_PROXY_SECRET"},
 		"short key with role":  {map[string]string{"DASHBOARD_API_KEYS": "short:admin"}, nil, "DASHBOARD_API_KEYS"},
+		"spool limit":          {map[string]string{"DASHBOARD_SPOOL_MAX_BYTES": "0"}, nil, "DASHBOARD_SPOOL_MAX_BYTES"},
+		"spool floor":          {map[string]string{"DASHBOARD_SPOOL_MIN_FREE": "100%"}, nil, "DASHBOARD_SPOOL_MIN_FREE"},
+		"spool floor unit":     {nil, []string{"-spool-min-free", "1GiB"}, "DASHBOARD_SPOOL_MIN_FREE"},
 		"secret": {map[string]string{"LIVEKIT_URL": "http://127.0.0.1:7880", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "short"},
 			nil, "LIVEKIT_API_SECRET is 5 characters"},
 	} {
@@ -581,6 +585,9 @@ func TestHelpListsEverySetting(t *testing.T) {
 		{"DASHBOARD_SHOWS_RUN", "shows-run", "true", "true"},
 		{"DASHBOARD_SPOOL_DIR", "spool-dir", `""`, ""},
 		{"DASHBOARD_MONITOR_SILENCE", "monitor-silence", `"5s"`, "5s"},
+		{"DASHBOARD_METRICS_PUBLIC_ROOMS", "metrics-public-rooms", "false", "false"},
+		{"DASHBOARD_SPOOL_MAX_BYTES", "spool-max-bytes", `"4294967296"`, "4294967296"},
+		{"DASHBOARD_SPOOL_MIN_FREE", "spool-min-free", `"5%"`, "5%"},
 		{"REDIS_URL", "redis-url", `""`, ""},
 	}
 
@@ -647,6 +654,8 @@ func TestHelpListsEverySetting(t *testing.T) {
 		MonitorSilence:  5 * time.Second,
 		PullAllow:       none,
 		RestreamAllow:   platforms,
+		SpoolMaxBytes:   4 << 30,
+		SpoolMinFree:    capture.Free{Percent: 5},
 	}, s)
 	assert.True(t, s.PullAllow.empty(), "URL pulls are off by default")
 }

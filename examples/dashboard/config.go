@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spacemusic/streamkit/spacemusic/capture"
 )
 
 // settings is the dashboard's configuration: every field from an environment
@@ -48,6 +50,11 @@ type settings struct {
 	SpoolDir        string        // DASHBOARD_SPOOL_DIR: the shows' recorder spools audio here
 	ShowsRun        bool          // DASHBOARD_SHOWS_RUN: this replica starts shows' recordings by itself
 	MonitorSilence  time.Duration // DASHBOARD_MONITOR_SILENCE: the monitor calls a live track silent after this
+
+	// Bounds on /metrics and the recorder's spool (issue 23).
+	MetricsPublicRooms bool         // DASHBOARD_METRICS_PUBLIC_ROOMS: per-room series to anonymous scrapes too
+	SpoolMaxBytes      int64        // DASHBOARD_SPOOL_MAX_BYTES: the recorder's spool limit
+	SpoolMinFree       capture.Free // DASHBOARD_SPOOL_MIN_FREE: free space the spool's file system keeps
 }
 
 // setting describes one knob for -help and the README.
@@ -165,6 +172,24 @@ var knobs = []setting{
 	}},
 	{"DASHBOARD_MONITOR_SILENCE", "monitor-silence", "5s", "the page's monitor says a live audio track is silent after this much silence", func(s *settings, v string) (err error) {
 		s.MonitorSilence, err = positiveDuration(v)
+		return err
+	}},
+	{"DASHBOARD_METRICS_PUBLIC_ROOMS", "metrics-public-rooms", "false", "serve /metrics' per-room series (labelled with show names) to anonymous scrapes too; by default only scrapes with credentials (X-API-Key, or an API key as Bearer: Prometheus's authorization.credentials_file) get them", func(s *settings, v string) (err error) {
+		s.MetricsPublicRooms, err = strconv.ParseBool(v)
+		return err
+	}},
+	{"DASHBOARD_SPOOL_MAX_BYTES", "spool-max-bytes", "4294967296", "the most the shows' recorder spools, bytes; past it the part being written ends there (uploaded as it is; nothing spooled is lost), new audio is not recorded, and the show says so (spool_full event, dashboard_spool_full, a problem) until uploads make room; -1: no limit", func(s *settings, v string) (err error) {
+		s.SpoolMaxBytes, err = strconv.ParseInt(v, 10, 64)
+		if err == nil && (s.SpoolMaxBytes == 0 || s.SpoolMaxBytes < -1) {
+			err = fmt.Errorf("must be positive, or -1 for no limit")
+		}
+		return err
+	}},
+	{"DASHBOARD_SPOOL_MIN_FREE", "spool-min-free", "5%", "free space the spool's file system keeps, as a percentage of it (5%) or bytes; reaching it holds the show's audio back as the limit does; 0: no floor", func(s *settings, v string) (err error) {
+		s.SpoolMinFree, err = capture.ParseFree(v)
+		if err == nil && s.SpoolMinFree.IsZero() {
+			s.SpoolMinFree = capture.Free{Bytes: -1} // no floor (zero would be the library's default)
+		}
 		return err
 	}},
 	{"REDIS_URL", "redis-url", "", "Redis for the shared event log (replicas share one timeline; history survives restarts), e.g. LiveKit's own; empty: in memory", func(s *settings, v string) error {

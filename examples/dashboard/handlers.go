@@ -25,6 +25,13 @@ func (s *server) handleOpenAPI() handler {
 
 func (s *server) handleMetrics() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		// Room names are the shows' names: only a scrape that proved who it
+		// is (authorize found a user) gets them, unless the operator made
+		// them public.
+		if userFrom(r.Context()).Method != "" || s.Settings.MetricsPublicRooms {
+			s.metrics.withRooms.ServeHTTP(w, r)
+			return nil
+		}
 		s.metrics.http.ServeHTTP(w, r)
 		return nil
 	}

@@ -21,6 +21,9 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	http     http.Handler
+	// withRooms adds the per-room series (room names are the shows' names):
+	// served to authenticated scrapes only, unless DASHBOARD_METRICS_PUBLIC_ROOMS.
+	withRooms http.Handler
 }
 
 func newMetrics(d Deps) *metrics {
@@ -37,10 +40,13 @@ func newMetrics(d Deps) *metrics {
 	show := &showCollector{rooms: d.Rooms, ingress: d.Ingress, egress: d.Egress}
 	m.reg.MustRegister(m.requests, m.latency, show,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	if d.Events != nil {
-		m.reg.MustRegister(roomCollector{events: d.Events, limit: d.Settings.MetricsRooms})
-	}
 	m.http = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Timeout: 10 * time.Second})
+	m.withRooms = m.http
+	if d.Events != nil {
+		rooms := prometheus.NewRegistry()
+		rooms.MustRegister(roomCollector{events: d.Events, limit: d.Settings.MetricsRooms})
+		m.withRooms = promhttp.HandlerFor(prometheus.Gatherers{m.reg, rooms}, promhttp.HandlerOpts{Timeout: 10 * time.Second})
+	}
 	return m
 }
 

@@ -126,6 +126,7 @@ func operation(rt route, path string) map[string]any {
 			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
 	}
 	fail(429, "rate limited (rate_limited); see Retry-After")
+	fail(421, "dev mode only: the Host header is not loopback, e.g. a DNS-rebinding page (host_not_loopback)")
 	switch rt.role {
 	case public, signed:
 		op["security"] = []any{}

@@ -171,9 +171,11 @@ func (s *server) handleListRecordings() handler {
 	}
 }
 
-// cameOverHTTPS: TLS here, or at the trusted proxy in front of us.
+// cameOverHTTPS: TLS here, or at the proxy in front of us. X-Forwarded-Proto
+// is believed on the forward-auth headers' terms (a trusted address AND the
+// proxy secret): with host networking every local process has the address.
 func (s *server) cameOverHTTPS(r *http.Request) bool {
-	return r.TLS != nil || (trusted(s.Settings.TrustedProxies, r.RemoteAddr) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
+	return r.TLS != nil || (s.auth.fromProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
 }
 
 // downloadPath is GET /api/recordings/{key} under the prefix the list was asked

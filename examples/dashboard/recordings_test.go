@@ -306,7 +306,7 @@ func TestSlowDownloadOutlivesTheWriteTimeout(t *testing.T) {
 // download path instead, unless the store's public endpoint is https.
 func TestHTTPSPagesGetNoPlainHTTPLinks(t *testing.T) {
 	a := newArchive(t)
-	behindProxy := func(s *settings) { s.TrustedProxies = mustPrefixes("127.0.0.0/8") }
+	behindProxy := func(s *settings) { s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret }
 	proxied, _ := a.dashboard(t, behindProxy, nil)
 	direct, _ := a.dashboard(t, nil, nil)
 	show := noise(t, 5000)
@@ -320,7 +320,7 @@ func TestHTTPSPagesGetNoPlainHTTPLinks(t *testing.T) {
 		require.Len(t, recs, 1, "%s", body)
 		return recs[0]
 	}
-	https := []string{"X-Forwarded-Proto", "https"}
+	https := []string{"X-Forwarded-Proto", "https", proxySecretHeader, testProxySecret}
 
 	r := list(proxied, http.DefaultClient, proxied.srv.URL, "/api/recordings?room=jam", https...)
 	assert.Equal(t, "/api/recordings/jam/show.ogg", r.DownloadURL, "https behind the trusted proxy")
@@ -334,6 +334,13 @@ func TestHTTPSPagesGetNoPlainHTTPLinks(t *testing.T) {
 	assert.True(t, strings.HasPrefix(r.DownloadURL, a.m.Endpoint+"/"), "plain http page: the presigned link, %s", r.DownloadURL)
 	r = list(direct, http.DefaultClient, direct.srv.URL, "/api/recordings?room=jam", https...)
 	assert.True(t, strings.HasPrefix(r.DownloadURL, a.m.Endpoint+"/"), "X-Forwarded-Proto from an untrusted address is ignored: %s", r.DownloadURL)
+	// Any local process has the trusted address (host networking): without
+	// the proxy secret its X-Forwarded-Proto is not believed, as its
+	// forward-auth headers are not.
+	for _, secret := range []string{"", "a-wrong-secret-of-at-least-32-characters"} {
+		r = list(proxied, http.DefaultClient, proxied.srv.URL, "/api/recordings?room=jam", "X-Forwarded-Proto", "https", proxySecretHeader, secret)
+		assert.True(t, strings.HasPrefix(r.DownloadURL, a.m.Endpoint+"/"), "X-Forwarded-Proto without the proxy secret (%q) is ignored: %s", secret, r.DownloadURL)
+	}
 
 	// TLS at the dashboard itself.
 	tlsSrv := httptest.NewUnstartedServer(direct.srv.Config.Handler)

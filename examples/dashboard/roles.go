@@ -122,7 +122,7 @@ func (s *server) authorize(rt route, r *http.Request) (*http.Request, error) {
 		return r, &apiError{http.StatusBadRequest, "api_key_in_query",
 			"?api_key= is accepted on /metrics only (for scrapers); send the key in the X-API-Key header"}
 	}
-	if rt.role == public || rt.role == signed || (rt.role == scrape && s.Settings.MetricsPublic) {
+	if rt.role == public || rt.role == signed || (rt.role == scrape && s.Settings.MetricsPublic && !hasCredentials(r)) {
 		return r, nil
 	}
 	u, err := s.auth.authenticate(r, rt.role == scrape)

@@ -77,7 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer stopWatch()
-	svc, err := showsOn(sm, deps.Events, spoolDir(s, cfg), log)
+	svc, err := showsWith(sm, deps.Events, spacemusic.ShowsOptions{SpoolDir: spoolDir(s, cfg), Logger: log,
+		SpoolMaxBytes: s.SpoolMaxBytes, SpoolMinFree: s.SpoolMinFree})
 	if err != nil {
 		return err
 	}
@@ -180,8 +181,13 @@ func devStack(st *stack.Stack, log *slog.Logger, webhook string) (spacemusic.Con
 
 // showsOn is the shows service on sm's services, following the live model.
 func showsOn(sm *spacemusic.Client, ev Events, spool string, log *slog.Logger) (*shows.Service, error) {
+	return showsWith(sm, ev, spacemusic.ShowsOptions{SpoolDir: spool, Logger: log})
+}
+
+// showsWith is showsOn with every option (the spool's bounds).
+func showsWith(sm *spacemusic.Client, ev Events, o spacemusic.ShowsOptions) (*shows.Service, error) {
 	w, _ := ev.(*events.Watch)
-	return sm.Shows(w, spacemusic.ShowsOptions{SpoolDir: spool, Logger: log})
+	return sm.Shows(w, o)
 }
 
 // spoolDir is DASHBOARD_SPOOL_DIR, or a folder of the user's cache named after

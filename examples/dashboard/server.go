@@ -46,6 +46,9 @@ func NewServer(d Deps) http.Handler {
 	if d.Events != nil && d.Webhooks != nil {
 		s.metrics.reg.MustRegister(liveCollector{s})
 	}
+	if sp, ok := d.Shows.(spooler); ok {
+		s.metrics.reg.MustRegister(spoolCollector{sp})
+	}
 	for _, rt := range s.routes() {
 		for _, p := range rt.paths() {
 			s.mux.Handle(rt.method+" "+p, s.wrap(rt, p))
@@ -55,7 +58,7 @@ func NewServer(d Deps) http.Handler {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt, rt.path))
 	}
 	s.mux.Handle("/", s.wrap(route{role: public, handle: s.noRoute}, "unmatched"))
-	return s.requestID(s.cors(s.mux))
+	return s.requestID(s.devHostOnly(s.cors(s.mux)))
 }
 
 // wrap gives a route the pipeline every request goes through: rate limit, auth,

@@ -40,6 +40,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/names"
+	"github.com/spacemusic/streamkit/spacemusic/internal/ogg"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -68,6 +69,11 @@ type Config struct {
 	Store  *recordings.Store
 	Dir    string       // the spool directory; created when missing
 	Logger *slog.Logger // slog.Default() when nil
+	// MaxBytes bounds what the spool holds (0: DefaultMaxBytes; negative:
+	// no limit); MinFree is the free space its file system keeps (zero:
+	// DefaultMinFree; negative Bytes: no floor). See spool.go.
+	MaxBytes int64
+	MinFree  Free
 }
 
 // Part is one recording: one stretch of the source's audio track.
@@ -94,6 +100,14 @@ type Recorder struct {
 	notify   func(Part)
 	wg       sync.WaitGroup
 	closed   bool
+
+	// The spool's bounds (spool.go): bytes it holds, and the file system's
+	// free space and size at fsAt, when it held fsUsedAt.
+	used           int64
+	fsAt           time.Time
+	fsFree, fsSize int64
+	fsUsedAt       int64
+	notifySpool    func(SpoolEvent)
 }
 
 // New checks cfg and creates the spool directory.
@@ -108,7 +122,21 @@ func New(cfg Config) (*Recorder, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, errs.Invalid(op, "spool directory: %v", err)
 	}
-	return &Recorder{cfg: cfg, sessions: map[string]*session{}, busy: map[string]bool{}}, nil
+	switch {
+	case cfg.MaxBytes == 0:
+		cfg.MaxBytes = DefaultMaxBytes
+	case cfg.MaxBytes < 0:
+		cfg.MaxBytes = 0 // none
+	}
+	switch {
+	case cfg.MinFree.IsZero():
+		cfg.MinFree = DefaultMinFree
+	case cfg.MinFree.Bytes < 0 || cfg.MinFree.Percent < 0:
+		cfg.MinFree = Free{} // none
+	case cfg.MinFree.Percent >= 100:
+		return nil, errs.Invalid(op, "MinFree: a percentage below 100")
+	}
+	return &Recorder{cfg: cfg, sessions: map[string]*session{}, busy: map[string]bool{}, used: spoolBytes(cfg.Dir), fsFree: -1}, nil
 }
 
 // session is the recorder's presence in one room.
@@ -123,6 +151,14 @@ type session struct {
 	cur     *part
 	keep    bool // the recorder is closing: the part stays spooled for the next process
 	readers sync.WaitGroup
+	// uploads are the uploads a full spool started beside the reader: Finish
+	// waits for them; Close does not (a cut upload leaves its part spooled).
+	uploads sync.WaitGroup
+	// full says why the show's audio is held back now ("" while it is
+	// written); settling while a retry of the waiting uploads runs.
+	full      string
+	settling  bool
+	settledAt time.Time
 }
 
 type part struct {
@@ -294,15 +330,35 @@ func (s *session) subscribed(t *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublicat
 }
 
 // read writes the track's packets until it ends, then finishes the part.
+// Past the spool's bounds it ends the part there (uploaded as it is) and
+// drops the audio until there is room, then starts a new part.
 func (s *session) read(t *webrtc.TrackRemote, who string) {
 	defer s.readers.Done()
 	var p *part
+	var pending int64 // the page of the packet the writer holds, written with the next
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
 			break
 		}
+		if ogg.OpusSamples(pkt.Payload) == 0 {
+			continue // not Opus: the writer would drop it
+		}
+		need := pending + pageSize(pkt.Payload)
 		if p == nil {
+			need += partReserve
+		}
+		if ok, why := s.r.admit(need); !ok {
+			if p != nil {
+				s.end(p, false, true)
+				p, pending = nil, 0
+			}
+			s.hold(why)
+			s.retryUploads()
+			continue
+		}
+		if p == nil {
+			s.hold("")
 			if p, err = s.open(who); err != nil {
 				s.r.cfg.Logger.Warn("capture: cannot spool the show's audio", "room", s.room, "error", err.Error())
 				break
@@ -312,14 +368,22 @@ func (s *session) read(t *webrtc.TrackRemote, who string) {
 			s.r.cfg.Logger.Warn("capture: writing the spool file failed", "room", s.room, "error", err.Error())
 			break
 		}
+		pending = pageSize(pkt.Payload)
 	}
 	s.mu.Lock()
 	s.cur = nil
+	s.full = "" // no audio comes: none is held back
 	keep := s.keep
 	s.mu.Unlock()
-	if p == nil {
-		return
+	if p != nil {
+		s.end(p, keep, false)
 	}
+}
+
+// end finishes a part: closed and uploaded, or (keep) left for the next
+// process. mid: the track goes on (the spool is full), so the upload runs
+// beside the reader and the session stays claimed.
+func (s *session) end(p *part, keep, mid bool) {
 	var err error
 	if keep {
 		// A redeploy: the next process continues this part where it ends.
@@ -342,9 +406,21 @@ func (s *session) read(t *webrtc.TrackRemote, who string) {
 	}
 	// Uploading is the end of the part: it must not be cut by the caller going
 	// away, but it is bounded.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	_ = s.r.upload(ctx, p.path, time.Now())
+	upload := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		_ = s.r.upload(ctx, p.path, time.Now())
+	}
+	if !mid {
+		upload()
+		return
+	}
+	s.setCur(&part{}) // still claimed: the source's track goes on
+	s.uploads.Add(1)
+	go func() {
+		defer s.uploads.Done()
+		upload()
+	}()
 }
 
 // open starts a part's spool file on its first packet: the one a dead process
@@ -392,12 +468,13 @@ func (s *session) open(who string) (*part, error) {
 	if err := os.WriteFile(p.path+".json", side, 0o600); err != nil {
 		return nil, err
 	}
+	s.r.grew(int64(len(side)))
 	if p.f, err = os.OpenFile(p.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err != nil {
 		return nil, err
 	}
 	var serial [4]byte
 	_, _ = rand.Read(serial[:])
-	if p.w, err = newOggWriter(p.f, binary.LittleEndian.Uint32(serial[:]), 2); err != nil {
+	if p.w, err = newOggWriter(countingWriter{p.f, s.r}, binary.LittleEndian.Uint32(serial[:]), 2); err != nil {
 		p.f.Close()
 		return nil, err
 	}
@@ -427,6 +504,9 @@ func (r *Recorder) reopen(path string) (*part, error) {
 	}
 	end, serial, seq, granule, err := lastPage(f)
 	if err == nil {
+		if st, serr := f.Stat(); serr == nil && st.Size() > end {
+			r.shrank(st.Size() - end) // a torn page
+		}
 		err = f.Truncate(end)
 	}
 	if err == nil {
@@ -437,7 +517,7 @@ func (r *Recorder) reopen(path string) (*part, error) {
 		return nil, err
 	}
 	p.Status, p.Duration = egress.Active, time.Duration(granule)*time.Second/rate
-	return &part{Part: p, path: path, f: f, w: resumeOgg(f, serial, seq, granule)}, nil
+	return &part{Part: p, path: path, f: f, w: resumeOgg(countingWriter{f, r}, serial, seq, granule)}, nil
 }
 
 // sidecar reads what a part's spool file is.
@@ -502,8 +582,8 @@ func (r *Recorder) upload(ctx context.Context, path string, ended time.Time) err
 	end, _, _, granule, err := lastPage(f)
 	if err != nil || granule == 0 { // no audio: the process died as the part began
 		r.cfg.Logger.Warn("capture: a spool file without audio is dropped", "room", p.Room, "id", p.ID)
-		_ = os.Remove(path)
-		_ = os.Remove(path + ".json")
+		r.removeSpooled(path)
+		r.removeSpooled(path + ".json")
 		return nil
 	}
 	p.Duration, p.Size, p.EndedAt = time.Duration(granule)*time.Second/rate, end, ended.UTC()
@@ -517,8 +597,8 @@ func (r *Recorder) upload(ctx context.Context, path string, ended time.Time) err
 			return fail(err)
 		}
 	}
-	_ = os.Remove(path)
-	_ = os.Remove(path + ".json")
+	r.removeSpooled(path)
+	r.removeSpooled(path + ".json")
 	p.Status = egress.Complete
 	r.cfg.Logger.Info("capture: part uploaded", "room", p.Room, "id", p.ID, "key", p.Key, "duration", p.Duration)
 	r.tell(p)
@@ -593,7 +673,7 @@ func (r *Recorder) Finish(ctx context.Context, room string) error {
 	if s != nil {
 		s.leave()
 		done := make(chan struct{})
-		go func() { s.readers.Wait(); close(done) }()
+		go func() { s.readers.Wait(); s.uploads.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-ctx.Done():

@@ -52,6 +52,11 @@ const (
 	RecordingStarted   Kind = "recording_started"
 	RecordingUpdated   Kind = "recording_updated"
 	RecordingEnded     Kind = "recording_ended"
+	// SpoolFull: the show's own recorder stopped writing new audio, its spool
+	// being full (Spool says which bound); nothing spooled is lost.
+	// SpoolResumed: there is room again, and recording goes on in a new part.
+	SpoolFull    Kind = "spool_full"
+	SpoolResumed Kind = "spool_resumed"
 )
 
 // Role is what a participant is to the show.
@@ -87,6 +92,7 @@ type Event struct {
 	Track       *Track       `json:"track,omitempty"`
 	Ingest      *IngestState `json:"ingest,omitempty"`
 	Recording   *Recording   `json:"recording,omitempty"`
+	Spool       *Spool       `json:"spool,omitempty"` // spool_full, spool_resumed
 
 	// Raw is LiveKit's webhook as received, for those who need more; nil for
 	// resync events and after a round trip through JSON.
@@ -139,6 +145,13 @@ func samePointee[T comparable](a, b *T) bool {
 		return a == b
 	}
 	return *a == *b
+}
+
+// Spool is the show's own recorder's spool as a spool event tells it.
+type Spool struct {
+	Bytes    int64  `json:"bytes"`              // what it holds
+	MaxBytes int64  `json:"maxBytes,omitempty"` // its limit
+	Why      string `json:"why,omitempty"`      // the bound reached, in words
 }
 
 // Recording is an egress as the show sees it.

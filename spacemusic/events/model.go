@@ -183,6 +183,12 @@ func (m *model) apply(e Event) (*Snapshot, []string, bool) {
 		s := m.next()
 		s.Ingresses[in.ID] = *in
 		return s, append(keys, "in/"+in.ID), true
+	case SpoolFull, SpoolResumed:
+		// The model has nothing to change; the show's story tells it.
+		if e.Room == "" || e.Spool == nil {
+			return nil, nil, false
+		}
+		return m.next(), nil, true
 	case RecordingStarted, RecordingUpdated, RecordingEnded:
 		r := e.Recording
 		if r == nil || r.ID == "" || m.gone[r.ID] {

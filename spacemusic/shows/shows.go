@@ -86,6 +86,7 @@ func New(cfg Config) (*Service, error) {
 		liveAt: map[string]time.Time{}}
 	if cfg.Capture != nil {
 		cfg.Capture.Notify(s.captured)
+		cfg.Capture.NotifySpool(s.spoolChanged)
 	}
 	return s, nil
 }
@@ -367,6 +368,9 @@ func (s *Service) show(sp Spec, room rooms.Room, in *ingress.Ingress) Show {
 	if len(sp.Restream) > len(known) && len(known) == 0 {
 		sh.Problems = append(sh.Problems, fmt.Sprintf("%d restream destinations are not known to this process; Open the show's spec again to restream", len(sp.Restream)))
 	}
+	if p := s.spoolProblem(sp.Name); p != "" {
+		sh.Problems = append(sh.Problems, p)
+	}
 	return sh
 }
 
@@ -425,7 +429,19 @@ func (s *Service) get(ctx context.Context, op, name string, full bool) (Show, er
 	}
 	if s.cfg.Egress != nil {
 		if sh.Parts, err = s.parts(ctx, op, found[0]); err != nil {
-			return Show{}, err
+			var e *errs.Error
+			if s.cfg.Capture == nil || !errors.As(err, &e) || e.Upstream != errs.Storage {
+				return Show{}, err
+			}
+			// The bucket is down: the show still says what its recorder
+			// holds, and why it may be holding the audio back.
+			sh.Parts = nil
+			for _, c := range s.cfg.Capture.Active(found[0].Name) {
+				if !c.StartedAt.Before(found[0].CreatedAt.Add(-time.Second)) {
+					sh.Parts = append(sh.Parts, capturedPart(c))
+				}
+			}
+			sh.Problems = append(sh.Problems, "the recordings bucket cannot be listed now: "+e.Message)
 		}
 	}
 	return sh, nil
@@ -465,8 +481,12 @@ func (s *Service) ListIn(all []rooms.Room) []Show {
 			continue
 		}
 		sp := env.Spec.spec(r.Name)
-		out = append(out, Show{Name: r.Name, Spec: sp, Room: r, Phase: s.phase(r.Name, sp, env.Closing),
-			Listeners: ListenerRecipe{Room: r.Name, URL: s.cfg.URL, TTL: sp.ListenerTTL}})
+		sh := Show{Name: r.Name, Spec: sp, Room: r, Phase: s.phase(r.Name, sp, env.Closing),
+			Listeners: ListenerRecipe{Room: r.Name, URL: s.cfg.URL, TTL: sp.ListenerTTL}}
+		if p := s.spoolProblem(r.Name); p != "" {
+			sh.Problems = []string{p}
+		}
+		out = append(out, sh)
 	}
 	slices.SortFunc(out, func(a, b Show) int { return strings.Compare(a.Name, b.Name) })
 	return out

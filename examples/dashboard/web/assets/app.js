@@ -258,7 +258,9 @@ async function refreshShows() {
   $("#shows tbody").replaceChildren(...list.map((sh) => el("tr", { "data-show": sh.name },
     el("td", {}, el("button", { class: "link", onclick: () => openRoom(sh.name) }, sh.name)),
     el("td", {}, el("span", { class: "badge phase " + (phase[sh.phase] || "") }, sh.phase || "open")),
-    el("td", {}, sh.recording ? el("span", { class: "badge rec" }, "recording") : ""),
+    el("td", {}, sh.recording ? el("span", { class: "badge rec" }, "recording") : "",
+      // e.g. the recorder's spool is full: new audio is not being recorded.
+      ...(sh.problems || []).map((p) => el("span", { class: "badge bad", title: p }, p))),
     el("td", {}, el("button", { class: "danger", "aria-label": "Close show " + sh.name,
       onclick: () => guard(async () => {
         if (!confirm("Close the show " + sh.name + "? Its recordings stop and the stage closes.")) return;

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/internal/testenv"
+)
+
+// /metrics is public by default, for health and load figures; the per-room
+// series are labelled with the shows' names, which are not. An anonymous
+// scrape gets no room names; a scrape with credentials gets them, whether it
+// sends X-API-Key or the key as Bearer (Prometheus's credentials_file). A key
+// as Bearer is a key on /metrics only: elsewhere Bearer is the identity
+// provider's, and a wrong credential is refused, not served as anonymous.
+func TestRoomNamesStayOutOfAnonymousScrapes(t *testing.T) {
+	testenv.RequireNetNS(t)
+	st := newLiveStage(t, nil)
+	status, made := st.as(t, testOperatorKey, "POST", "/api/rooms", `{"name":"secret-gig"}`)
+	require.Equal(t, 201, status, string(made))
+	scrape := func(headers ...string) (int, string) {
+		t.Helper()
+		code, body := st.call(t, "GET", "/metrics", nil, headers...)
+		return code, string(body)
+	}
+	require.Eventually(t, func() bool {
+		_, body := scrape("X-API-Key", testViewerKey)
+		return strings.Contains(body, `dashboard_room_participants{room="secret-gig"}`)
+	}, 10*time.Second, 50*time.Millisecond, "the model knows the room")
+
+	code, body := scrape(noAuth...)
+	anon := body
+	require.Equal(t, 200, code, "metrics stay public")
+	assert.Contains(t, anon, "dashboard_rooms_active 1", "the totals are public")
+	assert.False(t, strings.Contains(anon, "secret-gig"), "no show name in an anonymous scrape")
+	assert.False(t, strings.Contains(anon, "dashboard_room_"), "no per-room series at all")
+
+	code, body = scrape("Authorization", "Bearer "+testViewerKey)
+	require.Equal(t, 200, code, body)
+	assert.Contains(t, body, `dashboard_room_participants{room="secret-gig"}`, "a viewer key as Bearer")
+	for _, bad := range [][]string{{"Authorization", "Bearer not-a-key-0123456789"}, {"X-API-Key", "not-a-key-0123456789"}} {
+		code, body = scrape(bad...)
+		assert.Equal(t, 401, code, "a wrong %s is refused, not served as anonymous: %s", bad[0], body)
+	}
+	code, body = scrape("Authorization", "Bearer "+testViewerKey+"x")
+	assert.Equal(t, 401, code, body)
+
+	// Elsewhere an API key as Bearer is no credential (Bearer is the identity
+	// provider's JWT, off on this stage).
+	s2, out := st.call(t, "GET", "/api/rooms", nil, "Authorization", "Bearer "+testAPIKey)
+	assert.Equal(t, 401, s2, string(out))
+
+	// An operator who wants the names public says so.
+	open := newStageOn(t, st.env, func(s *settings) { s.MetricsPublicRooms = true })
+	require.Eventually(t, func() bool {
+		_, body := open.call(t, "GET", "/metrics", nil, noAuth...)
+		return strings.Contains(string(body), `dashboard_room_participants{room="secret-gig"}`)
+	}, 10*time.Second, 50*time.Millisecond, "DASHBOARD_METRICS_PUBLIC_ROOMS=true serves them to anyone")
+
+	// Made private, /metrics takes the key as Bearer too.
+	private := newStageOn(t, st.env, func(s *settings) { s.MetricsPublic = false })
+	code, _ = private.call(t, "GET", "/metrics", nil, noAuth...)
+	assert.Equal(t, 401, code)
+	code, out = private.call(t, "GET", "/metrics", nil, "Authorization", "Bearer "+testViewerKey)
+	assert.Equal(t, 200, code, string(out))
+}
