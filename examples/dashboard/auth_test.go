@@ -582,6 +582,11 @@ func TestHelpListsEverySetting(t *testing.T) {
 		{"DASHBOARD_SPOOL_DIR", "spool-dir", `""`, ""},
 		{"DASHBOARD_MONITOR_SILENCE", "monitor-silence", `"5s"`, "5s"},
 		{"REDIS_URL", "redis-url", `""`, ""},
+		{"DASHBOARD_LOG_MAX_EVENTS", "log-max-events", `"100000"`, "100000"},
+		{"DASHBOARD_LOG_MAX_BYTES", "log-max-bytes", `"67108864"`, "67108864"},
+		{"DASHBOARD_STREAMS_PER_PRINCIPAL", "streams-per-principal", `"8"`, "8"},
+		{"DASHBOARD_DOWNLOADS_PER_PRINCIPAL", "downloads-per-principal", `"4"`, "4"},
+		{"DASHBOARD_DOWNLOAD_MAX", "download-max", `"30m"`, "30m"},
 	}
 
 	// -help: one entry per flag, its description ending in "(env X, default Y)".
@@ -647,6 +652,12 @@ func TestHelpListsEverySetting(t *testing.T) {
 		MonitorSilence:  5 * time.Second,
 		PullAllow:       none,
 		RestreamAllow:   platforms,
+
+		LogMaxEvents:          100000,
+		LogMaxBytes:           64 << 20,
+		StreamsPerPrincipal:   8,
+		DownloadsPerPrincipal: 4,
+		DownloadMax:           30 * time.Minute,
 	}, s)
 	assert.True(t, s.PullAllow.empty(), "URL pulls are off by default")
 }
