@@ -151,15 +151,16 @@ func TestStalledDownloadsAreCappedAndCut(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, got, len(show), "the other viewer, reading, gets the whole recording")
 
-	// The stalled readers were cut at the cap: reading now ends short.
+	// At the cap the dashboard gives up on the stalled readers: their streams
+	// from the bucket are closed, and reading now ends short.
+	poll(t, wait, "the bucket's streams of the stalled downloads are closed", func() (bool, string) {
+		n := bodies.open.Load()
+		return n == 0, strconv.FormatInt(n, 10) + " open"
+	})
 	for i, resp := range stalled {
 		n, err := io.Copy(io.Discard, resp.Body)
 		assert.Less(t, n, int64(len(show)), "stalled download %d ran past the cap (%v)", i, err)
 	}
-	poll(t, wait, "the bucket's streams of the cut downloads are closed", func() (bool, string) {
-		n := bodies.open.Load()
-		return n == 0, strconv.FormatInt(n, 10) + " open"
-	})
 	again := start(testViewerKey)
 	assert.Equal(t, http.StatusOK, again.StatusCode, "the cut downloads gave their places back")
 }
