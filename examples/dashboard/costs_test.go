@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -91,13 +92,21 @@ func (b *countedBody) Close() error {
 // downloadStage is a dashboard on the archive whose object streams are counted.
 func (a *archive) downloadStage(t *testing.T, tweak func(*settings)) (*stage, *openBodies) {
 	t.Helper()
-	s, _ := a.dashboard(t, tweak, nil)
 	bodies := &openBodies{next: http.DefaultTransport.(*http.Transport).Clone()}
 	store, err := recordings.New(recordings.Config{Config: storage.Config{Endpoint: a.m.Endpoint, Bucket: "recordings",
 		AccessKey: a.m.AccessKey, SecretKey: a.m.SecretKey}, Timeout: 5 * time.Second, HTTPClient: &http.Client{Transport: bodies}})
 	require.NoError(t, err)
+	return a.dashboardOn(t, tweak, store), bodies
+}
+
+// dashboardOn is a dashboard on the archive reading it through store.
+func (a *archive) dashboardOn(t *testing.T, tweak func(*settings), store Recordings) *stage {
+	t.Helper()
+	s, _ := a.dashboard(t, tweak, nil)
 	set := defaultSettings()
-	tweak(&set)
+	if tweak != nil {
+		tweak(&set)
+	}
 	s.srv.Close()
 	var h http.Handler
 	s.api, h = newContract(t, NewServer(Deps{Log: slog.New(slog.NewJSONHandler(s.logs, nil)), Settings: set, WSURL: publicWS,
@@ -106,7 +115,40 @@ func (a *archive) downloadStage(t *testing.T, tweak func(*settings)) (*stage, *o
 	s.srv.Config.WriteTimeout = set.WriteTimeout
 	s.srv.Start()
 	t.Cleanup(s.srv.Close)
-	return s, bodies
+	return s
+}
+
+// lengthReads is the archive, counting the files read for their length.
+type lengthReads struct {
+	*recordings.Store
+	reads atomic.Int64
+}
+
+func (l *lengthReads) Duration(ctx context.Context, key string) (time.Duration, error) {
+	l.reads.Add(1)
+	return l.Store.Duration(ctx, key)
+}
+
+// A page of 500 new recordings does not read 500 files for their lengths in one
+// request: each load reads a few, and a file once read (its length, or that it
+// has none to read) is never read again, since recordings are never overwritten.
+func TestOnePageReadsAFewLengths(t *testing.T) {
+	a := newArchive(t)
+	store := &lengthReads{}
+	s := a.dashboardOn(t, nil, store)
+	store.Store = s.sm.Recordings
+	for i := range 20 {
+		a.put(t, fmt.Sprintf("jam/part-%02d.ogg", i), noise(t, 300)) // no Ogg pages: no length to read
+	}
+	for load := 1; load <= 3; load++ {
+		status, body := s.as(t, testViewerKey, "GET", "/api/recordings?room=jam&limit=20", "")
+		require.Equal(t, http.StatusOK, status, "%s", body)
+		require.Len(t, decodeAs[[]recording](t, body), 20)
+		assert.EqualValues(t, min(20, load*maxDurationReads), store.reads.Load(), "files read for their length after %d loads", load)
+	}
+	status, body := s.as(t, testViewerKey, "GET", "/api/recordings?room=jam&limit=20", "")
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	assert.EqualValues(t, 20, store.reads.Load(), "every file was read once, and only once")
 }
 
 // A viewer starts download after download and reads none of them: the fifth is

@@ -164,10 +164,11 @@ func (s *server) handleListRecordings() handler {
 		overHTTPS := s.cameOverHTTPS(r)
 		out := make([]recording, 0, len(page.Recordings))
 		expires := time.Now().Add(ttl).UTC()
+		reads := maxDurationReads // files read for their length by this request; the rest on later ones
 		for _, f := range page.Recordings {
 			wr := byKey[f.Key]
 			rec := recording{Recording: f, DurationMS: wr.dur.Milliseconds(), EgressID: wr.id}
-			if d, ok := lengths.of(ctx, s.Recordings, f); ok {
+			if d, ok := lengths.of(ctx, s.Recordings, f, &reads); ok {
 				rec.DurationMS = d.Milliseconds()
 			}
 			link, err := s.Recordings.Link(ctx, f, ttl)
@@ -281,10 +282,21 @@ type durationCache struct {
 	m  map[string]time.Duration
 }
 
-// maxDurations bounds the cache; when full it starts again.
-const maxDurations = 4096
+// maxDurations bounds the cache; when full it starts again. maxDurationReads
+// bounds the files one request reads (a stat and two ranged reads each): a page
+// of 500 new recordings gets its lengths over several loads, not all at once.
+const (
+	maxDurations     = 4096
+	maxDurationReads = 8
+)
 
-func (c *durationCache) of(ctx context.Context, store Recordings, f recordings.Recording) (time.Duration, bool) {
+// unknownLength marks a file whose length could not be read: it never changes
+// either, so it is not read again.
+const unknownLength = time.Duration(-1)
+
+// of is f's length, read from the store when not known yet and *reads allows
+// (it counts down).
+func (c *durationCache) of(ctx context.Context, store Recordings, f recordings.Recording, reads *int) (time.Duration, bool) {
 	// Files only: egress writes them once, at the end. A live HLS playlist
 	// grows, so it keeps egress's figure.
 	if f.Kind != recordings.KindFile || !(strings.HasSuffix(f.Key, ".ogg") || strings.HasSuffix(f.Key, ".mp4")) {
@@ -294,11 +306,18 @@ func (c *durationCache) of(ctx context.Context, store Recordings, f recordings.R
 	d, ok := c.m[f.Key]
 	c.mu.Unlock()
 	if ok {
-		return d, true
+		return d, d != unknownLength
 	}
+	if *reads <= 0 {
+		return 0, false
+	}
+	*reads--
 	d, err := store.Duration(ctx, f.Key)
 	if err != nil {
-		return 0, false // egress's figure, or none: a length is a nicety
+		if ctx.Err() != nil {
+			return 0, false // the caller left: try again another time
+		}
+		d = unknownLength // egress's figure, or none: a length is a nicety
 	}
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxDurations {
@@ -306,5 +325,5 @@ func (c *durationCache) of(ctx context.Context, store Recordings, f recordings.R
 	}
 	c.m[f.Key] = d
 	c.mu.Unlock()
-	return d, true
+	return d, d != unknownLength
 }
