@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -348,4 +349,56 @@ func TestAJoinLeaveLoopStaysWithinTheLogCaps(t *testing.T) {
 	// has no such room either.
 	status, body = st.as(t, testViewerKey, "GET", "/api/rooms/never-seen/timeline", "")
 	require.Equal(t, http.StatusNotFound, status, "%s", body)
+}
+
+// Pages polling a show, and a viewer reloading it in a loop, do not each cost
+// LiveKit's three calls and the bucket's listing: 20 reads at once take one
+// look (two at most, should the look expire meanwhile), and the operator who
+// closes the show sees it closed at once.
+func TestShowReadsShareOneLook(t *testing.T) {
+	env := testenv.LiveKit(t, testenv.WithRedis())
+	d := benchDashboard(t, env, nil, nil)
+	call := func(key, method, path string, body string) (int, string) {
+		req, err := http.NewRequest(method, d.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("X-API-Key", key)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := d.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(out)
+	}
+	code, body := call(testOperatorKey, "POST", "/api/shows", `{"name":"late-set"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	code, body = call(testViewerKey, "GET", "/api/shows/late-set", "")
+	require.Equal(t, http.StatusOK, code, body)
+	before := d.calls.calls.Load()
+
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, body := call(testViewerKey, "GET", "/api/shows/late-set", "")
+			assert.Equal(t, http.StatusOK, code, body)
+		}()
+	}
+	wg.Wait()
+	reads := d.calls.calls.Load() - before
+	time.Sleep(showTTL + 100*time.Millisecond) // the look expires: the next read looks again
+	before = d.calls.calls.Load()
+	code, body = call(testViewerKey, "GET", "/api/shows/late-set", "")
+	require.Equal(t, http.StatusOK, code, body)
+	one := d.calls.calls.Load() - before // what one look costs
+	require.Positive(t, one, "a fresh look asks LiveKit")
+	assert.LessOrEqual(t, reads, 2*one, "20 reads at once cost %d LiveKit calls; one look costs %d", reads, one)
+
+	code, body = call(testOperatorKey, "DELETE", "/api/shows/late-set", "")
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = call(testViewerKey, "GET", "/api/shows/late-set", "")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `"phase":"closed"`, "the closer's own change is seen at once")
 }

@@ -29,6 +29,7 @@ type server struct {
 
 	// What each principal holds open (principal.go): event streams, downloads.
 	streamsBy, downloadsBy slots
+	showLooks              showCache // GET /api/shows/{name} (showcache.go)
 }
 
 // NewServer returns the dashboard's handler: every route of routes.go behind
