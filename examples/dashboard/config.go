@@ -55,6 +55,13 @@ type settings struct {
 	MetricsPublicRooms bool         // DASHBOARD_METRICS_PUBLIC_ROOMS: per-room series to anonymous scrapes too
 	SpoolMaxBytes      int64        // DASHBOARD_SPOOL_MAX_BYTES: the recorder's spool limit
 	SpoolMinFree       capture.Free // DASHBOARD_SPOOL_MIN_FREE: free space the spool's file system keeps
+
+	// What one request or one principal may cost (costs.go).
+	LogMaxEvents          int64         // DASHBOARD_LOG_MAX_EVENTS: events the Redis log keeps
+	LogMaxBytes           int64         // DASHBOARD_LOG_MAX_BYTES: bytes the Redis log's stream may take
+	StreamsPerPrincipal   int           // DASHBOARD_STREAMS_PER_PRINCIPAL: open event streams per signed-in user
+	DownloadsPerPrincipal int           // DASHBOARD_DOWNLOADS_PER_PRINCIPAL: concurrent downloads per signed-in user
+	DownloadMax           time.Duration // DASHBOARD_DOWNLOAD_MAX: the longest one download may take
 }
 
 // setting describes one knob for -help and the README.
@@ -227,6 +234,37 @@ var knobs = []setting{
 		s.RestreamAllow, err = parseHostList(v)
 		return err
 	}},
+	{"DASHBOARD_LOG_MAX_EVENTS", "log-max-events", "100000", "events the shared Redis log keeps (the oldest go first)", func(s *settings, v string) (err error) {
+		s.LogMaxEvents, err = positiveInt(v)
+		return err
+	}},
+	{"DASHBOARD_LOG_MAX_BYTES", "log-max-bytes", "67108864", "bytes the shared Redis log's stream may take (the oldest events go first)", func(s *settings, v string) (err error) {
+		s.LogMaxBytes, err = positiveInt(v)
+		return err
+	}},
+	{"DASHBOARD_STREAMS_PER_PRINCIPAL", "streams-per-principal", "8", "event streams one signed-in user (an API key; in dev mode an address) may hold open", func(s *settings, v string) error {
+		n, err := positiveInt(v)
+		s.StreamsPerPrincipal = int(n)
+		return err
+	}},
+	{"DASHBOARD_DOWNLOADS_PER_PRINCIPAL", "downloads-per-principal", "4", "recordings one signed-in user may download through the dashboard at once", func(s *settings, v string) error {
+		n, err := positiveInt(v)
+		s.DownloadsPerPrincipal = int(n)
+		return err
+	}},
+	{"DASHBOARD_DOWNLOAD_MAX", "download-max", "30m", "the longest one download through the dashboard may take; it is cut then", func(s *settings, v string) (err error) {
+		s.DownloadMax, err = positiveDuration(v)
+		return err
+	}},
+}
+
+// positiveInt is a whole number above zero.
+func positiveInt(v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err == nil && n <= 0 {
+		err = fmt.Errorf("must be positive")
+	}
+	return n, err
 }
 
 // errHelp reports that -help was asked for and answered.

@@ -49,6 +49,7 @@ type Events interface {
 	Wait(ctx context.Context, after uint64) ([]events.Event, error)
 	Since(ctx context.Context, after uint64) ([]events.Event, error)
 	History(ctx context.Context, room string) ([]events.Event, error)
+	Timeline(ctx context.Context, room string, before uint64, limit int) ([]events.Event, uint64, error)
 	Corrections() map[events.Kind]int64
 	LastWebhook() time.Time
 }

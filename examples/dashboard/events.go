@@ -72,6 +72,12 @@ func (s *server) handleEvents() handler {
 			return &apiError{http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("at most %d event streams are open at once", maxStreams)}
 		}
 		defer s.streams.Add(-1)
+		// And one viewer may not take the whole of it.
+		who := s.principal(r)
+		if !s.streamsBy.take(who, s.Settings.StreamsPerPrincipal) {
+			return &apiError{http.StatusTooManyRequests, "too_many_streams", fmt.Sprintf("at most %d event streams per user are open at once (DASHBOARD_STREAMS_PER_PRINCIPAL)", s.Settings.StreamsPerPrincipal)}
+		}
+		defer s.streamsBy.give(who)
 
 		// The stream ends with the client, or when the server shuts down (its
 		// graceful shutdown would otherwise wait for every open page).
@@ -147,26 +153,54 @@ func (s *server) handleEvents() handler {
 	}
 }
 
-// timeline is a room's story, oldest first.
+// timeline is a room's story, oldest first: its newest events, a page at a time.
 type timeline struct {
 	Room   string         `json:"room"`
 	Events []events.Event `json:"events"`
+	// Before is the revision to ask ?before= for the older events; absent when
+	// the log keeps none older.
+	Before uint64 `json:"before,omitempty"`
 }
 
+// Timeline pages.
+const (
+	defaultTimeline = 200
+	maxTimeline     = 1000
+)
+
 // handleTimeline answers a room's story from the event log: also for a room
-// that has closed, for as long as the log keeps it.
+// that has closed, for as long as the log keeps it. One page costs the same
+// however long the log is: the room's newest events (before ?before=), read
+// through the log's index of the room.
 func (s *server) handleTimeline() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		room := r.PathValue("name")
 		if err := rooms.CheckName(room); err != nil {
 			return err
 		}
-		evs, err := s.Events.History(r.Context(), room)
+		q := r.URL.Query()
+		limit := defaultTimeline
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxTimeline {
+				return badRequest("limit is events per page, from 1 to %d", maxTimeline)
+			}
+			limit = n
+		}
+		var before uint64
+		if v := q.Get("before"); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || n == 0 {
+				return badRequest("before must be the before of a previous answer")
+			}
+			before = n
+		}
+		evs, older, err := s.Events.Timeline(r.Context(), room, before, limit)
 		if err != nil {
 			return err
 		}
-		out := timeline{Room: room, Events: append([]events.Event{}, evs...)}
-		if len(out.Events) == 0 {
+		out := timeline{Room: room, Events: append([]events.Event{}, evs...), Before: older}
+		if len(out.Events) == 0 && before == 0 {
 			// No story yet: an open room (which LiveKit knows) has an empty one.
 			if _, open := s.Events.Snapshot().Rooms[room]; !open {
 				if _, err := s.Rooms.Get(r.Context(), room); err != nil {

@@ -125,7 +125,7 @@ func operation(rt route, path string) map[string]any {
 		responses[strconv.Itoa(status)] = map[string]any{"description": desc,
 			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
 	}
-	fail(429, "rate limited (rate_limited); see Retry-After")
+	fail(429, "rate limited (rate_limited); see Retry-After"+perPrincipalCap(rt))
 	fail(421, "dev mode only: the Host header is not loopback, e.g. a DNS-rebinding page (host_not_loopback)")
 	switch rt.role {
 	case public, signed:
@@ -169,7 +169,7 @@ func operation(rt route, path string) map[string]any {
 		op["responses"] = responses
 		return op
 	}
-	fail(400, "invalid input (invalid_argument, malformed_json, unknown_field), or an API key in the query (api_key_in_query): send X-API-Key")
+	fail(400, "invalid input (invalid_argument, malformed_json, unknown_field), or an API key in the query (api_key_in_query): send X-API-Key"+linkTTLRefusal(rt))
 	if rt.request != nil {
 		fail(413, "body too large (body_too_large)")
 		fail(415, "not JSON (unsupported_media_type)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
@@ -74,6 +75,23 @@ func (c *listingCache) put(o recordings.ListOptions, p recordings.Page, now time
 	c.pages[o] = cachedPage{p, now}
 }
 
+// Download link lifetimes by role: a viewer's link is shortest, since it works
+// after the viewer's account is revoked; an admin's may last as long as S3 allows.
+const (
+	viewerLinkTTL   = time.Hour
+	operatorLinkTTL = 24 * time.Hour
+)
+
+func linkTTLOf(r role) time.Duration {
+	switch {
+	case r >= admin:
+		return recordings.MaxLinkTTL
+	case r >= operator:
+		return operatorLinkTTL
+	}
+	return viewerLinkTTL
+}
+
 // listQuery reads the paging parameters: limit (1..MaxPageSize) and an opaque
 // cursor from a previous answer.
 func listQuery(q url.Values) (recordings.ListOptions, error) {
@@ -98,6 +116,7 @@ func (s *server) handleListRecordings() handler {
 	lengths := &durationCache{}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
+		ctx := r.Context()
 		ttl := recordings.DefaultLinkTTL
 		if v := q.Get("linkTtl"); v != "" {
 			secs, err := strconv.Atoi(v)
@@ -105,12 +124,16 @@ func (s *server) handleListRecordings() handler {
 				return badRequest("linkTtl is seconds, from 1 to %d", int(recordings.MaxLinkTTL.Seconds()))
 			}
 			ttl = time.Duration(secs) * time.Second
+			// A presigned link outlives the account that asked for it: the
+			// less a role may do, the sooner its links end.
+			if most := linkTTLOf(userFrom(ctx).Role); ttl > most {
+				return &apiError{http.StatusBadRequest, "link_ttl_too_long", fmt.Sprintf("your role's download links last at most %d seconds", int(most.Seconds()))}
+			}
 		}
 		opts, err := listQuery(q)
 		if err != nil {
 			return err
 		}
-		ctx := r.Context()
 		page, ok := cache.get(opts, time.Now())
 		if !ok {
 			// The store bounds the listing with its Timeout (DASHBOARD_LIVEKIT_TIMEOUT).
@@ -141,10 +164,11 @@ func (s *server) handleListRecordings() handler {
 		overHTTPS := s.cameOverHTTPS(r)
 		out := make([]recording, 0, len(page.Recordings))
 		expires := time.Now().Add(ttl).UTC()
+		reads := maxDurationReads // files read for their length by this request; the rest on later ones
 		for _, f := range page.Recordings {
 			wr := byKey[f.Key]
 			rec := recording{Recording: f, DurationMS: wr.dur.Milliseconds(), EgressID: wr.id}
-			if d, ok := lengths.of(ctx, s.Recordings, f); ok {
+			if d, ok := lengths.of(ctx, s.Recordings, f, &reads); ok {
 				rec.DurationMS = d.Milliseconds()
 			}
 			link, err := s.Recordings.Link(ctx, f, ttl)
@@ -196,9 +220,19 @@ func downloadPath(listPath, key string) string {
 // (a browser seeks in it) and conditional requests, as a download.
 func (s *server) handleGetRecording() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		// A download holds a connection and a stream from the bucket: a few per
+		// user at once, and none for longer than DownloadMax.
+		who := s.principal(r)
+		if !s.downloadsBy.take(who, s.Settings.DownloadsPerPrincipal) {
+			return &apiError{http.StatusTooManyRequests, "too_many_downloads", fmt.Sprintf("at most %d downloads per user run at once (DASHBOARD_DOWNLOADS_PER_PRINCIPAL)", s.Settings.DownloadsPerPrincipal)}
+		}
+		defer s.downloadsBy.give(who)
+		end := time.Now().Add(s.Settings.DownloadMax)
+		ctx, cancel := context.WithDeadline(r.Context(), end) // ends the bucket's stream too
+		defer cancel()
 		// Open finds the object under the store's Timeout; reading it lasts as
 		// long as the download, bounded by the write deadline below.
-		obj, err := s.Recordings.Open(r.Context(), r.PathValue("key"))
+		obj, err := s.Recordings.Open(ctx, r.PathValue("key"))
 		if err != nil {
 			return err
 		}
@@ -212,7 +246,7 @@ func (s *server) handleGetRecording() handler {
 		if obj.ETag != "" {
 			h.Set("ETag", strconv.Quote(obj.ETag))
 		}
-		http.ServeContent(&progressWriter{ResponseWriter: w, rc: http.NewResponseController(w), idle: s.Settings.WriteTimeout},
+		http.ServeContent(&progressWriter{ResponseWriter: w, rc: http.NewResponseController(w), idle: s.Settings.WriteTimeout, end: end},
 			r, path.Base(obj.Key), obj.LastModified, obj)
 		return nil
 	}
@@ -220,16 +254,22 @@ func (s *server) handleGetRecording() handler {
 
 // progressWriter lets a long download run past the server's write timeout as
 // long as it moves: each write pushes the deadline idle into the future, so a
-// stalled client is still dropped.
+// stalled client is still dropped. No deadline goes past end: a reader slow
+// enough to keep moving is still cut there.
 type progressWriter struct {
 	http.ResponseWriter
 	rc   *http.ResponseController
 	idle time.Duration
+	end  time.Time
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
 	if p.idle > 0 {
-		_ = p.rc.SetWriteDeadline(time.Now().Add(p.idle))
+		d := time.Now().Add(p.idle)
+		if !p.end.IsZero() && d.After(p.end) {
+			d = p.end
+		}
+		_ = p.rc.SetWriteDeadline(d)
 	}
 	return p.ResponseWriter.Write(b)
 }
@@ -244,10 +284,21 @@ type durationCache struct {
 	m  map[string]time.Duration
 }
 
-// maxDurations bounds the cache; when full it starts again.
-const maxDurations = 4096
+// maxDurations bounds the cache; when full it starts again. maxDurationReads
+// bounds the files one request reads (a stat and two ranged reads each): a page
+// of 500 new recordings gets its lengths over several loads, not all at once.
+const (
+	maxDurations     = 4096
+	maxDurationReads = 8
+)
 
-func (c *durationCache) of(ctx context.Context, store Recordings, f recordings.Recording) (time.Duration, bool) {
+// unknownLength marks a file whose length could not be read: it never changes
+// either, so it is not read again.
+const unknownLength = time.Duration(-1)
+
+// of is f's length, read from the store when not known yet and *reads allows
+// (it counts down).
+func (c *durationCache) of(ctx context.Context, store Recordings, f recordings.Recording, reads *int) (time.Duration, bool) {
 	// Files only: egress writes them once, at the end. A live HLS playlist
 	// grows, so it keeps egress's figure.
 	if f.Kind != recordings.KindFile || !(strings.HasSuffix(f.Key, ".ogg") || strings.HasSuffix(f.Key, ".mp4")) {
@@ -257,11 +308,18 @@ func (c *durationCache) of(ctx context.Context, store Recordings, f recordings.R
 	d, ok := c.m[f.Key]
 	c.mu.Unlock()
 	if ok {
-		return d, true
+		return d, d != unknownLength
 	}
+	if *reads <= 0 {
+		return 0, false
+	}
+	*reads--
 	d, err := store.Duration(ctx, f.Key)
 	if err != nil {
-		return 0, false // egress's figure, or none: a length is a nicety
+		if ctx.Err() != nil {
+			return 0, false // the caller left: try again another time
+		}
+		d = unknownLength // egress's figure, or none: a length is a nicety
 	}
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxDurations {
@@ -269,5 +327,5 @@ func (c *durationCache) of(ctx context.Context, store Recordings, f recordings.R
 	}
 	c.m[f.Key] = d
 	c.mu.Unlock()
-	return d, true
+	return d, d != unknownLength
 }

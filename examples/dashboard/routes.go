@@ -28,7 +28,9 @@ func (s *server) routes() []route {
 				{"after", "resume after this revision (as Last-Event-ID does)", false}},
 			summary: "The show's events as Server-Sent Events: id is the model's revision; a reconnect sending Last-Event-ID resumes after it without a gap", handle: s.handleEvents()},
 		{method: "GET", path: "/api/rooms/{name}/timeline", role: viewer, status: 200, response: timeline{}, needs: eventsService,
-			summary: "A room's story from the event log (joins, tracks, ingest, recordings), also after it closed", handle: s.handleTimeline()},
+			query: []param{{"limit", "events per page, the newest (default 200, at most 1000)", false},
+				{"before", "the before of the previous answer: the events older than it", false}},
+			summary: "A room's story from the event log (joins, tracks, ingest, recordings), also after it closed: its newest events, oldest first; before names the page of older ones", handle: s.handleTimeline()},
 
 		{method: "GET", path: "/api/me", role: viewer, status: 200, response: me{},
 			summary: "Who is signed in, how, and with which role", handle: s.handleMe()},
@@ -83,7 +85,7 @@ func (s *server) routes() []route {
 			summary: "Close a show: stop its recordings and restreams and wait for the uploads, delete its ingest, close the stage; answers the report (timeline, recordings with durations and download links). Closing again answers the same report", handle: s.handleCloseShow()},
 
 		{method: "GET", path: "/api/recordings", stream: true, role: viewer, status: 200, response: []recording{}, needs: recordingService,
-			query: []param{{"room", "only this room's recordings", false}, {"linkTtl", "download link lifetime in seconds (default 3600, at most 604800)", false},
+			query: []param{{"room", "only this room's recordings", false}, {"linkTtl", "download link lifetime in seconds (default 3600); at most 3600 for viewers, 86400 for operators, 604800 for admins: more is refused with 400 link_ttl_too_long, never clamped", false},
 				{"limit", "recordings per page (default 50, at most 500)", false}, {"cursor", "the X-Next-Cursor of the previous page", false}},
 			headers: []param{{"X-Next-Cursor", "cursor of the next page; absent on the last", false}, {"Link", `the next page's URL, rel="next"; absent on the last`, false}},
 			summary: "Finished recordings in the bucket, newest first, a page at a time, each HLS run as one; with download links (presigned, or this dashboard's own path)",

@@ -255,7 +255,7 @@ func watchLiveKit(ctx context.Context, deps *Deps, cfg spacemusic.Config, s sett
 			return nil, errors.New("invalid REDIS_URL (-redis-url): not a Redis URL") // never echo it: it may hold a password
 		}
 		rdb := redis.NewClient(ro)
-		o.Log = events.NewRedisLog(rdb, "streamkit:events", 0)
+		o.Log = events.NewRedisLog(rdb, "streamkit:events", 0, events.WithMaxEvents(s.LogMaxEvents), events.WithMaxBytes(s.LogMaxBytes))
 		log.Info("events: the timeline is shared in Redis", "addr", ro.Addr)
 	}
 	w := events.NewWatch(lister, o)

@@ -26,6 +26,10 @@ type server struct {
 	streams atomic.Int64 // open event streams
 	mux     *http.ServeMux
 	site    *web.Site
+
+	// What each principal holds open (principal.go): event streams, downloads.
+	streamsBy, downloadsBy slots
+	showLooks              showCache // GET /api/shows/{name} (showcache.go)
 }
 
 // NewServer returns the dashboard's handler: every route of routes.go behind

@@ -273,6 +273,7 @@ func (s *server) handleOpenShow() handler {
 			}
 		}
 		sh, err := s.Shows.Open(ctx, spec)
+		s.showLooks.forget(spec.Name)
 		if err != nil {
 			return showError(err)
 		}
@@ -335,7 +336,8 @@ func (s *server) handleListShows() handler {
 
 func (s *server) handleGetShow() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		sh, err := s.Shows.Get(r.Context(), r.PathValue("name"))
+		name := r.PathValue("name")
+		sh, err := s.showLooks.get(r.Context(), name, func(ctx context.Context) (shows.Show, error) { return s.Shows.Get(ctx, name) })
 		if err != nil {
 			return showError(err)
 		}
@@ -363,6 +365,7 @@ func (s *server) handleCloseShow() handler {
 		}
 		ctx := context.WithoutCancel(r.Context())
 		rep, err := s.Shows.Close(ctx, name)
+		s.showLooks.forget(name)
 		if err != nil {
 			return showError(err)
 		}

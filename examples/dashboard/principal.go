@@ -1,0 +1,79 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"sync"
+)
+
+// principal names who holds a connection, for the per-principal caps (event
+// streams, downloads): the signed-in user and how they signed in; an API key by
+// a fingerprint of the key (every key signs in as "api-key", and the key itself
+// must never be kept); in dev mode, where everyone is "dev", the client address.
+func (s *server) principal(r *http.Request) string {
+	u := userFrom(r.Context())
+	switch u.Method {
+	case "api-key":
+		key := r.Header.Get("X-API-Key")
+		if key == "" {
+			key = r.URL.Query().Get("api_key")
+		}
+		sum := sha256.Sum256([]byte(key))
+		return "api-key:" + hex.EncodeToString(sum[:8])
+	case "dev", "":
+		return "addr:" + clientAddr(s.Settings.TrustedProxies, s.auth.fromProxy, r).String()
+	}
+	return u.Method + ":" + u.Name
+}
+
+// slots counts what each principal holds open, so that one viewer cannot take
+// a cap every viewer shares. Its map holds only principals with something open.
+type slots struct {
+	mu   sync.Mutex
+	held map[string]int
+}
+
+// take reserves one of at most max slots for p; false when p holds max already.
+func (c *slots) take(p string, max int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held == nil {
+		c.held = map[string]int{}
+	}
+	if c.held[p] >= max {
+		return false
+	}
+	c.held[p]++
+	return true
+}
+
+// give returns a slot take reserved.
+func (c *slots) give(p string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held[p] <= 1 {
+		delete(c.held, p)
+		return
+	}
+	c.held[p]--
+}
+
+// perPrincipalCap documents the 429 of a route whose cap counts per user.
+func perPrincipalCap(rt route) string {
+	switch {
+	case rt.path == "/api/events":
+		return "; or the caller holds as many event streams open as one user may (too_many_streams)"
+	case rt.path == "/api/recordings/{key...}":
+		return "; or the caller runs as many downloads as one user may (too_many_downloads)"
+	}
+	return ""
+}
+
+// linkTTLRefusal documents the 400 of a link lifetime beyond the caller's role.
+func linkTTLRefusal(rt route) string {
+	if rt.method == "GET" && rt.path == "/api/recordings" {
+		return ", or a linkTtl longer than the caller's role may ask for (link_ttl_too_long)"
+	}
+	return ""
+}
