@@ -55,7 +55,7 @@ func (s *server) routes() []route {
 
 		{method: "GET", path: "/api/ingress", stream: true, role: viewer, status: 200, response: []ingress.Ingress{}, needs: ingressService,
 			query: []param{{"room", "only this room's ingresses", false}}, headers: modelHeaders,
-			summary: "List ingresses (RTMP, WHIP, URL pulls) with their state; stream keys are redacted", handle: s.handleListIngress()},
+			summary: "List ingresses (RTMP, WHIP, URL pulls) with their state; stream keys are redacted, and so are a pulled URL's credentials (userinfo, query) below admin", handle: s.handleListIngress()},
 		{method: "GET", path: "/api/ingress/{id}/stream-key", stream: true, role: admin, status: 200, response: streamKey{}, needs: ingressService,
 			summary: "Reveal an ingress's server URL, stream key and publish URL (logged)", handle: s.handleRevealStreamKey()},
 		{method: "POST", path: "/api/ingress", stream: true, role: operator, status: 201, request: createIngressRequest{}, response: ingress.Ingress{}, needs: ingressService,
