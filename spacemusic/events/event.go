@@ -52,6 +52,9 @@ const (
 	RecordingStarted   Kind = "recording_started"
 	RecordingUpdated   Kind = "recording_updated"
 	RecordingEnded     Kind = "recording_ended"
+	// ShowTampered: a show's spec in its room's metadata was changed outside
+	// streamkit (package shows); the show keeps its last good spec.
+	ShowTampered Kind = "show_tampered"
 )
 
 // Role is what a participant is to the show.

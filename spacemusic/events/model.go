@@ -183,6 +183,13 @@ func (m *model) apply(e Event) (*Snapshot, []string, bool) {
 		s := m.next()
 		s.Ingresses[in.ID] = *in
 		return s, append(keys, "in/"+in.ID), true
+	case ShowTampered:
+		// Nothing of the model changes: the event is a report, in the log and
+		// the stream, about a room the model has.
+		if cur.Rooms[e.Room] == nil {
+			return nil, nil, false
+		}
+		return m.next(), nil, true
 	case RecordingStarted, RecordingUpdated, RecordingEnded:
 		r := e.Recording
 		if r == nil || r.ID == "" || m.gone[r.ID] {

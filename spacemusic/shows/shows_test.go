@@ -135,7 +135,7 @@ func newStage(t *testing.T, m media) *stage {
 // service is a dashboard's shows.Service; a new one is a restarted dashboard.
 func (s *stage) service(t *testing.T) *shows.Service {
 	t.Helper()
-	cfg := shows.Config{Rooms: s.rooms, Ingress: s.ingress, Tokens: s.issuer, Egress: s.egress,
+	cfg := shows.Config{Rooms: s.rooms, Ingress: s.ingress, Tokens: s.issuer, Egress: s.egress, Secret: s.env.APISecret,
 		Recordings: s.store, Watch: s.watch, URL: s.env.WSURL}
 	if s.store != nil {
 		rec, err := capture.New(capture.Config{URL: s.env.WSURL, Tokens: s.issuer, Store: s.store, Dir: s.spool})
