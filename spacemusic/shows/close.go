@@ -115,13 +115,12 @@ func (s *Service) Close(ctx context.Context, name string) (Report, error) {
 	s.reports[name] = rep
 	delete(s.dests, name)
 	delete(s.liveAt, name)
-	delete(s.good, name)
-	delete(s.reported, name)
 	if len(s.order) > maxReports {
 		delete(s.reports, s.order[0])
 		s.order = s.order[1:]
 	}
 	s.mu.Unlock()
+	s.forget(name)
 	return rep, nil
 }
 

@@ -106,6 +106,7 @@ func (s *Service) Run(ctx context.Context) error {
 			case e.Kind == events.RoomClosed:
 				if a := st[e.Room]; a != nil && (e.RoomSID == "" || e.RoomSID == a.sid) {
 					delete(st, e.Room)
+					s.forget(e.Room)
 				}
 				continue
 			case e.Kind == events.RoomUpdated && e.Stage != nil && st[e.Room] != nil && st[e.Room].show:

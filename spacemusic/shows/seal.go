@@ -211,3 +211,11 @@ func (s *Service) remember(name, md string) {
 		s.mu.Unlock()
 	}
 }
+
+// forget drops what was kept of a show whose room closed.
+func (s *Service) forget(name string) {
+	s.mu.Lock()
+	delete(s.good, name)
+	delete(s.reported, name)
+	s.mu.Unlock()
+}
