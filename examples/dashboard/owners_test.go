@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -191,4 +194,52 @@ func TestPullCredentialsStayWithAdmins(t *testing.T) {
 		}
 	}
 	assert.NotZero(t, logged, "the pull's event is in the shared log")
+}
+
+// Max, a moderator on Olga's stage, rewrites the show's metadata to make
+// himself its opener and mark it closing. The dashboard reports the show as
+// tampered and obeys none of it: GET names the problem, the show is not
+// closing, a re-post is refused (409 show_tampered), and nobody's secrets go
+// out; only an admin may close it now.
+func TestATamperedShowIsReportedNotObeyed(t *testing.T) {
+	st, env := newOwnersStage(t)
+	code, body := st.as(t, testOperatorKey, "POST", "/api/shows", map[string]any{"name": "late-set", "performers": []map[string]any{{"identity": "ada"}},
+		"record": []string{"audio"}})
+	require.Equal(t, 201, code, "%s", body)
+	rs, err := st.sm.Rooms.List(t.Context(), "late-set")
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	var md map[string]any
+	require.NoError(t, json.Unmarshal([]byte(rs[0].Metadata), &md))
+	md["closing"], md["opener"] = true, "0123456789abcdef0123456789abcdef"
+	raw, err := json.Marshal(md)
+	require.NoError(t, err)
+	mod, err := st.sm.Tokens.Moderator("late-set", "max")
+	require.NoError(t, err)
+	st.keepOutOfLogs(mod.JWT)
+	req, err := http.NewRequest("POST", env.URL+"/twirp/livekit.RoomService/UpdateRoomMetadata",
+		strings.NewReader(fmt.Sprintf(`{"room":"late-set","metadata":%q}`, raw)))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+mod.JWT)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, "LiveKit lets a moderator rewrite room metadata")
+
+	code, body = st.as(t, testViewerKey, "GET", "/api/shows/late-set", "")
+	require.Equal(t, 200, code, "%s", body)
+	v := decodeAs[ShowView](t, body)
+	assert.NotEqual(t, "ending", v.Phase, "not closing")
+	assert.Contains(t, strings.Join(v.Problems, " "), "changed outside streamkit")
+	code, body = st.as(t, testOperatorKey, "POST", "/api/shows", map[string]any{"name": "late-set", "performers": []map[string]any{{"identity": "ada"}},
+		"record": []string{"audio"}})
+	assert.Equal(t, 409, code, "%s", body)
+	assert.Equal(t, "show_tampered", errorCode(t, body))
+	noShowSecrets(t, body)
+	code, body = st.as(t, testOperatorKey, "DELETE", "/api/shows/late-set", "")
+	assert.Equal(t, 403, code, "a tampered show's opener cannot be trusted: %s", body)
+	code, body = st.as(t, testAPIKey, "DELETE", "/api/shows/late-set", "")
+	require.Equal(t, 200, code, "%s", body)
+	assert.Contains(t, string(body), "changed outside streamkit", "the report tells it")
 }
