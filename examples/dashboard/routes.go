@@ -80,7 +80,7 @@ func (s *server) routes() []route {
 		{method: "GET", path: "/api/shows/{name}", stream: true, role: viewer, status: 200, response: ShowView{}, needs: showsService,
 			summary: "A show with its phase and its parts (recordings and restreams so far, with download links); no stream key, token or restream URL", handle: s.handleGetShow()},
 		{method: "DELETE", path: "/api/shows/{name}", stream: true, role: operator, status: 200, response: showReport{}, needs: showsService, stricter: s.closeShowRule(),
-			summary: "Close a show: stop its recordings and restreams and wait for the uploads, delete its ingest, close the stage; answers the report (timeline, recordings with durations and download links). Closing again answers the same report", handle: s.handleCloseShow()},
+			summary: "Close a show (an admin, or the operator who opened it): stop its recordings and restreams and wait for the uploads, delete its ingest, close the stage; answers the report (timeline, recordings with durations and download links). Closing again answers the same report", handle: s.handleCloseShow()},
 
 		{method: "GET", path: "/api/recordings", stream: true, role: viewer, status: 200, response: []recording{}, needs: recordingService,
 			query: []param{{"room", "only this room's recordings", false}, {"linkTtl", "download link lifetime in seconds (default 3600, at most 604800)", false},

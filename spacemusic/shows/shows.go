@@ -9,7 +9,10 @@
 // nothing new. Room metadata reaches every participant, so it holds no
 // credential: restream destinations and a pulled URL are kept as digests, and
 // their full URLs only in the memory of the Service that opened the show (a
-// restarted one learns them again from an Open of the same spec).
+// restarted one learns them again from an Open of the same spec). Anyone
+// holding a moderator's token may rewrite room metadata, so the envelope is
+// sealed under a key derived from the API secret, with who opened the show:
+// a rewritten spec is reported and not obeyed (seal.go).
 //
 // Two Services opening the same new show at the same instant may both create an
 // ingress; one process serializes its own Opens of a name.
