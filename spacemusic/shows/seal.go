@@ -98,6 +98,11 @@ func (s *Service) sealed(env envelope) bool {
 func (s *Service) read(op, room, md string) (envelope, error) {
 	env, err := decode(op, room, md)
 	if err != nil {
+		if _, known := s.lastGood(room); known {
+			// A show this Service knew no longer reads as one: rewritten
+			// into garbage, which must not stop it any more than a flag.
+			return envelope{}, tamperedError(op, room, "it no longer reads as a show")
+		}
 		return envelope{}, err
 	}
 	if !s.sealed(env) {
@@ -105,9 +110,7 @@ func (s *Service) read(op, room, md string) (envelope, error) {
 		if env.Seal == "" {
 			why = "it carries no seal (opened before shows were sealed, or rewritten)"
 		}
-		return env, &errs.Error{Op: op, Kind: ErrTampered,
-			Message: fmt.Sprintf("show %q's metadata was changed outside streamkit: %s; it is not obeyed", room, why),
-			Hint:    "a token with roomAdmin (a moderator's) can rewrite room metadata; an admin closes the show and opens it again"}
+		return env, tamperedError(op, room, why)
 	}
 	s.mu.Lock()
 	s.good[room] = env
@@ -218,4 +221,10 @@ func (s *Service) forget(name string) {
 	delete(s.good, name)
 	delete(s.reported, name)
 	s.mu.Unlock()
+}
+
+func tamperedError(op, room, why string) error {
+	return &errs.Error{Op: op, Kind: ErrTampered,
+		Message: fmt.Sprintf("show %q's metadata was changed outside streamkit: %s; it is not obeyed", room, why),
+		Hint:    "a token with roomAdmin (a moderator's) can rewrite room metadata; an admin closes the show and opens it again"}
 }
