@@ -201,7 +201,7 @@ func New(cfg Config) (*Client, error) {
 // stems, video and HLS. Keep SpoolDir across restarts: a part cut by a crash is
 // continued or uploaded from it.
 func (c *Client) Shows(watch *events.Watch, o ...ShowsOptions) (*shows.Service, error) {
-	cfg := shows.Config{Rooms: c.Rooms, Ingress: c.Ingress, Tokens: c.Tokens, Egress: c.Egress,
+	cfg := shows.Config{Rooms: c.Rooms, Ingress: c.Ingress, Tokens: c.Tokens, Egress: c.Egress, Secret: c.cfg.APISecret,
 		Recordings: c.Recordings, Watch: watch, URL: c.cfg.WSURL()}
 	if len(o) > 0 && o[0].SpoolDir != "" && c.Recordings != nil {
 		rec, err := capture.New(capture.Config{URL: c.cfg.WSURL(), Tokens: c.Tokens, Store: c.Recordings, Dir: o[0].SpoolDir, Logger: o[0].Logger,

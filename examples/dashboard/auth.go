@@ -30,6 +30,9 @@ type user struct {
 	Groups []string
 	Method string // forward-auth, api-key, bearer, dev
 	Role   role   // what the credential is worth: viewer, operator or admin
+	// KeyID tells API keys apart (they all sign in as "api-key"): a
+	// fingerprint of the key, never the key. Empty for the other methods.
+	KeyID string
 }
 
 func withUser(ctx context.Context, u user) context.Context { return context.WithValue(ctx, keyUser, u) }
@@ -100,7 +103,7 @@ func (a *authenticator) authenticate(r *http.Request, queryKey bool) (user, erro
 	}
 	if key != "" {
 		if k, ok := a.validKey(key); ok {
-			return user{Name: "api-key", Method: "api-key", Role: k.role}, nil
+			return user{Name: "api-key", Method: "api-key", Role: k.role, KeyID: keyID(key)}, nil
 		}
 		return user{}, unauthenticated("API key not accepted")
 	}

@@ -65,7 +65,7 @@ func TestWrongCredentialsAreNeverSkipped(t *testing.T) {
 	assert.Equal(t, "forward-auth", u.Method)
 	u, err = ask(stranger, "X-authentik-username", "mallory", "X-authentik-groups", adminGroup, "X-API-Key", testViewerKey, "Authorization", good)
 	require.NoError(t, err)
-	assert.Equal(t, user{Name: "api-key", Method: "api-key", Role: viewer}, u, "the viewer key decides, not the admin's Bearer after it")
+	assert.Equal(t, user{Name: "api-key", Method: "api-key", Role: viewer, KeyID: keyID(testViewerKey)}, u, "the viewer key decides, not the admin's Bearer after it")
 	u, err = ask(stranger, "X-authentik-username", "mallory", "Authorization", good)
 	require.NoError(t, err)
 	assert.Equal(t, "bearer", u.Method)

@@ -61,6 +61,9 @@ type Shows interface {
 	List(ctx context.Context) ([]shows.Show, error)
 	ListIn(all []rooms.Room) []shows.Show
 	Close(ctx context.Context, name string) (shows.Report, error)
+	// Who opened a show: its secrets and its closing are theirs (owners.go).
+	OpenedBy(sh shows.Show, p shows.Principal) bool
+	IsOpener(ctx context.Context, name string, p shows.Principal) (bool, error)
 }
 
 // Webhooks verifies and takes LiveKit's webhooks: *events.Receiver.

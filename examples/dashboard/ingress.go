@@ -11,7 +11,11 @@ import (
 func (s *server) handleListIngress() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		room := r.URL.Query().Get("room")
-		if snap, ok := s.fromModel(w); ok {
+		// A pull's URL holds credentials (userinfo, ?token=): the model and
+		// its events keep it redacted for everyone, so an admin, who may see
+		// it whole, is answered from LiveKit.
+		full := userFrom(r.Context()).Role >= admin
+		if snap, ok := s.modelUnless(full, w); ok {
 			if room != "" {
 				if err := rooms.CheckName(room); err != nil {
 					return err
@@ -25,7 +29,11 @@ func (s *server) handleListIngress() handler {
 			return err
 		}
 		for i := range list {
-			list[i] = list[i].Redacted()
+			if full {
+				list[i] = list[i].WithoutStreamKey()
+			} else {
+				list[i] = list[i].Redacted()
+			}
 		}
 		writeJSON(w, http.StatusOK, list)
 		return nil
@@ -145,4 +153,13 @@ func (s *server) handleDeleteIngress() handler {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+}
+
+// modelUnless is fromModel unless skip: an answer from LiveKit carries no
+// model headers.
+func (s *server) modelUnless(skip bool, w http.ResponseWriter) (*events.Snapshot, bool) {
+	if skip {
+		return nil, false
+	}
+	return s.fromModel(w)
 }

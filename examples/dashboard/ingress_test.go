@@ -37,8 +37,10 @@ func TestEngineerStreamsFromOBS(t *testing.T) {
 	assert.Equal(t, ingress.WHIP, whip.Kind)
 	assert.False(t, whip.Transcoded, "WHIP passes the publisher's Opus through by default")
 
+	// The set's URL carries a token: the admin's list only has it whole.
+	s.keepOutOfLogs("s3cr3t")
 	code, body = s.pullURL(t, map[string]any{"kind": "url", "room": "other-stage", "identity": "dj-set",
-		"url": testenv.MediaFile(t, "set.ogg", 20*time.Second)})
+		"url": testenv.MediaFile(t, "set.ogg", 20*time.Second) + "?token=s3cr3t"})
 	require.Equal(t, 201, code, "%s", body)
 
 	// OBS (ffmpeg) goes live; the dashboard shows it publishing and on stage.
@@ -81,6 +83,11 @@ func TestEngineerStreamsFromOBS(t *testing.T) {
 	code, body = s.call(t, "GET", "/api/stream/ingress", nil)
 	require.Equal(t, 200, code)
 	assert.Len(t, decodeAs[[]ingress.Ingress](t, body), 3)
+	assert.Contains(t, string(body), "set.ogg?token=s3cr3t", "an admin sees the pull's URL whole")
+	code, body = s.call(t, "GET", "/api/ingress", nil, "X-API-Key", testOperatorKey)
+	require.Equal(t, 200, code)
+	assert.Len(t, decodeAs[[]ingress.Ingress](t, body), 3)
+	assert.NotContains(t, string(body), "s3cr3t", "an operator does not")
 
 	// Deleting the ingress takes the stream off the stage.
 	code, body = s.call(t, "DELETE", "/api/stream/ingress?id="+obs.ID, nil)

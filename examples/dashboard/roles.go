@@ -143,6 +143,9 @@ func (s *server) authorize(rt route, r *http.Request) (*http.Request, error) {
 	if rt.stricter == nil || u.Role == admin {
 		return r, nil
 	}
+	if rt.request == nil { // no body: the path decides (DELETE /api/shows/{name})
+		return r, s.stricterNeed(rt, r, u, r)
+	}
 	// The body decides: read it once (within the body limit), decode it as the
 	// handler will, and hand the handler the same bytes.
 	raw, err := io.ReadAll(r.Body)
@@ -156,14 +159,19 @@ func (s *server) authorize(rt route, r *http.Request) (*http.Request, error) {
 	if err := decode(probe, in); err != nil {
 		return r, err
 	}
+	return r, s.stricterNeed(rt, r, u, in)
+}
+
+// stricterNeed applies the route's stricter rule to in.
+func (s *server) stricterNeed(rt route, r *http.Request, u user, in any) error {
 	need, why, err := rt.stricter.need(r.Context(), in)
 	if err != nil {
-		return r, err
+		return err
 	}
 	if u.Role < need {
-		return r, forbidden(u, need, why)
+		return forbidden(u, need, why)
 	}
-	return r, nil
+	return nil
 }
 
 func forbidden(u user, need role, what string) error {

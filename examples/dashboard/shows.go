@@ -136,13 +136,17 @@ type showFile struct {
 	DownloadURL string `json:"downloadUrl"` // this dashboard's GET /api/recordings/{key}
 }
 
-// openedShow is POST's answer, for the operator who opened the show only.
+// openedShow is POST's answer: with the show's secrets for the operator who
+// opened it and for admins, without them (Withheld says why) for anyone else.
 type openedShow struct {
 	ShowView
 	Created    bool            `json:"created"` // false: the same spec was open already
 	OBS        *obsSettings    `json:"obs,omitempty"`
 	Performers []performerJoin `json:"performers"`
 	Listeners  listenerRecipe  `json:"listeners"`
+	// Withheld says why the answer has no stream key, publish URL or
+	// performer token: the show is someone else's (owners.go).
+	Withheld string `json:"withheld,omitempty"`
 }
 
 // obsSettings is what goes into OBS (Settings → Stream), or a WHIP encoder.
@@ -245,7 +249,8 @@ func showError(err error) error {
 	for _, c := range []struct {
 		kind error
 		code string
-	}{{shows.ErrSpecChanged, "show_spec_changed"}, {shows.ErrNotAShow, "not_a_show"}, {shows.ErrClosing, "show_closing"}} {
+	}{{shows.ErrSpecChanged, "show_spec_changed"}, {shows.ErrNotAShow, "not_a_show"}, {shows.ErrClosing, "show_closing"},
+		{shows.ErrTampered, "show_tampered"}} {
 		if errors.Is(err, c.kind) {
 			return &apiError{http.StatusConflict, c.code, err.Error()}
 		}
@@ -260,6 +265,7 @@ func (s *server) handleOpenShow() handler {
 			return err
 		}
 		spec, ctx := req.spec(), r.Context()
+		spec.Opener = principalOf(userFrom(ctx)) // recorded when this creates the show
 		if err := spec.Validate(); err != nil {
 			return err
 		}
@@ -302,6 +308,9 @@ func (s *server) handleOpenShow() handler {
 				p.WSURL, p.Token, p.ExpiresAt = s.WSURL, j.Token.JWT, j.Token.ExpiresAt
 			}
 			out.Performers = append(out.Performers, p)
+		}
+		if !s.ownsShow(ctx, sh) {
+			out.withhold()
 		}
 		status := http.StatusOK
 		if sh.Created {

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
+	"github.com/spacemusic/streamkit/spacemusic/internal/redact"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
@@ -694,6 +694,13 @@ func FromLiveKit(info *livekit.EgressInfo, bucket string) Egress {
 	for _, st := range info.StreamResults {
 		e.Streams = append(e.Streams, Stream{URL: RedactURL(st.Url), Status: strings.ToLower(st.Status.String()), Error: st.Error})
 	}
+	// An error may quote a destination whole, stream key included.
+	for _, st := range info.StreamResults {
+		e.Error = redact.In(e.Error, st.Url)
+		for i := range e.Streams {
+			e.Streams[i].Error = redact.In(e.Streams[i].Error, st.Url)
+		}
+	}
 	return e
 }
 
@@ -714,18 +721,10 @@ func kindOf(info *livekit.EgressInfo) string {
 	}
 }
 
-// RedactURL hides the stream key (the last path element) of an RTMP URL.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Path == "" {
-		return "[redacted]"
-	}
-	u.User = nil
-	dir, _ := path.Split(u.Path)
-	u.Path = dir + "{redacted}"
-	u.RawQuery = ""
-	return strings.Replace(u.String(), "%7Bredacted%7D", "{redacted}", 1)
-}
+// RedactURL hides the stream key (the last path element) of an RTMP URL, and
+// any URL's userinfo and query string (see package internal/redact: the one
+// rule for every URL the project shows).
+func RedactURL(raw string) string { return redact.URL(raw) }
 
 // String keeps stream keys out of logs (Streams already hold redacted URLs).
 func (e Egress) LogValue() slog.Value {

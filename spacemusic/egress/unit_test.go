@@ -121,3 +121,17 @@ func TestRoomOptionsAreCheckedFirst(t *testing.T) {
 	}
 	assert.EqualValues(t, len(Layouts)+1, asked.Load(), "every layout the page draws is asked for")
 }
+
+// A restream's failure may quote its destination whole: the stream key in
+// its path and any credentials are hidden there too, for every reader.
+func TestErrorsQuotingADestinationAreRedacted(t *testing.T) {
+	dest := "rtmps://user:pw@a.rtmp.youtube.com/live2/the-stream-key?token=t0k3n"
+	e := FromLiveKit(&livekit.EgressInfo{EgressId: "EG_1", Status: livekit.EgressStatus_EGRESS_FAILED, Error: "cannot publish to " + dest,
+		StreamResults: []*livekit.StreamInfo{{Url: dest, Error: "connection to " + dest + " refused"}}}, "")
+	for _, s := range []string{e.Error, e.Streams[0].Error, e.Streams[0].URL} {
+		assert.NotContains(t, s, "the-stream-key")
+		assert.NotContains(t, s, "t0k3n")
+		assert.NotContains(t, s, "pw@")
+		assert.Contains(t, s, "rtmps://a.rtmp.youtube.com/live2/{redacted}")
+	}
+}

@@ -57,6 +57,9 @@ const (
 	// SpoolResumed: there is room again, and recording goes on in a new part.
 	SpoolFull    Kind = "spool_full"
 	SpoolResumed Kind = "spool_resumed"
+	// ShowTampered: a show's spec in its room's metadata was changed outside
+	// streamkit (package shows); the show keeps its last good spec.
+	ShowTampered Kind = "show_tampered"
 )
 
 // Role is what a participant is to the show.

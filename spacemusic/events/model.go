@@ -189,6 +189,13 @@ func (m *model) apply(e Event) (*Snapshot, []string, bool) {
 			return nil, nil, false
 		}
 		return m.next(), nil, true
+	case ShowTampered:
+		// Nothing of the model changes: the event is a report, in the log and
+		// the stream, about a room the model has.
+		if cur.Rooms[e.Room] == nil {
+			return nil, nil, false
+		}
+		return m.next(), nil, true
 	case RecordingStarted, RecordingUpdated, RecordingEnded:
 		r := e.Recording
 		if r == nil || r.ID == "" || m.gone[r.ID] {

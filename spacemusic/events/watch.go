@@ -146,6 +146,9 @@ func Key(e Event) string {
 	case e.Recording != nil:
 		k += "/" + e.Recording.ID + "/" + string(e.Recording.Status)
 	}
+	if e.Kind == ShowTampered {
+		k += "/" + e.ID // one report per distinct metadata
+	}
 	if (e.RoomSID == "" && e.Participant == nil && e.Track == nil && e.Ingest == nil && e.Recording == nil) ||
 		(e.Participant != nil && e.Participant.SID == "") {
 		k += "/" + e.ID // nothing identifies it: only a retry of the same webhook is the same

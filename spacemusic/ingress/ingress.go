@@ -16,6 +16,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
+	"github.com/spacemusic/streamkit/spacemusic/internal/redact"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
@@ -106,9 +107,22 @@ func (i Ingress) String() string {
 	return fmt.Sprintf("{ID:%s Kind:%s Room:%s Identity:%s State:%s StreamKey:[redacted]}", i.ID, i.Kind, i.Room, i.Identity, i.State)
 }
 
-// Redacted is the ingress without its stream key, for lists and events: whoever
-// holds the key can put anything on stage.
+// Redacted is the ingress without its secrets, for lists and events (which go
+// to every viewer and into the shared log): no stream key (whoever holds it can
+// put anything on stage), and a pulled URL without its credentials (userinfo,
+// query string: see package internal/redact), also where an error quotes it.
 func (i Ingress) Redacted() Ingress {
+	i = i.WithoutStreamKey()
+	if i.Kind == URL && i.ServerURL != "" {
+		i.Error = redact.In(i.Error, i.ServerURL)
+		i.ServerURL = redact.URL(i.ServerURL)
+	}
+	return i
+}
+
+// WithoutStreamKey is the ingress without its stream key but with a pulled URL
+// whole: an admin's list (the stream key has its own, logged, reveal).
+func (i Ingress) WithoutStreamKey() Ingress {
 	if i.StreamKey != "" {
 		i.PublishURL = strings.ReplaceAll(i.PublishURL, i.StreamKey, "{redacted}")
 		i.ServerURL = strings.ReplaceAll(i.ServerURL, i.StreamKey, "{redacted}")

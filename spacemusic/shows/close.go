@@ -45,7 +45,9 @@ func (s *Service) Close(ctx context.Context, name string) (Report, error) {
 		return Report{}, errs.NotFound(op, "no show %q is open (closed already, or never opened)", name)
 	}
 	room := found[0]
-	env, err := decode(op, name, room.Metadata)
+	// A tampered show can be closed (that is the remedy): as its last good
+	// spec when this Service knows it, with no opener otherwise.
+	env, problem, err := s.readOrLastGood(op, room)
 	if err != nil {
 		return Report{}, err
 	}
@@ -60,11 +62,14 @@ func (s *Service) Close(ctx context.Context, name string) (Report, error) {
 	}()
 	if !env.Closing {
 		env.Closing = true
-		if _, err := s.cfg.Rooms.SetMetadata(ctx, name, encodeEnvelope(env)); err != nil {
+		if _, err := s.cfg.Rooms.SetMetadata(ctx, name, s.seal(env)); err != nil {
 			return Report{}, errs.Relabel(op, err)
 		}
 	}
-	rep := Report{Name: name, Spec: sp, OpenedAt: room.CreatedAt}
+	rep := Report{Name: name, Spec: sp, OpenedAt: room.CreatedAt, opener: env.Opener}
+	if problem != "" {
+		rep.Problems = append(rep.Problems, problem)
+	}
 	if s.cfg.Egress != nil {
 		if err := s.stopAll(ctx, op, name); err != nil {
 			return Report{}, err
@@ -115,6 +120,7 @@ func (s *Service) Close(ctx context.Context, name string) (Report, error) {
 		s.order = s.order[1:]
 	}
 	s.mu.Unlock()
+	s.forget(name)
 	return rep, nil
 }
 

@@ -106,8 +106,15 @@ func (s *Service) Run(ctx context.Context) error {
 			case e.Kind == events.RoomClosed:
 				if a := st[e.Room]; a != nil && (e.RoomSID == "" || e.RoomSID == a.sid) {
 					delete(st, e.Room)
+					s.forget(e.Room)
 				}
 				continue
+			case e.Kind == events.RoomUpdated && e.Stage != nil && st[e.Room] != nil && st[e.Room].show:
+				// Metadata changed: a tampered spec is reported now, not
+				// only when Run next reads it; it is never adopted here.
+				if _, err := s.read("shows.Run", e.Room, e.Stage.Metadata); errors.Is(err, ErrTampered) {
+					s.tampered(e.Room, e.RoomSID, e.Stage.Metadata, err)
+				}
 			case e.Kind == events.RecordingEnded && e.Recording != nil:
 				for _, a := range st {
 					for k, id := range a.running {
@@ -227,7 +234,14 @@ func (s *Service) learn(ctx context.Context, name, sid string) *armed {
 	if len(found) == 0 {
 		return a
 	}
-	env, err := decode("shows.Run", name, found[0].Metadata)
+	env, err := s.read("shows.Run", name, found[0].Metadata)
+	if errors.Is(err, ErrTampered) {
+		// Not obeyed: the last good spec this process knows, or nothing.
+		s.tampered(name, found[0].SID, found[0].Metadata, err)
+		if good, ok := s.lastGood(name); ok {
+			env, err = good, nil
+		}
+	}
 	if err != nil {
 		if !errors.Is(err, errNotAShow) {
 			s.cfg.Logger.Warn("shows: a show's metadata cannot be read; it records nothing more", "room", name, "error", err.Error())
@@ -302,7 +316,9 @@ func (s *Service) arm(ctx context.Context, name string, a *armed, who []string, 
 	if err != nil || len(found) == 0 {
 		return
 	}
-	if env, err := decode("shows.Run", name, found[0].Metadata); err != nil || env.Closing {
+	if env, err := s.read("shows.Run", name, found[0].Metadata); errors.Is(err, ErrTampered) {
+		s.tampered(name, found[0].SID, found[0].Metadata, err) // not obeyed: a.env stays
+	} else if err != nil || env.Closing {
 		a.env.Closing = err == nil
 		return
 	}
@@ -455,7 +471,9 @@ func (s *Service) armCapture(ctx context.Context, name string, a *armed, live bo
 		if err != nil || len(found) == 0 {
 			return
 		}
-		if env, err := decode("shows.Run", name, found[0].Metadata); err != nil || env.Closing {
+		if env, err := s.read("shows.Run", name, found[0].Metadata); errors.Is(err, ErrTampered) {
+			s.tampered(name, found[0].SID, found[0].Metadata, err) // not obeyed: a.env stays
+		} else if err != nil || env.Closing {
 			return
 		}
 	}

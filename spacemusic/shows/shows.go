@@ -9,7 +9,10 @@
 // nothing new. Room metadata reaches every participant, so it holds no
 // credential: restream destinations and a pulled URL are kept as digests, and
 // their full URLs only in the memory of the Service that opened the show (a
-// restarted one learns them again from an Open of the same spec).
+// restarted one learns them again from an Open of the same spec). Anyone
+// holding a moderator's token may rewrite room metadata, so the envelope is
+// sealed under a key derived from the API secret, with who opened the show:
+// a rewritten spec is reported and not obeyed (seal.go).
 //
 // Two Services opening the same new show at the same instant may both create an
 // ingress; one process serializes its own Opens of a name.
@@ -39,9 +42,12 @@ import (
 // required; Egress is needed by shows that record or restream; Recordings adds
 // download links to reports; Watch gives phases and is what Run follows.
 type Config struct {
-	Rooms      *rooms.Service
-	Ingress    *ingress.Service
-	Tokens     *tokens.Issuer
+	Rooms   *rooms.Service
+	Ingress *ingress.Service
+	Tokens  *tokens.Issuer
+	// Secret is the LiveKit API secret: a show's metadata is sealed under a
+	// key derived from it (seal.go), which no LiveKit token holder has.
+	Secret     string
 	Egress     *egress.Service
 	Recordings *recordings.Store
 	Watch      *events.Watch
@@ -68,12 +74,19 @@ type Service struct {
 	stale   map[string]bool      // shows whose spec Open changed: Run reads it again
 	wake    chan struct{}        // tells Run a spec changed
 	liveAt  map[string]time.Time // when Run saw each show's music start
+
+	sealKey, openerKey []byte
+	good               map[string]envelope // each show's last envelope whose seal verified
+	reported           map[string]string   // the tampered metadata last reported, by show
 }
 
 // New checks cfg.
 func New(cfg Config) (*Service, error) {
 	if cfg.Rooms == nil || cfg.Ingress == nil || cfg.Tokens == nil {
 		return nil, errs.Invalid("shows.New", "rooms, ingress and tokens are required")
+	}
+	if len(cfg.Secret) < 32 {
+		return nil, errs.Invalid("shows.New", "the API secret (at least 32 characters) is required: shows' metadata is sealed with it")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -83,7 +96,8 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, opening: map[string]*sync.Mutex{}, dests: map[string][]string{},
 		reports: map[string]Report{}, closing: map[string]bool{}, stale: map[string]bool{}, wake: make(chan struct{}, 1),
-		liveAt: map[string]time.Time{}}
+		liveAt: map[string]time.Time{}, sealKey: derive(cfg.Secret, sealLabel), openerKey: derive(cfg.Secret, openerLabel),
+		good: map[string]envelope{}, reported: map[string]string{}}
 	if cfg.Capture != nil {
 		cfg.Capture.Notify(s.captured)
 		cfg.Capture.NotifySpool(s.spoolChanged)
@@ -118,8 +132,11 @@ type Show struct {
 	Listeners  ListenerRecipe   `json:"listeners"`
 	Parts      []Part           `json:"parts,omitempty"` // recordings and restreams so far, oldest first
 	// Problems are things the show cannot do now, e.g. restream destinations
-	// this process has not been told (see the package doc).
+	// this process has not been told (see the package doc), or metadata
+	// changed outside streamkit (seal.go).
 	Problems []string `json:"problems,omitempty"`
+
+	opener string // who opened it, as stored (Service.OpenedBy)
 }
 
 // String keeps stream keys and tokens out of %v.
@@ -180,6 +197,8 @@ type Report struct {
 	Problems []string       `json:"problems,omitempty"` // what Close could not do, e.g. a part that failed
 	// Took is how long Close took from its call to the report.
 	Took time.Duration `json:"took"`
+
+	opener string // who opened the show, as stored (Service.IsOpener)
 }
 
 // lock serializes this process's Opens and Closes of one show.
@@ -210,13 +229,13 @@ func (s *Service) Open(ctx context.Context, spec Spec) (Show, error) {
 		return Show{}, &errs.Error{Op: op, Kind: errs.ErrFailedPrecondition, Message: "the show records or restreams and this client has no egress",
 			Hint: "configure the recordings bucket (MINIO_*)"}
 	}
-	md := encode(sp, false)
+	md := s.seal(envelope{Marker: marker, Version: formatVersion, Spec: store(sp), Opener: s.openerOf(sp.Opener)})
 	if len(md) > rooms.MaxMetadata {
 		return Show{}, errs.Invalid(op, "the show's metadata is %d bytes; at most %d", len(md), rooms.MaxMetadata)
 	}
 	defer s.lock(sp.Name)()
 
-	room, created, err := s.openRoom(ctx, op, sp, md)
+	room, created, opener, err := s.openRoom(ctx, op, sp, md)
 	if err != nil {
 		return Show{}, err
 	}
@@ -229,7 +248,7 @@ func (s *Service) Open(ctx context.Context, spec Spec) (Show, error) {
 		return Show{}, err
 	}
 	sh := s.show(sp, room, in)
-	sh.Created = created
+	sh.Created, sh.opener = created, opener
 	sh.Spec = store(sp).spec(sp.Name)
 	sh.Phase = s.phase(sp.Name, sp, false)
 	if s.cfg.Egress != nil {
@@ -241,57 +260,64 @@ func (s *Service) Open(ctx context.Context, spec Spec) (Show, error) {
 }
 
 // openRoom creates the stage with the spec in its metadata, or checks the open
-// one and applies what can be added.
-func (s *Service) openRoom(ctx context.Context, op string, sp Spec, md string) (rooms.Room, bool, error) {
+// one and applies what can be added. It returns who opened the show (stored).
+func (s *Service) openRoom(ctx context.Context, op string, sp Spec, md string) (rooms.Room, bool, string, error) {
 	found, err := s.cfg.Rooms.List(ctx, sp.Name)
 	if err != nil {
-		return rooms.Room{}, false, errs.Relabel(op, err)
+		return rooms.Room{}, false, "", errs.Relabel(op, err)
 	}
 	if len(found) == 0 {
 		r, err := s.cfg.Rooms.Create(ctx, sp.Name, rooms.CreateOptions{EmptyTimeout: sp.Stage.EmptyTimeout,
 			DepartureTimeout: sp.Stage.DepartureTimeout, MaxParticipants: sp.Stage.MaxParticipants, Metadata: md})
 		if err != nil {
-			return rooms.Room{}, false, errs.Relabel(op, err)
+			return rooms.Room{}, false, "", errs.Relabel(op, err)
 		}
 		if r.Metadata == md {
-			return r, true, nil
+			s.remember(sp.Name, md)
+			return r, true, s.openerOf(sp.Opener), nil
 		}
 		found = []rooms.Room{r} // someone else created it in between: judge theirs
 	}
 	r := found[0]
-	env, err := decode(op, sp.Name, r.Metadata)
+	env, err := s.read(op, sp.Name, r.Metadata)
+	if errors.Is(err, ErrTampered) {
+		s.tampered(sp.Name, r.SID, r.Metadata, err)
+	}
 	if err != nil {
-		return rooms.Room{}, false, err
+		return rooms.Room{}, false, "", err
 	}
 	if env.Closing {
-		return rooms.Room{}, false, &errs.Error{Op: op, Kind: ErrClosing,
+		return rooms.Room{}, false, "", &errs.Error{Op: op, Kind: ErrClosing,
 			Message: fmt.Sprintf("show %q is closing", sp.Name), Hint: "Open it again once Close has returned"}
 	}
 	ch, err := diff(sp.Name, env.Spec, sp)
 	if err != nil {
-		return rooms.Room{}, false, err
+		return rooms.Room{}, false, "", err
 	}
 	if len(ch.addPerformers) == 0 && len(ch.addRestream) == 0 {
-		return r, false, nil
+		return r, false, env.Opener, nil
 	}
 	if len(ch.addRestream) > 0 {
 		// A restream already running gets the new destinations now; otherwise
 		// Run starts them with the others when the show goes live.
 		running, err := s.cfg.Egress.List(ctx, egress.ListOptions{Room: sp.Name, Active: true})
 		if err != nil {
-			return rooms.Room{}, false, errs.Relabel(op, err)
+			return rooms.Room{}, false, "", errs.Relabel(op, err)
 		}
 		for _, e := range running {
 			if e.Kind == "restream" {
 				if _, err := s.cfg.Egress.AddDestinations(ctx, e.ID, ch.addRestream...); err != nil {
-					return rooms.Room{}, false, errs.Relabel(op, err)
+					return rooms.Room{}, false, "", errs.Relabel(op, err)
 				}
 			}
 		}
 	}
+	// The show keeps its opener: whoever adds to it does not become it.
+	md = s.seal(envelope{Marker: marker, Version: formatVersion, Spec: store(sp), Opener: env.Opener})
 	if r, err = s.cfg.Rooms.SetMetadata(ctx, sp.Name, md); err != nil {
-		return rooms.Room{}, false, errs.Relabel(op, err)
+		return rooms.Room{}, false, "", errs.Relabel(op, err)
 	}
+	s.remember(sp.Name, md)
 	s.mu.Lock()
 	s.stale[sp.Name] = true
 	s.mu.Unlock()
@@ -299,7 +325,7 @@ func (s *Service) openRoom(ctx context.Context, op string, sp Spec, md string) (
 	case s.wake <- struct{}{}:
 	default:
 	}
-	return r, false, nil
+	return r, false, env.Opener, nil
 }
 
 // ensureIngest finds the show's ingress (by room and identity) or creates it.
@@ -413,14 +439,17 @@ func (s *Service) get(ctx context.Context, op, name string, full bool) (Show, er
 		}
 		return Show{}, errs.NotFound(op, "no show %q is open", name)
 	}
-	env, err := decode(op, name, found[0].Metadata)
+	env, problem, err := s.readOrLastGood(op, found[0])
 	if err != nil {
 		return Show{}, err
 	}
 	sp := env.Spec.spec(name)
 	sh := s.show(sp, found[0], nil)
-	sh.Spec = sp
+	sh.Spec, sh.opener = sp, env.Opener
 	sh.Phase = s.phase(name, sp, env.Closing)
+	if problem != "" {
+		sh.Problems = append(sh.Problems, problem)
+	}
 	if !full {
 		return sh, nil
 	}
@@ -472,7 +501,7 @@ func (s *Service) ListIn(all []rooms.Room) []Show {
 	const op = "shows.List"
 	var out []Show
 	for _, r := range all {
-		env, err := decode(op, r.Name, r.Metadata)
+		env, problem, err := s.readOrLastGood(op, r)
 		switch {
 		case errors.Is(err, errNotAShow):
 			continue
@@ -482,9 +511,12 @@ func (s *Service) ListIn(all []rooms.Room) []Show {
 		}
 		sp := env.Spec.spec(r.Name)
 		sh := Show{Name: r.Name, Spec: sp, Room: r, Phase: s.phase(r.Name, sp, env.Closing),
-			Listeners: ListenerRecipe{Room: r.Name, URL: s.cfg.URL, TTL: sp.ListenerTTL}}
+			Listeners: ListenerRecipe{Room: r.Name, URL: s.cfg.URL, TTL: sp.ListenerTTL}, opener: env.Opener}
+		if problem != "" {
+			sh.Problems = append(sh.Problems, problem)
+		}
 		if p := s.spoolProblem(r.Name); p != "" {
-			sh.Problems = []string{p}
+			sh.Problems = append(sh.Problems, p)
 		}
 		out = append(out, sh)
 	}

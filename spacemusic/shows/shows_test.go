@@ -135,7 +135,7 @@ func newStage(t *testing.T, m media) *stage {
 // service is a dashboard's shows.Service; a new one is a restarted dashboard.
 func (s *stage) service(t *testing.T) *shows.Service {
 	t.Helper()
-	cfg := shows.Config{Rooms: s.rooms, Ingress: s.ingress, Tokens: s.issuer, Egress: s.egress,
+	cfg := shows.Config{Rooms: s.rooms, Ingress: s.ingress, Tokens: s.issuer, Egress: s.egress, Secret: s.env.APISecret,
 		Recordings: s.store, Watch: s.watch, URL: s.env.WSURL}
 	if s.store != nil {
 		rec, err := capture.New(capture.Config{URL: s.env.WSURL, Tokens: s.issuer, Store: s.store, Dir: s.spool})
@@ -287,24 +287,37 @@ func TestHostileRoomsAreLeftAlone(t *testing.T) {
 		r, err := s.rooms.Get(ctx, "tampered")
 		return err == nil && strings.Contains(r.Metadata, "everything")
 	}, 10*time.Second, 20*time.Millisecond)
+	// A restarted Service never saw the show good: it touches nothing.
+	restarted := s.service(t)
 	for _, call := range []func() error{
-		func() error { _, err := svc.Get(ctx, "tampered"); return err },
+		func() error { _, err := restarted.Get(ctx, "tampered"); return err },
 		func() error {
-			_, err := svc.Open(ctx, shows.Spec{Name: "tampered", Record: []string{"audio"}})
+			_, err := restarted.Open(ctx, shows.Spec{Name: "tampered", Record: []string{"audio"}})
 			return err
 		},
-		func() error { _, err := svc.Close(ctx, "tampered"); return err },
+		func() error { _, err := restarted.Close(ctx, "tampered"); return err },
 	} {
 		err := call()
 		require.Error(t, err)
 		assert.ErrorIs(t, err, errs.ErrFailedPrecondition)
 		assert.Contains(t, err.Error(), "changed outside this library")
 	}
-	list, err := svc.List(ctx)
+	list, err := restarted.List(ctx)
 	require.NoError(t, err)
 	require.Len(t, list, 1, "their room is no show; the tampered one is listed with its problem")
 	assert.Equal(t, "tampered", list[0].Name)
 	assert.NotEmpty(t, list[0].Problems)
+	// The Service that opened it keeps its last good spec: the garbage is
+	// reported, not obeyed, and Close ends the show.
+	got, err := svc.Get(ctx, "tampered")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"audio"}, got.Spec.Record)
+	assert.Contains(t, strings.Join(got.Problems, " "), "changed outside streamkit")
+	_, err = svc.Open(ctx, shows.Spec{Name: "tampered", Record: []string{"audio"}})
+	assert.ErrorIs(t, err, shows.ErrTampered)
+	rep, err := svc.Close(ctx, "tampered")
+	require.NoError(t, err)
+	assert.Contains(t, strings.Join(rep.Problems, " "), "changed outside streamkit")
 
 	_, err = svc.Close(ctx, "never-opened")
 	assert.ErrorIs(t, err, errs.ErrNotFound)

@@ -29,6 +29,10 @@ type Spec struct {
 	// EndAfter closes the show this long after its music stopped (the ingest
 	// ended or the last performer's audio went away); zero: only Close ends it.
 	EndAfter time.Duration `json:"endAfter,omitempty"`
+	// Opener is who opens the show: recorded with it (as a keyed digest) so
+	// that its secrets go to them only (Service.OpenedBy). Not part of what
+	// makes two specs the same: a re-Open by someone else keeps the first.
+	Opener Principal `json:"-"`
 }
 
 // StageOptions are the room's options (see rooms.CreateOptions).
@@ -260,6 +264,11 @@ type envelope struct {
 	// Closing is set by Close before it stops anything: every replica's Run
 	// then leaves the show alone.
 	Closing bool `json:"closing,omitempty"`
+	// Opener is a keyed digest of who opened the show (seal.go): its secrets
+	// go to them (and to admins) only.
+	Opener string `json:"opener,omitempty"`
+	// Seal is the envelope's HMAC (seal.go); last, and empty while computed.
+	Seal string `json:"seal,omitempty"`
 }
 
 type stored struct {

@@ -418,6 +418,8 @@ function alertFor(ev) {
   let text = "";
   if (ev.kind === "recording_ended" && ev.recording && ev.recording.status !== "complete") {
     text = "Recording " + ev.recording.id + " in " + ev.room + " ended " + ev.recording.status + (ev.recording.error ? ": " + ev.recording.error : "");
+  } else if (ev.kind === "show_tampered") {
+    text = "Show " + ev.room + ": its settings were changed outside streamkit (a moderator's token?); it keeps its last good spec. An admin closes it.";
   } else if (ev.ingest && ev.ingest.state === "error") {
     text = "Ingest " + (ev.ingest.name || ev.ingest.id) + " in " + ev.room + " failed" + (ev.ingest.error ? ": " + ev.ingest.error : "");
   }
@@ -431,7 +433,7 @@ const words = {
   room_opened: "stage opened", room_closed: "stage closed", participant_joined: "joined", participant_left: "left",
   track_published: "started playing", track_unpublished: "stopped playing", ingest_live: "ingest went live",
   ingest_ended: "ingest ended", recording_started: "recording started", recording_updated: "recording is",
-  recording_ended: "recording ended",
+  recording_ended: "recording ended", show_tampered: "show settings changed outside streamkit (not obeyed)",
 };
 
 function addToTimeline(ev) {
