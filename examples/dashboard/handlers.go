@@ -250,7 +250,7 @@ func (t tokenRequest) check() error {
 	if t.TTL > 7*24*3600 {
 		return badRequest("ttl is at most a week (604800 s)")
 	}
-	return nil
+	return reservedIdentity(t.Identity)
 }
 
 type tokenResponse struct {

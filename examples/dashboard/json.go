@@ -81,6 +81,7 @@ var ownCodes = []string{
 	"rate_limited", "not_configured", "internal",
 	"pull_not_allowed", "destination_not_allowed", "too_many_destinations", "events_unavailable",
 	"show_spec_changed", "not_a_show", "show_closing",
+	"reserved_identity",
 }
 
 // errorCodes lists every stable code once, for the OpenAPI document.
