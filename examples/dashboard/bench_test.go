@@ -206,34 +206,79 @@ func createRooms(b testing.TB, rs *rooms.Service, n int) {
 	require.NoError(b, <-errs)
 }
 
-// BenchmarkCreateToken: POST /api/tokens from parallel clients; tokens are minted
-// locally, so this is the dashboard's own throughput.
+// BenchmarkCreateToken: POST /api/tokens from parallel clients, as an
+// operator, so the identity rules run (reserved identities, presence from the
+// watched model: no LiveKit call per mint), side by side in one run with
+//   - floor: a bare net/http handler that reads the same body and answers a
+//     201 JSON of the same size, and
+//   - node: the seed's Node dashboard minting with livekit-server-sdk
+//     (testenv.NodeDashboard),
+//
+// through the same client at the same concurrency. It reports each one's
+// req/s and the dashboard's ratios to them (the goal: >= 0.8 x floor, >= 2 x
+// node), and the LiveKit calls per mint.
 func BenchmarkCreateToken(b *testing.B) {
-	env := testenv.LiveKit(b)
-	srv := benchDashboard(b, env, nil, nil)
-	client := srv.Client()
-	body := `{"role":"listener","room":"bench","identity":"bob","ttl":600}`
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req, _ := http.NewRequest("POST", srv.URL+"/api/tokens", strings.NewReader(body))
-			req.Header.Set("X-API-Key", testAPIKey)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 201 {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
+	hook := newHookFront(b)
+	env := testenv.LiveKit(b, hook.option())
+	srv := benchDashboard(b, env, hook, nil)
+	sm, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret})
+	require.NoError(b, err)
+	createRooms(b, sm.Rooms, 1) // its webhook makes the model serve
+	waitForModel(b, srv.events, 1)
+	node := testenv.NodeDashboard(b, env.APIKey, env.APISecret, testOperatorKey, "ws://127.0.0.1:7880")
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	body := `{"role":"listener","room":"bench-0001","identity":"bob","ttl":600}`
+	post := func(url string) (int, []byte, error) {
+		req, _ := http.NewRequest("POST", url+"/api/tokens", strings.NewReader(body))
+		req.Header.Set("X-API-Key", testOperatorKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
 		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, out, err
+	}
+	code, answer, err := post(srv.URL)
+	require.NoError(b, err)
+	require.Equal(b, 201, code, "%s", answer)
+	same := []byte(`{"token":"` + strings.Repeat("x", len(answer)-len(`{"token":""}`)) + `"}`)
+	floor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write(same)
+	}))
+	b.Cleanup(floor.Close)
+
+	rate := func(url string) float64 {
+		start := time.Now()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				code, out, err := post(url)
+				if err != nil || code != 201 {
+					b.Errorf("%s: %d %s %v", url, code, out, err)
+					return
+				}
+			}
+		})
+		return float64(b.N) / time.Since(start).Seconds()
+	}
+	b.SetParallelism(4)
+	b.ResetTimer()
+	calls := srv.calls.calls.Load()
+	dash := rate(srv.URL)
+	calls = srv.calls.calls.Load() - calls
+	fl, nd := rate(floor.URL), rate(node)
+	b.StopTimer()
+	b.ReportMetric(dash, "req/s")
+	b.ReportMetric(fl, "floor-req/s")
+	b.ReportMetric(nd, "node-req/s")
+	b.ReportMetric(dash/fl, "x-floor")
+	b.ReportMetric(dash/nd, "x-node")
+	b.ReportMetric(float64(calls)/float64(b.N), "livekit-calls/mint")
 }
 
 // BenchmarkBinary builds the dashboard, starts it against a real LiveKit and
