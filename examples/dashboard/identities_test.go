@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
@@ -97,4 +99,63 @@ func TestIdentitiesAreNotForTheTaking(t *testing.T) {
 	// A performer merely called monitor-something is not reserved.
 	code, body = st.as(t, testOperatorKey, "POST", "/api/tokens", map[string]any{"role": "listener", "room": "late-set", "identity": "monitor-mia"})
 	assert.Equal(t, 201, code, "%s", body)
+}
+
+// Someone joins as the show's recorder with a token made elsewhere (another
+// tool holding the API key): operators see an impostor event on the event
+// stream and in the room's timeline. The project's own participants under
+// reserved identities (the recorder with its proof, the page's monitor) are
+// not impostors, and the proof never reaches a viewer.
+func TestImpostorsAreSeen(t *testing.T) {
+	testenv.RequireNetNS(t) // real participants join (signalling only: nobody publishes)
+	st := newLiveStage(t, nil)
+	stream := openStream(t, st.srv.URL+"/api/events", testViewerKey, "")
+	_, err := st.sm.Rooms.Create(t.Context(), "late-set", rooms.CreateOptions{})
+	require.NoError(t, err)
+	join := func(jwt string) {
+		if lk, err := lksdk.ConnectToRoomWithToken(st.env.WSURL, jwt, &lksdk.RoomCallback{}, lksdk.WithAutoSubscribe(false)); err == nil {
+			t.Cleanup(lk.Disconnect)
+		}
+	}
+	seen := func(who string) func() bool {
+		return func() bool { return stream.has(events.ParticipantJoined, "late-set", who) }
+	}
+
+	// Ours: the recorder with its proof, and the page's monitor.
+	own, err := st.sm.Tokens.Monitor("late-set", tokens.RecorderIdentity, st.sm.Tokens.WithOwnProof("late-set", tokens.RecorderIdentity))
+	require.NoError(t, err)
+	join(own.JWT)
+	code, body := st.as(t, testOperatorKey, "POST", "/api/rooms/late-set/monitor", nil)
+	require.Equal(t, 201, code, "%s", body)
+	mon := decodeAs[tokenResponse](t, body)
+	join(mon.Token)
+	require.Eventually(t, seen(tokens.RecorderIdentity), wait, tick, "the recorder's join never reached the stream")
+	require.Eventually(t, seen(mon.Identity), wait, tick, "the monitor's join never reached the stream")
+
+	// The impostor: the recorder's identity, minted elsewhere, without the proof.
+	imp, err := st.sm.Tokens.Monitor("late-set", tokens.RecorderIdentity)
+	require.NoError(t, err)
+	join(imp.JWT)
+	require.Eventually(t, func() bool { return stream.has(events.Impostor, "late-set", tokens.RecorderIdentity) }, wait, tick,
+		"no impostor event reached the stream: %v", storyOf(stream.all()))
+	var impostors []events.Event
+	for _, e := range stream.all() {
+		if e.Kind == events.Impostor {
+			impostors = append(impostors, e)
+		}
+		if e.Participant != nil {
+			assert.NotContains(t, e.Participant.Attributes, tokens.OwnAttribute, "the proof reached a viewer")
+		}
+	}
+	require.Len(t, impostors, 1, "only the impostor is one: %v", storyOf(stream.all()))
+	var story []events.Event
+	require.Eventually(t, func() bool {
+		story = st.watchHistory(t, "late-set")
+		for _, e := range story {
+			if e.Kind == events.Impostor && e.Participant.SID == impostors[0].Participant.SID {
+				return true
+			}
+		}
+		return false
+	}, wait, tick, "the timeline does not tell the impostor: %v", storyOf(story))
 }

@@ -52,6 +52,11 @@ const (
 	RecordingStarted   Kind = "recording_started"
 	RecordingUpdated   Kind = "recording_updated"
 	RecordingEnded     Kind = "recording_ended"
+	// Impostor: someone joined under a reserved identity (the recorder's, a
+	// monitor's: tokens.Reserved) without the project's proof (a token made
+	// elsewhere with the API key). LiveKit dropped the identity's earlier
+	// holder for them. Participant is who joined. Needs Options.Own.
+	Impostor Kind = "impostor"
 )
 
 // Role is what a participant is to the show.

@@ -429,7 +429,7 @@ const words = {
   room_opened: "stage opened", room_closed: "stage closed", participant_joined: "joined", participant_left: "left",
   track_published: "started playing", track_unpublished: "stopped playing", ingest_live: "ingest went live",
   ingest_ended: "ingest ended", recording_started: "recording started", recording_updated: "recording is",
-  recording_ended: "recording ended",
+  recording_ended: "recording ended", impostor: "joined under a reserved identity (an impostor: not streamkit's own)",
 };
 
 function addToTimeline(ev) {
