@@ -148,12 +148,11 @@ func (s *server) authorize(rt route, r *http.Request) (*http.Request, error) {
 		return r, err
 	}
 	r.Body = io.NopCloser(bytes.NewReader(raw))
-	probe := r.Clone(r.Context())
-	probe.Body = io.NopCloser(bytes.NewReader(raw))
 	in := reflect.New(reflect.TypeOf(rt.request)).Interface()
-	if err := decode(probe, in); err != nil {
+	if err := decode(r, in); err != nil {
 		return r, err
 	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
 	need, why, err := rt.stricter.need(r.Context(), in)
 	if err != nil {
 		return r, err
@@ -161,7 +160,7 @@ func (s *server) authorize(rt route, r *http.Request) (*http.Request, error) {
 	if u.Role < need {
 		return r, forbidden(u, need, why)
 	}
-	return r, nil
+	return withBody(r, in), nil
 }
 
 func forbidden(u user, need role, what string) error {
