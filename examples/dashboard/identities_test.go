@@ -81,7 +81,7 @@ func TestIdentitiesAreNotForTheTaking(t *testing.T) {
 	require.Equal(t, 200, code, "%s", body)
 	assert.NotEmpty(t, decodeAs[openedShow](t, body).Performers[0].Token, "the admin gets ada's token")
 
-	// Reserved identities go to nobody, through tokens or shows.
+	// Reserved identities go to nobody, through tokens, shows or an ingest.
 	for _, id := range []string{tokens.RecorderIdentity, "streamkit-anything", "StreamKit-Recorder", mon.Identity} {
 		for _, key := range []string{testOperatorKey, testAPIKey} {
 			for _, role := range []string{"listener", "performer", "moderator"} {
@@ -91,6 +91,9 @@ func TestIdentitiesAreNotForTheTaking(t *testing.T) {
 			}
 			code, body = st.as(t, key, "POST", "/api/shows", map[string]any{"name": "late-set-2", "performers": []map[string]any{{"identity": id}}})
 			assert.Equal(t, 403, code, "a show with performer %s: %s", id, body)
+			assert.Equal(t, "reserved_identity", errorCode(t, body), "%s", body)
+			code, body = st.as(t, key, "POST", "/api/ingress", map[string]any{"kind": "rtmp", "room": "late-set", "identity": id})
+			assert.Equal(t, 403, code, "an ingest joining as %s: %s", id, body)
 			assert.Equal(t, "reserved_identity", errorCode(t, body), "%s", body)
 		}
 	}

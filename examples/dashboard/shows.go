@@ -300,8 +300,10 @@ func (s *server) handleOpenShow() handler {
 		}
 		for _, j := range sh.Performers {
 			p := performerJoin{Identity: j.Identity, Name: j.Name, Via: string(j.Via)}
-			if p.Note = s.takenNote(ctx, u, sh.Name, j.Identity); j.Token != nil && p.Note == "" {
-				p.WSURL, p.Token, p.ExpiresAt = s.WSURL, j.Token.JWT, j.Token.ExpiresAt
+			if j.Token != nil {
+				if p.Note = s.takenNote(ctx, u, sh.Name, j.Identity); p.Note == "" {
+					p.WSURL, p.Token, p.ExpiresAt = s.WSURL, j.Token.JWT, j.Token.ExpiresAt
+				}
 			}
 			out.Performers = append(out.Performers, p)
 		}
