@@ -95,7 +95,8 @@ type Recorder struct {
 	notify   func(Part)
 	wg       sync.WaitGroup
 	closed   bool
-	rejoins  map[string]int // rejoins after an impostor took the identity, per room (rejoin.go)
+	rejoins  map[string]int    // rejoins after an impostor took the identity, per room (rejoin.go)
+	intruder func(room string) // told of each impostor (rejoin.go)
 }
 
 // New checks cfg and creates the spool directory.

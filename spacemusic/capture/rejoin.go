@@ -24,6 +24,9 @@ const rejoinBackoff = 500 * time.Millisecond
 // the recorder closed meanwhile, or the rejoins are spent.
 func (r *Recorder) rejoin(room, source string) {
 	r.mu.Lock()
+	if f := r.intruder; f != nil {
+		f(room)
+	}
 	n := r.rejoins[room]
 	if r.closed || n >= MaxRejoins {
 		r.mu.Unlock()
@@ -48,6 +51,16 @@ func (r *Recorder) rejoin(room, source string) {
 			r.cfg.Logger.Warn("capture: rejoining failed", "room", room, "error", err.Error())
 		}
 	}()
+}
+
+// NotifyIntruder has f told the room when someone joined under the
+// recorder's identity and LiveKit dropped the recorder for them; often the
+// only sign of them, since the recorder joining again drops them before
+// LiveKit counts them as joined. f must not block.
+func (r *Recorder) NotifyIntruder(f func(room string)) {
+	r.mu.Lock()
+	r.intruder = f
+	r.mu.Unlock()
 }
 
 // sourceNow is the identity whose audio the session records.

@@ -86,6 +86,7 @@ func New(cfg Config) (*Service, error) {
 		liveAt: map[string]time.Time{}}
 	if cfg.Capture != nil {
 		cfg.Capture.Notify(s.captured)
+		cfg.Capture.NotifyIntruder(func(room string) { go s.intruded(room) })
 	}
 	return s, nil
 }
