@@ -24,9 +24,12 @@ const rejoinBackoff = 500 * time.Millisecond
 // the recorder closed meanwhile, or the rejoins are spent.
 func (r *Recorder) rejoin(room, source string) {
 	r.mu.Lock()
-	if f := r.intruder; f != nil {
+	f := r.intruder
+	r.mu.Unlock()
+	if f != nil {
 		f(room)
 	}
+	r.mu.Lock()
 	n := r.rejoins[room]
 	if r.closed || n >= MaxRejoins {
 		r.mu.Unlock()
