@@ -98,6 +98,8 @@ type Tokens interface {
 	Listener(room, identity string, opts ...tokens.Option) (tokens.Token, error)
 	Moderator(room, identity string, opts ...tokens.Option) (tokens.Token, error)
 	Monitor(room, identity string, opts ...tokens.Option) (tokens.Token, error)
+	// WithOwnProof marks the project's own participants (identities.go).
+	WithOwnProof(room, identity string) tokens.Option
 }
 
 // Ingresses is what the ingress routes need: *ingress.Service.

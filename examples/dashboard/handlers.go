@@ -257,7 +257,7 @@ func (t tokenRequest) check() error {
 	if t.TTL > 7*24*3600 {
 		return badRequest("ttl is at most a week (604800 s)")
 	}
-	return nil
+	return reservedIdentity(t.Identity)
 }
 
 type tokenResponse struct {
@@ -271,8 +271,8 @@ type tokenResponse struct {
 
 func (s *server) handleCreateToken() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var req tokenRequest
-		if err := decode(r, &req); err != nil {
+		req, err := bodyOf[tokenRequest](r)
+		if err != nil {
 			return err
 		}
 		opts := []tokens.Option{tokens.WithName(req.Name), tokens.WithMetadata(req.Metadata)}
@@ -303,7 +303,7 @@ func (s *server) answerToken(w http.ResponseWriter, r *http.Request, role string
 	u := userFrom(r.Context())
 	s.Log.Info("token minted", "role", role, "room", tok.Room, "identity", tok.Identity, "ttl", ttl.String(),
 		"by", u.Name, "auth", u.Method, "byRole", u.Role.String(), "id", requestIDFrom(r.Context()))
-	writeJSON(w, http.StatusCreated, tokenResponse{Token: tok.JWT, WSURL: s.WSURL, Role: role,
+	writeToken(w, tokenResponse{Token: tok.JWT, WSURL: s.WSURL, Role: role,
 		Room: tok.Room, Identity: tok.Identity, ExpiresAt: tok.ExpiresAt})
 }
 

@@ -96,6 +96,10 @@ func (c createIngressRequest) check() error {
 	default:
 		return badRequest("kind must be rtmp, whip or url")
 	}
+	// An ingest joins under its identity: the recorder's would drop the recorder.
+	if err := reservedIdentity(c.Identity); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -83,6 +83,7 @@ var ownCodes = []string{
 	"show_spec_changed", "not_a_show", "show_closing", "show_tampered",
 	"host_not_loopback",
 	"too_many_streams", "too_many_downloads", "link_ttl_too_long", // per-principal caps and link lifetimes (principal.go)
+	"reserved_identity",
 }
 
 // errorCodes lists every stable code once, for the OpenAPI document.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -21,9 +19,10 @@ func (s *server) handleMonitor() handler {
 			return err
 		}
 		u := userFrom(r.Context())
-		var id [6]byte
-		_, _ = rand.Read(id[:])
-		tok, err := s.Tokens.Monitor(name, "monitor-"+hex.EncodeToString(id[:]), tokens.WithName("monitor ("+u.Name+")"))
+		// A fresh reserved identity (nobody else is handed it, so the monitor
+		// disconnects no one), with the proof that tells it from an impostor.
+		id := tokens.MonitorIdentity()
+		tok, err := s.Tokens.Monitor(name, id, tokens.WithName("monitor ("+u.Name+")"), s.Tokens.WithOwnProof(name, id))
 		if err != nil {
 			return err
 		}

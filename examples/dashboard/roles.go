@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"reflect"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/spacemusic/streamkit/spacemusic"
 )
 
 // role says who may call a route, and what a credential is worth. The three
@@ -87,12 +84,14 @@ func byAction(roles map[string]role) *stricter {
 // maxOperatorTTL is the longest token an operator may mint: a show's length.
 const maxOperatorTTL = 6 * time.Hour
 
-// tokenRule: an operator hands out listener tokens, and performer tokens for
-// people who are not on stage yet; a moderator token, a performer token for an
+// tokenRule: an operator hands out listener and performer tokens for people
+// who are not in the room now; a moderator token, a token of any role for an
 // identity in the room now (LiveKit would disconnect them when the new token
-// joins), and any token beyond 6 h need an admin.
+// joins: a removal) and any token beyond 6 h need an admin. Presence comes
+// from the watched model (identities.go). Reserved identities are refused for
+// everyone by tokenRequest.check.
 func (s *server) tokenRule() *stricter {
-	return &stricter{doc: "moderator tokens, performer tokens for an identity in the room now, and tokens beyond 6 h: admin",
+	return &stricter{doc: "moderator tokens, tokens of any role for an identity in the room now, and tokens beyond 6 h: admin",
 		need: func(ctx context.Context, in any) (role, string, error) {
 			t := in.(*tokenRequest)
 			switch {
@@ -100,14 +99,13 @@ func (s *server) tokenRule() *stricter {
 				return admin, "minting a moderator token", nil
 			case time.Duration(t.TTL)*time.Second > maxOperatorTTL:
 				return admin, "a token beyond 6 h", nil
-			case t.Role == "performer":
-				_, err := s.Rooms.Participant(ctx, t.Room, t.Identity)
-				if err == nil {
-					return admin, "a performer token for " + t.Identity + ", who is in " + t.Room + " now (LiveKit would disconnect them)", nil
-				}
-				if !errors.Is(err, spacemusic.ErrNotFound) {
-					return undeclared, "", err // unknown: refuse rather than guess
-				}
+			}
+			here, err := s.inRoomNow(ctx, t.Room, t.Identity)
+			if err != nil {
+				return undeclared, "", err // unknown: refuse rather than guess
+			}
+			if here {
+				return admin, "a " + t.Role + " token for " + t.Identity + ", who is in " + t.Room + " now (LiveKit would disconnect them)", nil
 			}
 			return operator, "", nil
 		}}
@@ -153,13 +151,15 @@ func (s *server) authorize(rt route, r *http.Request) (*http.Request, error) {
 		return r, err
 	}
 	r.Body = io.NopCloser(bytes.NewReader(raw))
-	probe := r.Clone(r.Context())
-	probe.Body = io.NopCloser(bytes.NewReader(raw))
 	in := reflect.New(reflect.TypeOf(rt.request)).Interface()
-	if err := decode(probe, in); err != nil {
+	if err := decode(r, in); err != nil {
 		return r, err
 	}
-	return r, s.stricterNeed(rt, r, u, in)
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	if err := s.stricterNeed(rt, r, u, in); err != nil {
+		return r, err
+	}
+	return withBody(r, in), nil
 }
 
 // stricterNeed applies the route's stricter rule to in.

@@ -27,7 +27,7 @@ var (
 // An operator runs the show but does not end anyone's night: they mute, unmute,
 // demote and promote, but removing a performer is an admin's call. They hand out
 // listener tokens and performer tokens for people not on stage yet; a moderator
-// token, a performer token for someone on stage now (joining with it would
+// token, a token of any role for someone on stage now (joining with it would
 // disconnect them) or a token longer than a show needs an admin. Every mint is
 // logged without the token.
 func TestRolesWithinRoutes(t *testing.T) {
@@ -77,6 +77,7 @@ func TestRolesWithinRoutes(t *testing.T) {
 		"performer not on stage":       {map[string]any{"role": "performer", "room": "night", "identity": "cleo"}, 201, ""},
 		"performer, room not open":     {map[string]any{"role": "performer", "room": "tomorrow", "identity": "ada"}, 201, ""},
 		"performer on stage now":       {map[string]any{"role": "performer", "room": "night", "identity": "ada"}, 403, "ada, who is in night now"},
+		"listener on stage now":        {map[string]any{"role": "listener", "room": "night", "identity": "ada"}, 403, "ada, who is in night now"},
 		"performer for a whole week":   {map[string]any{"role": "performer", "room": "night", "identity": "cleo", "ttl": 7 * 24 * 3600}, 403, "beyond 6 h"},
 		"moderator":                    {map[string]any{"role": "moderator", "room": "night", "identity": "max"}, 403, "moderator token"},
 	} {

@@ -21,6 +21,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
+	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
 // run is the whole program; main only supplies the process's context (cancelled
@@ -249,6 +250,13 @@ func watchLiveKit(ctx context.Context, deps *Deps, cfg spacemusic.Config, s sett
 		return nil, err
 	}
 	o := events.Options{Resync: s.Resync, Logger: log}
+	// Joins under the recorder's or a monitor's identity without our proof
+	// are reported as impostors (identities.go).
+	own, err := tokens.NewIssuer(cfg.APIKey, cfg.APISecret)
+	if err != nil {
+		return nil, err
+	}
+	o.Own = own.Own
 	if s.RedisURL != "" {
 		ro, err := redis.ParseURL(s.RedisURL)
 		if err != nil {

@@ -166,6 +166,9 @@ type performerJoin struct {
 	WSURL     string    `json:"wsUrl,omitempty"`    // browser performers: where to join
 	Token     string    `json:"token,omitempty"`    // browser performers: their performer token
 	ExpiresAt time.Time `json:"expiresAt,omitzero"` // of the token
+	// Note says why there is no token: the performer is in the room now, and
+	// joining with a new token would disconnect them (an admin's call).
+	Note string `json:"note,omitempty"`
 }
 
 type listenerRecipe struct {
@@ -267,7 +270,7 @@ func (s *server) handleOpenShow() handler {
 		spec, ctx := req.spec(), r.Context()
 		spec.Opener = principalOf(userFrom(ctx)) // recorded when this creates the show
 		if err := spec.Validate(); err != nil {
-			return err
+			return reservedError(err)
 		}
 		// The URLs LiveKit will reach, checked before anything is created.
 		if err := s.checkOutbound(ctx, s.restreamCheck(), spec.Restream...); err != nil {
@@ -305,7 +308,9 @@ func (s *server) handleOpenShow() handler {
 		for _, j := range sh.Performers {
 			p := performerJoin{Identity: j.Identity, Name: j.Name, Via: string(j.Via)}
 			if j.Token != nil {
-				p.WSURL, p.Token, p.ExpiresAt = s.WSURL, j.Token.JWT, j.Token.ExpiresAt
+				if p.Note = s.takenNote(ctx, u, sh.Name, j.Identity); p.Note == "" {
+					p.WSURL, p.Token, p.ExpiresAt = s.WSURL, j.Token.JWT, j.Token.ExpiresAt
+				}
 			}
 			out.Performers = append(out.Performers, p)
 		}

@@ -45,8 +45,9 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
-// Identity is the recorder's identity in a room (hidden: listeners do not see it).
-const Identity = "streamkit-recorder"
+// Identity is the recorder's identity in a room (hidden: listeners do not see
+// it). It is reserved (tokens.Reserved): services never mint it for anyone.
+const Identity = tokens.RecorderIdentity
 
 // IDPrefix starts the IDs of this package's parts (egress IDs start with EG_):
 // the watched model's resync, which ends recordings LiveKit does not list,
@@ -108,6 +109,9 @@ type Recorder struct {
 	fsFree, fsSize int64
 	fsUsedAt       int64
 	notifySpool    func(SpoolEvent)
+
+	rejoins  map[string]int    // rejoins after an impostor took the identity, per room (rejoin.go)
+	intruder func(room string) // told of each impostor (rejoin.go)
 }
 
 // New checks cfg and creates the spool directory.
@@ -136,7 +140,7 @@ func New(cfg Config) (*Recorder, error) {
 	case cfg.MinFree.Percent >= 100:
 		return nil, errs.Invalid(op, "MinFree: a percentage below 100")
 	}
-	return &Recorder{cfg: cfg, sessions: map[string]*session{}, busy: map[string]bool{}, used: spoolBytes(cfg.Dir), fsFree: -1}, nil
+	return &Recorder{cfg: cfg, sessions: map[string]*session{}, busy: map[string]bool{}, rejoins: map[string]int{}, used: spoolBytes(cfg.Dir), fsFree: -1}, nil
 }
 
 // session is the recorder's presence in one room.
@@ -209,7 +213,9 @@ func (r *Recorder) Arm(ctx context.Context, room, source string) error {
 		s.resume = left[len(left)-1] // the newest: the part the dead process was writing
 	}
 	r.mu.Unlock()
-	tok, err := r.cfg.Tokens.Monitor(room, Identity, tokens.WithName("recorder"), tokens.WithTTL(tokens.MaxMonitorTTL))
+	// The proof tells this recorder from an impostor under its identity.
+	tok, err := r.cfg.Tokens.Monitor(room, Identity, tokens.WithName("recorder"), tokens.WithTTL(tokens.MaxMonitorTTL),
+		r.cfg.Tokens.WithOwnProof(room, Identity))
 	if err == nil {
 		cb := &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
 			OnTrackPublished:  func(p *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) { s.want(p, rp) },
@@ -217,6 +223,13 @@ func (r *Recorder) Arm(ctx context.Context, room, source string) error {
 		},
 			// The room closed, or LiveKit let us go: a later Arm joins anew.
 			OnDisconnected: func() { r.drop(s) },
+			// Someone joined under our identity and LiveKit dropped us for
+			// them: join again, which drops them (rejoin.go).
+			OnDisconnectedWithReason: func(why lksdk.DisconnectionReason) {
+				if why == lksdk.DuplicateIdentity {
+					r.rejoin(room, s.sourceNow())
+				}
+			},
 		}
 		var lk *lksdk.Room
 		if lk, err = join(ctx, r.cfg.URL, tok.JWT, cb); err == nil {
@@ -669,6 +682,7 @@ func (r *Recorder) Finish(ctx context.Context, room string) error {
 	r.mu.Lock()
 	s := r.sessions[room]
 	delete(r.sessions, room)
+	delete(r.rejoins, room)
 	r.mu.Unlock()
 	if s != nil {
 		s.leave()

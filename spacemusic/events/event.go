@@ -60,6 +60,11 @@ const (
 	// ShowTampered: a show's spec in its room's metadata was changed outside
 	// streamkit (package shows); the show keeps its last good spec.
 	ShowTampered Kind = "show_tampered"
+	// Impostor: someone joined under a reserved identity (the recorder's, a
+	// monitor's: tokens.Reserved) without the project's proof (a token made
+	// elsewhere with the API key). LiveKit dropped the identity's earlier
+	// holder for them. Participant is who joined. Needs Options.Own.
+	Impostor Kind = "impostor"
 )
 
 // Role is what a participant is to the show.

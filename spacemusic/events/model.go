@@ -161,6 +161,13 @@ func (m *model) apply(e Event) (*Snapshot, []string, bool) {
 		return s, []string{"room/" + e.Room}, true
 	case ParticipantJoined, ParticipantLeft, ParticipantUpdated, TrackPublished, TrackUnpublished, TrackUpdated:
 		return m.applyParticipant(e)
+	case Impostor:
+		// Changes nothing the model holds (the join did): it is news for the
+		// timeline and the event stream.
+		if e.Participant == nil || e.Room == "" {
+			return nil, nil, false
+		}
+		return m.next(), nil, true
 	case IngestLive, IngestEnded, IngestUpdated, IngestRemoved:
 		in := e.Ingest
 		if in == nil || in.ID == "" || e.At.Before(m.ingestAt[in.ID]) {

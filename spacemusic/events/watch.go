@@ -17,6 +17,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
+	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
 // Lister is LiveKit's side of a resync: its List* APIs. NewLister makes the real
@@ -38,6 +39,11 @@ type Options struct {
 	// every change goes through it and revisions are the log's. Nil: this
 	// Watch's own, in memory.
 	Log Log
+	// Own, when set, tells the project's own participants under a reserved
+	// identity (tokens.Reserved) from impostors, by the attributes they
+	// joined with (tokens.Issuer.Own). A webhook's join that Own refuses is
+	// followed by an Impostor event.
+	Own func(room, identity string, attributes map[string]string) bool
 }
 
 // Defaults of Options.
@@ -102,6 +108,30 @@ func (w *Watch) Snapshot() *Snapshot { return w.snap.Load() }
 // applied the event from the log (Run must be running); an error means the log
 // could not take it (a webhook should then be answered 503, so LiveKit retries).
 func (w *Watch) Apply(ctx context.Context, e Event) (Event, bool, error) {
+	e, applied, err := w.apply(ctx, e)
+	if applied && err == nil {
+		if imp, ok := w.impostor(e); ok {
+			_, _, err = w.apply(ctx, imp)
+		}
+	}
+	return e, applied, err
+}
+
+// impostor is the Impostor event that follows e, when e is a webhook's join
+// under a reserved identity without the project's proof. Only a webhook
+// carries the attributes the proof is in (services strip it from what they
+// show).
+func (w *Watch) impostor(e Event) (Event, bool) {
+	if w.opts.Own == nil || e.Kind != ParticipantJoined || e.Participant == nil || e.Raw == nil ||
+		!tokens.Reserved(e.Participant.Identity) || w.opts.Own(e.Room, e.Participant.Identity, e.Raw.GetParticipant().GetAttributes()) {
+		return Event{}, false
+	}
+	p := *e.Participant
+	p.Tracks = nil
+	return Event{Kind: Impostor, At: e.At, Room: e.Room, RoomSID: e.RoomSID, Participant: &p}, true
+}
+
+func (w *Watch) apply(ctx context.Context, e Event) (Event, bool, error) {
 	if e.Webhook {
 		w.lastWebhook.Store(time.Now().UnixNano())
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
+	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
 // Room is a stage: a LiveKit room as the show sees it.
@@ -104,7 +105,7 @@ func ParticipantFromLiveKit(p *livekit.ParticipantInfo) Participant {
 		Identity:    p.Identity,
 		Name:        p.Name,
 		Metadata:    p.Metadata,
-		Attributes:  p.Attributes,
+		Attributes:  withoutProof(p.Attributes),
 		State:       strings.ToLower(p.State.String()),
 		Kind:        strings.ToLower(p.Kind.String()),
 		JoinedAt:    joined.UTC(),
@@ -168,3 +169,18 @@ func sourceName(s livekit.TrackSource) string { return strings.ToLower(s.String(
 // CheckName refuses what LiveKit would not take as a room name, before any
 // request goes out.
 func CheckName(name string) error { return lk.Name("rooms.CheckName", "room name", name) }
+
+// withoutProof is attributes without the project's proof of its own
+// participants (tokens.OwnAttribute): whoever sees it could join with it.
+func withoutProof(a map[string]string) map[string]string {
+	if _, ok := a[tokens.OwnAttribute]; !ok {
+		return a
+	}
+	out := make(map[string]string, len(a))
+	for k, v := range a {
+		if k != tokens.OwnAttribute {
+			out[k] = v
+		}
+	}
+	return out
+}

@@ -101,6 +101,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Capture != nil {
 		cfg.Capture.Notify(s.captured)
 		cfg.Capture.NotifySpool(s.spoolChanged)
+		cfg.Capture.NotifyIntruder(func(room string) { go s.intruded(room) })
 	}
 	return s, nil
 }

@@ -107,7 +107,7 @@ func newStage(t *testing.T, m media) *stage {
 	}
 	lister, err := events.NewLister(events.Config{URL: s.env.URL, APIKey: s.env.APIKey, APISecret: s.env.APISecret})
 	require.NoError(t, err)
-	s.watch = events.NewWatch(lister, events.Options{Resync: time.Hour})
+	s.watch = events.NewWatch(lister, events.Options{Resync: time.Hour, Own: s.issuer.Own}) // Own: impostors are reported
 	mu.Lock()
 	recv = events.NewReceiver(s.env.APIKey, s.env.APISecret, events.WatchSink(s.watch))
 	mu.Unlock()

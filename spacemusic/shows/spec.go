@@ -136,6 +136,9 @@ func (s Spec) normal() (Spec, error) {
 		if err := names.Check(fmt.Sprintf("performer %d's identity", i+1), pf.Identity); err != nil {
 			bad("%v", err)
 		}
+		if err := tokens.CheckUnreserved(opValidate, pf.Identity); err != nil {
+			return Spec{}, err // its own kind: a dashboard answers it 403 reserved_identity
+		}
 		if seen[pf.Identity] {
 			bad("performer %q is listed twice", pf.Identity)
 		}

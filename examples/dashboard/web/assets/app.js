@@ -434,6 +434,7 @@ const words = {
   track_published: "started playing", track_unpublished: "stopped playing", ingest_live: "ingest went live",
   ingest_ended: "ingest ended", recording_started: "recording started", recording_updated: "recording is",
   recording_ended: "recording ended", show_tampered: "show settings changed outside streamkit (not obeyed)",
+  impostor: "joined under a reserved identity (an impostor: not streamkit's own)",
 };
 
 function addToTimeline(ev) {
