@@ -135,7 +135,7 @@ func (a *authenticator) authenticate(r *http.Request, queryKey bool) (user, erro
 // on public /metrics a scrape that sends one is authenticated (and refused when
 // it is wrong) rather than served as anonymous.
 func hasCredentials(r *http.Request) bool {
-	return r.Header.Get("X-API-Key") != "" || r.Header.Get("Authorization") != "" ||
+	return r.Header.Get("X-API-Key") != "" || strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") ||
 		r.Header.Get("X-authentik-username") != "" || r.URL.Query().Has("api_key")
 }
 

@@ -48,6 +48,11 @@ func TestRoomNamesStayOutOfAnonymousScrapes(t *testing.T) {
 	}
 	code, body = scrape("Authorization", "Bearer "+testViewerKey+"x")
 	assert.Equal(t, 401, code, body)
+	// Another scheme is not ours to check (a proxy's Basic auth passed on):
+	// the scrape stays anonymous.
+	code, body = scrape("Authorization", "Basic dXNlcjpwYXNz")
+	assert.Equal(t, 200, code, body)
+	assert.False(t, strings.Contains(body, "secret-gig"), "anonymous: no show names")
 
 	// Elsewhere an API key as Bearer is no credential (Bearer is the identity
 	// provider's JWT, off on this stage).

@@ -129,6 +129,15 @@ func TestDevMode(t *testing.T) {
 	resp, err = dev.Get("http://" + addr + "/api/me")
 	require.NoError(t, err)
 	assert.Contains(t, string(mustRead(t, resp)), `"role":"admin"`, "the dev user is an admin")
+	// A DNS-rebinding page reaches this address under its own name: refused.
+	rebound, err := http.NewRequest("GET", "http://"+addr+"/api/me", nil)
+	require.NoError(t, err)
+	rebound.Host = "evil.example.test"
+	resp, err = dev.Do(rebound)
+	require.NoError(t, err)
+	body = mustRead(t, resp)
+	assert.Equal(t, http.StatusMisdirectedRequest, resp.StatusCode, "%s", body)
+	assert.Contains(t, string(body), `"code":"host_not_loopback"`)
 
 	resp, err = dev.Post("http://"+addr+"/api/tokens", "application/json", strings.NewReader(`{"role":"performer","room":"dev","identity":"ada"}`))
 	require.NoError(t, err)

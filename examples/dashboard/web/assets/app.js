@@ -412,14 +412,17 @@ async function poll() {
   setTimeout(poll, 3000);
 }
 
-// alertFor raises what an operator must see at once: a failed recording, an
-// ingest in error.
+// alertFor raises what an operator must see at once: a failed recording, a
+// show whose audio the full spool holds back, an ingest in error.
 function alertFor(ev) {
   let text = "";
   if (ev.kind === "recording_ended" && ev.recording && ev.recording.status !== "complete") {
     text = "Recording " + ev.recording.id + " in " + ev.room + " ended " + ev.recording.status + (ev.recording.error ? ": " + ev.recording.error : "");
   } else if (ev.kind === "show_tampered") {
     text = "Show " + ev.room + ": its settings were changed outside streamkit (a moderator's token?); it keeps its last good spec. An admin closes it.";
+  } else if (ev.kind === "spool_full") {
+    text = "The show " + ev.room + " is not being recorded: the recorder's spool is full" + (ev.spool && ev.spool.why ? " (" + ev.spool.why + ")" : "") +
+      ". What was recorded is kept; recording goes on when parts are uploaded or space is freed.";
   } else if (ev.ingest && ev.ingest.state === "error") {
     text = "Ingest " + (ev.ingest.name || ev.ingest.id) + " in " + ev.room + " failed" + (ev.ingest.error ? ": " + ev.ingest.error : "");
   }
@@ -435,6 +438,8 @@ const words = {
   ingest_ended: "ingest ended", recording_started: "recording started", recording_updated: "recording is",
   recording_ended: "recording ended", show_tampered: "show settings changed outside streamkit (not obeyed)",
   impostor: "joined under a reserved identity (an impostor: not streamkit's own)",
+  spool_full: "recorder's spool full: new audio is not recorded",
+  spool_resumed: "recorder's spool has room: recording goes on",
 };
 
 function addToTimeline(ev) {
