@@ -187,7 +187,8 @@ func operation(rt route, path string) map[string]any {
 		fail(409, "the egress has already ended (failed_precondition)")
 	case strings.HasPrefix(rt.path, "/api/shows") && rt.method != "GET":
 		fail(409, "the show is open with another spec that cannot be changed live (show_spec_changed, naming what differs), the room is no show (not_a_show), "+
-			"the show is closing (show_closing), or it records or restreams and recording is not configured (failed_precondition)")
+			"the show is closing (show_closing), its metadata was changed outside streamkit (show_tampered: an admin closes it), "+
+			"or it records or restreams and recording is not configured (failed_precondition)")
 	}
 	if rt.needs != "" {
 		fail(501, "the service is not configured on this dashboard (not_configured)")

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic"
@@ -21,11 +22,19 @@ import (
 )
 
 // keyID is an API key's fingerprint: enough to tell keys apart, nothing to
-// sign in with.
+// sign in with. Only valid keys reach it, so the cache is as small as the
+// configured keys, and a request pays a map read rather than a hash.
 func keyID(key string) string {
+	if id, ok := keyIDs.Load(key); ok {
+		return id.(string)
+	}
 	sum := sha256.Sum256([]byte("streamkit api key\x00" + key))
-	return hex.EncodeToString(sum[:8])
+	id := hex.EncodeToString(sum[:8])
+	keyIDs.Store(key, id)
+	return id
 }
+
+var keyIDs sync.Map // API key -> keyID
 
 // principalOf is u as a show records its opener: the name and how it signed
 // in; API keys by their fingerprint.

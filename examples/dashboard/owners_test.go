@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -148,8 +149,12 @@ func TestShowSecretsGoToTheirOpener(t *testing.T) {
 func TestPullCredentialsStayWithAdmins(t *testing.T) {
 	hook := newHookFront(t)
 	env := testenv.LiveKit(t, testenv.WithRedis(), hook.option())
-	st := newStageOn(t, env, func(s *settings) { s.RedisURL = "redis://" + env.RedisAddr })
+	st := newStageOn(t, env, func(s *settings) {
+		s.RedisURL = "redis://" + env.RedisAddr
+		s.Resync = time.Hour // a resync would find no such pull in LiveKit and drop it
+	})
 	hook.to(st)
+	require.Eventually(t, func() bool { return st.live.Snapshot().Synced }, wait, tick, "the model's first list")
 	src := "http://dj:pa55-s3cr3t@cdn.example.test/sets/friday.ogg?token=s3cr3t"
 	started := &livekit.WebhookEvent{Event: "ingress_started", Id: "EV_pull_started", CreatedAt: time.Now().Unix(),
 		IngressInfo: &livekit.IngressInfo{IngressId: "IN_pullwithtoken", Name: "dj-set", InputType: livekit.IngressInput_URL_INPUT,
@@ -163,6 +168,13 @@ func TestPullCredentialsStayWithAdmins(t *testing.T) {
 	code, out := st.call(t, "POST", "/api/webhooks/livekit", string(body), "Authorization", tok, "Content-Type", "application/webhook+json")
 	require.Equal(t, 200, code, "%s", out)
 
+	// Answered from the model, which has the webhook's pull.
+	if !poll(t, wait, "the pull never reached the viewer's list", func() (bool, string) {
+		code, body, rev := st.read(t, "/api/ingress?room=afterparty")
+		return code == 200 && rev != 0 && strings.Contains(string(body), "IN_pullwithtoken"), string(body)
+	}) {
+		t.FailNow()
+	}
 	viewed := map[string][]byte{}
 	for _, path := range []string{"/api/ingress?room=afterparty", "/api/events?follow=false&after=0", "/api/rooms/afterparty/timeline"} {
 		code, body, _ := st.read(t, path)
@@ -242,4 +254,20 @@ func TestATamperedShowIsReportedNotObeyed(t *testing.T) {
 	code, body = st.as(t, testAPIKey, "DELETE", "/api/shows/late-set", "")
 	require.Equal(t, 200, code, "%s", body)
 	assert.Contains(t, string(body), "changed outside streamkit", "the report tells it")
+}
+
+// BenchmarkKeyID is what telling API keys apart costs a request, against
+// hashing the key each time (the baseline).
+func BenchmarkKeyID(b *testing.B) {
+	b.Run("hash", func(b *testing.B) {
+		for b.Loop() {
+			sum := sha256.Sum256([]byte("streamkit api key\x00" + testOperatorKey))
+			_ = hex.EncodeToString(sum[:8])
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		for b.Loop() {
+			_ = keyID(testOperatorKey)
+		}
+	})
 }

@@ -420,3 +420,21 @@ func TestWithoutAnIngressService(t *testing.T) {
 	_, err = svc.PullURL(ctx, ingress.URLOptions{Participant: ingress.Participant{Room: "stage", Identity: "dj"}, URL: "http://127.0.0.1:1/set.ogg"})
 	require.ErrorIs(t, err, errs.ErrUnavailable)
 }
+
+// A pull's URL holds credentials: Redacted (lists, events, the shared log)
+// hides its userinfo and query, also where an error quotes it; an admin's
+// WithoutStreamKey keeps it whole. An RTMP ingress loses its key either way.
+func TestRedactedHidesAPullsCredentials(t *testing.T) {
+	src := "https://dj:pa55@cdn.example.test/sets/friday.ogg?token=s3cr3t"
+	pull := ingress.Ingress{ID: "IN_pull", Kind: ingress.URL, ServerURL: src, State: ingress.Failed, Error: "cannot fetch " + src}
+	red := pull.Redacted()
+	assert.Equal(t, "https://cdn.example.test/sets/{redacted}", red.ServerURL)
+	assert.Equal(t, "cannot fetch https://cdn.example.test/sets/{redacted}", red.Error)
+	assert.Equal(t, pull, pull.WithoutStreamKey(), "an admin's list has it whole")
+	obs := ingress.Ingress{ID: "IN_obs", Kind: ingress.RTMP, ServerURL: "rtmp://127.0.0.1/x", StreamKey: "sk_secret_key", PublishURL: "rtmp://127.0.0.1/x/sk_secret_key"}
+	for _, in := range []ingress.Ingress{obs.Redacted(), obs.WithoutStreamKey()} {
+		assert.Empty(t, in.StreamKey)
+		assert.Equal(t, "rtmp://127.0.0.1/x", in.ServerURL)
+		assert.Equal(t, "rtmp://127.0.0.1/x/{redacted}", in.PublishURL)
+	}
+}

@@ -39,6 +39,7 @@ function explain(status, code, message) {
     show_spec_changed: "This show is open with other settings",
     not_a_show: "A room of that name exists and is not a show",
     show_closing: "This show is closing",
+    show_tampered: "This show's settings were changed outside streamkit; an admin closes it",
   }[code];
   const detail = message ? message.replace(/^[a-z.]+[A-Za-z]*: /, "") : "";
   return (plain || "Something went wrong (" + status + ")") + (detail ? ": " + detail : "");
