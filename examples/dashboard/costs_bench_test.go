@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -12,10 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic"
+	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
@@ -122,4 +129,116 @@ func BenchmarkTimelineCost(b *testing.B) {
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 		})
 	}
+}
+
+// hostCounter counts the HTTP calls made through it, by host.
+type hostCounter struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	n    map[string]int64
+}
+
+func (h *hostCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	if h.n == nil {
+		h.n = map[string]int64{}
+	}
+	h.n[r.URL.Host]++
+	h.mu.Unlock()
+	return h.next.RoundTrip(r)
+}
+
+func (h *hostCounter) of(host string) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n[host]
+}
+
+// fillBucket puts n small recordings into room's folder, 64 at a time.
+func fillBucket(b testing.TB, m *testenv.MinIOEnv, room string, n int) {
+	u, err := url.Parse(m.Endpoint)
+	require.NoError(b, err)
+	mc, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, ""), Region: "us-east-1"})
+	require.NoError(b, err)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				key := fmt.Sprintf("%s/2026-11-%02dT%06dZ-EG_%05d.ogg", room, 1+i%28, i%240000, i)
+				if _, err := mc.PutObject(b.Context(), "recordings", key, strings.NewReader("not an ogg"), 10, minio.PutObjectOptions{}); err != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.Zero(b, failed.Load(), "puts failed")
+}
+
+// BenchmarkArchiveCost: with 10,000 recordings in one room's folder, a viewer
+// pages GET /api/recordings changing limit on every request (as a script
+// defeating a per-page cache would), and reads GET /api/shows/{name} of the
+// show in that room, each at most at the default rate limit (20 requests per
+// second). Reported per request: calls to the bucket and to LiveKit, and the
+// dashboard process's peak heap in use.
+func BenchmarkArchiveCost(b *testing.B) {
+	env := testenv.LiveKit(b, testenv.WithRedis())
+	m := testenv.MinIO(b)
+	counted := &hostCounter{next: &http.Transport{MaxIdleConnsPerHost: 64}}
+	st := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
+	sm, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret, Storage: st,
+		HTTPClient: &http.Client{Transport: counted}})
+	require.NoError(b, err)
+	require.NoError(b, sm.Recordings.EnsureBucket(b.Context()))
+	began := time.Now()
+	fillBucket(b, m, "archive", 10_000)
+	b.Logf("10,000 objects put in %s", time.Since(began).Round(time.Millisecond))
+	shows, err := sm.Shows(nil, spacemusic.ShowsOptions{SpoolDir: b.TempDir()})
+	require.NoError(b, err)
+	s := defaultSettings()
+	srv := httptest.NewServer(NewServer(Deps{Log: slog.New(slog.DiscardHandler), Settings: s, WSURL: sm.Config().WSURL(), Health: sm,
+		Rooms: sm.Rooms, Tokens: sm.Tokens, Ingress: sm.Ingress, Egress: sm.Egress, Recordings: sm.Recordings, Shows: shows}))
+	b.Cleanup(srv.Close)
+	do := func(b *testing.B, key, method, path, body string, want int) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("X-API-Key", key)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := srv.Client().Do(req)
+		require.NoError(b, err)
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(b, want, resp.StatusCode, "%s %s: %s", method, path, out)
+	}
+	storeHost, _ := url.Parse(m.Endpoint)
+	lkHost, _ := url.Parse(env.URL)
+	measure := func(b *testing.B, path func(i int) string) {
+		runtime.GC()
+		bucket, lk := counted.of(storeHost.Host), counted.of(lkHost.Host)
+		stop := heapPeak()
+		b.ResetTimer()
+		pace := time.NewTicker(time.Second / 20) // the default rate limit of one client, DASHBOARD_RATE_LIMIT=20
+		defer pace.Stop()
+		for i := range b.N {
+			do(b, testViewerKey, "GET", path(i), "", 200)
+			<-pace.C
+		}
+		b.StopTimer()
+		peak := stop()
+		b.ReportMetric(float64(counted.of(storeHost.Host)-bucket)/float64(b.N), "bucket-calls/req")
+		b.ReportMetric(float64(counted.of(lkHost.Host)-lk)/float64(b.N), "livekit-calls/req")
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	}
+	b.Run("recordings-limit-varies", func(b *testing.B) {
+		measure(b, func(i int) string { return fmt.Sprintf("/api/recordings?room=archive&limit=%d", 1+(i*37)%500) })
+	})
+	do(b, testOperatorKey, "POST", "/api/shows", `{"name":"archive"}`, 201)
+	b.Run("show", func(b *testing.B) {
+		measure(b, func(int) string { return "/api/shows/archive" })
+	})
 }

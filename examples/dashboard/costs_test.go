@@ -402,3 +402,38 @@ func TestShowReadsShareOneLook(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, `"phase":"closed"`, "the closer's own change is seen at once")
 }
+
+// A script asking the archive with a new limit each time does not list the
+// bucket each time: one listing answers every page size, and a page cut
+// shorter still names where the next one begins.
+func TestAChangedLimitListsTheBucketOnce(t *testing.T) {
+	a := newArchive(t)
+	s, counted := a.dashboard(t, nil, nil)
+	for i := range 5 {
+		a.put(t, fmt.Sprintf("jam/part-%d.ogg", i), noise(t, 100))
+	}
+	var all []recording
+	for limit := 5; limit >= 1; limit-- {
+		resp, body := fetchAs(t, http.DefaultClient, s.srv.URL, fmt.Sprintf("/api/recordings?room=jam&limit=%d", limit))
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+		page := decodeAs[[]recording](t, body)
+		require.Len(t, page, limit)
+		if limit == 5 {
+			all = page
+			assert.Empty(t, resp.Header.Get("X-Next-Cursor"), "all of it")
+			continue
+		}
+		for i := range page {
+			assert.Equal(t, all[i].Key, page[i].Key, "limit %d", limit)
+		}
+		next := resp.Header.Get("X-Next-Cursor")
+		require.NotEmpty(t, next, "limit %d", limit)
+		resp, body = fetchAs(t, http.DefaultClient, s.srv.URL, "/api/recordings?room=jam&limit=5&cursor="+next)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+		rest := decodeAs[[]recording](t, body)
+		require.Len(t, rest, 5-limit, "limit %d: the rest", limit)
+		assert.Equal(t, all[limit].Key, rest[0].Key, "limit %d: the next page begins after the cut", limit)
+	}
+	// The first listing and one per cursor: the page size asked for none.
+	assert.EqualValues(t, 1+4, counted.lists.Load(), "listings")
+}

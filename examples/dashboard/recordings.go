@@ -34,8 +34,9 @@ const (
 	listingCacheSize = 256
 )
 
-// listingCache keeps pages of the archive for listingTTL, by room, limit and
-// cursor: a page reloaded by many browsers lists the bucket once.
+// listingCache keeps pages of the archive for listingTTL, by room and cursor
+// (the largest page: every limit is cut from it): a page reloaded by many
+// browsers, at any page size, lists the bucket once.
 type listingCache struct {
 	mu    sync.Mutex
 	pages map[recordings.ListOptions]cachedPage
@@ -134,14 +135,22 @@ func (s *server) handleListRecordings() handler {
 		if err != nil {
 			return err
 		}
-		page, ok := cache.get(opts, time.Now())
+		// One listing answers every page size from a cursor: the cache keeps the
+		// largest page, and a changed limit cuts it shorter instead of listing
+		// the bucket again.
+		whole := recordings.ListOptions{Room: opts.Room, Limit: recordings.MaxPageSize, Cursor: opts.Cursor}
+		big, ok := cache.get(whole, time.Now())
 		if !ok {
 			// The store bounds the listing with its Timeout (DASHBOARD_LIVEKIT_TIMEOUT).
-			page, err = s.Recordings.ListPage(ctx, opts)
+			big, err = s.Recordings.ListPage(ctx, whole)
 			if err != nil {
 				return err
 			}
-			cache.put(opts, page, time.Now())
+			cache.put(whole, big, time.Now())
+		}
+		page := big
+		if len(big.Recordings) > opts.Limit {
+			page = recordings.Page{Recordings: big.Recordings[:opts.Limit], Next: recordings.Cursor(big.Recordings[opts.Limit-1])}
 		}
 		// One ListEgress for every duration, never one call per file.
 		type written struct {

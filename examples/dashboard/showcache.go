@@ -12,10 +12,14 @@ import (
 // A show's GET asks LiveKit three times (the room, its ingress, its egresses)
 // and the bucket for the recorder's parts: pages polling it, or a viewer
 // reloading in a loop, would each pay that. showCache answers a show from one
-// look for showTTL, one look at a time (the callers arriving meanwhile wait for
-// it), for at most showCacheSize shows.
+// look, one look at a time (the callers arriving meanwhile wait for it), for at
+// most showCacheSize shows. A look is good for showTTL while the live model has
+// not moved on (no event since: nothing the show's answer holds has changed
+// that the model knows of), and for showMinAge in any case, so a show that
+// moves (or a join/leave flood) costs at most one look per showMinAge.
 const (
 	showTTL       = 2 * time.Second
+	showMinAge    = 250 * time.Millisecond
 	showCacheSize = 256
 )
 
@@ -28,21 +32,23 @@ type showCache struct {
 type showLook struct {
 	done chan struct{}
 	at   time.Time
+	rev  uint64 // the live model's revision when the look began
 	sh   shows.Show
 	err  error
 }
 
-// get answers name's show from a fresh look, or takes one with load.
-func (c *showCache) get(ctx context.Context, name string, load func(context.Context) (shows.Show, error)) (shows.Show, error) {
+// get answers name's show from a fresh look, or takes one with load. rev is the
+// live model's revision now (0 without a model).
+func (c *showCache) get(ctx context.Context, name string, rev uint64, load func(context.Context) (shows.Show, error)) (shows.Show, error) {
 	now := time.Now()
 	c.mu.Lock()
 	if c.m == nil {
 		c.m = map[string]*showLook{}
 	}
 	l, ok := c.m[name]
-	if !ok || (l.finished() && now.Sub(l.at) > showTTL) {
+	if !ok || (l.finished() && !l.fresh(now, rev)) {
 		c.makeRoom(now)
-		l = &showLook{done: make(chan struct{}), at: now}
+		l = &showLook{done: make(chan struct{}), at: now, rev: rev}
 		c.m[name] = l
 		go func() {
 			// The look outlives the caller who started it: others wait for it.
@@ -67,6 +73,12 @@ func (c *showCache) get(ctx context.Context, name string, load func(context.Cont
 	case <-ctx.Done():
 		return shows.Show{}, ctx.Err()
 	}
+}
+
+// fresh: young enough, or young and nothing has happened since; l is finished.
+func (l *showLook) fresh(now time.Time, rev uint64) bool {
+	age := now.Sub(l.at)
+	return age <= showMinAge || (age <= showTTL && rev == l.rev)
 }
 
 func (l *showLook) finished() bool {

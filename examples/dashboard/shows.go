@@ -351,7 +351,11 @@ func (s *server) handleListShows() handler {
 func (s *server) handleGetShow() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		sh, err := s.showLooks.get(r.Context(), name, func(ctx context.Context) (shows.Show, error) { return s.Shows.Get(ctx, name) })
+		var rev uint64
+		if s.Events != nil {
+			rev = s.Events.Snapshot().Revision
+		}
+		sh, err := s.showLooks.get(r.Context(), name, rev, func(ctx context.Context) (shows.Show, error) { return s.Shows.Get(ctx, name) })
 		if err != nil {
 			return showError(err)
 		}

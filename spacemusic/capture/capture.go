@@ -112,6 +112,7 @@ type Recorder struct {
 
 	rejoins  map[string]int    // rejoins after an impostor took the identity, per room (rejoin.go)
 	intruder func(room string) // told of each impostor (rejoin.go)
+	seen     seenParts         // what uploaded parts' stats said (seen.go)
 }
 
 // New checks cfg and creates the spool directory.
@@ -757,19 +758,28 @@ func (r *Recorder) Uploaded(ctx context.Context, room string) ([]Part, error) {
 		if o.Kind != recordings.KindFile || !strings.HasSuffix(o.Key, ".ogg") || strings.Count(o.Key, "/") != 1 {
 			continue
 		}
-		_, meta, err := r.cfg.Store.Stat(ctx, o.Key)
-		if err != nil {
-			return nil, errs.Relabel(op, err)
+		k := seenKey{o.Key, o.Size, o.LastModified}
+		sp, ok := r.seen.get(k)
+		if !ok {
+			_, meta, err := r.cfg.Store.Stat(ctx, o.Key)
+			if err != nil {
+				return nil, errs.Relabel(op, err)
+			}
+			sp.ours = strings.HasPrefix(meta[metaID], IDPrefix)
+			if sp.ours {
+				p := Part{ID: meta[metaID], Room: room, Source: meta[metaSource], Key: o.Key, Status: egress.Complete, Size: o.Size}
+				p.StartedAt, _ = time.Parse(time.RFC3339Nano, meta[metaStarted])
+				p.EndedAt, _ = time.Parse(time.RFC3339Nano, meta[metaEnded])
+				ns, _ := strconv.ParseInt(meta[metaDuration], 10, 64)
+				p.Duration = time.Duration(ns)
+				sp.part = p
+			}
+			r.seen.put(k, sp)
 		}
-		if !strings.HasPrefix(meta[metaID], IDPrefix) {
+		if !sp.ours {
 			continue // egress's
 		}
-		p := Part{ID: meta[metaID], Room: room, Source: meta[metaSource], Key: o.Key, Status: egress.Complete, Size: o.Size}
-		p.StartedAt, _ = time.Parse(time.RFC3339Nano, meta[metaStarted])
-		p.EndedAt, _ = time.Parse(time.RFC3339Nano, meta[metaEnded])
-		ns, _ := strconv.ParseInt(meta[metaDuration], 10, 64)
-		p.Duration = time.Duration(ns)
-		out = append(out, p)
+		out = append(out, sp.part)
 	}
 	slices.SortFunc(out, func(a, b Part) int { return a.StartedAt.Compare(b.StartedAt) })
 	return out, nil

@@ -250,6 +250,10 @@ func newerFirst(a, b Recording) bool {
 	return a.Key < b.Key
 }
 
+// Cursor is the cursor of the page that follows r: a caller that cuts a page
+// shorter (one listing answering several page sizes) names where it ended.
+func Cursor(r Recording) string { return encodeCursor(r) }
+
 // A cursor is the position of the last recording of a page: its time and key.
 // It stays right when recordings are added or expire between pages.
 func encodeCursor(r Recording) string {
