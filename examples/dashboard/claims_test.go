@@ -158,7 +158,7 @@ func TestLogLevelAndTimeoutsTakeEffect(t *testing.T) {
 		t.Helper()
 		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 		env := map[string]string{"LIVEKIT_URL": "http://" + testenv.HungServer(t), "LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": "a-secret-for-tests-only-0123456789abcdef",
-			"DASHBOARD_ADDR": addr, "DASHBOARD_API_KEYS": testAPIKey, "DASHBOARD_ADMIN_GROUP": adminGroup,
+			"DASHBOARD_ADDR": addr, "DASHBOARD_API_KEYS": testAPIKey + ":admin", "DASHBOARD_ADMIN_GROUP": adminGroup,
 			"DASHBOARD_HEALTH_TIMEOUT": "200ms"} // LiveKit is a hung server here: waitUp asks for health
 		maps.Copy(env, extra)
 		out := &testenv.Buffer{}

@@ -32,7 +32,10 @@ func TestPagesDoNotMultiplyLiveKitCalls(t *testing.T) {
 	)
 	hook := newHookFront(t)
 	env := testenv.LiveKit(t, hook.option())
-	srv := benchDashboard(t, env, hook, func(s *settings) { s.Resync = 5 * time.Second })
+	srv := benchDashboard(t, env, hook, func(s *settings) {
+		s.Resync = 5 * time.Second
+		s.StreamsPerPrincipal = 64 // twenty pages of one viewer key stand for twenty people
+	})
 	sm, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret})
 	require.NoError(t, err)
 	createRooms(t, sm.Rooms, stages)

@@ -208,6 +208,9 @@ func TestReplicasTellOneStoryThroughARestart(t *testing.T) {
 	status, body = b.do(t, testAPIKey, "DELETE", "/api/rooms/stage", "")
 	require.Equal(t, 204, status, string(body))
 	bothSee("the stage closed", events.RoomClosed, "", onA, again)
+	// LiveKit shows bob out with the stage, sometimes after it tells the stage
+	// closed: the story ends when both pages have that too.
+	bothSee("bob shown out", events.ParticipantLeft, "bob", onA, again)
 
 	// One story: what b's page saw before and after the restart is what a's
 	// page saw, id for id.

@@ -453,14 +453,17 @@ func TestABrowserShowRecordsEachStretchOfMusic(t *testing.T) {
 	assert.Equal(t, shows.Armed, mid.Phase, "waiting for Ada again")
 
 	_, heard2 := play(2)
-	// Someone overwrites the show's metadata mid-show: Close refuses to act on
-	// it, and the recording goes on; once the metadata is put back, Close works.
+	// Someone overwrites the show's metadata mid-show: the show says so and
+	// does not obey it (it keeps its last good spec, and the recording goes
+	// on); once the metadata is put back, it is itself again.
 	room, err := s.rooms.Get(ctx, "ada-live")
 	require.NoError(t, err)
 	_, err = s.rooms.SetMetadata(ctx, "ada-live", `{"kind":"streamkit.show","v":1,"spec":{"record":["all-of-it"]}}`)
 	require.NoError(t, err)
-	_, err = svc.Close(ctx, "ada-live")
-	assert.ErrorIs(t, err, errs.ErrFailedPrecondition)
+	tampered, err := svc.Get(ctx, "ada-live")
+	require.NoError(t, err, "the show keeps its last good spec")
+	assert.NotEmpty(t, tampered.Problems, "the show says its metadata was changed")
+	assert.Equal(t, []string{"audio"}, tampered.Spec.Record, "the last good spec, not the forged one")
 	// The show's audio is its own recorder's, which the watched model knows.
 	var running []events.Recording
 	for _, r := range s.watch.Snapshot().Recordings {
