@@ -7,9 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,18 +102,7 @@ func (a *archive) downloadStage(t *testing.T, tweak func(*settings)) (*stage, *o
 func (a *archive) dashboardOn(t *testing.T, tweak func(*settings), store Recordings) *stage {
 	t.Helper()
 	s, _ := a.dashboard(t, tweak, nil)
-	set := defaultSettings()
-	if tweak != nil {
-		tweak(&set)
-	}
-	s.srv.Close()
-	var h http.Handler
-	s.api, h = newContract(t, NewServer(Deps{Log: slog.New(slog.NewJSONHandler(s.logs, nil)), Settings: set, WSURL: publicWS,
-		Health: s.sm, Rooms: s.sm.Rooms, Tokens: s.sm.Tokens, Ingress: s.sm.Ingress, Egress: s.sm.Egress, Recordings: store}))
-	s.srv = httptest.NewUnstartedServer(h)
-	s.srv.Config.WriteTimeout = set.WriteTimeout
-	s.srv.Start()
-	t.Cleanup(s.srv.Close)
+	s.readArchiveThrough(t, tweak, store, nil)
 	return s
 }
 

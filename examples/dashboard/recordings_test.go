@@ -88,6 +88,14 @@ func (a *archive) dashboard(t testing.TB, tweak func(*settings), storage func(*e
 	s := newStageWith(t, a.env, st, tweak)
 	require.NoError(t, s.sm.Recordings.EnsureBucket(t.Context()))
 	counted := &countingStore{Store: s.sm.Recordings}
+	s.readArchiveThrough(t, tweak, counted, counted.tap)
+	return s, counted
+}
+
+// readArchiveThrough serves s anew, reading the archive through store, its
+// handler wrapped by wrap (nil: none).
+func (s *stage) readArchiveThrough(t testing.TB, tweak func(*settings), store Recordings, wrap func(http.Handler) http.Handler) {
+	t.Helper()
 	set := defaultSettings()
 	if tweak != nil {
 		tweak(&set)
@@ -95,12 +103,14 @@ func (a *archive) dashboard(t testing.TB, tweak func(*settings), storage func(*e
 	s.srv.Close()
 	var h http.Handler
 	s.api, h = newContract(t, NewServer(Deps{Log: slog.New(slog.NewJSONHandler(s.logs, nil)), Settings: set, WSURL: publicWS,
-		Health: s.sm, Rooms: s.sm.Rooms, Tokens: s.sm.Tokens, Ingress: s.sm.Ingress, Egress: s.sm.Egress, Recordings: counted}))
-	s.srv = httptest.NewUnstartedServer(counted.tap(h))
+		Health: s.sm, Rooms: s.sm.Rooms, Tokens: s.sm.Tokens, Ingress: s.sm.Ingress, Egress: s.sm.Egress, Recordings: store}))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	s.srv = httptest.NewUnstartedServer(h)
 	s.srv.Config.WriteTimeout = set.WriteTimeout // as run does
 	s.srv.Start()
 	t.Cleanup(s.srv.Close)
-	return s, counted
 }
 
 // put stores an object as egress would.
