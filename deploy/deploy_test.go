@@ -107,7 +107,95 @@ func TestEveryAlertIsReadyForTwoAM(t *testing.T) {
 			t.Errorf("alert %s has no unit test in alerts_test.yml", r.Alert)
 		}
 	}
+	// Each alert is seen both ways: a case where it fires, one where it does not.
+	var unit struct {
+		Tests []struct {
+			Name  string `yaml:"name"`
+			Cases []struct {
+				Alert string           `yaml:"alertname"`
+				Exp   []map[string]any `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+		} `yaml:"tests"`
+	}
+	if err := yaml.Unmarshal(tests, &unit); err != nil {
+		t.Fatalf("alerts_test.yml: %v", err)
+	}
+	fires, quiet := map[string]bool{}, map[string]bool{}
+	for _, ut := range unit.Tests {
+		for _, c := range ut.Cases {
+			if len(c.Exp) > 0 {
+				fires[c.Alert] = true
+			} else {
+				quiet[c.Alert] = true
+			}
+		}
+	}
+	for _, r := range alertRules(t) {
+		if !fires[r.Alert] {
+			t.Errorf("alert %s: no unit test case in which it fires", r.Alert)
+		}
+		if !quiet[r.Alert] {
+			t.Errorf("alert %s: no unit test case in which it stays quiet", r.Alert)
+		}
+	}
 	promtool(t, "test", "rules", "alerts_test.yml")
+}
+
+// Grafana's provisioning files find the dashboard and give it what it asks
+// for: the provider reads the folder docs/monitoring.md mounts deploy/grafana
+// at, which holds the dashboard, and the data source is the Prometheus type the
+// dashboard's ${datasource} variable offers.
+func TestGrafanaProvisioningFindsTheDashboard(t *testing.T) {
+	read := func(file string, into any) {
+		t.Helper()
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(b, into); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	}
+	var dashboards struct {
+		APIVersion int `yaml:"apiVersion"`
+		Providers  []struct {
+			Name, Type string
+			Options    struct{ Path string } `yaml:"options"`
+		} `yaml:"providers"`
+	}
+	read("grafana/dashboards.yml", &dashboards)
+	var sources struct {
+		APIVersion  int `yaml:"apiVersion"`
+		Datasources []struct{ Name, Type, Access, URL string } `yaml:"datasources"`
+	}
+	read("grafana/datasource.yml", &sources)
+	if dashboards.APIVersion != 1 || sources.APIVersion != 1 {
+		t.Errorf("apiVersion: dashboards %d, data sources %d; Grafana reads 1", dashboards.APIVersion, sources.APIVersion)
+	}
+	if len(dashboards.Providers) != 1 || dashboards.Providers[0].Type != "file" {
+		t.Fatalf("want one file provider: %+v", dashboards.Providers)
+	}
+	mount := dashboards.Providers[0].Options.Path
+	guide, err := os.ReadFile("../docs/monitoring.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(guide), "./deploy/grafana:"+mount) {
+		t.Errorf("docs/monitoring.md does not mount deploy/grafana at the provider's path %s", mount)
+	}
+	if _, err := os.Stat("grafana/livekit-streaming.json"); err != nil {
+		t.Errorf("the provider's folder holds no dashboard: %v", err)
+	}
+	d, _ := grafanaPanels(t)
+	var want string
+	for _, v := range d.Templating.List {
+		if v.Name == "datasource" {
+			want = v.Query
+		}
+	}
+	if len(sources.Datasources) != 1 || sources.Datasources[0].Type != want || sources.Datasources[0].URL == "" {
+		t.Errorf("want one data source of the type the dashboard picks (%q) with a URL: %+v", want, sources.Datasources)
+	}
 }
 
 // panel is a Grafana panel as far as provisioning cares.
