@@ -15,6 +15,7 @@ import (
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
+	"github.com/spacemusic/streamkit/spacemusic/internal/ogg"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/storage"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -38,7 +39,9 @@ func TestADeadProcessesPartIsUploadedByTheNextOne(t *testing.T) {
 	require.NoError(t, err)
 	dir := t.TempDir()
 
-	// What the dead process left: 1.5 s of 20 ms packets and a torn page.
+	// What the dead process left: 1.5 s of a 440 Hz tone in 20 ms Opus packets,
+	// and a torn page.
+	tone := tonePackets(t, 76)
 	room := filepath.Join(dir, "friday-jam")
 	require.NoError(t, os.MkdirAll(room, 0o700))
 	started := time.Date(2026, 11, 27, 21, 0, 0, 0, time.UTC)
@@ -52,8 +55,8 @@ func TestADeadProcessesPartIsUploadedByTheNextOne(t *testing.T) {
 		defer f.Close()
 		w, err := newOggWriter(f, 1, 2)
 		require.NoError(t, err)
-		for range packets {
-			_, err := w.write([]byte{31 << 3, 1, 2, 3})
+		for i := range packets {
+			_, err := w.write(tone[i])
 			require.NoError(t, err)
 		}
 		_, err = f.Write([]byte("OggS torn"))
@@ -87,6 +90,21 @@ func TestADeadProcessesPartIsUploadedByTheNextOne(t *testing.T) {
 	defer obj.Close()
 	assert.Equal(t, p.Size, obj.Size)
 	assert.Equal(t, "audio/ogg", obj.ContentType)
+	// The uploaded bytes themselves: whole CRC-checked pages to the end (the
+	// torn page left behind), 1.5 s of the tone when decoded.
+	uploaded, err := io.ReadAll(obj)
+	require.NoError(t, err)
+	require.Len(t, uploaded, int(p.Size))
+	for rest := uploaded; len(rest) > 0; {
+		pg, ok := ogg.Parse(rest)
+		require.True(t, ok, "a torn or broken page %d bytes from the end", len(rest))
+		rest = rest[pg.Size:]
+	}
+	file := filepath.Join(t.TempDir(), "part.ogg")
+	require.NoError(t, os.WriteFile(file, uploaded, 0o600))
+	heard := testenv.Listen(t, file)
+	assert.InDelta(t, 1.5, heard.Duration.Seconds(), 0.03, "the file plays the 1.5 s spooled")
+	assert.InDelta(t, 440, heard.Frequency, 10, "the tone, decoded from the bucket's copy")
 
 	left, err := os.ReadDir(room)
 	require.NoError(t, err)
@@ -120,4 +138,23 @@ func TestADeadProcessesPartIsUploadedByTheNextOne(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "an operator's file", string(kept), "not overwritten")
 	assert.FileExists(t, filepath.Join(room, started.Format(egress.StampLayout)+"-ccccccccccccc.ogg"), "still spooled")
+}
+
+// tonePackets are the first n Opus packets of a stereo 440 Hz tone, 20 ms each,
+// as a performer would send them.
+func tonePackets(t *testing.T, n int) [][]byte {
+	t.Helper()
+	b, err := os.ReadFile(testenv.Tone(t, 440, 2*time.Second))
+	require.NoError(t, err)
+	var out [][]byte
+	for seq := 0; len(b) > 0 && len(out) < n; seq++ {
+		pg, ok := ogg.Parse(b)
+		require.True(t, ok, "the tone's Ogg")
+		b = b[pg.Size:]
+		if seq >= 2 { // after OpusHead and OpusTags: one packet a page
+			out = append(out, pg.Body)
+		}
+	}
+	require.Len(t, out, n)
+	return out
 }
