@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -359,8 +361,9 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	require.NotEmpty(t, show.OBS.StreamKey)
 	assert.Equal(t, show.OBS.ServerURL+"/"+show.OBS.StreamKey, show.OBS.PublishURL)
 
-	// OBS goes live; nobody presses record.
-	const push = 6 * time.Second
+	// OBS goes live; nobody presses record. It plays on well past the restart
+	// below, so that the part must grow after it.
+	const push = 14 * time.Second
 	pushed := time.Now()
 	testenv.PushRTMP(t, show.OBS.PublishURL, push, true)
 	var live ShowView
@@ -378,6 +381,7 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	// Redeployed mid-show, two seconds on: the new process finds the show and
 	// its recording (the recorder's spooled part, continued when it rejoins).
 	time.Sleep(2 * time.Second)
+	killed := time.Now()
 	d.kill(t)
 	d.start(t)
 	code, body = d.call(t, testViewerKey, "GET", "/api/shows/friday-jam", nil)
@@ -393,6 +397,8 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 		_ = json.Unmarshal(body, &v)
 		return code == 200 && v.Recording && len(v.Parts) == 1 && v.Parts[0].ID == live.Parts[0].ID && v.Parts[0].Status == "active", string(body)
 	}))
+
+	time.Sleep(time.Until(pushed.Add(push))) // OBS plays on to the end of its push
 
 	closing := time.Now()
 	code, body = d.call(t, testOperatorKey, "DELETE", "/api/shows/friday-jam", nil)
@@ -421,6 +427,21 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	assert.Greater(t, secs, 1.0, "the recording holds the show's audio")
 	assert.LessOrEqual(t, secs, (push + time.Second).Seconds(), "and no more than was pushed")
 	assert.InDelta(t, secs, float64(f.DurationMS)/1000, 0.3, "the report says how long the file plays")
+	// The part grew after the restart: it holds more than the old process can
+	// have written, and the tone runs to its end. What is missing is the time
+	// no process ran (the kill, the start, the rejoin), bounded.
+	before := killed.Sub(part.StartedAt).Seconds()
+	file := filepath.Join(t.TempDir(), "part.ogg")
+	require.NoError(t, os.WriteFile(file, data, 0o600))
+	heard := testenv.Listen(t, file).Duration.Seconds()
+	const maxGap = 8.0 // seconds: a kill, a start and the recorder's rejoin (6.1 s seen with the whole suite running beside it)
+	t.Logf("the old process can have written %.2f s; the part plays %.2f s of the %.2f s from its start to the push's end", before, heard, pushed.Add(push).Sub(part.StartedAt).Seconds())
+	assert.Greater(t, heard, before+1, "the part grew after the restart")
+	assert.GreaterOrEqual(t, heard, pushed.Add(push).Sub(part.StartedAt).Seconds()-maxGap, "no more is missing than the restart's gap")
+	for _, at := range []float64{0.2, heard - 1.2} {
+		w := testenv.ListenWindow(t, file, time.Duration(at*float64(time.Second)), time.Second)
+		assert.InDelta(t, 440, w.Frequency, 10, "OBS's tone at %.1f s of %.1f s", at, heard)
+	}
 
 	code, body = d.call(t, testOperatorKey, "DELETE", "/api/shows/friday-jam", nil)
 	assert.Equal(t, 200, code, "closing again is fine: %s", body)
