@@ -374,6 +374,7 @@ func residentKiB(b *testing.B, pid int) int64 {
 func BenchmarkEventFanout(b *testing.B) {
 	const clients = 100
 	s := defaultSettings()
+	s.StreamsPerPrincipal = clients // a hundred pages of one viewer key stand for a hundred people
 	watch := events.NewWatch(nil, events.Options{LogSize: 100000})
 	srv := httptest.NewServer(NewServer(Deps{Settings: s, Events: watch,
 		Webhooks: events.NewReceiver("k", strings.Repeat("s", 32), events.WatchSink(watch))}))
@@ -393,6 +394,7 @@ func BenchmarkEventFanout(b *testing.B) {
 		req.Header.Set("X-API-Key", testViewerKey)
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(b, err)
+		require.Equal(b, http.StatusOK, resp.StatusCode, "stream refused")
 		go func() {
 			defer resp.Body.Close()
 			sc := bufio.NewScanner(resp.Body)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -66,6 +67,16 @@ func redisCommands(b testing.TB, rdb *redis.Client) int64 {
 
 // fillLog appends n events to the shared log, spread over 100 rooms, from 32
 // writers at once (each Append is one atomic script call).
+// sized is n, or a fiftieth of it in a run that only checks that the
+// benchmark still works (scripts/test runs every benchmark with -benchtime 1x,
+// with -race): the figures come from runs of their own.
+func sized(n int) int {
+	if f := flag.Lookup("test.benchtime"); f != nil && f.Value.String() == "1x" {
+		return n / 50
+	}
+	return n
+}
+
 func fillLog(b testing.TB, rdb *redis.Client, n int) {
 	log := events.NewRedisLog(rdb, "streamkit:events", 0)
 	var next atomic.Int64
@@ -99,8 +110,9 @@ func BenchmarkTimelineCost(b *testing.B) {
 	rdb := redis.NewClient(&redis.Options{Addr: env.RedisAddr})
 	b.Cleanup(func() { rdb.Close() })
 	began := time.Now()
-	fillLog(b, rdb, 100_000)
-	b.Logf("100,000 events appended in %s", time.Since(began).Round(time.Millisecond))
+	n := sized(100_000)
+	fillLog(b, rdb, n)
+	b.Logf("%d events appended in %s", n, time.Since(began).Round(time.Millisecond))
 	d := benchDashboard(b, env, hook, func(s *settings) { s.RedisURL = "redis://" + env.RedisAddr })
 	for _, c := range []struct{ name, room string }{{"room-with-1000", "room-7"}, {"never-seen", "never-seen"}} {
 		b.Run(c.name, func(b *testing.B) {
@@ -195,8 +207,9 @@ func BenchmarkArchiveCost(b *testing.B) {
 	require.NoError(b, err)
 	require.NoError(b, sm.Recordings.EnsureBucket(b.Context()))
 	began := time.Now()
-	fillBucket(b, m, "archive", 10_000)
-	b.Logf("10,000 objects put in %s", time.Since(began).Round(time.Millisecond))
+	n := sized(10_000)
+	fillBucket(b, m, "archive", n)
+	b.Logf("%d objects put in %s", n, time.Since(began).Round(time.Millisecond))
 	shows, err := sm.Shows(nil, spacemusic.ShowsOptions{SpoolDir: b.TempDir()})
 	require.NoError(b, err)
 	s := defaultSettings()
