@@ -165,7 +165,7 @@ func TestGrafanaProvisioningFindsTheDashboard(t *testing.T) {
 	}
 	read("grafana/dashboards.yml", &dashboards)
 	var sources struct {
-		APIVersion  int `yaml:"apiVersion"`
+		APIVersion  int                                        `yaml:"apiVersion"`
 		Datasources []struct{ Name, Type, Access, URL string } `yaml:"datasources"`
 	}
 	read("grafana/datasource.yml", &sources)
