@@ -236,7 +236,7 @@ func TestMonitoringWatchesARealShow(t *testing.T) {
 	// The show's own figures, from the dashboard's model: the stage has the
 	// performer and OBS on it, is recorded and its ingest is live.
 	for _, expr := range []string{`up{job="streamkit-dashboard"} == 1`, `dashboard_room_publishers{room="stage"} >= 2`, `dashboard_room_recording{room="stage"} == 1`,
-		`dashboard_room_ingest_live{room="stage"} == 1`} {
+		`dashboard_room_ingest_live{room="stage"} == 1`, `dashboard_rooms_recording >= 1`, `dashboard_model_lag_seconds > 0`} {
 		queries = append(queries, query{"(the stage's figures)", expr})
 	}
 	var empty []query

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -435,4 +436,21 @@ func TestHungBucketAnswers503(t *testing.T) {
 		assert.Equal(t, 503, resp.StatusCode, "%s: %s", path, body)
 		assert.Equal(t, "storage_unavailable", errorCode(t, body), path)
 	}
+}
+
+// A recording's length comes from its file, not from the egress that made it:
+// a file no egress LiveKit knows of (one it has forgotten, or our recorder's)
+// is listed with how long it plays.
+func TestADurationNeedsNoEgress(t *testing.T) {
+	a := newArchive(t)
+	s, _ := a.dashboard(t, nil, nil)
+	tone, err := os.ReadFile(testenv.Tone(t, 440, 1500*time.Millisecond))
+	require.NoError(t, err)
+	a.put(t, "jam/2026-11-27T210000Z-aaaaaaaaaaaaa.ogg", tone)
+	status, body := s.as(t, testViewerKey, "GET", "/api/recordings?room=jam", "")
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	list := decodeAs[[]recording](t, body)
+	require.Len(t, list, 1)
+	assert.Empty(t, list[0].EgressID, "no egress made it")
+	assert.InDelta(t, 1500, list[0].DurationMS, 30, "how long the file plays")
 }

@@ -220,8 +220,19 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 	got, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
-	assert.Greater(t, len(got), 1000, "a real file downloads")
+	// What downloads is the show: OBS's 440 Hz for the seconds recorded, as
+	// long as the page says.
+	file := filepath.Join(t.TempDir(), "show.ogg")
+	require.NoError(t, os.WriteFile(file, got, 0o600))
+	heard := testenv.Listen(t, file)
+	assert.GreaterOrEqual(t, heard.Duration, 2*time.Second, "the seconds of music on tape")
+	assert.InDelta(t, 440, heard.Frequency, 10, "OBS's tone")
 	b.until("the recording's duration", `/^\d+:\d\d$/.test(document.querySelector('#recordings tr[data-key] td:nth-child(4)').textContent)`)
+	shown := b.text(`#recordings tr[data-key] td:nth-child(4)`)
+	var mins, secs int
+	_, err = fmt.Sscanf(shown, "%d:%d", &mins, &secs)
+	require.NoError(t, err, shown)
+	assert.InDelta(t, heard.Duration.Seconds(), float64(60*mins+secs), 1.5, "the page says how long it plays: %s", shown)
 
 	// The dashboard mid-show, for the README (STREAMKIT_SCREENSHOT=path to keep it).
 	shot := filepath.Join(testenv.Artifacts(), "dashboard.png")
