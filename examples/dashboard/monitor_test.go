@@ -99,7 +99,18 @@ func TestOperatorHearsTheShow(t *testing.T) {
 	require.NoError(t, os.WriteFile(shot, png, 0o644))
 
 	// A second encoder goes live while the monitor listens, sending only
-	// silence (a mixer with its faders down).
+	// silence (a mixer with its faders down). The page notes when its meter
+	// appears and when it is called silent.
+	hushMeter := `#meters li[data-identity="obs-hush"]`
+	b.run(chromedp.Evaluate(`(() => {
+		const w = window.__hush = {appeared: 0, silent: 0};
+		const iv = setInterval(() => {
+			const el = document.querySelector('`+hushMeter+`');
+			if (el && !w.appeared) w.appeared = performance.now();
+			if (el && el.dataset.silent === "true") { w.silent = performance.now(); clearInterval(iv); }
+		}, 10);
+		setTimeout(() => clearInterval(iv), 120000);
+	})()`, nil))
 	hush, err := s.sm.Ingress.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "friday-jam", Identity: "obs-hush"}, AudioOnly: true})
 	require.NoError(t, err)
 	s.keepOutOfLogs(hush.StreamKey)
@@ -149,8 +160,14 @@ func TestOperatorHearsTheShow(t *testing.T) {
 	// The hushed encoder, live after the monitor joined, has its meter too, and
 	// sends silence: after the configured 2 s the monitor says so, while OBS
 	// and ada still sound.
-	hushMeter := `#meters li[data-identity="obs-hush"]`
 	b.until("the hushed encoder called silent", `document.querySelector('`+hushMeter+`')?.dataset.silent === "true"`)
+	// Not before the configured 2 s: from its meter's first appearance (its
+	// silence cannot have begun earlier), by the page's own clock.
+	var hushed struct{ Appeared, Silent float64 }
+	b.run(chromedp.Evaluate(`window.__hush`, &hushed))
+	require.Positive(t, hushed.Appeared, "the page watched the hushed encoder's meter appear")
+	t.Logf("the hushed encoder's meter called silent %.0f ms after it appeared", hushed.Silent-hushed.Appeared)
+	assert.GreaterOrEqual(t, hushed.Silent-hushed.Appeared, 1980.0, "silent only after DASHBOARD_MONITOR_SILENCE (2 s)")
 	assert.Regexp(t, `silent for \d+ s`, b.text(hushMeter+" .readout"))
 	assert.Equal(t, "false", b.attr(adaMeter, "data-silent"), "ada still plays")
 	assert.Equal(t, "false", b.attr(obsMeter, "data-silent"), "OBS still plays")
