@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -423,4 +424,44 @@ func TestAChangedLimitListsTheBucketOnce(t *testing.T) {
 	}
 	// The first listing and one per cursor: the page size asked for none.
 	assert.EqualValues(t, 1+4, counted.lists.Load(), "listings")
+}
+
+// Beside each user's cap, the server holds at most 256 event streams in all
+// (each is a connection and a goroutine for as long as a page is open), and an
+// idle stream hears a ping every 15 s, which keeps it alive through proxies.
+func TestEventStreamsAreCappedAndKeptAlive(t *testing.T) {
+	st := newStage(t, func(s *settings) { s.StreamsPerPrincipal = maxStreams + 8 })
+	raw, err := http.NewRequest(http.MethodGet, st.srv.URL+"/api/events", nil)
+	require.NoError(t, err)
+	raw.Header.Set("X-API-Key", testViewerKey)
+	first, err := http.DefaultClient.Do(raw)
+	require.NoError(t, err)
+	defer first.Body.Close()
+	require.Equal(t, http.StatusOK, first.StatusCode)
+	pinged := make(chan time.Duration, 1)
+	opened := time.Now()
+	go func() {
+		sc := bufio.NewScanner(first.Body)
+		for sc.Scan() {
+			if sc.Text() == ": ping" {
+				pinged <- time.Since(opened)
+				return
+			}
+		}
+	}()
+	for range maxStreams - 1 {
+		defer openStream(t, st.srv.URL+"/api/events", testViewerKey, "").close()
+	}
+	status, body := st.as(t, testViewerKey, "GET", "/api/events?follow=false", "")
+	require.Equal(t, http.StatusTooManyRequests, status, "the 257th stream: %s", body)
+	assert.Equal(t, "rate_limited", errorCode(t, body))
+	assert.Contains(t, string(body), "256")
+
+	select {
+	case after := <-pinged:
+		t.Logf("the first ping came %s after the stream opened", after.Round(10*time.Millisecond))
+		assert.GreaterOrEqual(t, after, heartbeat-time.Second, "a ping every 15 s, not more often")
+	case <-time.After(heartbeat + 5*time.Second):
+		t.Fatal("an idle stream heard no ping")
+	}
 }
