@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 // newShowStage is a dashboard on a LiveKit (with Redis, so ingresses can be
@@ -375,6 +377,19 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	}))
 	recording := time.Now()
 	assert.Equal(t, "audio", live.Parts[0].Kind)
+	// The show's own recorder is in the room, hidden: LiveKit lists it, the
+	// dashboard does not count it.
+	lk, err := rooms.New(rooms.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret})
+	require.NoError(t, err)
+	inRoom, err := lk.Participants(t.Context(), "friday-jam")
+	require.NoError(t, err)
+	require.True(t, slices.ContainsFunc(inRoom, func(p rooms.Participant) bool { return p.Identity == "streamkit-recorder" && p.Permission.Hidden }),
+		"the recorder is in the room, hidden: %+v", inRoom)
+	code, body = d.call(t, testViewerKey, "GET", "/api/rooms", nil)
+	require.Equal(t, 200, code, "%s", body)
+	listed := decodeAs[[]rooms.Room](t, body)
+	require.Len(t, listed, 1)
+	assert.Equal(t, 1, listed[0].NumParticipants, "OBS only: the recorder is not counted")
 	t.Logf("go-live to recording: %s from the push's start to the dashboard listing the show as recording (Ingress admitting the stream included)",
 		recording.Sub(pushed).Round(10*time.Millisecond))
 
