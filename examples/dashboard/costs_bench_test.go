@@ -77,26 +77,37 @@ func sized(n int) int {
 	return n
 }
 
-func fillLog(b testing.TB, rdb *redis.Client, n int) {
-	log := events.NewRedisLog(rdb, "streamkit:events", 0)
+// inParallel runs do(i) for every i below n on workers goroutines, so that
+// the fills take seconds, not minutes; it answers the first error.
+func inParallel(workers, n int, do func(i int) error) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range 32 {
+	var first atomic.Value
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
-				room := fmt.Sprintf("room-%d", i%100)
-				e := events.Event{Kind: events.ParticipantJoined, Room: room, RoomSID: "RM_" + room, At: time.Now(),
-					Participant: &events.Participant{Participant: rooms.Participant{SID: fmt.Sprintf("PA_%d", i), Identity: fmt.Sprintf("listener-%d", i)}}}
-				_, _, err := log.Append(b.Context(), events.Key(e), e)
-				if err != nil {
-					panic(err)
+				if err := do(int(i)); err != nil {
+					first.CompareAndSwap(nil, err)
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	err, _ := first.Load().(error)
+	return err
+}
+
+func fillLog(b testing.TB, rdb *redis.Client, n int) {
+	log := events.NewRedisLog(rdb, "streamkit:events", 0)
+	require.NoError(b, inParallel(32, n, func(i int) error {
+		room := fmt.Sprintf("room-%d", i%100)
+		e := events.Event{Kind: events.ParticipantJoined, Room: room, RoomSID: "RM_" + room, At: time.Now(),
+			Participant: &events.Participant{Participant: rooms.Participant{SID: fmt.Sprintf("PA_%d", i), Identity: fmt.Sprintf("listener-%d", i)}}}
+		_, _, err := log.Append(b.Context(), events.Key(e), e)
+		return err
+	}), "appends failed")
 }
 
 // BenchmarkTimelineCost: GET /api/rooms/{name}/timeline on a dashboard whose
@@ -172,23 +183,11 @@ func fillBucket(b testing.TB, m *testenv.MinIOEnv, room string, n int) {
 	require.NoError(b, err)
 	mc, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, ""), Region: "us-east-1"})
 	require.NoError(b, err)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	for range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
-				key := fmt.Sprintf("%s/2026-11-%02dT%06dZ-EG_%05d.ogg", room, 1+i%28, i%240000, i)
-				if _, err := mc.PutObject(b.Context(), "recordings", key, strings.NewReader("not an ogg"), 10, minio.PutObjectOptions{}); err != nil {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	require.Zero(b, failed.Load(), "puts failed")
+	require.NoError(b, inParallel(64, n, func(i int) error {
+		key := fmt.Sprintf("%s/2026-11-%02dT%06dZ-EG_%05d.ogg", room, 1+i%28, i%240000, i)
+		_, err := mc.PutObject(b.Context(), "recordings", key, strings.NewReader("not an ogg"), 10, minio.PutObjectOptions{})
+		return err
+	}), "puts failed")
 }
 
 // BenchmarkArchiveCost: with 10,000 recordings in one room's folder, a viewer
