@@ -35,8 +35,12 @@ type user struct {
 	KeyID string
 }
 
-func withUser(ctx context.Context, u user) context.Context { return context.WithValue(ctx, keyUser, u) }
-func userFrom(ctx context.Context) user                    { u, _ := ctx.Value(keyUser).(user); return u }
+func userFrom(ctx context.Context) user {
+	if c, ok := ctx.Value(keyCall).(*call); ok {
+		return c.user
+	}
+	return user{}
+}
 
 func unauthenticated(msg string) error {
 	return &apiError{http.StatusUnauthorized, "unauthenticated", msg}
@@ -82,7 +86,7 @@ const proxySecretHeader = "X-Dashboard-Proxy-Secret"
 // skipped in favour of the next method. queryKey (/metrics) allows ?api_key=
 // and an API key sent as Bearer.
 func (a *authenticator) authenticate(r *http.Request, queryKey bool) (user, error) {
-	if name := r.Header.Get("X-authentik-username"); name != "" {
+	if name := r.Header.Get("X-Authentik-Username"); name != "" {
 		// Anyone can send these headers; only the proxy's are believed, and an
 		// address alone does not prove it is the proxy (with host networking
 		// every local process shares it): it must also know the secret.
@@ -93,11 +97,11 @@ func (a *authenticator) authenticate(r *http.Request, queryKey bool) (user, erro
 			a.log.Warn("forward-auth headers without the proxy secret ignored", "remote", r.RemoteAddr,
 				"secretSent", r.Header.Get(proxySecretHeader) != "", "id", requestIDFrom(r.Context()))
 		default:
-			groups := splitGroups(r.Header.Get("X-authentik-groups"))
-			return user{Name: name, Email: r.Header.Get("X-authentik-email"), Groups: groups, Method: "forward-auth", Role: a.roleOf(groups)}, nil
+			groups := splitGroups(r.Header.Get("X-Authentik-Groups"))
+			return user{Name: name, Email: r.Header.Get("X-Authentik-Email"), Groups: groups, Method: "forward-auth", Role: a.roleOf(groups)}, nil
 		}
 	}
-	key := r.Header.Get("X-API-Key")
+	key := r.Header.Get("X-Api-Key") // canonical spellings: Get copies any other
 	if key == "" && queryKey {
 		key = r.URL.Query().Get("api_key")
 	}
@@ -136,7 +140,7 @@ func (a *authenticator) authenticate(r *http.Request, queryKey bool) (user, erro
 // it is wrong) rather than served as anonymous.
 func hasCredentials(r *http.Request) bool {
 	return r.Header.Get("X-API-Key") != "" || strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") ||
-		r.Header.Get("X-authentik-username") != "" || r.URL.Query().Has("api_key")
+		r.Header.Get("X-Authentik-Username") != "" || r.URL.Query().Has("api_key")
 }
 
 // validKey compares against every key in constant time.

@@ -25,6 +25,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
@@ -167,6 +168,9 @@ func (h *hostCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 		h.n = map[string]int64{}
 	}
 	h.n[r.URL.Host]++
+	if r.URL.Query().Has("list-type") { // an S3 listing (ListObjectsV2), one page of it
+		h.n["list "+r.URL.Host]++
+	}
 	h.mu.Unlock()
 	return h.next.RoundTrip(r)
 }
@@ -231,7 +235,7 @@ func BenchmarkArchiveCost(b *testing.B) {
 	lkHost, _ := url.Parse(env.URL)
 	measure := func(b *testing.B, path func(i int) string) {
 		runtime.GC()
-		bucket, lk := counted.of(storeHost.Host), counted.of(lkHost.Host)
+		bucket, lists, lk := counted.of(storeHost.Host), counted.of("list "+storeHost.Host), counted.of(lkHost.Host)
 		stop := heapPeak()
 		b.ResetTimer()
 		pace := time.NewTicker(time.Second / 20) // the default rate limit of one client, DASHBOARD_RATE_LIMIT=20
@@ -243,11 +247,21 @@ func BenchmarkArchiveCost(b *testing.B) {
 		b.StopTimer()
 		peak := stop()
 		b.ReportMetric(float64(counted.of(storeHost.Host)-bucket)/float64(b.N), "bucket-calls/req")
+		b.ReportMetric(float64(counted.of("list "+storeHost.Host)-lists)/float64(b.N), "bucket-lists/req")
 		b.ReportMetric(float64(counted.of(lkHost.Host)-lk)/float64(b.N), "livekit-calls/req")
 		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 	}
 	b.Run("recordings-limit-varies", func(b *testing.B) {
 		measure(b, func(i int) string { return fmt.Sprintf("/api/recordings?room=archive&limit=%d", 1+(i*37)%500) })
+	})
+	// A script paging from cursors of its own making (any recording's position)
+	// is cut from the same listing as the first page.
+	all, err := sm.Recordings.List(b.Context(), "archive")
+	require.NoError(b, err)
+	b.Run("recordings-cursor-varies", func(b *testing.B) {
+		measure(b, func(i int) string {
+			return "/api/recordings?room=archive&limit=50&cursor=" + recordings.Cursor(all[(i*7919)%len(all)])
+		})
 	})
 	do(b, testOperatorKey, "POST", "/api/shows", `{"name":"archive"}`, 201)
 	b.Run("show", func(b *testing.B) {

@@ -129,7 +129,7 @@ type Egresses interface {
 
 // Recordings is the archive the recordings routes read: *recordings.Store.
 type Recordings interface {
-	ListPage(ctx context.Context, o recordings.ListOptions) (recordings.Page, error)
+	List(ctx context.Context, room string) ([]recordings.Recording, error)
 	Link(ctx context.Context, r recordings.Recording, ttl time.Duration) (string, error)
 	Open(ctx context.Context, key string) (*recordings.Object, error)
 	Duration(ctx context.Context, key string) (time.Duration, error)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -188,8 +189,8 @@ type participantActionResult struct {
 
 func (s *server) handleParticipantAction() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var req participantAction
-		if err := decode(r, &req); err != nil {
+		req, err := bodyOf[participantAction](r)
+		if err != nil {
 			return err
 		}
 		room, ctx := r.PathValue("name"), r.Context()
@@ -201,7 +202,6 @@ func (s *server) handleParticipantAction() handler {
 		// The participant as the model holds it before the action: a kick needs
 		// the session it ends.
 		left, hadLeft := s.participantEvent(events.ParticipantLeft, room, req.Identity, nil)
-		var err error
 		switch req.Action {
 		case "remove":
 			err = s.Rooms.Kick(ctx, room, req.Identity)
@@ -275,15 +275,20 @@ func (s *server) handleCreateToken() handler {
 		if err != nil {
 			return err
 		}
+		var mint func(string, string, ...tokens.Option) (tokens.Token, error)
+		switch req.Role {
+		case "performer":
+			mint = s.Tokens.Performer
+		case "listener":
+			mint = s.Tokens.Listener
+		case "moderator":
+			mint = s.Tokens.Moderator
+		default:
+			return badRequest("role must be performer, listener or moderator")
+		}
 		opts := []tokens.Option{tokens.WithName(req.Name), tokens.WithMetadata(req.Metadata)}
 		if req.TTL > 0 {
 			opts = append(opts, tokens.WithTTL(time.Duration(req.TTL)*time.Second))
-		}
-		mint := map[string]func(string, string, ...tokens.Option) (tokens.Token, error){
-			"performer": s.Tokens.Performer, "listener": s.Tokens.Listener, "moderator": s.Tokens.Moderator,
-		}[req.Role]
-		if mint == nil {
-			return badRequest("role must be performer, listener or moderator")
 		}
 		tok, err := mint(req.Room, req.Identity, opts...)
 		if err != nil {
@@ -300,9 +305,12 @@ func (s *server) answerToken(w http.ResponseWriter, r *http.Request, role string
 	if ttl == 0 {
 		ttl = time.Until(tok.ExpiresAt).Round(time.Minute)
 	}
-	u := userFrom(r.Context())
-	s.Log.Info("token minted", "role", role, "room", tok.Room, "identity", tok.Identity, "ttl", ttl.String(),
-		"by", u.Name, "auth", u.Method, "byRole", u.Role.String(), "id", requestIDFrom(r.Context()))
+	// The request's own log line becomes the audit line: one line per mint.
+	c, _ := callOf(r)
+	u := c.user
+	c.msg, c.audit = "token minted", []slog.Attr{slog.String("role", role), slog.String("room", tok.Room),
+		slog.String("identity", tok.Identity), slog.String("ttl", ttl.String()), slog.String("by", u.Name),
+		slog.String("auth", u.Method), slog.String("byRole", u.Role.String())}
 	writeToken(w, tokenResponse{Token: tok.JWT, WSURL: s.WSURL, Role: role,
 		Room: tok.Room, Identity: tok.Identity, ExpiresAt: tok.ExpiresAt})
 }

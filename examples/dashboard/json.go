@@ -154,10 +154,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // decode reads exactly one JSON object into v, refusing unknown fields, then
 // checks it when v knows how.
+func isJSONMediaType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
 func decode(r *http.Request, v any) error {
 	// Requiring the JSON media type is also the CSRF defence for forward auth: a
 	// cross-site form or fetch without preflight cannot send it with cookies.
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" && !isJSONMediaType(ct) {
 		return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json"}
 	}
 	dec := json.NewDecoder(r.Body)

@@ -28,53 +28,15 @@ type recording struct {
 	LinkExpires time.Time `json:"linkExpiresAt,omitzero"`
 }
 
-// listingTTL and listingCacheSize bound how often page loads list the bucket.
+// A room's archive is listed at most once per listingTTL, whatever page,
+// page size or cursor is asked for: S3 lists keys in ascending order only, so
+// "newest first" cannot resume from a cursor, and every page would otherwise
+// list the whole folder. Each page is cut from the room's listing in memory;
+// listingRooms bounds how many rooms' listings are kept.
 const (
-	listingTTL       = 3 * time.Second
-	listingCacheSize = 256
+	listingTTL   = 3 * time.Second
+	listingRooms = 64
 )
-
-// listingCache keeps pages of the archive for listingTTL, by room and cursor
-// (the largest page: every limit is cut from it): a page reloaded by many
-// browsers, at any page size, lists the bucket once.
-type listingCache struct {
-	mu    sync.Mutex
-	pages map[recordings.ListOptions]cachedPage
-}
-
-type cachedPage struct {
-	page recordings.Page
-	at   time.Time
-}
-
-func (c *listingCache) get(o recordings.ListOptions, now time.Time) (recordings.Page, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.pages[o]
-	if !ok || now.Sub(e.at) > listingTTL {
-		return recordings.Page{}, false
-	}
-	return e.page, true
-}
-
-func (c *listingCache) put(o recordings.ListOptions, p recordings.Page, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.pages == nil {
-		c.pages = map[recordings.ListOptions]cachedPage{}
-	}
-	if len(c.pages) >= listingCacheSize {
-		for k, e := range c.pages {
-			if now.Sub(e.at) > listingTTL {
-				delete(c.pages, k)
-			}
-		}
-		if len(c.pages) >= listingCacheSize { // all fresh: a burst of distinct pages
-			clear(c.pages)
-		}
-	}
-	c.pages[o] = cachedPage{p, now}
-}
 
 // Download link lifetimes by role: a viewer's link is shortest, since it works
 // after the viewer's account is revoked; an admin's may last as long as S3 allows.
@@ -104,6 +66,11 @@ func listQuery(q url.Values) (recordings.ListOptions, error) {
 		}
 		o.Limit = n
 	}
+	if o.Room != "" {
+		if err := recordings.CheckRoom(o.Room); err != nil {
+			return o, err // before any listing: a bad name takes no place among the kept ones
+		}
+	}
 	if o.Cursor != "" {
 		if _, err := recordings.DecodeCursor(o.Cursor); err != nil {
 			return o, badRequest("cursor must be the X-Next-Cursor of a previous answer")
@@ -113,7 +80,7 @@ func listQuery(q url.Values) (recordings.ListOptions, error) {
 }
 
 func (s *server) handleListRecordings() handler {
-	cache := &listingCache{}
+	listings := newLooks[[]recordings.Recording](listingTTL, listingTTL, listingRooms)
 	lengths := &durationCache{}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
@@ -135,22 +102,16 @@ func (s *server) handleListRecordings() handler {
 		if err != nil {
 			return err
 		}
-		// One listing answers every page size from a cursor: the cache keeps the
-		// largest page, and a changed limit cuts it shorter instead of listing
-		// the bucket again.
-		whole := recordings.ListOptions{Room: opts.Room, Limit: recordings.MaxPageSize, Cursor: opts.Cursor}
-		big, ok := cache.get(whole, time.Now())
-		if !ok {
-			// The store bounds the listing with its Timeout (DASHBOARD_LIVEKIT_TIMEOUT).
-			big, err = s.Recordings.ListPage(ctx, whole)
-			if err != nil {
-				return err
-			}
-			cache.put(whole, big, time.Now())
+		// The store bounds the listing with its Timeout (DASHBOARD_LIVEKIT_TIMEOUT).
+		all, err := listings.get(ctx, opts.Room, 0, func(ctx context.Context) ([]recordings.Recording, error) {
+			return s.Recordings.List(ctx, opts.Room)
+		})
+		if err != nil {
+			return err
 		}
-		page := big
-		if len(big.Recordings) > opts.Limit {
-			page = recordings.Page{Recordings: big.Recordings[:opts.Limit], Next: recordings.Cursor(big.Recordings[opts.Limit-1])}
+		page, err := recordings.Paginate(all, opts)
+		if err != nil {
+			return err
 		}
 		// One ListEgress for every duration, never one call per file.
 		type written struct {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"reflect"
 	"slices"
@@ -116,7 +114,7 @@ func (s *server) tokenRule() *stricter {
 // whose inputs may need more, the role this request's body needs. It returns
 // the request carrying its user.
 func (s *server) authorize(rt route, r *http.Request) (*http.Request, error) {
-	if rt.role != scrape && r.URL.Query().Has("api_key") {
+	if rt.role != scrape && r.URL.RawQuery != "" && r.URL.Query().Has("api_key") {
 		return r, &apiError{http.StatusBadRequest, "api_key_in_query",
 			"?api_key= is accepted on /metrics only (for scrapers); send the key in the X-API-Key header"}
 	}
@@ -127,7 +125,8 @@ func (s *server) authorize(rt route, r *http.Request) (*http.Request, error) {
 	if err != nil {
 		return r, err
 	}
-	r = r.WithContext(withUser(r.Context(), u))
+	c, r := callOf(r)
+	c.user = u
 	need := rt.role
 	switch need {
 	case scrape:
@@ -144,22 +143,17 @@ func (s *server) authorize(rt route, r *http.Request) (*http.Request, error) {
 	if rt.request == nil { // no body: the path decides (DELETE /api/shows/{name})
 		return r, s.stricterNeed(rt, r, u, r)
 	}
-	// The body decides: read it once (within the body limit), decode it as the
-	// handler will, and hand the handler the same bytes.
-	raw, err := io.ReadAll(r.Body)
-	if err != nil {
-		return r, err
-	}
-	r.Body = io.NopCloser(bytes.NewReader(raw))
+	// The body decides: decode it (within the body limit) as the handler would,
+	// and hand the handler the decoded value (bodyOf): one decoding per request.
 	in := reflect.New(reflect.TypeOf(rt.request)).Interface()
 	if err := decode(r, in); err != nil {
 		return r, err
 	}
-	r.Body = io.NopCloser(bytes.NewReader(raw))
 	if err := s.stricterNeed(rt, r, u, in); err != nil {
 		return r, err
 	}
-	return withBody(r, in), nil
+	c.body = in
+	return r, nil
 }
 
 // stricterNeed applies the route's stricter rule to in.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/web"
+	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
 
 // server is the dashboard: its dependencies plus what it builds from them.
@@ -29,7 +30,7 @@ type server struct {
 
 	// What each principal holds open (principal.go): event streams, downloads.
 	streamsBy, downloadsBy slots
-	showLooks              showCache // GET /api/shows/{name} (showcache.go)
+	showLooks              *looks[shows.Show] // GET /api/shows/{name} (looks.go)
 }
 
 // NewServer returns the dashboard's handler: every route of routes.go behind
@@ -39,7 +40,8 @@ func NewServer(d Deps) http.Handler {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &server{Deps: d, auth: newAuthenticator(d.Settings, d.Log),
-		limiter: newLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux()}
+		limiter: newLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux(),
+		showLooks: newLooks[shows.Show](showTTL, showMinAge, showCacheSize)}
 	s.metrics = newMetrics(d)
 	site, err := web.NewSite(d.WSURL, d.Settings.MonitorSilence)
 	if err != nil { // the facade's config checked the URL; a test's Deps may not have
@@ -71,6 +73,7 @@ func (s *server) wrap(rt route, pattern string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		_, r = callOf(r)
 		client := clientAddr(s.Settings.TrustedProxies, s.auth.fromProxy, r) // for the limiter and the log line
 		var err error
 		defer func() {
@@ -116,20 +119,25 @@ func (s *server) finish(sw *statusWriter, r *http.Request, client netip.Addr, pa
 	if sw.status >= 500 {
 		level = slog.LevelError
 	}
-	u := userFrom(r.Context())
-	attrs := []slog.Attr{slog.String("id", requestIDFrom(r.Context())), slog.String("method", r.Method),
+	c, _ := callOf(r)
+	u, msg, attrs := c.user, "request", make([]slog.Attr, 0, 16)
+	if c.msg != "" {
+		msg = c.msg
+		attrs = append(attrs, c.audit...) // names the caller itself
+	}
+	attrs = append(attrs, slog.String("id", c.id), slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Float64("ms", float64(took.Microseconds())/1000),
-		slog.String("client", client.String())}
+		slog.String("client", client.String()))
 	if r.URL.RawQuery != "" {
 		attrs = append(attrs, slog.String("query", redactQuery(r.URL.Query())))
 	}
-	if u.Method != "" {
+	if u.Method != "" && c.audit == nil {
 		attrs = append(attrs, slog.String("user", u.Name), slog.String("auth", u.Method), slog.String("role", u.Role.String()))
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	s.Log.LogAttrs(r.Context(), level, "request", attrs...)
+	s.Log.LogAttrs(r.Context(), level, msg, attrs...)
 }
 
 func redactQuery(q url.Values) string {
@@ -180,29 +188,54 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 type ctxKey int
 
-const (
-	keyRequestID ctxKey = iota
-	keyUser
-)
+const keyCall ctxKey = 0
+
+// call is what the pipeline learns about one request, kept in its context
+// once (requestID) and filled in as it goes: each extra context would copy the
+// request again.
+type call struct {
+	id   string
+	user user // authorize
+	body any  // the body authorize decoded for a stricter rule (bodyOf)
+	// audit, when a handler sets it, makes the request's one log line an audit
+	// line: msg and these attributes first (answerToken).
+	msg   string
+	audit []slog.Attr
+}
+
+// callOf is r's call, made (and r copied) only for a request that did not come
+// through requestID.
+func callOf(r *http.Request) (*call, *http.Request) {
+	if c, ok := r.Context().Value(keyCall).(*call); ok {
+		return c, r
+	}
+	c := &call{}
+	return c, r.WithContext(context.WithValue(r.Context(), keyCall, c))
+}
 
 // requestID keeps a caller's X-Request-ID (if sane) or makes one, and echoes it.
 func (s *server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-ID")
+		id := r.Header.Get("X-Request-Id") // canonical: Get copies any other spelling
 		if len(id) == 0 || len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 			var b [8]byte
 			_, _ = rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
-		w.Header().Set("X-Request-ID", id)
+		w.Header()["X-Request-Id"] = []string{id}
 		if s.Settings.Dev {
 			w.Header().Set("X-Dashboard-Dev-Mode", "no authentication")
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRequestID, id)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyCall, &call{id: id})))
 	})
 }
 
-func requestIDFrom(ctx context.Context) string { s, _ := ctx.Value(keyRequestID).(string); return s }
+func requestIDFrom(ctx context.Context) string {
+	if c, ok := ctx.Value(keyCall).(*call); ok {
+		return c.id
+	}
+	return ""
+}
 
 // cors answers browsers from the configured origins only; other origins get no
 // CORS headers, so their browsers refuse to read the answers.

@@ -348,6 +348,16 @@ func (s *server) handleListShows() handler {
 	}
 }
 
+// A show's GET asks LiveKit three times (the room, its ingress, its egresses)
+// and the bucket for the recorder's parts: pages polling it, or a viewer
+// reloading in a loop, share one look (looks.go). A look is good for showTTL
+// while the live model has not moved on, and for showMinAge in any case.
+const (
+	showTTL       = 2 * time.Second
+	showMinAge    = 250 * time.Millisecond
+	showCacheSize = 256
+)
+
 func (s *server) handleGetShow() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")

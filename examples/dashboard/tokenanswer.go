@@ -4,7 +4,6 @@ package main
 // and the answer written without reflection.
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -12,23 +11,26 @@ import (
 	"time"
 )
 
-type bodyKey struct{}
-
-// withBody hands the handler the body authorize decoded (and checked) for a
-// stricter rule, so that it is not decoded twice.
-func withBody(r *http.Request, in any) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), bodyKey{}, in))
-}
-
-// bodyOf is the body authorize decoded already, or the body decoded now (an
-// admin's request, for whom authorize reads no body).
+// bodyOf is the body authorize decoded already (for a route with a stricter
+// rule), or the body decoded now (an admin's request, for whom authorize reads
+// no body).
 func bodyOf[T any](r *http.Request) (*T, error) {
-	if v, ok := r.Context().Value(bodyKey{}).(*T); ok {
-		return v, nil
+	if c, ok := r.Context().Value(keyCall).(*call); ok {
+		if v, ok := c.body.(*T); ok {
+			return v, nil
+		}
 	}
 	v := new(T)
 	return v, decode(r, v)
 }
+
+// Header values every answer shares (net/http never changes a value it is
+// given): no slice allocated per answer for them.
+var (
+	jsonType = []string{"application/json"}
+	noStore  = []string{"no-store"}
+	nosniff  = []string{"nosniff"}
+)
 
 var answers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
@@ -49,9 +51,7 @@ func writeToken(w http.ResponseWriter, t tokenResponse) {
 	b = t.ExpiresAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, "\"}\n"...)
 	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	h["Cache-Control"] = []string{"no-store"}
-	h["X-Content-Type-Options"] = []string{"nosniff"}
+	h["Content-Type"], h["Cache-Control"], h["X-Content-Type-Options"] = jsonType, noStore, nosniff
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(http.StatusCreated)
 	_, _ = w.Write(b)

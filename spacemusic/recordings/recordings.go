@@ -210,24 +210,25 @@ func (s *Store) List(ctx context.Context, room string) ([]Recording, error) {
 }
 
 // ListPage returns one page of List. The store lists by key, not by time, so
-// every page costs one listing of the room's folder; callers cache pages.
+// every page costs one listing of the room's folder: a caller serving many
+// pages keeps List's answer for a while and cuts each page with Paginate.
 func (s *Store) ListPage(ctx context.Context, o ListOptions) (Page, error) {
 	const op = "recordings.ListPage"
-	if o.Limit < 0 || o.Limit > MaxPageSize {
-		return Page{}, errs.Invalid(op, "limit must be between 1 and %d", MaxPageSize)
-	}
-	if o.Limit == 0 {
-		o.Limit = DefaultPageSize
-	}
-	var after *Recording
-	if o.Cursor != "" {
-		c, err := DecodeCursor(o.Cursor)
-		if err != nil {
-			return Page{}, errs.Relabel(op, err)
-		}
-		after = &c
+	if _, _, err := o.check(); err != nil {
+		return Page{}, errs.Relabel(op, err)
 	}
 	all, err := s.scan(ctx, op, o.Room)
+	if err != nil {
+		return Page{}, err
+	}
+	return Paginate(all, o)
+}
+
+// Paginate cuts the page o names from all, a List answer (newest first): the
+// recordings after o.Cursor, at most o.Limit of them. The cursor is a position,
+// not an index, so it stays right when recordings were added or expired since.
+func Paginate(all []Recording, o ListOptions) (Page, error) {
+	limit, after, err := o.check()
 	if err != nil {
 		return Page{}, err
 	}
@@ -236,10 +237,30 @@ func (s *Store) ListPage(ctx context.Context, o ListOptions) (Page, error) {
 		from = sort.Search(len(all), func(i int) bool { return newerFirst(*after, all[i]) })
 	}
 	rest := all[from:]
-	if len(rest) <= o.Limit {
+	if len(rest) <= limit {
 		return Page{Recordings: rest}, nil
 	}
-	return Page{Recordings: rest[:o.Limit], Next: encodeCursor(rest[o.Limit-1])}, nil
+	return Page{Recordings: rest[:limit], Next: encodeCursor(rest[limit-1])}, nil
+}
+
+// check reads o's limit (DefaultPageSize when 0) and cursor.
+func (o ListOptions) check() (int, *Recording, error) {
+	const op = "recordings.Paginate"
+	if o.Limit < 0 || o.Limit > MaxPageSize {
+		return 0, nil, errs.Invalid(op, "limit must be between 1 and %d", MaxPageSize)
+	}
+	limit := o.Limit
+	if limit == 0 {
+		limit = DefaultPageSize
+	}
+	if o.Cursor == "" {
+		return limit, nil, nil
+	}
+	c, err := DecodeCursor(o.Cursor)
+	if err != nil {
+		return 0, nil, errs.Relabel(op, err)
+	}
+	return limit, &c, nil
 }
 
 // newerFirst is the listing order: newest first, then by key.
@@ -286,7 +307,7 @@ func (s *Store) scan(ctx context.Context, op, room string) ([]Recording, error) 
 	prefix := ""
 	if room != "" {
 		// Rooms are folders of the bucket: the room-name rule, and no path tricks.
-		if err := checkRoom(room); err != nil {
+		if err := CheckRoom(room); err != nil {
 			return nil, errs.Relabel(op, err)
 		}
 		prefix = room + "/"
@@ -368,7 +389,9 @@ func roomOf(key string) string {
 	return ""
 }
 
-func checkRoom(room string) error {
+// CheckRoom accepts the room names whose folders the store lists: LiveKit's
+// room-name rule, and nothing a path could be tricked with.
+func CheckRoom(room string) error {
 	if err := names.Check("room name", room); err != nil {
 		return errs.Invalid(opCheck, "%v", err)
 	}
@@ -404,7 +427,7 @@ func CheckKey(key string) error {
 	if len(parts) < 2 {
 		return bad("is not inside a room's folder")
 	}
-	if err := checkRoom(parts[0]); err != nil {
+	if err := CheckRoom(parts[0]); err != nil {
 		return bad("is not inside a room's folder")
 	}
 	for _, p := range parts[1:] {
