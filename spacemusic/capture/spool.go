@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
+	"github.com/spacemusic/streamkit/spacemusic/errs"
 )
 
 // The spool's bounds. A long show, or a bucket that cannot be reached, would

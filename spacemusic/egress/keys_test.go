@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
+	"github.com/spacemusic/streamkit/spacemusic/errs"
 )
 
 var pinned = keys{now: func() time.Time { return time.Date(2026, 11, 25, 21, 15, 0, 0, time.FixedZone("CET", 3600)) },

@@ -5,7 +5,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
-	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
+	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 )
 

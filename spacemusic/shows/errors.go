@@ -3,7 +3,7 @@ package shows
 import (
 	"fmt"
 
-	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
+	"github.com/spacemusic/streamkit/spacemusic/errs"
 )
 
 // The refusals of Open a caller may want to tell apart (a dashboard answers

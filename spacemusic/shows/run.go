@@ -10,8 +10,8 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic/capture"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/events"
-	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 )
 
 // retryAfter spaces the starts of one part: a recording that cannot start, or

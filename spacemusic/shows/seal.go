@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/events"
-	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 

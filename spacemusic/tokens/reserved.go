@@ -17,7 +17,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
+	"github.com/spacemusic/streamkit/spacemusic/errs"
 )
 
 // ErrReservedIdentity refines ErrInvalidArgument: a service was asked to hand

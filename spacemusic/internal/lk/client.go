@@ -9,7 +9,7 @@ import (
 
 	"github.com/twitchtv/twirp"
 
-	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
+	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/twitchtv/twirp"
 
-	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
+	"github.com/spacemusic/streamkit/spacemusic/errs"
 )
 
 var kinds = map[twirp.ErrorCode]error{

@@ -3,7 +3,7 @@ package lk
 import (
 	"strings"
 
-	"github.com/spacemusic/streamkit/spacemusic/internal/errs"
+	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/names"
 )
 

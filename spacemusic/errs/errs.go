@@ -1,8 +1,13 @@
 // Package errs is streamkit's one error scheme: the *Error type every service
-// returns and the sentinel kinds it wraps. It imports nothing of streamkit, so
-// every package (tokens and recordings included) can use it; the facade
-// re-exports it, and callers write errors.Is(err, spacemusic.ErrNotFound) whichever
-// service answered.
+// returns and the sentinel kinds it wraps. It imports only the standard library,
+// so a program that uses one service alone tests its errors without linking the
+// facade (pion, minio, go-redis):
+//
+//	if errors.Is(err, errs.ErrNotFound) { ... }
+//
+// The facade re-exports the same values (spacemusic.ErrNotFound is
+// errs.ErrNotFound). Invalid, NotFound, Relabel and Transport build errors in
+// this scheme, for streamkit's packages and for code that wraps them.
 package errs
 
 import (
