@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spacemusic/streamkit/spacemusic/recordings"
+	"github.com/spacemusic/streamkit/spacemusic/keys"
 )
 
 // openAPIDocument describes the route table as OpenAPI 3.0. Bodies are derived
@@ -70,7 +70,7 @@ func operation(rt route, path string) map[string]any {
 				// and in an extension a client or test can act on.
 				p["description"] = "the rest of the path, slashes included (a recording's bucket key: room/...)"
 				p["x-rest-of-path"] = true
-				p["schema"] = map[string]any{"type": "string", "maxLength": recordings.MaxKeyLen}
+				p["schema"] = map[string]any{"type": "string", "maxLength": keys.MaxLen}
 			}
 			params = append(params, p)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/keys"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 )
 
@@ -67,7 +68,7 @@ func listQuery(q url.Values) (recordings.ListOptions, error) {
 		o.Limit = n
 	}
 	if o.Room != "" {
-		if err := recordings.CheckRoom(o.Room); err != nil {
+		if err := keys.CheckRoom(o.Room); err != nil {
 			return o, err // before any listing: a bad name takes no place among the kept ones
 		}
 	}

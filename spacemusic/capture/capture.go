@@ -19,13 +19,13 @@ package capture
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base32"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -41,6 +41,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/internal/names"
 	"github.com/spacemusic/streamkit/spacemusic/internal/ogg"
+	"github.com/spacemusic/streamkit/spacemusic/keys"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -470,11 +471,12 @@ func (s *session) open(who string) (*part, error) {
 			s.r.mu.Unlock()
 		}
 	}
+	// A part is named as egress names its audio, so the archive lists both alike.
 	now := time.Now().UTC()
-	id := newID()
-	base := now.Format(egress.StampLayout) + "-" + id
-	p := &part{Part: Part{ID: IDPrefix + id, Room: s.room, Source: who, Key: s.room + "/" + base + ".ogg", Status: egress.Active, StartedAt: now},
-		path: filepath.Join(dir, base+".ogg")}
+	name := keys.Name{Room: s.room, At: now, ID: keys.NewID()}
+	key := name.File("", ".ogg")
+	p := &part{Part: Part{ID: IDPrefix + name.ID, Room: s.room, Source: who, Key: key, Status: egress.Active, StartedAt: now},
+		path: filepath.Join(dir, path.Base(key))}
 	side, err := json.Marshal(p.Part)
 	if err != nil {
 		return nil, err
@@ -544,7 +546,7 @@ func (r *Recorder) sidecar(path string) (Part, error) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return Part{}, err
 	}
-	if !strings.HasPrefix(p.ID, IDPrefix) || recordings.CheckKey(p.Key) != nil {
+	if !strings.HasPrefix(p.ID, IDPrefix) || keys.Check(p.Key) != nil {
 		return Part{}, errors.New("the spool file's sidecar is not the recorder's")
 	}
 	return p, nil
@@ -802,13 +804,4 @@ func (r *Recorder) Close() {
 		s.leave()
 		s.readers.Wait()
 	}
-}
-
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newID is 64 random bits, as egress's keys have them.
-func newID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return idEncoding.EncodeToString(b[:])
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/ogg"
+	"github.com/spacemusic/streamkit/spacemusic/keys"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/storage"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -46,7 +47,7 @@ func TestADeadProcessesPartIsUploadedByTheNextOne(t *testing.T) {
 	require.NoError(t, os.MkdirAll(room, 0o700))
 	started := time.Date(2026, 11, 27, 21, 0, 0, 0, time.UTC)
 	spool := func(id string, packets int) {
-		base := started.Format(egress.StampLayout) + "-" + id
+		base := started.Format(keys.StampLayout) + "-" + id
 		side, err := json.Marshal(Part{ID: IDPrefix + id, Room: "friday-jam", Source: "obs-main", Key: "friday-jam/" + base + ".ogg", StartedAt: started})
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(room, base+".ogg.json"), side, 0o600))
@@ -126,7 +127,7 @@ func TestADeadProcessesPartIsUploadedByTheNextOne(t *testing.T) {
 
 	// Something else sits under a part's key: it is never overwritten, and
 	// the part stays spooled for a person to look at.
-	stranger := "friday-jam/" + started.Format(egress.StampLayout) + "-ccccccccccccc.ogg"
+	stranger := "friday-jam/" + started.Format(keys.StampLayout) + "-ccccccccccccc.ogg"
 	require.NoError(t, store.Put(ctx, stranger, strings.NewReader("an operator's file"), 18, nil))
 	spool("ccccccccccccc", 10)
 	err = r.Settle(ctx, "friday-jam")
@@ -137,7 +138,7 @@ func TestADeadProcessesPartIsUploadedByTheNextOne(t *testing.T) {
 	kept, err := io.ReadAll(obj2)
 	require.NoError(t, err)
 	assert.Equal(t, "an operator's file", string(kept), "not overwritten")
-	assert.FileExists(t, filepath.Join(room, started.Format(egress.StampLayout)+"-ccccccccccccc.ogg"), "still spooled")
+	assert.FileExists(t, filepath.Join(room, started.Format(keys.StampLayout)+"-ccccccccccccc.ogg"), "still spooled")
 }
 
 // tonePackets are the first n Opus packets of a stereo 440 Hz tone, 20 ms each,

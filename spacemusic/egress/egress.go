@@ -23,6 +23,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 	"github.com/spacemusic/streamkit/spacemusic/internal/redact"
+	"github.com/spacemusic/streamkit/spacemusic/keys"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
@@ -88,7 +89,7 @@ type Service struct {
 	api   livekit.Egress
 	rooms livekit.RoomService
 	store target
-	keys  keys
+	keys  keys.Maker
 	// startTrack starts one stem; a test seam so a start can be made to fail.
 	startTrack func(ctx context.Context, req *livekit.TrackEgressRequest) (*livekit.EgressInfo, error)
 }
@@ -103,7 +104,7 @@ func New(cfg Config, store Storage) (*Service, error) {
 		return nil, errs.Invalid("egress.New", "%v", err)
 	}
 	opts := xtwirp.DefaultClientOptions()
-	s := &Service{c: c, store: target{store}, keys: defaultKeys,
+	s := &Service{c: c, store: target{store}, keys: keys.Default,
 		api:   livekit.NewEgressProtobufClient(c.BaseURL, c.HTTP, opts...),
 		rooms: livekit.NewRoomServiceProtobufClient(c.BaseURL, c.HTTP, opts...)}
 	s.startTrack = s.api.StartTrackEgress
@@ -131,7 +132,7 @@ func (s *Service) RecordAudio(ctx context.Context, room string, o AudioOptions) 
 	if o.Bitrate < 32 || o.Bitrate > 510 {
 		return Egress{}, errs.Invalid(op, "bitrate %d kbps is outside 32..510", o.Bitrate)
 	}
-	key, err := s.keys.file(op, room, o.Filename, ".ogg")
+	key, err := s.keys.File(op, room, o.Filename, ".ogg")
 	if err != nil {
 		return Egress{}, err
 	}
@@ -214,7 +215,7 @@ func (s *Service) RecordVideo(ctx context.Context, room string, o VideoOptions) 
 	case o.VideoBitrate < 0 || o.VideoBitrate > 50000:
 		return Egress{}, errs.Invalid(op, "video bitrate %d kbps is outside 1..50000", o.VideoBitrate)
 	}
-	key, err := s.keys.file(op, room, o.Filename, ".mp4")
+	key, err := s.keys.File(op, room, o.Filename, ".mp4")
 	if err != nil {
 		return Egress{}, err
 	}
@@ -280,7 +281,7 @@ func h264(w, h int32) *livekit.EncodingOptions {
 // and the error is returned: nothing records that the caller was not told about.
 func (s *Service) RecordStems(ctx context.Context, room string) ([]Egress, error) {
 	const op = "egress.RecordStems"
-	if err := checkFolder(op, room); err != nil {
+	if err := keys.CheckFolder(op, room); err != nil {
 		return nil, err
 	}
 	tracks, err := s.audioTracks(ctx, op, room)
@@ -300,11 +301,11 @@ func (s *Service) RecordStems(ctx context.Context, room string) ([]Egress, error
 			out = append(out, e)
 			continue
 		}
-		base, err := s.keys.base(op, room, "stems")
+		run, err := s.keys.New(op, room, "stems")
 		if err != nil {
 			return nil, err
 		}
-		e, err := s.startStem(ctx, op, room, t, base+"-"+safeIdentity(t.identity))
+		e, err := s.startStem(ctx, op, room, t, run.Stem(t.identity))
 		if err != nil {
 			return nil, s.undo(op, started, err)
 		}
@@ -372,10 +373,11 @@ func (s *Service) activeTrackEgress(ctx context.Context, op, room string) (map[s
 // and only the audio otherwise; audio is AAC either way.
 func (s *Service) HLS(ctx context.Context, room, identity string) (Egress, error) {
 	const op = "egress.HLS"
-	dir, err := s.keys.base(op, room, "hls")
+	run, err := s.keys.New(op, room, "hls")
 	if err != nil {
 		return Egress{}, err
 	}
+	dir := run.String()
 	t, err := s.oneAudioTrack(ctx, op, room, identity)
 	if err != nil {
 		return Egress{}, err
@@ -511,7 +513,7 @@ func (s *Service) RecordRoom(ctx context.Context, room string, o RoomOptions) (E
 		enc.AudioCodec, enc.AudioBitrate, enc.AudioFrequency = livekit.AudioCodec_AAC, 192, 48000
 		req.Options = &livekit.RoomCompositeEgressRequest_Advanced{Advanced: enc}
 	}
-	key, err := s.keys.file(op, room, o.Filename, ext)
+	key, err := s.keys.File(op, room, o.Filename, ext)
 	if err != nil {
 		return Egress{}, err
 	}

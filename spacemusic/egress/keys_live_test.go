@@ -20,6 +20,7 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/keys"
 )
 
 // Two show recordings and two HLS runs of one room, each pair started in the same
@@ -90,7 +91,7 @@ func (s *studio) startPair(t *testing.T, start func() (egress.Egress, error)) [2
 		second := asked[0].UTC().Truncate(time.Second)
 		if second.Equal(asked[1].UTC().Truncate(time.Second)) {
 			for _, e := range pair {
-				assert.Equal(t, second.Format(egress.StampLayout), stampOf(t, s, e), "the key starts with the UTC second of the request")
+				assert.Equal(t, second.Format(keys.StampLayout), stampOf(t, s, e), "the key starts with the UTC second of the request")
 			}
 			return pair
 		}
@@ -223,10 +224,10 @@ func stampOf(t *testing.T, s *studio, e egress.Egress) string {
 		key = live.Playlists[0].Key
 	}
 	rest := strings.TrimPrefix(strings.TrimPrefix(key, "stage/"), "hls/")
-	if len(rest) < len(egress.StampLayout) {
+	if len(rest) < len(keys.StampLayout) {
 		return ""
 	}
-	return rest[:len(egress.StampLayout)]
+	return rest[:len(keys.StampLayout)]
 }
 
 func fileOf(pls []egress.Playlist) []egress.File {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/ogg"
+	"github.com/spacemusic/streamkit/spacemusic/keys"
 )
 
 // Reads at either end of an Ogg file: the head holds OpusHead (its first
@@ -40,7 +41,7 @@ const (
 // file that is not what its name says ErrFailedPrecondition.
 func (s *Store) Duration(ctx context.Context, key string) (time.Duration, error) {
 	const op = "recordings.Duration"
-	if err := CheckKey(key); err != nil {
+	if err := keys.Check(key); err != nil {
 		return 0, errs.Relabel(op, err)
 	}
 	var read func(context.Context, string, int64) (time.Duration, error)

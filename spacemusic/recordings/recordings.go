@@ -16,8 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -25,7 +23,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
-	"github.com/spacemusic/streamkit/spacemusic/internal/names"
+	"github.com/spacemusic/streamkit/spacemusic/keys"
 	"github.com/spacemusic/streamkit/spacemusic/storage"
 )
 
@@ -296,7 +294,7 @@ func DecodeCursor(c string) (Recording, error) {
 	}
 	ts, key, ok := strings.Cut(string(b), "|")
 	nanos, err := strconv.ParseInt(ts, 10, 64)
-	if !ok || err != nil || strconv.FormatInt(nanos, 10) != ts || CheckKey(key) != nil {
+	if !ok || err != nil || strconv.FormatInt(nanos, 10) != ts || keys.Check(key) != nil {
 		return Recording{}, bad
 	}
 	return Recording{Key: key, LastModified: time.Unix(0, nanos).UTC()}, nil
@@ -307,7 +305,7 @@ func (s *Store) scan(ctx context.Context, op, room string) ([]Recording, error) 
 	prefix := ""
 	if room != "" {
 		// Rooms are folders of the bucket: the room-name rule, and no path tricks.
-		if err := CheckRoom(room); err != nil {
+		if err := keys.CheckRoom(room); err != nil {
 			return nil, errs.Relabel(op, err)
 		}
 		prefix = room + "/"
@@ -323,7 +321,7 @@ func (s *Store) scan(ctx context.Context, op, room string) ([]Recording, error) 
 		if strings.HasSuffix(obj.Key, ".json") {
 			continue
 		}
-		objs = append(objs, Recording{Key: obj.Key, Room: roomOf(obj.Key), Kind: KindFile, Size: obj.Size, LastModified: obj.LastModified.UTC()})
+		objs = append(objs, Recording{Key: obj.Key, Room: keys.Room(obj.Key), Kind: KindFile, Size: obj.Size, LastModified: obj.LastModified.UTC()})
 	}
 	out := Group(objs)
 	sort.Slice(out, func(i, j int) bool { return newerFirst(out[i], out[j]) })
@@ -382,65 +380,6 @@ func betterPlaylist(a, b string) bool {
 	return a < b
 }
 
-func roomOf(key string) string {
-	if i := strings.IndexByte(key, '/'); i > 0 {
-		return key[:i]
-	}
-	return ""
-}
-
-// CheckRoom accepts the room names whose folders the store lists: LiveKit's
-// room-name rule, and nothing a path could be tricked with.
-func CheckRoom(room string) error {
-	if err := names.Check("room name", room); err != nil {
-		return errs.Invalid(opCheck, "%v", err)
-	}
-	if !names.IsFolder(room) {
-		return errs.Invalid(opCheck, "room name %q", room)
-	}
-	return nil
-}
-
-// MaxKeyLen is S3's limit for object keys.
-const MaxKeyLen = 1024
-
-// CheckKey accepts the keys of recordings: inside a room's folder
-// (room/...), relative, without empty, "." or ".." elements, backslashes or
-// control characters. It is what stands between a caller's path and the bucket.
-func CheckKey(key string) error {
-	bad := func(why string) error { return errs.Invalid(opCheck, "key %q %s", key, why) }
-	switch {
-	case key == "":
-		return errs.Invalid(opCheck, "key is required")
-	case len(key) > MaxKeyLen:
-		return errs.Invalid(opCheck, "key is longer than %d bytes", MaxKeyLen)
-	case !utf8.ValidString(key):
-		return errs.Invalid(opCheck, "key is not valid UTF-8")
-	case strings.Contains(key, ".."):
-		return bad("contains ..")
-	case strings.Contains(key, "\\"):
-		return bad("contains a backslash")
-	case strings.ContainsFunc(key, unicode.IsControl):
-		return bad("contains control characters")
-	}
-	parts := strings.Split(key, "/")
-	if len(parts) < 2 {
-		return bad("is not inside a room's folder")
-	}
-	if err := CheckRoom(parts[0]); err != nil {
-		return bad("is not inside a room's folder")
-	}
-	for _, p := range parts[1:] {
-		if p == "" || p == "." {
-			return bad("has an empty or . element")
-		}
-		if strings.TrimFunc(p, unicode.IsSpace) != p {
-			return bad("has an element that begins or ends with a space") // stores trim or refuse them
-		}
-	}
-	return nil
-}
-
 // Object is a recording opened for reading: seekable, so it can be served with
 // HTTP ranges. Close it.
 type Object struct {
@@ -457,7 +396,7 @@ func (o *Object) Close() error                                 { return o.body.C
 // Open opens the object key for reading, once the store confirms it exists.
 func (s *Store) Open(ctx context.Context, key string) (*Object, error) {
 	const op = "recordings.Open"
-	if err := CheckKey(key); err != nil {
+	if err := keys.Check(key); err != nil {
 		return nil, errs.Relabel(op, err)
 	}
 	// The stat runs under the store's deadline; the body is read under the
@@ -476,7 +415,7 @@ func (s *Store) Open(ctx context.Context, key string) (*Object, error) {
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
-	return &Object{Recording: Recording{Key: key, Room: roomOf(key), Kind: KindFile, Size: info.Size, LastModified: info.LastModified.UTC()},
+	return &Object{Recording: Recording{Key: key, Room: keys.Room(key), Kind: KindFile, Size: info.Size, LastModified: info.LastModified.UTC()},
 		ContentType: ContentType(key), ETag: info.ETag, body: body}, nil
 }
 
@@ -543,10 +482,7 @@ func (s *Store) presign(ctx context.Context, op, key string, ttl time.Duration) 
 	return u.String(), nil
 }
 
-const (
-	opNew   = "recordings.New"
-	opCheck = "recordings.CheckKey"
-)
+const opNew = "recordings.New"
 
 // checkTTL: zero means DefaultLinkTTL; S3 presigns at most a week.
 func checkTTL(op string, ttl time.Duration) error {
@@ -586,7 +522,7 @@ func mapErr(op string, err error) error {
 // the caller's context alone: a long recording may take longer than Timeout.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, meta map[string]string) error {
 	const op = "recordings.Put"
-	if err := CheckKey(key); err != nil {
+	if err := keys.Check(key); err != nil {
 		return errs.Relabel(op, err)
 	}
 	o := minio.PutObjectOptions{ContentType: ContentType(key), UserMetadata: meta}
@@ -606,7 +542,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, me
 // in canonical header case, e.g. "Capture-Id").
 func (s *Store) Stat(ctx context.Context, key string) (Recording, map[string]string, error) {
 	const op = "recordings.Stat"
-	if err := CheckKey(key); err != nil {
+	if err := keys.Check(key); err != nil {
 		return Recording{}, nil, errs.Relabel(op, err)
 	}
 	sctx, cancel := s.bound(ctx)
@@ -619,5 +555,5 @@ func (s *Store) Stat(ctx context.Context, key string) (Recording, map[string]str
 	for k, v := range info.UserMetadata {
 		meta[http.CanonicalHeaderKey(strings.TrimPrefix(strings.ToLower(k), "x-amz-meta-"))] = v
 	}
-	return Recording{Key: key, Room: roomOf(key), Kind: KindFile, Size: info.Size, LastModified: info.LastModified.UTC()}, meta, nil
+	return Recording{Key: key, Room: keys.Room(key), Kind: KindFile, Size: info.Size, LastModified: info.LastModified.UTC()}, meta, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/errs"
+	"github.com/spacemusic/streamkit/spacemusic/keys"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/storage"
 )
@@ -399,13 +400,13 @@ func TestGroup(t *testing.T) {
 	assert.Equal(t, recordings.Recording{Key: "jam/h/live.m3u8", Kind: recordings.KindHLS, Size: 9, Segments: 1, LastModified: at(9)}, h)
 }
 
-// Hostile keys never pass CheckKey as something that leaves a room's folder.
+// Hostile keys never pass keys.Check as something that leaves a room's folder.
 func FuzzCheckKey(f *testing.F) {
 	for _, s := range []string{"jam/show.ogg", "../x", "jam/../x", "/jam/x", "jam//x", "jam/./x", "jam", `a\b/c`, "jam/hls/p.m3u8", "ja m/x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, key string) {
-		if recordings.CheckKey(key) != nil {
+		if keys.Check(key) != nil {
 			return
 		}
 		parts := strings.Split(key, "/")
@@ -433,7 +434,7 @@ func FuzzDecodeCursor(f *testing.F) {
 			}
 			return
 		}
-		if recordings.CheckKey(r.Key) != nil {
+		if keys.Check(r.Key) != nil {
 			t.Fatalf("cursor %q holds key %q", c, r.Key)
 		}
 	})

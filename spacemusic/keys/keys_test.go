@@ -1,4 +1,4 @@
-package egress
+package keys
 
 import (
 	"regexp"
@@ -12,35 +12,35 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 )
 
-var pinned = keys{now: func() time.Time { return time.Date(2026, 11, 25, 21, 15, 0, 0, time.FixedZone("CET", 3600)) },
-	id: func() string { return "k3x9q2abcdefg" }}
+var pinned = Maker{Now: func() time.Time { return time.Date(2026, 11, 25, 21, 15, 0, 0, time.FixedZone("CET", 3600)) },
+	ID: func() string { return "k3x7q2abcdefg" }}
 
 // The server names every object: room folder, UTC time, a random id, then at most
 // the caller's suffix.
 func TestKeysAreTheServers(t *testing.T) {
-	k, err := pinned.file("op", "friday-jam", "", ".ogg")
+	k, err := pinned.File("op", "friday-jam", "", ".ogg")
 	require.NoError(t, err)
-	assert.Equal(t, "friday-jam/2026-11-25T201500Z-k3x9q2abcdefg.ogg", k, "UTC, not the local zone")
-	k, err = pinned.file("op", "friday-jam", "encore_2", ".ogg")
+	assert.Equal(t, "friday-jam/2026-11-25T201500Z-k3x7q2abcdefg.ogg", k, "UTC, not the local zone")
+	k, err = pinned.File("op", "friday-jam", "encore_2", ".ogg")
 	require.NoError(t, err)
-	assert.Equal(t, "friday-jam/2026-11-25T201500Z-k3x9q2abcdefg-encore_2.ogg", k)
-	k, err = pinned.base("op", "friday-jam", "hls")
+	assert.Equal(t, "friday-jam/2026-11-25T201500Z-k3x7q2abcdefg-encore_2.ogg", k)
+	run, err := pinned.New("op", "friday-jam", "hls")
 	require.NoError(t, err)
-	assert.Equal(t, "friday-jam/hls/2026-11-25T201500Z-k3x9q2abcdefg", k)
+	assert.Equal(t, "friday-jam/hls/2026-11-25T201500Z-k3x7q2abcdefg", run.String())
 }
 
 // Two recordings of one room in the same second never share a key.
 func TestKeysAreUnique(t *testing.T) {
-	same := defaultKeys
-	same.now = pinned.now
+	same := Default
+	same.Now = pinned.Now
 	seen := map[string]bool{}
 	for range 10_000 {
-		k, err := same.file("op", "friday-jam", "", ".ogg")
+		k, err := same.File("op", "friday-jam", "", ".ogg")
 		require.NoError(t, err)
 		require.False(t, seen[k], "duplicate key %s", k)
 		seen[k] = true
 	}
-	assert.Regexp(t, regexp.MustCompile(`^[a-z2-7]{13}$`), newID(), "64 bits, lower-case base32")
+	assert.Regexp(t, regexp.MustCompile(`^[a-z2-7]{13}$`), NewID(), "64 bits, lower-case base32")
 }
 
 // A caller's suffix that tries to be a path, an extension or a template is
@@ -48,26 +48,29 @@ func TestKeysAreUnique(t *testing.T) {
 func TestHostileSuffixesAreRefused(t *testing.T) {
 	for _, bad := range []string{"../escape", "other-room/x", `a\b`, "..", "x.mp4", "{room_name}", "{time}", "a b", "é",
 		"a/../../b", "%2e%2e", "x\x00", strings.Repeat("a", MaxSuffix+1)} {
-		_, err := pinned.file("op", "friday-jam", bad, ".ogg")
+		_, err := pinned.File("op", "friday-jam", bad, ".ogg")
 		assert.ErrorIs(t, err, errs.ErrInvalidArgument, "%q", bad)
 	}
-	_, err := pinned.file("op", "friday-jam", strings.Repeat("a", MaxSuffix), ".ogg")
+	_, err := pinned.File("op", "friday-jam", strings.Repeat("a", MaxSuffix), ".ogg")
 	assert.NoError(t, err)
 }
 
 // LiveKit accepts room names that are paths or templates; they get no folder.
 func TestRoomsThatAreNotFoldersAreRefused(t *testing.T) {
 	for _, bad := range []string{"", "a/b", "..", "../x", `a\b`, "{room_id}", "x}", ".", "a b"} {
-		_, err := pinned.base("op", bad, "")
+		_, err := pinned.New("op", bad, "")
 		assert.ErrorIs(t, err, errs.ErrInvalidArgument, "%q", bad)
 	}
 }
 
 func TestStemIdentitiesStayInTheFolder(t *testing.T) {
-	assert.Equal(t, "ada", safeIdentity("ada"))
-	assert.Equal(t, "___x", safeIdentity("../x"))
-	assert.Equal(t, "_room_name_", safeIdentity("{room_name}"))
-	assert.Len(t, safeIdentity(strings.Repeat("é", 100)), MaxSuffix)
+	run, err := pinned.New("op", "friday-jam", "stems")
+	require.NoError(t, err)
+	prefix := "friday-jam/stems/2026-11-25T201500Z-k3x7q2abcdefg-"
+	assert.Equal(t, prefix+"ada", run.Stem("ada"))
+	assert.Equal(t, prefix+"___x", run.Stem("../x"))
+	assert.Equal(t, prefix+"_room_name_", run.Stem("{room_name}"))
+	assert.Len(t, strings.TrimPrefix(run.Stem(strings.Repeat("é", 100)), prefix), MaxSuffix)
 }
 
 // Whatever the suffix, a key it is accepted into stays in the room's folder,
@@ -77,14 +80,14 @@ func FuzzKeySuffix(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, suffix string) {
-		k, err := pinned.file("op", "friday-jam", suffix, ".ogg")
+		k, err := pinned.File("op", "friday-jam", suffix, ".ogg")
 		if err != nil {
 			if !assert.ErrorIs(t, err, errs.ErrInvalidArgument) {
 				t.FailNow()
 			}
 			return
 		}
-		prefix := "friday-jam/2026-11-25T201500Z-k3x9q2abcdefg"
+		prefix := "friday-jam/2026-11-25T201500Z-k3x7q2abcdefg"
 		if !strings.HasPrefix(k, prefix) || !strings.HasSuffix(k, ".ogg") || strings.Count(k, "/") != 1 ||
 			strings.Contains(k, "..") || strings.ContainsAny(k, "{}\\") || strings.Count(k, ".") != 1 || len(k) > len(prefix)+1+MaxSuffix+4 {
 			t.Fatalf("suffix %q made key %q", suffix, k)
