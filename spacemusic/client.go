@@ -57,7 +57,8 @@ type Config struct {
 	Storage egress.Storage
 }
 
-// ConfigFromEnv reads the seed's environment variables. Validation happens in New
+// ConfigFromEnv reads the LIVEKIT_* and MINIO_* environment variables a
+// LiveKit deployment already sets. Validation happens in New
 // (or Validate), so the zero values of missing variables are reported there.
 func ConfigFromEnv() Config { return ConfigFromGetenv(os.Getenv) }
 

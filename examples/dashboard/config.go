@@ -315,7 +315,7 @@ The reference dashboard server: rooms, participants, tokens, ingress and
 recordings of a live-music show on LiveKit, as a web page at / and a JSON API
 (GET /api/openapi.json describes it).
 
-LiveKit, from the environment only (the seed's variables):
+LiveKit, from the environment only (LiveKit's own variables):
   LIVEKIT_URL         server API as this process reaches it (http(s) or ws(s))
   LIVEKIT_WS_URL      public WebSocket URL handed out with tokens (default LIVEKIT_URL)
   LIVEKIT_API_KEY     API key

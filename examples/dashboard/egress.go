@@ -76,8 +76,8 @@ func (e startEgressRequest) check() error {
 	if e.Kind == "restream" && len(e.URLs) == 0 {
 		return badRequest("a restream needs at least one rtmp:// URL in urls")
 	}
-	if e.Bitrate < 0 || e.Bitrate > 510 {
-		return badRequest("bitrate is Opus kbps, at most 510")
+	if e.Bitrate < 0 || e.Bitrate > egress.MaxBitrate {
+		return badRequest("bitrate is Opus kbps, at most %d", egress.MaxBitrate)
 	}
 	return nil
 }

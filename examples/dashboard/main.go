@@ -1,5 +1,5 @@
-// Command dashboard is streamkit's reference dashboard server: the stream dashboard
-// of the seed (rooms, participants, tokens, ingress, recordings) as a JSON API
+// Command dashboard is streamkit's reference dashboard server: the operators'
+// stream dashboard (rooms, participants, tokens, ingress, recordings, shows) as a JSON API
 // behind the API gateway's three auth methods, with metrics and an OpenAPI document.
 //
 //	dashboard -dev          # local real LiveKit, no auth, http://127.0.0.1:8080

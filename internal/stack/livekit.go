@@ -92,7 +92,7 @@ func (s *Stack) startLiveKit(bin string, o LiveKitOptions) (*LiveKit, error) {
 	lk := &LiveKit{URL: fmt.Sprintf("http://127.0.0.1:%d", port), WSURL: fmt.Sprintf("ws://127.0.0.1:%d", port),
 		APIKey: "streamkit", APISecret: Secret(), RedisAddr: o.Redis, MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics)}
 	cfg := ServerYAML(port, udp, lk.APIKey, lk.APISecret, o.Redis, o.RemoteUnmute)
-	// The seed's operators watch LiveKit through Prometheus (deploy/): the
+	// Operators watch LiveKit through Prometheus (deploy/): the
 	// metrics port listens on bind_addresses, so on loopback here.
 	cfg += fmt.Sprintf("prometheus:\n  port: %d\n", metrics)
 	if o.RTMPBase != "" {

@@ -169,7 +169,7 @@ cpu_cost:
 	return e, WaitHTTP("egress", e.HealthURL, 60*time.Second, e.Process)
 }
 
-// MinIO is a running MinIO: the recordings bucket of the seed's stack.
+// MinIO is a running MinIO: the recordings bucket of a show's stack.
 type MinIO struct {
 	Endpoint  string // http://127.0.0.1:port
 	AccessKey string

@@ -2,7 +2,7 @@ package testenv
 
 import "github.com/spacemusic/streamkit/internal/stack"
 
-// MinIOEnv is a running MinIO: the recordings bucket of the seed's stack.
+// MinIOEnv is a running MinIO: the recordings bucket of a show's stack.
 type MinIOEnv struct {
 	Endpoint  string // http://127.0.0.1:port
 	AccessKey string

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// NodeDashboard starts the seed's Node dashboard's token route
+// NodeDashboard starts the token route of the Node dashboard ours replaces
 // (nodedash/server.mjs, livekit-server-sdk from `scripts/stack install
 // node-dashboard`) on loopback and returns its URL; it stops with the test.
 // Requests need the X-API-Key dashKey. Missing Node or the SDK is a skip

@@ -38,7 +38,6 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/errs"
-	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/internal/names"
 	"github.com/spacemusic/streamkit/spacemusic/internal/ogg"
 	"github.com/spacemusic/streamkit/spacemusic/keys"
@@ -53,7 +52,7 @@ const Identity = tokens.RecorderIdentity
 // IDPrefix starts the IDs of this package's parts (egress IDs start with EG_):
 // the watched model's resync, which ends recordings LiveKit does not list,
 // leaves these alone.
-const IDPrefix = events.OwnRecordingPrefix
+const IDPrefix = keys.OwnPrefix
 
 // Object metadata the bucket keeps with each uploaded part.
 const (

@@ -22,6 +22,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
+	"github.com/spacemusic/streamkit/spacemusic/internal/ogg"
 	"github.com/spacemusic/streamkit/spacemusic/internal/redact"
 	"github.com/spacemusic/streamkit/spacemusic/keys"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -123,14 +124,21 @@ type AudioOptions struct {
 	Bitrate  int // kbps of the Opus recording; 256 when 0
 }
 
+// The bounds of AudioOptions.Bitrate, in kbit/s: Opus' ceiling, and a floor
+// below which music is not worth keeping.
+const (
+	MinBitrate = 32
+	MaxBitrate = ogg.OpusMaxBitrate / 1000
+)
+
 // RecordAudio records the show's audio as Opus in Ogg, without Chrome.
 func (s *Service) RecordAudio(ctx context.Context, room string, o AudioOptions) (Egress, error) {
 	const op = "egress.RecordAudio"
 	if o.Bitrate == 0 {
 		o.Bitrate = 256
 	}
-	if o.Bitrate < 32 || o.Bitrate > 510 {
-		return Egress{}, errs.Invalid(op, "bitrate %d kbps is outside 32..510", o.Bitrate)
+	if o.Bitrate < MinBitrate || o.Bitrate > MaxBitrate {
+		return Egress{}, errs.Invalid(op, "bitrate %d kbps is outside %d..%d", o.Bitrate, MinBitrate, MaxBitrate)
 	}
 	key, err := s.keys.File(op, room, o.Filename, ".ogg")
 	if err != nil {

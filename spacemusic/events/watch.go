@@ -16,6 +16,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 
 	"github.com/spacemusic/streamkit/spacemusic/errs"
+	"github.com/spacemusic/streamkit/spacemusic/keys"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -812,7 +813,7 @@ func (w *Watch) diffEgress(t *truth, fresh func(string) bool) []Event {
 
 // OwnRecordingPrefix starts the IDs of recordings this module makes itself
 // (package capture's parts), which their maker Applies: a resync leaves them be.
-const OwnRecordingPrefix = "CA_"
+const OwnRecordingPrefix = keys.OwnPrefix
 
 func hasTrack(ts []Track, sid string) bool {
 	for _, t := range ts {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
+	"github.com/spacemusic/streamkit/spacemusic/internal/ogg"
 	"github.com/spacemusic/streamkit/spacemusic/internal/redact"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -47,7 +48,7 @@ func (s State) live() bool { return s == Buffering || s == Publishing }
 // because DTX turns quiet passages into silence.
 const (
 	DefaultAudioBitrate = 128_000
-	MaxAudioBitrate     = 510_000 // Opus' ceiling
+	MaxAudioBitrate     = ogg.OpusMaxBitrate
 	MinAudioBitrate     = 32_000
 )
 
@@ -427,15 +428,12 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 // ingress inactive while it still exists.
 func (s *Service) stop(ctx context.Context, op, id string) error {
 	// The update and the wait for its effect share one deadline, as one call.
-	ctx, cancel, err := s.c.Call(ctx, op, tokens.Grant{IngressAdmin: true})
-	if err != nil {
-		return err
-	}
+	ctx, cancel := s.c.Bound(ctx)
 	defer cancel()
 	if _, err := lk.Do(ctx, s.c, op, tokens.Grant{IngressAdmin: true}, s.api.UpdateIngress, &livekit.UpdateIngressRequest{IngressId: id}); err != nil {
 		return mapErr(op, err)
 	}
-	_, err = lk.Poll(ctx, op, func() (Ingress, bool, error) {
+	_, err := lk.Poll(ctx, op, func() (Ingress, bool, error) {
 		in, err := s.Get(ctx, id)
 		return in, err == nil && !in.State.live(), err
 	})

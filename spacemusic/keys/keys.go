@@ -34,6 +34,12 @@ const StampLayout = "2006-01-02T150405Z"
 // MaxSuffix is the longest suffix a caller may add to a key.
 const MaxSuffix = 64
 
+// OwnPrefix starts the IDs of recordings this module makes itself (the shows'
+// recorder, package capture: "CA_" and the key's ID), as egress's start with
+// EG_. The watched model's resync, which ends recordings LiveKit does not list,
+// leaves these alone.
+const OwnPrefix = "CA_"
+
 // MaxLen is S3's limit for object keys.
 const MaxLen = 1024
 

@@ -1,6 +1,6 @@
 // Package recordings is the show's archive: the bucket egress writes into (a
-// bucket we create keeps recordings 30 days by default, like the seed's MinIO
-// bucket), listed page by page with HLS runs as one recording each, opened for
+// bucket we create keeps recordings 30 days by default, as a show's MinIO
+// bucket usually does), listed page by page with HLS runs as one recording each, opened for
 // streaming and handed out as short-lived download links.
 package recordings
 
@@ -33,7 +33,7 @@ import (
 // bad input is ErrInvalidArgument. Messages never contain credentials.
 
 // Retention is how many days a bucket we create keeps recordings by default
-// (the seed's 30-day lifecycle).
+// (a 30-day lifecycle, MINIO_RETENTION_DAYS to change it).
 const Retention = 30
 
 // KeepForever as Config.RetentionDays sets no expiry rule (MINIO_RETENTION_DAYS=0).

@@ -100,10 +100,7 @@ func (s *Service) setMuted(ctx context.Context, op, room, identity string, muted
 		}
 	}
 	// One deadline for all the tracks, as before; each request is bounded by it.
-	ctx, cancel, err := s.admin(ctx, op, room)
-	if err != nil {
-		return nil, err
-	}
+	ctx, cancel := s.c.Bound(ctx)
 	defer cancel()
 	out := make([]Track, 0, len(sids))
 	for _, sid := range sids {

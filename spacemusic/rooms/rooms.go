@@ -148,14 +148,6 @@ func (s *Service) SetMetadata(ctx context.Context, name, metadata string) (Room,
 	return FromLiveKit(r), nil
 }
 
-// admin checks the room name and returns a call context with room-admin rights.
-func (s *Service) admin(ctx context.Context, op, room string) (context.Context, context.CancelFunc, error) {
-	if err := lk.Name(op, "room name", room); err != nil {
-		return nil, nil, err
-	}
-	return s.c.Call(ctx, op, tokens.Grant{RoomAdmin: true, Room: room})
-}
-
 // adminDo makes one request with room-admin rights, after checking the room name.
 func adminDo[Req, Res any](ctx context.Context, s *Service, op, room string, call func(context.Context, Req) (Res, error), req Req) (Res, error) {
 	if err := lk.Name(op, "room name", room); err != nil {

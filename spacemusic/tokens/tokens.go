@@ -36,7 +36,7 @@ var (
 
 // Lifetimes.
 const (
-	PerformerTTL       = 6 * time.Hour // the seed's dashboard: ttl '6h'
+	PerformerTTL       = 6 * time.Hour // a set and its sound check
 	ListenerTTL        = time.Hour     // default for listeners
 	MaxListenerTTL     = 24 * time.Hour
 	MonitorTTL         = 10 * time.Minute // default for an operator's monitor: enough to connect
@@ -123,7 +123,7 @@ func NewIssuer(apiKey, apiSecret string) (*Issuer, error) {
 // APIKey is the key tokens are issued under (their "iss").
 func (i *Issuer) APIKey() string { return i.key }
 
-// Performer mints the seed's token: join the room, publish, subscribe and send
+// Performer mints a performer's token: join the room, publish, subscribe and send
 // data; valid for 6 hours.
 func (i *Issuer) Performer(room, identity string, opts ...Option) (Token, error) {
 	return i.preset(room, identity, PerformerTTL, MaxTTL, Grant{

@@ -81,21 +81,11 @@ func HTTPURL(raw string) (string, error) {
 	return strings.TrimSuffix(u.String(), "/"), nil
 }
 
-// Call returns a context for one API request: bounded by the client's timeout and
-// carrying a short-lived token with exactly the grant the request needs.
-func (c *Client) Call(ctx context.Context, op string, grant tokens.Grant) (context.Context, context.CancelFunc, error) {
-	tok, err := c.Issuer.Issue(tokens.Options{Grant: grant, TTL: 10 * time.Minute})
-	if err != nil {
-		return nil, nil, &errs.Error{Op: op, Kind: errs.ErrUpstream, Message: err.Error()}
-	}
-	h := make(http.Header, 1)
-	h.Set("Authorization", "Bearer "+tok.JWT)
-	ctx, err = twirp.WithHTTPRequestHeaders(ctx, h)
-	if err != nil {
-		return nil, nil, &errs.Error{Op: op, Kind: errs.ErrUpstream, Message: err.Error()}
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	return ctx, cancel, nil
+// Bound bounds ctx by the client's timeout: several requests that make one
+// call (a wait after an update, a mute of each track) share one deadline. Each
+// request still gets its own token from Do.
+func (c *Client) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout)
 }
 
 type errString string
@@ -129,10 +119,19 @@ func Poll[T any](ctx context.Context, op string, check func() (T, bool, error)) 
 // with exactly grant, and maps any error with Map, so no call site can forget to.
 func Do[Req, Res any](ctx context.Context, c *Client, op string, grant tokens.Grant, call func(context.Context, Req) (Res, error), req Req) (Res, error) {
 	var zero Res
-	ctx, cancel, err := c.Call(ctx, op, grant)
+	// One token per request, with exactly the grant it needs, signed here and
+	// nowhere else (twirp's request headers are replaced, not merged).
+	tok, err := c.Issuer.Issue(tokens.Options{Grant: grant, TTL: 10 * time.Minute})
 	if err != nil {
-		return zero, err
+		return zero, &errs.Error{Op: op, Kind: errs.ErrUpstream, Message: err.Error()}
 	}
+	h := make(http.Header, 1)
+	h.Set("Authorization", "Bearer "+tok.JWT)
+	ctx, err = twirp.WithHTTPRequestHeaders(ctx, h)
+	if err != nil {
+		return zero, &errs.Error{Op: op, Kind: errs.ErrUpstream, Message: err.Error()}
+	}
+	ctx, cancel := c.Bound(ctx)
 	defer cancel()
 	res, err := call(ctx, req)
 	if err != nil {

@@ -9,6 +9,10 @@ import (
 	"errors"
 )
 
+// OpusMaxBitrate is Opus' ceiling in bits per second (RFC 6716: 510 kbit/s),
+// the one figure egress's and ingress's bounds are read from.
+const OpusMaxBitrate = 510_000
+
 // Page header flags.
 const (
 	Continued = 0x01 // the first packet began on an earlier page
