@@ -39,9 +39,14 @@ func (s *server) handleMetrics() handler {
 }
 
 func (s *server) handleListRooms() handler {
+	var encoded encodedRead
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if snap, ok := s.fromModel(w); ok {
-			writeJSON(w, http.StatusOK, snap.RoomList())
+			body, err := encoded.of(snap, func(snap *events.Snapshot) any { return snap.RoomList() })
+			if err != nil {
+				return err
+			}
+			writeJSONBytes(w, http.StatusOK, body)
 			return nil
 		}
 		rs, err := s.Rooms.List(r.Context())

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/spacemusic/streamkit/spacemusic"
@@ -145,11 +146,33 @@ func writeError(w http.ResponseWriter, err error) int {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	jsonHeaders(w)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeJSONBytes answers JSON encoded earlier (one encoding shared by many
+// answers), with writeJSON's headers and its trailing newline in body.
+func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
+	jsonHeaders(w)
+	w.Header()["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// Header values every answer shares (net/http never changes a value it is
+// given): no slice allocated per answer for them.
+var (
+	jsonType = []string{"application/json"}
+	noStore  = []string{"no-store"}
+	nosniff  = []string{"nosniff"}
+)
+
+func jsonHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Cache-Control"] = noStore
+	h["X-Content-Type-Options"] = nosniff
 }
 
 // decode reads exactly one JSON object into v, refusing unknown fields, then

@@ -10,9 +10,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic"
@@ -53,6 +55,34 @@ func (s *server) fromModel(w http.ResponseWriter) (*events.Snapshot, bool) {
 	w.Header().Set(revisionHeader, strconv.FormatUint(snap.Revision, 10))
 	w.Header().Set(ageHeader, strconv.FormatInt(time.Since(heard).Milliseconds(), 10))
 	return snap, true
+}
+
+// encodedRead keeps one read's JSON for the model's latest snapshot: every
+// page polling the same snapshot gets the same bytes, encoded once. Snapshots
+// are immutable and each change is a new one, so the pointer is the key (a
+// revision alone is not: the first sync of a shared log keeps its head's).
+type encodedRead struct {
+	last atomic.Pointer[encodedSnap]
+}
+
+type encodedSnap struct {
+	snap *events.Snapshot
+	body []byte
+}
+
+// of is v's JSON for snap, encoding v only when snap is new; concurrent first
+// readers of a snapshot may each encode it once.
+func (c *encodedRead) of(snap *events.Snapshot, v func(*events.Snapshot) any) ([]byte, error) {
+	if e := c.last.Load(); e != nil && e.snap == snap {
+		return e.body, nil
+	}
+	body, err := json.Marshal(v(snap))
+	if err != nil {
+		return nil, err
+	}
+	body = append(body, '\n') // as json.Encoder writes it
+	c.last.Store(&encodedSnap{snap, body})
+	return body, nil
 }
 
 // roomSession is the session ID the model holds for room, and whether it has one.

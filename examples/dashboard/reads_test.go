@@ -203,3 +203,26 @@ func (h *hookFront) release(t *testing.T) int {
 	}
 	return len(held)
 }
+
+// Pages polling the rooms list between two changes share one encoding of it;
+// the next snapshot is encoded anew, so nobody reads a list older than the
+// model (GET /api/rooms, encodedRead).
+func TestEachSnapshotIsEncodedOnce(t *testing.T) {
+	var enc encodedRead
+	encodings := 0
+	list := func(s *events.Snapshot) any { encodings++; return s.RoomList() }
+	first := &events.Snapshot{Revision: 7, Rooms: map[string]*events.Room{"jam": {Room: rooms.Room{Name: "jam"}}}}
+	for range 3 {
+		body, err := enc.of(first, list)
+		require.NoError(t, err)
+		assert.JSONEq(t, `[{"sid":"","name":"jam","numParticipants":0,"numPublishers":0,"emptyTimeout":0,"departureTimeout":0,"activeRecording":false,"createdAt":"0001-01-01T00:00:00Z"}]`, string(body))
+	}
+	assert.Equal(t, 1, encodings, "three reads of one snapshot")
+	// The same revision, other rooms (a shared log's first sync keeps its head's
+	// revision): a new snapshot is a new encoding.
+	second := &events.Snapshot{Revision: 7, Rooms: map[string]*events.Room{}}
+	body, err := enc.of(second, list)
+	require.NoError(t, err)
+	assert.Equal(t, "[]\n", string(body))
+	assert.Equal(t, 2, encodings)
+}

@@ -6,7 +6,6 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -23,14 +22,6 @@ func bodyOf[T any](r *http.Request) (*T, error) {
 	v := new(T)
 	return v, decode(r, v)
 }
-
-// Header values every answer shares (net/http never changes a value it is
-// given): no slice allocated per answer for them.
-var (
-	jsonType = []string{"application/json"}
-	noStore  = []string{"no-store"}
-	nosniff  = []string{"nosniff"}
-)
 
 var answers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
@@ -50,11 +41,7 @@ func writeToken(w http.ResponseWriter, t tokenResponse) {
 	b = append(b, `,"expiresAt":"`...)
 	b = t.ExpiresAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, "\"}\n"...)
-	h := w.Header()
-	h["Content-Type"], h["Cache-Control"], h["X-Content-Type-Options"] = jsonType, noStore, nosniff
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
-	w.WriteHeader(http.StatusCreated)
-	_, _ = w.Write(b)
+	writeJSONBytes(w, http.StatusCreated, b)
 	*bp = b
 	answers.Put(bp)
 }
