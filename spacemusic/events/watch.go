@@ -71,7 +71,7 @@ type Watch struct {
 	snap atomic.Pointer[Snapshot]
 
 	logMu   sync.Mutex
-	log     []Event       // the newest LogSize events that changed the model, in revision order
+	log     ring          // the newest LogSize events that changed the model, in revision order
 	dropped uint64        // revision of the newest event dropped from log
 	changed chan struct{} // closed and replaced whenever the model moves on
 
@@ -94,7 +94,7 @@ func NewWatch(l Lister, o Options) *Watch {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	w := &Watch{lister: l, opts: o, model: newModel(), changed: make(chan struct{})}
+	w := &Watch{lister: l, opts: o, model: newModel(), changed: make(chan struct{}), log: ring{size: o.LogSize}}
 	w.snap.Store(w.model.cur)
 	return w
 }
@@ -214,12 +214,9 @@ func (w *Watch) applyLocked(e Event, rev uint64) (Event, bool) {
 func (w *Watch) append(e Event) {
 	w.logMu.Lock()
 	defer w.logMu.Unlock()
-	if len(w.log) == w.opts.LogSize {
-		w.dropped = w.log[0].Revision
-		copy(w.log, w.log[1:])
-		w.log = w.log[:len(w.log)-1]
+	if gone, full := w.log.push(e); full {
+		w.dropped = gone.Revision
 	}
-	w.log = append(w.log, e)
 	w.moved()
 }
 
@@ -286,8 +283,8 @@ func (w *Watch) Timeline(ctx context.Context, room string, before uint64, limit 
 	w.logMu.Lock()
 	var picked []Event
 	more := false
-	for i := len(w.log) - 1; i >= 0; i-- {
-		e := w.log[i]
+	for i := w.log.len() - 1; i >= 0; i-- {
+		e := w.log.at(i)
 		if e.Room != room || (before > 0 && e.Revision >= before) {
 			continue
 		}
@@ -336,7 +333,7 @@ func (w *Watch) history(ctx context.Context, room string, max int) ([]Event, err
 	var all []Event
 	if w.opts.Log == nil {
 		w.logMu.Lock()
-		all = append(all, w.log...)
+		all = w.log.from(0)
 		w.logMu.Unlock()
 	} else {
 		var after uint64
@@ -397,8 +394,8 @@ func (w *Watch) since(after uint64) ([]Event, bool) {
 	if after < w.dropped || after < w.base.Load() {
 		return nil, true
 	}
-	i := sort.Search(len(w.log), func(i int) bool { return w.log[i].Revision > after })
-	return append([]Event(nil), w.log[i:]...), false
+	i := sort.Search(w.log.len(), func(i int) bool { return w.log.at(i).Revision > after })
+	return w.log.from(i), false
 }
 
 // Corrections counts, by kind, the events a resync had to emit because a webhook
@@ -759,53 +756,60 @@ func (w *Watch) diff(t *truth, start uint64) []Event {
 }
 
 func (w *Watch) diffIngress(t *truth, fresh func(string) bool) []Event {
-	cur, out := w.model.cur, []Event(nil)
-	for _, id := range sortedKeys(cur.Ingresses) {
-		if _, ok := t.ingress[id]; !ok && !fresh("in/"+id) {
-			in := cur.Ingresses[id]
-			out = append(out, Event{Kind: IngestRemoved, Room: in.Room, Ingest: &in})
-		}
-	}
-	for _, id := range sortedKeys(t.ingress) {
-		in := ingestFrom(t.ingress[id])
-		old, ok := cur.Ingresses[id]
-		if fresh("in/"+id) || (ok && old.same(in)) {
-			continue
-		}
-		kind := IngestUpdated
-		switch {
-		case in.Live() && !old.Live():
-			kind = IngestLive
-		case !in.Live() && old.Live():
-			kind = IngestEnded
-		}
-		out = append(out, Event{Kind: kind, Room: in.Room, Ingest: &in})
-	}
-	return out
+	return diffByID(w.model.cur.Ingresses, t.ingress, "in/", fresh, nil,
+		func(in IngestState) Event { return Event{Kind: IngestRemoved, Room: in.Room, Ingest: &in} },
+		func(old IngestState, had bool, li *livekit.IngressInfo) (Event, bool) {
+			in := ingestFrom(li)
+			if had && old.same(in) {
+				return Event{}, false
+			}
+			kind := IngestUpdated
+			switch {
+			case in.Live() && !old.Live():
+				kind = IngestLive
+			case !in.Live() && old.Live():
+				kind = IngestEnded
+			}
+			return Event{Kind: kind, Room: in.Room, Ingest: &in}, true
+		})
 }
 
 func (w *Watch) diffEgress(t *truth, fresh func(string) bool) []Event {
-	cur, out := w.model.cur, []Event(nil)
-	for _, id := range sortedKeys(cur.Recordings) {
-		if strings.HasPrefix(id, OwnRecordingPrefix) {
-			continue // not egress's: LiveKit's list never has it
-		}
-		if _, ok := t.egress[id]; !ok && !fresh("eg/"+id) {
-			r := cur.Recordings[id]
-			out = append(out, Event{Kind: RecordingEnded, Room: r.Room, Recording: &r})
+	return diffByID(w.model.cur.Recordings, t.egress, "eg/", fresh,
+		func(id string) bool { return strings.HasPrefix(id, OwnRecordingPrefix) }, // not egress's: LiveKit's list never has it
+		func(r Recording) Event { return Event{Kind: RecordingEnded, Room: r.Room, Recording: &r} },
+		func(old Recording, had bool, li *livekit.EgressInfo) (Event, bool) {
+			r := recordingFrom(li)
+			switch {
+			case !had:
+				return Event{Kind: RecordingStarted, Room: r.Room, Recording: &r}, true
+			case old.Status != r.Status:
+				return Event{Kind: RecordingUpdated, Room: r.Room, Recording: &r}, true
+			}
+			return Event{}, false
+		})
+}
+
+// diffByID is the resync's comparison of things the model holds by ID with
+// what LiveKit lists: each held one no longer listed is gone, each listed one
+// is told to changed (which says whether it is news). IDs a webhook touched
+// while the listing ran (fresh, under prefix) are left alone, and so are the
+// held ones notListed says LiveKit never lists.
+func diffByID[H, L any](held map[string]H, listed map[string]L, prefix string, fresh, notListed func(string) bool,
+	gone func(H) Event, changed func(old H, had bool, now L) (Event, bool)) []Event {
+	var out []Event
+	for _, id := range sortedKeys(held) {
+		if _, ok := listed[id]; !ok && !fresh(prefix+id) && (notListed == nil || !notListed(id)) {
+			out = append(out, gone(held[id]))
 		}
 	}
-	for _, id := range sortedKeys(t.egress) {
-		r := recordingFrom(t.egress[id])
-		old, ok := cur.Recordings[id]
-		if fresh("eg/" + id) {
+	for _, id := range sortedKeys(listed) {
+		if fresh(prefix + id) {
 			continue
 		}
-		switch {
-		case !ok:
-			out = append(out, Event{Kind: RecordingStarted, Room: r.Room, Recording: &r})
-		case old.Status != r.Status:
-			out = append(out, Event{Kind: RecordingUpdated, Room: r.Room, Recording: &r})
+		old, had := held[id]
+		if e, ok := changed(old, had, listed[id]); ok {
+			out = append(out, e)
 		}
 	}
 	return out
