@@ -16,13 +16,17 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/spacemusic/streamkit/internal/stack"
 	"github.com/spacemusic/streamkit/spacemusic"
-	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
+
+// devStack starts a real LiveKit stack on loopback for -dev and returns its
+// config, the Redis URL for the event log, and how to stop it. Only a binary
+// built with -tags dev has one (dev.go): the production binary does not link
+// the process launcher.
+var devStack func(log *slog.Logger, webhook string) (cfg spacemusic.Config, redisURL string, stop func(), err error)
 
 // run is the whole program; main only supplies the process's context (cancelled
 // by SIGINT/SIGTERM), arguments, environment and output.
@@ -47,13 +51,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer ln.Close()
 	cfg := spacemusic.ConfigFromGetenv(getenv)
 	if s.Dev {
+		if devStack == nil {
+			return errors.New("-dev: this dashboard was built without dev mode (scripts/dev builds it with -tags dev)")
+		}
 		log.Warn("DEV MODE: NO AUTHENTICATION. A local LiveKit runs for this process only; never expose this server.")
-		st := stack.New()
-		defer st.Close() // stops every process it started, after the server has shut down
 		hook := fmt.Sprintf("http://127.0.0.1:%d/api/webhooks/livekit", ln.Addr().(*net.TCPAddr).Port)
-		if cfg, s.RedisURL, err = devStack(st, log, hook); err != nil {
+		var stop func()
+		if cfg, s.RedisURL, stop, err = devStack(log, hook); err != nil {
 			return err
 		}
+		defer stop() // stops every process it started, after the server has shut down
 	}
 	cfg.Timeout = s.LiveKitTimeout
 	sm, err := spacemusic.New(cfg)
@@ -121,63 +128,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// devStack starts the real stack on loopback: LiveKit and Redis, and LiveKit
-// Ingress, Egress and MinIO when they are installed (scripts/dev installs them;
-// scripts/dev --light does not). A component that is missing is left out with a
-// warning naming what stops working; any other failure stops start-up.
-func devStack(st *stack.Stack, log *slog.Logger, webhook string) (spacemusic.Config, string, error) {
-	fail := func(what string, err error) (spacemusic.Config, string, error) {
-		return spacemusic.Config{}, "", fmt.Errorf("dev mode: starting %s: %w", what, err)
-	}
-	redis, err := st.Redis()
-	if err != nil {
-		return fail("Redis", err)
-	}
-	var missing *stack.MissingError
-	ing, err := stack.PlanIngress()
-	if err != nil {
-		return fail("Ingress", err)
-	}
-	if _, err := stack.Binary("ingress", "ingress"); errors.As(err, &missing) {
-		log.Warn("dev mode: running without LiveKit Ingress; /api/ingress will answer errors", "why", err.Error())
-		ing = nil
-	}
-	o := stack.LiveKitOptions{Redis: redis, RemoteUnmute: true, Webhooks: []string{webhook}}
-	redisURL := "redis://" + redis // the event log shares LiveKit's Redis
-	if ing != nil {
-		o.RTMPBase, o.WHIPBase = ing.RTMPBase, ing.WHIPBase
-	}
-	lk, err := st.LiveKit(o)
-	if err != nil {
-		return fail("LiveKit", err)
-	}
-	log.Info("dev mode: LiveKit is up", "url", lk.URL, "redis", redis, "apiKey", lk.APIKey)
-	if ing != nil {
-		if err := st.StartIngress(ing, lk); err != nil {
-			return fail("Ingress", err)
-		}
-		log.Info("dev mode: LiveKit Ingress is up", "rtmp", ing.RTMPBase, "whip", ing.WHIPBase, "health", ing.HealthURL)
-	}
-	cfg := spacemusic.Config{URL: lk.URL, PublicURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret}
-	m, err := st.MinIO()
-	if errors.As(err, &missing) {
-		log.Warn("dev mode: running without Egress and MinIO; /api/egress and /api/recordings answer not_configured", "why", err.Error())
-		return cfg, redisURL, nil
-	} else if err != nil {
-		return fail("MinIO", err)
-	}
-	eg, err := st.Egress(lk)
-	if errors.As(err, &missing) {
-		log.Warn("dev mode: running without Egress and MinIO; /api/egress and /api/recordings answer not_configured", "why", err.Error())
-		return cfg, redisURL, nil
-	} else if err != nil {
-		return fail("Egress", err)
-	}
-	cfg.Storage = egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
-	log.Info("dev mode: Egress and MinIO are up", "storage", cfg.Storage, "egressHealth", eg.HealthURL)
-	return cfg, redisURL, nil
 }
 
 // showsOn is the shows service on sm's services, following the live model.

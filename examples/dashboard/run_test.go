@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -246,4 +247,26 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 	for _, rt := range (&server{}).routes() {
 		assert.Contains(t, string(readme), rt.path, "README.md lacks the route %s", rt.path)
 	}
+}
+
+// The production binary does not carry the dev launcher (it starts processes
+// from a cache of binaries): only a build with -tags dev, as scripts/dev makes,
+// links internal/stack, and a binary without it refuses -dev by saying so.
+func TestTheProductionBinaryLeavesTheLauncherOut(t *testing.T) {
+	const launcher = "github.com/spacemusic/streamkit/internal/stack"
+	deps := func(tags ...string) []string {
+		t.Helper()
+		out, err := exec.Command("go", append(append([]string{"list", "-deps"}, tags...), ".")...).Output()
+		require.NoError(t, err)
+		return strings.Fields(string(out))
+	}
+	assert.NotContains(t, deps(), launcher, "the production build")
+	assert.Contains(t, deps("-tags", "dev"), launcher, "scripts/dev's build")
+
+	saved := devStack
+	t.Cleanup(func() { devStack = saved })
+	devStack = nil
+	err := run(context.Background(), []string{"dashboard", "-dev", "-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "built without dev mode (scripts/dev builds it with -tags dev)")
 }
