@@ -164,12 +164,13 @@ func New(cfg Config) (*Client, error) {
 		}}
 	}
 	base, _ := lk.HTTPURL(cfg.URL) // validated above
-	lkcfg := lk.Config{URL: cfg.URL, APIKey: cfg.APIKey, APISecret: cfg.APISecret, Timeout: cfg.Timeout, HTTPClient: cfg.HTTPClient}
-	rs, err := rooms.New(lkcfg)
+	issuer, err := tokens.NewIssuer(cfg.APIKey, cfg.APISecret)
 	if err != nil {
 		return nil, err
 	}
-	issuer, err := tokens.NewIssuer(cfg.APIKey, cfg.APISecret)
+	// One issuer for every service: the key pair is checked and held once.
+	lkcfg := lk.Config{URL: cfg.URL, APIKey: cfg.APIKey, APISecret: cfg.APISecret, Timeout: cfg.Timeout, HTTPClient: cfg.HTTPClient, Issuer: issuer}
+	rs, err := rooms.New(lkcfg)
 	if err != nil {
 		return nil, err
 	}

@@ -22,11 +22,11 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
-// devStack starts a real LiveKit stack on loopback for -dev and returns its
-// config, the Redis URL for the event log, and how to stop it. Only a binary
-// built with -tags dev has one (dev.go): the production binary does not link
-// the process launcher.
-var devStack func(log *slog.Logger, webhook string) (cfg spacemusic.Config, redisURL string, stop func(), err error)
+// devStack starts a real LiveKit stack on loopback for -dev and returns it as
+// the environment the dashboard reads (LIVEKIT_*, REDIS_URL, MINIO_*), and how
+// to stop it. Only a binary built with -tags dev has one (dev.go): the
+// production binary does not link the process launcher.
+var devStack func(log *slog.Logger, webhook string) (env map[string]string, stop func(), err error)
 
 // run is the whole program; main only supplies the process's context (cancelled
 // by SIGINT/SIGTERM), arguments, environment and output.
@@ -56,11 +56,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 		log.Warn("DEV MODE: NO AUTHENTICATION. A local LiveKit runs for this process only; never expose this server.")
 		hook := fmt.Sprintf("http://127.0.0.1:%d/api/webhooks/livekit", ln.Addr().(*net.TCPAddr).Port)
-		var stop func()
-		if cfg, s.RedisURL, stop, err = devStack(log, hook); err != nil {
+		env, stop, err := devStack(log, hook)
+		if err != nil {
 			return err
 		}
 		defer stop() // stops every process it started, after the server has shut down
+		cfg, s.RedisURL = spacemusic.ConfigFromGetenv(func(k string) string { return env[k] }), env["REDIS_URL"]
 	}
 	cfg.Timeout = s.LiveKitTimeout
 	sm, err := spacemusic.New(cfg)

@@ -4,31 +4,30 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-
-	"github.com/spacemusic/streamkit/spacemusic"
-	"github.com/spacemusic/streamkit/spacemusic/egress"
 )
 
-// Dashboard starts the stack a dashboard in dev mode runs on (see devStack) and
-// returns its config, the Redis URL for the shared event log, and how to stop
-// every process it started.
-func Dashboard(log *slog.Logger, webhook string) (cfg spacemusic.Config, redisURL string, stop func(), err error) {
+// Dashboard starts the stack a dashboard in dev mode runs on (see devStack)
+// and returns it as the environment a dashboard reads in production
+// (LIVEKIT_*, REDIS_URL, MINIO_* when Egress and MinIO run), and how to stop
+// every process it started. (Plain values: this package imports none of the
+// library, whose tests run on it.)
+func Dashboard(log *slog.Logger, webhook string) (map[string]string, func(), error) {
 	st := New()
-	cfg, redisURL, err = devStack(st, log, webhook)
+	env, err := devStack(st, log, webhook)
 	if err != nil {
 		st.Close()
-		return spacemusic.Config{}, "", nil, err
+		return nil, nil, err
 	}
-	return cfg, redisURL, st.Close, nil
+	return env, st.Close, nil
 }
 
 // devStack starts the real stack on loopback: LiveKit and Redis, and LiveKit
 // Ingress, Egress and MinIO when they are installed (scripts/dev installs them;
 // scripts/dev --light does not). A component that is missing is left out with a
 // warning naming what stops working; any other failure stops start-up.
-func devStack(st *Stack, log *slog.Logger, webhook string) (spacemusic.Config, string, error) {
-	fail := func(what string, err error) (spacemusic.Config, string, error) {
-		return spacemusic.Config{}, "", fmt.Errorf("dev mode: starting %s: %w", what, err)
+func devStack(st *Stack, log *slog.Logger, webhook string) (map[string]string, error) {
+	fail := func(what string, err error) (map[string]string, error) {
+		return nil, fmt.Errorf("dev mode: starting %s: %w", what, err)
 	}
 	redis, err := st.Redis()
 	if err != nil {
@@ -44,7 +43,6 @@ func devStack(st *Stack, log *slog.Logger, webhook string) (spacemusic.Config, s
 		ing = nil
 	}
 	o := LiveKitOptions{Redis: redis, RemoteUnmute: true, Webhooks: []string{webhook}}
-	redisURL := "redis://" + redis // the event log shares LiveKit's Redis
 	if ing != nil {
 		o.RTMPBase, o.WHIPBase = ing.RTMPBase, ing.WHIPBase
 	}
@@ -59,22 +57,23 @@ func devStack(st *Stack, log *slog.Logger, webhook string) (spacemusic.Config, s
 		}
 		log.Info("dev mode: LiveKit Ingress is up", "rtmp", ing.RTMPBase, "whip", ing.WHIPBase, "health", ing.HealthURL)
 	}
-	cfg := spacemusic.Config{URL: lk.URL, PublicURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret}
+	env := map[string]string{"LIVEKIT_URL": lk.URL, "LIVEKIT_WS_URL": lk.WSURL, "LIVEKIT_API_KEY": lk.APIKey, "LIVEKIT_API_SECRET": lk.APISecret,
+		"REDIS_URL": "redis://" + redis} // the event log shares LiveKit's Redis
 	m, err := st.MinIO()
 	if errors.As(err, &missing) {
 		log.Warn("dev mode: running without Egress and MinIO; /api/egress and /api/recordings answer not_configured", "why", err.Error())
-		return cfg, redisURL, nil
+		return env, nil
 	} else if err != nil {
 		return fail("MinIO", err)
 	}
 	eg, err := st.Egress(lk)
 	if errors.As(err, &missing) {
 		log.Warn("dev mode: running without Egress and MinIO; /api/egress and /api/recordings answer not_configured", "why", err.Error())
-		return cfg, redisURL, nil
+		return env, nil
 	} else if err != nil {
 		return fail("Egress", err)
 	}
-	cfg.Storage = egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
-	log.Info("dev mode: Egress and MinIO are up", "storage", cfg.Storage, "egressHealth", eg.HealthURL)
-	return cfg, redisURL, nil
+	env["MINIO_ENDPOINT"], env["MINIO_BUCKET"], env["MINIO_ACCESS_KEY"], env["MINIO_SECRET_KEY"] = m.Endpoint, "recordings", m.AccessKey, m.SecretKey
+	log.Info("dev mode: Egress and MinIO are up", slog.Group("storage", "endpoint", m.Endpoint, "bucket", "recordings"), "egressHealth", eg.HealthURL)
+	return env, nil
 }

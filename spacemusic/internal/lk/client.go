@@ -26,6 +26,9 @@ type Config struct {
 	Timeout   time.Duration // per call; DefaultTimeout when zero
 	// HTTPClient carries the requests; a shared client keeps connections warm.
 	HTTPClient *http.Client
+	// Issuer signs the requests' tokens: the facade's one Issuer, shared by
+	// every service; one is made from APIKey and APISecret when nil.
+	Issuer *tokens.Issuer
 }
 
 // Client is the authenticated connection services share.
@@ -42,9 +45,11 @@ func NewClient(op string, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, errs.Invalid(op, "URL: %v", err)
 	}
-	issuer, err := tokens.NewIssuer(cfg.APIKey, cfg.APISecret)
-	if err != nil {
-		return nil, errs.Invalid(op, "%v", err)
+	issuer := cfg.Issuer
+	if issuer == nil {
+		if issuer, err = tokens.NewIssuer(cfg.APIKey, cfg.APISecret); err != nil {
+			return nil, errs.Invalid(op, "%v", err)
+		}
 	}
 	c := &Client{BaseURL: base, HTTP: cfg.HTTPClient, Issuer: issuer, timeout: cfg.Timeout}
 	if c.HTTP == nil {
