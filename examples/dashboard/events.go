@@ -42,42 +42,15 @@ func (s *server) handleWebhook() handler {
 // of kind "reset" and should reload what it shows.
 func (s *server) handleEvents() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		room := r.URL.Query().Get("room")
-		if room != "" {
-			if err := rooms.CheckName(room); err != nil {
-				return err
-			}
+		q, err := streamQueryOf(r, s.Events.Snapshot().Revision)
+		if err != nil {
+			return err
 		}
-		after := s.Events.Snapshot().Revision
-		q := r.URL.Query()
-		for _, v := range []string{r.Header.Get("Last-Event-ID"), q.Get("after")} {
-			if v == "" {
-				continue
-			}
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				return badRequest("Last-Event-ID and after must be a revision this server sent")
-			}
-			after = n
+		release, err := s.admitStream(r)
+		if err != nil {
+			return err
 		}
-		follow := true
-		if v := q.Get("follow"); v != "" {
-			var err error
-			if follow, err = strconv.ParseBool(v); err != nil {
-				return badRequest("follow must be true or false")
-			}
-		}
-		if s.streams.Add(1) > maxStreams {
-			s.streams.Add(-1)
-			return &apiError{http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("at most %d event streams are open at once", maxStreams)}
-		}
-		defer s.streams.Add(-1)
-		// And one viewer may not take the whole of it.
-		who := s.principal(r)
-		if !s.streamsBy.take(who, s.Settings.StreamsPerPrincipal) {
-			return &apiError{http.StatusTooManyRequests, "too_many_streams", fmt.Sprintf("at most %d event streams per user are open at once (DASHBOARD_STREAMS_PER_PRINCIPAL)", s.Settings.StreamsPerPrincipal)}
-		}
-		defer s.streamsBy.give(who)
+		defer release()
 
 		// The stream ends with the client, or when the server shuts down (its
 		// graceful shutdown would otherwise wait for every open page).
@@ -105,50 +78,111 @@ func (s *server) handleEvents() handler {
 			}
 			return rc.Flush() == nil
 		}
-		if !send("retry: 2000\n: revision " + strconv.FormatUint(after, 10) + "\n\n") {
-			return nil
+		if send("retry: 2000\n: revision " + strconv.FormatUint(q.after, 10) + "\n\n") {
+			s.stream(sctx, q, send)
 		}
-		for {
-			var evs []events.Event
-			var err error
-			if follow {
-				ctx, cancel := context.WithTimeout(sctx, heartbeat)
-				evs, err = s.Events.Wait(ctx, after)
-				cancel()
-			} else {
-				evs, err = s.Events.Since(sctx, after) // what is kept now, without waiting
+		return nil
+	}
+}
+
+// streamQuery is what an event stream asks for: one room's events (all when
+// empty), after which revision, and whether to wait for more.
+type streamQuery struct {
+	room   string
+	after  uint64
+	follow bool
+}
+
+// streamQueryOf reads ?room=, Last-Event-ID or ?after= (now when neither) and
+// ?follow= (true unless said).
+func streamQueryOf(r *http.Request, now uint64) (streamQuery, error) {
+	q := r.URL.Query()
+	out := streamQuery{room: q.Get("room"), after: now, follow: true}
+	if out.room != "" {
+		if err := rooms.CheckName(out.room); err != nil {
+			return out, err
+		}
+	}
+	for _, v := range []string{r.Header.Get("Last-Event-ID"), q.Get("after")} {
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return out, badRequest("Last-Event-ID and after must be a revision this server sent")
+		}
+		out.after = n
+	}
+	if v := q.Get("follow"); v != "" {
+		var err error
+		if out.follow, err = strconv.ParseBool(v); err != nil {
+			return out, badRequest("follow must be true or false")
+		}
+	}
+	return out, nil
+}
+
+// admitStream holds one of the server's event streams and one of the caller's,
+// or answers 429; release gives them back.
+func (s *server) admitStream(r *http.Request) (release func(), err error) {
+	if s.streams.Add(1) > maxStreams {
+		s.streams.Add(-1)
+		return nil, &apiError{http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("at most %d event streams are open at once", maxStreams)}
+	}
+	// And one viewer may not take the whole of it.
+	who := s.principal(r)
+	if !s.streamsBy.take(who, s.Settings.StreamsPerPrincipal) {
+		s.streams.Add(-1)
+		return nil, &apiError{http.StatusTooManyRequests, "too_many_streams", fmt.Sprintf("at most %d event streams per user are open at once (DASHBOARD_STREAMS_PER_PRINCIPAL)", s.Settings.StreamsPerPrincipal)}
+	}
+	return func() { s.streamsBy.give(who); s.streams.Add(-1) }, nil
+}
+
+// stream sends the model's events after q.after until the client goes, the
+// server stops or (without follow) what is kept now has been sent: a ping
+// each heartbeat, a reset when the events asked for are gone.
+func (s *server) stream(ctx context.Context, q streamQuery, send func(string) bool) {
+	after := q.after
+	for {
+		var evs []events.Event
+		var err error
+		if q.follow {
+			wctx, cancel := context.WithTimeout(ctx, heartbeat)
+			evs, err = s.Events.Wait(wctx, after)
+			cancel()
+		} else {
+			evs, err = s.Events.Since(ctx, after) // what is kept now, without waiting
+		}
+		switch {
+		case ctx.Err() != nil:
+			return // the client went away, or the server is stopping
+		case errors.Is(err, context.DeadlineExceeded):
+			if !send(": ping\n\n") {
+				return
 			}
-			switch {
-			case sctx.Err() != nil:
-				return nil // the client went away, or the server is stopping
-			case errors.Is(err, context.DeadlineExceeded):
-				if !send(": ping\n\n") {
-					return nil
-				}
+			continue
+		case errors.Is(err, events.ErrGone):
+			after = s.Events.Snapshot().Revision
+			if !send(fmt.Sprintf("id: %d\ndata: {\"kind\":\"reset\",\"revision\":%d}\n\n", after, after)) {
+				return
+			}
+			continue
+		case err != nil:
+			s.Log.Warn("event stream ended", "error", err.Error())
+			return
+		}
+		for _, e := range evs {
+			after = e.Revision
+			if q.room != "" && e.Room != q.room {
 				continue
-			case errors.Is(err, events.ErrGone):
-				after = s.Events.Snapshot().Revision
-				if !send(fmt.Sprintf("id: %d\ndata: {\"kind\":\"reset\",\"revision\":%d}\n\n", after, after)) {
-					return nil
-				}
-				continue
-			case err != nil:
-				s.Log.Warn("event stream ended", "error", err.Error())
-				return nil
 			}
-			for _, e := range evs {
-				after = e.Revision
-				if room != "" && e.Room != room {
-					continue
-				}
-				b, _ := json.Marshal(e)
-				if !send(fmt.Sprintf("id: %d\ndata: %s\n\n", e.Revision, b)) {
-					return nil
-				}
+			b, _ := json.Marshal(e)
+			if !send(fmt.Sprintf("id: %d\ndata: %s\n\n", e.Revision, b)) {
+				return
 			}
-			if !follow {
-				return nil
-			}
+		}
+		if !q.follow {
+			return
 		}
 	}
 }

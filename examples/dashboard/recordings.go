@@ -86,18 +86,9 @@ func (s *server) handleListRecordings() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		ctx := r.Context()
-		ttl := recordings.DefaultLinkTTL
-		if v := q.Get("linkTtl"); v != "" {
-			secs, err := strconv.Atoi(v)
-			if err != nil || secs < 1 || time.Duration(secs)*time.Second > recordings.MaxLinkTTL {
-				return badRequest("linkTtl is seconds, from 1 to %d", int(recordings.MaxLinkTTL.Seconds()))
-			}
-			ttl = time.Duration(secs) * time.Second
-			// A presigned link outlives the account that asked for it: the
-			// less a role may do, the sooner its links end.
-			if most := linkTTLOf(userFrom(ctx).Role); ttl > most {
-				return &apiError{http.StatusBadRequest, "link_ttl_too_long", fmt.Sprintf("your role's download links last at most %d seconds", int(most.Seconds()))}
-			}
+		ttl, err := linkTTLQuery(q, userFrom(ctx).Role)
+		if err != nil {
+			return err
 		}
 		opts, err := listQuery(q)
 		if err != nil {
@@ -114,24 +105,7 @@ func (s *server) handleListRecordings() handler {
 		if err != nil {
 			return err
 		}
-		// One ListEgress for every duration, never one call per file.
-		type written struct {
-			id  string
-			dur time.Duration
-		}
-		byKey := map[string]written{}
-		if len(page.Recordings) > 0 { // the route needs recordingService: Egress is there
-			if eg, err := s.Egress.List(ctx, egress.ListOptions{Room: opts.Room}); err == nil {
-				for _, e := range eg {
-					for _, f := range e.Files {
-						byKey[f.Key] = written{e.ID, f.Duration}
-					}
-					for _, p := range e.Playlists {
-						byKey[p.Key] = written{e.ID, p.Duration}
-					}
-				}
-			} // durations are a nicety: a LiveKit hiccup must not hide the archive
-		}
+		byKey := s.writtenBy(ctx, opts.Room, len(page.Recordings) > 0)
 		overHTTPS := s.cameOverHTTPS(r)
 		out := make([]recording, 0, len(page.Recordings))
 		expires := time.Now().Add(ttl).UTC()
@@ -164,6 +138,55 @@ func (s *server) handleListRecordings() handler {
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
+}
+
+// linkTTLQuery reads ?linkTtl= (seconds) within what role may have: a
+// presigned link outlives the account that asked for it, so the less a role
+// may do, the sooner its links end.
+func linkTTLQuery(q url.Values, r role) (time.Duration, error) {
+	v := q.Get("linkTtl")
+	if v == "" {
+		return recordings.DefaultLinkTTL, nil
+	}
+	secs, err := strconv.Atoi(v)
+	if err != nil || secs < 1 || time.Duration(secs)*time.Second > recordings.MaxLinkTTL {
+		return 0, badRequest("linkTtl is seconds, from 1 to %d", int(recordings.MaxLinkTTL.Seconds()))
+	}
+	ttl := time.Duration(secs) * time.Second
+	if most := linkTTLOf(r); ttl > most {
+		return 0, &apiError{http.StatusBadRequest, "link_ttl_too_long", fmt.Sprintf("your role's download links last at most %d seconds", int(most.Seconds()))}
+	}
+	return ttl, nil
+}
+
+// written is which egress wrote a recording, and how long it said it is.
+type written struct {
+	id  string
+	dur time.Duration
+}
+
+// writtenBy is the room's egresses' files and playlists by key, from one
+// ListEgress for every duration (never one call per file); none when there is
+// no page to fill. Durations are a nicety: a LiveKit hiccup must not hide the
+// archive, so a failed list is no durations.
+func (s *server) writtenBy(ctx context.Context, room string, want bool) map[string]written {
+	byKey := map[string]written{}
+	if !want { // the route needs recordingService: Egress is there
+		return byKey
+	}
+	eg, err := s.Egress.List(ctx, egress.ListOptions{Room: room})
+	if err != nil {
+		return byKey
+	}
+	for _, e := range eg {
+		for _, f := range e.Files {
+			byKey[f.Key] = written{e.ID, f.Duration}
+		}
+		for _, p := range e.Playlists {
+			byKey[p.Key] = written{e.ID, p.Duration}
+		}
+	}
+	return byKey
 }
 
 // cameOverHTTPS: TLS here, or at the proxy in front of us. X-Forwarded-Proto
