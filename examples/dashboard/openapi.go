@@ -59,6 +59,42 @@ func operation(rt route, path string) map[string]any {
 	if rt.stricter != nil {
 		op["x-role-rules"] = rt.stricter.doc
 	}
+	if params := parametersOf(rt, path); params != nil {
+		op["parameters"] = params
+	}
+	if rt.request != nil {
+		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+			"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.request))}}}
+	}
+	responses := successesOf(rt)
+	fail := func(status int, desc string) {
+		responses[strconv.Itoa(status)] = map[string]any{"description": desc,
+			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+	}
+	accessFailures(rt, op, fail)
+	switch rt.role {
+	case signed:
+		// The signature is the authentication (events.Receiver answers these).
+		op["requestBody"] = map[string]any{"required": true, "description": "LiveKit's webhook event, signed in the Authorization header",
+			"content": map[string]any{"application/webhook+json": map[string]any{"schema": map[string]any{"type": "object"}}}}
+		fail(400, "signed, but not a webhook event (invalid_argument)")
+		fail(401, "no, garbled, expired or wrong signature, unknown key, or a body changed after signing (unauthenticated)")
+		fail(413, "body too large (body_too_large)")
+		fail(415, "not application/webhook+json (unsupported_media_type)")
+		fail(501, "the live model is not configured on this dashboard (not_configured)")
+		fail(503, "the shared event log cannot take it now; LiveKit retries (events_unavailable)")
+	case public:
+		fail(400, "an API key in the query (api_key_in_query): send X-API-Key")
+	case scrape:
+	default:
+		callFailures(rt, path, fail)
+	}
+	op["responses"] = responses
+	return op
+}
+
+// parametersOf is rt's path parameters (path is one of its paths) and query.
+func parametersOf(rt route, path string) []any {
 	var params []any
 	for _, seg := range strings.Split(path, "/") {
 		if strings.HasPrefix(seg, "{") {
@@ -79,14 +115,12 @@ func operation(rt route, path string) map[string]any {
 		params = append(params, map[string]any{"name": q.name, "in": "query", "required": q.required,
 			"description": q.help, "schema": map[string]any{"type": "string"}})
 	}
-	if params != nil {
-		op["parameters"] = params
-	}
-	if rt.request != nil {
-		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-			"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.request))}}}
-	}
+	return params
+}
 
+// successesOf is rt's answers that are not errors: its status (and okToo), the
+// ranges a download answers, health's 503 with the same body.
+func successesOf(rt route) map[string]any {
 	ok := map[string]any{"description": "success"}
 	switch {
 	case len(rt.contentTypes) > 0:
@@ -121,10 +155,16 @@ func operation(rt route, path string) map[string]any {
 		responses["416"] = map[string]any{"description": "the range is outside the recording",
 			"content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}}
 	}
-	fail := func(status int, desc string) {
-		responses[strconv.Itoa(status)] = map[string]any{"description": desc,
-			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+	if rt.path == "/api/health" {
+		responses["503"] = map[string]any{"description": "LiveKit unreachable or refusing our credentials; livekit names the failed check",
+			"content": ok["content"]}
 	}
+	return responses
+}
+
+// accessFailures is who may call rt: its security schemes and the 421, 429,
+// 401 and 403 answers.
+func accessFailures(rt route, op map[string]any, fail func(int, string)) {
 	fail(429, "rate limited (rate_limited); see Retry-After"+perPrincipalCap(rt))
 	fail(421, "dev mode only: the Host header is not loopback, e.g. a DNS-rebinding page (host_not_loopback)")
 	switch rt.role {
@@ -145,30 +185,10 @@ func operation(rt route, path string) map[string]any {
 		}
 		fail(403, "the caller's role is not enough (forbidden): needs "+need)
 	}
-	if rt.path == "/api/health" {
-		responses["503"] = map[string]any{"description": "LiveKit unreachable or refusing our credentials; livekit names the failed check",
-			"content": ok["content"]}
-	}
-	if rt.role == signed {
-		// The signature is the authentication (events.Receiver answers these).
-		op["requestBody"] = map[string]any{"required": true, "description": "LiveKit's webhook event, signed in the Authorization header",
-			"content": map[string]any{"application/webhook+json": map[string]any{"schema": map[string]any{"type": "object"}}}}
-		fail(400, "signed, but not a webhook event (invalid_argument)")
-		fail(401, "no, garbled, expired or wrong signature, unknown key, or a body changed after signing (unauthenticated)")
-		fail(413, "body too large (body_too_large)")
-		fail(415, "not application/webhook+json (unsupported_media_type)")
-		fail(501, "the live model is not configured on this dashboard (not_configured)")
-		fail(503, "the shared event log cannot take it now; LiveKit retries (events_unavailable)")
-		op["responses"] = responses
-		return op
-	}
-	if rt.role == public || rt.role == scrape {
-		if rt.role == public {
-			fail(400, "an API key in the query (api_key_in_query): send X-API-Key")
-		}
-		op["responses"] = responses
-		return op
-	}
+}
+
+// callFailures is what a signed-in call to the API may answer besides access.
+func callFailures(rt route, path string, fail func(int, string)) {
 	fail(400, "invalid input (invalid_argument, malformed_json, unknown_field), or an API key in the query (api_key_in_query): send X-API-Key"+linkTTLRefusal(rt))
 	if rt.request != nil {
 		fail(413, "body too large (body_too_large)")
@@ -195,8 +215,6 @@ func operation(rt route, path string) map[string]any {
 	}
 	fail(502, "LiveKit or the recordings bucket refused our credentials or failed the call (upstream_auth, upstream_permission, upstream_error, storage_auth, storage_error)")
 	fail(503, "LiveKit or the recordings bucket unavailable, or out of capacity (livekit_unavailable, resource_exhausted, storage_unavailable)")
-	op["responses"] = responses
-	return op
 }
 
 func operationID(method, path string) string {

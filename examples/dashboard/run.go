@@ -51,12 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer ln.Close()
 	cfg := spacemusic.ConfigFromGetenv(getenv)
 	if s.Dev {
-		if devStack == nil {
-			return errors.New("-dev: this dashboard was built without dev mode (scripts/dev builds it with -tags dev)")
-		}
-		log.Warn("DEV MODE: NO AUTHENTICATION. A local LiveKit runs for this process only; never expose this server.")
-		hook := fmt.Sprintf("http://127.0.0.1:%d/api/webhooks/livekit", ln.Addr().(*net.TCPAddr).Port)
-		env, stop, err := devStack(log, hook)
+		env, stop, err := startDev(ln, log)
 		if err != nil {
 			return err
 		}
@@ -112,6 +107,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if s.Dev {
 		fmt.Fprintf(stdout, "dashboard: try  curl -s http://%s/api/rooms  or  curl -s -H 'Content-Type: application/json' -d '{\"role\":\"performer\",\"room\":\"jam\",\"identity\":\"ada\"}' http://%[1]s/api/tokens\n", ln.Addr())
 	}
+	return serve(ctx, srv, ln, s.ShutdownTimeout, log)
+}
+
+// startDev starts -dev's stack, LiveKit sending its webhooks to ln, and
+// returns it as the environment the dashboard reads.
+func startDev(ln net.Listener, log *slog.Logger) (map[string]string, func(), error) {
+	if devStack == nil {
+		return nil, nil, errors.New("-dev: this dashboard was built without dev mode (scripts/dev builds it with -tags dev)")
+	}
+	log.Warn("DEV MODE: NO AUTHENTICATION. A local LiveKit runs for this process only; never expose this server.")
+	return devStack(log, fmt.Sprintf("http://127.0.0.1:%d/api/webhooks/livekit", ln.Addr().(*net.TCPAddr).Port))
+}
+
+// serve answers on ln until ctx ends (SIGINT, SIGTERM), then stops accepting
+// and lets the requests in flight finish within grace.
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -119,13 +130,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	case <-ctx.Done():
 	}
-	// SIGTERM: stop accepting, let in-flight requests finish within the grace.
-	log.Info("shutting down", "grace", s.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), s.ShutdownTimeout)
+	log.Info("shutting down", "grace", grace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
-		return fmt.Errorf("shutdown: requests still running after %s: %w", s.ShutdownTimeout, err)
+		return fmt.Errorf("shutdown: requests still running after %s: %w", grace, err)
 	}
 	log.Info("stopped")
 	return nil
