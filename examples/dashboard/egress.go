@@ -1,11 +1,12 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
-	"github.com/spacemusic/streamkit/spacemusic/rooms"
+	"github.com/spacemusic/streamkit/spacemusic/events"
 )
 
 func (s *server) handleListEgress() handler {
@@ -15,20 +16,17 @@ func (s *server) handleListEgress() handler {
 		if err != nil {
 			return err
 		}
-		if snap, ok := s.fromModel(w); ok && active {
-			if room := q.Get("room"); room != "" {
-				if err := rooms.CheckName(room); err != nil {
-					return err
-				}
-			}
-			writeJSON(w, http.StatusOK, snap.RecordingList(q.Get("room")))
-			return nil
-		}
-		list, err := s.Egress.List(r.Context(), egress.ListOptions{Room: q.Get("room"), Active: active})
+		// The model holds the running egresses only.
+		list, err := modelOr(s, w, r, active, func(snap *events.Snapshot) ([]egress.Egress, error) {
+			return inRoom(q.Get("room"), snap.RecordingList)
+		}, func(ctx context.Context) ([]egress.Egress, error) {
+			list, err := s.Egress.List(ctx, egress.ListOptions{Room: q.Get("room"), Active: active})
+			return nonNil(list), err
+		})
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, nonNil(list))
+		writeJSON(w, http.StatusOK, list)
 		return nil
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -39,21 +40,21 @@ func (s *server) handleMetrics() handler {
 }
 
 func (s *server) handleListRooms() handler {
-	var encoded encodedRead
+	var encoded encodedRead // 1,000 rooms polled by every open page: one encoding per snapshot
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if snap, ok := s.fromModel(w); ok {
-			body, err := encoded.of(snap, func(snap *events.Snapshot) any { return snap.RoomList() })
+		body, err := modelOr(s, w, r, true, func(snap *events.Snapshot) ([]byte, error) {
+			return encoded.of(snap, func(snap *events.Snapshot) any { return snap.RoomList() })
+		}, func(ctx context.Context) ([]byte, error) {
+			rs, err := s.Rooms.List(ctx)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			writeJSONBytes(w, http.StatusOK, body)
-			return nil
-		}
-		rs, err := s.Rooms.List(r.Context())
+			return jsonLine(rs)
+		})
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, rs)
+		writeJSONBytes(w, http.StatusOK, body)
 		return nil
 	}
 }
@@ -111,15 +112,8 @@ func (s *server) handleCreateRoom() handler {
 func (s *server) handleGetRoom() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		if snap, ok := s.fromModel(w); ok {
-			detail, err := roomInModel(snap, name)
-			if err != nil {
-				return err
-			}
-			writeJSON(w, http.StatusOK, detail)
-			return nil
-		}
-		detail, err := s.Rooms.Get(r.Context(), name)
+		detail, err := modelOr(s, w, r, true, func(snap *events.Snapshot) (rooms.Detail, error) { return roomInModel(snap, name) },
+			func(ctx context.Context) (rooms.Detail, error) { return s.Rooms.Get(ctx, name) })
 		if err != nil {
 			return err
 		}
@@ -146,15 +140,10 @@ func (s *server) handleDeleteRoom() handler {
 func (s *server) handleListParticipants() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		if snap, ok := s.fromModel(w); ok {
+		ps, err := modelOr(s, w, r, true, func(snap *events.Snapshot) ([]rooms.Participant, error) {
 			detail, err := roomInModel(snap, name)
-			if err != nil {
-				return err
-			}
-			writeJSON(w, http.StatusOK, detail.Participants)
-			return nil
-		}
-		ps, err := s.Rooms.Participants(r.Context(), name)
+			return detail.Participants, err
+		}, func(ctx context.Context) ([]rooms.Participant, error) { return s.Rooms.Participants(ctx, name) })
 		if err != nil {
 			return err
 		}

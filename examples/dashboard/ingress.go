@@ -1,11 +1,11 @@
 package main
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
-	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
 func (s *server) handleListIngress() handler {
@@ -15,25 +15,21 @@ func (s *server) handleListIngress() handler {
 		// its events keep it redacted for everyone, so an admin, who may see
 		// it whole, is answered from LiveKit.
 		full := userFrom(r.Context()).Role >= admin
-		if snap, ok := s.modelUnless(full, w); ok {
-			if room != "" {
-				if err := rooms.CheckName(room); err != nil {
-					return err
+		list, err := modelOr(s, w, r, !full, func(snap *events.Snapshot) ([]ingress.Ingress, error) {
+			return inRoom(room, snap.IngressList)
+		}, func(ctx context.Context) ([]ingress.Ingress, error) {
+			list, err := s.Ingress.List(ctx, ingress.ListOptions{Room: room})
+			for i := range list {
+				if full {
+					list[i] = list[i].WithoutStreamKey()
+				} else {
+					list[i] = list[i].Redacted()
 				}
 			}
-			writeJSON(w, http.StatusOK, snap.IngressList(room))
-			return nil
-		}
-		list, err := s.Ingress.List(r.Context(), ingress.ListOptions{Room: room})
+			return list, err
+		})
 		if err != nil {
 			return err
-		}
-		for i := range list {
-			if full {
-				list[i] = list[i].WithoutStreamKey()
-			} else {
-				list[i] = list[i].Redacted()
-			}
 		}
 		writeJSON(w, http.StatusOK, list)
 		return nil
@@ -157,13 +153,4 @@ func (s *server) handleDeleteIngress() handler {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-}
-
-// modelUnless is fromModel unless skip: an answer from LiveKit carries no
-// model headers.
-func (s *server) modelUnless(skip bool, w http.ResponseWriter) (*events.Snapshot, bool) {
-	if skip {
-		return nil, false
-	}
-	return s.fromModel(w)
 }

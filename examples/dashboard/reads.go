@@ -57,6 +57,31 @@ func (s *server) fromModel(w http.ResponseWriter) (*events.Snapshot, bool) {
 	return snap, true
 }
 
+// modelOr is a read's answer: from the live model when it serves and
+// useModel (its revision headers set on w), else from LiveKit. Every read
+// route goes through it, so none asks LiveKit per request once the model has
+// synced.
+func modelOr[T any](s *server, w http.ResponseWriter, r *http.Request, useModel bool,
+	model func(*events.Snapshot) (T, error), ask func(context.Context) (T, error)) (T, error) {
+	if useModel {
+		if snap, ok := s.fromModel(w); ok {
+			return model(snap)
+		}
+	}
+	return ask(r.Context())
+}
+
+// inRoom checks ?room= (empty: every room) before the model is read.
+func inRoom[T any](room string, list func(string) T) (T, error) {
+	if room != "" {
+		if err := rooms.CheckName(room); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
+	return list(room), nil
+}
+
 // encodedRead keeps one read's JSON for the model's latest snapshot: every
 // page polling the same snapshot gets the same bytes, encoded once. Snapshots
 // are immutable and each change is a new one, so the pointer is the key (a
@@ -76,13 +101,18 @@ func (c *encodedRead) of(snap *events.Snapshot, v func(*events.Snapshot) any) ([
 	if e := c.last.Load(); e != nil && e.snap == snap {
 		return e.body, nil
 	}
-	body, err := json.Marshal(v(snap))
+	body, err := jsonLine(v(snap))
 	if err != nil {
 		return nil, err
 	}
-	body = append(body, '\n') // as json.Encoder writes it
 	c.last.Store(&encodedSnap{snap, body})
 	return body, nil
+}
+
+// jsonLine is v as writeJSON writes it: JSON and a newline.
+func jsonLine(v any) ([]byte, error) {
+	body, err := json.Marshal(v)
+	return append(body, '\n'), err
 }
 
 // roomSession is the session ID the model holds for room, and whether it has one.

@@ -328,14 +328,11 @@ func (s *server) handleOpenShow() handler {
 
 func (s *server) handleListShows() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var list []shows.Show
-		if snap, ok := s.fromModel(w); ok {
-			list = s.Shows.ListIn(snap.RoomList()) // the page asks on every event: no LiveKit call
-		} else {
-			var err error
-			if list, err = s.Shows.List(r.Context()); err != nil {
-				return err
-			}
+		// The page asks on every event: no LiveKit call once the model serves.
+		list, err := modelOr(s, w, r, true, func(snap *events.Snapshot) ([]shows.Show, error) { return s.Shows.ListIn(snap.RoomList()), nil },
+			s.Shows.List)
+		if err != nil {
+			return err
 		}
 		out := []ShowView{}
 		for _, sh := range list {
