@@ -83,15 +83,11 @@ func (e startEgressRequest) check() error {
 // handleStartEgress answers a list: stems start one egress per performer, every
 // other kind one.
 func (s *server) handleStartEgress() handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		var req startEgressRequest
-		if err := decode(r, &req); err != nil {
-			return err
-		}
+	return jsonWrite(http.StatusCreated, func(r *http.Request, req *startEgressRequest) ([]egress.Egress, error) {
 		ctx := r.Context()
 		if req.Kind == "restream" {
 			if err := s.checkDestinations(ctx, "", req.URLs); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		var one egress.Egress
@@ -100,13 +96,12 @@ func (s *server) handleStartEgress() handler {
 		case "stems":
 			stems, err := s.Egress.RecordStems(ctx, req.Room)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			for _, e := range stems {
 				s.wrote(ctx, recordingEvent(e))
 			}
-			writeJSON(w, http.StatusCreated, nonNil(stems))
-			return nil
+			return nonNil(stems), nil
 		case "audio":
 			one, err = s.Egress.RecordAudio(ctx, req.Room, egress.AudioOptions{Identity: req.Identity, Filename: req.Filename, Bitrate: req.Bitrate})
 		case "video":
@@ -120,12 +115,11 @@ func (s *server) handleStartEgress() handler {
 			one, err = s.Egress.Restream(ctx, req.Room, req.Identity, req.URLs...)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		s.wrote(ctx, recordingEvent(one))
-		writeJSON(w, http.StatusCreated, []egress.Egress{one})
-		return nil
-	}
+		return []egress.Egress{one}, nil
+	})
 }
 
 func (s *server) handleStopEgress() handler {
@@ -159,33 +153,26 @@ func (d destinationsRequest) check() error {
 // handleDestinations changes a live restream's RTMP destinations: adds first, so
 // swapping platforms never leaves the show with none.
 func (s *server) handleDestinations() handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		var req destinationsRequest
-		if err := decode(r, &req); err != nil {
-			return err
-		}
+	return jsonWrite(http.StatusOK, func(r *http.Request, req *destinationsRequest) (egress.Egress, error) {
 		id, ctx := r.PathValue("id"), r.Context()
-		if len(req.Add) > 0 {
-			if err := s.checkDestinations(ctx, id, req.Add); err != nil {
-				return err
-			}
-		}
 		var e egress.Egress
 		var err error
 		if len(req.Add) > 0 {
+			if err = s.checkDestinations(ctx, id, req.Add); err != nil {
+				return e, err
+			}
 			if e, err = s.Egress.AddDestinations(ctx, id, req.Add...); err != nil {
-				return err
+				return e, err
 			}
 		}
 		if len(req.Remove) > 0 {
 			if e, err = s.Egress.RemoveDestinations(ctx, id, req.Remove...); err != nil {
-				return err
+				return e, err
 			}
 		}
 		s.wrote(ctx, recordingEvent(e))
-		writeJSON(w, http.StatusOK, e)
-		return nil
-	}
+		return e, nil
+	})
 }
 
 func boolParam(v, name string) (bool, error) {

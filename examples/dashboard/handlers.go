@@ -86,11 +86,7 @@ func (c createRoomRequest) check() error {
 }
 
 func (s *server) handleCreateRoom() handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		var req createRoomRequest
-		if err := decode(r, &req); err != nil {
-			return err
-		}
+	return jsonWrite(http.StatusCreated, func(r *http.Request, req *createRoomRequest) (rooms.Room, error) {
 		room, err := s.Rooms.Create(r.Context(), req.Name, rooms.CreateOptions{
 			EmptyTimeout:     time.Duration(req.EmptyTimeout) * time.Second,
 			DepartureTimeout: time.Duration(req.DepartureTimeout) * time.Second,
@@ -100,13 +96,11 @@ func (s *server) handleCreateRoom() handler {
 			MaxPlayoutDelay:  time.Duration(req.MaxPlayoutDelay) * time.Millisecond,
 			SyncStreams:      req.SyncStreams,
 		})
-		if err != nil {
-			return err
+		if err == nil {
+			s.wrote(r.Context(), roomOpened(room))
 		}
-		s.wrote(r.Context(), roomOpened(room))
-		writeJSON(w, http.StatusCreated, room)
-		return nil
-	}
+		return room, err
+	})
 }
 
 func (s *server) handleGetRoom() handler {
@@ -182,11 +176,7 @@ type participantActionResult struct {
 }
 
 func (s *server) handleParticipantAction() handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		req, err := bodyOf[participantAction](r)
-		if err != nil {
-			return err
-		}
+	return jsonWrite(http.StatusOK, func(r *http.Request, req *participantAction) (participantActionResult, error) {
 		room, ctx := r.PathValue("name"), r.Context()
 		res := participantActionResult{Action: req.Action, Identity: req.Identity}
 		var sids []string
@@ -196,6 +186,7 @@ func (s *server) handleParticipantAction() handler {
 		// The participant as the model holds it before the action: a kick needs
 		// the session it ends.
 		left, hadLeft := s.participantEvent(events.ParticipantLeft, room, req.Identity, nil)
+		var err error
 		switch req.Action {
 		case "remove":
 			err = s.Rooms.Kick(ctx, room, req.Identity)
@@ -213,7 +204,7 @@ func (s *server) handleParticipantAction() handler {
 			res.Participant = &p
 		}
 		if err != nil {
-			return err
+			return res, err
 		}
 		switch {
 		case req.Action == "remove" && hadLeft:
@@ -230,9 +221,8 @@ func (s *server) handleParticipantAction() handler {
 				}
 			}
 		}
-		writeJSON(w, http.StatusOK, res)
-		return nil
-	}
+		return res, nil
+	})
 }
 
 type tokenRequest struct {

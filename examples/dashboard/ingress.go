@@ -100,14 +100,11 @@ func (c createIngressRequest) check() error {
 }
 
 func (s *server) handleCreateIngress() handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		var req createIngressRequest
-		if err := decode(r, &req); err != nil {
-			return err
-		}
+	return jsonWrite(http.StatusCreated, func(r *http.Request, req *createIngressRequest) (ingress.Ingress, error) {
+		ctx := r.Context()
 		if req.Kind == "url" {
-			if err := s.checkOutbound(r.Context(), s.pullCheck(), req.URL); err != nil {
-				return err
+			if err := s.checkOutbound(ctx, s.pullCheck(), req.URL); err != nil {
+				return ingress.Ingress{}, err
 			}
 		}
 		who := ingress.Participant{Room: req.Room, Identity: req.Identity, Name: req.ParticipantName, Metadata: req.Metadata}
@@ -115,21 +112,19 @@ func (s *server) handleCreateIngress() handler {
 		var err error
 		switch req.Kind {
 		case "rtmp":
-			in, err = s.Ingress.RTMP(r.Context(), ingress.RTMPOptions{Participant: who, Name: req.Name, AudioBitrate: req.AudioBitrate,
+			in, err = s.Ingress.RTMP(ctx, ingress.RTMPOptions{Participant: who, Name: req.Name, AudioBitrate: req.AudioBitrate,
 				AudioOnly: req.AudioOnly, VideoPreset: req.VideoPreset, Disabled: req.Disabled})
 		case "whip":
-			in, err = s.Ingress.WHIP(r.Context(), ingress.WHIPOptions{Participant: who, Name: req.Name, Transcode: req.Transcode,
+			in, err = s.Ingress.WHIP(ctx, ingress.WHIPOptions{Participant: who, Name: req.Name, Transcode: req.Transcode,
 				AudioBitrate: req.AudioBitrate, Disabled: req.Disabled})
 		case "url":
-			in, err = s.Ingress.PullURL(r.Context(), ingress.URLOptions{Participant: who, Name: req.Name, URL: req.URL})
+			in, err = s.Ingress.PullURL(ctx, ingress.URLOptions{Participant: who, Name: req.Name, URL: req.URL})
 		}
-		if err != nil {
-			return err
+		if err == nil {
+			s.wrote(ctx, ingestEvent(events.IngestUpdated, in))
 		}
-		s.wrote(r.Context(), ingestEvent(events.IngestUpdated, in))
-		writeJSON(w, http.StatusCreated, in)
-		return nil
-	}
+		return in, err
+	})
 }
 
 func (s *server) handleDeleteIngress() handler {

@@ -151,6 +151,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// jsonWrite is a JSON write's handler: the request's body decoded once (by
+// the route's role rule when it needed it, else here) and checked, then f's
+// answer written with status. Every write of the API has this shape.
+func jsonWrite[Req, Res any](status int, f func(r *http.Request, req *Req) (Res, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		req, err := bodyOf[Req](r)
+		if err != nil {
+			return err
+		}
+		res, err := f(r, req)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, status, res)
+		return nil
+	}
+}
+
 // writeJSONBytes answers JSON encoded earlier (one encoding shared by many
 // answers), with writeJSON's headers and its trailing newline in body.
 func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
