@@ -124,8 +124,41 @@ func stage(e Event, sid string) rooms.Room {
 // change nothing (a duplicate, a webhook for what a resync or our own write
 // already applied, a stale one) are not emitted.
 func (m *model) apply(e Event) (*Snapshot, []string, bool) {
+	switch e.Kind {
+	case RoomOpened, RoomUpdated, RoomClosed:
+		return m.applyRoom(e)
+	case ParticipantJoined, ParticipantLeft, ParticipantUpdated, TrackPublished, TrackUnpublished, TrackUpdated:
+		return m.applyParticipant(e)
+	case IngestLive, IngestEnded, IngestUpdated, IngestRemoved:
+		return m.applyIngest(e)
+	case RecordingStarted, RecordingUpdated, RecordingEnded:
+		return m.applyRecording(e)
+	case Impostor:
+		// Changes nothing the model holds (the join did): it is news for the
+		// timeline and the event stream.
+		if e.Participant == nil || e.Room == "" {
+			return nil, nil, false
+		}
+		return m.next(), nil, true
+	case SpoolFull, SpoolResumed:
+		// The model has nothing to change; the show's story tells it.
+		if e.Room == "" || e.Spool == nil {
+			return nil, nil, false
+		}
+		return m.next(), nil, true
+	case ShowTampered:
+		// Nothing of the model changes: the event is a report, in the log and
+		// the stream, about a room the model has.
+		if m.cur.Rooms[e.Room] == nil {
+			return nil, nil, false
+		}
+		return m.next(), nil, true
+	}
+	return nil, nil, false
+}
+
+func (m *model) applyRoom(e Event) (*Snapshot, []string, bool) {
 	cur := m.cur
-	var keys []string
 	switch e.Kind {
 	case RoomOpened:
 		sid := roomSID(e)
@@ -150,7 +183,7 @@ func (m *model) apply(e Event) (*Snapshot, []string, bool) {
 		s := m.next()
 		withRoom(s, e.Room, r.SID).Room = st
 		return s, []string{"room/" + e.Room}, true
-	case RoomClosed:
+	default: // RoomClosed
 		m.bury(roomSID(e))
 		r := cur.Rooms[e.Room]
 		if r == nil || (roomSID(e) != "" && r.SID != "" && r.SID != roomSID(e)) {
@@ -159,73 +192,58 @@ func (m *model) apply(e Event) (*Snapshot, []string, bool) {
 		s := m.next()
 		delete(s.Rooms, e.Room)
 		return s, []string{"room/" + e.Room}, true
-	case ParticipantJoined, ParticipantLeft, ParticipantUpdated, TrackPublished, TrackUnpublished, TrackUpdated:
-		return m.applyParticipant(e)
-	case Impostor:
-		// Changes nothing the model holds (the join did): it is news for the
-		// timeline and the event stream.
-		if e.Participant == nil || e.Room == "" {
-			return nil, nil, false
-		}
-		return m.next(), nil, true
-	case IngestLive, IngestEnded, IngestUpdated, IngestRemoved:
-		in := e.Ingest
-		if in == nil || in.ID == "" || e.At.Before(m.ingestAt[in.ID]) {
-			return nil, nil, false
-		}
-		old, had := cur.Ingresses[in.ID]
-		if e.Kind == IngestRemoved {
-			if !had {
-				return nil, nil, false
-			}
-			m.ingestAt[in.ID] = e.At
-			s := m.next()
-			delete(s.Ingresses, in.ID)
-			return s, []string{"in/" + in.ID}, true
-		}
-		if had && old.same(*in) {
+	}
+}
+
+// applyIngest keeps every ingress LiveKit has; an event older than the last
+// one applied to that ingress is stale.
+func (m *model) applyIngest(e Event) (*Snapshot, []string, bool) {
+	in := e.Ingest
+	if in == nil || in.ID == "" || e.At.Before(m.ingestAt[in.ID]) {
+		return nil, nil, false
+	}
+	old, had := m.cur.Ingresses[in.ID]
+	if e.Kind == IngestRemoved {
+		if !had {
 			return nil, nil, false
 		}
 		m.ingestAt[in.ID] = e.At
 		s := m.next()
-		s.Ingresses[in.ID] = *in
-		return s, append(keys, "in/"+in.ID), true
-	case SpoolFull, SpoolResumed:
-		// The model has nothing to change; the show's story tells it.
-		if e.Room == "" || e.Spool == nil {
-			return nil, nil, false
-		}
-		return m.next(), nil, true
-	case ShowTampered:
-		// Nothing of the model changes: the event is a report, in the log and
-		// the stream, about a room the model has.
-		if cur.Rooms[e.Room] == nil {
-			return nil, nil, false
-		}
-		return m.next(), nil, true
-	case RecordingStarted, RecordingUpdated, RecordingEnded:
-		r := e.Recording
-		if r == nil || r.ID == "" || m.gone[r.ID] {
-			return nil, nil, false
-		}
-		old, had := cur.Recordings[r.ID]
-		if e.Kind == RecordingEnded || !r.Active() {
-			m.bury(r.ID)
-			if !had && e.Kind != RecordingEnded {
-				return nil, nil, false
-			}
-			s := m.next()
-			delete(s.Recordings, r.ID)
-			return s, []string{"eg/" + r.ID}, true
-		}
-		if had && old.Status == r.Status && slices.Equal(old.Files, r.Files) && slices.Equal(old.Streams, r.Streams) {
+		delete(s.Ingresses, in.ID)
+		return s, []string{"in/" + in.ID}, true
+	}
+	if had && old.same(*in) {
+		return nil, nil, false
+	}
+	m.ingestAt[in.ID] = e.At
+	s := m.next()
+	s.Ingresses[in.ID] = *in
+	return s, []string{"in/" + in.ID}, true
+}
+
+// applyRecording keeps the running recordings; an ended one is buried, so a
+// late start cannot bring it back.
+func (m *model) applyRecording(e Event) (*Snapshot, []string, bool) {
+	r := e.Recording
+	if r == nil || r.ID == "" || m.gone[r.ID] {
+		return nil, nil, false
+	}
+	old, had := m.cur.Recordings[r.ID]
+	if e.Kind == RecordingEnded || !r.Active() {
+		m.bury(r.ID)
+		if !had && e.Kind != RecordingEnded {
 			return nil, nil, false
 		}
 		s := m.next()
-		s.Recordings[r.ID] = *r
+		delete(s.Recordings, r.ID)
 		return s, []string{"eg/" + r.ID}, true
 	}
-	return nil, nil, false
+	if had && old.Status == r.Status && slices.Equal(old.Files, r.Files) && slices.Equal(old.Streams, r.Streams) {
+		return nil, nil, false
+	}
+	s := m.next()
+	s.Recordings[r.ID] = *r
+	return s, []string{"eg/" + r.ID}, true
 }
 
 func (m *model) applyParticipant(e Event) (*Snapshot, []string, bool) {
@@ -272,7 +290,13 @@ func (m *model) applyParticipant(e Event) (*Snapshot, []string, bool) {
 		withRoom(s, e.Room, roomSID(e)).Participants[p.Identity] = np
 		return s, []string{key}, true
 	}
-	t := e.Track
+	return m.applyTrack(e, old, sameSession, key)
+}
+
+// applyTrack applies a track's event to its participant (old, as the model
+// holds them; sameSession: the event is of the session the model has).
+func (m *model) applyTrack(e Event, old Participant, sameSession bool, key string) (*Snapshot, []string, bool) {
+	p, t := e.Participant, e.Track
 	if t == nil || t.SID == "" {
 		return nil, nil, false
 	}
