@@ -122,13 +122,41 @@ func (s Spec) normal() (Spec, error) {
 	if s.Stage.EmptyTimeout < 0 || s.Stage.DepartureTimeout < 0 || s.Stage.MaxParticipants < 0 {
 		bad("stage timeouts and max participants must not be negative")
 	}
+	out := s
+	var obs int
+	var err error
+	if out.Performers, obs, err = s.normalPerformers(bad); err != nil {
+		return Spec{}, err // its own kind: a dashboard answers it 403 reserved_identity
+	}
+	out.Ingest.Kind = s.checkIngest(obs, bad)
+	out.Record = s.normalRecord(bad)
+	s.checkRestream(bad)
+	if s.ListenerTTL < 0 || s.ListenerTTL > tokens.MaxListenerTTL {
+		bad("listener token lifetime %s is outside 0..%s", s.ListenerTTL, tokens.MaxListenerTTL)
+	}
+	if s.EndAfter < 0 || s.EndAfter > MaxEndAfter {
+		bad("end-after %s is outside 0..%s", s.EndAfter, MaxEndAfter)
+	}
+	if len(p) > maxProblems { // a huge spec gets a short answer
+		p = append(p[:maxProblems], fmt.Sprintf("and %d more problems", len(p)-maxProblems))
+	}
+	if len(p) > 0 {
+		return Spec{}, errs.Invalid(opValidate, "%s", strings.Join(p, "; "))
+	}
+	if out.ListenerTTL == 0 {
+		out.ListenerTTL = tokens.ListenerTTL
+	}
+	return out, nil
+}
+
+// normalPerformers checks the performers (each problem told to bad) and fills
+// in how each comes (a browser unless said); obs is how many come via OBS. A
+// reserved identity is an error of its own.
+func (s Spec) normalPerformers(bad func(string, ...any)) (out []Performer, obs int, err error) {
 	if len(s.Performers) > MaxPerformers {
 		bad("%d performers; at most %d", len(s.Performers), MaxPerformers)
 	}
-	out := s
-	out.Performers = nil
 	seen := map[string]bool{}
-	obs := 0
 	for i, pf := range s.Performers {
 		if i >= MaxPerformers {
 			break
@@ -137,7 +165,7 @@ func (s Spec) normal() (Spec, error) {
 			bad("%v", err)
 		}
 		if err := tokens.CheckUnreserved(opValidate, pf.Identity); err != nil {
-			return Spec{}, err // its own kind: a dashboard answers it 403 reserved_identity
+			return nil, 0, err
 		}
 		if seen[pf.Identity] {
 			bad("performer %q is listed twice", pf.Identity)
@@ -155,11 +183,18 @@ func (s Spec) normal() (Spec, error) {
 		default:
 			bad("performer %q comes via %q; want browser or obs", pf.Identity, pf.Via)
 		}
-		out.Performers = append(out.Performers, pf)
+		out = append(out, pf)
 	}
-	switch s.Ingest.Kind {
+	return out, obs, nil
+}
+
+// checkIngest checks the ingest against the obs performers who need it and
+// returns its kind (none when unset).
+func (s Spec) checkIngest(obs int, bad func(string, ...any)) IngestKind {
+	kind := s.Ingest.Kind
+	switch kind {
 	case "":
-		out.Ingest.Kind = NoIngest
+		kind = NoIngest
 		fallthrough
 	case NoIngest:
 		if s.Ingest.URL != "" {
@@ -189,12 +224,18 @@ func (s Spec) normal() (Spec, error) {
 	if obs > 0 && s.Ingest.Kind == PullURL {
 		bad("a performer comes via obs but the ingest pulls a URL")
 	}
-	out.Record = nil
+	return kind
+}
+
+// normalRecord is the recording plan without repeats; unknown entries are told
+// to bad.
+func (s Spec) normalRecord(bad func(string, ...any)) []string {
+	var out []string
 	for _, r := range s.Record {
 		switch r {
 		case RecordAudio, RecordVideo, RecordStems, RecordHLS:
-			if !slices.Contains(out.Record, r) {
-				out.Record = append(out.Record, r)
+			if !slices.Contains(out, r) {
+				out = append(out, r)
 			}
 		default:
 			bad("record %q; want audio, video, stems or hls", r)
@@ -203,32 +244,22 @@ func (s Spec) normal() (Spec, error) {
 	if slices.Contains(s.Record, RecordVideo) && s.Ingest.AudioOnly {
 		bad("record video, but the ingest is audio only")
 	}
+	return out
+}
+
+// checkRestream checks the restream destinations: few enough, each an
+// rtmp(s)://host/app/stream-key URL (told redacted: the key is a secret).
+func (s Spec) checkRestream(bad func(string, ...any)) {
 	if len(s.Restream) > MaxDestinations {
 		bad("%d restream destinations; at most %d", len(s.Restream), MaxDestinations)
-	} else {
-		for _, d := range s.Restream {
-			u, err := url.Parse(d)
-			if err != nil || (u.Scheme != "rtmp" && u.Scheme != "rtmps") || u.Host == "" || len(u.Path) < 2 || len(d) > 1024 {
-				bad("restream destination %s is not an rtmp(s)://host/app/stream-key URL", egress.RedactURL(d))
-			}
+		return
+	}
+	for _, d := range s.Restream {
+		u, err := url.Parse(d)
+		if err != nil || (u.Scheme != "rtmp" && u.Scheme != "rtmps") || u.Host == "" || len(u.Path) < 2 || len(d) > 1024 {
+			bad("restream destination %s is not an rtmp(s)://host/app/stream-key URL", egress.RedactURL(d))
 		}
 	}
-	if s.ListenerTTL < 0 || s.ListenerTTL > tokens.MaxListenerTTL {
-		bad("listener token lifetime %s is outside 0..%s", s.ListenerTTL, tokens.MaxListenerTTL)
-	}
-	if s.EndAfter < 0 || s.EndAfter > MaxEndAfter {
-		bad("end-after %s is outside 0..%s", s.EndAfter, MaxEndAfter)
-	}
-	if len(p) > maxProblems { // a huge spec gets a short answer
-		p = append(p[:maxProblems], fmt.Sprintf("and %d more problems", len(p)-maxProblems))
-	}
-	if len(p) > 0 {
-		return Spec{}, errs.Invalid(opValidate, "%s", strings.Join(p, "; "))
-	}
-	if out.ListenerTTL == 0 {
-		out.ListenerTTL = tokens.ListenerTTL
-	}
-	return out, nil
 }
 
 // ingestIdentity is who the ingest appears as: the performer who comes via OBS.
