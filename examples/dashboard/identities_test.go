@@ -151,14 +151,15 @@ func TestImpostorsAreSeen(t *testing.T) {
 		}
 	}
 	require.Len(t, impostors, 1, "only the impostor is one: %v", storyOf(stream.all()))
-	var story []events.Event
-	require.Eventually(t, func() bool {
-		story = st.watchHistory(t, "late-set")
+	// watchHistory requires; given c, a failed read fails this tick, not the test's goroutine.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		story := st.watchHistory(c, "late-set")
+		told := false
 		for _, e := range story {
 			if e.Kind == events.Impostor && e.Participant.SID == impostors[0].Participant.SID {
-				return true
+				told = true
 			}
 		}
-		return false
-	}, wait, tick, "the timeline does not tell the impostor: %v", storyOf(story))
+		assert.True(c, told, "the timeline does not tell the impostor: %v", storyOf(story))
+	}, wait, tick)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -27,10 +28,12 @@ func TestRoomNamesStayOutOfAnonymousScrapes(t *testing.T) {
 		code, body := st.call(t, "GET", "/metrics", nil, headers...)
 		return code, string(body)
 	}
-	require.Eventually(t, func() bool {
-		_, body := scrape("X-API-Key", testViewerKey)
-		return strings.Contains(body, `dashboard_room_participants{room="secret-gig"}`)
-	}, 10*time.Second, 50*time.Millisecond, "the model knows the room")
+	// Polled with try and c: scrape requires with the outer t, which would hang here.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		_, body, err := st.try(c, http.DefaultClient, "GET", "/metrics", nil, "X-API-Key", testViewerKey)
+		require.NoError(c, err)
+		assert.True(c, strings.Contains(string(body), `dashboard_room_participants{room="secret-gig"}`), "the model knows the room")
+	}, 10*time.Second, 50*time.Millisecond)
 
 	code, body := scrape(noAuth...)
 	anon := body
@@ -61,10 +64,12 @@ func TestRoomNamesStayOutOfAnonymousScrapes(t *testing.T) {
 
 	// An operator who wants the names public says so.
 	open := newStageOn(t, st.env, func(s *settings) { s.MetricsPublicRooms = true })
-	require.Eventually(t, func() bool {
-		_, body := open.call(t, "GET", "/metrics", nil, noAuth...)
-		return strings.Contains(string(body), `dashboard_room_participants{room="secret-gig"}`)
-	}, 10*time.Second, 50*time.Millisecond, "DASHBOARD_METRICS_PUBLIC_ROOMS=true serves them to anyone")
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		_, body, err := open.try(c, http.DefaultClient, "GET", "/metrics", nil, noAuth...)
+		require.NoError(c, err)
+		assert.True(c, strings.Contains(string(body), `dashboard_room_participants{room="secret-gig"}`),
+			"DASHBOARD_METRICS_PUBLIC_ROOMS=true serves them to anyone")
+	}, 10*time.Second, 50*time.Millisecond)
 
 	// Made private, /metrics takes the key as Bearer too.
 	private := newStageOn(t, st.env, func(s *settings) { s.MetricsPublic = false })

@@ -29,7 +29,7 @@ const (
 
 // signed is a webhook as LiveKit sends one: the body's sha256 in a JWT signed
 // with key/secret, valid for validFor.
-func signed(t testing.TB, key, secret string, validFor time.Duration, body []byte) *http.Request {
+func signed(t require.TestingT, key, secret string, validFor time.Duration, body []byte) *http.Request {
 	sum := sha256.Sum256(body)
 	tok, err := auth.NewAccessToken(key, secret).SetValidFor(validFor).SetSha256(base64.StdEncoding.EncodeToString(sum[:])).ToJWT()
 	require.NoError(t, err)
@@ -52,7 +52,7 @@ func handMade(t testing.TB, body []byte, exp time.Time) *http.Request {
 	return r
 }
 
-func joinedBody(t testing.TB, id string) []byte {
+func joinedBody(t require.TestingT, id string) []byte {
 	b, err := protojson.Marshal(&livekit.WebhookEvent{Event: "participant_joined", Id: id, CreatedAt: time.Now().Unix(),
 		Room:        &livekit.Room{Name: "stage", Sid: "RM_1"},
 		Participant: &livekit.ParticipantInfo{Sid: "PA_1", Identity: "ada", Permission: &livekit.ParticipantPermission{CanPublish: true}}})

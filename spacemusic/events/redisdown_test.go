@@ -42,7 +42,9 @@ func TestAWebhookRedisCannotTakeIsRetried(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 	require.Eventually(t, func() bool { return w.Snapshot().Synced }, 10*time.Second, 10*time.Millisecond)
 	recv := events.NewReceiver(hookKey, hookSecret, events.WatchSink(w))
-	deliver := func(id string) int {
+	// deliver takes whom to fail: the outer t, or the c of a polled condition
+	// (signing requires, and a FailNow on t inside a condition would hang).
+	deliver := func(t require.TestingT, id string) int {
 		rec := httptest.NewRecorder()
 		c, stop := context.WithTimeout(context.Background(), 5*time.Second)
 		defer stop()
@@ -51,13 +53,15 @@ func TestAWebhookRedisCannotTakeIsRetried(t *testing.T) {
 	}
 
 	up.Stop() // Redis is really down: its process is gone
-	assert.Equal(t, http.StatusServiceUnavailable, deliver("EV_while_down"), "LiveKit must send it again")
+	assert.Equal(t, http.StatusServiceUnavailable, deliver(t, "EV_while_down"), "LiveKit must send it again")
 	assert.Equal(t, int64(1), recv.Counts()[events.Failed])
 	assert.NotContains(t, w.Snapshot().Rooms, "stage", "nothing applied that the log did not take")
 
 	startRedis() // back, empty (no persistence): LiveKit's retry goes in
-	require.Eventually(t, func() bool { return deliver("EV_while_down") == http.StatusOK }, 10*time.Second, 100*time.Millisecond)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Equal(c, http.StatusOK, deliver(c, "EV_while_down"))
+	}, 10*time.Second, 100*time.Millisecond)
 	require.Eventually(t, func() bool { _, ok := w.Snapshot().Rooms["stage"]; return ok }, 10*time.Second, 20*time.Millisecond, "the retry reached the model")
-	assert.Equal(t, http.StatusOK, deliver("EV_while_down"), "a second retry is acknowledged")
+	assert.Equal(t, http.StatusOK, deliver(t, "EV_while_down"), "a second retry is acknowledged")
 	assert.Equal(t, int64(1), recv.Counts()[events.Duplicate], "and not told twice")
 }
