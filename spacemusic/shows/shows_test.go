@@ -2,9 +2,13 @@ package shows_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -491,11 +495,15 @@ func TestABrowserShowRecordsEachStretchOfMusic(t *testing.T) {
 		ran := ends[i].Sub(p.StartedAt)
 		t.Logf("part %d: %s, %s long; it ran %s while Ada played (the recorder began %s after her audio)", i+1, f.Key, f.Duration, ran, p.StartedAt.Sub(heard[i]))
 		assert.InDelta(t, ran.Seconds(), f.Duration.Seconds(), 1.0, "part %d holds the stretch Ada played", i+1)
-		resp, err := http.Get(f.URL)
-		require.NoError(t, err)
-		resp.Body.Close()
-		assert.Equal(t, http.StatusOK, resp.StatusCode)
-		assert.Equal(t, f.Size, resp.ContentLength, "the whole file was uploaded")
+		// The file itself, downloaded and decoded, says the same: it plays as
+		// long as the report says, and what plays is Ada's tone.
+		file := download(t, f.URL)
+		played := probedSeconds(t, file)
+		share := testenv.ToneShare(t, file, 440)
+		t.Logf("part %d decoded: plays %.2f s (the report says %s); 440 Hz is %.1f dB of its sound", i+1, played, f.Duration, share)
+		assert.InDelta(t, f.Duration.Seconds(), played, 0.5, "part %d plays as long as the report says", i+1)
+		assert.InDelta(t, ran.Seconds(), played, 1.0, "part %d plays the stretch Ada played", i+1)
+		assert.Greater(t, share, -1.0, "part %d is Ada's tone", i+1)
 	}
 	assert.True(t, rep.Parts[0].StartedAt.Before(rep.Parts[1].StartedAt), "parts in order")
 	assert.Len(t, svc.Starts(), 2)
@@ -644,4 +652,20 @@ func probedSeconds(t *testing.T, url string) float64 {
 	d, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
 	require.NoError(t, err, "ffprobe: %q", out)
 	return d
+}
+
+// download is the object at url in a local file.
+func download(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	name := filepath.Join(t.TempDir(), path.Base(resp.Request.URL.Path))
+	out, err := os.Create(name)
+	require.NoError(t, err)
+	_, err = io.Copy(out, resp.Body)
+	require.NoError(t, out.Close())
+	require.NoError(t, err, "the whole file downloads")
+	return name
 }
