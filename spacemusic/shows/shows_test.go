@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,6 +45,7 @@ type stage struct {
 	issuer  *tokens.Issuer
 	seen    *seen
 	spool   string // the dashboard machine's disk: a restarted dashboard finds its spool here
+	bucket  egress.Storage
 }
 
 // seen keeps the Watch's events with when this process saw each.
@@ -94,6 +96,7 @@ func newStage(t *testing.T, m media) *stage {
 		mi := testenv.MinIO(t)
 		st = egress.Storage{Endpoint: mi.Endpoint, Bucket: "recordings", AccessKey: mi.AccessKey, SecretKey: mi.SecretKey}
 	}
+	s.bucket = st
 	lkcfg := rooms.Config{URL: s.env.URL, APIKey: s.env.APIKey, APISecret: s.env.APISecret}
 	var err error
 	s.rooms, err = rooms.New(lkcfg)
@@ -148,6 +151,21 @@ func (s *stage) service(t *testing.T) *shows.Service {
 		cfg.Capture = rec
 	}
 	svc, err := shows.New(cfg)
+	require.NoError(t, err)
+	return svc
+}
+
+// serviceUploadingVia is a dashboard's shows.Service whose recorder reaches
+// the bucket through rt.
+func (s *stage) serviceUploadingVia(t *testing.T, rt http.RoundTripper) *shows.Service {
+	t.Helper()
+	store, err := recordings.New(recordings.Config{Config: s.bucket, HTTPClient: &http.Client{Transport: rt}})
+	require.NoError(t, err)
+	rec, err := capture.New(capture.Config{URL: s.env.WSURL, Tokens: s.issuer, Store: store, Dir: s.spool})
+	require.NoError(t, err)
+	t.Cleanup(rec.Close)
+	svc, err := shows.New(shows.Config{Rooms: s.rooms, Ingress: s.ingress, Tokens: s.issuer, Egress: s.egress, Secret: s.env.APISecret,
+		Recordings: s.store, Watch: s.watch, URL: s.env.WSURL, Capture: rec})
 	require.NoError(t, err)
 	return svc
 }
@@ -669,3 +687,83 @@ func download(t *testing.T, url string) string {
 	require.NoError(t, err, "the whole file downloads")
 	return name
 }
+
+// A show is closed while its recorder still uploads Ada's part (the bucket
+// holds the upload until the test lets it go): meanwhile the show is ending,
+// on the dashboard closing it and on another, and opening it again is refused
+// as closing; once the upload is through, the show is closed.
+func TestAShowBeingClosedIsEndingAndCannotBeOpened(t *testing.T) {
+	s := newStage(t, withEgress)
+	ctx := testenv.Within(t, 60*time.Second)
+	upload := &heldUploads{next: http.DefaultTransport, held: make(chan struct{}, 1), release: make(chan struct{})}
+	t.Cleanup(upload.let)
+	svc := s.serviceUploadingVia(t, upload)
+	s.background(t, svc.Run)
+	spec := shows.Spec{Name: "ada-late", Performers: []shows.Performer{{Identity: "ada", Name: "Ada"}}, Record: []string{"audio"}}
+	show, err := svc.Open(ctx, spec)
+	require.NoError(t, err)
+	ada := s.env.Join(t, show.Performers[0].Token.JWT, nil)
+	t.Cleanup(ada.Disconnect)
+	_, err = testenv.PublishTone(t, ada, testenv.Tone(t, 440, 30*time.Second))
+	require.NoError(t, err)
+	s.when(t, events.RecordingStarted, "ada-late", "", 15*time.Second)
+
+	// Only the upload Close asks for is held, not any the recorder made before.
+	upload.hold.Store(true)
+	closed := make(chan error, 1)
+	go func() { _, err := svc.Close(ctx, "ada-late"); closed <- err }()
+	select {
+	case <-upload.held:
+	case err := <-closed:
+		t.Fatalf("Close returned before uploading Ada's part: %v", err)
+	case <-ctx.Done():
+		t.Fatal("the recorder never uploaded Ada's part")
+	}
+	mid, err := svc.Get(ctx, "ada-late")
+	require.NoError(t, err)
+	assert.Equal(t, shows.Ending, mid.Phase, "the closing dashboard sees its show ending")
+	other := s.service(t) // another dashboard, knowing only the room's metadata
+	theirs, err := other.Get(ctx, "ada-late")
+	require.NoError(t, err)
+	assert.Equal(t, shows.Ending, theirs.Phase, "another dashboard sees the show ending")
+	_, err = other.Open(ctx, spec)
+	assert.ErrorIs(t, err, shows.ErrClosing, "opening a show being closed is refused")
+
+	upload.let()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("Close did not return once the upload went through")
+	}
+	after, err := svc.Get(ctx, "ada-late")
+	require.NoError(t, err)
+	assert.Equal(t, shows.Closed, after.Phase)
+}
+
+// heldUploads holds, once hold is set, every PUT to the bucket until let is
+// called, saying so on held.
+type heldUploads struct {
+	next    http.RoundTripper
+	hold    atomic.Bool
+	held    chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (h *heldUploads) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut && h.hold.Load() {
+		select {
+		case h.held <- struct{}{}:
+		default:
+		}
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+	}
+	return h.next.RoundTrip(r)
+}
+
+func (h *heldUploads) let() { h.once.Do(func() { close(h.release) }) }
