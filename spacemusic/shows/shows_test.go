@@ -64,8 +64,14 @@ const (
 	withOBS          // Ingress too
 )
 
-func newStage(t *testing.T, m media) *stage {
+// newStage starts the stack; resync, when given, is how often the Watch lists
+// LiveKit (an hour otherwise: only webhooks move the model).
+func newStage(t *testing.T, m media, resync ...time.Duration) *stage {
 	t.Helper()
+	every := time.Hour
+	if len(resync) > 0 {
+		every = resync[0]
+	}
 	testenv.RequireNetNS(t)
 	s := &stage{seen: &seen{}, spool: t.TempDir()}
 	var recv http.Handler
@@ -114,7 +120,7 @@ func newStage(t *testing.T, m media) *stage {
 	}
 	lister, err := events.NewLister(events.Config{URL: s.env.URL, APIKey: s.env.APIKey, APISecret: s.env.APISecret})
 	require.NoError(t, err)
-	s.watch = events.NewWatch(lister, events.Options{Resync: time.Hour, Own: s.issuer.Own}) // Own: impostors are reported
+	s.watch = events.NewWatch(lister, events.Options{Resync: every, Own: s.issuer.Own}) // Own: impostors are reported
 	mu.Lock()
 	recv = events.NewReceiver(s.env.APIKey, s.env.APISecret, events.WatchSink(s.watch))
 	mu.Unlock()
@@ -767,3 +773,53 @@ func (h *heldUploads) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func (h *heldUploads) let() { h.once.Do(func() { close(h.release) }) }
+
+// Ada plays while the Watch lists LiveKit every second. LiveKit's lists never
+// have the show's own recorder (it is no egress), yet the resyncs leave its
+// recording alone: through three of them the model has it running, no resync
+// ends it, and closing the show reports Ada's part, complete.
+func TestResyncsLeaveTheShowsOwnRecordingAlone(t *testing.T) {
+	s := newStage(t, withEgress, time.Second)
+	ctx := testenv.Within(t, 60*time.Second)
+	svc := s.service(t)
+	s.background(t, svc.Run)
+	show, err := svc.Open(ctx, shows.Spec{Name: "ada-resync", Performers: []shows.Performer{{Identity: "ada", Name: "Ada"}},
+		Record: []string{"audio"}})
+	require.NoError(t, err)
+	ada := s.env.Join(t, show.Performers[0].Token.JWT, nil)
+	t.Cleanup(ada.Disconnect)
+	_, err = testenv.PublishTone(t, ada, testenv.Tone(t, 440, 30*time.Second))
+	require.NoError(t, err)
+	started, _ := s.when(t, events.RecordingStarted, "ada-resync", "", 15*time.Second)
+	require.NotNil(t, started.Recording)
+	id := started.Recording.ID
+	require.True(t, strings.HasPrefix(id, capture.IDPrefix), "the show's own recorder records: %s", id)
+
+	// After each of three resyncs (each completing after the recording began),
+	// the recording is still running in the model.
+	last := s.watch.Snapshot().Resynced
+	for n := 1; n <= 3; n++ {
+		var snap *events.Snapshot
+		require.Eventually(t, func() bool {
+			snap = s.watch.Snapshot()
+			return snap.Resynced.After(last)
+		}, 10*time.Second, 20*time.Millisecond, "resync %d", n)
+		last = snap.Resynced
+		r, ok := snap.Recordings[id]
+		require.True(t, ok, "after resync %d the model still has %s", n, id)
+		assert.True(t, r.Active(), "after resync %d %s is still running", n, id)
+	}
+	s.seen.mu.Lock()
+	for _, e := range s.seen.evs {
+		assert.False(t, e.Kind == events.RecordingEnded && e.Recording != nil && e.Recording.ID == id, "a resync ended %s: %+v", id, e)
+	}
+	s.seen.mu.Unlock()
+
+	rep, err := svc.Close(ctx, "ada-resync")
+	require.NoError(t, err)
+	require.Len(t, rep.Parts, 1, "%+v", rep.Parts)
+	assert.Equal(t, egress.Complete, rep.Parts[0].Status, rep.Parts[0].Error)
+	require.Len(t, rep.Parts[0].Files, 1)
+	t.Logf("Ada's part: %s, %s long", rep.Parts[0].Files[0].Key, rep.Parts[0].Files[0].Duration)
+	assert.Greater(t, rep.Parts[0].Files[0].Duration, 2*time.Second, "the part holds the three resyncs' worth of Ada")
+}
