@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -464,3 +466,71 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 		assert.NotContains(t, d.out.String(), secret, "a secret reached the dashboard's logs")
 	}
 }
+
+// Another dashboard closes friday-jam and is held in the middle, after it
+// marked the show closing, while it looks for the show's recordings (its
+// requests for them wait until the test lets them go). Meanwhile the operator
+// opens the show here: 409 show_closing. Once that Close is done, the show opens.
+func TestOpeningAShowBeingClosedIsRefused(t *testing.T) {
+	st := newShowStage(t)
+	code, body := st.as(t, testOperatorKey, "POST", "/api/shows", fridayJam())
+	require.Equal(t, 201, code, "%s", body)
+
+	held := &heldListEgress{held: make(chan struct{}, 1), release: make(chan struct{})}
+	t.Cleanup(held.let)
+	other, err := spacemusic.New(spacemusic.Config{URL: st.env.URL, PublicURL: st.env.WSURL, APIKey: st.env.APIKey, APISecret: st.env.APISecret,
+		HTTPClient: &http.Client{Transport: held}, Storage: egress.Storage{Endpoint: "http://127.0.0.1:9", Bucket: "recordings",
+			AccessKey: "show-stage-access", SecretKey: "show-stage-secret-0123456789"}})
+	require.NoError(t, err)
+	theirs, err := other.Shows(nil)
+	require.NoError(t, err)
+	ctx := testenv.Within(t, 30*time.Second)
+	closed := make(chan error, 1)
+	go func() { _, err := theirs.Close(ctx, "friday-jam"); closed <- err }()
+	select {
+	case <-held.held:
+	case err := <-closed:
+		t.Fatalf("the other dashboard's Close returned without looking for recordings: %v", err)
+	case <-ctx.Done():
+		t.Fatal("the other dashboard's Close never looked for recordings")
+	}
+
+	code, body = st.as(t, testOperatorKey, "POST", "/api/shows", fridayJam())
+	assert.Equal(t, 409, code, "%s", body)
+	assert.Contains(t, string(body), "show_closing")
+
+	held.let()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("the other dashboard's Close did not return once let go")
+	}
+	code, body = st.as(t, testOperatorKey, "POST", "/api/shows", fridayJam())
+	assert.Equal(t, 201, code, "closed, the show opens again: %s", body)
+}
+
+// heldListEgress holds every request listing egresses until let is called,
+// saying so on held.
+type heldListEgress struct {
+	held    chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (h *heldListEgress) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/ListEgress") {
+		select {
+		case h.held <- struct{}{}:
+		default:
+		}
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (h *heldListEgress) let() { h.once.Do(func() { close(h.release) }) }

@@ -2,13 +2,18 @@ package shows_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +45,7 @@ type stage struct {
 	issuer  *tokens.Issuer
 	seen    *seen
 	spool   string // the dashboard machine's disk: a restarted dashboard finds its spool here
+	bucket  egress.Storage
 }
 
 // seen keeps the Watch's events with when this process saw each.
@@ -58,8 +64,14 @@ const (
 	withOBS          // Ingress too
 )
 
-func newStage(t *testing.T, m media) *stage {
+// newStage starts the stack; resync, when given, is how often the Watch lists
+// LiveKit (an hour otherwise: only webhooks move the model).
+func newStage(t *testing.T, m media, resync ...time.Duration) *stage {
 	t.Helper()
+	every := time.Hour
+	if len(resync) > 0 {
+		every = resync[0]
+	}
 	testenv.RequireNetNS(t)
 	s := &stage{seen: &seen{}, spool: t.TempDir()}
 	var recv http.Handler
@@ -90,6 +102,7 @@ func newStage(t *testing.T, m media) *stage {
 		mi := testenv.MinIO(t)
 		st = egress.Storage{Endpoint: mi.Endpoint, Bucket: "recordings", AccessKey: mi.AccessKey, SecretKey: mi.SecretKey}
 	}
+	s.bucket = st
 	lkcfg := rooms.Config{URL: s.env.URL, APIKey: s.env.APIKey, APISecret: s.env.APISecret}
 	var err error
 	s.rooms, err = rooms.New(lkcfg)
@@ -107,7 +120,7 @@ func newStage(t *testing.T, m media) *stage {
 	}
 	lister, err := events.NewLister(events.Config{URL: s.env.URL, APIKey: s.env.APIKey, APISecret: s.env.APISecret})
 	require.NoError(t, err)
-	s.watch = events.NewWatch(lister, events.Options{Resync: time.Hour, Own: s.issuer.Own}) // Own: impostors are reported
+	s.watch = events.NewWatch(lister, events.Options{Resync: every, Own: s.issuer.Own}) // Own: impostors are reported
 	mu.Lock()
 	recv = events.NewReceiver(s.env.APIKey, s.env.APISecret, events.WatchSink(s.watch))
 	mu.Unlock()
@@ -144,6 +157,21 @@ func (s *stage) service(t *testing.T) *shows.Service {
 		cfg.Capture = rec
 	}
 	svc, err := shows.New(cfg)
+	require.NoError(t, err)
+	return svc
+}
+
+// serviceUploadingVia is a dashboard's shows.Service whose recorder reaches
+// the bucket through rt.
+func (s *stage) serviceUploadingVia(t *testing.T, rt http.RoundTripper) *shows.Service {
+	t.Helper()
+	store, err := recordings.New(recordings.Config{Config: s.bucket, HTTPClient: &http.Client{Transport: rt}})
+	require.NoError(t, err)
+	rec, err := capture.New(capture.Config{URL: s.env.WSURL, Tokens: s.issuer, Store: store, Dir: s.spool})
+	require.NoError(t, err)
+	t.Cleanup(rec.Close)
+	svc, err := shows.New(shows.Config{Rooms: s.rooms, Ingress: s.ingress, Tokens: s.issuer, Egress: s.egress, Secret: s.env.APISecret,
+		Recordings: s.store, Watch: s.watch, URL: s.env.WSURL, Capture: rec})
 	require.NoError(t, err)
 	return svc
 }
@@ -491,11 +519,15 @@ func TestABrowserShowRecordsEachStretchOfMusic(t *testing.T) {
 		ran := ends[i].Sub(p.StartedAt)
 		t.Logf("part %d: %s, %s long; it ran %s while Ada played (the recorder began %s after her audio)", i+1, f.Key, f.Duration, ran, p.StartedAt.Sub(heard[i]))
 		assert.InDelta(t, ran.Seconds(), f.Duration.Seconds(), 1.0, "part %d holds the stretch Ada played", i+1)
-		resp, err := http.Get(f.URL)
-		require.NoError(t, err)
-		resp.Body.Close()
-		assert.Equal(t, http.StatusOK, resp.StatusCode)
-		assert.Equal(t, f.Size, resp.ContentLength, "the whole file was uploaded")
+		// The file itself, downloaded and decoded, says the same: it plays as
+		// long as the report says, and what plays is Ada's tone.
+		file := download(t, f.URL)
+		played := probedSeconds(t, file)
+		share := testenv.ToneShare(t, file, 440)
+		t.Logf("part %d decoded: plays %.2f s (the report says %s); 440 Hz is %.1f dB of its sound", i+1, played, f.Duration, share)
+		assert.InDelta(t, f.Duration.Seconds(), played, 0.5, "part %d plays as long as the report says", i+1)
+		assert.InDelta(t, ran.Seconds(), played, 1.0, "part %d plays the stretch Ada played", i+1)
+		assert.Greater(t, share, -1.0, "part %d is Ada's tone", i+1)
 	}
 	assert.True(t, rep.Parts[0].StartedAt.Before(rep.Parts[1].StartedAt), "parts in order")
 	assert.Len(t, svc.Starts(), 2)
@@ -644,4 +676,246 @@ func probedSeconds(t *testing.T, url string) float64 {
 	d, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
 	require.NoError(t, err, "ffprobe: %q", out)
 	return d
+}
+
+// download is the object at url in a local file.
+func download(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	name := filepath.Join(t.TempDir(), path.Base(resp.Request.URL.Path))
+	out, err := os.Create(name)
+	require.NoError(t, err)
+	_, err = io.Copy(out, resp.Body)
+	require.NoError(t, out.Close())
+	require.NoError(t, err, "the whole file downloads")
+	return name
+}
+
+// A show is closed while its recorder still uploads Ada's part (the bucket
+// holds the upload until the test lets it go): meanwhile the show is ending,
+// on the dashboard closing it and on another, and opening it again is refused
+// as closing; once the upload is through, the show is closed.
+func TestAShowBeingClosedIsEndingAndCannotBeOpened(t *testing.T) {
+	s := newStage(t, withEgress)
+	ctx := testenv.Within(t, 60*time.Second)
+	upload := &heldUploads{next: http.DefaultTransport, held: make(chan struct{}, 1), release: make(chan struct{})}
+	t.Cleanup(upload.let)
+	svc := s.serviceUploadingVia(t, upload)
+	s.background(t, svc.Run)
+	spec := shows.Spec{Name: "ada-late", Performers: []shows.Performer{{Identity: "ada", Name: "Ada"}}, Record: []string{"audio"}}
+	show, err := svc.Open(ctx, spec)
+	require.NoError(t, err)
+	ada := s.env.Join(t, show.Performers[0].Token.JWT, nil)
+	t.Cleanup(ada.Disconnect)
+	_, err = testenv.PublishTone(t, ada, testenv.Tone(t, 440, 30*time.Second))
+	require.NoError(t, err)
+	s.when(t, events.RecordingStarted, "ada-late", "", 15*time.Second)
+
+	// Only the upload Close asks for is held, not any the recorder made before.
+	upload.hold.Store(true)
+	closed := make(chan error, 1)
+	go func() { _, err := svc.Close(ctx, "ada-late"); closed <- err }()
+	select {
+	case <-upload.held:
+	case err := <-closed:
+		t.Fatalf("Close returned before uploading Ada's part: %v", err)
+	case <-ctx.Done():
+		t.Fatal("the recorder never uploaded Ada's part")
+	}
+	mid, err := svc.Get(ctx, "ada-late")
+	require.NoError(t, err)
+	assert.Equal(t, shows.Ending, mid.Phase, "the closing dashboard sees its show ending")
+	other := s.service(t) // another dashboard, knowing only the room's metadata
+	theirs, err := other.Get(ctx, "ada-late")
+	require.NoError(t, err)
+	assert.Equal(t, shows.Ending, theirs.Phase, "another dashboard sees the show ending")
+	_, err = other.Open(ctx, spec)
+	assert.ErrorIs(t, err, shows.ErrClosing, "opening a show being closed is refused")
+
+	upload.let()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("Close did not return once the upload went through")
+	}
+	after, err := svc.Get(ctx, "ada-late")
+	require.NoError(t, err)
+	assert.Equal(t, shows.Closed, after.Phase)
+}
+
+// heldUploads holds, once hold is set, every PUT to the bucket until let is
+// called, saying so on held.
+type heldUploads struct {
+	next    http.RoundTripper
+	hold    atomic.Bool
+	held    chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (h *heldUploads) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut && h.hold.Load() {
+		select {
+		case h.held <- struct{}{}:
+		default:
+		}
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+	}
+	return h.next.RoundTrip(r)
+}
+
+func (h *heldUploads) let() { h.once.Do(func() { close(h.release) }) }
+
+// Ada plays while the Watch lists LiveKit every second. LiveKit's lists never
+// have the show's own recorder (it is no egress), yet the resyncs leave its
+// recording alone: through three of them the model has it running, no resync
+// ends it, and closing the show reports Ada's part, complete.
+func TestResyncsLeaveTheShowsOwnRecordingAlone(t *testing.T) {
+	s := newStage(t, withEgress, time.Second)
+	ctx := testenv.Within(t, 60*time.Second)
+	svc := s.service(t)
+	s.background(t, svc.Run)
+	show, err := svc.Open(ctx, shows.Spec{Name: "ada-resync", Performers: []shows.Performer{{Identity: "ada", Name: "Ada"}},
+		Record: []string{"audio"}})
+	require.NoError(t, err)
+	ada := s.env.Join(t, show.Performers[0].Token.JWT, nil)
+	t.Cleanup(ada.Disconnect)
+	_, err = testenv.PublishTone(t, ada, testenv.Tone(t, 440, 30*time.Second))
+	require.NoError(t, err)
+	started, _ := s.when(t, events.RecordingStarted, "ada-resync", "", 15*time.Second)
+	require.NotNil(t, started.Recording)
+	id := started.Recording.ID
+	require.True(t, strings.HasPrefix(id, capture.IDPrefix), "the show's own recorder records: %s", id)
+
+	// After each of three resyncs (each completing after the recording began),
+	// the recording is still running in the model.
+	last := s.watch.Snapshot().Resynced
+	for n := 1; n <= 3; n++ {
+		var snap *events.Snapshot
+		require.Eventually(t, func() bool {
+			snap = s.watch.Snapshot()
+			return snap.Resynced.After(last)
+		}, 10*time.Second, 20*time.Millisecond, "resync %d", n)
+		last = snap.Resynced
+		r, ok := snap.Recordings[id]
+		require.True(t, ok, "after resync %d the model still has %s", n, id)
+		assert.True(t, r.Active(), "after resync %d %s is still running", n, id)
+	}
+	s.seen.mu.Lock()
+	for _, e := range s.seen.evs {
+		assert.False(t, e.Kind == events.RecordingEnded && e.Recording != nil && e.Recording.ID == id, "a resync ended %s: %+v", id, e)
+	}
+	s.seen.mu.Unlock()
+
+	rep, err := svc.Close(ctx, "ada-resync")
+	require.NoError(t, err)
+	require.Len(t, rep.Parts, 1, "%+v", rep.Parts)
+	assert.Equal(t, egress.Complete, rep.Parts[0].Status, rep.Parts[0].Error)
+	require.Len(t, rep.Parts[0].Files, 1)
+	t.Logf("Ada's part: %s, %s long", rep.Parts[0].Files[0].Key, rep.Parts[0].Files[0].Duration)
+	assert.Greater(t, rep.Parts[0].Files[0].Duration, 2*time.Second, "the part holds the three resyncs' worth of Ada")
+}
+
+// A show armed with stems and HLS, end to end: Ada publishes her tone, the show
+// starts her stem and an HLS stream once she is heard, she plays, and the show
+// is closed. The report lists both parts complete; her stem decodes to her
+// tone, and the HLS playlist lists segments that are in the bucket and play it.
+func TestAShowArmedWithStemsAndHLSRecordsBoth(t *testing.T) {
+	s := newStage(t, withEgress)
+	ctx := testenv.Within(t, 150*time.Second)
+	svc := s.service(t)
+	s.background(t, svc.Run)
+	show, err := svc.Open(ctx, shows.Spec{Name: "ada-stems", Performers: []shows.Performer{{Identity: "ada", Name: "Ada"}},
+		Record: []string{shows.RecordStems, shows.RecordHLS}})
+	require.NoError(t, err)
+	ada := s.env.Join(t, show.Performers[0].Token.JWT, nil)
+	t.Cleanup(ada.Disconnect)
+	_, err = testenv.PublishTone(t, ada, testenv.Tone(t, 440, 60*time.Second))
+	require.NoError(t, err)
+
+	// The show starts both parts; each is egress's, which writes once active.
+	started := map[string]string{}
+	require.Eventually(t, func() bool {
+		for _, st := range svc.Starts() {
+			if st.Show == "ada-stems" {
+				started[st.Kind] = st.ID
+			}
+		}
+		return started[shows.RecordStems] != "" && started[shows.RecordHLS] != ""
+	}, 60*time.Second, 50*time.Millisecond, "the show starts a stem and HLS: %v", started)
+	for kind, id := range started {
+		e, err := s.egress.WaitFor(ctx, id, egress.Active)
+		require.NoError(t, err)
+		require.Equal(t, egress.Active, e.Status, "%s %s: %s", kind, id, e.Error)
+	}
+	time.Sleep(5 * time.Second) // Ada plays on: a little more than one 4 s HLS segment
+
+	rep, err := svc.Close(ctx, "ada-stems")
+	require.NoError(t, err)
+	assert.Empty(t, rep.Problems)
+	byKind := map[string]shows.Part{}
+	for _, p := range rep.Parts {
+		byKind[p.Kind] = p
+	}
+	require.Len(t, rep.Parts, 2, "%+v", rep.Parts)
+
+	stem, ok := byKind["stem"]
+	require.True(t, ok, "the report lists Ada's stem: %+v", rep.Parts)
+	assert.Equal(t, egress.Complete, stem.Status, stem.Error)
+	require.Len(t, stem.Files, 1)
+	assert.Contains(t, stem.Files[0].Key, "ada", "the stem is named after Ada")
+	file := download(t, stem.Files[0].URL)
+	played, share := probedSeconds(t, file), testenv.ToneShare(t, file, 440)
+	t.Logf("stem %s: plays %.2f s (the report says %s); 440 Hz is %.1f dB of its sound", stem.Files[0].Key, played, stem.Files[0].Duration, share)
+	assert.Greater(t, played, 3.0, "the stem holds Ada's playing")
+	assert.Greater(t, share, -1.0, "the stem is Ada's tone")
+
+	hls, ok := byKind["hls"]
+	require.True(t, ok, "the report lists the HLS stream: %+v", rep.Parts)
+	assert.Equal(t, egress.Complete, hls.Status, hls.Error)
+	require.Len(t, hls.Files, 1)
+	playlist := hls.Files[0]
+	require.True(t, strings.HasSuffix(playlist.Key, ".m3u8"), playlist.Key)
+	body, err := os.ReadFile(download(t, playlist.URL))
+	require.NoError(t, err)
+	var segments []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			segments = append(segments, line)
+		}
+	}
+	t.Logf("playlist %s (%s): %d segments %v", playlist.Key, playlist.Duration, len(segments), segments)
+	require.NotEmpty(t, segments, "the playlist lists segments:\n%s", body)
+	// A player plays the segments one after the other: MPEG-TS concatenates.
+	stream := filepath.Join(t.TempDir(), "stream.ts")
+	var all []byte
+	for i, seg := range segments {
+		u, err := s.store.DownloadURL(ctx, path.Join(path.Dir(playlist.Key), seg), 0)
+		require.NoError(t, err, "segment %s is in the bucket", seg)
+		f := download(t, u)
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NotEmpty(t, b, "segment %s", seg)
+		all = append(all, b...)
+		segShare := testenv.ToneShare(t, f, 440)
+		t.Logf("segment %s: plays %.2f s; 440 Hz is %.1f dB of its sound", seg, probedSeconds(t, f), segShare)
+		// The last segment, cut at the stop, is left out: in runs it held
+		// silence (1.3 s at -Inf dB) though Ada still played.
+		if i < len(segments)-1 {
+			assert.Greater(t, segShare, -1.0, "segment %s is Ada's tone", seg)
+		}
+	}
+	require.NoError(t, os.WriteFile(stream, all, 0o600))
+	heard, share := probedSeconds(t, stream), testenv.ToneShare(t, stream, 440)
+	t.Logf("the stream plays %.2f s; 440 Hz is %.1f dB of its sound", heard, share)
+	assert.Greater(t, heard, 3.0, "the stream holds Ada's playing")
+	assert.Greater(t, share, -1.0, "the stream is Ada's tone")
 }
