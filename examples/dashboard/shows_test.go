@@ -495,6 +495,15 @@ func TestOpeningAShowBeingClosedIsRefused(t *testing.T) {
 		t.Fatal("the other dashboard's Close never looked for recordings")
 	}
 
+	// LiveKit's ListRooms shows a metadata update a moment after
+	// UpdateRoomMetadata has answered (2 of 8 runs here still listed the open
+	// show): what every replica reads is what LiveKit lists, so wait for it.
+	assert.EventuallyWithT(t, func(c *assert.CollectT) {
+		found, err := st.sm.Rooms.List(ctx, "friday-jam")
+		if assert.NoError(c, err) && assert.Len(c, found, 1) {
+			assert.Contains(c, found[0].Metadata, `"closing":true`)
+		}
+	}, 10*time.Second, 50*time.Millisecond, "LiveKit lists the show as closing")
 	code, body = st.as(t, testOperatorKey, "POST", "/api/shows", fridayJam())
 	assert.Equal(t, 409, code, "%s", body)
 	assert.Contains(t, string(body), "show_closing")
