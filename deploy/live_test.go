@@ -161,8 +161,10 @@ func dashboardBinary(t *testing.T) string {
 // Ingress, Egress and dashboard while a performer plays, OBS (ffmpeg) streams
 // over RTMP and the show is recorded. Every Grafana panel's query then returns
 // data, naming only metrics the stack exports, and every LiveKit series carries
-// node_id. When OBS dies while Ingress stays up, the stalled-ingest alert goes
-// pending; when livekit-server stops, LiveKit-down does.
+// node_id. Once the recording is uploaded, every metric and up{job} target an
+// alert in alerts.yml reads is in Prometheus (save onlyAfterAFailure, named
+// with why). When OBS dies while Ingress stays up, the stalled-ingest alert
+// goes pending; when livekit-server stops, LiveKit-down does.
 func TestMonitoringWatchesARealShow(t *testing.T) {
 	testenv.RequireNetNS(t)
 	began := time.Now()
@@ -276,6 +278,24 @@ func TestMonitoringWatchesARealShow(t *testing.T) {
 		}
 	}
 
+	// Every metric an alert reads exists on the live stack, so no alert is
+	// quietly blind. Egress exports its upload counters (from the recording's
+	// handler) only once the file is uploaded: the recording ends first.
+	_, err = sm.Egress.Stop(ctx, rec.ID)
+	must(t, err)
+	done, err := sm.Egress.WaitFor(testenv.Within(t, wait), rec.ID, egress.Complete, egress.Failed, egress.Aborted)
+	must(t, err)
+	if done.Status != egress.Complete {
+		t.Fatalf("the recording ended %s, not uploaded: %s", done.Status, done.Error)
+	}
+	missing := p.waitAlertMetrics(t, 30*time.Second)
+	for alert, names := range missing {
+		t.Errorf("alert %s reads what the live stack does not export: %v", alert, names)
+	}
+	if t.Failed() {
+		return
+	}
+
 	// OBS dies; Ingress stays up.
 	obs.Stop()
 	p.waitAlert(t, "IngestStalled", map[string]string{"room": "stage", "severity": "page"}, 20*time.Second)
@@ -283,6 +303,48 @@ func TestMonitoringWatchesARealShow(t *testing.T) {
 	// livekit-server stops.
 	env.Stop()
 	p.waitAlert(t, "LiveKitDown", map[string]string{"job": "livekit", "severity": "page"}, 15*time.Second)
+}
+
+// onlyAfterAFailure are metrics an alert reads that the exporter creates only on
+// the failure the alert is there for, which a healthy show cannot cause; the
+// live test names them rather than skip them silently.
+var onlyAfterAFailure = map[string]string{
+	// egress (v1.8.6, pkg/stats/handler.go) counts a write to its backup
+	// storage only when the upload to the bucket failed.
+	"livekit_egress_backup_storage_writes": "written only after a failed upload",
+}
+
+// upJob is a scrape target's health an alert reads: up{job="..."}.
+var upJob = regexp.MustCompile(`\bup\{job="([^"]+)"\}`)
+
+// waitAlertMetrics waits, at most limit, for every metric name and every
+// up{job} target that alerts.yml's expressions read to be known to
+// Prometheus (onlyAfterAFailure aside), and returns, per alert, what is still
+// missing.
+func (p prom) waitAlertMetrics(t *testing.T, limit time.Duration) map[string][]string {
+	t.Helper()
+	missing := map[string][]string{}
+	for deadline := time.Now().Add(limit); ; time.Sleep(time.Second) {
+		clear(missing)
+		var known []string
+		p.get(t, "/api/v1/label/__name__/values", nil, &known)
+		for _, r := range alertRules(t) {
+			for _, n := range slices.Compact(slices.Sorted(slices.Values(metricName.FindAllString(r.Expr, -1)))) {
+				if _, excused := onlyAfterAFailure[n]; n == "up" || excused || slices.Contains(known, n) {
+					continue
+				}
+				missing[r.Alert] = append(missing[r.Alert], n)
+			}
+			for _, m := range upJob.FindAllStringSubmatch(r.Expr, -1) {
+				if p.query(t, m[0]) == 0 {
+					missing[r.Alert] = append(missing[r.Alert], m[0])
+				}
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			return missing
+		}
+	}
 }
 
 func waitOK(t *testing.T, u string, limit time.Duration, proc *testenv.Process) {

@@ -26,7 +26,8 @@ import (
 // from her browser. Each gets a meter that hears its own tone; the monitor is
 // hidden (LiveKit does not count it, the page does not list it); muting ada
 // from the page silences her meter and unmuting brings it back; a second
-// encoder sending silence is called silent; OBS freezing is called out while
+// encoder sending silence is called silent; a performer overdriven past full
+// scale is called clipping; OBS freezing is called out while
 // LiveKit still says it publishes; and the monitor fits a phone.
 func TestOperatorHearsTheShow(t *testing.T) {
 	testenv.RequireNetNS(t)
@@ -172,6 +173,20 @@ func TestOperatorHearsTheShow(t *testing.T) {
 	assert.Equal(t, "false", b.attr(adaMeter, "data-silent"), "ada still plays")
 	assert.Equal(t, "false", b.attr(obsMeter, "data-silent"), "OBS still plays")
 	assert.Equal(t, "aac 2 ch 48 kHz", b.text(`#room-ingress li[data-ingress="`+obs.ID+`"] .input`), "what OBS sends, as Ingress read it")
+
+	// A second performer plays with her gain far too high: a 330 Hz sine at
+	// twice full scale, which the decoder clips flat. The monitor calls it
+	// clipping, in its data and in words; OBS's quieter tone it does not.
+	tok, err = s.sm.Tokens.Performer("friday-jam", "bo")
+	require.NoError(t, err)
+	_, err = testenv.PublishTone(t, env.Join(t, tok.JWT, nil), testenv.OverdrivenTone(t, 330, 2*time.Minute))
+	require.NoError(t, err)
+	hotMeter := `#meters li[data-identity="bo"]`
+	b.until("bo heard", `+document.querySelector('`+hotMeter+`')?.dataset.rms > -40`)
+	b.until("bo called clipping", `document.querySelector('`+hotMeter+`')?.dataset.clipping === "true"`)
+	t.Logf("bo as the monitor hears her: %s", b.text(hotMeter+" .readout"))
+	assert.Contains(t, b.text(hotMeter+" .readout"), "CLIPPING", "the card says it in words")
+	assert.Equal(t, "false", b.attr(obsMeter, "data-clipping"), "OBS's tone does not clip")
 
 	// OBS freezes (the connection stays, nothing is sent): Ingress still says
 	// publishing; the monitor hears silence and says nothing arrives.

@@ -37,6 +37,21 @@ func Tone(t TB, freq int, d time.Duration) string {
 		"-page_duration", "20000"}) // one Opus packet per Ogg page, as pion's reader expects
 }
 
+// OverdrivenTone is Tone with the gain far too high: a sine at twice full
+// scale on both channels, given to the Opus encoder as floats, so it decodes
+// clipped at full scale (ffmpeg's libopus gives back 32767, the 16-bit top).
+// A square wave at full scale does not do: Opus gives it back at 0.88 of full
+// scale. Nor a mono source: ffmpeg's upmix to stereo takes 3 dB off (both
+// measured with ffmpeg).
+func OverdrivenTone(t TB, freq int, d time.Duration) string {
+	t.Helper()
+	bin := Binary(t, "ffmpeg", "ffmpeg")
+	wave := fmt.Sprintf("2*sin(2*PI*%d*t)", freq)
+	src := fmt.Sprintf("aevalsrc=exprs='%s|%s':duration=%.3f:sample_rate=48000", wave, wave, d.Seconds())
+	return encoded(t, bin, fmt.Sprintf("overdriven-%d.ogg", freq), []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", src,
+		"-c:a", "libopus", "-b:a", "128k", "-ar", "48000", "-page_duration", "20000"})
+}
+
 // MusicTrack is how a performer publishes: stereo Opus with DTX off, because DTX
 // turns quiet passages of music into silence.
 var MusicTrack = &lksdk.TrackPublicationOptions{Name: "mix", Source: livekit.TrackSource_MICROPHONE, Stereo: true, DisableDTX: true}

@@ -69,8 +69,9 @@ func WithMetadata(md string) Option { return func(o *Options) { o.Metadata = md 
 // WithAttributes sets participant attributes.
 func WithAttributes(a map[string]string) Option { return func(o *Options) { o.Attributes = a } }
 
-// WithTTL sets the token lifetime. LiveKit refreshes tokens of connected clients, so
-// the lifetime only bounds joining and reconnecting.
+// WithTTL sets the token lifetime. livekit-server's code (not a test here) sends
+// connected clients fresh tokens, so the lifetime should only bound joining and
+// reconnecting.
 func WithTTL(d time.Duration) Option { return func(o *Options) { o.TTL = d } }
 
 // WithHidden hides the participant from others (e.g. a monitoring bot).
@@ -142,8 +143,9 @@ func (i *Issuer) Listener(room, identity string, opts ...Option) (Token, error) 
 // Monitor mints an operator's listening token: subscribe only, like a
 // listener, and hidden, so LiveKit neither counts the monitor nor shows it to
 // the room. It is short-lived (MonitorTTL, at most MaxMonitorTTL) because a web
-// page holds it; LiveKit refreshes the token of a connected client, so the
-// monitor stays connected past it.
+// page holds it. A connected monitor outlives it because livekit-server
+// (v1.11.0, pkg/service/roommanager.go) sends a connected client a fresh token
+// on joining and every 5 minutes: LiveKit's code, which no test here holds.
 func (i *Issuer) Monitor(room, identity string, opts ...Option) (Token, error) {
 	return i.preset(room, identity, MonitorTTL, MaxMonitorTTL, Grant{
 		RoomJoin: true, Room: room, CanPublish: no, CanSubscribe: yes, CanPublishData: no, Hidden: true,
