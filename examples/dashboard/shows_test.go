@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -476,8 +475,8 @@ func TestOpeningAShowBeingClosedIsRefused(t *testing.T) {
 	code, body := st.as(t, testOperatorKey, "POST", "/api/shows", fridayJam())
 	require.Equal(t, 201, code, "%s", body)
 
-	held := &heldListEgress{held: make(chan struct{}, 1), release: make(chan struct{})}
-	t.Cleanup(held.let)
+	held := testenv.NewHeld(nil, false, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/ListEgress") })
+	t.Cleanup(held.Let)
 	other, err := spacemusic.New(spacemusic.Config{URL: st.env.URL, PublicURL: st.env.WSURL, APIKey: st.env.APIKey, APISecret: st.env.APISecret,
 		HTTPClient: &http.Client{Transport: held}, Storage: egress.Storage{Endpoint: "http://127.0.0.1:9", Bucket: "recordings",
 			AccessKey: "show-stage-access", SecretKey: "show-stage-secret-0123456789"}})
@@ -488,7 +487,7 @@ func TestOpeningAShowBeingClosedIsRefused(t *testing.T) {
 	closed := make(chan error, 1)
 	go func() { _, err := theirs.Close(ctx, "friday-jam"); closed <- err }()
 	select {
-	case <-held.held:
+	case <-held.Arrived():
 	case err := <-closed:
 		t.Fatalf("the other dashboard's Close returned without looking for recordings: %v", err)
 	case <-ctx.Done():
@@ -508,7 +507,7 @@ func TestOpeningAShowBeingClosedIsRefused(t *testing.T) {
 	assert.Equal(t, 409, code, "%s", body)
 	assert.Contains(t, string(body), "show_closing")
 
-	held.let()
+	held.Let()
 	select {
 	case err := <-closed:
 		require.NoError(t, err)
@@ -518,28 +517,3 @@ func TestOpeningAShowBeingClosedIsRefused(t *testing.T) {
 	code, body = st.as(t, testOperatorKey, "POST", "/api/shows", fridayJam())
 	assert.Equal(t, 201, code, "closed, the show opens again: %s", body)
 }
-
-// heldListEgress holds every request listing egresses until let is called,
-// saying so on held.
-type heldListEgress struct {
-	held    chan struct{}
-	release chan struct{}
-	once    sync.Once
-}
-
-func (h *heldListEgress) RoundTrip(r *http.Request) (*http.Response, error) {
-	if strings.HasSuffix(r.URL.Path, "/ListEgress") {
-		select {
-		case h.held <- struct{}{}:
-		default:
-		}
-		select {
-		case <-h.release:
-		case <-r.Context().Done():
-			return nil, r.Context().Err()
-		}
-	}
-	return http.DefaultTransport.RoundTrip(r)
-}
-
-func (h *heldListEgress) let() { h.once.Do(func() { close(h.release) }) }

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -701,8 +700,8 @@ func download(t *testing.T, url string) string {
 func TestAShowBeingClosedIsEndingAndCannotBeOpened(t *testing.T) {
 	s := newStage(t, withEgress)
 	ctx := testenv.Within(t, 60*time.Second)
-	upload := &heldUploads{next: http.DefaultTransport, held: make(chan struct{}, 1), release: make(chan struct{})}
-	t.Cleanup(upload.let)
+	upload := testenv.NewHeld(nil, true, func(r *http.Request) bool { return r.Method == http.MethodPut })
+	t.Cleanup(upload.Let)
 	svc := s.serviceUploadingVia(t, upload)
 	s.background(t, svc.Run)
 	spec := shows.Spec{Name: "ada-late", Performers: []shows.Performer{{Identity: "ada", Name: "Ada"}}, Record: []string{"audio"}}
@@ -715,11 +714,11 @@ func TestAShowBeingClosedIsEndingAndCannotBeOpened(t *testing.T) {
 	s.when(t, events.RecordingStarted, "ada-late", "", 15*time.Second)
 
 	// Only the upload Close asks for is held, not any the recorder made before.
-	upload.hold.Store(true)
+	upload.Hold()
 	closed := make(chan error, 1)
 	go func() { _, err := svc.Close(ctx, "ada-late"); closed <- err }()
 	select {
-	case <-upload.held:
+	case <-upload.Arrived():
 	case err := <-closed:
 		t.Fatalf("Close returned before uploading Ada's part: %v", err)
 	case <-ctx.Done():
@@ -735,7 +734,7 @@ func TestAShowBeingClosedIsEndingAndCannotBeOpened(t *testing.T) {
 	_, err = other.Open(ctx, spec)
 	assert.ErrorIs(t, err, shows.ErrClosing, "opening a show being closed is refused")
 
-	upload.let()
+	upload.Let()
 	select {
 	case err := <-closed:
 		require.NoError(t, err)
@@ -746,33 +745,6 @@ func TestAShowBeingClosedIsEndingAndCannotBeOpened(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, shows.Closed, after.Phase)
 }
-
-// heldUploads holds, once hold is set, every PUT to the bucket until let is
-// called, saying so on held.
-type heldUploads struct {
-	next    http.RoundTripper
-	hold    atomic.Bool
-	held    chan struct{}
-	release chan struct{}
-	once    sync.Once
-}
-
-func (h *heldUploads) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodPut && h.hold.Load() {
-		select {
-		case h.held <- struct{}{}:
-		default:
-		}
-		select {
-		case <-h.release:
-		case <-r.Context().Done():
-			return nil, r.Context().Err()
-		}
-	}
-	return h.next.RoundTrip(r)
-}
-
-func (h *heldUploads) let() { h.once.Do(func() { close(h.release) }) }
 
 // Ada plays while the Watch lists LiveKit every second. LiveKit's lists never
 // have the show's own recorder (it is no egress), yet the resyncs leave its
