@@ -1,7 +1,8 @@
 // Package deploy holds what an operator copies next to the seed's compose stack:
-// Prometheus's configuration and alerts, and the "LiveKit Streaming" Grafana
-// dashboard. Its tests check them with promtool, structurally, and against the
-// real stack (live_test.go).
+// Prometheus's configuration and alerts, the "LiveKit Streaming" Grafana
+// dashboard, and the dashboard's systemd unit and environment. Its tests check
+// them with promtool and systemd-analyze, structurally, and against the real
+// stack (live_test.go).
 package deploy
 
 import (

@@ -16,6 +16,7 @@ package testenv
 import (
 	"context"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -148,6 +149,17 @@ func external(t TB, o options) *Env {
 
 // InCI reports whether missing components must fail rather than skip.
 func InCI() bool { return os.Getenv("CI") == "true" || os.Getenv("CI") == "1" }
+
+// Tool finds a system tool on PATH (apt's, not the stack's), or stops the
+// test: a skip that says how to install it locally, a failure in CI.
+func Tool(t TB, name, how string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		missing(t, name, how)
+	}
+	return p
+}
 
 // missing stops the test: a failure in CI, a skip that says how to fix it locally.
 func missing(t TB, what, how string) {
