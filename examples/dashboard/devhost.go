@@ -7,25 +7,21 @@ import (
 	"strings"
 )
 
-// devHostOnly refuses, in dev mode, any request whose Host is not loopback.
-// Dev mode makes every caller an admin; a page on any web site can point its
-// own name at 127.0.0.1 (DNS rebinding) and its script then reaches this
-// server same-origin, Host still naming that site. Browsers always send the
-// Host they dialled, so a name that is not loopback is such a page (or a
-// mistake): 421, code host_not_loopback.
-func (s *server) devHostOnly(next http.Handler) http.Handler {
-	if !s.Settings.Dev {
-		return next
+// devHostAllowed marks a dev-mode answer as such and refuses any request
+// whose Host is not loopback. Dev mode makes every caller an admin; a page on
+// any web site can point its own name at 127.0.0.1 (DNS rebinding) and its
+// script then reaches this server same-origin, Host still naming that site.
+// Browsers always send the Host they dialled, so a name that is not loopback
+// is such a page (or a mistake): 421, code host_not_loopback.
+func (s *server) devHostAllowed(w http.ResponseWriter, r *http.Request) bool {
+	w.Header().Set("X-Dashboard-Dev-Mode", "no authentication")
+	if loopbackHost(r.Host) {
+		return true
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !loopbackHost(r.Host) {
-			s.Log.Warn("dev mode: a request for a host that is not loopback refused", "remote", r.RemoteAddr, "id", requestIDFrom(r.Context()))
-			writeError(w, &apiError{http.StatusMisdirectedRequest, "host_not_loopback",
-				"dev mode answers only requests for localhost, 127.0.0.0/8 or [::1]"})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	s.Log.Warn("dev mode: a request for a host that is not loopback refused", "remote", r.RemoteAddr, "id", requestIDFrom(r.Context()))
+	writeError(w, &apiError{http.StatusMisdirectedRequest, "host_not_loopback",
+		"dev mode answers only requests for localhost, 127.0.0.0/8 or [::1]"})
+	return false
 }
 
 // loopbackHost reports whether a Host header names this machine's loopback:

@@ -64,7 +64,7 @@ func NewServer(d Deps) http.Handler {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt, rt.path))
 	}
 	s.mux.Handle("/", s.wrap(route{role: public, handle: s.noRoute}, "unmatched"))
-	return s.requestID(s.devHostOnly(s.cors(s.mux)))
+	return s.front()
 }
 
 // wrap gives a route the pipeline every request goes through: rate limit, auth,
@@ -191,7 +191,7 @@ type ctxKey int
 const keyCall ctxKey = 0
 
 // call is what the pipeline learns about one request, kept in its context
-// once (requestID) and filled in as it goes: each extra context would copy the
+// once (front) and filled in as it goes: each extra context would copy the
 // request again.
 type call struct {
 	id   string
@@ -204,7 +204,7 @@ type call struct {
 }
 
 // callOf is r's call, made (and r copied) only for a request that did not come
-// through requestID.
+// through front.
 func callOf(r *http.Request) (*call, *http.Request) {
 	if c, ok := r.Context().Value(keyCall).(*call); ok {
 		return c, r
@@ -213,8 +213,15 @@ func callOf(r *http.Request) (*call, *http.Request) {
 	return c, r.WithContext(context.WithValue(r.Context(), keyCall, c))
 }
 
-// requestID keeps a caller's X-Request-ID (if sane) or makes one, and echoes it.
-func (s *server) requestID(next http.Handler) http.Handler {
+// front is what every request meets before its route, in one step: its ID
+// (the caller's when sane, else made) in the answer and in one call value in
+// its context; in dev mode the marks and the Host check (devhost.go); CORS
+// for the configured origins, preflights answered here. Then the route table.
+func (s *server) front() http.Handler {
+	allowed := map[string]bool{}
+	for _, o := range s.Settings.CORSOrigins {
+		allowed[o] = true
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id") // canonical: Get copies any other spelling
 		if len(id) == 0 || len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
@@ -223,10 +230,14 @@ func (s *server) requestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header()["X-Request-Id"] = []string{id}
-		if s.Settings.Dev {
-			w.Header().Set("X-Dashboard-Dev-Mode", "no authentication")
+		r = r.WithContext(context.WithValue(r.Context(), keyCall, &call{id: id}))
+		if s.Settings.Dev && !s.devHostAllowed(w, r) {
+			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyCall, &call{id: id})))
+		if preflight := cors(w, r, allowed); preflight {
+			return
+		}
+		s.mux.ServeHTTP(w, r)
 	})
 }
 
@@ -237,28 +248,24 @@ func requestIDFrom(ctx context.Context) string {
 	return ""
 }
 
-// cors answers browsers from the configured origins only; other origins get no
-// CORS headers, so their browsers refuse to read the answers.
-func (s *server) cors(next http.Handler) http.Handler {
-	allowed := map[string]bool{}
-	for _, o := range s.Settings.CORSOrigins {
-		allowed[o] = true
+// cors answers browsers from the allowed origins only; other origins get no
+// CORS headers, so their browsers refuse to read the answers. true: r was a
+// preflight, answered.
+func cors(w http.ResponseWriter, r *http.Request, allowed map[string]bool) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !(allowed[origin] || allowed["*"]) {
+		return false
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin := r.Header.Get("Origin")
-		if origin != "" && (allowed[origin] || allowed["*"]) {
-			h := w.Header()
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Add("Vary", "Origin")
-			h.Set("Access-Control-Expose-Headers", "X-Request-ID, Retry-After, X-Next-Cursor, Link")
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, X-Request-ID")
-				h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
-				h.Set("Access-Control-Max-Age", "600")
-				w.WriteHeader(http.StatusNoContent)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Expose-Headers", "X-Request-ID, Retry-After, X-Next-Cursor, Link")
+	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, X-Request-ID")
+	h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }
