@@ -36,7 +36,7 @@ type user struct {
 }
 
 func userFrom(ctx context.Context) user {
-	if c, ok := ctx.Value(keyCall).(*call); ok {
+	if c := callIn(ctx); c != nil {
 		return c.user
 	}
 	return user{}

@@ -193,13 +193,14 @@ func jsonHeaders(w http.ResponseWriter) {
 	h["X-Content-Type-Options"] = nosniff
 }
 
-// decode reads exactly one JSON object into v, refusing unknown fields, then
-// checks it when v knows how.
+// isJSONMediaType: application/json with any parameters (charset).
 func isJSONMediaType(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == "application/json"
 }
 
+// decode reads exactly one JSON object into v, refusing unknown fields, then
+// checks it when v knows how.
 func decode(r *http.Request, v any) error {
 	// Requiring the JSON media type is also the CSRF defence for forward auth: a
 	// cross-site form or fetch without preflight cannot send it with cookies.

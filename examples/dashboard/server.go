@@ -206,7 +206,7 @@ type call struct {
 // callOf is r's call, made (and r copied) only for a request that did not come
 // through front.
 func callOf(r *http.Request) (*call, *http.Request) {
-	if c, ok := r.Context().Value(keyCall).(*call); ok {
+	if c := callIn(r.Context()); c != nil {
 		return c, r
 	}
 	c := &call{}
@@ -241,8 +241,14 @@ func (s *server) front() http.Handler {
 	})
 }
 
+// callIn is ctx's call; nil outside the pipeline.
+func callIn(ctx context.Context) *call {
+	c, _ := ctx.Value(keyCall).(*call)
+	return c
+}
+
 func requestIDFrom(ctx context.Context) string {
-	if c, ok := ctx.Value(keyCall).(*call); ok {
+	if c := callIn(ctx); c != nil {
 		return c.id
 	}
 	return ""

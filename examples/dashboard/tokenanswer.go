@@ -14,7 +14,7 @@ import (
 // rule), or the body decoded now (an admin's request, for whom authorize reads
 // no body).
 func bodyOf[T any](r *http.Request) (*T, error) {
-	if c, ok := r.Context().Value(keyCall).(*call); ok {
+	if c := callIn(r.Context()); c != nil {
 		if v, ok := c.body.(*T); ok {
 			return v, nil
 		}

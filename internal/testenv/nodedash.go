@@ -18,10 +18,7 @@ import (
 // locally and a failure in CI.
 func NodeDashboard(t TB, apiKey, apiSecret, dashKey, wsURL string) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing(t, "node", "run `scripts/stack install node-dashboard`")
-	}
+	node := Tool(t, "node", "run `scripts/stack install node-dashboard`")
 	dir := filepath.Join(StackBin(), "node-dashboard")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "livekit-server-sdk")); err != nil {
 		missing(t, "livekit-server-sdk (the Node baseline)", "run `scripts/stack install node-dashboard` (cached in "+dir+")")
