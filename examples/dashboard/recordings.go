@@ -105,7 +105,10 @@ func (s *server) handleListRecordings() handler {
 		if err != nil {
 			return err
 		}
-		byKey := s.writtenBy(ctx, opts.Room, len(page.Recordings) > 0)
+		var byKey map[string]written
+		if len(page.Recordings) > 0 { // the route needs recordingService: Egress is there
+			byKey = s.writtenBy(ctx, opts.Room)
+		}
 		overHTTPS := s.cameOverHTTPS(r)
 		out := make([]recording, 0, len(page.Recordings))
 		expires := time.Now().Add(ttl).UTC()
@@ -166,18 +169,15 @@ type written struct {
 }
 
 // writtenBy is the room's egresses' files and playlists by key, from one
-// ListEgress for every duration (never one call per file); none when there is
-// no page to fill. Durations are a nicety: a LiveKit hiccup must not hide the
-// archive, so a failed list is no durations.
-func (s *server) writtenBy(ctx context.Context, room string, want bool) map[string]written {
-	byKey := map[string]written{}
-	if !want { // the route needs recordingService: Egress is there
-		return byKey
-	}
+// ListEgress for every duration (never one call per file). Durations are a
+// nicety: a LiveKit hiccup must not hide the archive, so a failed list is no
+// durations.
+func (s *server) writtenBy(ctx context.Context, room string) map[string]written {
 	eg, err := s.Egress.List(ctx, egress.ListOptions{Room: room})
 	if err != nil {
-		return byKey
+		return nil
 	}
+	byKey := map[string]written{}
 	for _, e := range eg {
 		for _, f := range e.Files {
 			byKey[f.Key] = written{e.ID, f.Duration}
