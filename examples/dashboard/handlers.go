@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -291,10 +290,7 @@ func (s *server) answerToken(w http.ResponseWriter, r *http.Request, role string
 	}
 	// The request's own log line becomes the audit line: one line per mint.
 	c, _ := callOf(r)
-	u := c.user
-	c.msg, c.audit = "token minted", []slog.Attr{slog.String("role", role), slog.String("room", tok.Room),
-		slog.String("identity", tok.Identity), slog.String("ttl", ttl.String()), slog.String("by", u.Name),
-		slog.String("auth", u.Method), slog.String("byRole", u.Role.String())}
+	c.minted = mint{role: role, room: tok.Room, identity: tok.Identity, ttl: ttl}
 	writeToken(w, tokenResponse{Token: tok.JWT, WSURL: s.WSURL, Role: role,
 		Room: tok.Room, Identity: tok.Identity, ExpiresAt: tok.ExpiresAt})
 }

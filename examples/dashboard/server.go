@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -119,11 +120,18 @@ func (s *server) finish(sw *statusWriter, r *http.Request, client netip.Addr, pa
 	if sw.status >= 500 {
 		level = slog.LevelError
 	}
+	if !s.Log.Enabled(r.Context(), level) {
+		return
+	}
 	c, _ := callOf(r)
-	u, msg, attrs := c.user, "request", make([]slog.Attr, 0, 16)
-	if c.msg != "" {
-		msg = c.msg
-		attrs = append(attrs, c.audit...) // names the caller itself
+	u, msg := c.user, "request"
+	ap := logAttrs.Get().(*[]slog.Attr)
+	attrs := (*ap)[:0]
+	if m := c.minted; m.role != "" { // the audit names the caller itself
+		msg = "token minted"
+		attrs = append(attrs, slog.String("role", m.role), slog.String("room", m.room),
+			slog.String("identity", m.identity), slog.String("ttl", m.ttl.String()), slog.String("by", u.Name),
+			slog.String("auth", u.Method), slog.String("byRole", u.Role.String()))
 	}
 	attrs = append(attrs, slog.String("id", c.id), slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Float64("ms", float64(took.Microseconds())/1000),
@@ -131,14 +139,21 @@ func (s *server) finish(sw *statusWriter, r *http.Request, client netip.Addr, pa
 	if r.URL.RawQuery != "" {
 		attrs = append(attrs, slog.String("query", redactQuery(r.URL.Query())))
 	}
-	if u.Method != "" && c.audit == nil {
+	if u.Method != "" && msg == "request" {
 		attrs = append(attrs, slog.String("user", u.Name), slog.String("auth", u.Method), slog.String("role", u.Role.String()))
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	s.Log.LogAttrs(r.Context(), level, msg, attrs...)
+	clear(attrs) // drop the strings before pooling
+	*ap = attrs
+	logAttrs.Put(ap)
 }
+
+// logAttrs pools the request line's attributes: slog copies them into its
+// record, so the slice is free again once LogAttrs returns.
+var logAttrs = sync.Pool{New: func() any { a := make([]slog.Attr, 0, 20); return &a }}
 
 func redactQuery(q url.Values) string {
 	if q.Has("api_key") {
@@ -197,10 +212,15 @@ type call struct {
 	id   string
 	user user // authorize
 	body any  // the body authorize decoded for a stricter rule (bodyOf)
-	// audit, when a handler sets it, makes the request's one log line an audit
-	// line: msg and these attributes first (answerToken).
-	msg   string
-	audit []slog.Attr
+	// minted, when answerToken sets it, makes the request's one log line the
+	// mint's audit line. Held by value: no allocation per mint.
+	minted mint
+}
+
+// mint is what a token gave, for the audit line (never the token itself).
+type mint struct {
+	role, room, identity string
+	ttl                  time.Duration
 }
 
 // callOf is r's call, made (and r copied) only for a request that did not come
