@@ -658,11 +658,11 @@ func TestOBSComingBackRecordsASecondPart(t *testing.T) {
 		held += p.Files[0].Duration
 	}
 	t.Logf("ffprobe: the parts hold %.2f s of the %s pushed: %.2f s missed (%s by the report)", heard, 2*push, (2*push).Seconds()-heard, held)
-	// Each reconnect is a push start, allowed a second like the show's first
-	// (Ingress under load loses up to 1.3 s of a push's start before LiveKit
-	// has its track: seen in CI, with the recorder subscribed 48 ms after it).
-	assert.GreaterOrEqual(t, held, 2*push-2*time.Second, "together the parts hold the audio pushed: no more than the gap is lost")
-	assert.GreaterOrEqual(t, heard, (2*push - 2*time.Second).Seconds(), "together the parts hold the audio pushed (ffprobe)")
+	// Two push starts share one second: Ingress hands LiveKit what it buffered
+	// while it admitted the stream (a part runs longer than its track was
+	// live), so what a start loses is what Ingress drops, 0.1–0.3 s here.
+	assert.GreaterOrEqual(t, held, 2*push-time.Second, "together the parts hold the audio pushed: no more than the gap is lost")
+	assert.GreaterOrEqual(t, heard, (2*push - time.Second).Seconds(), "together the parts hold the audio pushed (ffprobe)")
 }
 
 // probedSeconds is how long the audio at url plays, by ffprobe.
