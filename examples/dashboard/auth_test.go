@@ -202,6 +202,7 @@ func TestAuthMatrix(t *testing.T) {
 		"GET /api/openapi.json": {func(*testing.T) (string, any) { return "/api/openapi.json", nil }},
 		"GET /metrics":          {func(*testing.T) (string, any) { return "/metrics", nil }},
 		"GET /api/me":           {func(*testing.T) (string, any) { return "/api/me", nil }},
+		"GET /api/doctor":       {func(*testing.T) (string, any) { return "/api/doctor", nil }},
 		"GET /api/rooms":        {func(*testing.T) (string, any) { return "/api/rooms", nil }},
 		"POST /api/rooms":       {func(*testing.T) (string, any) { return "/api/rooms", map[string]any{"name": "matrix-new"} }},
 		"GET /api/rooms/{name}": {func(t *testing.T) (string, any) { return "/api/rooms/" + room("matrix")(t), nil }},
@@ -622,6 +623,8 @@ func TestHelpListsEverySetting(t *testing.T) {
 		{"DASHBOARD_STREAMS_PER_PRINCIPAL", "streams-per-principal", `"8"`, "8"},
 		{"DASHBOARD_DOWNLOADS_PER_PRINCIPAL", "downloads-per-principal", `"4"`, "4"},
 		{"DASHBOARD_DOWNLOAD_MAX", "download-max", `"30m"`, "30m"},
+		{"DASHBOARD_INGRESS_HEALTH_URL", "ingress-health-url", `""`, ""},
+		{"DASHBOARD_EGRESS_HEALTH_URL", "egress-health-url", `""`, ""},
 	}
 
 	// -help: one entry per flag, its description ending in "(env X, default Y)".

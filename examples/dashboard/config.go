@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,8 @@ type settings struct {
 	SpoolDir        string        // DASHBOARD_SPOOL_DIR: the shows' recorder spools audio here
 	ShowsRun        bool          // DASHBOARD_SHOWS_RUN: this replica starts shows' recordings by itself
 	MonitorSilence  time.Duration // DASHBOARD_MONITOR_SILENCE: the monitor calls a live track silent after this
+	IngressHealth   string        // DASHBOARD_INGRESS_HEALTH_URL: Ingress's health_port, for the doctor
+	EgressHealth    string        // DASHBOARD_EGRESS_HEALTH_URL: Egress's health_port, for the doctor
 
 	// Bounds on /metrics and the recorder's spool (issue 23).
 	MetricsPublicRooms bool         // DASHBOARD_METRICS_PUBLIC_ROOMS: per-room series to anonymous scrapes too
@@ -205,6 +208,14 @@ var knobs = []setting{
 		}
 		s.RedisURL = v
 		return nil
+	}},
+	{"DASHBOARD_INGRESS_HEALTH_URL", "ingress-health-url", "", "Ingress's health URL (its health_port), which the doctor checks", func(s *settings, v string) (err error) {
+		s.IngressHealth, err = healthURL(v)
+		return err
+	}},
+	{"DASHBOARD_EGRESS_HEALTH_URL", "egress-health-url", "", "Egress's health URL (its health_port), which the doctor checks", func(s *settings, v string) (err error) {
+		s.EgressHealth, err = healthURL(v)
+		return err
 	}},
 	{"DASHBOARD_HEALTH_TIMEOUT", "health-timeout", "2s", "deadline of /api/health's checks of LiveKit", func(s *settings, v string) (err error) {
 		s.HealthTimeout, err = positiveDuration(v)
@@ -375,4 +386,16 @@ func positiveDuration(v string) (time.Duration, error) {
 		err = fmt.Errorf("must be positive")
 	}
 	return d, err
+}
+
+// healthURL accepts an http(s) URL without credentials (the doctor shows it).
+func healthURL(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return "", fmt.Errorf("must be an http(s) URL without credentials")
+	}
+	return v, nil
 }

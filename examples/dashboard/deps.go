@@ -37,6 +37,7 @@ type Deps struct {
 	Events     Events   // the watched model of LiveKit; nil: the live routes answer 501
 	Webhooks   Webhooks // LiveKit's webhooks in; nil with Events
 	Shows      Shows    // opens and closes shows; nil: the shows routes answer 501
+	Doctor     *doctor  // checks the deployment (/api/doctor); nil: 501
 	// Closing, when closed, ends the open event streams: the server is
 	// shutting down.
 	Closing <-chan struct{}

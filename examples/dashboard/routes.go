@@ -19,6 +19,8 @@ func (s *server) routes() []route {
 			summary: "This API as an OpenAPI 3 document", handle: s.handleOpenAPI()},
 		{method: "GET", path: "/metrics", role: scrape, status: 200, contentTypes: []string{"text/plain"},
 			summary: "Prometheus metrics (public unless DASHBOARD_METRICS_PUBLIC=false)", handle: s.handleMetrics()},
+		{method: "GET", path: "/api/doctor", role: admin, status: 200, response: doctorReport{}, needs: doctorService,
+			summary: "Checks the deployment end to end (LiveKit and our key, clocks, LIVEKIT_WS_URL, webhooks, Ingress, Egress, the bucket, downloads): one line per check with its fix; one run at a time (429 doctor_busy)", handle: s.handleDoctor()},
 
 		{method: "POST", path: "/api/webhooks/livekit", role: signed, status: 200, needs: eventsService,
 			summary: "LiveKit's webhooks (application/webhook+json); the signature with LIVEKIT_API_KEY/SECRET is the authentication", handle: s.handleWebhook()},
@@ -115,6 +117,7 @@ const (
 	recordingService service = "recording (MINIO_BUCKET)"
 	eventsService    service = "events"
 	showsService     service = "shows"
+	doctorService    service = "doctor"
 )
 
 // has reports whether the dashboard was given what svc needs.
@@ -128,6 +131,8 @@ func (s *server) has(svc service) bool {
 		return s.Events != nil && s.Webhooks != nil
 	case showsService:
 		return s.Shows != nil
+	case doctorService:
+		return s.Doctor != nil
 	}
 	return true
 }

@@ -31,6 +31,9 @@ var devStack func(log *slog.Logger, webhook string) (env map[string]string, stop
 // run is the whole program; main only supplies the process's context (cancelled
 // by SIGINT/SIGTERM), arguments, environment and output.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 1 && args[1] == "doctor" {
+		return runDoctor(ctx, args[2:], getenv, stdout)
+	}
 	s, err := loadSettings(args[1:], getenv, stdout)
 	if errors.Is(err, errHelp) {
 		return nil
@@ -87,6 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	deps.Shows = svc
+	deps.Doctor = newDoctor(sm, s, func(context.Context) (time.Time, error) { return deps.Events.LastWebhook(), nil })
 	defer armShows(ctx, svc, sm, deps.Events, s, log)()
 	closing := make(chan struct{})
 	deps.Closing = closing

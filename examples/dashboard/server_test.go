@@ -125,6 +125,7 @@ func newStageAt(t testing.TB, env *testenv.Env, storage egress.Storage, tweak fu
 	shows, err := showsOn(sm, deps.Events, "", nil)
 	require.NoError(t, err)
 	deps.Shows, st.shows = shows, shows
+	deps.Doctor = newDoctor(sm, s, nil) // webhooks: TestTheDoctorNamesWhatIsBroken
 	var h http.Handler
 	st.api, h = newContract(t, NewServer(deps))
 	st.srv = httptest.NewServer(h)

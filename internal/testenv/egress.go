@@ -20,6 +20,7 @@ func MinIO(t TB) *MinIOEnv {
 // EgressEnv is a running LiveKit Egress service.
 type EgressEnv struct {
 	MetricsURL string // Egress's Prometheus endpoint (http://127.0.0.1:port/metrics)
+	HealthURL  string // its health_port: 200 while it runs
 	Process    *Process
 }
 
@@ -35,5 +36,5 @@ func Egress(t TB, env *Env) *EgressEnv {
 	lk := &stack.LiveKit{URL: env.URL, WSURL: env.WSURL, APIKey: env.APIKey, APISecret: env.APISecret, RedisAddr: env.RedisAddr}
 	e, err := stackFor(t).Egress(lk)
 	must(t, err)
-	return &EgressEnv{MetricsURL: e.MetricsURL, Process: e.Process}
+	return &EgressEnv{MetricsURL: e.MetricsURL, HealthURL: e.HealthURL, Process: e.Process}
 }

@@ -8,6 +8,7 @@ type IngressEnv struct {
 	WHIPBase string // http://127.0.0.1:port/w
 	// MetricsURL is Ingress's Prometheus endpoint (http://127.0.0.1:port/metrics).
 	MetricsURL string
+	HealthURL  string // its health_port: 200 while it runs
 	Process    *Process
 }
 
@@ -23,5 +24,5 @@ func Ingress(t TB, opts ...Option) (*Env, *IngressEnv) {
 	env := LiveKit(t, append(opts, WithRedis(), WithBackend("process"), func(o *options) { o.rtmpBase, o.whipBase = plan.RTMPBase, plan.WHIPBase })...)
 	lk := &stack.LiveKit{URL: env.URL, WSURL: env.WSURL, APIKey: env.APIKey, APISecret: env.APISecret, RedisAddr: env.RedisAddr}
 	must(t, stackFor(t).StartIngress(plan, lk))
-	return env, &IngressEnv{RTMPBase: plan.RTMPBase, WHIPBase: plan.WHIPBase, MetricsURL: plan.MetricsURL, Process: plan.Process}
+	return env, &IngressEnv{RTMPBase: plan.RTMPBase, WHIPBase: plan.WHIPBase, MetricsURL: plan.MetricsURL, HealthURL: plan.HealthURL, Process: plan.Process}
 }

@@ -1,0 +1,393 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spacemusic/streamkit/spacemusic"
+	"github.com/spacemusic/streamkit/spacemusic/errs"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/keys"
+	"github.com/spacemusic/streamkit/spacemusic/recordings"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
+)
+
+// doctorCheck is one line of the doctor's answer: what was checked, how it
+// went, and what to change when it did not.
+type doctorCheck struct {
+	Name   string `json:"name" enum:"livekit,clock,ws_url,webhooks,ingress,egress,bucket,download"`
+	Status string `json:"status" enum:"ok,warn,fail,skip"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+	MS     int64  `json:"ms"`
+}
+
+type doctorReport struct {
+	Status string        `json:"status" enum:"ok,warn,fail"` // the worst check's
+	Checks []doctorCheck `json:"checks"`
+}
+
+// doctor checks a deployment end to end, as an operator would by hand. Its
+// targets are the configured ones only (nothing in a request names one), and
+// its answers never carry a secret: addresses without userinfo, errors by kind.
+type doctor struct {
+	lk       spacemusic.Config
+	health   HealthChecker
+	rooms    Rooms
+	ingress  Ingresses // nil: recording and ingest are off
+	store    *recordings.Store
+	days     int // MINIO_RETENTION_DAYS as configured (0: the default)
+	webhooks func(ctx context.Context) (time.Time, error)
+	// ingressHealth, egressHealth: their health_port URLs; "" skips the check.
+	ingressHealth, egressHealth string
+	client                      *http.Client
+}
+
+// doctorWebhookWait bounds how long the doctor waits for its probe room's
+// webhook: LiveKit sends it within a second.
+const doctorWebhookWait = 8 * time.Second
+
+func (d *doctor) run(ctx context.Context) doctorReport {
+	steps := []struct {
+		name string
+		fn   func(context.Context) (string, string, error)
+	}{
+		{"livekit", d.checkLiveKit}, {"clock", d.checkClock}, {"ws_url", d.checkWSURL},
+		{"webhooks", d.checkWebhooks}, {"ingress", d.checkIngress},
+		{"egress", func(ctx context.Context) (string, string, error) {
+			return d.checkHealthURL(ctx, "Egress", d.egressHealth, "DASHBOARD_EGRESS_HEALTH_URL")
+		}},
+	}
+	rep := doctorReport{Status: "ok"}
+	for _, st := range steps {
+		start := time.Now()
+		detail, fix, err := st.fn(ctx)
+		rep.add(doctorCheck{Name: st.name, Detail: detail, Fix: fix, MS: time.Since(start).Milliseconds()}, err)
+	}
+	start := time.Now()
+	bucket, download := d.checkBucket(ctx)
+	for _, c := range []doctorCheck{bucket, download} {
+		c.MS = time.Since(start).Milliseconds()
+		rep.add(c, nil)
+	}
+	return rep
+}
+
+// errWarn marks a check that passed with a reservation.
+var (
+	errWarn = errors.New("warn")
+	errSkip = errors.New("skip")
+)
+
+func (r *doctorReport) add(c doctorCheck, err error) {
+	if c.Status == "" {
+		switch {
+		case err == nil:
+			c.Status = "ok"
+		case errors.Is(err, errWarn):
+			c.Status = "warn"
+		case errors.Is(err, errSkip):
+			c.Status = "skip"
+		default:
+			c.Status = "fail"
+		}
+	}
+	rank := map[string]int{"ok": 0, "skip": 0, "warn": 1, "fail": 2}
+	if rank[c.Status] > rank[r.Status] {
+		r.Status = c.Status
+	}
+	r.Checks = append(r.Checks, c)
+}
+
+func (d *doctor) checkLiveKit(ctx context.Context) (string, string, error) {
+	err := d.health.Health(ctx)
+	switch {
+	case err == nil:
+		return "LiveKit answers at " + d.lk.URL + " and accepts our API key", "", nil
+	case errors.Is(err, errs.ErrUnauthorized), errors.Is(err, errs.ErrPermissionDenied):
+		return "LiveKit refused our API key", "LIVEKIT_API_KEY and LIVEKIT_API_SECRET must be a pair under keys: in livekit.yaml", err
+	}
+	return "LiveKit does not answer at " + d.lk.URL, "start livekit-server, or set LIVEKIT_URL to its API address", err
+}
+
+// checkClock compares LiveKit's Date header with this host's clock: a token is
+// not valid before its nbf, so a LiveKit behind us refuses fresh tokens.
+func (d *doctor) checkClock(ctx context.Context) (string, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.lk.URL+"/", nil)
+	if err != nil {
+		return "", "", err
+	}
+	sent := time.Now()
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return "LiveKit does not answer", "see the livekit check", errSkip
+	}
+	resp.Body.Close()
+	theirs, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		return "LiveKit's answer has no Date header", "", errSkip
+	}
+	skew := theirs.Sub(sent.Truncate(time.Second)).Round(time.Second)
+	if skew.Abs() > 5*time.Second {
+		return fmt.Sprintf("LiveKit's clock is %s off this host's", skew), "run NTP (chrony or systemd-timesyncd) on both hosts", fmt.Errorf("clock skew %s", skew)
+	}
+	return fmt.Sprintf("LiveKit's clock agrees with this host's (within %s)", max(skew.Abs(), time.Second)), "", nil
+}
+
+// checkWSURL dials the address listeners are handed with their tokens.
+func (d *doctor) checkWSURL(ctx context.Context) (string, string, error) {
+	u, err := url.Parse(d.lk.WSURL())
+	if err != nil || u.Host == "" {
+		return "LIVEKIT_WS_URL is not a URL", "set LIVEKIT_WS_URL to wss://your-livekit-host", errors.New("bad url")
+	}
+	shown := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"wss": "443", "https": "443"}[u.Scheme]
+		if port == "" {
+			port = "80"
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		return "nothing answers at " + shown, "set LIVEKIT_WS_URL to the address browsers reach LiveKit at", err
+	}
+	conn.Close()
+	if ip, err := netip.ParseAddr(u.Hostname()); (err == nil && ip.IsLoopback()) || u.Hostname() == "localhost" {
+		return shown + " answers, but only on this host: listeners elsewhere cannot join",
+			"set LIVEKIT_WS_URL to the public wss:// address (the seed's livekit domain)", errWarn
+	}
+	if u.Scheme == "ws" {
+		return shown + " answers, without TLS: browsers on an https page refuse ws://", "put TLS in front and use wss://", errWarn
+	}
+	return shown + " answers", "", nil
+}
+
+// checkWebhooks opens a probe room (LiveKit announces it with room_started)
+// and waits for the live model to hear of it.
+func (d *doctor) checkWebhooks(ctx context.Context) (string, string, error) {
+	if d.webhooks == nil {
+		return "this dashboard runs no live model", "serve the dashboard with its webhook route", errSkip
+	}
+	name := "streamkit-doctor-" + keys.NewID()
+	start := time.Now()
+	if _, err := d.rooms.Create(ctx, name, rooms.CreateOptions{EmptyTimeout: 10 * time.Second}); err != nil {
+		return "could not open a probe room", "see the livekit check", err
+	}
+	defer func() { _ = d.rooms.Delete(context.WithoutCancel(ctx), name) }()
+	wctx, cancel := context.WithTimeout(ctx, doctorWebhookWait)
+	defer cancel()
+	for {
+		last, err := d.webhooks(wctx)
+		if err == nil && !last.Before(start) {
+			return fmt.Sprintf("LiveKit's webhook arrived %d ms after a room opened", last.Sub(start).Milliseconds()), "", nil
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Sprintf("no webhook in %s after a room opened", doctorWebhookWait),
+				"in livekit.yaml, list this dashboard's /api/webhooks/livekit under webhook.urls, with webhook.api_key: LIVEKIT_API_KEY",
+				errors.New("no webhook")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// checkIngress: LiveKit needs Redis for ingress, and the Ingress service
+// answers on its health port.
+func (d *doctor) checkIngress(ctx context.Context) (string, string, error) {
+	if d.ingress != nil {
+		if _, err := d.ingress.List(ctx, ingress.ListOptions{}); err != nil {
+			return "LiveKit cannot list ingresses", "LiveKit needs redis: in livekit.yaml for ingress (the seed's Redis)", err
+		}
+	}
+	return d.checkHealthURL(ctx, "Ingress", d.ingressHealth, "DASHBOARD_INGRESS_HEALTH_URL")
+}
+
+func (d *doctor) checkHealthURL(ctx context.Context, what, target, knob string) (string, string, error) {
+	if target == "" {
+		return what + "'s health is not checked", "set " + knob + " to its health_port URL", errSkip
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return "", "", err
+	}
+	resp, err := d.client.Do(req)
+	if err == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<10))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return what + " answers its health check", "", nil
+		}
+		err = fmt.Errorf("answered %d", resp.StatusCode)
+	}
+	return what + " does not answer its health check", "start the " + what + " service (it needs LiveKit's Redis)", err
+}
+
+// checkBucket writes, reads, downloads and deletes a probe object, and reads
+// the expiry rule back: two lines, the bucket and the public download.
+func (d *doctor) checkBucket(ctx context.Context) (doctorCheck, doctorCheck) {
+	bucket, download := doctorCheck{Name: "bucket"}, doctorCheck{Name: "download"}
+	if d.store == nil {
+		bucket.Status, bucket.Detail, bucket.Fix = "skip", "recording is off", "set MINIO_ENDPOINT, MINIO_BUCKET, MINIO_ACCESS_KEY and MINIO_SECRET_KEY"
+		download.Status, download.Detail = "skip", "recording is off"
+		return bucket, download
+	}
+	err := d.store.Probe(ctx, d.client)
+	var e *errs.Error
+	errors.As(err, &e)
+	switch {
+	case err == nil:
+		bucket.Status, bucket.Detail = "ok", "the bucket takes, gives back and deletes an object"
+		download.Status, download.Detail = "ok", "a download link works at the public endpoint"
+	case e != nil && e.Op == recordings.ProbeDownload:
+		bucket.Status, bucket.Detail = "ok", "the bucket takes, gives back and deletes an object"
+		download.Status, download.Detail = "fail", "a download link does not work: "+err.Error()
+		download.Fix = "set MINIO_PUBLIC_ENDPOINT to the address browsers reach the store at"
+	default:
+		bucket.Status, bucket.Detail = "fail", "the bucket does not work: "+err.Error()
+		bucket.Fix = "create the bucket (the dashboard creates a missing one at start) and give the key read and write on it"
+		download.Status, download.Detail = "skip", "see the bucket check"
+		return bucket, download
+	}
+	want := d.days
+	switch want {
+	case 0:
+		want = recordings.Retention
+	case recordings.KeepForever:
+		want = 0
+	}
+	if days, err := d.store.RetentionDays(ctx); err == nil && days != want {
+		bucket.Status = "warn"
+		bucket.Detail += fmt.Sprintf("; its expiry rule keeps objects %d days (0: for ever), MINIO_RETENTION_DAYS wants %d", days, want)
+		bucket.Fix = "set the bucket's lifecycle (mc ilm) or MINIO_RETENTION_DAYS to agree"
+	}
+	return bucket, download
+}
+
+// handleDoctor runs the doctor for an admin. It opens a room and writes to the
+// bucket, so one run at a time: a second caller is told to come back.
+func (s *server) handleDoctor() handler {
+	var busy atomic.Bool
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if !busy.CompareAndSwap(false, true) {
+			w.Header().Set("Retry-After", "5")
+			return &apiError{http.StatusTooManyRequests, "doctor_busy", "the doctor is already running; try again in a few seconds"}
+		}
+		defer busy.Store(false)
+		writeJSON(w, http.StatusOK, s.Doctor.run(r.Context()))
+		return nil
+	}
+}
+
+// newDoctor is the doctor of sm's deployment; webhooks tells when it last
+// heard a webhook.
+func newDoctor(sm *spacemusic.Client, s settings, webhooks func(context.Context) (time.Time, error)) *doctor {
+	cfg := sm.Config()
+	d := &doctor{lk: cfg, health: sm, rooms: sm.Rooms, store: sm.Recordings, days: cfg.Storage.RetentionDays,
+		webhooks: webhooks, ingressHealth: s.IngressHealth, egressHealth: s.EgressHealth,
+		client: &http.Client{Timeout: 5 * time.Second}}
+	if sm.Ingress != nil {
+		d.ingress = sm.Ingress
+	}
+	return d
+}
+
+// runDoctor is `dashboard doctor [-json]`: the same checks from the command
+// line, with the deployment's environment (its env file). Webhooks are the
+// running dashboard's (DASHBOARD_ADDR), read from its public health answer.
+// One line per check, or the JSON of /api/doctor; an error when one failed.
+func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	asJSON := false
+	rest := args[:0:0]
+	for _, a := range args {
+		if a == "-json" || a == "--json" {
+			asJSON = true
+			continue
+		}
+		rest = append(rest, a)
+	}
+	s, err := loadSettings(rest, getenv, stdout)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cfg := spacemusic.ConfigFromGetenv(getenv)
+	cfg.Timeout = s.LiveKitTimeout
+	sm, err := spacemusic.New(cfg)
+	if err != nil {
+		return err
+	}
+	d := newDoctor(sm, s, webhooksHeardBy(dashboardURL(s.Addr)))
+	rep := d.run(ctx)
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		for _, c := range rep.Checks {
+			line := fmt.Sprintf("%-4s  %-8s  %s (%d ms)", strings.ToUpper(c.Status), c.Name, c.Detail, c.MS)
+			if c.Fix != "" {
+				line += "; fix: " + c.Fix
+			}
+			fmt.Fprintln(stdout, line)
+		}
+	}
+	if rep.Status == "fail" {
+		return errors.New("doctor: a check failed")
+	}
+	return nil
+}
+
+// dashboardURL is where this host reaches the dashboard at addr (":8090" and
+// "0.0.0.0:8090" are served on loopback too).
+func dashboardURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// webhooksHeardBy reads when the dashboard at base last heard a webhook, from
+// its public health answer.
+func webhooksHeardBy(base string) func(context.Context) (time.Time, error) {
+	client := &http.Client{Timeout: 3 * time.Second}
+	return func(ctx context.Context) (time.Time, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/health", nil)
+		if err != nil {
+			return time.Time{}, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return time.Time{}, err
+		}
+		defer resp.Body.Close()
+		var h healthResponse
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&h); err != nil {
+			return time.Time{}, err
+		}
+		if h.Model == nil || h.Model.LastWebhookAgeMS == nil {
+			return time.Time{}, errors.New("the dashboard has heard no webhook")
+		}
+		return time.Now().Add(-time.Duration(*h.Model.LastWebhookAgeMS) * time.Millisecond), nil
+	}
+}

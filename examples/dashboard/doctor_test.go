@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/internal/testenv"
+)
+
+const testAdminKey = "admin-key-0123456789abcd"
+
+// doctorSays runs `dashboard doctor -json` with vars and answers each check's
+// status by name, the whole report, and the command's error.
+func doctorSays(t *testing.T, vars map[string]string) (map[string]string, doctorReport, error) {
+	t.Helper()
+	out := &strings.Builder{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := run(ctx, []string{"dashboard", "doctor", "-json"}, func(k string) string { return vars[k] }, out)
+	var rep doctorReport
+	require.NoError(t, json.Unmarshal([]byte(out.String()), &rep), "%s (%v)", out, err)
+	got := map[string]string{}
+	for _, c := range rep.Checks {
+		got[c.Name] = c.Status
+	}
+	return got, rep, err
+}
+
+// An operator asks the doctor about her deployment. On the whole stack every
+// check passes (LIVEKIT_WS_URL on loopback is a warning: nobody elsewhere can
+// join). Then one thing at a time breaks, as it does on a real night, and the
+// doctor names that one: a wrong API secret, a bucket that is not there,
+// webhooks sent elsewhere, Ingress stopped.
+func TestTheDoctorNamesWhatIsBroken(t *testing.T) {
+	testenv.RequireNetNS(t)
+	hook := newHookFront(t)
+	env, ing := testenv.Ingress(t, hook.option())
+	m := testenv.MinIO(t)
+	eg := testenv.Egress(t, env)
+	d := &showDashboard{addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), out: &testenv.Buffer{}}
+	vars := map[string]string{"LIVEKIT_URL": env.URL, "LIVEKIT_API_KEY": env.APIKey, "LIVEKIT_API_SECRET": env.APISecret,
+		"MINIO_ENDPOINT": m.Endpoint, "MINIO_BUCKET": "recordings", "MINIO_ACCESS_KEY": m.AccessKey, "MINIO_SECRET_KEY": m.SecretKey,
+		"REDIS_URL": "redis://" + env.RedisAddr, "DASHBOARD_ADDR": d.addr, "DASHBOARD_ADMIN_GROUP": adminGroup,
+		"DASHBOARD_API_KEYS":           testAdminKey + ":admin," + testOperatorKey + ":operator",
+		"DASHBOARD_INGRESS_HEALTH_URL": ing.HealthURL, "DASHBOARD_EGRESS_HEALTH_URL": eg.HealthURL}
+	d.getenv = func(k string) string { return vars[k] }
+	target, err := url.Parse("http://" + d.addr)
+	require.NoError(t, err)
+	toDashboard := http.HandlerFunc(httputil.NewSingleHostReverseProxy(target).ServeHTTP)
+	hook.serve(toDashboard)
+	d.start(t) // creates the bucket
+
+	got, rep, err := doctorSays(t, vars)
+	require.NoError(t, err, "%+v", rep)
+	assert.Equal(t, map[string]string{"livekit": "ok", "clock": "ok", "ws_url": "warn", "webhooks": "ok",
+		"ingress": "ok", "egress": "ok", "bucket": "ok", "download": "ok"}, got, "%+v", rep)
+	assert.Equal(t, "warn", rep.Status)
+	assert.NotContains(t, fmt.Sprint(rep), env.APISecret)
+	assert.NotContains(t, fmt.Sprint(rep), m.SecretKey)
+
+	// The same doctor answers admins on the API, and nobody else.
+	code, body := d.call(t, testAdminKey, "GET", "/api/doctor", nil)
+	require.Equal(t, 200, code, "%s", body)
+	assert.Contains(t, string(body), `"name":"webhooks","status":"ok"`)
+	code, body = d.call(t, testOperatorKey, "GET", "/api/doctor", nil)
+	assert.Equal(t, 403, code, "%s", body)
+
+	broken := func(k, v string) map[string]string {
+		b := maps.Clone(vars)
+		b[k] = v
+		return b
+	}
+	got, rep, err = doctorSays(t, broken("LIVEKIT_API_SECRET", "not-the-secret-of-this-livekit-server-at-all"))
+	assert.Error(t, err)
+	assert.Equal(t, "fail", got["livekit"], "a wrong key: %+v", rep)
+	assert.Contains(t, rep.Checks[0].Fix, "LIVEKIT_API_SECRET")
+
+	got, rep, err = doctorSays(t, broken("MINIO_BUCKET", "no-such-bucket"))
+	assert.Error(t, err)
+	assert.Equal(t, "fail", got["bucket"], "a missing bucket: %+v", rep)
+	assert.Equal(t, "ok", got["livekit"])
+
+	hook.serve(http.HandlerFunc(http.NotFound)) // LiveKit's webhooks go somewhere else
+	got, rep, err = doctorSays(t, vars)
+	assert.Error(t, err)
+	assert.Equal(t, "fail", got["webhooks"], "webhooks elsewhere: %+v", rep)
+	hook.serve(toDashboard)
+
+	ing.Process.Stop()
+	got, rep, err = doctorSays(t, vars)
+	assert.Error(t, err)
+	assert.Equal(t, "fail", got["ingress"], "Ingress stopped: %+v", rep)
+	assert.Equal(t, "ok", got["egress"])
+	assert.Equal(t, "ok", got["webhooks"])
+}
