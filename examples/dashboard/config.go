@@ -310,10 +310,13 @@ func loadSettings(args []string, getenv func(string) string, out io.Writer) (set
 }
 
 const usageHead = `Usage: dashboard [flags]
+       dashboard healthcheck
 
 The reference dashboard server: rooms, participants, tokens, ingress and
 recordings of a live-music show on LiveKit, as a web page at / and a JSON API
-(GET /api/openapi.json describes it).
+(GET /api/openapi.json describes it). "dashboard healthcheck" asks the
+dashboard on DASHBOARD_ADDR for /api/health (within 4 s) and exits 0 only on
+a 200: the container image's health check (it has no curl).
 
 LiveKit, from the environment only (LiveKit's own variables):
   LIVEKIT_URL         server API as this process reaches it (http(s) or ws(s))
