@@ -1,8 +1,9 @@
 // Package deploy holds what an operator copies next to the seed's compose stack:
 // Prometheus's configuration and alerts, the "LiveKit Streaming" Grafana
-// dashboard, and the dashboard's systemd unit and environment. Its tests check
-// them with promtool and systemd-analyze, structurally, and against the real
-// stack (live_test.go).
+// dashboard, the dashboard's container image, compose file, Traefik example,
+// systemd unit and environment. Its tests check them with promtool,
+// systemd-analyze and podman, structurally, and against the real stack
+// (live_test.go, image_test.go, traefik_test.go).
 package deploy
 
 import (
