@@ -188,7 +188,7 @@ func TestMonitoringWatchesARealShow(t *testing.T) {
 		"172.17.0.1:7889": strings.TrimSuffix(strings.TrimPrefix(env.MetricsURL, "http://"), "/metrics"),
 		"172.17.0.1:7890": strings.TrimSuffix(strings.TrimPrefix(ing.MetricsURL, "http://"), "/metrics"),
 		"172.17.0.1:7891": strings.TrimSuffix(strings.TrimPrefix(eg.MetricsURL, "http://"), "/metrics"),
-		"172.17.0.1:8080": fmt.Sprintf("127.0.0.1:%d", dashPort),
+		"127.0.0.1:8090":  fmt.Sprintf("127.0.0.1:%d", dashPort),
 	})
 	promPort := testenv.FreePort(t)
 	p := prom{base: fmt.Sprintf("http://127.0.0.1:%d", promPort)}

@@ -51,16 +51,27 @@ func envFile(t *testing.T, path string) map[string]string {
 	return out
 }
 
+// dashboardReads reports whether the dashboard bin reads an environment
+// variable: whether `dashboard -help` names it.
+func dashboardReads(t *testing.T, bin string) func(string) bool {
+	t.Helper()
+	help, err := exec.Command(bin, "-help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("dashboard -help: %v\n%s", err, help)
+	}
+	return func(k string) bool { return regexp.MustCompile(`\b` + regexp.QuoteMeta(k) + `\b`).Match(help) }
+}
+
 // An operator fills in dashboard.env.example and starts the dashboard beside
 // the seed's stack: every variable in it is one the dashboard reads (a typo
 // would be ignored silently), it listens where the seed does not, and left
 // unfilled it refuses to start in one line instead of running half set up.
 func TestTheEnvironmentExampleIsTheDashboards(t *testing.T) {
 	bin := dashboardBinary(t)
-	help, _ := exec.Command(bin, "-help").CombinedOutput()
+	reads := dashboardReads(t, bin)
 	env := envFile(t, "dashboard.env.example")
 	for k := range env {
-		if !regexp.MustCompile(`\b` + k + `\b`).Match(help) {
+		if !reads(k) {
 			t.Errorf("dashboard.env.example sets %s, which the dashboard does not read", k)
 		}
 	}
@@ -97,9 +108,9 @@ func TestTheSystemdUnitVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	help, _ := exec.Command(bin, "-help").CombinedOutput()
+	reads := dashboardReads(t, bin)
 	for _, m := range regexp.MustCompile(`(?m)^Environment=(\w+)=`).FindAllSubmatch(unit, -1) {
-		if !regexp.MustCompile(`\b` + string(m[1]) + `\b`).Match(help) {
+		if !reads(string(m[1])) {
 			t.Errorf("the unit sets %s, which the dashboard does not read", m[1])
 		}
 	}

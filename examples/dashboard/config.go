@@ -321,10 +321,17 @@ func loadSettings(args []string, getenv func(string) string, out io.Writer) (set
 }
 
 const usageHead = `Usage: dashboard [flags]
+       dashboard healthcheck
+       dashboard doctor [-json] [flags]
 
 The reference dashboard server: rooms, participants, tokens, ingress and
 recordings of a live-music show on LiveKit, as a web page at / and a JSON API
-(GET /api/openapi.json describes it).
+(GET /api/openapi.json describes it). "dashboard healthcheck" asks the
+dashboard on DASHBOARD_ADDR for /api/health (within 4 s) and exits 0 only on
+a 200: the container image's health check (it has no curl). "dashboard
+doctor" checks the deployment end to end (LiveKit and the key, clocks,
+LIVEKIT_WS_URL, webhooks, Ingress, Egress, the bucket, downloads), one line per
+check with its fix; it exits 1 when a check fails.
 
 LiveKit, from the environment only (LiveKit's own variables):
   LIVEKIT_URL         server API as this process reaches it (http(s) or ws(s))

@@ -4,6 +4,8 @@
 //
 //	dashboard -dev          # local real LiveKit, no auth, http://127.0.0.1:8080
 //	dashboard -help         # every setting, each also an environment variable
+//	dashboard healthcheck   # exit 0 when the dashboard on DASHBOARD_ADDR is healthy
+//	dashboard doctor        # check the deployment end to end, each failure with its fix
 package main
 
 import (

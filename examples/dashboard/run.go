@@ -31,7 +31,10 @@ var devStack func(log *slog.Logger, webhook string) (env map[string]string, stop
 // run is the whole program; main only supplies the process's context (cancelled
 // by SIGINT/SIGTERM), arguments, environment and output.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) > 1 && args[1] == "doctor" {
+	switch {
+	case len(args) == 2 && args[1] == "healthcheck":
+		return healthcheck(ctx, getenv, stdout)
+	case len(args) > 1 && args[1] == "doctor":
 		return runDoctor(ctx, args[2:], getenv, stdout)
 	}
 	s, err := loadSettings(args[1:], getenv, stdout)
