@@ -32,12 +32,18 @@ func (s *Service) captured(p capture.Part) {
 			e.Recording.Duration = p.EndedAt.Sub(p.StartedAt)
 		}
 	}
+	s.tell(e, "a recording event")
+}
+
+// tell applies an event of the Service's own to the watched model, when there
+// is one; what names the event in the warning if the model does not take it.
+func (s *Service) tell(e events.Event, what string) {
 	if s.cfg.Watch == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, _, err := s.cfg.Watch.Apply(ctx, e); err != nil {
-		s.cfg.Logger.Warn("shows: the model did not take a recording event", "show", p.Room, "error", err.Error())
+		s.cfg.Logger.Warn("shows: the model did not take "+what, "show", e.Room, "error", err.Error())
 	}
 }
