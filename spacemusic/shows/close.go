@@ -51,51 +51,19 @@ func (s *Service) Close(ctx context.Context, name string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	sp := env.Spec.spec(name)
-	s.mu.Lock()
-	s.closing[name] = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.closing, name)
-		s.mu.Unlock()
-	}()
+	defer s.markClosing(name)()
 	if !env.Closing {
 		env.Closing = true
 		if _, err := s.cfg.Rooms.SetMetadata(ctx, name, s.seal(env)); err != nil {
 			return Report{}, errs.Relabel(op, err)
 		}
 	}
-	rep := Report{Name: name, Spec: sp, OpenedAt: room.CreatedAt, opener: env.Opener}
+	rep := Report{Name: name, Spec: env.Spec.spec(name), OpenedAt: room.CreatedAt, opener: env.Opener}
 	if problem != "" {
 		rep.Problems = append(rep.Problems, problem)
 	}
-	if s.cfg.Egress != nil {
-		if err := s.stopAll(ctx, op, name); err != nil {
-			return Report{}, err
-		}
-	}
-	if s.cfg.Capture != nil {
-		// The recorder leaves and uploads its parts, also those a dead
-		// process spooled on this machine.
-		uctx, cancel := context.WithTimeout(ctx, MaxUploadWait)
-		err := s.cfg.Capture.Finish(uctx, name)
-		cancel()
-		if err != nil {
-			return Report{}, errs.Relabel(op, err)
-		}
-	}
-	ins, err := s.cfg.Ingress.List(ctx, ingress.ListOptions{Room: name})
-	if err != nil {
-		return Report{}, errs.Relabel(op, err)
-	}
-	for _, in := range ins {
-		if err := s.cfg.Ingress.Delete(ctx, in.ID); err != nil && !errors.Is(err, errs.ErrNotFound) {
-			return Report{}, errs.Relabel(op, err)
-		}
-	}
-	if err := s.cfg.Rooms.Delete(ctx, name); err != nil && !errors.Is(err, errs.ErrNotFound) {
-		return Report{}, errs.Relabel(op, err)
+	if err := s.teardown(ctx, op, name); err != nil {
+		return Report{}, err
 	}
 	rep.ClosedAt = time.Now().UTC()
 	if s.cfg.Egress != nil {
@@ -108,6 +76,59 @@ func (s *Service) Close(ctx context.Context, name string) (Report, error) {
 		rep.Timeline = s.timeline(ctx, room.Name, room.SID, room.CreatedAt)
 	}
 	rep.Took = time.Since(start)
+	s.keepReport(name, rep)
+	return rep, nil
+}
+
+// markClosing has the show closing on this Service (no Run starts anything
+// for it, and it is Ending) until the returned func.
+func (s *Service) markClosing(name string) func() {
+	s.mu.Lock()
+	s.closing[name] = true
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.closing, name)
+		s.mu.Unlock()
+	}
+}
+
+// teardown stops the show's recordings and restreams and waits until their
+// files are uploaded, deletes its ingresses and closes its room.
+func (s *Service) teardown(ctx context.Context, op, name string) error {
+	if s.cfg.Egress != nil {
+		if err := s.stopAll(ctx, op, name); err != nil {
+			return err
+		}
+	}
+	if s.cfg.Capture != nil {
+		// The recorder leaves and uploads its parts, also those a dead
+		// process spooled on this machine.
+		uctx, cancel := context.WithTimeout(ctx, MaxUploadWait)
+		err := s.cfg.Capture.Finish(uctx, name)
+		cancel()
+		if err != nil {
+			return errs.Relabel(op, err)
+		}
+	}
+	ins, err := s.cfg.Ingress.List(ctx, ingress.ListOptions{Room: name})
+	if err != nil {
+		return errs.Relabel(op, err)
+	}
+	for _, in := range ins {
+		if err := s.cfg.Ingress.Delete(ctx, in.ID); err != nil && !errors.Is(err, errs.ErrNotFound) {
+			return errs.Relabel(op, err)
+		}
+	}
+	if err := s.cfg.Rooms.Delete(ctx, name); err != nil && !errors.Is(err, errs.ErrNotFound) {
+		return errs.Relabel(op, err)
+	}
+	return nil
+}
+
+// keepReport keeps the report of a show this Service closed, for a second
+// Close, and forgets the rest of the show.
+func (s *Service) keepReport(name string, rep Report) {
 	s.mu.Lock()
 	if _, ok := s.reports[name]; !ok {
 		s.order = append(s.order, name)
@@ -121,7 +142,6 @@ func (s *Service) Close(ctx context.Context, name string) (Report, error) {
 	}
 	s.mu.Unlock()
 	s.forget(name)
-	return rep, nil
 }
 
 // stopAll stops the room's running egresses and waits until each has ended:

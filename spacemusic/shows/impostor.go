@@ -1,7 +1,6 @@
 package shows
 
 import (
-	"context"
 	"strconv"
 	"time"
 
@@ -24,9 +23,5 @@ func (s *Service) intruded(room string) {
 	if r := s.cfg.Watch.Snapshot().Rooms[room]; r != nil {
 		e.RoomSID = r.SID
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, _, err := s.cfg.Watch.Apply(ctx, e); err != nil {
-		s.cfg.Logger.Warn("shows: the model did not take an impostor event", "show", room, "error", err.Error())
-	}
+	s.tell(e, "an impostor event")
 }

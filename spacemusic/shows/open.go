@@ -131,12 +131,8 @@ func (s *Service) openRoom(ctx context.Context, op string, sp Spec, md string) (
 		return rooms.Room{}, false, "", errs.Relabel(op, err)
 	}
 	s.remember(sp.Name, md)
-	s.mu.Lock()
-	s.stale[sp.Name] = true
-	s.mu.Unlock()
-	select { // a live show may need a restream it did not have
-	case s.wake <- struct{}{}:
-	default:
+	if s.ctl != nil { // a live show may need a restream it did not have
+		s.ctl.changed(sp.Name)
 	}
 	return r, false, env.Opener, nil
 }

@@ -139,14 +139,7 @@ func (s *Service) tampered(room, sid, md string, err error) {
 		return
 	}
 	s.cfg.Logger.Warn("shows: a show's metadata was changed outside streamkit; keeping its last good spec", "show", room, "error", err.Error())
-	if s.cfg.Watch == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, _, err := s.cfg.Watch.Apply(ctx, events.Event{Kind: events.ShowTampered, ID: id, Room: room, RoomSID: sid, At: time.Now().UTC()}); err != nil {
-		s.cfg.Logger.Warn("shows: the model did not take a tamper event", "show", room, "error", err.Error())
-	}
+	s.tell(events.Event{Kind: events.ShowTampered, ID: id, Room: room, RoomSID: sid, At: time.Now().UTC()}, "a tamper event")
 }
 
 // IsOpener reports whether p opened the show name (Open's Spec.Opener): an

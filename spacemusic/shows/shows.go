@@ -67,9 +67,8 @@ type Service struct {
 	order   []string
 	closing map[string]bool
 	starts  []Started            // what Run started, for Starts
-	stale   map[string]bool      // shows whose spec Open changed: Run reads it again
-	wake    chan struct{}        // tells Run a spec changed
 	liveAt  map[string]time.Time // when Run saw each show's music start
+	ctl     *controller          // Run's; nil without a Watch and an Egress
 
 	sealKey, openerKey []byte
 	good               map[string]envelope // each show's last envelope whose seal verified
@@ -91,9 +90,16 @@ func New(cfg Config) (*Service, error) {
 		return nil, errs.Invalid("shows.New", "Capture needs Recordings")
 	}
 	s := &Service{cfg: cfg, opening: map[string]*sync.Mutex{}, dests: map[string][]string{},
-		reports: map[string]Report{}, closing: map[string]bool{}, stale: map[string]bool{}, wake: make(chan struct{}, 1),
+		reports: map[string]Report{}, closing: map[string]bool{},
 		liveAt: map[string]time.Time{}, sealKey: derive(cfg.Secret, sealLabel), openerKey: derive(cfg.Secret, openerLabel),
 		good: map[string]envelope{}, reported: map[string]string{}}
+	if cfg.Watch != nil && cfg.Egress != nil {
+		var rec recorder // a nil *capture.Recorder must stay a nil recorder
+		if cfg.Capture != nil {
+			rec = cfg.Capture
+		}
+		s.ctl = newController(cfg.Rooms, cfg.Egress, rec, cfg.Watch, s, cfg.Logger)
+	}
 	if cfg.Capture != nil {
 		cfg.Capture.Notify(s.captured)
 		cfg.Capture.NotifySpool(s.spoolChanged)

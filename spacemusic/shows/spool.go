@@ -1,7 +1,6 @@
 package shows
 
 import (
-	"context"
 	"strconv"
 	"time"
 
@@ -40,12 +39,5 @@ func (s *Service) spoolChanged(ev capture.SpoolEvent) {
 	}
 	// Nothing else identifies it: each is its own event, not a retry.
 	e.ID = "spool-" + strconv.FormatInt(e.At.UnixNano(), 36)
-	if s.cfg.Watch == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, _, err := s.cfg.Watch.Apply(ctx, e); err != nil {
-		s.cfg.Logger.Warn("shows: the model did not take a spool event", "show", ev.Room, "error", err.Error())
-	}
+	s.tell(e, "a spool event")
 }
