@@ -11,6 +11,7 @@ require (
 	github.com/livekit/server-sdk-go/v2 v2.13.0
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/ory/dockertest/v3 v3.12.0
+	github.com/pion/stun/v3 v3.0.1
 	github.com/pion/webrtc/v4 v4.1.6
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.17.2
@@ -99,7 +100,6 @@ require (
 	github.com/pion/sctp v1.8.41 // indirect
 	github.com/pion/sdp/v3 v3.0.16 // indirect
 	github.com/pion/srtp/v3 v3.0.9 // indirect
-	github.com/pion/stun/v3 v3.0.1 // indirect
 	github.com/pion/transport/v3 v3.1.1 // indirect
 	github.com/pion/turn/v4 v4.1.3 // indirect
 	github.com/pkg/errors v0.9.1 // indirect

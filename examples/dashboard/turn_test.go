@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
+	cdp "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,9 +44,9 @@ func TestListenersBehindNATHearTheShowThroughTURN(t *testing.T) {
 	start := time.Now()
 	heard := b.listenRelayed(s.token(t, "listener", "lou"))
 	t.Logf("relayed listener over %s: %.0f Hz after %d ms (test clock %s)", heard.Protocol, heard.Hz, heard.MS, time.Since(start).Round(time.Millisecond))
-	assert.Equal(t, "relay", heard.Type, "the selected pair's local candidate is TURN's")
-	assert.Equal(t, "udp", heard.Protocol, "TURN over UDP when UDP flows")
-	assert.InDelta(t, 440, heard.Hz, 20, "the show's tone")
+	require.Equal(t, "relay", heard.Type, "the selected pair's local candidate is TURN's")
+	require.Equal(t, "udp", heard.Protocol, "TURN over UDP when UDP flows")
+	require.InDelta(t, 440, heard.Hz, 20, "the show's tone")
 
 	// New UDP flows are dropped (to TURN/UDP and to the SFU's media port alike),
 	// except the relay's, which leave from TURN's relay ports; the performer's
@@ -53,9 +57,9 @@ func TestListenersBehindNATHearTheShowThroughTURN(t *testing.T) {
 	start = time.Now()
 	heard = b.listenRelayed(s.token(t, "listener", "lin"))
 	t.Logf("relayed listener without UDP over %s: %.0f Hz after %d ms (test clock %s)", heard.Protocol, heard.Hz, heard.MS, time.Since(start).Round(time.Millisecond))
-	assert.Equal(t, "relay", heard.Type)
-	assert.Equal(t, "tls", heard.Protocol, "TURN over TLS when UDP is blocked")
-	assert.InDelta(t, 440, heard.Hz, 20, "the show's tone")
+	require.Equal(t, "relay", heard.Type)
+	require.Equal(t, "tls", heard.Protocol, "TURN over TLS when UDP is blocked")
+	require.InDelta(t, 440, heard.Hz, 20, "the show's tone")
 }
 
 // token asks the dashboard for a role's token in friday-jam.
@@ -121,9 +125,66 @@ func (b *browser) listenRelayed(tok tokenResponse) relayed {
 			ctx.close();
 		} catch (e) { out.Error = String(e); }
 		return out;
-	})(...`+string(args)+`)`, &got, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+	})(...`+string(args)+`)`, &got, func(p *cdp.EvaluateParams) *cdp.EvaluateParams {
 		return p.WithAwaitPromise(true).WithUserGesture(true) // a gesture lets the page play sound
 	}))
 	require.Empty(b.t, got.Error, "the listener's page")
 	return got
+}
+
+// /api/health says whether the TURN servers listeners are handed answer: the
+// embedded TURN's UDP (a STUN binding answered) and TLS (a TCP connect), also
+// through the 443 LiveKit hands out, are reachable; ports where nothing
+// listens are not, at once. When TURN's UDP goes silent (dropped, no ICMP),
+// health still answers within DASHBOARD_HEALTH_TIMEOUT, LiveKit still ok.
+func TestHealthSaysWhetherTURNAnswers(t *testing.T) {
+	testenv.RequireNetNS(t)
+	env := testenv.LiveKit(t, testenv.WithTURN())
+	const healthTimeout = 500 * time.Millisecond
+	closedTCP, closedUDP := testenv.FreePort(t), testenv.FreeUDPPort(t)
+	configured := []string{"turn:" + env.TURN.UDPAddr() + "?transport=udp", "turns:" + env.TURN.TLSAddr() + "?transport=tcp",
+		"turns:127.0.0.1:443?transport=tcp", fmt.Sprintf("turn:127.0.0.1:%d", closedUDP), fmt.Sprintf("turns:127.0.0.1:%d", closedTCP)}
+	servers, err := parseTURN(strings.Join(configured, ","))
+	require.NoError(t, err)
+	s := newStageOn(t, env, func(s *settings) { s.TURN, s.HealthTimeout = servers, healthTimeout })
+	health := func() (healthResponse, time.Duration) {
+		start := time.Now()
+		code, body := s.call(t, "GET", "/api/health", nil)
+		took := time.Since(start)
+		require.Equal(t, http.StatusOK, code, "%s", body)
+		return decodeAs[healthResponse](t, body), took
+	}
+
+	h, took := health()
+	assert.Equal(t, []turnHealth{{configured[0], "stun", true}, {configured[1], "tcp", true}, {configured[2], "tcp", true},
+		{configured[3], "stun", false}, {configured[4], "tcp", false}}, h.TURN)
+	t.Logf("health with TURN up and two closed ports: %s", took)
+	assert.Less(t, took, healthTimeout, "a closed port is refused at once, not waited for")
+
+	// Dropped on the way in: the request leaves, nothing answers, no error.
+	testenv.Firewall(t, "-A", "INPUT", "-p", "udp", "-d", "127.0.0.1", "--dport", strconv.Itoa(env.TURN.UDPPort), "-j", "DROP")
+	time.Sleep(healthMaxAge + 100*time.Millisecond) // past the shared answer
+	h, took = health()
+	t.Logf("health with TURN's UDP dropped: %s", took)
+	assert.Equal(t, "ok", h.Status, "TURN does not make the dashboard unhealthy")
+	assert.False(t, h.TURN[0].Reachable, "no STUN answer through the firewall")
+	assert.True(t, h.TURN[1].Reachable, "TLS still connects")
+	assert.GreaterOrEqual(t, took, healthTimeout-50*time.Millisecond, "it waited for the answer that never came")
+	assert.Less(t, took, healthTimeout+time.Second, "bounded by DASHBOARD_HEALTH_TIMEOUT")
+}
+
+// DASHBOARD_TURN takes RFC 7065 URIs and nothing else: a bad value stops
+// start-up naming the setting, and what it takes is what the check dials.
+func TestTURNSettingRefusesWhatIsNotATURNURI(t *testing.T) {
+	got, err := parseTURN(" turn:turn.example.org , turns:turn.example.org:443?transport=tcp,turn:[::1]:3478?transport=tcp")
+	require.NoError(t, err)
+	assert.Equal(t, []turnServer{{"turn:turn.example.org", "turn.example.org:3478", true},
+		{"turns:turn.example.org:443?transport=tcp", "turn.example.org:443", false},
+		{"turn:[::1]:3478?transport=tcp", "[::1]:3478", false}}, got)
+	for _, bad := range []string{"stun:turn.example.org", "http://turn.example.org", "turn:", "turn:host:0", "turn:host:99999",
+		"turns:host:5349?transport=udp", "turn:host?transport=sctp", "turn:user@host:3478", "turn:host:3478?transport=udp&x=1",
+		"turn:host/path:3478", "turn:ho st", strings.Repeat("turn:h:1,", maxTURNServers+1)} {
+		_, err := loadSettings([]string{"-turn", bad, "-allow-all-admin"}, func(string) string { return "" }, io.Discard)
+		assert.ErrorContains(t, err, "DASHBOARD_TURN", "%q", bad)
+	}
 }

@@ -56,8 +56,8 @@ func devStack(st *Stack, log *slog.Logger, webhook string) (map[string]string, e
 		return fail("LiveKit", err)
 	}
 	log.Info("dev mode: LiveKit is up", "url", lk.URL, "redis", redis, "apiKey", lk.APIKey)
-	log.Info("dev mode: LiveKit's TURN is up (clients are told turns:"+turn.Domain+":443: forward 443 to the TLS port to use it)",
-		"udp", turn.UDPAddr(), "tls", turn.TLSAddr(), "ca", turn.CAFile)
+	log.Info("dev mode: LiveKit's TURN is up", "udp", turn.UDPAddr(), "tls", turn.TLSAddr(), "ca", turn.CAFile,
+		"clientsAreTold", "turns:"+turn.Domain+":443 (carry 443 to the TLS port to use TURN/TLS)")
 	if ing != nil {
 		if err := st.StartIngress(ing, lk); err != nil {
 			return fail("Ingress", err)
