@@ -124,23 +124,32 @@ func reachTURN(ctx context.Context, ts turnServer) error {
 	_ = c.SetDeadline(deadline)
 	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest)
 	// UDP may lose the request: ask again every 250 ms until the deadline.
-	buf := make([]byte, 1500)
 	for {
 		if _, err := c.Write(req.Raw); err != nil {
 			return err
 		}
-		_ = c.SetReadDeadline(minTime(deadline, time.Now().Add(250*time.Millisecond)))
-		n, err := c.Read(buf)
-		if err == nil {
-			res := &stun.Message{Raw: buf[:n]}
-			if res.Decode() == nil && res.Type == stun.BindingSuccess && res.TransactionID == req.TransactionID {
-				return nil
-			}
-			continue // not our answer: wait on
-		}
+		err := awaitBinding(c, req.TransactionID, minTime(deadline, time.Now().Add(250*time.Millisecond)))
 		var ne net.Error
-		if !errors.As(err, &ne) || !ne.Timeout() || !time.Now().Before(deadline) || ctx.Err() != nil {
-			return err // refused (ICMP: nothing listens), or out of time
+		if err == nil || !errors.As(err, &ne) || !ne.Timeout() || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return err // answered, refused (ICMP: nothing listens), or out of time
+		}
+	}
+}
+
+// awaitBinding reads until the answer to transaction id arrives or until
+// passes; anything else read (another transaction, not STUN) is ignored, and
+// never answered with a new request.
+func awaitBinding(c net.Conn, id [stun.TransactionIDSize]byte, until time.Time) error {
+	_ = c.SetReadDeadline(until)
+	buf := make([]byte, 1500)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return err
+		}
+		res := &stun.Message{Raw: buf[:n]}
+		if res.Decode() == nil && res.Type == stun.BindingSuccess && res.TransactionID == id {
+			return nil
 		}
 	}
 }

@@ -4,14 +4,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	cdp "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/pion/stun/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -48,12 +52,13 @@ func TestListenersBehindNATHearTheShowThroughTURN(t *testing.T) {
 	require.Equal(t, "udp", heard.Protocol, "TURN over UDP when UDP flows")
 	require.InDelta(t, 440, heard.Hz, 20, "the show's tone")
 
-	// New UDP flows are dropped (to TURN/UDP and to the SFU's media port alike),
-	// except the relay's, which leave from TURN's relay ports; the performer's
-	// flow is older than the rule. (Everything here shares loopback, so the
-	// rule tells the listener from the server by source port.)
-	testenv.Firewall(t, "-A", "OUTPUT", "-p", "udp", "-d", "127.0.0.1", "-m", "conntrack", "--ctstate", "NEW",
-		"-m", "multiport", "!", "--sports", stack.TURNRelayPorts, "-j", "DROP")
+	// The listener's UDP is blocked: to TURN/UDP, and new flows to the SFU's
+	// media port unless they leave from TURN's relay ports (the relay's own;
+	// the performer's flow is older than the rule). Only this node's ports:
+	// other test binaries share the namespace.
+	testenv.Firewall(t, "-A", "OUTPUT", "-p", "udp", "-d", "127.0.0.1", "--dport", strconv.Itoa(env.TURN.UDPPort), "-j", "DROP")
+	testenv.Firewall(t, "-A", "OUTPUT", "-p", "udp", "-d", "127.0.0.1", "--dport", strconv.Itoa(env.UDPPort),
+		"-m", "conntrack", "--ctstate", "NEW", "-m", "multiport", "!", "--sports", stack.TURNRelayPorts, "-j", "DROP")
 	start = time.Now()
 	heard = b.listenRelayed(s.token(t, "listener", "lin"))
 	t.Logf("relayed listener without UDP over %s: %.0f Hz after %d ms (test clock %s)", heard.Protocol, heard.Hz, heard.MS, time.Since(start).Round(time.Millisecond))
@@ -187,4 +192,79 @@ func TestTURNSettingRefusesWhatIsNotATURNURI(t *testing.T) {
 		_, err := loadSettings([]string{"-turn", bad, "-allow-all-admin"}, func(string) string { return "" }, io.Discard)
 		assert.ErrorContains(t, err, "DASHBOARD_TURN", "%q", bad)
 	}
+}
+
+// Anyone may ask /api/health, as often as they like: a crowd of anonymous
+// callers makes one TURN probe per shared answer, not one each. A server that
+// answers with another transaction's reply (a spoofer, a confused server) is
+// not called reachable, and its replies are never answered with new requests.
+func TestHealthsTURNCheckIsNoAmplifier(t *testing.T) {
+	honest, liar := stunResponder(t, true), stunResponder(t, false)
+	servers, err := parseTURN("turn:" + honest.addr + ",turn:" + liar.addr)
+	require.NoError(t, err)
+	const healthTimeout = 600 * time.Millisecond
+	s := newStage(t, func(s *settings) { s.TURN, s.HealthTimeout = servers, healthTimeout })
+	var wg sync.WaitGroup
+	codes := make(chan int, 40)
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, _, err := s.try(t, http.DefaultClient, "GET", "/api/health", nil, "X-API-Key", "")
+			if err == nil {
+				codes <- code
+			}
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		assert.Equal(t, http.StatusOK, code)
+	}
+	assert.Equal(t, int64(1), honest.asked.Load(), "one probe for 40 callers")
+	// The liar is asked once per 250 ms of the probe's deadline, however fast it replies.
+	assert.LessOrEqual(t, liar.asked.Load(), int64(healthTimeout/(250*time.Millisecond))+1)
+	_, body, _ := s.read(t, "/api/health")
+	h := decodeAs[healthResponse](t, body)
+	require.Len(t, h.TURN, 2)
+	assert.True(t, h.TURN[0].Reachable)
+	assert.False(t, h.TURN[1].Reachable, "a reply to another transaction is no answer")
+}
+
+// stunAnswerer answers STUN binding requests on loopback, counting them: with
+// the request's transaction ID when honest, with another one otherwise, ten
+// times per request (a flood of wrong answers).
+type stunAnswerer struct {
+	addr  string
+	asked atomic.Int64
+}
+
+func stunResponder(t *testing.T, honest bool) *stunAnswerer {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	a := &stunAnswerer{addr: c.LocalAddr().String()}
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			req := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
+			if req.Decode() != nil || req.Type != stun.BindingRequest {
+				continue
+			}
+			a.asked.Add(1)
+			id, times := req.TransactionID, 1
+			if !honest {
+				id, times = stun.NewTransactionID(), 10
+			}
+			res := stun.MustBuild(stun.NewTransactionIDSetter(id), stun.BindingSuccess, &stun.XORMappedAddress{IP: net.IPv4(127, 0, 0, 1), Port: 1})
+			for range times {
+				_, _ = c.WriteTo(res.Raw, from)
+			}
+		}
+	}()
+	return a
 }

@@ -54,6 +54,7 @@ type LiveKit struct {
 	// the loopback bind address): http://127.0.0.1:port/metrics.
 	MetricsURL string
 	TURN       *TURN // the embedded TURN server; nil when off
+	UDPPort    int   // the SFU's media port (rtc.udp_port)
 	Process    *Process
 }
 
@@ -103,7 +104,7 @@ func (s *Stack) startLiveKit(bin string, o LiveKitOptions) (*LiveKit, error) {
 	}
 	cfg += WebhookYAML(lk.APIKey, o.Webhooks)
 	cfg += TURNYAML(o.TURN)
-	lk.TURN = o.TURN
+	lk.TURN, lk.UDPPort = o.TURN, udp
 	path := filepath.Join(dir, "livekit.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, fmt.Errorf("stack: write livekit config: %w", err)

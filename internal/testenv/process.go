@@ -75,7 +75,7 @@ func processLiveKit(t TB, o options) *Env {
 		RTMPBase: o.rtmpBase, WHIPBase: o.whipBase, Webhooks: o.webhooks, TURN: turn})
 	must(t, err)
 	e := &Env{URL: lk.URL, WSURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret, RedisAddr: lk.RedisAddr, Backend: "process",
-		MetricsURL: lk.MetricsURL, TURN: lk.TURN}
+		MetricsURL: lk.MetricsURL, TURN: lk.TURN, UDPPort: lk.UDPPort}
 	e.Stop = lk.Process.Stop
 	e.Freeze = func() { must(t, lk.Process.Signal(syscall.SIGSTOP)) }
 	e.Thaw = func() { _ = lk.Process.Signal(syscall.SIGCONT) }

@@ -45,6 +45,8 @@ type Env struct {
 	Freeze, Thaw func()
 	// TURN is the node's embedded TURN server (WithTURN); nil otherwise.
 	TURN *TURN
+	// UDPPort is the SFU's media port (process backend; 0 otherwise).
+	UDPPort int
 }
 
 type options struct {
