@@ -3,12 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -56,8 +53,8 @@ func TestListenersBehindNATHearTheShowThroughTURN(t *testing.T) {
 	// media port unless they leave from TURN's relay ports (the relay's own;
 	// the performer's flow is older than the rule). Only this node's ports:
 	// other test binaries share the namespace.
-	testenv.Firewall(t, "-A", "OUTPUT", "-p", "udp", "-d", "127.0.0.1", "--dport", strconv.Itoa(env.TURN.UDPPort), "-j", "DROP")
-	testenv.Firewall(t, "-A", "OUTPUT", "-p", "udp", "-d", "127.0.0.1", "--dport", strconv.Itoa(env.UDPPort),
+	testenv.Firewall(t, "-A", "OUTPUT", "-p", "udp", "-d", "127.0.0.1", "--dport", fmt.Sprint(env.TURN.UDPPort), "-j", "DROP")
+	testenv.Firewall(t, "-A", "OUTPUT", "-p", "udp", "-d", "127.0.0.1", "--dport", fmt.Sprint(env.UDPPort),
 		"-m", "conntrack", "--ctstate", "NEW", "-m", "multiport", "!", "--sports", stack.TURNRelayPorts, "-j", "DROP")
 	start = time.Now()
 	heard = b.listenRelayed(s.token(t, "listener", "lin"))
@@ -167,7 +164,7 @@ func TestHealthSaysWhetherTURNAnswers(t *testing.T) {
 	assert.Less(t, took, healthTimeout, "a closed port is refused at once, not waited for")
 
 	// Dropped on the way in: the request leaves, nothing answers, no error.
-	testenv.Firewall(t, "-A", "INPUT", "-p", "udp", "-d", "127.0.0.1", "--dport", strconv.Itoa(env.TURN.UDPPort), "-j", "DROP")
+	testenv.Firewall(t, "-A", "INPUT", "-p", "udp", "-d", "127.0.0.1", "--dport", fmt.Sprint(env.TURN.UDPPort), "-j", "DROP")
 	time.Sleep(healthMaxAge + 100*time.Millisecond) // past the shared answer
 	h, took = health()
 	t.Logf("health with TURN's UDP dropped: %s", took)
@@ -189,7 +186,7 @@ func TestTURNSettingRefusesWhatIsNotATURNURI(t *testing.T) {
 	for _, bad := range []string{"stun:turn.example.org", "http://turn.example.org", "turn:", "turn:host:0", "turn:host:99999",
 		"turns:host:5349?transport=udp", "turn:host?transport=sctp", "turn:user@host:3478", "turn:host:3478?transport=udp&x=1",
 		"turn:host/path:3478", "turn:ho st", strings.Repeat("turn:h:1,", maxTURNServers+1)} {
-		_, err := loadSettings([]string{"-turn", bad, "-allow-all-admin"}, func(string) string { return "" }, io.Discard)
+		_, err := loadSettings([]string{"-turn", bad, "-allow-all-admin"}, func(string) string { return "" }, &testenv.Buffer{})
 		assert.ErrorContains(t, err, "DASHBOARD_TURN", "%q", bad)
 	}
 }
@@ -204,22 +201,18 @@ func TestHealthsTURNCheckIsNoAmplifier(t *testing.T) {
 	require.NoError(t, err)
 	const healthTimeout = 600 * time.Millisecond
 	s := newStage(t, func(s *settings) { s.TURN, s.HealthTimeout = servers, healthTimeout })
-	var wg sync.WaitGroup
 	codes := make(chan int, 40)
 	for range 40 {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
 			code, _, err := s.try(t, http.DefaultClient, "GET", "/api/health", nil, "X-API-Key", "")
-			if err == nil {
-				codes <- code
+			if err != nil {
+				code = 0
 			}
+			codes <- code
 		}()
 	}
-	wg.Wait()
-	close(codes)
-	for code := range codes {
-		assert.Equal(t, http.StatusOK, code)
+	for range 40 {
+		assert.Equal(t, http.StatusOK, <-codes)
 	}
 	assert.Equal(t, int64(1), honest.asked.Load(), "one probe for 40 callers")
 	// The liar is asked once per 250 ms of the probe's deadline, however fast it replies.
