@@ -103,7 +103,7 @@ func (s *Stack) startLiveKit(bin string, o LiveKitOptions) (*LiveKit, error) {
 		cfg += fmt.Sprintf("ingress:\n  rtmp_base_url: %s\n  whip_base_url: %s\n", o.RTMPBase, o.WHIPBase)
 	}
 	cfg += WebhookYAML(lk.APIKey, o.Webhooks)
-	cfg += TURNYAML(o.TURN)
+	cfg += TURNYAML("", o.TURN) // the pinned release (see TURNYAML for older ones)
 	lk.TURN, lk.UDPPort = o.TURN, udp
 	path := filepath.Join(dir, "livekit.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

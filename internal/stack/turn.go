@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"golang.org/x/mod/semver"
 )
 
 // TURNDomain is the TURN host name of a local stack. LiveKit requires a dotted
@@ -81,12 +83,17 @@ func (s *Stack) TURN(udpPort, tlsPort int) (*TURN, error) {
 }
 
 // TURNYAML is the part of a livekit-server config that runs the embedded TURN
-// server t on loopback; empty for nil. v1.6.1 spells these keys the same but
-// has no turn.bind_addresses (it refuses unknown keys at start, and binds
-// 0.0.0.0): a config for it must leave that line out.
-func TURNYAML(t *TURN) string {
+// server t on loopback; empty for nil. version is the server's release (empty:
+// the pin): v1.6.1 spells these keys the same, but turn.bind_addresses came in
+// v1.10.1 (livekit#4315), and older releases refuse unknown keys at start and
+// bind TURN to 0.0.0.0, so the key is left out for them.
+func TURNYAML(version string, t *TURN) string {
 	if t == nil {
 		return ""
+	}
+	bind := "  bind_addresses: [127.0.0.1]\n"
+	if version != "" && semver.Compare(version, "v1.10.1") < 0 {
+		bind = ""
 	}
 	return fmt.Sprintf(`turn:
   enabled: true
@@ -97,8 +104,7 @@ func TURNYAML(t *TURN) string {
   key_file: %s
   relay_range_start: 30000
   relay_range_end: 32767
-  bind_addresses: [127.0.0.1]
-`, t.Domain, t.UDPPort, t.TLSPort, t.CertFile, t.KeyFile)
+`, t.Domain, t.UDPPort, t.TLSPort, t.CertFile, t.KeyFile) + bind
 }
 
 // writeTURNCert makes a CA and a leaf it signs for t.Domain and 127.0.0.1,

@@ -40,8 +40,11 @@ func TestTURNCertificateIsForTheTURNDomain(t *testing.T) {
 	if st, err := os.Stat(turn.KeyFile); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode: %v %v", st.Mode(), err)
 	}
-	if y := TURNYAML(turn); !strings.Contains(y, "cert_file: "+turn.CertFile) || !strings.Contains(y, "domain: "+TURNDomain) {
+	if y := TURNYAML("", turn); !strings.Contains(y, "cert_file: "+turn.CertFile) || !strings.Contains(y, "bind_addresses: [127.0.0.1]") {
 		t.Errorf("TURNYAML: %s", y)
+	}
+	if y := TURNYAML("v1.6.1", turn); strings.Contains(y, "bind_addresses") || !strings.Contains(y, "domain: "+TURNDomain) {
+		t.Errorf("TURNYAML for v1.6.1, which refuses bind_addresses: %s", y)
 	}
 	s.Close()
 	if _, err := os.Stat(turn.KeyFile); !os.IsNotExist(err) {
