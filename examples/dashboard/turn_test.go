@@ -30,6 +30,7 @@ import (
 // its connection selected: a relay, of the protocol it had left.
 func TestListenersBehindNATHearTheShowThroughTURN(t *testing.T) {
 	testenv.RequireNetNS(t)
+	testenv.HoldMediaSlot(t) // Chromium decodes and analyses the show: not beside another binary's transcodes
 	env := testenv.LiveKit(t, testenv.WithTURN())
 	s := newStageAt(t, env, egress.Storage{}, func(s *settings) {
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
