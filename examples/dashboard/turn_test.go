@@ -27,7 +27,8 @@ import (
 // token and hears the performer's 440 Hz tone over TURN/UDP. Then the
 // listener's network refuses every new UDP flow (a café's firewall): a second
 // listener still hears the tone, over TURN/TLS. Each reads the candidate pair
-// its connection selected: a relay, of the protocol it had left.
+// its connection selected: a relay, of the protocol it had left. And the
+// operator checks the same from the page: the monitor opened with ?relay=1.
 func TestListenersBehindNATHearTheShowThroughTURN(t *testing.T) {
 	testenv.RequireNetNS(t)
 	testenv.HoldMediaSlot(t) // Chromium decodes and analyses the show: not beside another binary's transcodes
@@ -63,6 +64,18 @@ func TestListenersBehindNATHearTheShowThroughTURN(t *testing.T) {
 	require.Equal(t, "relay", heard.Type)
 	require.Equal(t, "tls", heard.Protocol, "TURN over TLS when UDP is blocked")
 	require.InDelta(t, 440, heard.Hz, 20, "the show's tone")
+
+	// The operator checks the same from the page: the monitor with ?relay=1
+	// listens through TURN only, and says which way the show reaches it.
+	b.run(chromedp.Navigate(s.srv.URL + "/?relay=1"))
+	b.click(`#rooms tr[data-room="friday-jam"] button.link`)
+	b.run(chromedp.Click("#listen", chromedp.ByQuery))
+	meter := `#meters li[data-identity="ada"]`
+	b.until("the monitor's path", `document.querySelector('`+meter+`')?.dataset.path === "relay/tls"`)
+	b.until("ada heard through TURN", `+document.querySelector('`+meter+`')?.dataset.rms > -40`)
+	b.until("the show's tone", `Math.abs(document.querySelector('`+meter+`').dataset.hz - 440) < 20`)
+	require.Contains(t, b.text("#monitor-state"), "through TURN only")
+	b.until("the card says so", `document.querySelector('`+meter+` .health').textContent.includes("through TURN (tls)")`)
 }
 
 // token asks the dashboard for a role's token in friday-jam.
