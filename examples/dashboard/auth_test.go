@@ -604,6 +604,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 		{"DASHBOARD_LOG_LEVEL", "log-level", `"info"`, "info"},
 		{"DASHBOARD_LIVEKIT_TIMEOUT", "livekit-timeout", `"5s"`, "5s"},
 		{"DASHBOARD_HEALTH_TIMEOUT", "health-timeout", `"2s"`, "2s"},
+		{"DASHBOARD_TURN", "turn", `""`, ""},
 		{"DASHBOARD_READ_TIMEOUT", "read-timeout", `"15s"`, "15s"},
 		{"DASHBOARD_WRITE_TIMEOUT", "write-timeout", `"30s"`, "30s"},
 		{"DASHBOARD_IDLE_TIMEOUT", "idle-timeout", `"2m"`, "2m"},

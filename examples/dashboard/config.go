@@ -40,6 +40,7 @@ type settings struct {
 	LogLevel        slog.Level
 	LiveKitTimeout  time.Duration
 	HealthTimeout   time.Duration
+	TURN            []turnServer // what /api/health checks of the TURN servers listeners use
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
@@ -219,6 +220,10 @@ var knobs = []setting{
 	}},
 	{"DASHBOARD_HEALTH_TIMEOUT", "health-timeout", "2s", "deadline of /api/health's checks of LiveKit", func(s *settings, v string) (err error) {
 		s.HealthTimeout, err = positiveDuration(v)
+		return err
+	}},
+	{"DASHBOARD_TURN", "turn", "", "TURN servers listeners reach LiveKit through, comma-separated turn:host:port?transport=udp and turns:host:port?transport=tcp URIs (LiveKit's embedded TURN hands out turns:<turn.domain>:443); /api/health says whether each answers (a STUN binding request, a TCP connect) within DASHBOARD_HEALTH_TIMEOUT. Empty: not checked", func(s *settings, v string) (err error) {
+		s.TURN, err = parseTURN(v)
 		return err
 	}},
 	{"DASHBOARD_READ_TIMEOUT", "read-timeout", "15s", "limit for reading a request, headers and body", func(s *settings, v string) (err error) {

@@ -17,6 +17,10 @@ type healthResponse struct {
 	LatencyMS int64        `json:"latencyMs"`
 	Checked   string       `json:"checked"`         // RFC 3339: when the probe ran (at most healthMaxAge ago)
 	Model     *modelHealth `json:"model,omitempty"` // the live model, when the dashboard runs one
+	// TURN is each configured TURN server (DASHBOARD_TURN) and whether it
+	// answered. It does not change status: listeners on open networks need
+	// no TURN, and the dashboard still serves; alert on it by itself.
+	TURN []turnHealth `json:"turn,omitempty"`
 }
 
 // modelHealth says how current the live model is: its lag is the time since it
@@ -36,6 +40,7 @@ const healthMaxAge = time.Second
 // caller for healthMaxAge.
 type healthProbe struct {
 	check   func(context.Context) error
+	turn    []turnServer // checked beside LiveKit, on the same deadline
 	timeout time.Duration
 	log     func(err error)
 
@@ -79,8 +84,13 @@ func (p *healthProbe) probe(done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 	defer cancel()
 	start := time.Now()
+	turn := make(chan []turnHealth, 1)
+	go func() { turn <- checkTURN(ctx, p.turn) }()
 	err := p.check(ctx)
 	status, res := http.StatusOK, healthResponse{Status: "ok", LiveKit: "ok", LatencyMS: time.Since(start).Milliseconds(), Checked: start.UTC().Format(time.RFC3339)}
+	if res.TURN = <-turn; len(res.TURN) == 0 {
+		res.TURN = nil
+	}
 	if err != nil {
 		status, res.Status, res.LiveKit = http.StatusServiceUnavailable, "unavailable", "unknown"
 		var he *spacemusic.Error
@@ -118,7 +128,7 @@ func healthWords(check string, err error) string {
 }
 
 func (s *server) handleHealth() handler {
-	p := &healthProbe{check: func(ctx context.Context) error { return s.Health.Health(ctx) }, timeout: s.Settings.HealthTimeout,
+	p := &healthProbe{check: func(ctx context.Context) error { return s.Health.Health(ctx) }, turn: s.Settings.TURN, timeout: s.Settings.HealthTimeout,
 		log: func(err error) { s.Log.Warn("health probe failed", "error", err.Error()) }}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		status, res, err := p.answer(r.Context())

@@ -63,6 +63,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 		defer stop() // stops every process it started, after the server has shut down
 		cfg, s.RedisURL = spacemusic.ConfigFromGetenv(func(k string) string { return env[k] }), env["REDIS_URL"]
+		if s.TURN == nil { // the dev stack's own TURN, unless the flag named others
+			if s.TURN, err = parseTURN(env["DASHBOARD_TURN"]); err != nil {
+				return fmt.Errorf("-dev: the stack's TURN: %w", err)
+			}
+		}
 	}
 	cfg.Timeout = s.LiveKitTimeout
 	sm, err := spacemusic.New(cfg)

@@ -175,10 +175,18 @@ func TestDevMode(t *testing.T) {
 		assert.Equal(t, c.status, resp.StatusCode, "%s %s: %s", c.method, c.path, mustRead(t, resp))
 	}
 	assert.Empty(t, unmarked, "answers without the dev-mode header")
+	// LiveKit's TURN runs as the seed's (UDP and TLS), and health says both answer.
+	resp, err = dev.Get("http://" + addr + "/api/health")
+	require.NoError(t, err)
+	h := decodeAs[healthResponse](t, mustRead(t, resp))
+	require.Len(t, h.TURN, 2, "%+v", h)
+	for _, turn := range h.TURN {
+		assert.True(t, turn.Reachable, "%+v", turn)
+	}
 
 	// Every component's address, from the dev mode's log lines.
 	ports := devModePorts(t, out.String())
-	for _, name := range []string{"livekit", "redis", "ingress rtmp", "ingress whip", "ingress health", "minio", "egress health"} {
+	for _, name := range []string{"livekit", "redis", "turn tls", "ingress rtmp", "ingress whip", "ingress health", "minio", "egress health"} {
 		require.Contains(t, ports, name, "dev mode did not log the %s address", name)
 		assert.True(t, listening(ports[name]), "%s is not listening on %s", name, ports[name])
 	}
@@ -218,6 +226,8 @@ func devModePorts(t *testing.T, logs string) map[string]string {
 		switch l["msg"] {
 		case "dev mode: LiveKit is up":
 			out["livekit"], out["redis"] = hostport(str("url")), str("redis")
+		case "dev mode: LiveKit's TURN is up":
+			out["turn tls"] = str("tls")
 		case "dev mode: LiveKit Ingress is up":
 			out["ingress rtmp"], out["ingress whip"], out["ingress health"] = hostport(str("rtmp")), hostport(str("whip")), hostport(str("health"))
 		case "dev mode: Egress and MinIO are up":

@@ -32,8 +32,8 @@ type browser struct {
 	t testing.TB
 }
 
-func openDashboard(t testing.TB, url, user string) *browser {
-	b := &browser{Browser: testenv.NewBrowser(t), t: t}
+func openDashboard(t testing.TB, url, user string, with ...testenv.BrowserOption) *browser {
+	b := &browser{Browser: testenv.NewBrowser(t, with...), t: t}
 	chromedp.ListenTarget(b.Ctx, func(ev any) {
 		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
 			go func() { _ = chromedp.Run(b.Ctx, page.HandleJavaScriptDialog(true)) }()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 )
 
 // Dashboard starts the stack a dashboard in dev mode runs on (see devStack)
@@ -42,7 +43,11 @@ func devStack(st *Stack, log *slog.Logger, webhook string) (map[string]string, e
 		log.Warn("dev mode: running without LiveKit Ingress; /api/ingress will answer errors", "why", err.Error())
 		ing = nil
 	}
-	o := LiveKitOptions{Redis: redis, RemoteUnmute: true, Webhooks: []string{webhook}}
+	turn, err := st.TURN(seedPort("udp", 3478), seedPort("tcp", 5349))
+	if err != nil {
+		return fail("TURN", err)
+	}
+	o := LiveKitOptions{Redis: redis, RemoteUnmute: true, Webhooks: []string{webhook}, TURN: turn}
 	if ing != nil {
 		o.RTMPBase, o.WHIPBase = ing.RTMPBase, ing.WHIPBase
 	}
@@ -51,6 +56,8 @@ func devStack(st *Stack, log *slog.Logger, webhook string) (map[string]string, e
 		return fail("LiveKit", err)
 	}
 	log.Info("dev mode: LiveKit is up", "url", lk.URL, "redis", redis, "apiKey", lk.APIKey)
+	log.Info("dev mode: LiveKit's TURN is up", "udp", turn.UDPAddr(), "tls", turn.TLSAddr(), "ca", turn.CAFile,
+		"clientsAreTold", "turns:"+turn.Domain+":443 (carry 443 to the TLS port to use TURN/TLS)")
 	if ing != nil {
 		if err := st.StartIngress(ing, lk); err != nil {
 			return fail("Ingress", err)
@@ -58,7 +65,8 @@ func devStack(st *Stack, log *slog.Logger, webhook string) (map[string]string, e
 		log.Info("dev mode: LiveKit Ingress is up", "rtmp", ing.RTMPBase, "whip", ing.WHIPBase, "health", ing.HealthURL)
 	}
 	env := map[string]string{"LIVEKIT_URL": lk.URL, "LIVEKIT_WS_URL": lk.WSURL, "LIVEKIT_API_KEY": lk.APIKey, "LIVEKIT_API_SECRET": lk.APISecret,
-		"REDIS_URL": "redis://" + redis} // the event log shares LiveKit's Redis
+		"REDIS_URL":      "redis://" + redis, // the event log shares LiveKit's Redis
+		"DASHBOARD_TURN": turn.URIs()}
 	m, err := st.MinIO()
 	if errors.As(err, &missing) {
 		log.Warn("dev mode: running without Egress and MinIO; /api/egress and /api/recordings answer not_configured", "why", err.Error())
@@ -76,4 +84,24 @@ func devStack(st *Stack, log *slog.Logger, webhook string) (map[string]string, e
 	env["MINIO_ENDPOINT"], env["MINIO_BUCKET"], env["MINIO_ACCESS_KEY"], env["MINIO_SECRET_KEY"] = m.Endpoint, "recordings", m.AccessKey, m.SecretKey
 	log.Info("dev mode: Egress and MinIO are up", slog.Group("storage", "endpoint", m.Endpoint, "bucket", "recordings"), "egressHealth", eg.HealthURL)
 	return env, nil
+}
+
+// seedPort is port when it is free on loopback (the seed's TURN ports: 3478
+// UDP, 5349 TLS), else 0 (a free one), so a second dev stack still starts.
+func seedPort(network string, port int) int {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if network == "udp" {
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return 0
+		}
+		c.Close()
+		return port
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return 0
+	}
+	l.Close()
+	return port
 }

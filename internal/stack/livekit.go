@@ -39,6 +39,8 @@ type LiveKitOptions struct {
 	RTMPBase, WHIPBase string
 	// Webhooks are the URLs LiveKit posts its events to, signed with the API key.
 	Webhooks []string
+	// TURN runs LiveKit's embedded TURN server (see Stack.TURN); nil: none.
+	TURN *TURN
 }
 
 // LiveKit is a running livekit-server.
@@ -51,6 +53,8 @@ type LiveKit struct {
 	// MetricsURL is livekit-server's Prometheus endpoint (prometheus.port, on
 	// the loopback bind address): http://127.0.0.1:port/metrics.
 	MetricsURL string
+	TURN       *TURN // the embedded TURN server; nil when off
+	UDPPort    int   // the SFU's media port (rtc.udp_port)
 	Process    *Process
 }
 
@@ -99,6 +103,8 @@ func (s *Stack) startLiveKit(bin string, o LiveKitOptions) (*LiveKit, error) {
 		cfg += fmt.Sprintf("ingress:\n  rtmp_base_url: %s\n  whip_base_url: %s\n", o.RTMPBase, o.WHIPBase)
 	}
 	cfg += WebhookYAML(lk.APIKey, o.Webhooks)
+	cfg += TURNYAML("", o.TURN) // the pinned release (see TURNYAML for older ones)
+	lk.TURN, lk.UDPPort = o.TURN, udp
 	path := filepath.Join(dir, "livekit.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, fmt.Errorf("stack: write livekit config: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,10 +22,38 @@ type Browser struct {
 	console []string
 }
 
+// BrowserOption shapes the Chromium NewBrowser starts.
+type BrowserOption func(t TB, profile string) []chromedp.ExecAllocatorOption
+
+// TrustCA makes the browser trust the CA certificate in file, as a person
+// imports one: into the NSS database of its own home (Chromium on Linux
+// honours roots a user added there). Chromium checks a TURN/TLS server's
+// certificate as it checks a web site's: an unknown CA fails the
+// connection (seen: "could not establish pc connection"; with
+// --ignore-certificate-errors it connects), so the test trusts its CA
+// instead of turning the checks off. Needs certutil (libnss3-tools).
+func TrustCA(file string) BrowserOption {
+	return func(t TB, profile string) []chromedp.ExecAllocatorOption {
+		t.Helper()
+		certutil := Tool(t, "certutil", "apt-get install libnss3-tools (scripts/stack install chromium)")
+		home := filepath.Join(profile, "home")
+		db := "sql:" + filepath.Join(home, ".pki", "nssdb")
+		if err := os.MkdirAll(filepath.Join(home, ".pki", "nssdb"), 0o700); err != nil {
+			t.Fatalf("testenv: nss database: %v", err)
+		}
+		for _, args := range [][]string{{"-N", "-d", db, "--empty-password"}, {"-A", "-d", db, "-n", "streamkit test CA", "-t", "C,,", "-i", file}} {
+			if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
+				t.Fatalf("testenv: certutil %v: %v\n%s", args, err, out)
+			}
+		}
+		return []chromedp.ExecAllocatorOption{chromedp.Env("HOME=" + home)}
+	}
+}
+
 // NewBrowser starts Chromium for t (inside the private network namespace: a browser
 // cannot be confined to loopback) and closes it when the test ends. On failure the
 // test's screenshot and console log are saved under Artifacts().
-func NewBrowser(t TB) *Browser {
+func NewBrowser(t TB, with ...BrowserOption) *Browser {
 	t.Helper()
 	RequireNetNS(t)
 	bin := Binary(t, "chromium", "chromium")
@@ -42,6 +71,9 @@ func NewBrowser(t TB) *Browser {
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-quic", true),
 		chromedp.WindowSize(1280, 900),
+	}
+	for _, o := range with {
+		opts = append(opts, o(t, profile)...)
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)

@@ -66,10 +66,16 @@ func processLiveKit(t TB, o options) *Env {
 	if redis == "new" {
 		redis = Redis(t)
 	}
-	lk, err := stackFor(t).LiveKit(stack.LiveKitOptions{Redis: redis, RemoteUnmute: !o.noRemoteUnmute,
-		RTMPBase: o.rtmpBase, WHIPBase: o.whipBase, Webhooks: o.webhooks})
+	s := stackFor(t)
+	var turn *TURN
+	if o.turn {
+		turn = turnFor(t, s)
+	}
+	lk, err := s.LiveKit(stack.LiveKitOptions{Redis: redis, RemoteUnmute: !o.noRemoteUnmute,
+		RTMPBase: o.rtmpBase, WHIPBase: o.whipBase, Webhooks: o.webhooks, TURN: turn})
 	must(t, err)
-	e := &Env{URL: lk.URL, WSURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret, RedisAddr: lk.RedisAddr, Backend: "process", MetricsURL: lk.MetricsURL}
+	e := &Env{URL: lk.URL, WSURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret, RedisAddr: lk.RedisAddr, Backend: "process",
+		MetricsURL: lk.MetricsURL, TURN: lk.TURN, UDPPort: lk.UDPPort}
 	e.Stop = lk.Process.Stop
 	e.Freeze = func() { must(t, lk.Process.Signal(syscall.SIGSTOP)) }
 	e.Thaw = func() { _ = lk.Process.Signal(syscall.SIGCONT) }

@@ -43,6 +43,10 @@ type Env struct {
 	// Thaw resumes them (SIGCONT; nothing when the server is not running). Process
 	// backend only; nil otherwise.
 	Freeze, Thaw func()
+	// TURN is the node's embedded TURN server (WithTURN); nil otherwise.
+	TURN *TURN
+	// UDPPort is the SFU's media port (process backend; 0 otherwise).
+	UDPPort int
 }
 
 type options struct {
@@ -52,6 +56,7 @@ type options struct {
 	rtmpBase       string // ingress URLs LiveKit hands out with new ingresses
 	whipBase       string
 	webhooks       []string
+	turn           bool // run the embedded TURN server (WithTURN)
 }
 
 // Option configures LiveKit.
@@ -80,7 +85,11 @@ func LiveKit(t TB, opts ...Option) *Env {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	switch backend := chooseBackend(o.backend); backend {
+	backend := chooseBackend(o.backend)
+	if o.turn && backend != "process" {
+		missing(t, "LiveKit's TURN on the "+backend+" backend", "run with STREAMKIT_TEST_BACKEND=process")
+	}
+	switch backend {
 	case "external":
 		return external(t, o)
 	case "docker":

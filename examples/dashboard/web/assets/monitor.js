@@ -58,10 +58,13 @@
       room.on(LK.RoomEvent.TrackMuted, (pub) => mark(pub.trackSid, "muted", true));
       room.on(LK.RoomEvent.TrackUnmuted, (pub) => mark(pub.trackSid, "muted", false));
       room.on(LK.RoomEvent.Disconnected, () => { if (mon && mon.room === room) stop("disconnected"); });
-      await room.connect(tok.wsUrl, tok.token, { autoSubscribe: true });
+      // ?relay=1 listens through LiveKit's TURN only, as a listener behind a
+      // firewall would: the operator's check that TURN carries the show.
+      const relay = new URLSearchParams(location.search).get("relay") === "1";
+      await room.connect(tok.wsUrl, tok.token, { autoSubscribe: true, rtcConfig: relay ? { iceTransportPolicy: "relay" } : undefined });
       await ctx.resume();
       await room.startAudio().catch(() => {});
-      say("listening to " + name, "ok");
+      say("listening to " + name + (relay ? " through TURN only" : ""), "ok");
       mon.timers.push(setInterval(measure, 100), setInterval(() => stats().catch(() => {}), 1000),
         setInterval(() => ingests().catch(() => {}), 2000));
       ingests().catch(() => {});
@@ -190,8 +193,12 @@
   async function trackStats(t) {
     const report = await t.track.getRTCStatsReport();
     if (!report) return;
-    let rtp = null;
-    report.forEach((r) => { if (r.type === "inbound-rtp" && r.kind === "audio") rtp = r; });
+    let rtp = null, transport = null;
+    report.forEach((r) => { if (r.type === "inbound-rtp" && r.kind === "audio") rtp = r; else if (r.type === "transport") transport = r; });
+    // The path: the selected candidate pair's local end, "relay/tls" through TURN over TLS.
+    const pair = transport && report.get(transport.selectedCandidatePairId);
+    const local = pair && report.get(pair.localCandidateId);
+    if (local) t.card.dataset.path = local.candidateType + (local.relayProtocol ? "/" + local.relayProtocol : "");
     // No inbound-rtp yet: not a packet has arrived (timestamps are epoch ms).
     const cur = rtp ? { at: rtp.timestamp, bytes: rtp.bytesReceived || 0, lost: rtp.packetsLost || 0, got: rtp.packetsReceived || 0 }
       : { at: performance.timeOrigin + performance.now(), bytes: 0, lost: 0, got: 0 };
@@ -211,6 +218,7 @@
     const stalled = t.quietFor >= 2000;
     Object.assign(t.card.dataset, { kbps: kbps.toFixed(1), loss: loss.toFixed(1), jitter: jitter.toFixed(1), stalled: String(stalled) });
     t.card.querySelector(".health").textContent = `${Math.round(kbps)} kbit/s · loss ${loss.toFixed(1)} % · jitter ${jitter.toFixed(1)} ms` +
+      (local && local.candidateType === "relay" ? ` · through TURN (${local.relayProtocol})` : "") +
       (stalled ? ` · nothing arriving for ${Math.floor(t.quietFor / 1000)} s while LiveKit says the ingest is publishing` : "");
     t.card.classList.toggle("stalled", stalled);
   }
