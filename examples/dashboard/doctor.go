@@ -25,7 +25,7 @@ import (
 // doctorCheck is one line of the doctor's answer: what was checked, how it
 // went, and what to change when it did not.
 type doctorCheck struct {
-	Name   string `json:"name" enum:"livekit,clock,ws_url,webhooks,ingress,egress,bucket,download"`
+	Name   string `json:"name" enum:"livekit,clock,ws_url,webhooks,turn,ingress,egress,bucket,download"`
 	Status string `json:"status" enum:"ok,warn,fail,skip"`
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"`
@@ -50,6 +50,7 @@ type doctor struct {
 	webhooks func(ctx context.Context) (time.Time, error)
 	// ingressHealth, egressHealth: their health_port URLs; "" skips the check.
 	ingressHealth, egressHealth string
+	turn                        []turnServer // DASHBOARD_TURN
 	client                      *http.Client
 }
 
@@ -63,7 +64,7 @@ func (d *doctor) run(ctx context.Context) doctorReport {
 		fn   func(context.Context) (string, string, error)
 	}{
 		{"livekit", d.checkLiveKit}, {"clock", d.checkClock}, {"ws_url", d.checkWSURL},
-		{"webhooks", d.checkWebhooks}, {"ingress", d.checkIngress},
+		{"webhooks", d.checkWebhooks}, {"turn", d.checkTURN}, {"ingress", d.checkIngress},
 		{"egress", func(ctx context.Context) (string, string, error) {
 			return d.checkHealthURL(ctx, "Egress", d.egressHealth, "DASHBOARD_EGRESS_HEALTH_URL")
 		}},
@@ -204,6 +205,28 @@ func (d *doctor) checkWebhooks(ctx context.Context) (string, string, error) {
 	}
 }
 
+// checkTURN asks each TURN server listeners are handed as /api/health does: a
+// STUN binding for UDP, a TCP connect for TLS.
+func (d *doctor) checkTURN(ctx context.Context) (string, string, error) {
+	if len(d.turn) == 0 {
+		return "no TURN server is configured: listeners behind NAT or a UDP-blocking firewall cannot join",
+			"enable LiveKit's turn: (the seed's 3478/udp and 5349/tls) and list it in DASHBOARD_TURN", errWarn
+	}
+	tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var down []string
+	for _, h := range checkTURN(tctx, d.turn) {
+		if !h.Reachable {
+			down = append(down, h.URL)
+		}
+	}
+	if len(down) > 0 {
+		return "TURN does not answer at " + strings.Join(down, ", "),
+			"start LiveKit's turn: (turn.enabled) and open its ports; LiveKit hands out turns:<turn.domain>:443, so carry 443 to tls_port", errors.New("turn down")
+	}
+	return fmt.Sprintf("%d TURN server(s) answer", len(d.turn)), "", nil
+}
+
 // checkIngress: LiveKit needs Redis for ingress, and the Ingress service
 // answers on its health port.
 func (d *doctor) checkIngress(ctx context.Context) (string, string, error) {
@@ -296,7 +319,7 @@ func (s *server) handleDoctor() handler {
 func newDoctor(sm *spacemusic.Client, s settings, webhooks func(context.Context) (time.Time, error)) *doctor {
 	cfg := sm.Config()
 	d := &doctor{lk: cfg, health: sm, rooms: sm.Rooms, store: sm.Recordings, days: cfg.Storage.RetentionDays,
-		webhooks: webhooks, ingressHealth: s.IngressHealth, egressHealth: s.EgressHealth,
+		webhooks: webhooks, ingressHealth: s.IngressHealth, egressHealth: s.EgressHealth, turn: s.TURN,
 		client: &http.Client{Timeout: 5 * time.Second}}
 	if sm.Ingress != nil {
 		d.ingress = sm.Ingress

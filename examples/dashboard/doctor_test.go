@@ -41,11 +41,12 @@ func doctorSays(t *testing.T, vars map[string]string) (map[string]string, doctor
 // check passes (LIVEKIT_WS_URL on loopback is a warning: nobody elsewhere can
 // join). Then one thing at a time breaks, as it does on a real night, and the
 // doctor names that one: a wrong API secret, a bucket that is not there,
-// webhooks sent elsewhere, Ingress stopped.
+// webhooks sent elsewhere, TURN not configured and then not answering,
+// Ingress stopped.
 func TestTheDoctorNamesWhatIsBroken(t *testing.T) {
 	testenv.RequireNetNS(t)
 	hook := newHookFront(t)
-	env, ing := testenv.Ingress(t, hook.option())
+	env, ing := testenv.Ingress(t, hook.option(), testenv.WithTURN())
 	m := testenv.MinIO(t)
 	eg := testenv.Egress(t, env)
 	d := &showDashboard{addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), out: &testenv.Buffer{}}
@@ -53,7 +54,8 @@ func TestTheDoctorNamesWhatIsBroken(t *testing.T) {
 		"MINIO_ENDPOINT": m.Endpoint, "MINIO_BUCKET": "recordings", "MINIO_ACCESS_KEY": m.AccessKey, "MINIO_SECRET_KEY": m.SecretKey,
 		"REDIS_URL": "redis://" + env.RedisAddr, "DASHBOARD_ADDR": d.addr, "DASHBOARD_ADMIN_GROUP": adminGroup,
 		"DASHBOARD_API_KEYS":           testAdminKey + ":admin," + testOperatorKey + ":operator",
-		"DASHBOARD_INGRESS_HEALTH_URL": ing.HealthURL, "DASHBOARD_EGRESS_HEALTH_URL": eg.HealthURL}
+		"DASHBOARD_INGRESS_HEALTH_URL": ing.HealthURL, "DASHBOARD_EGRESS_HEALTH_URL": eg.HealthURL,
+		"DASHBOARD_TURN": "turn:" + env.TURN.UDPAddr() + "?transport=udp,turns:" + env.TURN.TLSAddr() + "?transport=tcp"}
 	d.getenv = func(k string) string { return vars[k] }
 	target, err := url.Parse("http://" + d.addr)
 	require.NoError(t, err)
@@ -63,7 +65,7 @@ func TestTheDoctorNamesWhatIsBroken(t *testing.T) {
 
 	got, rep, err := doctorSays(t, vars)
 	require.NoError(t, err, "%+v", rep)
-	assert.Equal(t, map[string]string{"livekit": "ok", "clock": "ok", "ws_url": "warn", "webhooks": "ok",
+	assert.Equal(t, map[string]string{"livekit": "ok", "clock": "ok", "ws_url": "warn", "webhooks": "ok", "turn": "ok",
 		"ingress": "ok", "egress": "ok", "bucket": "ok", "download": "ok"}, got, "%+v", rep)
 	assert.Equal(t, "warn", rep.Status)
 	assert.NotContains(t, fmt.Sprint(rep), env.APISecret)
@@ -96,6 +98,16 @@ func TestTheDoctorNamesWhatIsBroken(t *testing.T) {
 	assert.Error(t, err)
 	assert.Equal(t, "fail", got["webhooks"], "webhooks elsewhere: %+v", rep)
 	hook.serve(toDashboard)
+
+	got, rep, _ = doctorSays(t, broken("DASHBOARD_TURN", ""))
+	assert.Equal(t, "warn", got["turn"], "no TURN configured: %+v", rep)
+	// TURN off, as the network sees it: nothing answers on its ports.
+	testenv.Firewall(t, "-A", "INPUT", "-p", "udp", "-d", "127.0.0.1", "--dport", fmt.Sprint(env.TURN.UDPPort), "-j", "DROP")
+	testenv.Firewall(t, "-A", "INPUT", "-p", "tcp", "-d", "127.0.0.1", "--dport", fmt.Sprint(env.TURN.TLSPort), "-j", "REJECT")
+	got, rep, err = doctorSays(t, vars)
+	assert.Error(t, err)
+	assert.Equal(t, "fail", got["turn"], "TURN off: %+v", rep)
+	assert.Equal(t, "ok", got["livekit"])
 
 	ing.Process.Stop()
 	got, rep, err = doctorSays(t, vars)
