@@ -60,16 +60,16 @@ func Redis(t TB) string {
 
 func processLiveKit(t TB, o options) *Env {
 	t.Helper()
-	_, err := stack.Binary("livekit-server", "livekit")
+	_, err := stack.LiveKitBinary(o.version)
 	must(t, err)
 	redis := o.redis
 	if redis == "new" {
 		redis = Redis(t)
 	}
 	lk, err := stackFor(t).LiveKit(stack.LiveKitOptions{Redis: redis, RemoteUnmute: !o.noRemoteUnmute,
-		RTMPBase: o.rtmpBase, WHIPBase: o.whipBase, Webhooks: o.webhooks})
+		RTMPBase: o.rtmpBase, WHIPBase: o.whipBase, Webhooks: o.webhooks, Version: o.version})
 	must(t, err)
-	e := &Env{URL: lk.URL, WSURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret, RedisAddr: lk.RedisAddr, Backend: "process", MetricsURL: lk.MetricsURL}
+	e := &Env{URL: lk.URL, WSURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret, RedisAddr: lk.RedisAddr, Backend: "process", MetricsURL: lk.MetricsURL, Version: o.version}
 	e.Stop = lk.Process.Stop
 	e.Freeze = func() { must(t, lk.Process.Signal(syscall.SIGSTOP)) }
 	e.Thaw = func() { _ = lk.Process.Signal(syscall.SIGCONT) }

@@ -205,9 +205,14 @@ func (r *Recorder) Arm(ctx context.Context, room, source string) error {
 		s.resume = left[len(left)-1] // the newest: the part the dead process was writing
 	}
 	r.mu.Unlock()
-	// The proof tells this recorder from an impostor under its identity.
-	tok, err := r.cfg.Tokens.Monitor(room, Identity, tokens.WithName("recorder"), tokens.WithTTL(tokens.MaxMonitorTTL),
-		r.cfg.Tokens.WithOwnProof(room, Identity))
+	// The proof tells this recorder from an impostor under its identity, on a
+	// livekit-server that carries it (participant attributes: not v1.6.1, where
+	// the recorder joins without and impostors cannot be told apart).
+	opts := []tokens.Option{tokens.WithName("recorder"), tokens.WithTTL(tokens.MaxMonitorTTL)}
+	if r.cfg.Tokens.CheckOwnProof() == nil {
+		opts = append(opts, r.cfg.Tokens.WithOwnProof(room, Identity))
+	}
+	tok, err := r.cfg.Tokens.Monitor(room, Identity, opts...)
 	if err == nil {
 		cb := &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
 			OnTrackPublished:  func(p *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) { s.want(p, rp) },

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"encoding/json"
+	stderrors "errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/errs"
+	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
+	"github.com/spacemusic/streamkit/spacemusic/tokens"
+)
+
+// The compatibility suite's stories that carry media: OBS over RTMP, a
+// recording, a show, and a browser (see compat_test.go).
+
+func storyIngressCreated(t *testing.T, c *compatStage) string {
+	for _, kind := range []string{"rtmp", "whip"} {
+		code, body := c.call(t, "POST", "/api/ingress", map[string]any{"kind": kind, "room": "friday-jam", "identity": "obs-" + kind, "audioOnly": kind == "rtmp"})
+		require.Equal(t, http.StatusCreated, code, "%s: %s", kind, body)
+		in := decodeAs[ingress.Ingress](t, body)
+		assert.Equal(t, kind, string(in.Kind))
+		code, body = c.call(t, "GET", "/api/ingress/"+in.ID+"/stream-key", nil)
+		require.Equal(t, http.StatusOK, code, "%s", body)
+		key := decodeAs[streamKey](t, body)
+		require.NotEmpty(t, key.PublishURL, "%s: where the encoder sends", kind)
+		c.keepOutOfLogs(key.StreamKey)
+		c.keys[kind] = key.PublishURL
+	}
+	return works
+}
+
+func storyRTMPPush(t *testing.T, c *compatStage) string {
+	url := c.keys["rtmp"]
+	require.NotEmpty(t, url, "the RTMP ingress story made no ingress")
+	testenv.PushRTMP(t, url, 90*time.Second, true)
+	c.participant(t, "friday-jam", "obs-rtmp", "OBS's push never became a track", func(p rooms.Participant) bool {
+		return len(p.Tracks) > 0 && p.Tracks[0].Kind == "audio"
+	})
+	return works
+}
+
+func storyRecording(t *testing.T, c *compatStage) string {
+	code, body := c.call(t, "POST", "/api/egress", map[string]any{"kind": "audio", "room": "friday-jam", "identity": "ada", "bitrate": 128})
+	require.Equal(t, http.StatusCreated, code, "%s", body)
+	started := decodeAs[[]egress.Egress](t, body)
+	require.Len(t, started, 1)
+	id := started[0].ID
+	c.egressIs(t, id, egress.Active)
+	time.Sleep(2 * time.Second) // some music on tape (not a timing assertion)
+	code, body = c.call(t, "DELETE", "/api/egress?id="+id, nil)
+	require.Equal(t, http.StatusOK, code, "%s", body)
+	c.egressIs(t, id, egress.Complete)
+	code, body = c.call(t, "GET", "/api/recordings?room=friday-jam", nil)
+	require.Equal(t, http.StatusOK, code, "%s", body)
+	var found bool
+	for _, r := range decodeAs[[]recording](t, body) {
+		found = found || r.EgressID == id
+	}
+	assert.True(t, found, "the recording is in the archive: %s", body)
+	return works
+}
+
+// egressIs polls the dashboard until egress id reaches want; failing fast on Failed.
+func (c *compatStage) egressIs(t *testing.T, id string, want egress.Status) {
+	t.Helper()
+	if !poll(t, time.Minute, "the recording never became "+string(want), func() (bool, string) {
+		code, body, err := c.try(t, http.DefaultClient, "GET", "/api/egress?room=friday-jam", nil)
+		var list []egress.Egress
+		if err != nil || code != 200 || json.Unmarshal(body, &list) != nil {
+			return false, seen(code, body, err)
+		}
+		for _, e := range list {
+			if e.ID == id && e.Status == egress.Failed {
+				t.Errorf("egress failed: %s", e.Error)
+				return true, ""
+			}
+			if e.ID == id && e.Status == want {
+				return true, ""
+			}
+		}
+		return false, seen(code, body, err)
+	}) || t.Failed() {
+		t.FailNow()
+	}
+}
+
+func storyShow(t *testing.T, c *compatStage) string {
+	code, body := c.as(t, testOperatorKey, "POST", "/api/shows", map[string]any{"name": "late-set",
+		"performers": []map[string]any{{"identity": "mia"}, {"identity": "obs-late", "via": "obs"}},
+		"ingest":     map[string]any{"kind": "rtmp"}, "record": []string{"audio"}})
+	require.Equal(t, http.StatusCreated, code, "%s", body)
+	show := decodeAs[openedShow](t, body)
+	assert.Equal(t, "armed", show.Phase, "a show with a recording plan waits for its music")
+	require.NotNil(t, show.OBS)
+	c.keepOutOfLogs(show.OBS.StreamKey)
+	code, body = c.as(t, testOperatorKey, "DELETE", "/api/shows/late-set", nil)
+	require.Equal(t, http.StatusOK, code, "%s", body)
+	return works
+}
+
+// storyBrowserJoin is LiveKit's web SDK in Chromium joining with a token the
+// dashboard made: the operator's monitor, listening to ada.
+func storyBrowserJoin(t *testing.T, c *compatStage) string {
+	b := openDashboard(t, c.srv.URL+"/", "mia")
+	b.click(`#rooms tr[data-room="friday-jam"] button.link`)
+	b.until("ada on stage", `!!document.querySelector('#participants li[data-identity="ada"] li[data-track]')`)
+	b.run(chromedp.Click("#listen", chromedp.ByQuery))
+	b.until("the monitor listening", `document.querySelector("#monitor-state").textContent.startsWith("listening")`)
+	b.until("ada heard", `+document.querySelector('#meters li[data-identity="ada"]')?.dataset.rms > -40`)
+	return works
+}
+
+// storyOwnParticipants: the monitor that joined in the browser story is the
+// project's own, and never called an impostor. Where the server carries the
+// proof (participant attributes) the dashboard checks every reserved join;
+// where it cannot (v1.6.1), the library says so with a typed error and the
+// dashboard runs without the check rather than raise false alarms.
+func storyOwnParticipants(t *testing.T, c *compatStage) string {
+	monitor := func() bool {
+		for _, e := range c.stream.all() {
+			if e.Kind == events.ParticipantJoined && e.Participant != nil && tokens.Reserved(e.Participant.Identity) {
+				return true
+			}
+		}
+		return false
+	}
+	require.Eventually(t, monitor, wait, tick, "the monitor's join never reached /api/events: %v", storyOf(c.stream.all()))
+	time.Sleep(500 * time.Millisecond) // the impostor event follows the join at once, if it comes
+	assert.False(t, c.stream.has(events.Impostor, "friday-jam", ""), "the monitor was called an impostor: %v", storyOf(c.stream.all()))
+	return c.observed(t, c.sm.Tokens.CheckOwnProof())
+}
+
+// storyAttributes: a performer's token carries attributes the room shows, or
+// the library refuses it with a typed error where the server would drop them.
+func storyAttributes(t *testing.T, c *compatStage) string {
+	tok, err := c.sm.Tokens.Performer("friday-jam", "cello", tokens.WithAttributes(map[string]string{"instrument": "cello"}))
+	if err != nil {
+		return c.observed(t, err)
+	}
+	c.env.Join(t, tok.JWT, nil)
+	c.participant(t, "friday-jam", "cello", "cello's attributes never showed", func(p rooms.Participant) bool {
+		return p.Attributes["instrument"] == "cello"
+	})
+	return works
+}
+
+// observed is a story's cell: works for no error; for a refusal, the kind and
+// hint, which must be ErrUnsupported naming this version (never on the pin).
+func (c *compatStage) observed(t *testing.T, err error) string {
+	t.Helper()
+	if err == nil {
+		return works
+	}
+	require.ErrorIs(t, err, errs.ErrUnsupported)
+	require.ErrorIs(t, err, stderrors.ErrUnsupported, "the standard library's kind matches too")
+	pinned, verr := testenv.StackVersion("LIVEKIT_VERSION")
+	require.NoError(t, verr)
+	require.NotEqual(t, pinned, c.version, "the pinned version lacks nothing: %v", err)
+	var e *errs.Error
+	require.ErrorAs(t, err, &e)
+	require.Contains(t, e.Message, c.version, "the error names the server's version")
+	require.NotEmpty(t, e.Hint)
+	return "ErrUnsupported: " + e.Message + "; " + e.Hint
+}
