@@ -2,7 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +83,7 @@ var compatStories = []story{
 	{"shows: open and close", storyShow},
 	{"tokens: a monitor joins (Chromium)", storyBrowserJoin},
 	{"own participants told from impostors", storyOwnParticipants},
+	{"monitoring: the livekit-server series deploy/ reads", storyMetrics},
 }
 
 // Operators run the seed's stack on an older LiveKit than ours: every feature
@@ -209,4 +215,40 @@ func storyParticipants(t *testing.T, c *compatStage) string {
 	act("remove", "bob")
 	require.Eventually(t, bob.Disconnected, wait, tick, "bob was never disconnected")
 	return works
+}
+
+// storyMetrics scrapes livekit-server's Prometheus endpoint, after everything
+// above happened on the node, for every livekit-server series that deploy/'s
+// alerts and Grafana board read. A missing one is no library call (no typed
+// error can say it): the cell names it, and the alert or panel that goes blind.
+func storyMetrics(t *testing.T, c *compatStage) string {
+	wanted := map[string]bool{}
+	for _, f := range []string{"../../deploy/alerts.yml", "../../deploy/grafana/livekit-streaming.json"} {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range regexp.MustCompile(`livekit_[a-z_]+`).FindAllString(string(b), -1) {
+			m = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_count"), "_sum")
+			// Egress's and Ingress's own series, and the dashboard's livekit_up.
+			if !strings.HasPrefix(m, "livekit_egress_") && !strings.HasPrefix(m, "livekit_ingress_") && m != "livekit_node_cpu_load" && m != "livekit_up" {
+				wanted[m] = true
+			}
+		}
+	}
+	require.NotEmpty(t, wanted)
+	resp, err := http.Get(c.env.MetricsURL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var missing []string
+	for m := range wanted {
+		if !strings.Contains(string(body), "\n# TYPE "+m+" ") {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) == 0 {
+		return works
+	}
+	slices.Sort(missing)
+	return "no " + strings.Join(missing, ", ") + ": the alerts and panels of deploy/ that read it stay empty"
 }
