@@ -39,6 +39,16 @@ func storyIngressCreated(t *testing.T, c *compatStage) string {
 	return works
 }
 
+func storyWHIPPush(t *testing.T, c *compatStage) string {
+	url := c.keys["whip"]
+	require.NotEmpty(t, url, "the WHIP ingress story made no ingress")
+	testenv.PublishWHIP(t, url, testenv.Tone(t, 660, 30*time.Second))
+	c.participant(t, "friday-jam", "obs-whip", "the WHIP push never became a track", func(p rooms.Participant) bool {
+		return len(p.Tracks) > 0 && p.Tracks[0].Kind == "audio"
+	})
+	return works
+}
+
 func storyRTMPPush(t *testing.T, c *compatStage) string {
 	url := c.keys["rtmp"]
 	require.NotEmpty(t, url, "the RTMP ingress story made no ingress")

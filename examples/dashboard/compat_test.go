@@ -79,6 +79,7 @@ var compatStories = []story{
 	{"tokens: participant attributes", storyAttributes},
 	{"ingress: RTMP and WHIP created", storyIngressCreated},
 	{"ingress: an RTMP push becomes a track", storyRTMPPush},
+	{"ingress: a WHIP push becomes a track", storyWHIPPush},
 	{"recording: audio egress to MinIO", storyRecording},
 	{"shows: open and close", storyShow},
 	{"tokens: a monitor joins (Chromium)", storyBrowserJoin},
