@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	stderrors "errors"
 	"net/http"
 	"testing"
@@ -65,11 +64,11 @@ func storyRecording(t *testing.T, c *compatStage) string {
 	started := decodeAs[[]egress.Egress](t, body)
 	require.Len(t, started, 1)
 	id := started[0].ID
-	c.egressIs(t, id, egress.Active)
+	c.egressReaches(t, "friday-jam", id, egress.Active)
 	time.Sleep(2 * time.Second) // some music on tape (not a timing assertion)
 	code, body = c.call(t, "DELETE", "/api/egress?id="+id, nil)
 	require.Equal(t, http.StatusOK, code, "%s", body)
-	c.egressIs(t, id, egress.Complete)
+	c.egressReaches(t, "friday-jam", id, egress.Complete)
 	code, body = c.call(t, "GET", "/api/recordings?room=friday-jam", nil)
 	require.Equal(t, http.StatusOK, code, "%s", body)
 	var found bool
@@ -78,30 +77,6 @@ func storyRecording(t *testing.T, c *compatStage) string {
 	}
 	assert.True(t, found, "the recording is in the archive: %s", body)
 	return works
-}
-
-// egressIs polls the dashboard until egress id reaches want; failing fast on Failed.
-func (c *compatStage) egressIs(t *testing.T, id string, want egress.Status) {
-	t.Helper()
-	if !poll(t, time.Minute, "the recording never became "+string(want), func() (bool, string) {
-		code, body, err := c.try(t, http.DefaultClient, "GET", "/api/egress?room=friday-jam", nil)
-		var list []egress.Egress
-		if err != nil || code != 200 || json.Unmarshal(body, &list) != nil {
-			return false, seen(code, body, err)
-		}
-		for _, e := range list {
-			if e.ID == id && e.Status == egress.Failed {
-				t.Errorf("egress failed: %s", e.Error)
-				return true, ""
-			}
-			if e.ID == id && e.Status == want {
-				return true, ""
-			}
-		}
-		return false, seen(code, body, err)
-	}) || t.Failed() {
-		t.FailNow()
-	}
 }
 
 func storyShow(t *testing.T, c *compatStage) string {
