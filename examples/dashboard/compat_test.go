@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -77,6 +78,7 @@ var compatStories = []story{
 	{"webhooks to the live model and /api/events", storyLiveEvents},
 	{"participants: mute, promote, kick", storyParticipants},
 	{"tokens: participant attributes", storyAttributes},
+	{"rooms: metadata, and a listener hears the music and gets data", storyListener},
 	{"ingress: RTMP and WHIP created", storyIngressCreated},
 	{"ingress: an RTMP push becomes a track", storyRTMPPush},
 	{"ingress: a WHIP push becomes a track", storyWHIPPush},
@@ -215,6 +217,35 @@ func storyParticipants(t *testing.T, c *compatStage) string {
 	assert.True(t, promoted.Participant.OnStage(), "bob on stage")
 	act("remove", "bob")
 	require.Eventually(t, bob.Disconnected, wait, tick, "bob was never disconnected")
+	return works
+}
+
+// storyListener: the room's metadata changes, and a listener's token (Go SDK)
+// hears ada and receives a data message sent to it alone.
+func storyListener(t *testing.T, c *compatStage) string {
+	r, err := c.sm.Rooms.SetMetadata(t.Context(), "friday-jam", `{"setlist":["intro"]}`)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"setlist":["intro"]}`, r.Metadata)
+	dee := testenv.NewListener()
+	got := make(chan string, 4)
+	cb := dee.Callback()
+	cb.OnDataPacket = func(p lksdk.DataPacket, _ lksdk.DataReceiveParams) {
+		if u, ok := p.(*lksdk.UserDataPacket); ok {
+			select {
+			case got <- u.Topic + ":" + string(u.Payload):
+			default:
+			}
+		}
+	}
+	c.env.Join(t, c.token(t, "listener", "friday-jam", "dee"), cb)
+	require.Eventually(t, func() bool { return dee.Packets() >= 25 }, wait, tick, "dee heard no music")
+	require.NoError(t, c.sm.Rooms.Send(t.Context(), "friday-jam", []byte("intro"), rooms.SendOptions{Topic: "setlist", To: []string{"dee"}}))
+	select {
+	case m := <-got:
+		assert.Equal(t, "setlist:intro", m)
+	case <-time.After(wait):
+		t.Fatal("dee never got the data message")
+	}
 	return works
 }
 
