@@ -3,6 +3,9 @@ package main
 import (
 	stderrors "errors"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,10 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/capture"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -76,6 +81,33 @@ func storyRecording(t *testing.T, c *compatStage) string {
 		found = found || r.EgressID == id
 	}
 	assert.True(t, found, "the recording is in the archive: %s", body)
+	return works
+}
+
+// storyRecorder: the shows' own recorder (a Go SDK participant under a
+// reserved identity, with the own-participant proof where the server carries
+// it) records ada and uploads the part to MinIO.
+func storyRecorder(t *testing.T, c *compatStage) string {
+	ctx := testenv.Within(t, time.Minute)
+	dir := t.TempDir()
+	r, err := capture.New(capture.Config{URL: c.env.WSURL, Tokens: c.sm.Tokens, Store: c.sm.Recordings, Dir: dir})
+	require.NoError(t, err)
+	defer r.Close()
+	require.NoError(t, r.Arm(ctx, "friday-jam", "ada"))
+	var key string
+	require.Eventually(t, func() bool {
+		a := r.Active("friday-jam")
+		if len(a) != 1 || a[0].Status != egress.Active {
+			return false
+		}
+		st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(a[0].Key)))
+		key = a[0].Key
+		return err == nil && st.Size() > 8<<10 // a second or so of Opus
+	}, wait, tick, "the recorder never recorded ada")
+	require.NoError(t, r.Finish(ctx, "friday-jam"))
+	all, err := c.sm.Recordings.List(ctx, "friday-jam")
+	require.NoError(t, err)
+	assert.True(t, slices.ContainsFunc(all, func(rec recordings.Recording) bool { return rec.Key == key }), "the recorder's part %s is in the bucket", key)
 	return works
 }
 

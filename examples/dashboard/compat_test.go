@@ -83,6 +83,7 @@ var compatStories = []story{
 	{"ingress: an RTMP push becomes a track", storyRTMPPush},
 	{"ingress: a WHIP push becomes a track", storyWHIPPush},
 	{"recording: audio egress to MinIO", storyRecording},
+	{"recording: the shows' recorder (Go SDK) to MinIO", storyRecorder},
 	{"shows: open and close", storyShow},
 	{"tokens: a monitor joins (Chromium)", storyBrowserJoin},
 	{"own participants told from impostors", storyOwnParticipants},
