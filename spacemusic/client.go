@@ -36,6 +36,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
+	"github.com/spacemusic/streamkit/spacemusic/internal/server"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
@@ -48,6 +49,11 @@ type Config struct {
 	PublicURL string // LIVEKIT_WS_URL: the WebSocket URL browsers and OBS use; defaults to URL
 	APIKey    string // LIVEKIT_API_KEY
 	APISecret string // LIVEKIT_API_SECRET, at least 32 characters; never logged
+	// ServerVersion is the livekit-server release in use (LIVEKIT_SERVER_VERSION,
+	// e.g. v1.6.1 for the seed's stack); empty: the release streamkit pins.
+	// What an older release lacks is then refused with ErrUnsupported, with a
+	// hint naming it, instead of being dropped by the server (docs/support.md).
+	ServerVersion string
 
 	Timeout    time.Duration // bound on every call to LiveKit
 	HTTPClient *http.Client  // shared by every service; a pooled client with sane timeouts by default
@@ -69,7 +75,9 @@ func ConfigFromGetenv(getenv func(string) string) Config {
 		PublicURL: getenv("LIVEKIT_WS_URL"),
 		APIKey:    getenv("LIVEKIT_API_KEY"),
 		APISecret: getenv("LIVEKIT_API_SECRET"),
-		Storage:   egress.StorageFromEnv(getenv),
+		// The seed's stack runs an older LiveKit than ours (docs/support.md).
+		ServerVersion: getenv("LIVEKIT_SERVER_VERSION"),
+		Storage:       egress.StorageFromEnv(getenv),
 	}
 }
 
@@ -89,6 +97,9 @@ func (c Config) Validate() error {
 	}
 	if c.APIKey == "" {
 		p = append(p, "LIVEKIT_API_KEY is not set")
+	}
+	if err := server.Valid(c.ServerVersion); err != nil {
+		p = append(p, "LIVEKIT_SERVER_VERSION: "+err.Error())
 	}
 	switch {
 	case c.APISecret == "":
@@ -164,7 +175,7 @@ func New(cfg Config) (*Client, error) {
 		}}
 	}
 	base, _ := lk.HTTPURL(cfg.URL) // validated above
-	issuer, err := tokens.NewIssuer(cfg.APIKey, cfg.APISecret)
+	issuer, err := tokens.NewIssuerFor(cfg.APIKey, cfg.APISecret, cfg.ServerVersion)
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,17 @@ func TestConfigNamesEveryProblem(t *testing.T) {
 
 	_, err = spacemusic.New(spacemusic.Config{})
 	assert.ErrorIs(t, err, spacemusic.ErrInvalidArgument)
+
+	// The server's release is a version such as v1.6.1 or nothing; what the
+	// operator wrote comes back quoted, never run or looked up.
+	for _, v := range []string{"1.6.1", "latest", "v1.6.1; rm -rf /", "v1.6.1\n"} {
+		err = spacemusic.ConfigFromGetenv(func(k string) string {
+			return map[string]string{"LIVEKIT_URL": "ws://127.0.0.1:7880", "LIVEKIT_API_KEY": "k",
+				"LIVEKIT_API_SECRET": strings.Repeat("s", 32), "LIVEKIT_SERVER_VERSION": v}[k]
+		}).Validate()
+		assert.ErrorIs(t, err, spacemusic.ErrInvalidArgument, "%q", v)
+		assert.ErrorContains(t, err, "LIVEKIT_SERVER_VERSION", "%q", v)
+	}
 }
 
 func TestConfigNeverPrintsTheSecret(t *testing.T) {

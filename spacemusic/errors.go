@@ -28,6 +28,7 @@ var (
 	ErrResourceExhausted  = errs.ErrResourceExhausted  // LiveKit, Ingress or Egress has no capacity left
 	ErrUnavailable        = errs.ErrUnavailable        // down, unreachable or no answer before the deadline
 	ErrUpstream           = errs.ErrUpstream           // anything else LiveKit or the bucket reported
+	ErrUnsupported        = errs.ErrUnsupported        // the livekit-server release in use (Config.ServerVersion) lacks it
 )
 
 // Refinements: each is also one of the kinds above.

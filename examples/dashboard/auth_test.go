@@ -543,6 +543,8 @@ func TestInvalidSettingsStopStartUp(t *testing.T) {
 		"spool floor unit":     {nil, []string{"-spool-min-free", "1GiB"}, "DASHBOARD_SPOOL_MIN_FREE"},
 		"secret": {map[string]string{"LIVEKIT_URL": "http://127.0.0.1:7880", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "short"},
 			nil, "LIVEKIT_API_SECRET is 5 characters"},
+		"server version": {map[string]string{"LIVEKIT_URL": "http://127.0.0.1:7880", "LIVEKIT_API_KEY": "k",
+			"LIVEKIT_API_SECRET": strings.Repeat("s", 32), "LIVEKIT_SERVER_VERSION": "latest"}, nil, "LIVEKIT_SERVER_VERSION"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out strings.Builder

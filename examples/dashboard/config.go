@@ -343,6 +343,8 @@ LiveKit, from the environment only (LiveKit's own variables):
   LIVEKIT_WS_URL      public WebSocket URL handed out with tokens (default LIVEKIT_URL)
   LIVEKIT_API_KEY     API key
   LIVEKIT_API_SECRET  API secret, at least 32 characters; never logged
+  LIVEKIT_SERVER_VERSION  livekit-server release in use, e.g. v1.6.1 (default: the
+                      one streamkit pins); docs/support.md says what differs
 Recordings (optional; without MINIO_BUCKET /api/egress and /api/recordings
 answer 501 not_configured):
   MINIO_ENDPOINT      http(s)://host:port of MinIO or another S3-compatible store

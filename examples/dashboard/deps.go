@@ -101,6 +101,8 @@ type Tokens interface {
 	Monitor(room, identity string, opts ...tokens.Option) (tokens.Token, error)
 	// WithOwnProof marks the project's own participants (identities.go).
 	WithOwnProof(room, identity string) tokens.Option
+	// CheckOwnProof says whether the server carries that proof (not v1.6.1).
+	CheckOwnProof() error
 }
 
 // Ingresses is what the ingress routes need: *ingress.Service.

@@ -105,25 +105,7 @@ func TestEngineerRecordsTheShow(t *testing.T) {
 		}
 		code, body = s.call(t, "DELETE", "/api/egress?id="+id, nil)
 		require.Equal(t, 200, code, "%s", body)
-		if !poll(t, 60*time.Second, "the recording never completed", func() (bool, string) {
-			code, body, err := s.try(t, http.DefaultClient, "GET", "/api/egress?room=live", nil)
-			var list []egress.Egress
-			if err != nil || code != 200 || json.Unmarshal(body, &list) != nil {
-				return false, seen(code, body, err)
-			}
-			for _, e := range list {
-				if e.ID == id && e.Status == egress.Failed {
-					t.Errorf("egress failed: %s", e.Error)
-					return true, ""
-				}
-				if e.ID == id && e.Status == egress.Complete {
-					return true, ""
-				}
-			}
-			return false, seen(code, body, err)
-		}) || t.Failed() {
-			t.FailNow()
-		}
+		s.egressReaches(t, "live", id, egress.Complete)
 	}
 
 	// The archive lists both files, newest first, each with its own egress, its
@@ -451,4 +433,29 @@ func TestEngineerStreamsHLS(t *testing.T) {
 		sound += audioSeconds(t, data)
 	}
 	assert.Greater(t, sound, 4.0, "seconds of sound in the segments")
+}
+
+// egressReaches polls the dashboard's list of room's recordings until egress id
+// reaches want, for at most a minute; a recording that failed fails the test.
+func (s *stage) egressReaches(t *testing.T, room, id string, want egress.Status) {
+	t.Helper()
+	if !poll(t, time.Minute, "the recording never became "+string(want), func() (bool, string) {
+		code, body, err := s.try(t, http.DefaultClient, "GET", "/api/egress?room="+room, nil)
+		var list []egress.Egress
+		if err != nil || code != 200 || json.Unmarshal(body, &list) != nil {
+			return false, seen(code, body, err)
+		}
+		for _, e := range list {
+			if e.ID == id && e.Status == egress.Failed {
+				t.Errorf("egress failed: %s", e.Error)
+				return true, ""
+			}
+			if e.ID == id && e.Status == want {
+				return true, ""
+			}
+		}
+		return false, seen(code, body, err)
+	}) || t.Failed() {
+		t.FailNow()
+	}
 }

@@ -63,6 +63,9 @@ var kinds = []struct {
 	{spacemusic.ErrLive, answer{http.StatusConflict, "ingress_live"}, nil},
 	{spacemusic.ErrFailedPrecondition, answer{http.StatusConflict, "failed_precondition"}, nil},
 	{spacemusic.ErrResourceExhausted, answer{http.StatusServiceUnavailable, "resource_exhausted"}, nil},
+	// The LiveKit release in use lacks it (LIVEKIT_SERVER_VERSION); the message
+	// names the release and the one that has it.
+	{spacemusic.ErrUnsupported, answer{http.StatusNotImplemented, "unsupported_by_livekit"}, nil},
 	{spacemusic.ErrUnavailable, answer{http.StatusServiceUnavailable, "livekit_unavailable"},
 		map[string]answer{spacemusic.UpstreamStorage: {http.StatusServiceUnavailable, "storage_unavailable"}}},
 	{spacemusic.ErrUnauthorized, answer{http.StatusBadGateway, "upstream_auth"}, map[string]answer{

@@ -51,6 +51,7 @@ func TestOneErrorSetMapsToStableCodes(t *testing.T) {
 		{spacemusic.ErrPermissionDenied, store, 502, "storage_auth"},
 		{spacemusic.ErrUpstream, lk, 502, "upstream_error"},
 		{spacemusic.ErrUpstream, store, 502, "storage_error"},
+		{spacemusic.ErrUnsupported, lk, 501, "unsupported_by_livekit"},
 	} {
 		err := fmt.Errorf("handler: %w", &spacemusic.Error{Op: "x.Call", Kind: c.kind, Upstream: c.upstream})
 		status, code, _ := errorAnswer(err)

@@ -20,9 +20,14 @@ func (s *server) handleMonitor() handler {
 		}
 		u := userFrom(r.Context())
 		// A fresh reserved identity (nobody else is handed it, so the monitor
-		// disconnects no one), with the proof that tells it from an impostor.
+		// disconnects no one), with the proof that tells it from an impostor
+		// where the server carries it (not v1.6.1: no impostor check runs there).
 		id := tokens.MonitorIdentity()
-		tok, err := s.Tokens.Monitor(name, id, tokens.WithName("monitor ("+u.Name+")"), s.Tokens.WithOwnProof(name, id))
+		opts := []tokens.Option{tokens.WithName("monitor (" + u.Name + ")")}
+		if s.Tokens.CheckOwnProof() == nil {
+			opts = append(opts, s.Tokens.WithOwnProof(name, id))
+		}
+		tok, err := s.Tokens.Monitor(name, id, opts...)
 		if err != nil {
 			return err
 		}

@@ -224,12 +224,17 @@ func watchLiveKit(ctx context.Context, deps *Deps, cfg spacemusic.Config, s sett
 	}
 	o := events.Options{Resync: s.Resync, Logger: log}
 	// Joins under the recorder's or a monitor's identity without our proof
-	// are reported as impostors (identities.go).
-	own, err := tokens.NewIssuer(cfg.APIKey, cfg.APISecret)
+	// are reported as impostors (identities.go), where the server carries the
+	// proof; an older one (v1.6.1) cannot, and the log says so once.
+	own, err := tokens.NewIssuerFor(cfg.APIKey, cfg.APISecret, cfg.ServerVersion)
 	if err != nil {
 		return nil, err
 	}
-	o.Own = own.Own
+	if err := own.CheckOwnProof(); err != nil {
+		log.Warn("events: joins under reserved identities cannot be told from impostors", "error", err.Error())
+	} else {
+		o.Own = own.Own
+	}
 	if s.RedisURL != "" {
 		ro, err := redis.ParseURL(s.RedisURL)
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/semver"
 )
 
 // Redis starts a private redis-server on a free loopback port and returns its address.
@@ -41,6 +43,9 @@ type LiveKitOptions struct {
 	Webhooks []string
 	// TURN runs LiveKit's embedded TURN server (see Stack.TURN); nil: none.
 	TURN *TURN
+	// Version picks a livekit-server release other than the pinned one (e.g. the
+	// seed's v1.6.1), installed as livekit-server-<version>; empty: the pin.
+	Version string
 }
 
 // LiveKit is a running livekit-server.
@@ -64,7 +69,7 @@ type LiveKit struct {
 // seen in CI: "bind: address already in use"): the server exits, and it is
 // started again on other ports, at most three times.
 func (s *Stack) LiveKit(o LiveKitOptions) (*LiveKit, error) {
-	bin, err := Binary("livekit-server", "livekit")
+	bin, err := LiveKitBinary(o.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -98,12 +103,12 @@ func (s *Stack) startLiveKit(bin string, o LiveKitOptions) (*LiveKit, error) {
 	cfg := ServerYAML(port, udp, lk.APIKey, lk.APISecret, o.Redis, o.RemoteUnmute)
 	// Operators watch LiveKit through Prometheus (deploy/): the
 	// metrics port listens on bind_addresses, so on loopback here.
-	cfg += fmt.Sprintf("prometheus:\n  port: %d\n", metrics)
+	cfg += PrometheusYAML(o.Version, metrics)
 	if o.RTMPBase != "" {
 		cfg += fmt.Sprintf("ingress:\n  rtmp_base_url: %s\n  whip_base_url: %s\n", o.RTMPBase, o.WHIPBase)
 	}
 	cfg += WebhookYAML(lk.APIKey, o.Webhooks)
-	cfg += TURNYAML("", o.TURN) // the pinned release (see TURNYAML for older ones)
+	cfg += TURNYAML(o.Version, o.TURN) // older releases refuse some keys (see TURNYAML)
 	lk.TURN, lk.UDPPort = o.TURN, udp
 	path := filepath.Join(dir, "livekit.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -130,6 +135,29 @@ func (s *Stack) startLiveKit(bin string, o LiveKitOptions) (*LiveKit, error) {
 			}
 		}
 	}
+}
+
+// LiveKitBinary finds livekit-server at version (as scripts/stack links it:
+// livekit-server-v1.6.1), or the pinned one when version is empty.
+func LiveKitBinary(version string) (string, error) {
+	if version == "" {
+		return Binary("livekit-server", "livekit")
+	}
+	if !semver.IsValid(version) {
+		return "", fmt.Errorf("stack: livekit-server version %q is not a semantic version (v1.6.1)", version)
+	}
+	return Binary("livekit-server-"+version, "livekit livekit-seed")
+}
+
+// PrometheusYAML is the config's metrics port in the form version accepts.
+// Releases before v1.11.0 know only prometheus_port (v1.6.1 refuses the newer
+// form at start: "field prometheus not found in type config.Config"); v1.11.0
+// takes both but logs prometheus_port as deprecated. Empty version: the pin.
+func PrometheusYAML(version string, port int) string {
+	if version != "" && semver.Compare(version, "v1.11.0") < 0 {
+		return fmt.Sprintf("prometheus_port: %d\n", port)
+	}
+	return fmt.Sprintf("prometheus:\n  port: %d\n", port)
 }
 
 // Restart brings a stopped livekit-server back on the same ports.

@@ -34,6 +34,9 @@ type Env struct {
 	// MetricsURL is the node's Prometheus endpoint (http://127.0.0.1:port/metrics);
 	// process backend only, empty otherwise.
 	MetricsURL string
+	// Version is the livekit-server release when WithVersion chose one; empty:
+	// the pinned release.
+	Version string
 
 	// Stop kills the server (fault-injection tests); Start brings it back on the
 	// same ports. The process and docker backends support them; nil for external.
@@ -56,7 +59,8 @@ type options struct {
 	rtmpBase       string // ingress URLs LiveKit hands out with new ingresses
 	whipBase       string
 	webhooks       []string
-	turn           bool // run the embedded TURN server (WithTURN)
+	turn           bool   // run the embedded TURN server (WithTURN)
+	version        string // livekit-server release; empty: the pin
 }
 
 // Option configures LiveKit.
@@ -75,6 +79,13 @@ func WithBackend(name string) Option { return func(o *options) { o.backend = nam
 // API key and secret).
 func WithWebhook(url string) Option { return func(o *options) { o.webhooks = append(o.webhooks, url) } }
 
+// WithVersion runs livekit-server at version (e.g. the seed's v1.6.1, installed
+// by `scripts/stack install livekit-seed`) instead of the pinned one, with a
+// config that version accepts. Process backend only.
+func WithVersion(version string) Option {
+	return func(o *options) { o.version, o.backend = version, "process" }
+}
+
 // WithoutRemoteUnmute keeps LiveKit's default of refusing remote unmutes.
 func WithoutRemoteUnmute() Option { return func(o *options) { o.noRemoteUnmute = true } }
 
@@ -88,6 +99,9 @@ func LiveKit(t TB, opts ...Option) *Env {
 	backend := chooseBackend(o.backend)
 	if o.turn && backend != "process" {
 		missing(t, "LiveKit's TURN on the "+backend+" backend", "run with STREAMKIT_TEST_BACKEND=process")
+	}
+	if o.version != "" && backend != "process" {
+		t.Fatalf("testenv: livekit-server %s runs on the process backend only, not %s", o.version, backend)
 	}
 	switch backend {
 	case "external":

@@ -177,6 +177,18 @@ func (r *Recorder) spoolDir(op, room string) (string, error) {
 	return d, nil
 }
 
+// token is the recorder's join token for room. Its proof tells this recorder
+// from an impostor under its identity, on a livekit-server that carries it
+// (participant attributes: not v1.6.1, where the recorder joins without and
+// impostors cannot be told apart).
+func (r *Recorder) token(room string) (tokens.Token, error) {
+	opts := []tokens.Option{tokens.WithName("recorder"), tokens.WithTTL(tokens.MaxMonitorTTL)}
+	if r.cfg.Tokens.CheckOwnProof() == nil {
+		opts = append(opts, r.cfg.Tokens.WithOwnProof(room, Identity))
+	}
+	return r.cfg.Tokens.Monitor(room, Identity, opts...)
+}
+
 // Arm joins room (once) and records source's audio track from its first packet,
 // each publication a part. Arming again changes nothing but an empty source.
 func (r *Recorder) Arm(ctx context.Context, room, source string) error {
@@ -205,9 +217,7 @@ func (r *Recorder) Arm(ctx context.Context, room, source string) error {
 		s.resume = left[len(left)-1] // the newest: the part the dead process was writing
 	}
 	r.mu.Unlock()
-	// The proof tells this recorder from an impostor under its identity.
-	tok, err := r.cfg.Tokens.Monitor(room, Identity, tokens.WithName("recorder"), tokens.WithTTL(tokens.MaxMonitorTTL),
-		r.cfg.Tokens.WithOwnProof(room, Identity))
+	tok, err := r.token(room)
 	if err == nil {
 		cb := &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
 			OnTrackPublished:  func(p *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) { s.want(p, rp) },

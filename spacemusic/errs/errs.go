@@ -30,6 +30,10 @@ var (
 	ErrResourceExhausted  = errors.New("resource exhausted")
 	ErrUnavailable        = errors.New("unavailable")
 	ErrUpstream           = errors.New("upstream error")
+	// ErrUnsupported: the livekit-server in use is a release without what the
+	// call needs (the seed runs v1.6.1); the Hint names that release and the
+	// first one that has it. It also matches the standard errors.ErrUnsupported.
+	ErrUnsupported = fmt.Errorf("not supported by this livekit-server: %w", errors.ErrUnsupported)
 )
 
 // The systems an Error can come from (Error.Upstream).
@@ -91,6 +95,14 @@ func Invalid(op, format string, args ...any) error {
 // NotFound reports a missing resource found out locally (e.g. a track lookup).
 func NotFound(op, format string, args ...any) error {
 	return &Error{Op: op, Kind: ErrNotFound, Message: fmt.Sprintf(format, args...)}
+}
+
+// Unsupported reports a feature that livekit-server at version lacks, refused
+// before any request went out (the server would drop it without a word):
+// since is the first release that has it.
+func Unsupported(op, feature, version, since string) error {
+	return &Error{Op: op, Kind: ErrUnsupported, Upstream: LiveKit, Message: fmt.Sprintf("livekit-server %s has no %s", version, feature),
+		Hint: fmt.Sprintf("%s came with livekit-server %s: upgrade the server to it or later", feature, since)}
 }
 
 // Relabel keeps the kind and upstream message of an error from an inner call but

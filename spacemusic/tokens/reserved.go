@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/spacemusic/streamkit/spacemusic/errs"
+	"github.com/spacemusic/streamkit/spacemusic/internal/server"
 )
 
 // ErrReservedIdentity refines ErrInvalidArgument: a service was asked to hand
@@ -95,6 +96,15 @@ func (i *Issuer) WithOwnProof(room, identity string) Option {
 		a[OwnAttribute] = proof
 		o.Attributes = a
 	}
+}
+
+// CheckOwnProof is nil when the livekit-server the issuer is for carries
+// WithOwnProof's attribute to the room and its webhooks, and ErrUnsupported
+// (naming the release) when it does not: v1.6.1 has no participant
+// attributes, so a token with the proof is refused there, and Own can never
+// tell the project's participants from impostors.
+func (i *Issuer) CheckOwnProof() error {
+	return server.Check("tokens.CheckOwnProof", i.server, server.Attributes)
 }
 
 // Own reports whether a participant with these attributes, in room under

@@ -24,6 +24,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/names"
+	"github.com/spacemusic/streamkit/spacemusic/internal/server"
 )
 
 // Errors are *errs.Error (spacemusic.Error): bad input is ErrInvalidArgument, a
@@ -106,6 +107,7 @@ type Issuer struct {
 	secret []byte
 	macs   sync.Pool // keyed HMAC-SHA256 states; keying costs as much as signing
 	now    func() time.Time
+	server string // livekit-server release the tokens are for; empty: the pinned one
 }
 
 // NewIssuer checks the key pair; the secret must be at least 32 characters.
@@ -118,6 +120,21 @@ func NewIssuer(apiKey, apiSecret string) (*Issuer, error) {
 	}
 	i := &Issuer{key: apiKey, secret: []byte(apiSecret), now: time.Now}
 	i.macs.New = func() any { return hmac.New(sha256.New, i.secret) }
+	return i, nil
+}
+
+// NewIssuerFor is NewIssuer for a livekit-server at version (e.g. "v1.6.1",
+// the seed's): its tokens refuse with ErrUnsupported what that release would
+// ignore (participant attributes before v1.7.0). Empty: the pinned release.
+func NewIssuerFor(apiKey, apiSecret, version string) (*Issuer, error) {
+	if err := server.Valid(version); err != nil {
+		return nil, errs.Invalid("tokens.NewIssuer", "%v", err)
+	}
+	i, err := NewIssuer(apiKey, apiSecret)
+	if err != nil {
+		return nil, err
+	}
+	i.server = version
 	return i, nil
 }
 
@@ -188,6 +205,11 @@ func (i *Issuer) Issue(o Options) (Token, error) {
 	if o.Grant.RoomJoin || o.Identity != "" {
 		if err := names.Check("identity", o.Identity); err != nil {
 			return Token{}, errs.Invalid(opIssue, "%v", err)
+		}
+	}
+	if len(o.Attributes) > 0 {
+		if err := server.Check(opIssue, i.server, server.Attributes); err != nil {
+			return Token{}, err
 		}
 	}
 	now := i.now()
