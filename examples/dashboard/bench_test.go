@@ -86,7 +86,7 @@ func benchDashboard(b testing.TB, env *testenv.Env, hook *hookFront, tweak func(
 	if tweak != nil {
 		tweak(&s)
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	log := slog.New(newLogHandler(io.Discard, nil)) // the production handler
 	deps := Deps{Log: log, Settings: s, WSURL: sm.Config().WSURL(), Health: sm, Rooms: sm.Rooms, Tokens: sm.Tokens, Ingress: sm.Ingress}
 	if hook != nil {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: s.LogLevel}))
+	log := slog.New(newLogHandler(stdout, s.LogLevel))
 	if s.AllowAllAdmin {
 		log.Warn("DASHBOARD_ALLOW_ALL_ADMIN: EVERY SIGNED-IN PERSON IS AN ADMIN and may close rooms, remove people, delete ingresses and reveal stream keys; set DASHBOARD_ADMIN_GROUP instead")
 	}
