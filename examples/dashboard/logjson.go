@@ -43,8 +43,8 @@ func newLogHandler(w io.Writer, level slog.Leveler) slog.Handler {
 }
 
 func (h *logJSON) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
-func (h *logJSON) WithAttrs(as []slog.Attr) slog.Handler       { return h.slow.WithAttrs(as) }
-func (h *logJSON) WithGroup(name string) slog.Handler          { return h.slow.WithGroup(name) }
+func (h *logJSON) WithAttrs(as []slog.Attr) slog.Handler        { return h.slow.WithAttrs(as) }
+func (h *logJSON) WithGroup(name string) slog.Handler           { return h.slow.WithGroup(name) }
 
 var logLines = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
