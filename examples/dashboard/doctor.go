@@ -16,6 +16,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/errs"
+	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/keys"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
@@ -47,11 +48,18 @@ type doctor struct {
 	ingress  Ingresses // nil: recording and ingest are off
 	store    *recordings.Store
 	days     int // MINIO_RETENTION_DAYS as configured (0: the default)
-	webhooks func(ctx context.Context) (time.Time, error)
+	webhooks func(ctx context.Context) (heard webhooksHeard, err error)
 	// ingressHealth, egressHealth: their health_port URLs; "" skips the check.
 	ingressHealth, egressHealth string
 	turn                        []turnServer // DASHBOARD_TURN
 	client                      *http.Client
+}
+
+// webhooksHeard is what the dashboard heard of LiveKit's webhooks: when it last
+// applied one, and how many it refused for their signature.
+type webhooksHeard struct {
+	last    time.Time
+	refused int64
 }
 
 // doctorWebhookWait bounds how long the doctor waits for its probe room's
@@ -182,6 +190,7 @@ func (d *doctor) checkWebhooks(ctx context.Context) (string, string, error) {
 	if d.webhooks == nil {
 		return "this dashboard runs no live model", "serve the dashboard with its webhook route", errSkip
 	}
+	before, _ := d.webhooks(ctx)
 	name := "streamkit-doctor-" + keys.NewID()
 	start := time.Now()
 	if _, err := d.rooms.Create(ctx, name, rooms.CreateOptions{EmptyTimeout: 10 * time.Second}); err != nil {
@@ -191,9 +200,13 @@ func (d *doctor) checkWebhooks(ctx context.Context) (string, string, error) {
 	wctx, cancel := context.WithTimeout(ctx, doctorWebhookWait)
 	defer cancel()
 	for {
-		last, err := d.webhooks(wctx)
-		if err == nil && !last.Before(start) {
-			return fmt.Sprintf("LiveKit's webhook arrived %d ms after a room opened", last.Sub(start).Milliseconds()), "", nil
+		heard, err := d.webhooks(wctx)
+		switch {
+		case err == nil && !heard.last.Before(start):
+			return fmt.Sprintf("LiveKit's webhook arrived %d ms after a room opened", heard.last.Sub(start).Milliseconds()), "", nil
+		case err == nil && heard.refused > before.refused:
+			return "webhooks arrive, signed with another key than LIVEKIT_API_KEY's: the dashboard refuses them",
+				"set webhook.api_key in livekit.yaml to LIVEKIT_API_KEY", errors.New("webhooks refused")
 		}
 		select {
 		case <-wctx.Done():
@@ -316,7 +329,7 @@ func (s *server) handleDoctor() handler {
 
 // newDoctor is the doctor of sm's deployment; webhooks tells when it last
 // heard a webhook.
-func newDoctor(sm *spacemusic.Client, s settings, webhooks func(context.Context) (time.Time, error)) *doctor {
+func newDoctor(sm *spacemusic.Client, s settings, webhooks func(context.Context) (webhooksHeard, error)) *doctor {
 	cfg := sm.Config()
 	d := &doctor{lk: cfg, health: sm, rooms: sm.Rooms, store: sm.Recordings, days: cfg.Storage.RetentionDays,
 		webhooks: webhooks, ingressHealth: s.IngressHealth, egressHealth: s.EgressHealth, turn: s.TURN,
@@ -392,25 +405,36 @@ func dashboardURL(addr string) string {
 
 // webhooksHeardBy reads when the dashboard at base last heard a webhook, from
 // its public health answer.
-func webhooksHeardBy(base string) func(context.Context) (time.Time, error) {
+func webhooksHeardBy(base string) func(context.Context) (webhooksHeard, error) {
 	client := &http.Client{Timeout: 3 * time.Second}
-	return func(ctx context.Context) (time.Time, error) {
+	return func(ctx context.Context) (webhooksHeard, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/health", nil)
 		if err != nil {
-			return time.Time{}, err
+			return webhooksHeard{}, err
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return time.Time{}, err
+			return webhooksHeard{}, err
 		}
 		defer resp.Body.Close()
 		var h healthResponse
 		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&h); err != nil {
-			return time.Time{}, err
+			return webhooksHeard{}, err
 		}
-		if h.Model == nil || h.Model.LastWebhookAgeMS == nil {
-			return time.Time{}, errors.New("the dashboard has heard no webhook")
+		if h.Model == nil {
+			return webhooksHeard{}, errors.New("the dashboard runs no live model")
 		}
-		return time.Now().Add(-time.Duration(*h.Model.LastWebhookAgeMS) * time.Millisecond), nil
+		heard := webhooksHeard{refused: h.Model.RefusedWebhooks}
+		if h.Model.LastWebhookAgeMS != nil {
+			heard.last = time.Now().Add(-time.Duration(*h.Model.LastWebhookAgeMS) * time.Millisecond)
+		}
+		return heard, nil
+	}
+}
+
+// webhooksHeardHere is webhooksHeardBy for this process's own model.
+func webhooksHeardHere(ev Events, hooks Webhooks) func(context.Context) (webhooksHeard, error) {
+	return func(context.Context) (webhooksHeard, error) {
+		return webhooksHeard{last: ev.LastWebhook(), refused: hooks.Counts()[events.Unsigned]}, nil
 	}
 }

@@ -97,6 +97,16 @@ func TestTheDoctorNamesWhatIsBroken(t *testing.T) {
 	got, rep, err = doctorSays(t, vars)
 	assert.Error(t, err)
 	assert.Equal(t, "fail", got["webhooks"], "webhooks elsewhere: %+v", rep)
+	// LiveKit signs with another key than ours (here: the signature garbled on
+	// the way): the webhooks arrive and are refused, and the doctor says so.
+	hook.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set("Authorization", "not-a-signature-of-ours")
+		toDashboard(w, r)
+	}))
+	got, rep, err = doctorSays(t, vars)
+	assert.Error(t, err)
+	require.Equal(t, "fail", got["webhooks"], "webhooks signed with another key: %+v", rep)
+	assert.Contains(t, rep.Checks[3].Detail, "signed with another key", "%+v", rep.Checks[3])
 	hook.serve(toDashboard)
 
 	got, rep, _ = doctorSays(t, broken("DASHBOARD_TURN", ""))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic"
+	"github.com/spacemusic/streamkit/spacemusic/events"
 )
 
 type healthResponse struct {
@@ -30,6 +31,9 @@ type modelHealth struct {
 	Synced           bool   `json:"synced"`
 	LagMS            int64  `json:"lagMs"`                      // since the last completed list of LiveKit
 	LastWebhookAgeMS *int64 `json:"lastWebhookAgeMs,omitempty"` // absent until the first webhook
+	// RefusedWebhooks counts webhooks refused for their signature: LiveKit
+	// signing with another key than ours (or someone forging them).
+	RefusedWebhooks int64 `json:"refusedWebhooks"`
 }
 
 // healthMaxAge is how old an answer of /api/health may be. The route is public:
@@ -152,6 +156,9 @@ func (s *server) modelHealth() *modelHealth {
 	if at := s.Events.LastWebhook(); !at.IsZero() {
 		age := time.Since(at).Milliseconds()
 		m.LastWebhookAgeMS = &age
+	}
+	if s.Webhooks != nil {
+		m.RefusedWebhooks = s.Webhooks.Counts()[events.Unsigned]
 	}
 	return m
 }

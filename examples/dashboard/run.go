@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	deps.Shows = svc
-	deps.Doctor = newDoctor(sm, s, func(context.Context) (time.Time, error) { return deps.Events.LastWebhook(), nil })
+	deps.Doctor = newDoctor(sm, s, webhooksHeardHere(deps.Events, deps.Webhooks))
 	defer armShows(ctx, svc, sm, deps.Events, s, log)()
 	closing := make(chan struct{})
 	deps.Closing = closing
