@@ -190,7 +190,10 @@ func (d *doctor) checkWebhooks(ctx context.Context) (string, string, error) {
 	if d.webhooks == nil {
 		return "this dashboard runs no live model", "serve the dashboard with its webhook route", errSkip
 	}
-	before, _ := d.webhooks(ctx)
+	before, err := d.webhooks(ctx)
+	if err != nil {
+		return "cannot learn what the dashboard heard: " + err.Error(), "start the dashboard, and run the doctor with its DASHBOARD_ADDR", err
+	}
 	name := "streamkit-doctor-" + keys.NewID()
 	start := time.Now()
 	if _, err := d.rooms.Create(ctx, name, rooms.CreateOptions{EmptyTimeout: 10 * time.Second}); err != nil {

@@ -126,3 +126,22 @@ func TestTheDoctorNamesWhatIsBroken(t *testing.T) {
 	assert.Equal(t, "ok", got["egress"])
 	assert.Equal(t, "ok", got["webhooks"])
 }
+
+// LiveKit without Redis serves rooms but no ingress: the doctor says so, and
+// that the dashboard it should ask about webhooks does not answer.
+func TestTheDoctorNamesALiveKitWithoutRedis(t *testing.T) {
+	testenv.RequireNetNS(t)
+	env := testenv.LiveKit(t)
+	got, rep, err := doctorSays(t, map[string]string{"LIVEKIT_URL": env.URL, "LIVEKIT_API_KEY": env.APIKey, "LIVEKIT_API_SECRET": env.APISecret,
+		"DASHBOARD_ADDR": fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), "DASHBOARD_API_KEYS": testAdminKey + ":admin", "DASHBOARD_ADMIN_GROUP": adminGroup})
+	assert.Error(t, err)
+	assert.Equal(t, "ok", got["livekit"], "%+v", rep)
+	assert.Equal(t, "fail", got["ingress"], "%+v", rep)
+	assert.Equal(t, "fail", got["webhooks"], "%+v", rep)
+	assert.Equal(t, "skip", got["bucket"], "%+v", rep)
+	for _, c := range rep.Checks {
+		if c.Name == "ingress" {
+			assert.Contains(t, c.Fix, "redis", "%+v", c)
+		}
+	}
+}
