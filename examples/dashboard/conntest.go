@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"time"
 
@@ -23,7 +21,7 @@ type connectionTest struct {
 	WSURL     string    `json:"wsUrl"`
 	Room      string    `json:"room"`
 	Listener  testToken `json:"listener"`  // hidden, subscribe-only, a fresh monitor-… identity
-	Publisher testToken `json:"publisher"` // microphone only, no subscribing, a fresh streamkit-test-… identity
+	Publisher testToken `json:"publisher"` // microphone only, no subscribing, another fresh monitor-… identity
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
@@ -34,7 +32,7 @@ type testToken struct {
 }
 
 // handleConnectionTest mints the connection test's two tokens for an open
-// room. Both identities are reserved (nobody gets them from /api/tokens, and
+// room. Both identities are reserved monitor ones (nobody gets them from /api/tokens, and
 // fresh each time, so the test disconnects no one) and carry the project's
 // proof where the server keeps attributes. The publisher cannot be hidden:
 // LiveKit tells no one of a hidden participant, and livekit-client drops a
@@ -60,7 +58,7 @@ func (s *server) handleConnectionTest() handler {
 			return err
 		}
 		// A performer's grant, narrowed: the microphone only, nothing heard, no data.
-		pubID := testIdentity()
+		pubID := tokens.MonitorIdentity()
 		popts := []tokens.Option{tokens.WithName("connection test"), tokens.WithTTL(connTestTTL), tokens.WithSources("microphone"),
 			func(o *tokens.Options) {
 				o.Grant.CanSubscribe, o.Grant.CanPublishData = tokens.Bool(false), tokens.Bool(false)
@@ -79,11 +77,4 @@ func (s *server) handleConnectionTest() handler {
 			Publisher: testToken{Token: publisher.JWT, Identity: pubID}})
 		return nil
 	}
-}
-
-// testIdentity is a fresh reserved identity for the test's tone publisher.
-func testIdentity() string {
-	var id [6]byte
-	_, _ = rand.Read(id[:])
-	return tokens.ReservedPrefix + "test-" + hex.EncodeToString(id[:])
 }
