@@ -42,8 +42,8 @@ type testToken struct {
 // audience never hears it.
 func (s *server) handleConnectionTest() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		name := r.PathValue("name")
-		if _, err := s.Rooms.Get(r.Context(), name); err != nil {
+		name, err := s.openRoom(r)
+		if err != nil {
 			return err
 		}
 		u := userFrom(r.Context())

@@ -17,8 +17,6 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/stack"
 	"github.com/spacemusic/streamkit/internal/testenv"
-	"github.com/spacemusic/streamkit/spacemusic/egress"
-	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
@@ -59,17 +57,10 @@ func (r connTestResult) step(t *testing.T, name string) (ok bool, ms int, path, 
 // name, and a tone published by the test is heard back. A listener of the
 // show in the room meanwhile is never sent the tone. Then the operator's
 // network drops UDP to the SFU: the UDP step fails saying why, the others
-// still pass (TURN relays, ICE/TCP connects).
+// still pass (TURN relays, ICE/TCP connects). The steps fit a phone.
 func TestOperatorTestsTheConnectionFromThePage(t *testing.T) {
-	testenv.RequireNetNS(t)
 	testenv.HoldMediaSlot(t) // Chromium connects four times and analyses a tone
-	env := testenv.LiveKit(t, testenv.WithTURN())
-	s := newStageAt(t, env, egress.Storage{}, func(s *settings) {
-		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
-		s.AdminGroup = adminGroup
-	}, false, env.WSURL)
-	code, out := s.call(t, "POST", "/api/rooms", map[string]any{"name": "friday-jam"})
-	require.Equal(t, http.StatusCreated, code, "%s", out)
+	env, s := turnStage(t)
 	var sent atomic.Int32 // tracks the audience is sent
 	cb := &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
 		OnTrackSubscribed: func(*webrtc.TrackRemote, *lksdk.RemoteTrackPublication, *lksdk.RemoteParticipant) { sent.Add(1) }}}
@@ -124,6 +115,10 @@ func TestOperatorTestsTheConnectionFromThePage(t *testing.T) {
 	assert.False(t, r.OK)
 	assert.Contains(t, b.text("#conntest-steps"), "ICE over UDP: failed")
 	assert.Zero(t, sent.Load(), "the show's listener is never sent the test's tone")
+
+	// On a phone: the steps wrap within the screen.
+	b.run(chromedp.EmulateViewport(390, 844))
+	b.until("the page fits 390 px", `document.documentElement.scrollWidth <= 390`)
 }
 
 // Who may test, and with what: an operator gets two short-lived tokens for
@@ -132,13 +127,7 @@ func TestOperatorTestsTheConnectionFromThePage(t *testing.T) {
 // publisher that hears nothing. A viewer or a stranger gets nothing; a room
 // that does not exist is a 404 and is not opened; a hostile name is a 400.
 func TestOnlyOperatorsTestTheConnection(t *testing.T) {
-	s := newStage(t, nil)
-	ctx := t.Context()
-	_, err := s.sm.Rooms.Create(ctx, "friday-jam", rooms.CreateOptions{})
-	require.NoError(t, err)
-
-	code, out := s.as(t, testOperatorKey, "POST", "/api/rooms/friday-jam/connection-test", nil)
-	require.Equal(t, http.StatusCreated, code, "%s", out)
+	s, out := askForRoomTokens(t, "connection-test")
 	ct := decodeAs[connectionTest](t, out)
 	assert.Equal(t, publicWS, ct.WSURL)
 	assert.WithinDuration(t, time.Now().Add(connTestTTL), ct.ExpiresAt, 5*time.Second)
@@ -167,18 +156,5 @@ func TestOnlyOperatorsTestTheConnection(t *testing.T) {
 	assert.NotEqual(t, ct.Publisher.Identity, decodeAs[connectionTest](t, again).Publisher.Identity, "each test is someone new")
 	assert.NotContains(t, s.logs.String(), ct.Listener.Token[strings.LastIndex(ct.Listener.Token, ".")+1:], "no token in the logs")
 
-	for key, want := range map[string]int{testViewerKey: http.StatusForbidden, "": http.StatusUnauthorized} {
-		code, out := s.as(t, key, "POST", "/api/rooms/friday-jam/connection-test", nil)
-		assert.Equal(t, want, code, "%s", out)
-		assert.NotContains(t, string(out), `"token":`, "no token for a viewer or a stranger")
-	}
-	code, out = s.as(t, testOperatorKey, "POST", "/api/rooms/never-was/connection-test", nil)
-	assert.Equal(t, http.StatusNotFound, code, "%s", out)
-	listed, err := s.sm.Rooms.List(ctx, "never-was")
-	require.NoError(t, err)
-	assert.Empty(t, listed, "asking opened no room")
-	for _, bad := range []string{"%20", strings.Repeat("x", 300), "%00", "a%0Ab"} {
-		code, out := s.as(t, testOperatorKey, "POST", "/api/rooms/"+bad+"/connection-test", nil)
-		assert.Equal(t, http.StatusBadRequest, code, "%q: %s", bad, out)
-	}
+	onlyOperatorsGetRoomTokens(t, s, "connection-test")
 }
