@@ -214,6 +214,9 @@ func TestAuthMatrix(t *testing.T) {
 			return "/api/rooms/matrix/participants", map[string]any{"action": "promote", "identity": "ada"}
 		}},
 		"POST /api/rooms/{name}/monitor": {func(t *testing.T) (string, any) { return "/api/rooms/" + room("matrix")(t) + "/monitor", nil }},
+		"POST /api/rooms/{name}/connection-test": {func(t *testing.T) (string, any) {
+			return "/api/rooms/" + room("matrix")(t) + "/connection-test", nil
+		}},
 		"POST /api/tokens": {func(*testing.T) (string, any) {
 			return "/api/tokens", map[string]any{"role": "listener", "room": "matrix", "identity": "bob"}
 		}},

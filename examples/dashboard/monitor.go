@@ -14,8 +14,8 @@ const monitorRole = "monitor"
 // must exist: LiveKit would otherwise open an empty one for the monitor.
 func (s *server) handleMonitor() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		name := r.PathValue("name")
-		if _, err := s.Rooms.Get(r.Context(), name); err != nil {
+		name, err := s.openRoom(r)
+		if err != nil {
 			return err
 		}
 		u := userFrom(r.Context())
@@ -34,4 +34,13 @@ func (s *server) handleMonitor() handler {
 		s.answerToken(w, r, monitorRole, tok, 0)
 		return nil
 	}
+}
+
+// openRoom is the room a request names, if it is open: asking for a token to
+// a room that does not exist is a 404, and opens none (LiveKit would open an
+// empty one for whoever joins with it).
+func (s *server) openRoom(r *http.Request) (string, error) {
+	name := r.PathValue("name")
+	_, err := s.Rooms.Get(r.Context(), name)
+	return name, err
 }

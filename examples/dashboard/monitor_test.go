@@ -242,13 +242,7 @@ func (b *browser) afterClick(sel, cond string) float64 {
 // a room that does not exist is a 404 and is not opened by asking; a hostile
 // name is a 400.
 func TestOnlyOperatorsListenUnseen(t *testing.T) {
-	s := newStage(t, nil)
-	ctx := t.Context()
-	_, err := s.sm.Rooms.Create(ctx, "friday-jam", rooms.CreateOptions{})
-	require.NoError(t, err)
-
-	code, out := s.as(t, testOperatorKey, "POST", "/api/rooms/friday-jam/monitor", nil)
-	require.Equal(t, http.StatusCreated, code, "%s", out)
+	s, out := askForRoomTokens(t, "monitor")
 	tok := decodeAs[tokenResponse](t, out)
 	assert.Equal(t, "monitor", tok.Role)
 	assert.Equal(t, publicWS, tok.WSURL)
@@ -265,22 +259,41 @@ func TestOnlyOperatorsListenUnseen(t *testing.T) {
 	assert.False(t, g.RoomAdmin)
 	_, again := s.as(t, testOperatorKey, "POST", "/api/rooms/friday-jam/monitor", nil)
 	assert.NotEqual(t, tok.Identity, decodeAs[tokenResponse](t, again).Identity, "each monitor is someone new")
+	onlyOperatorsGetRoomTokens(t, s, "monitor")
+}
 
+// askForRoomTokens opens friday-jam on a fresh stage and asks a room's token
+// route (POST /api/rooms/friday-jam/<route>) as an operator: its 201 answer.
+func askForRoomTokens(t *testing.T, route string) (*stage, []byte) {
+	t.Helper()
+	s := newStage(t, nil)
+	_, err := s.sm.Rooms.Create(t.Context(), "friday-jam", rooms.CreateOptions{})
+	require.NoError(t, err)
+	code, out := s.as(t, testOperatorKey, "POST", "/api/rooms/friday-jam/"+route, nil)
+	require.Equal(t, http.StatusCreated, code, "%s", out)
+	return s, out
+}
+
+// onlyOperatorsGetRoomTokens: a room's token route answers a viewer 403 and
+// a stranger 401, without a token; a room that does not exist 404, and
+// asking opens none; a hostile name 400.
+func onlyOperatorsGetRoomTokens(t *testing.T, s *stage, route string) {
+	t.Helper()
 	for key, want := range map[string]int{testViewerKey: http.StatusForbidden, "": http.StatusUnauthorized} {
-		code, out := s.as(t, key, "POST", "/api/rooms/friday-jam/monitor", nil)
+		code, out := s.as(t, key, "POST", "/api/rooms/friday-jam/"+route, nil)
 		assert.Equal(t, want, code, "%s", out)
 		assert.NotContains(t, string(out), `"token":`, "no token for a viewer or a stranger")
 	}
 
-	code, out = s.as(t, testOperatorKey, "POST", "/api/rooms/never-was/monitor", nil)
+	code, out := s.as(t, testOperatorKey, "POST", "/api/rooms/never-was/"+route, nil)
 	assert.Equal(t, http.StatusNotFound, code, "%s", out)
 	assert.Equal(t, "not_found", errorCode(t, out))
-	listed, err := s.sm.Rooms.List(ctx, "never-was")
+	listed, err := s.sm.Rooms.List(t.Context(), "never-was")
 	require.NoError(t, err)
-	assert.Empty(t, listed, "asking to listen opened no room")
+	assert.Empty(t, listed, "asking opened no room")
 
 	for _, bad := range []string{"%20", strings.Repeat("x", 300), "%00", "a%0Ab"} {
-		code, out := s.as(t, testOperatorKey, "POST", "/api/rooms/"+bad+"/monitor", nil)
+		code, out := s.as(t, testOperatorKey, "POST", "/api/rooms/"+bad+"/"+route, nil)
 		assert.Equal(t, http.StatusBadRequest, code, "%q: %s", bad, out)
 	}
 }

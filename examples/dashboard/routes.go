@@ -53,6 +53,8 @@ func (s *server) routes() []route {
 
 		{method: "POST", path: "/api/rooms/{name}/monitor", stream: true, role: operator, status: 201, response: tokenResponse{},
 			summary: "A token for the page's monitor: listen to the room hidden (not counted, not listed) and subscribe-only, for 10 minutes", handle: s.handleMonitor()},
+		{method: "POST", path: "/api/rooms/{name}/connection-test", stream: true, role: operator, status: 201, response: connectionTest{},
+			summary: "Two 2-minute tokens for the page's connection test: a hidden subscribe-only listener and a microphone-only tone publisher, both under fresh reserved identities", handle: s.handleConnectionTest()},
 
 		{method: "POST", path: "/api/tokens", stream: true, role: operator, status: 201, request: tokenRequest{}, response: tokenResponse{}, stricter: s.tokenRule(),
 			summary: "Mint a performer, listener or moderator token with the public WebSocket URL", handle: s.handleCreateToken()},

@@ -30,15 +30,8 @@ import (
 // its connection selected: a relay, of the protocol it had left. And the
 // operator checks the same from the page: the monitor opened with ?relay=1.
 func TestListenersBehindNATHearTheShowThroughTURN(t *testing.T) {
-	testenv.RequireNetNS(t)
 	testenv.HoldMediaSlot(t) // Chromium decodes and analyses the show: not beside another binary's transcodes
-	env := testenv.LiveKit(t, testenv.WithTURN())
-	s := newStageAt(t, env, egress.Storage{}, func(s *settings) {
-		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
-		s.AdminGroup = adminGroup
-	}, false, env.WSURL)
-	code, out := s.call(t, "POST", "/api/rooms", map[string]any{"name": "friday-jam"})
-	require.Equal(t, http.StatusCreated, code, "%s", out)
+	env, s := turnStage(t)
 	ada := s.token(t, "performer", "ada")
 	_, err := testenv.PublishTone(t, env.Join(t, ada.Token, nil), testenv.Tone(t, 440, 2*time.Minute))
 	require.NoError(t, err)
@@ -76,6 +69,21 @@ func TestListenersBehindNATHearTheShowThroughTURN(t *testing.T) {
 	b.until("the show's tone", `Math.abs(document.querySelector('`+meter+`').dataset.hz - 440) < 20`)
 	require.Contains(t, b.text("#monitor-state"), "through TURN only")
 	b.until("the card says so", `document.querySelector('`+meter+` .health').textContent.includes("through TURN (tls)")`)
+}
+
+// turnStage is a dashboard before a LiveKit with its TURN (and ICE/TCP),
+// inside the private network namespace, with friday-jam open.
+func turnStage(t *testing.T) (*testenv.Env, *stage) {
+	t.Helper()
+	testenv.RequireNetNS(t)
+	env := testenv.LiveKit(t, testenv.WithTURN())
+	s := newStageAt(t, env, egress.Storage{}, func(s *settings) {
+		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
+		s.AdminGroup = adminGroup
+	}, false, env.WSURL)
+	code, out := s.call(t, "POST", "/api/rooms", map[string]any{"name": "friday-jam"})
+	require.Equal(t, http.StatusCreated, code, "%s", out)
+	return env, s
 }
 
 // token asks the dashboard for a role's token in friday-jam.

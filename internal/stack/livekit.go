@@ -43,6 +43,10 @@ type LiveKitOptions struct {
 	Webhooks []string
 	// TURN runs LiveKit's embedded TURN server (see Stack.TURN); nil: none.
 	TURN *TURN
+	// ICETCP opens ICE over TCP (rtc.tcp_port) on a free port, as production
+	// does on 7881. LiveKit listens on it on every interface whatever
+	// bind_addresses says: only inside the private network namespace.
+	ICETCP bool
 	// Version picks a livekit-server release other than the pinned one (e.g. the
 	// seed's v1.6.1), installed as livekit-server-<version>; empty: the pin.
 	Version string
@@ -60,6 +64,7 @@ type LiveKit struct {
 	MetricsURL string
 	TURN       *TURN // the embedded TURN server; nil when off
 	UDPPort    int   // the SFU's media port (rtc.udp_port)
+	TCPPort    int   // its ICE/TCP port (rtc.tcp_port); 0 when off
 	Process    *Process
 }
 
@@ -85,7 +90,7 @@ func (s *Stack) LiveKit(o LiveKitOptions) (*LiveKit, error) {
 var errPortTaken = errors.New("a port was taken before the server bound it")
 
 func (s *Stack) startLiveKit(bin string, o LiveKitOptions) (*LiveKit, error) {
-	ports, err := freePorts(2)
+	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +106,10 @@ func (s *Stack) startLiveKit(bin string, o LiveKitOptions) (*LiveKit, error) {
 	lk := &LiveKit{URL: fmt.Sprintf("http://127.0.0.1:%d", port), WSURL: fmt.Sprintf("ws://127.0.0.1:%d", port),
 		APIKey: "streamkit", APISecret: Secret(), RedisAddr: o.Redis, MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics)}
 	cfg := ServerYAML(port, udp, lk.APIKey, lk.APISecret, o.Redis, o.RemoteUnmute)
+	if o.ICETCP {
+		lk.TCPPort = ports[2]
+		cfg = strings.Replace(cfg, "  tcp_port: 0\n", fmt.Sprintf("  tcp_port: %d\n", lk.TCPPort), 1)
+	}
 	// Operators watch LiveKit through Prometheus (deploy/): the
 	// metrics port listens on bind_addresses, so on loopback here.
 	cfg += PrometheusYAML(o.Version, metrics)

@@ -50,6 +50,8 @@ type Env struct {
 	TURN *TURN
 	// UDPPort is the SFU's media port (process backend; 0 otherwise).
 	UDPPort int
+	// TCPPort is its ICE/TCP port (WithTURN; 0 otherwise).
+	TCPPort int
 }
 
 type options struct {

@@ -15,7 +15,9 @@ type TURN = stack.TURN
 // backend, inside the private network namespace only). LiveKit hands clients
 // turns:<domain>:443 whatever its tls_port (see stack.TURN), so 443 of the
 // namespace's loopback is carried to the TLS port by a NAT rule, as a port
-// forward would in production; one such node per namespace at a time.
+// forward would in production; one such node per namespace at a time. The
+// node also takes ICE over TCP (Env.TCPPort), as production's 7881 does: with
+// TURN, every way a listener reaches the SFU.
 func WithTURN() Option { return func(o *options) { o.turn = true } }
 
 // turnFor makes the TURN server of a node and its port 443.

@@ -223,6 +223,7 @@
     t.card.classList.toggle("stalled", stalled);
   }
 
+  window.loadLiveKit = loadSDK; // the connection test (conntest.js) loads it the same way
   button.addEventListener("click", () => (mon ? stop() : start()));
   // Another room opened (or the room closed): the monitor listens to one room.
   const away = new MutationObserver(() => {
