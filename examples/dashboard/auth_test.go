@@ -257,6 +257,11 @@ func TestAuthMatrix(t *testing.T) {
 			require.NoError(t, err)
 			return "/api/shows/matrix-show-doomed", nil
 		}},
+		"POST /api/shows/{name}/rehearsal": {func(t *testing.T) (string, any) {
+			_, err := direct.shows.Open(ctx, shows.Spec{Name: "matrix-rehearsed"})
+			require.NoError(t, err)
+			return "/api/shows/matrix-rehearsed/rehearsal", map[string]any{"steps": []int{1}, "holdSeconds": 1}
+		}},
 		"GET /api/recordings": {func(*testing.T) (string, any) { return "/api/recordings?room=matrix", nil }},
 		"GET /api/recordings/{key...}": {func(t *testing.T) (string, any) {
 			putObject(t, m, "recordings", "matrix/sample.ogg", []byte("OggS sample"))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/rehearsal"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -91,6 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	deps.Shows = svc
 	deps.Doctor = newDoctor(sm, s, func(context.Context) (time.Time, error) { return deps.Events.LastWebhook(), nil })
+	deps.Rehearsals = rehearser{rehearsal.Config{URL: cfg.URL, Tokens: sm.Tokens}}
 	defer armShows(ctx, svc, sm, deps.Events, s, log)()
 	closing := make(chan struct{})
 	deps.Closing = closing
