@@ -630,6 +630,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 		{"DASHBOARD_DOWNLOAD_MAX", "download-max", `"30m"`, "30m"},
 		{"DASHBOARD_INGRESS_HEALTH_URL", "ingress-health-url", `""`, ""},
 		{"DASHBOARD_EGRESS_HEALTH_URL", "egress-health-url", `""`, ""},
+		{"DASHBOARD_LIVEKIT_METRICS_URL", "livekit-metrics-url", `""`, ""},
 	}
 
 	// -help: one entry per flag, its description ending in "(env X, default Y)".

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,11 +28,10 @@ func TestAnAdminRehearsesAShowsAudience(t *testing.T) {
 	require.Contains(t, []int{200, 201}, code, "%s", body)
 	path := "/api/shows/gig/rehearsal"
 
-	var wg sync.WaitGroup
 	var first rehearsalView
-	wg.Add(1)
+	done := make(chan struct{})
 	go func() {
-		defer wg.Done()
+		defer close(done)
 		code, body, err := s.try(t, http.DefaultClient, "POST", path, map[string]any{"steps": []int{1, 2}, "holdSeconds": 2})
 		if assert.NoError(t, err) && assert.Equal(t, 200, code, "%s", body) {
 			assert.NoError(t, json.Unmarshal(body, &first))
@@ -43,7 +41,7 @@ func TestAnAdminRehearsesAShowsAudience(t *testing.T) {
 	code, body = s.call(t, "POST", path, map[string]any{"steps": []int{1}, "holdSeconds": 1})
 	assert.Equal(t, 429, code, "%s", body)
 	assert.Equal(t, "rehearsal_busy", errorCode(t, body))
-	wg.Wait()
+	<-done
 	assert.Equal(t, "gig", first.Show)
 	assert.True(t, first.Synthetic, "a show that is not live is rehearsed in a test room")
 	assert.Equal(t, 2, first.Capacity)
@@ -52,6 +50,9 @@ func TestAnAdminRehearsesAShowsAudience(t *testing.T) {
 		t.Logf("%d listeners: %d/%d packets, loss %.2f %%, jitter p95 %.2f ms, join p95 %.0f ms", st.Listeners, st.Received, st.Expected, st.LossPercent, st.JitterP95Ms, st.JoinP95Ms)
 		assert.Positive(t, st.Received)
 		assert.True(t, st.Passed)
+		if s.env.MetricsURL != "" {
+			assert.NotNil(t, st.SFUCPU, "the SFU's CPU, from LiveKit's metrics")
+		}
 	}
 
 	for _, who := range []string{testOperatorKey, testViewerKey} {

@@ -92,7 +92,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	deps.Shows = svc
 	deps.Doctor = newDoctor(sm, s, func(context.Context) (time.Time, error) { return deps.Events.LastWebhook(), nil })
-	deps.Rehearsals = rehearser{rehearsal.Config{URL: cfg.URL, Tokens: sm.Tokens}}
+	rcfg := rehearsal.Config{URL: cfg.URL, Tokens: sm.Tokens, MetricsURL: s.LiveKitMetrics}
+	if err := rcfg.Check(); err != nil {
+		return fmt.Errorf("DASHBOARD_LIVEKIT_METRICS_URL: %w", err)
+	}
+	deps.Rehearsals = rehearser{rcfg}
 	defer armShows(ctx, svc, sm, deps.Events, s, log)()
 	closing := make(chan struct{})
 	deps.Closing = closing

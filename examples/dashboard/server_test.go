@@ -127,7 +127,7 @@ func newStageAt(t testing.TB, env *testenv.Env, storage egress.Storage, tweak fu
 	require.NoError(t, err)
 	deps.Shows, st.shows = shows, shows
 	deps.Doctor = newDoctor(sm, s, nil) // webhooks: TestTheDoctorNamesWhatIsBroken
-	deps.Rehearsals = rehearser{rehearsal.Config{URL: env.URL, Tokens: sm.Tokens}}
+	deps.Rehearsals = rehearser{rehearsal.Config{URL: env.URL, Tokens: sm.Tokens, MetricsURL: env.MetricsURL}}
 	var h http.Handler
 	st.api, h = newContract(t, NewServer(deps))
 	st.srv = httptest.NewServer(h)

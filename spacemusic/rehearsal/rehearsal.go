@@ -24,10 +24,10 @@ import (
 
 // Bounds every rehearsal is held to, whatever the options say.
 const (
-	MaxListeners = 1000             // synthetic listeners in one rehearsal
-	MaxSteps     = 20               // steps in one rehearsal
-	MaxHold      = 10 * time.Minute // one step's measuring window
-	MaxDeadline  = time.Hour        // the whole rehearsal
+	MaxListeners = 1000            // synthetic listeners in one rehearsal
+	MaxSteps     = 20              // steps in one rehearsal
+	MaxHold      = 2 * time.Minute // one step's measuring window (its jitter samples are kept: 1200 per listener)
+	MaxDeadline  = time.Hour       // the whole rehearsal
 )
 
 // Defaults for zero options.

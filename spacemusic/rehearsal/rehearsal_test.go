@@ -65,6 +65,9 @@ func TestHostileOptionsAreRefusedBeforeAnyoneJoins(t *testing.T) {
 		assert.ErrorIs(t, err, errs.ErrInvalidArgument, name)
 	}
 	assert.Zero(t, hits.Load(), "nothing may be dialled for refused options")
+	// A program checks its configuration when it starts, as Run would.
+	assert.ErrorIs(t, Config{URL: "ws://127.0.0.1:7880", Tokens: cfg.Tokens, MetricsURL: "http://10.0.0.1:6789/metrics"}.Check(), errs.ErrInvalidArgument)
+	assert.NoError(t, Config{URL: "ws://127.0.0.1:7880", Tokens: cfg.Tokens, MetricsURL: "http://127.0.0.1:6789/metrics"}.Check())
 }
 
 // A URL that is not LiveKit's (a web server answering something else) is

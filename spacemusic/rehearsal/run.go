@@ -95,24 +95,38 @@ func relabel(err error) error {
 	return errs.Transport(opRun, errs.LiveKit, err)
 }
 
+// Check refuses a Config that Run would refuse, without dialling anything:
+// for a program to check its configuration when it starts.
+func (c Config) Check() error {
+	_, _, err := c.check()
+	return err
+}
+
+func (c Config) check() (base string, m *metrics, err error) {
+	if c.Tokens == nil {
+		return "", nil, errs.Invalid(opRun, "Tokens is required")
+	}
+	if base, err = lk.HTTPURL(c.URL); err != nil {
+		return "", nil, errs.Invalid(opRun, "URL: %v", err)
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{}
+	}
+	m, err = newMetrics(c.HTTPClient, base, c.MetricsURL)
+	return base, m, err
+}
+
 // prepare checks cfg and o and that cfg.URL is LiveKit's.
 func prepare(ctx context.Context, cfg Config, o Options) (*run, error) {
-	if cfg.Tokens == nil {
-		return nil, errs.Invalid(opRun, "Tokens is required")
-	}
-	base, err := lk.HTTPURL(cfg.URL)
+	base, m, err := cfg.check()
 	if err != nil {
-		return nil, errs.Invalid(opRun, "URL: %v", err)
+		return nil, err
 	}
 	if o, err = o.withDefaults(); err != nil {
 		return nil, err
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
-	}
-	m, err := newMetrics(cfg.HTTPClient, base, cfg.MetricsURL)
-	if err != nil {
-		return nil, err
+		cfg.HTTPClient = m.c
 	}
 	if err := probe(ctx, cfg.HTTPClient, base); err != nil {
 		return nil, err
