@@ -145,6 +145,28 @@ func TestARehearsalStopsAtTheFirstStepThatCrossesTheLimits(t *testing.T) {
 	assert.Contains(t, res.Reason, "2 listeners")
 }
 
+// A show's room where nobody plays: the listener joins and hears nothing, so
+// the rehearsal stops at its first step, saying so, with no capacity; it
+// leaves the show's room as it found it (open, without its listeners).
+func TestARehearsalOfASilentShowStopsAtTheJoin(t *testing.T) {
+	_, cfg, svc := setup(t)
+	ctx := context.Background()
+	_, err := svc.Create(ctx, "silent", rooms.CreateOptions{EmptyTimeout: time.Minute})
+	require.NoError(t, err)
+	res, err := rehearsal.Run(ctx, cfg, rehearsal.Options{Room: "silent", Steps: []int{1, 2}, Hold: time.Second, Deadline: time.Minute})
+	require.NoError(t, err)
+	assert.False(t, res.Synthetic)
+	assert.Equal(t, rehearsal.StoppedByJoin, res.StoppedBy)
+	assert.Contains(t, res.Reason, "heard nothing")
+	assert.Zero(t, res.Capacity)
+	assert.Empty(t, res.Steps)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		ps, err := svc.Participants(ctx, "silent")
+		assert.NoError(c, err)
+		assert.Empty(c, ps, "the listeners left")
+	}, 10*time.Second, 100*time.Millisecond)
+}
+
 // A show's room that is not there is not found; nobody joins anything.
 func TestARehearsalOfAMissingShowIsNotFound(t *testing.T) {
 	_, cfg, svc := setup(t)
