@@ -260,6 +260,11 @@ func TestAuthMatrix(t *testing.T) {
 			require.NoError(t, err)
 			return "/api/shows/matrix-show-doomed", nil
 		}},
+		"POST /api/shows/{name}/rehearsal": {func(t *testing.T) (string, any) {
+			_, err := direct.shows.Open(ctx, shows.Spec{Name: "matrix-rehearsed"})
+			require.NoError(t, err)
+			return "/api/shows/matrix-rehearsed/rehearsal", map[string]any{"steps": []int{1}, "holdSeconds": 1}
+		}},
 		"GET /api/recordings": {func(*testing.T) (string, any) { return "/api/recordings?room=matrix", nil }},
 		"GET /api/recordings/{key...}": {func(t *testing.T) (string, any) {
 			putObject(t, m, "recordings", "matrix/sample.ogg", []byte("OggS sample"))
@@ -631,6 +636,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 		{"DASHBOARD_DOWNLOAD_MAX", "download-max", `"30m"`, "30m"},
 		{"DASHBOARD_INGRESS_HEALTH_URL", "ingress-health-url", `""`, ""},
 		{"DASHBOARD_EGRESS_HEALTH_URL", "egress-health-url", `""`, ""},
+		{"DASHBOARD_LIVEKIT_METRICS_URL", "livekit-metrics-url", `""`, ""},
 	}
 
 	// -help: one entry per flag, its description ending in "(env X, default Y)".

@@ -54,6 +54,7 @@ type settings struct {
 	MonitorSilence  time.Duration // DASHBOARD_MONITOR_SILENCE: the monitor calls a live track silent after this
 	IngressHealth   string        // DASHBOARD_INGRESS_HEALTH_URL: Ingress's health_port, for the doctor
 	EgressHealth    string        // DASHBOARD_EGRESS_HEALTH_URL: Egress's health_port, for the doctor
+	LiveKitMetrics  string        // DASHBOARD_LIVEKIT_METRICS_URL: LiveKit's Prometheus endpoint, for the rehearsal's SFU CPU
 
 	// Bounds on /metrics and the recorder's spool (issue 23).
 	MetricsPublicRooms bool         // DASHBOARD_METRICS_PUBLIC_ROOMS: per-room series to anonymous scrapes too
@@ -216,6 +217,10 @@ var knobs = []setting{
 	}},
 	{"DASHBOARD_EGRESS_HEALTH_URL", "egress-health-url", "", "Egress's health URL (its health_port), which the doctor checks", func(s *settings, v string) (err error) {
 		s.EgressHealth, err = healthURL(v)
+		return err
+	}},
+	{"DASHBOARD_LIVEKIT_METRICS_URL", "livekit-metrics-url", "", "LiveKit's Prometheus endpoint (http://host:port/metrics, on LiveKit's host), from which a rehearsal reads the SFU's CPU", func(s *settings, v string) (err error) {
+		s.LiveKitMetrics, err = healthURL(v)
 		return err
 	}},
 	{"DASHBOARD_HEALTH_TIMEOUT", "health-timeout", "2s", "deadline of /api/health's checks of LiveKit", func(s *settings, v string) (err error) {

@@ -33,11 +33,12 @@ type Deps struct {
 	Ingress    Ingresses
 	Egress     Egresses
 	Recordings Recordings
-	Resolver   Resolver // looks up pull and restream hosts; nil: net.DefaultResolver
-	Events     Events   // the watched model of LiveKit; nil: the live routes answer 501
-	Webhooks   Webhooks // LiveKit's webhooks in; nil with Events
-	Shows      Shows    // opens and closes shows; nil: the shows routes answer 501
-	Doctor     *doctor  // checks the deployment (/api/doctor); nil: 501
+	Resolver   Resolver   // looks up pull and restream hosts; nil: net.DefaultResolver
+	Events     Events     // the watched model of LiveKit; nil: the live routes answer 501
+	Webhooks   Webhooks   // LiveKit's webhooks in; nil with Events
+	Shows      Shows      // opens and closes shows; nil: the shows routes answer 501
+	Doctor     *doctor    // checks the deployment (/api/doctor); nil: 501
+	Rehearsals Rehearsals // rehearses a show's audience; nil: 501
 	// Closing, when closed, ends the open event streams: the server is
 	// shutting down.
 	Closing <-chan struct{}

@@ -85,6 +85,7 @@ var ownCodes = []string{
 	"rate_limited", "not_configured", "internal",
 	"pull_not_allowed", "destination_not_allowed", "too_many_destinations", "events_unavailable",
 	"show_spec_changed", "not_a_show", "show_closing", "show_tampered",
+	"show_live", "rehearsal_busy", // a rehearsal (rehearsal.go)
 	"host_not_loopback",
 	"too_many_streams", "too_many_downloads", "link_ttl_too_long", // per-principal caps and link lifetimes (principal.go)
 	"reserved_identity",

@@ -205,6 +205,8 @@ func callFailures(rt route, path string, fail func(int, string)) {
 		fail(409, "the URL pull is live: wait until it ends, or close its room (ingress_live)")
 	case rt.method == "DELETE" && strings.HasSuffix(rt.path, "/egress"):
 		fail(409, "the egress has already ended (failed_precondition)")
+	case strings.HasSuffix(rt.path, "/rehearsal"):
+		fail(409, "the show is live and force was not sent (show_live)")
 	case strings.HasPrefix(rt.path, "/api/shows") && rt.method != "GET":
 		fail(409, "the show is open with another spec that cannot be changed live (show_spec_changed, naming what differs), the room is no show (not_a_show), "+
 			"the show is closing (show_closing), its metadata was changed outside streamkit (show_tampered: an admin closes it), "+

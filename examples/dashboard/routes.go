@@ -88,6 +88,10 @@ func (s *server) routes() []route {
 		{method: "DELETE", path: "/api/shows/{name}", stream: true, role: operator, status: 200, response: showReport{}, needs: showsService, stricter: s.closeShowRule(),
 			summary: "Close a show (an admin, or the operator who opened it): stop its recordings and restreams and wait for the uploads, delete its ingest, close the stage; answers the report (timeline, recordings with durations and download links). Closing again answers the same report", handle: s.handleCloseShow()},
 
+		{method: "POST", path: "/api/shows/{name}/rehearsal", role: admin, status: 200, request: rehearsalRequest{}, response: rehearsalView{}, needs: rehearsalService,
+			summary: "Rehearse the show's audience: hidden, subscribe-only synthetic listeners join in steps (a test room with a synthetic performer at the show's profile, or, with force, the live show itself) and each step's loss, jitter, join times and CPU are measured; stops at the first step past the limits and answers the capacity (the last good step). One at a time (429 rehearsal_busy); never on a live show unless forced (409 show_live)",
+			handle:  s.handleRehearsal()},
+
 		{method: "GET", path: "/api/recordings", stream: true, role: viewer, status: 200, response: []recording{}, needs: recordingService,
 			query: []param{{"room", "only this room's recordings", false}, {"linkTtl", "download link lifetime in seconds (default 3600); at most 3600 for viewers, 86400 for operators, 604800 for admins: more is refused with 400 link_ttl_too_long, never clamped", false},
 				{"limit", "recordings per page (default 50, at most 500)", false}, {"cursor", "the X-Next-Cursor of the previous page", false}},
@@ -120,6 +124,7 @@ const (
 	eventsService    service = "events"
 	showsService     service = "shows"
 	doctorService    service = "doctor"
+	rehearsalService service = "rehearsal"
 )
 
 // has reports whether the dashboard was given what svc needs.
@@ -135,6 +140,8 @@ func (s *server) has(svc service) bool {
 		return s.Shows != nil
 	case doctorService:
 		return s.Doctor != nil
+	case rehearsalService:
+		return s.Shows != nil && s.Rehearsals != nil
 	}
 	return true
 }

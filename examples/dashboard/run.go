@@ -18,6 +18,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/rehearsal"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -99,6 +100,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	deps.Shows = svc
 	deps.Doctor = newDoctor(sm, s, webhooksHeardHere(deps.Events, deps.Webhooks))
+	rcfg := rehearsal.Config{URL: cfg.URL, Tokens: sm.Tokens, MetricsURL: s.LiveKitMetrics}
+	if err := rcfg.Check(); err != nil {
+		return fmt.Errorf("DASHBOARD_LIVEKIT_METRICS_URL: %w", err)
+	}
+	deps.Rehearsals = rehearser{rcfg}
 	defer armShows(ctx, svc, sm, deps.Events, s, log)()
 	closing := make(chan struct{})
 	deps.Closing = closing

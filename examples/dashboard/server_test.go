@@ -21,6 +21,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/rehearsal"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
 
@@ -126,6 +127,7 @@ func newStageAt(t testing.TB, env *testenv.Env, storage egress.Storage, tweak fu
 	require.NoError(t, err)
 	deps.Shows, st.shows = shows, shows
 	deps.Doctor = newDoctor(sm, s, nil) // webhooks: TestTheDoctorNamesWhatIsBroken
+	deps.Rehearsals = rehearser{rehearsal.Config{URL: env.URL, Tokens: sm.Tokens, MetricsURL: env.MetricsURL}}
 	var h http.Handler
 	st.api, h = newContract(t, NewServer(deps))
 	st.srv = httptest.NewServer(h)

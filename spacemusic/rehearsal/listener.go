@@ -1,0 +1,135 @@
+package rehearsal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
+)
+
+// JoinTimeout bounds one listener's join, from dialling to its first packet:
+// the SDK's connect takes no context.
+const JoinTimeout = 15 * time.Second
+
+// listener is one synthetic member of the audience.
+type listener struct {
+	counter
+	identity string
+	dialed   int64 // ns since the epoch when it dialled LiveKit
+	room     *lksdk.Room
+	wanted   atomic.Bool // subscribed to one audio track: the show's
+	reading  atomic.Bool
+	epoch    time.Time
+}
+
+// joinTime is from dialling to the first packet; false before one.
+func (l *listener) joinTime() (time.Duration, bool) {
+	f := l.first.Load()
+	if f == 0 {
+		return 0, false
+	}
+	return time.Duration(f - l.dialed), true
+}
+
+// join connects l with jwt, subscribing to the first audio track it is
+// offered.
+func (l *listener) join(ctx context.Context, url, jwt string) error {
+	cb := &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
+		OnTrackPublished:  func(p *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) { l.want(p) },
+		OnTrackSubscribed: func(t *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) { l.read(t) },
+	}}
+	l.dialed = time.Since(l.epoch).Nanoseconds()
+	rm, err := connect(ctx, url, jwt, cb)
+	if err != nil {
+		return err
+	}
+	l.room = rm
+	for _, rp := range l.room.GetRemoteParticipants() {
+		for _, p := range rp.TrackPublications() {
+			if rt, ok := p.(*lksdk.RemoteTrackPublication); ok {
+				l.want(rt)
+			}
+		}
+	}
+	return nil
+}
+
+// connect joins with jwt within JoinTimeout (or ctx): the SDK's connect takes
+// no context. A connect that completes after we gave up is dropped.
+func connect(ctx context.Context, url, jwt string, cb *lksdk.RoomCallback) (*lksdk.Room, error) {
+	ctx, cancel := context.WithTimeout(ctx, JoinTimeout)
+	defer cancel()
+	ch := make(chan joined, 1)
+	go func() {
+		rm, err := lksdk.ConnectToRoomWithToken(url, jwt, cb, lksdk.WithAutoSubscribe(false))
+		ch <- joined{rm, err}
+	}()
+	select {
+	case j := <-ch:
+		if j.err != nil { // an SDK error could quote the URL it dialled, token included
+			return nil, errors.New(strings.ReplaceAll(j.err.Error(), jwt, "[token]"))
+		}
+		return j.room, nil
+	case <-ctx.Done():
+		go drop(ch)
+		return nil, fmt.Errorf("joining: %w", ctx.Err())
+	}
+}
+
+type joined struct {
+	room *lksdk.Room
+	err  error
+}
+
+// drop disconnects a connection that completed after we gave up on it.
+func drop(ch <-chan joined) {
+	if j := <-ch; j.room != nil {
+		j.room.Disconnect()
+	}
+}
+
+// want subscribes to p when it is the first audio track l is offered.
+func (l *listener) want(p *lksdk.RemoteTrackPublication) {
+	if p.Kind() != lksdk.TrackKindAudio || !l.wanted.CompareAndSwap(false, true) {
+		return
+	}
+	if err := p.SetSubscribed(true); err != nil {
+		l.wanted.Store(false)
+	}
+}
+
+// read counts t's packets until it ends: one goroutine per listener, the one
+// pion needs to drain a track, reading into one buffer.
+func (l *listener) read(t *webrtc.TrackRemote) {
+	if t.Kind() != webrtc.RTPCodecTypeAudio || !l.reading.CompareAndSwap(false, true) {
+		return
+	}
+	l.clock = int64(t.Codec().ClockRate)
+	if l.clock == 0 {
+		l.clock = 48000
+	}
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := t.Read(buf)
+			if err != nil {
+				return
+			}
+			if n >= 12 && buf[0]>>6 == 2 { // RTP version 2, a whole fixed header
+				l.packet(buf[:n], time.Since(l.epoch).Nanoseconds())
+			}
+		}
+	}()
+}
+
+// leave disconnects l.
+func (l *listener) leave() {
+	if l.room != nil {
+		l.room.Disconnect()
+	}
+}
