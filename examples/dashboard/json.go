@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -211,7 +212,19 @@ func decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" && !isJSONMediaType(ct) {
 		return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json"}
 	}
-	dec := json.NewDecoder(r.Body)
+	var src io.Reader = r.Body
+	if names := flatFields(v); names != nil {
+		bp := bodies.Get().(*[]byte)
+		defer bodies.Put(bp) // json.Unmarshal copies what it keeps
+		b, err := readBody((*bp)[:0], r.Body)
+		*bp = b
+		if err == nil && decodeFlat(b, v, names) {
+			return checked(v)
+		}
+		// The Decoder reads what was read, then the read's error, if any.
+		src = io.MultiReader(bytes.NewReader(b), failing{err})
+	}
+	dec := json.NewDecoder(src)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
@@ -238,6 +251,21 @@ func decode(r *http.Request, v any) error {
 	if dec.More() {
 		return &apiError{http.StatusBadRequest, "malformed_json", "request body holds more than one JSON value"}
 	}
+	return checked(v)
+}
+
+// failing reads as io.EOF, or as its error when it has one.
+type failing struct{ err error }
+
+func (f failing) Read([]byte) (int, error) {
+	if f.err == nil {
+		return 0, io.EOF
+	}
+	return 0, f.err
+}
+
+// checked is v's own check, when it has one.
+func checked(v any) error {
 	if c, ok := v.(interface{ check() error }); ok {
 		return c.check()
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,6 +59,38 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 	method = methodLabel(method)
 	m.requests.WithLabelValues(route, method, statusLabel(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// routeSeries are one route's request series, resolved once: a request of the
+// route's own method costs no label lookup, only a read of its status's counter.
+type routeSeries struct {
+	m             *metrics
+	route, method string
+	latency       prometheus.Observer
+	codes         [500]atomic.Pointer[prometheus.Counter] // by status - 100
+}
+
+func (m *metrics) route(route, method string) *routeSeries {
+	rs := &routeSeries{m: m, route: route, method: method}
+	if method != "" {
+		rs.latency = m.latency.WithLabelValues(route, methodLabel(method))
+	}
+	return rs
+}
+
+func (rs *routeSeries) observe(method string, status int, d time.Duration) {
+	if method != rs.method || rs.latency == nil || status < 100 || status > 599 {
+		rs.m.observe(rs.route, method, status, d)
+		return
+	}
+	c := rs.codes[status-100].Load()
+	if c == nil {
+		made := rs.m.requests.WithLabelValues(rs.route, rs.method, statusLabel(status))
+		c = &made
+		rs.codes[status-100].Store(c)
+	}
+	(*c).Inc()
+	rs.latency.Observe(d.Seconds())
 }
 
 // methodLabel maps a request method to a fixed set: net/http accepts any token

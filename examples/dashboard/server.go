@@ -70,6 +70,7 @@ func NewServer(d Deps) http.Handler {
 // wrap gives a route the pipeline every request goes through: rate limit, auth,
 // body limit, the handler, the one error mapping, metrics and a log line.
 func (s *server) wrap(rt route, pattern string) http.Handler {
+	series := s.metrics.route(pattern, rt.method)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -84,7 +85,7 @@ func (s *server) wrap(rt route, pattern string) http.Handler {
 					writeError(sw, err)
 				}
 			}
-			s.finish(sw, r, client, pattern, start, err)
+			s.finish(sw, r, client, series, start, err)
 		}()
 		if !s.limiter.allow(client) {
 			w.Header().Set("Retry-After", "1")
@@ -109,12 +110,12 @@ func (s *server) wrap(rt route, pattern string) http.Handler {
 // finish records the request: metrics by route pattern, and one log line that
 // never holds a credential (the api_key query value is redacted; headers and
 // bodies are not logged).
-func (s *server) finish(sw *statusWriter, r *http.Request, client netip.Addr, pattern string, start time.Time, err error) {
+func (s *server) finish(sw *statusWriter, r *http.Request, client netip.Addr, series *routeSeries, start time.Time, err error) {
 	if sw.status == 0 {
 		sw.status = http.StatusOK
 	}
 	took := time.Since(start)
-	s.metrics.observe(pattern, r.Method, sw.status, took)
+	series.observe(r.Method, sw.status, took)
 	level := slog.LevelInfo
 	if sw.status >= 500 {
 		level = slog.LevelError
@@ -144,14 +145,18 @@ func (s *server) finish(sw *statusWriter, r *http.Request, client netip.Addr, pa
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	s.Log.LogAttrs(r.Context(), level, msg, attrs...)
+	// The record is made here, not by LogAttrs: the request line has no
+	// source to name, so no runtime.Callers per request.
+	rec := slog.NewRecord(time.Now(), level, msg, 0)
+	rec.AddAttrs(attrs...)
+	_ = s.Log.Handler().Handle(r.Context(), rec)
 	clear(attrs) // drop the strings before pooling
 	*ap = attrs
 	logAttrs.Put(ap)
 }
 
-// logAttrs pools the request line's attributes: slog copies them into its
-// record, so the slice is free again once LogAttrs returns.
+// logAttrs pools the request line's attributes: the record copies them, so
+// the slice is free again once the line is written.
 var logAttrs = sync.Pool{New: func() any { a := make([]slog.Attr, 0, 20); return &a }}
 
 func redactQuery(q url.Values) string {

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -244,7 +245,8 @@ func (i *Issuer) sign(o *Options, nbf, exp int64) string {
 
 	*bp = claims
 	bufs.Put(bp)
-	return string(out)
+	// out is this call's own and never written again: the string shares it.
+	return unsafe.String(unsafe.SliceData(out), len(out))
 }
 
 // appendClaims writes the payload in protocol/auth's field names.

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// decodeBoth decodes body into a token request by the fast path and by the
+// Decoder alone (the fast path switched off for the type).
+func decodeBoth(t *testing.T, body string) (fast, slow *tokenRequest, fastErr, slowErr error) {
+	req := func() *http.Request {
+		r := httptest.NewRequest("POST", "/api/tokens", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, 256)
+		return r
+	}
+	typ := reflect.TypeFor[*tokenRequest]()
+	fast, slow = new(tokenRequest), new(tokenRequest)
+	fastErr = decode(req(), fast)
+	flatTypes.Store(typ, []string(nil))
+	defer flatTypes.Delete(typ)
+	slowErr = decode(req(), slow)
+	return fast, slow, fastErr, slowErr
+}
+
+// The fast path decodes a flat request as the Decoder does, and refuses what
+// it refuses with the same answer: unknown, escaped, non-ASCII and differently
+// cased keys, second values, bad types, broken syntax, oversized bodies.
+func FuzzFlatDecodeAgreesWithTheDecoder(f *testing.F) {
+	for _, s := range []string{
+		`{"role":"listener","room":"bench-0001","identity":"bob","ttl":600}`,
+		`{"ROLE":"listener","Room":"x","identity":"bob"}`, `{"role":"listener","extra":1}`, `{"rol\u0065":"listener"}`,
+		`{"role":"listener"} {"role":"performer"}`, `{"role":"listener"}]`, `{"ttl":"600"}`, `{"ttl":1e3}`, `{"ttl":600.5}`,
+		`{"role":null,"ttl":null}`, `{"role":{"a":1}}`, `{"role":["a"]}`, `[]`, `"x"`, ``, `   `, `{`, `{"role":"a",}`,
+		`{"role":"a" "room":"b"}`, `{"rôle":"a"}`, `{"role":"\ud800"}`, `{"role":"a","role":"b"}`, `{"ttl":-1}`,
+		`{"identity":"` + strings.Repeat("a", 300) + `"}`, `{"ttl":99999999999999999999}`, `{"role":tru}`, `{"role":true}`,
+		"{\"role\":\"listener\"}\n", `{"metadata":"{\"x\":1}"}`, `{} `, `{}x`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		fast, slow, fastErr, slowErr := decodeBoth(t, body)
+		require.Equal(t, slowErr, fastErr, "%q", body)
+		if slowErr == nil {
+			require.Equal(t, slow, fast, "%q", body)
+		}
+	})
+}
+
+// A token request takes the fast path; a request with a nested field does not.
+func TestATokenRequestIsFlat(t *testing.T) {
+	names := flatFields(new(tokenRequest))
+	require.ElementsMatch(t, []string{"role", "room", "identity", "name", "metadata", "ttl"}, names)
+	require.True(t, decodeFlat([]byte(` {"role":"listener","room":"r","identity":"bob","ttl":600} `), new(tokenRequest), names))
+	require.False(t, decodeFlat([]byte(`{"role":"listener","x":1}`), new(tokenRequest), names))
+	require.Nil(t, flatFields(new(struct {
+		A []string `json:"a"`
+	})))
+}
