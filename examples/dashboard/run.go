@@ -76,18 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	deps := Deps{Log: log, Settings: s, WSURL: sm.Config().WSURL(), Health: sm, Rooms: sm.Rooms, Tokens: sm.Tokens, Ingress: sm.Ingress}
-	if sm.Egress != nil { // a nil *egress.Service in the interface would not read as "not configured"
-		deps.Egress, deps.Recordings = sm.Egress, sm.Recordings
-		// A missing bucket is created with MINIO_RETENTION_DAYS' expiry rule; an
-		// existing one is left as it is. A store that is down now may be up
-		// later: warn, and let the recordings routes report it per request. The
-		// store bounds the call with cfg.Timeout (DASHBOARD_LIVEKIT_TIMEOUT).
-		if err := sm.Recordings.EnsureBucket(ctx); err != nil {
-			log.Warn("recordings bucket not ready", "storage", cfg.Storage, "error", err.Error())
-		}
-	} else {
-		log.Info("recording is off: set MINIO_BUCKET, MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY to enable /api/egress and /api/recordings")
-	}
+	withRecordings(ctx, &deps, sm, log)
 	stopWatch, err := watchLiveKit(ctx, &deps, cfg, s, log)
 	if err != nil {
 		return err
@@ -110,7 +99,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	deps.Closing = closing
 	handler := NewServer(deps)
 
-	srv := &http.Server{
+	srv := httpServer(handler, s, log)
+	srv.RegisterOnShutdown(func() { close(closing) })
+	log.Info("serving", "url", "http://"+ln.Addr().String(), "livekit", cfg.URL, "dev", s.Dev)
+	fmt.Fprintf(stdout, "dashboard: serving on http://%s (API under /api, OpenAPI at /api/openapi.json, metrics at /metrics)\n", ln.Addr())
+	if s.Dev {
+		fmt.Fprintf(stdout, "dashboard: try  curl -s http://%s/api/rooms  or  curl -s -H 'Content-Type: application/json' -d '{\"role\":\"performer\",\"room\":\"jam\",\"identity\":\"ada\"}' http://%[1]s/api/tokens\n", ln.Addr())
+	}
+	return serve(ctx, srv, ln, s.ShutdownTimeout, log)
+}
+
+// withRecordings gives deps the recording services when a bucket is
+// configured. A missing bucket is created with MINIO_RETENTION_DAYS' expiry
+// rule; an existing one is left as it is. A store that is down now may be up
+// later: warn, and let the recordings routes report it per request (the store
+// bounds the call with DASHBOARD_LIVEKIT_TIMEOUT).
+func withRecordings(ctx context.Context, deps *Deps, sm *spacemusic.Client, log *slog.Logger) {
+	if sm.Egress == nil { // a nil *egress.Service in the interface would not read as "not configured"
+		log.Info("recording is off: set MINIO_BUCKET, MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY to enable /api/egress and /api/recordings")
+		return
+	}
+	deps.Egress, deps.Recordings = sm.Egress, sm.Recordings
+	if err := sm.Recordings.EnsureBucket(ctx); err != nil {
+		log.Warn("recordings bucket not ready", "storage", sm.Config().Storage, "error", err.Error())
+	}
+}
+
+// httpServer serves handler with the settings' timeouts and bounds.
+func httpServer(handler http.Handler, s settings, log *slog.Logger) *http.Server {
+	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: min(5*time.Second, s.ReadTimeout),
 		ReadTimeout:       s.ReadTimeout,
@@ -119,13 +136,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	srv.RegisterOnShutdown(func() { close(closing) })
-	log.Info("serving", "url", "http://"+ln.Addr().String(), "livekit", cfg.URL, "dev", s.Dev)
-	fmt.Fprintf(stdout, "dashboard: serving on http://%s (API under /api, OpenAPI at /api/openapi.json, metrics at /metrics)\n", ln.Addr())
-	if s.Dev {
-		fmt.Fprintf(stdout, "dashboard: try  curl -s http://%s/api/rooms  or  curl -s -H 'Content-Type: application/json' -d '{\"role\":\"performer\",\"room\":\"jam\",\"identity\":\"ada\"}' http://%[1]s/api/tokens\n", ln.Addr())
-	}
-	return serve(ctx, srv, ln, s.ShutdownTimeout, log)
 }
 
 // startDev starts -dev's stack, LiveKit sending its webhooks to ln, and

@@ -3,6 +3,7 @@ package testenv
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"os/exec"
 	"strings"
@@ -81,93 +82,111 @@ func (b Beeps) PushRTMP(t TB, url string) <-chan time.Time {
 			t.Logf("---- ffmpeg (beeps) output ----\n%s", out.String())
 		}
 	})
-	wg.Add(1)
-	go func() { // the encoder, started again whenever it ends early
-		defer wg.Done()
-		for {
-			// No probing: by default ffmpeg reads seconds of its input before
-			// it starts (measured: 13 s of the pipe held back).
-			cmd := exec.Command(bin, "-hide_banner", "-loglevel", "warning", "-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer",
-				"-f", "s16le", "-ar", "48000", "-ac", "2", "-i", "pipe:0",
-				"-c:a", "aac", "-b:a", "128k", "-flush_packets", "1", "-f", "flv", url)
-			cmd.Stdout, cmd.Stderr = out, out
-			in, err := cmd.StdinPipe()
-			if err == nil {
-				err = cmd.Start()
-			}
-			if err != nil {
-				fmt.Fprintf(out, "start ffmpeg: %v\n", err)
-				return
-			}
-			exited := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(exited) }()
-		feed:
-			for {
-				select {
-				case <-done:
-					_ = cmd.Process.Kill()
-					<-exited
-					return
-				case <-exited:
-					break feed
-				case c, ok := <-chunks:
-					if !ok {
-						in.Close()
-						<-exited
-						return
-					}
-					if _, err := in.Write(c); err != nil {
-						break feed
-					}
-				}
-			}
+	mouths := make(chan time.Time, b.N)
+	wg.Add(2)
+	go func() { defer wg.Done(); encodeRTMP(bin, url, chunks, done, out) }()
+	go func() { defer wg.Done(); b.microphone(chunks, done, mouths) }()
+	return mouths
+}
+
+// encodeRTMP feeds chunks to ffmpeg, which sends them to url as AAC in FLV,
+// starting ffmpeg again whenever it ends early, until done or chunks closes.
+func encodeRTMP(bin, url string, chunks <-chan []byte, done <-chan struct{}, out *Buffer) {
+	for {
+		// No probing: by default ffmpeg reads seconds of its input before
+		// it starts (measured: 13 s of the pipe held back).
+		cmd := exec.Command(bin, "-hide_banner", "-loglevel", "warning", "-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer",
+			"-f", "s16le", "-ar", "48000", "-ac", "2", "-i", "pipe:0",
+			"-c:a", "aac", "-b:a", "128k", "-flush_packets", "1", "-f", "flv", url)
+		cmd.Stdout, cmd.Stderr = out, out
+		in, err := cmd.StdinPipe()
+		if err == nil {
+			err = cmd.Start()
+		}
+		if err != nil {
+			fmt.Fprintf(out, "start ffmpeg: %v\n", err)
+			return
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		if finished := feedEncoder(in, chunks, done, exited); finished {
 			_ = cmd.Process.Kill()
 			<-exited
-			select {
-			case <-done:
-				return
-			case <-time.After(time.Second):
+			return
+		}
+		_ = cmd.Process.Kill()
+		<-exited
+		select {
+		case <-done:
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// feedEncoder writes chunks to in until the encoder exits (false: start it
+// again) or the push is over (true).
+func feedEncoder(in io.WriteCloser, chunks <-chan []byte, done, exited <-chan struct{}) bool {
+	for {
+		select {
+		case <-done:
+			return true
+		case <-exited:
+			return false
+		case c, ok := <-chunks:
+			if !ok {
+				in.Close()
+				<-exited
+				return true
+			}
+			if _, err := in.Write(c); err != nil {
+				return false
 			}
 		}
-	}()
-	mouths := make(chan time.Time, b.N)
-	wg.Add(1)
-	go func() { // the microphone: the click track, then the hum until the test ends
-		defer wg.Done()
-		defer close(chunks)
-		const chunk = 480 // 10 ms at 48 kHz
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		open := true
-		for i := 0; ; i++ {
-			if open && time.Duration(i)*10*time.Millisecond >= b.length() {
-				close(mouths)
-				open = false
-			}
-			at := time.Duration(i) * 10 * time.Millisecond // Lead and Period are whole 10 ms chunks
-			buf := make([]byte, chunk*4)
-			for s := 0; s < chunk; s++ {
-				d := at + time.Duration(s)*time.Second/48000
-				v := int16(hum * math.MaxInt16 * math.Sin(2*math.Pi*220*d.Seconds()))
-				if b.loud(d) {
-					v = int16(0.5 * math.MaxInt16 * math.Sin(2*math.Pi*1000*d.Seconds()))
-				}
-				binary.LittleEndian.PutUint16(buf[4*s:], uint16(v))
-				binary.LittleEndian.PutUint16(buf[4*s+2:], uint16(v))
-			}
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-			if b.loud(at) && !b.loud(at-10*time.Millisecond) {
-				mouths <- time.Now() // buffered for every beep
-			}
-			select {
-			case chunks <- buf:
-			default: // the encoder is not taking sound right now: lost
-			}
+	}
+}
+
+// microphone makes the click track in real time, 10 ms a chunk, then the hum
+// until done, and says on mouths when each beep's first chunk was made.
+func (b Beeps) microphone(chunks chan<- []byte, done <-chan struct{}, mouths chan<- time.Time) {
+	defer close(chunks)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	open := true
+	for i := 0; ; i++ {
+		if open && time.Duration(i)*10*time.Millisecond >= b.length() {
+			close(mouths)
+			open = false
 		}
-	}()
-	return mouths
+		at := time.Duration(i) * 10 * time.Millisecond // Lead and Period are whole 10 ms chunks
+		buf := b.chunk(at)
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		if b.loud(at) && !b.loud(at-10*time.Millisecond) {
+			mouths <- time.Now() // buffered for every beep
+		}
+		select {
+		case chunks <- buf:
+		default: // the encoder is not taking sound right now: lost
+		}
+	}
+}
+
+// chunk is the 10 ms of stereo s16le sound starting at at.
+func (b Beeps) chunk(at time.Duration) []byte {
+	const samples = 480 // 10 ms at 48 kHz
+	buf := make([]byte, samples*4)
+	for s := 0; s < samples; s++ {
+		d := at + time.Duration(s)*time.Second/48000
+		v := int16(hum * math.MaxInt16 * math.Sin(2*math.Pi*220*d.Seconds()))
+		if b.loud(d) {
+			v = int16(0.5 * math.MaxInt16 * math.Sin(2*math.Pi*1000*d.Seconds()))
+		}
+		binary.LittleEndian.PutUint16(buf[4*s:], uint16(v))
+		binary.LittleEndian.PutUint16(buf[4*s+2:], uint16(v))
+	}
+	return buf
 }
