@@ -63,8 +63,8 @@ type webhooksHeard struct {
 }
 
 // doctorWebhookWait bounds how long the doctor waits for its probe room's
-// webhook: LiveKit sends it within a second.
-const doctorWebhookWait = 8 * time.Second
+// webhook: LiveKit sends it within a second (6–40 ms here).
+const doctorWebhookWait = 5 * time.Second
 
 func (d *doctor) run(ctx context.Context) doctorReport {
 	steps := []struct {

@@ -26,7 +26,7 @@ import (
 // path (default 5, enough to run in CI; the README's figures use 30).
 func BenchmarkMouthToEar(b *testing.B) {
 	testenv.RequireNetNS(b)
-	n := 5
+	n := 3 // STREAMKIT_BEEPS=30 for the figures in docs/benchmarks.md
 	if v, err := strconv.Atoi(os.Getenv("STREAMKIT_BEEPS")); err == nil && v > 0 {
 		n = min(v, 120) // bounded: a beep every 2 to 3 s
 	}
