@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
@@ -119,12 +120,54 @@ func TestTheDoctorNamesWhatIsBroken(t *testing.T) {
 	assert.Equal(t, "fail", got["turn"], "TURN off: %+v", rep)
 	assert.Equal(t, "ok", got["livekit"])
 
+	// Listeners handed an address where nothing answers; download links
+	// signed for a public endpoint where nothing answers.
+	nowhere := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	got, rep, err = doctorSays(t, broken("LIVEKIT_WS_URL", "ws://"+nowhere))
+	assert.Error(t, err)
+	assert.Equal(t, "fail", got["ws_url"], "LIVEKIT_WS_URL answering nothing: %+v", rep)
+	got, rep, err = doctorSays(t, broken("MINIO_PUBLIC_ENDPOINT", "http://"+nowhere))
+	assert.Error(t, err)
+	assert.Equal(t, "ok", got["bucket"], "%+v", rep)
+	assert.Equal(t, "fail", got["download"], "a public endpoint answering nothing: %+v", rep)
+
 	ing.Process.Stop()
 	got, rep, err = doctorSays(t, vars)
 	assert.Error(t, err)
 	assert.Equal(t, "fail", got["ingress"], "Ingress stopped: %+v", rep)
 	assert.Equal(t, "ok", got["egress"])
 	assert.Equal(t, "ok", got["webhooks"])
+
+	eg.Process.Stop()
+	got, rep, err = doctorSays(t, vars)
+	assert.Error(t, err)
+	assert.Equal(t, "fail", got["egress"], "Egress stopped: %+v", rep)
+}
+
+// LiveKit's host runs 90 s ahead (a front that shifts the Date of LiveKit's
+// answers stands in for its clock): tokens we mint would not be valid there
+// yet, and the doctor says so.
+func TestTheDoctorNamesASkewedClock(t *testing.T) {
+	testenv.RequireNetNS(t)
+	env := testenv.LiveKit(t)
+	target, err := url.Parse(env.URL)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		resp.Header.Set("Date", time.Now().Add(90*time.Second).UTC().Format(http.TimeFormat))
+		return nil
+	}
+	ahead := httptest.NewServer(proxy)
+	t.Cleanup(ahead.Close)
+	vars := map[string]string{"LIVEKIT_URL": ahead.URL, "LIVEKIT_WS_URL": env.WSURL, "LIVEKIT_API_KEY": env.APIKey, "LIVEKIT_API_SECRET": env.APISecret,
+		"DASHBOARD_API_KEYS": testAdminKey + ":admin", "DASHBOARD_ADMIN_GROUP": adminGroup}
+	got, rep, err := doctorSays(t, vars)
+	assert.Error(t, err)
+	assert.Equal(t, "ok", got["livekit"], "%+v", rep)
+	assert.Equal(t, "fail", got["clock"], "%+v", rep)
+	vars["LIVEKIT_URL"] = env.URL
+	got, rep, _ = doctorSays(t, vars)
+	assert.Equal(t, "ok", got["clock"], "the same LiveKit without the shift: %+v", rep)
 }
 
 // LiveKit without Redis serves rooms but no ingress: the doctor says so, and
