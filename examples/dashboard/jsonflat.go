@@ -30,13 +30,11 @@ func flatFields(v any) []string {
 		names = []string{}
 		for _, f := range reflect.VisibleFields(t.Elem()) {
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			switch {
-			case !f.IsExported() || name == "-":
+			if !f.IsExported() || name == "-" {
 				continue
-			case f.Anonymous || name == "" || !plainKind(f.Type.Kind()):
-				names = nil
 			}
-			if names == nil {
+			if f.Anonymous || name == "" || !plainKind(f.Type.Kind()) {
+				names = nil // not flat: the Decoder's
 				break
 			}
 			names = append(names, name)
