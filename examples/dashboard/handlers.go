@@ -269,7 +269,13 @@ func (s *server) handleCreateToken() handler {
 		default:
 			return badRequest("role must be performer, listener or moderator")
 		}
-		opts := []tokens.Option{tokens.WithName(req.Name), tokens.WithMetadata(req.Metadata)}
+		var opts []tokens.Option // each option is a closure: none made for what was not asked
+		if req.Name != "" {
+			opts = append(opts, tokens.WithName(req.Name))
+		}
+		if req.Metadata != "" {
+			opts = append(opts, tokens.WithMetadata(req.Metadata))
+		}
 		if req.TTL > 0 {
 			opts = append(opts, tokens.WithTTL(time.Duration(req.TTL)*time.Second))
 		}

@@ -213,12 +213,12 @@ func decode(r *http.Request, v any) error {
 		return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json"}
 	}
 	var src io.Reader = r.Body
-	if names := flatFields(v); names != nil {
+	if fields := flatFields(v); fields != nil {
 		bp := bodies.Get().(*[]byte)
 		defer bodies.Put(bp) // json.Unmarshal copies what it keeps
 		b, err := readBody((*bp)[:0], r.Body)
 		*bp = b
-		if err == nil && decodeFlat(b, v, names) {
+		if err == nil && decodeFlat(b, v, fields) {
 			return checked(v)
 		}
 		// The Decoder reads what was read, then the read's error, if any.

@@ -22,7 +22,7 @@ func decodeBoth(t *testing.T, body string) (fast, slow *tokenRequest, fastErr, s
 	typ := reflect.TypeFor[*tokenRequest]()
 	fast, slow = new(tokenRequest), new(tokenRequest)
 	fastErr = decode(req(), fast)
-	flatTypes.Store(typ, []string(nil))
+	flatTypes.Store(typ, []flatField(nil))
 	defer flatTypes.Delete(typ)
 	slowErr = decode(req(), slow)
 	return fast, slow, fastErr, slowErr
@@ -40,6 +40,10 @@ func FuzzFlatDecodeAgreesWithTheDecoder(f *testing.F) {
 		`{"role":"a" "room":"b"}`, `{"rôle":"a"}`, `{"role":"\ud800"}`, `{"role":"a","role":"b"}`, `{"ttl":-1}`,
 		`{"identity":"` + strings.Repeat("a", 300) + `"}`, `{"ttl":99999999999999999999}`, `{"role":tru}`, `{"role":true}`,
 		"{\"role\":\"listener\"}\n", `{"metadata":"{\"x\":1}"}`, `{} `, `{}x`,
+		`{"ttl":-0}`, `{"ttl":-}`, `{"ttl":0123}`, `{"ttl":+5}`, "{\"role\":\"a\x7f\"}", "{\"role\":\"a\x01\"}",
+		`{"Role":"a","role":"b"}`, `{"role":"a","Role":null}`, `{"ttl":123456789012345678}`, `{"ttl":-1234567890123456789}`,
+		`{"ttl":true}`, `{"role":false}`, `{"ttl":600,"ttl":null}`, `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9}`,
+		`{"role":"a","room":"b","identity":"c","name":"d","metadata":"e","ttl":1,"role":"f","room":"g","identity":"h"}`,
 	} {
 		f.Add(s)
 	}
@@ -54,10 +58,16 @@ func FuzzFlatDecodeAgreesWithTheDecoder(f *testing.F) {
 
 // A token request takes the fast path; a request with a nested field does not.
 func TestATokenRequestIsFlat(t *testing.T) {
-	names := flatFields(new(tokenRequest))
+	fields := flatFields(new(tokenRequest))
+	var names []string
+	for _, f := range fields {
+		names = append(names, f.name)
+	}
 	require.ElementsMatch(t, []string{"role", "room", "identity", "name", "metadata", "ttl"}, names)
-	require.True(t, decodeFlat([]byte(` {"role":"listener","room":"r","identity":"bob","ttl":600} `), new(tokenRequest), names))
-	require.False(t, decodeFlat([]byte(`{"role":"listener","x":1}`), new(tokenRequest), names))
+	var req tokenRequest
+	require.True(t, decodeFlat([]byte(` {"role":"listener","room":"r","identity":"bob","ttl":600} `), &req, fields))
+	require.Equal(t, tokenRequest{Role: "listener", Room: "r", Identity: "bob", TTL: 600}, req)
+	require.False(t, decodeFlat([]byte(`{"role":"listener","x":1}`), new(tokenRequest), fields))
 	require.Nil(t, flatFields(new(struct {
 		A []string `json:"a"`
 	})))
