@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,17 +78,33 @@ func (d *doctor) run(ctx context.Context) doctorReport {
 			return d.checkHealthURL(ctx, "Egress", d.egressHealth, "DASHBOARD_EGRESS_HEALTH_URL")
 		}},
 	}
-	rep := doctorReport{Status: "ok"}
-	for _, st := range steps {
-		start := time.Now()
-		detail, fix, err := st.fn(ctx)
-		rep.add(doctorCheck{Name: st.name, Detail: detail, Fix: fix, MS: time.Since(start).Milliseconds()}, err)
+	// The checks are independent and each bounded by its own timeout: they run
+	// at once, so a broken deployment answers in the slowest check's time, not
+	// the sum of every failing check's wait. Their lines keep this order.
+	checks := make([]doctorCheck, len(steps)+2)
+	fails := make([]error, len(steps))
+	var wg sync.WaitGroup
+	for i, st := range steps {
+		wg.Go(func() {
+			start := time.Now()
+			detail, fix, err := st.fn(ctx)
+			checks[i], fails[i] = doctorCheck{Name: st.name, Detail: detail, Fix: fix, MS: time.Since(start).Milliseconds()}, err
+		})
 	}
-	start := time.Now()
-	bucket, download := d.checkBucket(ctx)
-	for _, c := range []doctorCheck{bucket, download} {
-		c.MS = time.Since(start).Milliseconds()
-		rep.add(c, nil)
+	wg.Go(func() {
+		start := time.Now()
+		bucket, download := d.checkBucket(ctx)
+		bucket.MS, download.MS = time.Since(start).Milliseconds(), time.Since(start).Milliseconds()
+		checks[len(steps)], checks[len(steps)+1] = bucket, download
+	})
+	wg.Wait()
+	rep := doctorReport{Status: "ok"}
+	for i, c := range checks {
+		var err error
+		if i < len(fails) {
+			err = fails[i]
+		}
+		rep.add(c, err)
 	}
 	return rep
 }
