@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	lksdk "github.com/livekit/server-sdk-go/v2"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
@@ -62,10 +60,10 @@ func TestALostNodeLosesOnlyItsShow(t *testing.T) {
 		nodes[0].WaitNodeRooms(t, id, 1)
 		tok := decodeAs[openedShow](t, body).Performers[0].Token
 		require.NotEmpty(t, tok)
-		performer := publishOn(t, nodes[idx], tok)
+		leave := publishOn(t, nodes[idx], tok)
 		if nodes[idx] == nodes[1] { // the show to lose: one whole part uploaded first
 			waitParts(t, d, name, 1)
-			performer.Disconnect() // the part ends with the performer's track
+			leave() // the part ends with the performer's track
 			publishOn(t, nodes[1], tok)
 		}
 	}
@@ -83,7 +81,7 @@ func TestALostNodeLosesOnlyItsShow(t *testing.T) {
 		if v.ID == dead {
 			want = lost
 		}
-		assert.Equal(t, []string{want}, v.Shows, "node %s", v.ID)
+		require.Equal(t, []string{want}, v.Shows, "node %s", v.ID)
 	}
 	uploaded := waitParts(t, d, lost, 2)[0].Files // the first part ended when its track did
 	require.NotEmpty(t, uploaded)
@@ -98,13 +96,13 @@ func TestALostNodeLosesOnlyItsShow(t *testing.T) {
 	require.Len(t, keptRes.res.Steps, 1, "%+v", keptRes.res)
 	s := keptRes.res.Steps[0]
 	t.Logf("the kept show's 2 listeners across the kill: %d/%d packets, loss %.2f %%, jitter p95 %s", s.Received, s.Expected, s.LossPercent, s.JitterP95)
-	assert.True(t, s.Passed, "the kept show's listeners stay within the limits: %+v", s)
+	require.True(t, s.Passed, "the kept show's listeners stay within the limits: %+v", s)
 	// The dead node's listeners hear nothing after the kill: too few packets
 	// for their window (the rehearsal counts loss within what arrived).
 	if r := results[lost]; r.err == nil && len(r.res.Steps) == 1 {
 		l := r.res.Steps[0]
 		t.Logf("the lost show's 2 listeners: %d packets over %s", l.Received, l.Window.Round(time.Millisecond))
-		assert.Less(t, l.MinReceived, int64(l.Window/rehearsal.Frame)*9/10, "its listeners heard the node die")
+		require.Less(t, l.MinReceived, int64(l.Window/rehearsal.Frame)*9/10, "its listeners heard the node die")
 	}
 
 	var show ShowView
@@ -121,25 +119,26 @@ func TestALostNodeLosesOnlyItsShow(t *testing.T) {
 	}))
 	// Marked within one resync of the kill (LiveKit's own rule: no stats for 5 s).
 	t.Logf("marked lost %s after the kill", time.Since(killed).Round(100*time.Millisecond))
-	assert.Equal(t, dead, show.Node)
-	assert.NotEmpty(t, show.Problems)
+	require.Equal(t, dead, show.Node)
+	require.NotEmpty(t, show.Problems)
 	code, body := d.call(t, testViewerKey, "GET", "/api/shows/"+kept, nil)
 	require.Equal(t, 200, code, "%s", body)
-	assert.False(t, decodeAs[ShowView](t, body).Lost, "the other show is not lost")
+	require.False(t, decodeAs[ShowView](t, body).Lost, "the other show is not lost")
 	views = waitNodes(t, d, func(v []nodeView) bool { return len(v) >= 1 })
 	for _, v := range views {
-		assert.Equal(t, v.ID != dead, v.Alive, "node %s", v.ID)
+		require.Equal(t, v.ID != dead, v.Alive, "node %s", v.ID)
 	}
-	assert.Equal(t, before, download(t, d, uploaded[0].Key), "the lost show's uploaded part is kept, byte for byte")
+	require.Equal(t, before, download(t, d, uploaded[0].Key), "the lost show's uploaded part is kept, byte for byte")
 }
 
-// publishOn joins node as a show's performer and plays a tone.
-func publishOn(t *testing.T, node *testenv.Env, token string) *lksdk.Room {
+// publishOn joins node as a show's performer playing a tone; leave
+// disconnects them.
+func publishOn(t *testing.T, node *testenv.Env, token string) (leave func()) {
 	t.Helper()
 	room := node.Join(t, token, nil)
 	_, err := testenv.PublishTone(t, room, testenv.Tone(t, 440, 2*time.Minute))
 	require.NoError(t, err)
-	return room
+	return room.Disconnect
 }
 
 // waitParts waits until the show lists n parts and all but the last have
