@@ -203,6 +203,7 @@ func TestAuthMatrix(t *testing.T) {
 			require.NoError(t, err)
 			return "/api/shows/matrix-rehearsed/rehearsal", map[string]any{"steps": []int{1}, "holdSeconds": 1}
 		}},
+		"GET /api/nodes":      {func(*testing.T) (string, any) { return "/api/nodes", nil }},
 		"GET /api/recordings": {func(*testing.T) (string, any) { return "/api/recordings?room=matrix", nil }},
 		"GET /api/recordings/{key...}": {func(t *testing.T) (string, any) {
 			putObject(t, m, "recordings", "matrix/sample.ogg", []byte("OggS sample"))

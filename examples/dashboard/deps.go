@@ -39,6 +39,7 @@ type Deps struct {
 	Shows      Shows      // opens and closes shows; nil: the shows routes answer 501
 	Doctor     *doctor    // checks the deployment (/api/doctor); nil: 501
 	Rehearsals Rehearsals // rehearses a show's audience; nil: 501
+	Nodes      Nodes      // LiveKit's nodes from its Redis (REDIS_URL); nil: 501
 	// Closing, when closed, ends the open event streams: the server is
 	// shutting down.
 	Closing <-chan struct{}

@@ -92,6 +92,9 @@ func (s *server) routes() []route {
 			summary: "Rehearse the show's audience: hidden, subscribe-only synthetic listeners join in steps (a test room with a synthetic performer at the show's profile, or, with force, the live show itself) and each step's loss, jitter, join times and CPU are measured; stops at the first step past the limits and answers the capacity (the last good step). One at a time (429 rehearsal_busy); never on a live show unless forced (409 show_live)",
 			handle:  s.handleRehearsal()},
 
+		{method: "GET", path: "/api/nodes", role: operator, status: 200, response: []nodeView{}, needs: nodesService,
+			summary: "LiveKit's nodes from its Redis (REDIS_URL must be LiveKit's own): each node's load as it last reported it (rooms, participants, tracks, CPU), whether it is alive (reported within 5 s), and the open shows whose room it hosts", handle: s.handleNodes()},
+
 		{method: "GET", path: "/api/recordings", stream: true, role: viewer, status: 200, response: []recording{}, needs: recordingService,
 			query: []param{{"room", "only this room's recordings", false}, {"linkTtl", "download link lifetime in seconds (default 3600); at most 3600 for viewers, 86400 for operators, 604800 for admins: more is refused with 400 link_ttl_too_long, never clamped", false},
 				{"limit", "recordings per page (default 50, at most 500)", false}, {"cursor", "the X-Next-Cursor of the previous page", false}},
@@ -125,6 +128,7 @@ const (
 	showsService     service = "shows"
 	doctorService    service = "doctor"
 	rehearsalService service = "rehearsal"
+	nodesService     service = "nodes (REDIS_URL)"
 )
 
 // has reports whether the dashboard was given what svc needs.
@@ -142,6 +146,8 @@ func (s *server) has(svc service) bool {
 		return s.Doctor != nil
 	case rehearsalService:
 		return s.Shows != nil && s.Rehearsals != nil
+	case nodesService:
+		return s.Nodes != nil
 	}
 	return true
 }

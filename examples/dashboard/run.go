@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer stopWatch()
+	deps.Nodes = nodesAt(s.RedisURL)
 	svc, err := showsWith(sm, deps.Events, spacemusic.ShowsOptions{SpoolDir: spoolDir(s, cfg), Logger: log,
 		SpoolMaxBytes: s.SpoolMaxBytes, SpoolMinFree: s.SpoolMinFree})
 	if err != nil {

@@ -99,6 +99,10 @@ type ShowView struct {
 	Ingest   *showIngestState `json:"ingest,omitempty"`
 	Parts    []showPart       `json:"parts"` // recordings and restreams so far, oldest first (GET /api/shows/{name} only)
 	Problems []string         `json:"problems,omitempty"`
+	// Node is the LiveKit node hosting the show's room, and Lost says that
+	// node stopped reporting (with REDIS_URL on LiveKit's Redis only).
+	Node string `json:"node,omitempty"`
+	Lost bool   `json:"lost,omitempty"`
 }
 
 type showSpecView struct {
@@ -340,6 +344,7 @@ func (s *server) handleListShows() handler {
 			v.Parts = nil // List has none: GET /api/shows/{name} has them
 			out = append(out, v)
 		}
+		s.placeShows(r.Context(), list, out)
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
@@ -366,7 +371,9 @@ func (s *server) handleGetShow() handler {
 		if err != nil {
 			return showError(err)
 		}
-		writeJSON(w, http.StatusOK, s.viewOf(sh, r.URL.Path))
+		v := []ShowView{s.viewOf(sh, r.URL.Path)}
+		s.placeShows(r.Context(), []shows.Show{sh}, v)
+		writeJSON(w, http.StatusOK, v[0])
 		return nil
 	}
 }

@@ -127,6 +127,11 @@ func newStageAt(t testing.TB, env *testenv.Env, storage egress.Storage, tweak fu
 	require.NoError(t, err)
 	deps.Shows, st.shows = shows, shows
 	deps.Doctor = newDoctor(sm, s, nil) // webhooks: TestTheDoctorNamesWhatIsBroken
+	if env.RedisAddr != "" {            // LiveKit's own Redis
+		n := nodesAt("redis://" + env.RedisAddr)
+		t.Cleanup(func() { _ = n.(redisNodes).rdb.Close() })
+		deps.Nodes = n
+	}
 	deps.Rehearsals = rehearser{rehearsal.Config{URL: env.URL, Tokens: sm.Tokens, MetricsURL: env.MetricsURL}}
 	var h http.Handler
 	st.api, h = newContract(t, NewServer(deps))

@@ -50,6 +50,12 @@ type LiveKitOptions struct {
 	// Version picks a livekit-server release other than the pinned one (e.g. the
 	// seed's v1.6.1), installed as livekit-server-<version>; empty: the pin.
 	Version string
+	// Secret is the API secret (key "streamkit"); empty: a fresh one. The
+	// nodes of one cluster share it, as production's share their keys.
+	Secret string
+	// Spread places each new room on the node hosting the fewest (LiveKit's
+	// node_selector sort_by: rooms) instead of a random one.
+	Spread bool
 }
 
 // LiveKit is a running livekit-server.
@@ -104,8 +110,17 @@ func (s *Stack) startLiveKit(bin string, o LiveKitOptions) (*LiveKit, error) {
 		return nil, err
 	}
 	lk := &LiveKit{URL: fmt.Sprintf("http://127.0.0.1:%d", port), WSURL: fmt.Sprintf("ws://127.0.0.1:%d", port),
-		APIKey: "streamkit", APISecret: Secret(), RedisAddr: o.Redis, MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics)}
+		APIKey: "streamkit", APISecret: o.Secret, RedisAddr: o.Redis, MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics)}
+	if lk.APISecret == "" {
+		lk.APISecret = Secret()
+	}
 	cfg := ServerYAML(port, udp, lk.APIKey, lk.APISecret, o.Redis, o.RemoteUnmute)
+	if o.Spread {
+		// LiveKit reads each node's room count from the stats it writes to
+		// Redis every 2 s (stats_update_interval): rooms created within that
+		// time may still land on one node (see testenv.SpreadRooms).
+		cfg += "node_selector:\n  kind: any\n  sort_by: rooms\n  algorithm: lowest\n"
+	}
 	if o.ICETCP {
 		lk.TCPPort = ports[2]
 		cfg = strings.Replace(cfg, "  tcp_port: 0\n", fmt.Sprintf("  tcp_port: %d\n", lk.TCPPort), 1)

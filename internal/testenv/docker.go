@@ -67,7 +67,10 @@ func dockerLiveKit(t TB, o options) *Env {
 	if err != nil {
 		missing(t, "a Docker API", dockerHowTo+" ("+err.Error()+")")
 	}
-	e := &Env{APIKey: "streamkit", APISecret: Secret(), Backend: "docker"}
+	e := &Env{APIKey: "streamkit", APISecret: o.secret, Backend: "docker"}
+	if e.APISecret == "" {
+		e.APISecret = Secret()
+	}
 	switch o.redis {
 	case "":
 	case "new":

@@ -63,6 +63,8 @@ type options struct {
 	webhooks       []string
 	turn           bool   // run the embedded TURN server (WithTURN)
 	version        string // livekit-server release; empty: the pin
+	secret         string // the API secret; empty: a fresh one (WithSecret)
+	spread         bool   // place new rooms on the node with the fewest (Cluster)
 }
 
 // Option configures LiveKit.
@@ -116,20 +118,6 @@ func LiveKit(t TB, opts ...Option) *Env {
 		t.Fatalf("testenv: unknown backend %q (want external, docker or process)", backend)
 		return nil
 	}
-}
-
-// Cluster starts n livekit-server nodes sharing one Redis.
-func Cluster(t TB, n int, opts ...Option) []*Env {
-	t.Helper()
-	first := LiveKit(t, append(opts, WithRedis())...)
-	if first.Backend == "external" {
-		missing(t, "a second livekit-server node", "unset LIVEKIT_URL to let testenv start its own cluster")
-	}
-	nodes := []*Env{first}
-	for len(nodes) < n {
-		nodes = append(nodes, LiveKit(t, append(opts, WithSharedRedis(first.RedisAddr), WithBackend(first.Backend))...))
-	}
-	return nodes
 }
 
 func chooseBackend(forced string) string {

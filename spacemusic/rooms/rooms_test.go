@@ -194,7 +194,8 @@ func TestBadInput(t *testing.T) {
 }
 
 // Two livekit-server nodes sharing one Redis are one deployment: a stage opened
-// through node A is listed through node B.
+// through node A is listed through node B. Two stages go to two nodes (LiveKit
+// places a new room on the node hosting the fewest), and Redis says which.
 func TestMultiNode(t *testing.T) {
 	nodes := testenv.Cluster(t, 2)
 	a, b := newService(t, nodes[0]), newService(t, nodes[1])
@@ -205,6 +206,16 @@ func TestMultiNode(t *testing.T) {
 	listed, err := b.List(ctx)
 	require.NoError(t, err)
 	assert.Contains(t, names(listed), "shared-stage")
+
+	first := nodes[0].RoomNode(t, "shared-stage")
+	require.NotEmpty(t, first, "LiveKit placed the room")
+	nodes[0].WaitNodeRooms(t, first, 1)
+	_, err = a.Create(ctx, "second-stage", rooms.CreateOptions{})
+	require.NoError(t, err)
+	second := nodes[0].RoomNode(t, "second-stage")
+	ids := []string{nodes[0].NodeID(t), nodes[1].NodeID(t)}
+	assert.ElementsMatch(t, ids, []string{first, second}, "one stage on each node")
+
 	require.NoError(t, b.Delete(ctx, "shared-stage"))
 	_, err = a.Get(ctx, "shared-stage")
 	assert.True(t, errors.Is(err, errs.ErrNotFound), "got %v", err)
