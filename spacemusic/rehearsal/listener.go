@@ -12,8 +12,8 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// JoinTimeout bounds one listener's join, from dialling to its first packet:
-// the SDK's connect takes no context.
+// JoinTimeout bounds one listener's join, from dialling to its first packet,
+// and the synthetic performer's.
 const JoinTimeout = 15 * time.Second
 
 // listener is one synthetic member of the audience.
