@@ -56,6 +56,9 @@ type LiveKitOptions struct {
 	// Spread places each new room on the node hosting the fewest (LiveKit's
 	// node_selector sort_by: rooms) instead of a random one.
 	Spread bool
+	// CPUs pins the server to these cores (taskset's list: "0", "0,1", "0-3")
+	// to measure how its capacity scales with cores; empty: not pinned.
+	CPUs string
 }
 
 // LiveKit is a running livekit-server.
@@ -138,7 +141,13 @@ func (s *Stack) startLiveKit(bin string, o LiveKitOptions) (*LiveKit, error) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, fmt.Errorf("stack: write livekit config: %w", err)
 	}
-	if lk.Process, err = s.Start("livekit-server", bin, []string{"--config", path}); err != nil {
+	name, args := bin, []string{"--config", path}
+	if o.CPUs != "" {
+		// taskset execs the server: its pid is the server's, and every thread
+		// the server starts inherits the mask.
+		name, args = "taskset", append([]string{"--cpu-list", o.CPUs, bin}, args...)
+	}
+	if lk.Process, err = s.Start("livekit-server", name, args); err != nil {
 		return nil, err
 	}
 	ready := make(chan error, 1)

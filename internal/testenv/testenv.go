@@ -65,6 +65,7 @@ type options struct {
 	version        string // livekit-server release; empty: the pin
 	secret         string // the API secret; empty: a fresh one (WithSecret)
 	spread         bool   // place new rooms on the node with the fewest (Cluster)
+	cpus           string // cores the server is pinned to (WithSFUCPUs)
 }
 
 // Option configures LiveKit.
@@ -88,6 +89,13 @@ func WithWebhook(url string) Option { return func(o *options) { o.webhooks = app
 // config that version accepts. Process backend only.
 func WithVersion(version string) Option {
 	return func(o *options) { o.version, o.backend = version, "process" }
+}
+
+// WithSFUCPUs pins livekit-server to the cores in list (taskset's form: "0",
+// "0,1"), to measure how the SFU's capacity scales with cores. Process
+// backend only.
+func WithSFUCPUs(list string) Option {
+	return func(o *options) { o.cpus, o.backend = list, "process" }
 }
 
 // WithoutRemoteUnmute keeps LiveKit's default of refusing remote unmutes.

@@ -12,8 +12,8 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// JoinTimeout bounds one listener's join, from dialling to its first packet:
-// the SDK's connect takes no context.
+// JoinTimeout bounds one listener's join, from dialling to its first packet,
+// and the synthetic performer's.
 const JoinTimeout = 15 * time.Second
 
 // listener is one synthetic member of the audience.
@@ -21,8 +21,7 @@ type listener struct {
 	counter
 	identity string
 	dialed   int64 // ns since the epoch when it dialled LiveKit
-	room     *lksdk.Room
-	wanted   atomic.Bool // subscribed to one audio track: the show's
+	sub      *subscriber
 	reading  atomic.Bool
 	epoch    time.Time
 }
@@ -36,26 +35,17 @@ func (l *listener) joinTime() (time.Duration, bool) {
 	return time.Duration(f - l.dialed), true
 }
 
-// join connects l with jwt, subscribing to the first audio track it is
-// offered.
-func (l *listener) join(ctx context.Context, url, jwt string) error {
-	cb := &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
-		OnTrackPublished:  func(p *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) { l.want(p) },
-		OnTrackSubscribed: func(t *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) { l.read(t) },
-	}}
+// join connects l with jwt on api, subscribing to the first audio track it
+// is offered.
+func (l *listener) join(ctx context.Context, api *webrtc.API, url, jwt string) error {
+	ctx, cancel := context.WithTimeout(ctx, JoinTimeout)
+	defer cancel()
 	l.dialed = time.Since(l.epoch).Nanoseconds()
-	rm, err := connect(ctx, url, jwt, cb)
+	sub, err := dialSubscriber(ctx, api, url, jwt, l.read)
 	if err != nil {
 		return err
 	}
-	l.room = rm
-	for _, rp := range l.room.GetRemoteParticipants() {
-		for _, p := range rp.TrackPublications() {
-			if rt, ok := p.(*lksdk.RemoteTrackPublication); ok {
-				l.want(rt)
-			}
-		}
-	}
+	l.sub = sub
 	return nil
 }
 
@@ -93,16 +83,6 @@ func drop(ch <-chan joined) {
 	}
 }
 
-// want subscribes to p when it is the first audio track l is offered.
-func (l *listener) want(p *lksdk.RemoteTrackPublication) {
-	if p.Kind() != lksdk.TrackKindAudio || !l.wanted.CompareAndSwap(false, true) {
-		return
-	}
-	if err := p.SetSubscribed(true); err != nil {
-		l.wanted.Store(false)
-	}
-}
-
 // read counts t's packets until it ends: one goroutine per listener, the one
 // pion needs to drain a track, reading into one buffer.
 func (l *listener) read(t *webrtc.TrackRemote) {
@@ -129,7 +109,7 @@ func (l *listener) read(t *webrtc.TrackRemote) {
 
 // leave disconnects l.
 func (l *listener) leave() {
-	if l.room != nil {
-		l.room.Disconnect()
+	if l.sub != nil {
+		l.sub.close()
 	}
 }

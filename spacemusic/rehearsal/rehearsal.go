@@ -7,7 +7,8 @@
 // last good step as the show's capacity on this LiveKit node.
 //
 // A listener is one LiveKit participant with its own subscriber connection
-// (LiveKit needs one per participant), but nothing more: packets are counted
+// (LiveKit needs one per participant), but nothing more: no server-sdk-go
+// room, one pion API shared by every listener, no interceptors; packets are counted
 // and timed from their RTP header into a buffer read again and again, never
 // decoded, and one timer samples every listener's jitter.
 package rehearsal
