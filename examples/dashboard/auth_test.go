@@ -201,9 +201,22 @@ func TestAuthMatrix(t *testing.T) {
 		"POST /api/shows/{name}/rehearsal": {func(t *testing.T) (string, any) {
 			_, err := direct.shows.Open(ctx, shows.Spec{Name: "matrix-rehearsed"})
 			require.NoError(t, err)
+			direct.rehearsalEnded(t, "matrix-rehearsed") // one at a time
+			proxied.rehearsalEnded(t, "matrix-rehearsed")
 			return "/api/shows/matrix-rehearsed/rehearsal", map[string]any{"steps": []int{1}, "holdSeconds": 1}
 		}},
 		"GET /api/nodes":      {func(*testing.T) (string, any) { return "/api/nodes", nil }},
+		"GET /api/shows/{name}/rehearsal": {func(t *testing.T) (string, any) {
+			_, err := direct.shows.Open(ctx, shows.Spec{Name: "matrix-rehearsed"})
+			require.NoError(t, err)
+			for _, s := range []*stage{direct, proxied} {
+				if s.rehearsalEnded(t, "matrix-rehearsed").ID == "" { // this dashboard never rehearsed it
+					code, body := s.call(t, "POST", "/api/shows/matrix-rehearsed/rehearsal", map[string]any{"steps": []int{1}, "holdSeconds": 1})
+					require.Equal(t, 202, code, "%s", body)
+				}
+			}
+			return "/api/shows/matrix-rehearsed/rehearsal", nil
+		}},
 		"GET /api/recordings": {func(*testing.T) (string, any) { return "/api/recordings?room=matrix", nil }},
 		"GET /api/recordings/{key...}": {func(t *testing.T) (string, any) {
 			putObject(t, m, "recordings", "matrix/sample.ogg", []byte("OggS sample"))

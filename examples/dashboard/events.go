@@ -46,6 +46,7 @@ func (s *server) handleEvents() handler {
 		if err != nil {
 			return err
 		}
+		q.sees = func(e events.Event) bool { return seesEvent(r, e) }
 		release, err := s.admitStream(r)
 		if err != nil {
 			return err
@@ -91,6 +92,7 @@ type streamQuery struct {
 	room   string
 	after  uint64
 	follow bool
+	sees   func(events.Event) bool // what the caller may see (seesEvent)
 }
 
 // streamQueryOf reads ?room=, Last-Event-ID or ?after= (now when neither) and
@@ -173,7 +175,7 @@ func (s *server) stream(ctx context.Context, q streamQuery, send func(string) bo
 		}
 		for _, e := range evs {
 			after = e.Revision
-			if q.room != "" && e.Room != q.room {
+			if (q.room != "" && e.Room != q.room) || !q.sees(e) {
 				continue
 			}
 			b, _ := json.Marshal(e)
@@ -233,7 +235,12 @@ func (s *server) handleTimeline() handler {
 		if err != nil {
 			return err
 		}
-		out := timeline{Room: room, Events: append([]events.Event{}, evs...), Before: older}
+		out := timeline{Room: room, Events: []events.Event{}, Before: older}
+		for _, e := range evs {
+			if seesEvent(r, e) {
+				out.Events = append(out.Events, e)
+			}
+		}
 		if len(out.Events) == 0 && before == 0 {
 			// No story yet: an open room (which LiveKit knows) has an empty one.
 			if _, open := s.Events.Snapshot().Rooms[room]; !open {

@@ -6,10 +6,13 @@
 //	dashboard -help         # every setting, each also an environment variable
 //	dashboard healthcheck   # exit 0 when the dashboard on DASHBOARD_ADDR is healthy
 //	dashboard doctor        # check the deployment end to end, each failure with its fix
+//	dashboard rehearse -show NAME -max N [-step S] [-hold D] [-want N] [-force] [-json]
+//	                        # rehearse a show's audience: exit 1 when the capacity is below -want, 2 on a bad command line
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -21,6 +24,10 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "dashboard:", err)
+		var usage usageError
+		if errors.As(err, &usage) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }

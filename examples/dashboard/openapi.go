@@ -205,7 +205,7 @@ func callFailures(rt route, path string, fail func(int, string)) {
 		fail(409, "the URL pull is live: wait until it ends, or close its room (ingress_live)")
 	case rt.method == "DELETE" && strings.HasSuffix(rt.path, "/egress"):
 		fail(409, "the egress has already ended (failed_precondition)")
-	case strings.HasSuffix(rt.path, "/rehearsal"):
+	case rt.method == "POST" && strings.HasSuffix(rt.path, "/rehearsal"):
 		fail(409, "the show is live and force was not sent (show_live)")
 	case strings.HasPrefix(rt.path, "/api/shows") && rt.method != "GET":
 		fail(409, "the show is open with another spec that cannot be changed live (show_spec_changed, naming what differs), the room is no show (not_a_show), "+
@@ -273,15 +273,15 @@ func schemaOf(t reflect.Type) map[string]any {
 func addFields(t reflect.Type, props map[string]any, required *[]string) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
 		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name == "-" {
 			continue
 		}
-		if f.Anonymous && name == "" {
-			addFields(f.Type, props, required)
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			addFields(f.Type, props, required) // promoted, as encoding/json does, of an unexported type too
+			continue
+		}
+		if !f.IsExported() {
 			continue
 		}
 		if name == "" {

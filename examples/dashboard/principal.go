@@ -66,7 +66,7 @@ func perPrincipalCap(rt route) string {
 		return "; or the caller holds as many event streams open as one user may (too_many_streams)"
 	case rt.path == "/api/recordings/{key...}":
 		return "; or the caller runs as many downloads as one user may (too_many_downloads)"
-	case rt.path == "/api/shows/{name}/rehearsal":
+	case rt.method == "POST" && rt.path == "/api/shows/{name}/rehearsal":
 		return "; or a rehearsal is running: one at a time per dashboard (rehearsal_busy)"
 	}
 	return ""

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"net/http"
-	"sync/atomic"
 	"time"
 
+	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rehearsal"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
@@ -22,8 +22,9 @@ func (r rehearser) Run(ctx context.Context, o rehearsal.Options) (rehearsal.Resu
 	return rehearsal.Run(ctx, r.cfg, o)
 }
 
-// rehearsalDeadline bounds a rehearsal the dashboard runs: the request waits
-// for it.
+// rehearsalDeadline bounds a rehearsal the dashboard runs. It runs after the
+// POST has been answered (202): seven 10 s steps would outlast the server's
+// write timeout and any proxy's.
 const rehearsalDeadline = 10 * time.Minute
 
 type rehearsalRequest struct {
@@ -37,68 +38,31 @@ type rehearsalRequest struct {
 	Force bool `json:"force,omitempty"`
 }
 
-// rehearsalView is a rehearsal's result with durations in milliseconds.
-type rehearsalView struct {
-	Show      string              `json:"show"`
-	Room      string              `json:"room"`
-	Synthetic bool                `json:"synthetic"`
-	Capacity  int                 `json:"capacity"`
-	StoppedBy string              `json:"stoppedBy,omitempty" enum:"limit,join,deadline"`
-	Reason    string              `json:"reason,omitempty"`
-	Steps     []rehearsalStepView `json:"steps"`
-	// GeneratorCPUPerListenerMinute: the dashboard's CPU seconds per
-	// simulated listener-minute.
-	GeneratorCPUPerListenerMinute float64 `json:"generatorCpuPerListenerMinute"`
+// options are the request's rehearsal options, on the show's own room when
+// forced.
+func (req rehearsalRequest) options() rehearsal.Options {
+	return rehearsal.Options{Steps: req.Steps, Bitrate: req.Bitrate, Deadline: rehearsalDeadline,
+		Hold:   time.Duration(req.HoldSeconds * float64(time.Second)),
+		Limits: rehearsal.Limits{LossPercent: req.LossPercent, JitterP95: time.Duration(req.JitterP95Ms * float64(time.Millisecond))}}
 }
 
-type rehearsalStepView struct {
-	Listeners        int      `json:"listeners"`
-	WindowMs         float64  `json:"windowMs"`
-	Expected         int64    `json:"expected"`
-	Received         int64    `json:"received"`
-	MinReceived      int64    `json:"minReceived"`
-	LossPercent      float64  `json:"lossPercent"`
-	WorstLossPercent float64  `json:"worstLossPercent"`
-	JitterP50Ms      float64  `json:"jitterP50Ms"`
-	JitterP95Ms      float64  `json:"jitterP95Ms"`
-	JitterMaxMs      float64  `json:"jitterMaxMs"`
-	JoinP50Ms        float64  `json:"joinP50Ms"`
-	JoinP95Ms        float64  `json:"joinP95Ms"`
-	GeneratorCPU     float64  `json:"generatorCpu"`
-	SFUCPU           *float64 `json:"sfuCpu,omitempty"`
-	Passed           bool     `json:"passed"`
-	Crossed          string   `json:"crossed,omitempty" enum:"loss,jitter"`
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func viewOfRehearsal(show string, res rehearsal.Result) rehearsalView {
-	v := rehearsalView{Show: show, Room: res.Room, Synthetic: res.Synthetic, Capacity: res.Capacity, StoppedBy: res.StoppedBy,
-		Reason: res.Reason, Steps: []rehearsalStepView{}, GeneratorCPUPerListenerMinute: res.GeneratorCPUPerListenerMinute}
-	for _, s := range res.Steps {
-		v.Steps = append(v.Steps, rehearsalStepView{Listeners: s.Listeners, WindowMs: ms(s.Window), Expected: s.Expected, Received: s.Received,
-			MinReceived: s.MinReceived, LossPercent: s.LossPercent, WorstLossPercent: s.WorstLossPercent,
-			JitterP50Ms: ms(s.JitterP50), JitterP95Ms: ms(s.JitterP95), JitterMaxMs: ms(s.JitterMax), JoinP50Ms: ms(s.JoinP50), JoinP95Ms: ms(s.JoinP95),
-			GeneratorCPU: s.GeneratorCPU, SFUCPU: s.SFUCPU, Passed: s.Passed, Crossed: s.Crossed})
-	}
-	return v
-}
-
-// handleRehearsal rehearses a show's audience for an admin and answers the
-// result. Synthetic listeners load the whole node, so one rehearsal at a time
-// in this process (429 rehearsal_busy), and never on a live show unless
-// forced (409 show_live): its audience would hear the load.
-func (s *server) handleRehearsal() handler {
-	var busy atomic.Bool
+// handleRehearse starts rehearsing a show's audience for an admin and answers
+// 202 with the rehearsal's state; its steps follow on the event stream and in
+// GET's answer. Synthetic listeners load the whole node, so one rehearsal at
+// a time in this process (429 rehearsal_busy), and never on a live show
+// unless forced (409 show_live): its audience would hear the load. Bad
+// options are refused before anything runs.
+func (s *server) handleRehearse() handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		req, err := bodyOf[rehearsalRequest](r)
 		if err != nil {
 			return err
 		}
 		name := r.PathValue("name")
-		o := rehearsal.Options{Steps: req.Steps, Bitrate: req.Bitrate, Deadline: rehearsalDeadline,
-			Hold:   time.Duration(req.HoldSeconds * float64(time.Second)),
-			Limits: rehearsal.Limits{LossPercent: req.LossPercent, JitterP95: time.Duration(req.JitterP95Ms * float64(time.Millisecond))}}
+		o := req.options()
+		if err := o.Check(); err != nil {
+			return err
+		}
 		sh, err := s.Shows.Get(r.Context(), name)
 		if err != nil {
 			return showError(err)
@@ -109,18 +73,82 @@ func (s *server) handleRehearsal() handler {
 			}
 			o.Room = sh.Room.Name // the show itself, not a synthetic performer
 		}
-		if !busy.CompareAndSwap(false, true) {
+		st, ok := s.rehearsing.start(name, sh.Room.Name, o.Room == "", o.Planned())
+		if !ok {
 			w.Header().Set("Retry-After", "30")
 			return &apiError{http.StatusTooManyRequests, "rehearsal_busy", "a rehearsal is running; try again when it has ended"}
 		}
-		defer busy.Store(false)
-		// The answer waits for the rehearsal, longer than other answers may.
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(rehearsalDeadline + time.Minute))
-		res, err := s.Rehearsals.Run(r.Context(), o)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, viewOfRehearsal(name, res))
+		go s.rehearse(st, o)
+		w.Header().Set("Location", "/api/shows/"+name+"/rehearsal")
+		writeJSON(w, http.StatusAccepted, s.rehearsing.view(name))
 		return nil
 	}
+}
+
+// handleRehearsal answers the show's latest rehearsal in this process:
+// running with the steps measured so far, done with its capacity, or failed.
+func (s *server) handleRehearsal() handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		v := s.rehearsing.view(r.PathValue("name"))
+		if v == nil {
+			return &apiError{http.StatusNotFound, "not_found", "this dashboard has not rehearsed that show since it started (with replicas, the one that ran it has; the event stream told every page)"}
+		}
+		writeJSON(w, http.StatusOK, v)
+		return nil
+	}
+}
+
+// rehearse runs st's rehearsal, its steps and end told to the board and, as
+// events, to the show's story and the event stream. It ends with the
+// rehearsal's deadline, or when the server shuts down.
+func (s *server) rehearse(st *rehearsalState, o rehearsal.Options) {
+	ctx, cancel := context.WithTimeout(context.Background(), rehearsalDeadline+time.Minute)
+	defer cancel()
+	if s.Closing != nil {
+		go func() {
+			select {
+			case <-s.Closing:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	s.tellRehearsal(events.RehearsalStarted, st, events.Rehearsal{Planned: o.Planned()})
+	o.Stepped = func(step rehearsal.Step) {
+		ev := s.rehearsing.stepped(st, step)
+		s.tellRehearsal(events.RehearsalStepped, st, events.Rehearsal{Step: &ev})
+	}
+	res, err := s.Rehearsals.Run(ctx, o)
+	end := s.rehearsing.end(st, res, err)
+	s.tellRehearsal(events.RehearsalEnded, st, end)
+	// Not the error's text: it may name the test room, an identity under the
+	// reserved prefix; GET answers it.
+	s.Log.Info("rehearsal ended", "show", st.Show, "id", st.ID, "capacity", end.Capacity, "stoppedBy", end.StoppedBy, "failed", end.Error != "")
+}
+
+// tellRehearsal adds a rehearsal's event to the watched model, when there is
+// one.
+func (s *server) tellRehearsal(kind events.Kind, st *rehearsalState, body events.Rehearsal) {
+	if s.Events == nil {
+		return
+	}
+	body.ID = st.ID
+	e := events.Event{Kind: kind, Room: st.room, At: time.Now().UTC(), Rehearsal: &body,
+		ID: "rehearsal-" + st.ID + "-" + string(kind) + "-" + time.Now().Format("150405.000000000")}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := s.Events.Apply(ctx, e); err != nil {
+		s.Log.Warn("the model did not take a rehearsal event", "show", st.Show, "error", err.Error())
+	}
+}
+
+// seesEvent reports whether the caller may see e: a rehearsal's events are
+// for admins, as rehearsals are.
+func seesEvent(r *http.Request, e events.Event) bool {
+	switch e.Kind {
+	case events.RehearsalStarted, events.RehearsalStepped, events.RehearsalEnded:
+		c := callIn(r.Context())
+		return c != nil && c.user.Role >= admin
+	}
+	return true
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,15 +10,54 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rehearsal"
 )
 
+// rehearsalEnded polls the show's latest rehearsal on s until it is no longer
+// running, and answers it (the zero state when s never rehearsed the show).
+func (s *stage) rehearsalEnded(t *testing.T, show string) rehearsalState {
+	t.Helper()
+	var st rehearsalState
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		code, body := s.call(t, "GET", "/api/shows/"+show+"/rehearsal", nil)
+		if code == 404 {
+			st = rehearsalState{}
+			return
+		}
+		if assert.Equal(c, 200, code, "%s", body) && assert.NoError(c, json.Unmarshal(body, &st)) {
+			assert.NotEqual(c, rehearsalRunning, st.State)
+		}
+	}, time.Minute, 100*time.Millisecond, "the rehearsal of %s ends", show)
+	return st
+}
+
+// rehearsalKinds are the rehearsal events of room that who may read from the
+// event stream, in order, with the rehearsal's id.
+func (s *stage) rehearsalKinds(t *testing.T, room string, who ...string) (kinds []events.Kind, ids map[string]bool) {
+	t.Helper()
+	code, body := s.call(t, "GET", "/api/events?follow=false&after=0&room="+room, nil, who...)
+	require.Equal(t, 200, code, "%s", body)
+	ids = map[string]bool{}
+	for _, line := range strings.Split(string(body), "\n") {
+		var e events.Event
+		if !strings.HasPrefix(line, "data: ") || json.Unmarshal([]byte(line[6:]), &e) != nil || e.Rehearsal == nil {
+			continue
+		}
+		kinds = append(kinds, e.Kind)
+		ids[e.Rehearsal.ID] = true
+	}
+	return kinds, ids
+}
+
 // An admin rehearses tonight's show before the doors open: the dashboard
-// answers each step's figures and the capacity. A second rehearsal while one
-// runs is told to come back (429); operators and viewers may not rehearse;
-// hostile options and an unknown show are client faults. Once the performer
-// plays, the show is live: a rehearsal is refused (409) unless forced, and a
-// forced one listens to the show itself.
+// answers 202 at once and the rehearsal goes on; a second one meanwhile is
+// told to come back (429). Each step and the end are events on the stream,
+// to admins only, and GET answers each step's figures and the capacity.
+// Operators and viewers may not rehearse or read it; hostile options and an
+// unknown show are client faults. Once the performer plays, the show is live:
+// a rehearsal is refused (409) unless forced, and a forced one listens to the
+// show itself.
 func TestAnAdminRehearsesAShowsAudience(t *testing.T) {
 	testenv.RequireNetNS(t)
 	testenv.HoldMediaSlot(t)
@@ -27,21 +65,22 @@ func TestAnAdminRehearsesAShowsAudience(t *testing.T) {
 	code, body := s.call(t, "POST", "/api/shows", map[string]any{"name": "gig"})
 	require.Contains(t, []int{200, 201}, code, "%s", body)
 	path := "/api/shows/gig/rehearsal"
+	code, body = s.call(t, "GET", path, nil)
+	assert.Equal(t, 404, code, "not rehearsed yet: %s", body)
 
-	var first rehearsalView
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		code, body, err := s.try(t, http.DefaultClient, "POST", path, map[string]any{"steps": []int{1, 2}, "holdSeconds": 2})
-		if assert.NoError(t, err) && assert.Equal(t, 200, code, "%s", body) {
-			assert.NoError(t, json.Unmarshal(body, &first))
-		}
-	}()
-	time.Sleep(time.Second) // the first is joining its listeners
+	code, body = s.call(t, "POST", path, map[string]any{"steps": []int{1, 2}, "holdSeconds": 2})
+	require.Equal(t, 202, code, "%s", body)
+	started := decodeAs[rehearsalState](t, body)
+	assert.Equal(t, rehearsalRunning, started.State)
+	assert.Equal(t, []int{1, 2}, started.Planned)
+	assert.NotEmpty(t, started.ID)
 	code, body = s.call(t, "POST", path, map[string]any{"steps": []int{1}, "holdSeconds": 1})
 	assert.Equal(t, 429, code, "%s", body)
 	assert.Equal(t, "rehearsal_busy", errorCode(t, body))
-	<-done
+
+	first := s.rehearsalEnded(t, "gig")
+	assert.Equal(t, rehearsalDone, first.State, first.Error)
+	assert.Equal(t, started.ID, first.ID)
 	assert.Equal(t, "gig", first.Show)
 	assert.True(t, first.Synthetic, "a show that is not live is rehearsed in a test room")
 	assert.Equal(t, 2, first.Capacity)
@@ -54,10 +93,23 @@ func TestAnAdminRehearsesAShowsAudience(t *testing.T) {
 			assert.NotNil(t, st.SFUCPU, "the SFU's CPU, from LiveKit's metrics")
 		}
 	}
+	kinds, ids := s.rehearsalKinds(t, "gig")
+	assert.Equal(t, []events.Kind{events.RehearsalStarted, events.RehearsalStepped, events.RehearsalStepped, events.RehearsalEnded}, kinds)
+	assert.Equal(t, map[string]bool{started.ID: true}, ids)
+	for _, who := range []string{testOperatorKey, testViewerKey} {
+		kinds, _ := s.rehearsalKinds(t, "gig", "X-API-Key", who)
+		assert.Empty(t, kinds, "a rehearsal's events are for admins")
+		_, body := s.call(t, "GET", "/api/rooms/gig/timeline", nil, "X-API-Key", who)
+		assert.NotContains(t, string(body), "rehearsal_")
+	}
+	_, body = s.call(t, "GET", "/api/rooms/gig/timeline", nil)
+	assert.Contains(t, string(body), `"kind":"rehearsal_ended"`, "the show's story tells admins")
 
 	for _, who := range []string{testOperatorKey, testViewerKey} {
-		code, body = s.call(t, "POST", path, map[string]any{"steps": []int{1}}, "X-API-Key", who)
-		assert.Equal(t, 403, code, "%s", body)
+		for _, method := range []string{"POST", "GET"} {
+			code, body = s.call(t, method, path, map[string]any{"steps": []int{1}}, "X-API-Key", who)
+			assert.Equal(t, 403, code, "%s %s", method, body)
+		}
 	}
 	for _, hostile := range []map[string]any{
 		{"steps": []int{10, rehearsal.MaxListeners + 1}}, {"steps": []int{}}, {"steps": []int{3, 2}},
@@ -68,6 +120,8 @@ func TestAnAdminRehearsesAShowsAudience(t *testing.T) {
 		assert.Equal(t, "invalid_argument", errorCode(t, body), "%v", hostile)
 	}
 	code, body = s.call(t, "POST", "/api/shows/no-such-show/rehearsal", map[string]any{})
+	assert.Equal(t, 404, code, "%s", body)
+	code, body = s.call(t, "GET", "/api/shows/no-such-show/rehearsal", nil)
 	assert.Equal(t, 404, code, "%s", body)
 
 	tok, err := s.sm.Tokens.Performer("gig", "ada")
@@ -83,9 +137,9 @@ func TestAnAdminRehearsesAShowsAudience(t *testing.T) {
 	assert.Equal(t, "show_live", errorCode(t, body))
 
 	code, body = s.call(t, "POST", path, map[string]any{"steps": []int{1}, "holdSeconds": 1, "force": true})
-	require.Equal(t, 200, code, "%s", body)
-	var forced rehearsalView
-	require.NoError(t, json.Unmarshal(body, &forced))
+	require.Equal(t, 202, code, "%s", body)
+	forced := s.rehearsalEnded(t, "gig")
+	assert.Equal(t, rehearsalDone, forced.State, forced.Error)
 	assert.False(t, forced.Synthetic)
 	assert.Equal(t, "gig", forced.Room, "a forced rehearsal listens to the show itself")
 	require.Len(t, forced.Steps, 1)

@@ -88,8 +88,12 @@ func (s *server) routes() []route {
 		{method: "DELETE", path: "/api/shows/{name}", stream: true, role: operator, status: 200, response: showReport{}, needs: showsService, stricter: s.closeShowRule(),
 			summary: "Close a show (an admin, or the operator who opened it): stop its recordings and restreams and wait for the uploads, delete its ingest, close the stage; answers the report (timeline, recordings with durations and download links). Closing again answers the same report", handle: s.handleCloseShow()},
 
-		{method: "POST", path: "/api/shows/{name}/rehearsal", role: admin, status: 200, request: rehearsalRequest{}, response: rehearsalView{}, needs: rehearsalService,
-			summary: "Rehearse the show's audience: hidden, subscribe-only synthetic listeners join in steps (a test room with a synthetic performer at the show's profile, or, with force, the live show itself) and each step's loss, jitter, join times and CPU are measured; stops at the first step past the limits and answers the capacity (the last good step). One at a time (429 rehearsal_busy); never on a live show unless forced (409 show_live)",
+		{method: "POST", path: "/api/shows/{name}/rehearsal", role: admin, status: 202, request: rehearsalRequest{}, response: rehearsalState{}, needs: rehearsalService,
+			headers: []param{{"Location", "where to GET the rehearsal's state", false}},
+			summary: "Start rehearsing the show's audience: hidden, subscribe-only synthetic listeners join in steps (a test room with a synthetic performer at the show's profile, or, with force, the live show itself) and each step's loss, jitter, join times and CPU are measured; it stops at the first step past the limits, and the capacity is the last good step. Answers 202 at once; each step and the end are rehearsal_* events on /api/events (admins only) and in GET's answer. One at a time (429 rehearsal_busy); never on a live show unless forced (409 show_live)",
+			handle:  s.handleRehearse()},
+		{method: "GET", path: "/api/shows/{name}/rehearsal", role: admin, status: 200, response: rehearsalState{}, needs: rehearsalService,
+			summary: "The show's latest rehearsal on this dashboard: running with the steps measured so far, done with the capacity, or failed saying why; 404 when it has not rehearsed the show since it started",
 			handle:  s.handleRehearsal()},
 
 		{method: "GET", path: "/api/nodes", role: operator, status: 200, response: []nodeView{}, needs: nodesService,

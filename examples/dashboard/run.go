@@ -37,6 +37,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return healthcheck(ctx, getenv, stdout)
 	case len(args) > 1 && args[1] == "doctor":
 		return runDoctor(ctx, args[2:], getenv, stdout)
+	case len(args) > 1 && args[1] == "rehearse":
+		return runRehearse(ctx, args[2:], getenv, stdout)
 	}
 	s, err := loadSettings(args[1:], getenv, stdout)
 	if errors.Is(err, errHelp) {

@@ -31,6 +31,7 @@ type server struct {
 	// What each principal holds open (principal.go): event streams, downloads.
 	streamsBy, downloadsBy slots
 	showLooks              *looks[shows.Show] // GET /api/shows/{name} (looks.go)
+	rehearsing             rehearsalBoard     // the rehearsals this process runs (rehearsalboard.go)
 }
 
 // NewServer returns the dashboard's handler: every route of routes.go behind

@@ -65,6 +65,13 @@ const (
 	// elsewhere with the API key). LiveKit dropped the identity's earlier
 	// holder for them. Participant is who joined. Needs Options.Own.
 	Impostor Kind = "impostor"
+	// RehearsalStarted, RehearsalStepped, RehearsalEnded: a rehearsal of a
+	// show's audience (package rehearsal) began, measured a step, ended;
+	// Rehearsal says which and how. Room is the show's room. The dashboard
+	// shows them to admins only, as it runs rehearsals for admins only.
+	RehearsalStarted Kind = "rehearsal_started"
+	RehearsalStepped Kind = "rehearsal_stepped"
+	RehearsalEnded   Kind = "rehearsal_ended"
 )
 
 // Role is what a participant is to the show.
@@ -101,6 +108,7 @@ type Event struct {
 	Ingest      *IngestState `json:"ingest,omitempty"`
 	Recording   *Recording   `json:"recording,omitempty"`
 	Spool       *Spool       `json:"spool,omitempty"` // spool_full, spool_resumed
+	Rehearsal   *Rehearsal   `json:"rehearsal,omitempty"`
 
 	// Raw is LiveKit's webhook as received, for those who need more; nil for
 	// resync events and after a round trip through JSON.
@@ -160,6 +168,34 @@ type Spool struct {
 	Bytes    int64  `json:"bytes"`              // what it holds
 	MaxBytes int64  `json:"maxBytes,omitempty"` // its limit
 	Why      string `json:"why,omitempty"`      // the bound reached, in words
+}
+
+// Rehearsal is a rehearsal's progress as its events tell it.
+type Rehearsal struct {
+	ID      string         `json:"id"`
+	Planned []int          `json:"planned,omitempty"` // rehearsal_started: the listeners of each step it will try
+	Step    *RehearsalStep `json:"step,omitempty"`    // rehearsal_stepped
+	// rehearsal_ended: the capacity found (the last step within the limits),
+	// why it stopped early, or the error that ended it without a result.
+	Capacity  int    `json:"capacity"`
+	StoppedBy string `json:"stoppedBy,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// RehearsalStep is what one step of a rehearsal measured, durations in
+// milliseconds and CPU in seconds over the step's window.
+type RehearsalStep struct {
+	Listeners    int      `json:"listeners"`
+	LossPercent  float64  `json:"lossPercent"`
+	JitterP50Ms  float64  `json:"jitterP50Ms"`
+	JitterP95Ms  float64  `json:"jitterP95Ms"`
+	JoinP50Ms    float64  `json:"joinP50Ms"`
+	JoinP95Ms    float64  `json:"joinP95Ms"`
+	SFUCPU       *float64 `json:"sfuCpu,omitempty"` // absent: LiveKit's metrics were not readable
+	GeneratorCPU float64  `json:"generatorCpu"`
+	Passed       bool     `json:"passed"`
+	Crossed      string   `json:"crossed,omitempty" enum:"loss,jitter"`
 }
 
 // Recording is an egress as the show sees it.

@@ -146,6 +146,12 @@ func (m *model) apply(e Event) (*Snapshot, []string, bool) {
 			return nil, nil, false
 		}
 		return m.next(), nil, true
+	case RehearsalStarted, RehearsalStepped, RehearsalEnded:
+		// News for the stream and the show's story only.
+		if e.Room == "" || e.Rehearsal == nil {
+			return nil, nil, false
+		}
+		return m.next(), nil, true
 	case ShowTampered:
 		// Nothing of the model changes: the event is a report, in the log and
 		// the stream, about a room the model has.

@@ -135,6 +135,22 @@ type Step struct {
 
 const opRun = "rehearsal.Run"
 
+// Check refuses Options that Run would refuse, with errs.ErrInvalidArgument,
+// without dialling anything: for a caller that answers before the rehearsal
+// runs (the dashboard's 202).
+func (o Options) Check() error {
+	_, err := o.withDefaults()
+	return err
+}
+
+// Planned is the listeners of each step Run would try with o.
+func (o Options) Planned() []int {
+	if o.Steps == nil {
+		return DefaultSteps
+	}
+	return o.Steps
+}
+
 // withDefaults checks o and fills its zero fields.
 func (o Options) withDefaults() (Options, error) {
 	if o.Steps == nil {

@@ -126,6 +126,7 @@ function openRoom(name) {
   $("#detail-name").textContent = name;
   guard(refreshRoom);
   loadTimeline(name);
+  document.dispatchEvent(new CustomEvent("streamkit:room", { detail: name })); // rehearsal.js
 }
 
 function closeRoom() {
@@ -402,6 +403,7 @@ function live() {
     try { ev = JSON.parse(msg.data); } catch { return; }
     if (ev.room && ev.room === state.room) addToTimeline(ev);
     alertFor(ev);
+    document.dispatchEvent(new CustomEvent("streamkit:event", { detail: ev })); // rehearsal.js
     refresh();
   };
   poll();
