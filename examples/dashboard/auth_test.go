@@ -205,7 +205,7 @@ func TestAuthMatrix(t *testing.T) {
 			proxied.rehearsalEnded(t, "matrix-rehearsed")
 			return "/api/shows/matrix-rehearsed/rehearsal", map[string]any{"steps": []int{1}, "holdSeconds": 1}
 		}},
-		"GET /api/nodes":      {func(*testing.T) (string, any) { return "/api/nodes", nil }},
+		"GET /api/nodes": {func(*testing.T) (string, any) { return "/api/nodes", nil }},
 		"GET /api/shows/{name}/rehearsal": {func(t *testing.T) (string, any) {
 			_, err := direct.shows.Open(ctx, shows.Spec{Name: "matrix-rehearsed"})
 			require.NoError(t, err)
