@@ -37,6 +37,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 	"github.com/spacemusic/streamkit/spacemusic/internal/server"
+	"github.com/spacemusic/streamkit/spacemusic/loudness"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
@@ -224,6 +225,9 @@ func (c *Client) Shows(watch *events.Watch, o ...ShowsOptions) (*shows.Service, 
 		}
 		cfg.Capture, cfg.Logger = rec, o[0].Logger
 	}
+	if len(o) > 0 {
+		cfg.Loudness = o[0].Loudness
+	}
 	return shows.New(cfg)
 }
 
@@ -235,6 +239,8 @@ type ShowsOptions struct {
 	// the defaults.
 	SpoolMaxBytes int64
 	SpoolMinFree  capture.Free
+	// Loudness measures the report's audio files (loudness.New); nil: not measured.
+	Loudness *loudness.Meter
 }
 
 // Config returns the configuration the client runs with.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic/capture"
+	"github.com/spacemusic/streamkit/spacemusic/loudness"
 )
 
 // settings is the dashboard's configuration: every field from an environment
@@ -67,6 +68,10 @@ type settings struct {
 	StreamsPerPrincipal   int           // DASHBOARD_STREAMS_PER_PRINCIPAL: open event streams per signed-in user
 	DownloadsPerPrincipal int           // DASHBOARD_DOWNLOADS_PER_PRINCIPAL: concurrent downloads per signed-in user
 	DownloadMax           time.Duration // DASHBOARD_DOWNLOAD_MAX: the longest one download may take
+
+	// The show report's loudness (issue 28).
+	LoudnessTarget float64 // DASHBOARD_LOUDNESS_TARGET: LUFS recordings are flagged against
+	FFmpeg         string  // DASHBOARD_FFMPEG: the binary that measures them
 }
 
 // setting describes one knob for -help and the README.
@@ -276,6 +281,17 @@ var knobs = []setting{
 	{"DASHBOARD_DOWNLOAD_MAX", "download-max", "30m", "the longest one download through the dashboard may take; it is cut then", func(s *settings, v string) (err error) {
 		s.DownloadMax, err = positiveDuration(v)
 		return err
+	}},
+	{"DASHBOARD_LOUDNESS_TARGET", "loudness-target", "-16", "integrated loudness (LUFS, -70 to -1) the show report flags recordings against: more than 3 LU away, or a true peak above -1 dBTP", func(s *settings, v string) (err error) {
+		s.LoudnessTarget, err = strconv.ParseFloat(v, 64)
+		if err == nil {
+			err = (loudness.Config{Target: s.LoudnessTarget}).Check()
+		}
+		return err
+	}},
+	{"DASHBOARD_FFMPEG", "ffmpeg", "ffmpeg", "ffmpeg, which measures the show report's loudness: an absolute path or a name looked up in PATH; missing: the report says why the figures are absent", func(s *settings, v string) error {
+		s.FFmpeg = v
+		return (loudness.Config{FFmpeg: v}).Check()
 	}},
 }
 

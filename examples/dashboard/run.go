@@ -18,6 +18,7 @@ import (
 
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/loudness"
 	"github.com/spacemusic/streamkit/spacemusic/rehearsal"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -85,8 +86,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer stopWatch()
 	deps.Nodes = nodesAt(s.RedisURL)
+	meter, err := loudness.New(loudness.Config{FFmpeg: s.FFmpeg, Target: s.LoudnessTarget})
+	if err != nil {
+		return err
+	}
+	if meter.Err() != nil {
+		log.Warn("shows: recordings' loudness is not measured", "error", meter.Err().Error())
+	}
 	svc, err := showsWith(sm, deps.Events, spacemusic.ShowsOptions{SpoolDir: spoolDir(s, cfg), Logger: log,
-		SpoolMaxBytes: s.SpoolMaxBytes, SpoolMinFree: s.SpoolMinFree})
+		SpoolMaxBytes: s.SpoolMaxBytes, SpoolMinFree: s.SpoolMinFree, Loudness: meter})
 	if err != nil {
 		return err
 	}

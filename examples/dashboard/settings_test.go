@@ -127,6 +127,8 @@ func TestHelpListsEverySetting(t *testing.T) {
 		{"DASHBOARD_STREAMS_PER_PRINCIPAL", "streams-per-principal", `"8"`, "8"},
 		{"DASHBOARD_DOWNLOADS_PER_PRINCIPAL", "downloads-per-principal", `"4"`, "4"},
 		{"DASHBOARD_DOWNLOAD_MAX", "download-max", `"30m"`, "30m"},
+		{"DASHBOARD_LOUDNESS_TARGET", "loudness-target", `"-16"`, "-16"},
+		{"DASHBOARD_FFMPEG", "ffmpeg", `"ffmpeg"`, "ffmpeg"},
 		{"DASHBOARD_INGRESS_HEALTH_URL", "ingress-health-url", `""`, ""},
 		{"DASHBOARD_EGRESS_HEALTH_URL", "egress-health-url", `""`, ""},
 		{"DASHBOARD_LIVEKIT_METRICS_URL", "livekit-metrics-url", `""`, ""},
@@ -202,6 +204,28 @@ func TestHelpListsEverySetting(t *testing.T) {
 		StreamsPerPrincipal:   8,
 		DownloadsPerPrincipal: 4,
 		DownloadMax:           30 * time.Minute,
+		LoudnessTarget:        -16, FFmpeg: "ffmpeg",
 	}, s)
 	assert.True(t, s.PullAllow.empty(), "URL pulls are off by default")
+}
+
+// Loudness settings an attacker (or a typo) could give are refused at start,
+// naming the setting: no target that flags everything or nothing, no ffmpeg
+// that is a relative path, an option or a line break.
+func TestHostileLoudnessSettingsAreRefused(t *testing.T) {
+	for env, v := range map[string]string{"DASHBOARD_LOUDNESS_TARGET": "NaN", "DASHBOARD_FFMPEG": "../../tmp/ffmpeg"} {
+		for _, bad := range []string{v, "+Inf", "5", "-1e9", "loud", "-version", "ffmpeg\n-i"} {
+			_, err := loadSettings([]string{}, func(k string) string {
+				if k == env {
+					return bad
+				}
+				return map[string]string{"DASHBOARD_ADMIN_GROUP": "admins"}[k]
+			}, io.Discard)
+			if env == "DASHBOARD_FFMPEG" && (bad == "+Inf" || bad == "5" || bad == "-1e9" || bad == "loud") {
+				continue // bare names: looked up in PATH, and absent ones are said at start
+			}
+			require.Error(t, err, "%s=%q", env, bad)
+			assert.Contains(t, err.Error(), env)
+		}
+	}
 }

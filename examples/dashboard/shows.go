@@ -16,6 +16,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/loudness"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
 
@@ -138,6 +139,9 @@ type showFile struct {
 	Size        int64  `json:"size"`
 	DurationMS  int64  `json:"durationMs"`
 	DownloadURL string `json:"downloadUrl"` // this dashboard's GET /api/recordings/{key}
+	// The report's: measured when the show closed (see docs/shows.md).
+	Loudness      *loudness.Figures `json:"loudness,omitempty"`
+	LoudnessError string            `json:"loudnessError,omitempty"`
 }
 
 // openedShow is POST's answer: with the show's secrets for the operator who
@@ -215,7 +219,8 @@ func partsView(ps []shows.Part, path string) []showPart {
 	for _, p := range ps {
 		v := showPart{ID: p.ID, Kind: p.Kind, Status: string(p.Status), Error: p.Error, StartedAt: p.StartedAt, EndedAt: p.EndedAt, Files: []showFile{}}
 		for _, f := range p.Files {
-			v.Files = append(v.Files, showFile{Key: f.Key, Size: f.Size, DurationMS: f.Duration.Milliseconds(), DownloadURL: downloadPath(path, f.Key)})
+			v.Files = append(v.Files, showFile{Key: f.Key, Size: f.Size, DurationMS: f.Duration.Milliseconds(), DownloadURL: downloadPath(path, f.Key),
+				Loudness: f.Loudness, LoudnessError: f.LoudnessError})
 		}
 		out = append(out, v)
 	}

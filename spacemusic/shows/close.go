@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -198,6 +199,7 @@ func (s *Service) link(ctx context.Context, rep *Report) {
 			if d, err := s.cfg.Recordings.Duration(ctx, f.Key); err == nil {
 				f.Duration = d
 			}
+			s.measure(ctx, f)
 		}
 	}
 }
@@ -218,4 +220,20 @@ func (s *Service) timeline(ctx context.Context, name, sid string, opened time.Ti
 		}
 	}
 	return out
+}
+
+// measure adds an Ogg file's loudness, with its flags; a file that could not
+// be measured keeps the reason, and the report is written all the same. Flags
+// stay on the file, not in the report's Problems (which say what Close could
+// not do): a quiet set is the artist's choice, not a failed close.
+func (s *Service) measure(ctx context.Context, f *File) {
+	if s.cfg.Loudness == nil || !strings.HasSuffix(f.Key, ".ogg") {
+		return
+	}
+	fig, err := s.cfg.Loudness.Object(ctx, s.cfg.Recordings, f.Key)
+	if err != nil {
+		f.LoudnessError = err.Error()
+		return
+	}
+	f.Loudness = &fig
 }

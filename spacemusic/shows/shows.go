@@ -29,6 +29,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
+	"github.com/spacemusic/streamkit/spacemusic/loudness"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -51,6 +52,10 @@ type Config struct {
 	// subscriber that joins when the show is armed) instead of egress, so the
 	// file holds the push from its first note (see package capture).
 	Capture *capture.Recorder
+	// Loudness, when set, measures each audio file of the report (Ogg:
+	// the recorder's parts and egress's audio) and flags the ones that clip
+	// or are far from its target (package loudness).
+	Loudness *loudness.Meter
 	// URL is the WebSocket URL performers and listeners join (Config.WSURL of the facade).
 	URL    string
 	Logger *slog.Logger // Run's failures; slog.Default() when nil
@@ -187,6 +192,10 @@ type File struct {
 	Size     int64         `json:"size"`
 	Duration time.Duration `json:"duration"`
 	URL      string        `json:"url,omitempty"` // a download link, when the Service has Recordings
+	// Loudness is the file's, measured when the show closed (Ogg audio,
+	// with Config.Loudness); LoudnessError says why it is absent.
+	Loudness      *loudness.Figures `json:"loudness,omitempty"`
+	LoudnessError string            `json:"loudnessError,omitempty"`
 }
 
 // Report is what a closed show leaves: its story and its files.

@@ -142,10 +142,14 @@ func newStage(t *testing.T, m media, resync ...time.Duration) *stage {
 }
 
 // service is a dashboard's shows.Service; a new one is a restarted dashboard.
-func (s *stage) service(t *testing.T) *shows.Service {
+// Options change its Config (e.g. a loudness Meter).
+func (s *stage) service(t *testing.T, options ...func(*shows.Config)) *shows.Service {
 	t.Helper()
 	cfg := shows.Config{Rooms: s.rooms, Ingress: s.ingress, Tokens: s.issuer, Egress: s.egress, Secret: s.env.APISecret,
 		Recordings: s.store, Watch: s.watch, URL: s.env.WSURL}
+	for _, o := range options {
+		o(&cfg)
+	}
 	if s.store != nil {
 		rec, err := capture.New(capture.Config{URL: s.env.WSURL, Tokens: s.issuer, Store: s.store, Dir: s.spool})
 		require.NoError(t, err)
