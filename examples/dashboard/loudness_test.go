@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
-	"github.com/spacemusic/streamkit/spacemusic/egress"
 )
 
 // The monitor's loudness meters read what ffmpeg's EBU R128 meter reads. Four
@@ -25,12 +23,7 @@ func TestTheMonitorMeasuresLoudnessAsR128Does(t *testing.T) {
 	testenv.RequireNetNS(t)
 	testenv.HoldMediaSlot(t) // Chromium decodes and measures four tracks
 	env := testenv.LiveKit(t)
-	s := newStageAt(t, env, egress.Storage{}, func(s *settings) {
-		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
-		s.AdminGroup = adminGroup
-	}, false, env.WSURL)
-	code, out := s.call(t, "POST", "/api/rooms", map[string]any{"name": "loudness"})
-	require.Equal(t, http.StatusCreated, code, "%s", out)
+	s := pageStage(t, env, "loudness")
 
 	const playing = 40 * time.Second // longer than the test: the sound never ends while measured
 	signals := []struct{ who, file string }{
