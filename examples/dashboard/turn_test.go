@@ -77,13 +77,20 @@ func turnStage(t *testing.T) (*testenv.Env, *stage) {
 	t.Helper()
 	testenv.RequireNetNS(t)
 	env := testenv.LiveKit(t, testenv.WithTURN())
+	return env, pageStage(t, env, "friday-jam")
+}
+
+// pageStage is a dashboard before env for the page's monitor (signed in through
+// the proxy, handing out LiveKit's own URL), with the room open.
+func pageStage(t *testing.T, env *testenv.Env, room string) *stage {
+	t.Helper()
 	s := newStageAt(t, env, egress.Storage{}, func(s *settings) {
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup = adminGroup
 	}, false, env.WSURL)
-	code, out := s.call(t, "POST", "/api/rooms", map[string]any{"name": "friday-jam"})
+	code, out := s.call(t, "POST", "/api/rooms", map[string]any{"name": room})
 	require.Equal(t, http.StatusCreated, code, "%s", out)
-	return env, s
+	return s
 }
 
 // token asks the dashboard for a role's token in friday-jam.

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,46 @@ func OverdrivenTone(t TB, freq int, d time.Duration) string {
 	src := fmt.Sprintf("aevalsrc=exprs='%s|%s':duration=%.3f:sample_rate=48000", wave, wave, d.Seconds())
 	return encoded(t, bin, fmt.Sprintf("overdriven-%d.ogg", freq), []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", src,
 		"-c:a", "libopus", "-b:a", "128k", "-ar", "48000", "-page_duration", "20000"})
+}
+
+// The loudness meter's reference signals: stereo 48 kHz Opus at 192 kbit/s,
+// so that the codec hardly moves their loudness (the meter is compared with
+// ffmpeg's measure of the same file: Loudness).
+
+// SineAt is a freq Hz sine peaking at dBFS on both channels: at 1 kHz, BS.1770
+// puts its loudness at dBFS LUFS (within 0.01 LU).
+func SineAt(t TB, freq int, dBFS float64, d time.Duration) string {
+	t.Helper()
+	wave := fmt.Sprintf("%.6f*sin(2*PI*%d*t)", math.Pow(10, dBFS/20), freq)
+	return reference(t, fmt.Sprintf("sine-%d-%.1f.ogg", freq, dBFS), d, "aevalsrc=exprs='%s|%s':duration=%[3]s:sample_rate=48000", wave, wave)
+}
+
+// PinkNoise is ffmpeg's pink noise, the same on both channels: one second of it
+// (a fixed seed) over and over, so that any whole seconds of it have the
+// file's true peak, as a meter that hears only part of it can tell.
+func PinkNoise(t TB, d time.Duration) string {
+	t.Helper()
+	return reference(t, "pink.ogg", d, "anoisesrc=color=pink:amplitude=0.3:seed=28:duration=1:sample_rate=48000,"+
+		"aloop=loop=-1:size=48000,atrim=duration=%s,pan=stereo|c0=c0|c1=c0")
+}
+
+// GatedTone is 1 kHz on both channels, 2 s at -23 dBFS then 2 s at -36 dBFS, over
+// and over (after EBU Tech 3341's case 3): R128's relative gate leaves the
+// quiet half out, so its integrated loudness is about -23 LUFS; ungated, -25.7.
+func GatedTone(t TB, d time.Duration) string {
+	t.Helper()
+	wave := "if(lt(mod(t,4),2),0.070795,0.015849)*sin(2*PI*1000*t)"
+	return reference(t, "gated-tone.ogg", d, "aevalsrc=exprs='%s|%s':duration=%[3]s:sample_rate=48000", wave, wave)
+}
+
+// reference encodes ffmpeg's lavfi graph (format, with the duration in seconds
+// after args) for d, once (see encoded).
+func reference(t TB, name string, d time.Duration, format string, args ...any) string {
+	t.Helper()
+	bin := Binary(t, "ffmpeg", "ffmpeg")
+	lavfi := fmt.Sprintf(format, append(args, fmt.Sprintf("%.3f", d.Seconds()))...)
+	return encoded(t, bin, name, []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", lavfi,
+		"-c:a", "libopus", "-b:a", "192k", "-ar", "48000", "-page_duration", "20000"})
 }
 
 // MusicTrack is how a performer publishes: stereo Opus with DTX off, because DTX

@@ -79,7 +79,7 @@ type asset struct {
 	etag        string
 }
 
-// assetFiles are exactly the files index.html references under /static/; nothing
+// assetFiles are exactly the files the page loads from /static/; nothing
 // else of the embedded directory (the page's template, listings) is served.
 var assetFiles = map[string]asset{
 	"app.js":       load("app.js", "text/javascript; charset=utf-8"),
@@ -87,6 +87,8 @@ var assetFiles = map[string]asset{
 	"monitor.js":   load("monitor.js", "text/javascript; charset=utf-8"),
 	"conntest.js":  load("conntest.js", "text/javascript; charset=utf-8"),
 	"rehearsal.js": load("rehearsal.js", "text/javascript; charset=utf-8"),
+	// The monitor's loudness worklet (AudioWorklet.addModule, not a <script>).
+	"loudness.js": load("loudness.js", "text/javascript; charset=utf-8"),
 	// The LiveKit web SDK, vendored by scripts/livekit-client; loaded only when
 	// an operator listens.
 	"vendor/livekit-client.umd.js":  load("vendor/livekit-client.umd.js", "text/javascript; charset=utf-8"),

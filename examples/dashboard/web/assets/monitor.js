@@ -1,7 +1,8 @@
 // The monitor: an operator hears the open room from the page, through LiveKit's
 // official web SDK (vendored, loaded on the first Listen), as a hidden,
 // subscribe-only participant; every audio track gets a level meter (peak and RMS
-// from WebAudio, clipping, silence) and its receive health (WebRTC stats).
+// from WebAudio, clipping, silence), its loudness and true peak (EBU R128, from
+// the loudness worklet: loudness.js) and its receive health (WebRTC stats).
 "use strict";
 
 // It uses the page's el() and api() (app.js, loaded before it).
@@ -41,8 +42,14 @@
     if (!name) return;
     // The AudioContext is made in the click itself: browsers let a page play
     // sound only from a user's gesture.
-    const ctx = new AudioContext();
-    mon = { name, ctx, tracks: new Map(), timers: [], started: performance.now(), room: null, publishing: new Set() };
+    // At 48 kHz, WebRTC's own rate: the loudness worklet measures the sound as
+    // decoded, not resampled to the sound card's rate.
+    const ctx = new AudioContext({ sampleRate: 48000 });
+    // AudioWorklet exists only on secure pages (HTTPS, or localhost).
+    const loudness = ctx.audioWorklet ? ctx.audioWorklet.addModule("/static/loudness.js")
+      : Promise.reject(new Error("loudness needs a secure page (HTTPS)"));
+    loudness.catch(() => {}); // each track says why, below
+    mon = { name, ctx, loudness, tracks: new Map(), timers: [], started: performance.now(), room: null, publishing: new Set() };
     box.dataset.room = name;
     delete box.dataset.firstAudioMs;
     button.textContent = "Stop listening";
@@ -98,13 +105,41 @@
     source.connect(analyser);
     const peak = el("meter", { min: FLOOR_DB, max: 0, low: -20, high: -6, optimum: -12, value: FLOOR_DB, class: "peak" });
     const rms = el("meter", { min: FLOOR_DB, max: 0, low: -20, high: -6, optimum: -12, value: FLOOR_DB, class: "rms" });
+    // Momentary loudness, its scale around R128's -23 LUFS target.
+    const lufs = el("meter", { min: -60, max: 0, low: -30, high: -16, optimum: -23, value: -60, class: "lufs" });
     const card = el("li", { class: "card meter", "data-track": track.sid, "data-identity": who.identity },
       el("strong", {}, who.name || who.identity), " ", el("span", { class: "muted" }, pub.trackName || pub.source),
-      el("div", { class: "levels" }, el("label", {}, "peak", peak), el("label", {}, "RMS", rms)),
-      el("p", { class: "readout" }, "–"), el("p", { class: "health muted" }, "–"), audio);
+      el("div", { class: "levels" }, el("label", {}, "peak", peak), el("label", {}, "RMS", rms), el("label", {}, "LUFS", lufs)),
+      el("p", { class: "readout" }, "–"), el("p", { class: "loudness" }, "–"), el("p", { class: "health muted" }, "–"), audio);
     meters.append(card);
-    mon.tracks.set(track.sid, { track, audio, source, analyser, card, peak, rms, silentSince: null, clipUntil: 0, quietSince: null, onsets: [],
-      time: new Float32Array(analyser.fftSize), freq: new Float32Array(analyser.frequencyBinCount), last: null });
+    const t = { track, audio, source, analyser, card, peak, rms, lufs, silentSince: null, clipUntil: 0, quietSince: null, onsets: [],
+      time: new Float32Array(analyser.fftSize), freq: new Float32Array(analyser.frequencyBinCount), last: null, loud: null };
+    mon.tracks.set(track.sid, t);
+    listenLoudness(mon, t);
+  }
+
+  // listenLoudness taps the track into its own loudness worklet, which posts
+  // its figures every 100 ms of sound.
+  function listenLoudness(m, t) {
+    m.loudness.then(() => {
+      if (mon !== m || m.tracks.get(t.track.sid) !== t) return; // gone meanwhile
+      const node = new AudioWorkletNode(m.ctx, "loudness", { numberOfOutputs: 0 });
+      node.port.onmessage = (e) => { t.loud = e.data; };
+      t.source.connect(node);
+    }).catch((err) => { t.card.querySelector(".loudness").textContent = err.message; });
+  }
+
+  // showLoudness puts the worklet's last figures on the card: in words, and as
+  // data- attributes for tests (LUFS and dBTP, one decimal; absent until measured).
+  function showLoudness(t) {
+    const f = t.loud;
+    if (!f) return;
+    const fix = (x) => (x === null ? "" : x.toFixed(1));
+    Object.assign(t.card.dataset, { lufsM: fix(f.m), lufsS: fix(f.s), lufsI: fix(f.i), dbtp: fix(f.tp), lufsSeconds: f.seconds.toFixed(1) });
+    t.lufs.value = f.m === null ? -60 : f.m;
+    const say = (x, unit) => (x === null ? "–" : x.toFixed(1) + " " + unit);
+    t.card.querySelector(".loudness").textContent = `momentary ${say(f.m, "LUFS")} · short-term ${say(f.s, "LUFS")} · ` +
+      `integrated ${say(f.i, "LUFS")} · true peak ${say(f.tp, "dBTP")}`;
   }
 
   function removeTrack(sid) {
@@ -160,6 +195,7 @@
       t.card.querySelector(".readout").textContent = words.join(" · ");
       t.card.classList.toggle("silent", silentFor >= silenceAfter);
       t.card.classList.toggle("clipping", now < t.clipUntil);
+      showLoudness(t);
     }
   }
 
