@@ -24,6 +24,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"github.com/spacemusic/streamkit/spacemusic/audit"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -65,6 +66,9 @@ const (
 	// elsewhere with the API key). LiveKit dropped the identity's earlier
 	// holder for them. Participant is who joined. Needs Options.Own.
 	Impostor Kind = "impostor"
+	// AudioFlagged: a published audio track fails a point of the music
+	// profile (Finding says which, and the fix); once per track and finding.
+	AudioFlagged Kind = "audio_flagged"
 )
 
 // Role is what a participant is to the show.
@@ -95,12 +99,13 @@ type Event struct {
 	// write). A Watch that sees these knows LiveKit's webhooks reach the show.
 	Webhook bool `json:"webhook,omitempty"`
 
-	Stage       *rooms.Room  `json:"stage,omitempty"` // room_opened, room_updated: the room's settings
-	Participant *Participant `json:"participant,omitempty"`
-	Track       *Track       `json:"track,omitempty"`
-	Ingest      *IngestState `json:"ingest,omitempty"`
-	Recording   *Recording   `json:"recording,omitempty"`
-	Spool       *Spool       `json:"spool,omitempty"` // spool_full, spool_resumed
+	Stage       *rooms.Room    `json:"stage,omitempty"` // room_opened, room_updated: the room's settings
+	Participant *Participant   `json:"participant,omitempty"`
+	Track       *Track         `json:"track,omitempty"`
+	Ingest      *IngestState   `json:"ingest,omitempty"`
+	Recording   *Recording     `json:"recording,omitempty"`
+	Spool       *Spool         `json:"spool,omitempty"`   // spool_full, spool_resumed
+	Finding     *audit.Finding `json:"finding,omitempty"` // audio_flagged
 
 	// Raw is LiveKit's webhook as received, for those who need more; nil for
 	// resync events and after a round trip through JSON.

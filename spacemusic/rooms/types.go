@@ -6,6 +6,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"github.com/spacemusic/streamkit/spacemusic/audit"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -44,6 +45,10 @@ type Participant struct {
 	IsPublisher bool              `json:"isPublisher"`
 	Permission  Permission        `json:"permission"`
 	Tracks      []Track           `json:"tracks"`
+	// Warnings are where the participant's audio fails the music profile
+	// (package audit), as the live model judges it; empty from LiveKit's
+	// own lists.
+	Warnings []audit.Finding `json:"warnings,omitempty"`
 }
 
 // OnStage reports whether the participant may publish: a performer, not a listener.
@@ -70,6 +75,12 @@ type Track struct {
 	Codec    string `json:"codec,omitempty"` // opus, h264, vp8, ...
 	Stereo   bool   `json:"stereo,omitempty"`
 	DTX      bool   `json:"dtx"`
+	// The browser's voice processing, as its SDK reported it (LiveKit's
+	// audio_features; absent from older clients).
+	EchoCancellation          bool `json:"echoCancellation,omitempty"`
+	NoiseSuppression          bool `json:"noiseSuppression,omitempty"`
+	AutoGainControl           bool `json:"autoGainControl,omitempty"`
+	EnhancedNoiseCancellation bool `json:"enhancedNoiseCancellation,omitempty"`
 	Width    int    `json:"width,omitempty"`
 	Height   int    `json:"height,omitempty"`
 }
@@ -150,6 +161,14 @@ func TrackFromLiveKit(t *livekit.TrackInfo) Track {
 			tr.Stereo = true
 		case livekit.AudioTrackFeature_TF_NO_DTX:
 			tr.DTX = false
+		case livekit.AudioTrackFeature_TF_ECHO_CANCELLATION:
+			tr.EchoCancellation = true
+		case livekit.AudioTrackFeature_TF_NOISE_SUPPRESSION:
+			tr.NoiseSuppression = true
+		case livekit.AudioTrackFeature_TF_AUTO_GAIN_CONTROL:
+			tr.AutoGainControl = true
+		case livekit.AudioTrackFeature_TF_ENHANCED_NOISE_CANCELLATION:
+			tr.EnhancedNoiseCancellation = true
 		}
 	}
 	if tr.Kind != "audio" {
