@@ -81,8 +81,8 @@ type Track struct {
 	NoiseSuppression          bool `json:"noiseSuppression,omitempty"`
 	AutoGainControl           bool `json:"autoGainControl,omitempty"`
 	EnhancedNoiseCancellation bool `json:"enhancedNoiseCancellation,omitempty"`
-	Width    int    `json:"width,omitempty"`
-	Height   int    `json:"height,omitempty"`
+	Width                     int  `json:"width,omitempty"`
+	Height                    int  `json:"height,omitempty"`
 }
 
 // FromLiveKit is LiveKit's room as the show sees it.
