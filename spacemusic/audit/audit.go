@@ -114,7 +114,7 @@ func Audit(t Track, o Options) []Finding {
 		add(LowBitrate, fmt.Sprintf("%d kbps, below the show's %d kbps", t.Bitrate/1000, o.MinBitrate/1000))
 	}
 	switch {
-	case t.Codec != "" && t.Codec != "opus":
+	case t.Codec != "" && t.Codec != "opus" && t.Codec != "red": // RED carries Opus (the web SDK's default)
 		add(SampleRate, fmt.Sprintf("%s, not 48 kHz Opus", t.Codec))
 	case t.SampleRate > 0 && t.SampleRate != opusRate:
 		add(SampleRate, fmt.Sprintf("the encoder sends %.1f kHz, not 48 kHz", float64(t.SampleRate)/1000))
@@ -139,8 +139,10 @@ func fix(p Publisher, c Code, floor int) string {
 		}
 	case WHIP, Pulled:
 		by = map[Code]string{
-			Mono:       "encoder: send stereo Opus",
-			DTX:        "encoder: turn Opus DTX off",
+			// Ingress v1.5.0 publishes a passthrough WHIP track as LiveKit
+			// heard it: mono without stereo=1 in the offer, DTX on.
+			Mono:       "encoder: offer stereo Opus (stereo=1), or recreate the ingress with transcoding (streamkit's preset is stereo, DTX off)",
+			DTX:        "encoder: turn Opus DTX off, or recreate the ingress with transcoding (streamkit's preset is stereo, DTX off)",
 			LowBitrate: fmt.Sprintf("encoder: set audio bitrate to %d kbps", kbps),
 			SampleRate: "encoder: send Opus at 48 kHz",
 		}
