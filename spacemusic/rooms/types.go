@@ -155,20 +155,19 @@ func TrackFromLiveKit(t *livekit.TrackInfo) Track {
 		Width:    int(t.Width),
 		Height:   int(t.Height),
 	}
+	// What each feature turns on; TF_NO_DTX is the one that turns DTX off.
+	on := map[livekit.AudioTrackFeature]*bool{
+		livekit.AudioTrackFeature_TF_STEREO:                      &tr.Stereo,
+		livekit.AudioTrackFeature_TF_ECHO_CANCELLATION:           &tr.EchoCancellation,
+		livekit.AudioTrackFeature_TF_NOISE_SUPPRESSION:           &tr.NoiseSuppression,
+		livekit.AudioTrackFeature_TF_AUTO_GAIN_CONTROL:           &tr.AutoGainControl,
+		livekit.AudioTrackFeature_TF_ENHANCED_NOISE_CANCELLATION: &tr.EnhancedNoiseCancellation,
+	}
 	for _, f := range t.AudioFeatures {
-		switch f {
-		case livekit.AudioTrackFeature_TF_STEREO:
-			tr.Stereo = true
-		case livekit.AudioTrackFeature_TF_NO_DTX:
+		if f == livekit.AudioTrackFeature_TF_NO_DTX {
 			tr.DTX = false
-		case livekit.AudioTrackFeature_TF_ECHO_CANCELLATION:
-			tr.EchoCancellation = true
-		case livekit.AudioTrackFeature_TF_NOISE_SUPPRESSION:
-			tr.NoiseSuppression = true
-		case livekit.AudioTrackFeature_TF_AUTO_GAIN_CONTROL:
-			tr.AutoGainControl = true
-		case livekit.AudioTrackFeature_TF_ENHANCED_NOISE_CANCELLATION:
-			tr.EnhancedNoiseCancellation = true
+		} else if b := on[f]; b != nil {
+			*b = true
 		}
 	}
 	if tr.Kind != "audio" {
