@@ -146,9 +146,13 @@ func TestTheAuditFlagsAVoiceCallNotMusic(t *testing.T) {
 	}
 
 	lap("stream told them once")
-	// A viewer cannot change them: no route writes them, and a webhook that
-	// would say ada's track is stereo now, without LiveKit's signature, is
-	// refused.
+	viewerCannotChangeFindings(t, s, got)
+	lap("attacker refused")
+}
+
+// viewerCannotChangeFindings: no route writes them, and a webhook that would
+// say ada's track is stereo now, without LiveKit's signature, is refused.
+func viewerCannotChangeFindings(t *testing.T, s *stage, got map[string][]audit.Code) {
 	forged, _ := json.Marshal(&livekit.WebhookEvent{Event: "track_published", Id: "EV_forged", Room: &livekit.Room{Name: "friday-jam"},
 		Participant: &livekit.ParticipantInfo{Identity: "ada"}, Track: &livekit.TrackInfo{Sid: "TR_forged", Type: livekit.TrackType_AUDIO, Stereo: true, DisableDtx: true}})
 	req, err := http.NewRequest(http.MethodPost, s.srv.URL+"/api/webhooks/livekit", bytes.NewReader(forged))
@@ -159,11 +163,10 @@ func TestTheAuditFlagsAVoiceCallNotMusic(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "an unsigned webhook")
-	code, _ = s.as(t, testViewerKey, "PUT", "/api/rooms/friday-jam", map[string]any{"warnings": []any{}})
+	code, _ := s.as(t, testViewerKey, "PUT", "/api/rooms/friday-jam", map[string]any{"warnings": []any{}})
 	assert.Contains(t, []int{http.StatusMethodNotAllowed, http.StatusForbidden}, code, "no route writes warnings")
 	after, _ := warned(t, s, "friday-jam")
 	assert.Equal(t, got, after, "the findings are as LiveKit says")
-	lap("attacker refused")
 }
 
 // flagsOf is the findings the stream told, as "identity/track/code".
