@@ -24,6 +24,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"github.com/spacemusic/streamkit/spacemusic/audit"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -72,6 +73,9 @@ const (
 	RehearsalStarted Kind = "rehearsal_started"
 	RehearsalStepped Kind = "rehearsal_stepped"
 	RehearsalEnded   Kind = "rehearsal_ended"
+	// AudioFlagged: a published audio track fails a point of the music
+	// profile (Finding says which, and the fix); once per track and finding.
+	AudioFlagged Kind = "audio_flagged"
 )
 
 // Role is what a participant is to the show.
@@ -102,13 +106,14 @@ type Event struct {
 	// write). A Watch that sees these knows LiveKit's webhooks reach the show.
 	Webhook bool `json:"webhook,omitempty"`
 
-	Stage       *rooms.Room  `json:"stage,omitempty"` // room_opened, room_updated: the room's settings
-	Participant *Participant `json:"participant,omitempty"`
-	Track       *Track       `json:"track,omitempty"`
-	Ingest      *IngestState `json:"ingest,omitempty"`
-	Recording   *Recording   `json:"recording,omitempty"`
-	Spool       *Spool       `json:"spool,omitempty"` // spool_full, spool_resumed
-	Rehearsal   *Rehearsal   `json:"rehearsal,omitempty"`
+	Stage       *rooms.Room    `json:"stage,omitempty"` // room_opened, room_updated: the room's settings
+	Participant *Participant   `json:"participant,omitempty"`
+	Track       *Track         `json:"track,omitempty"`
+	Ingest      *IngestState   `json:"ingest,omitempty"`
+	Recording   *Recording     `json:"recording,omitempty"`
+	Spool       *Spool         `json:"spool,omitempty"`   // spool_full, spool_resumed
+	Finding     *audit.Finding `json:"finding,omitempty"` // audio_flagged
+	Rehearsal   *Rehearsal     `json:"rehearsal,omitempty"`
 
 	// Raw is LiveKit's webhook as received, for those who need more; nil for
 	// resync events and after a round trip through JSON.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spacemusic/streamkit/spacemusic/audit"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -22,6 +23,8 @@ type Snapshot struct {
 	Rooms      map[string]*Room       `json:"rooms"`      // by name
 	Ingresses  map[string]IngestState `json:"ingresses"`  // by ID: every ingress LiveKit has
 	Recordings map[string]Recording   `json:"recordings"` // by ID: the running egresses
+
+	audit audit.Options // the music profile's settings, for Warnings
 }
 
 // Room is a stage and who is on it, as LiveKit last described the room; its
@@ -57,13 +60,15 @@ type model struct {
 	// touched after it began alone (a webhook knows better than a list taken
 	// before it).
 	touched map[string]uint64
+	// flagged is the findings already told, by track SID: each is told once.
+	flagged map[string]map[audit.Code]bool
 }
 
 const maxGone = 1 << 14
 
-func newModel() *model {
-	return &model{cur: &Snapshot{Rooms: map[string]*Room{}, Ingresses: map[string]IngestState{}, Recordings: map[string]Recording{}},
-		gone: map[string]bool{}, ingestAt: map[string]time.Time{}, touched: map[string]uint64{}}
+func newModel(o audit.Options) *model {
+	return &model{cur: &Snapshot{Rooms: map[string]*Room{}, Ingresses: map[string]IngestState{}, Recordings: map[string]Recording{}, audit: o},
+		gone: map[string]bool{}, ingestAt: map[string]time.Time{}, touched: map[string]uint64{}, flagged: map[string]map[audit.Code]bool{}}
 }
 
 func (m *model) bury(id string) {
@@ -71,6 +76,7 @@ func (m *model) bury(id string) {
 		return
 	}
 	m.gone[id] = true
+	delete(m.flagged, id)
 	m.goneOrder = append(m.goneOrder, id)
 	if len(m.goneOrder) > maxGone {
 		delete(m.gone, m.goneOrder[0])
@@ -133,6 +139,8 @@ func (m *model) apply(e Event) (*Snapshot, []string, bool) {
 		return m.applyIngest(e)
 	case RecordingStarted, RecordingUpdated, RecordingEnded:
 		return m.applyRecording(e)
+	case AudioFlagged:
+		return m.applyFlag(e)
 	case Impostor:
 		// Changes nothing the model holds (the join did): it is news for the
 		// timeline and the event stream.
@@ -194,6 +202,9 @@ func (m *model) applyRoom(e Event) (*Snapshot, []string, bool) {
 		r := cur.Rooms[e.Room]
 		if r == nil || (roomSID(e) != "" && r.SID != "" && r.SID != roomSID(e)) {
 			return nil, nil, false
+		}
+		for _, p := range r.Participants {
+			m.forget(p.Tracks)
 		}
 		s := m.next()
 		delete(s.Rooms, e.Room)
@@ -283,6 +294,7 @@ func (m *model) applyParticipant(e Event) (*Snapshot, []string, bool) {
 		if !sameSession {
 			return nil, nil, false
 		}
+		m.forget(old.Tracks)
 		s := m.next()
 		delete(withRoom(s, e.Room, roomSID(e)).Participants, p.Identity)
 		return s, []string{key}, true
@@ -405,7 +417,9 @@ func (s *Snapshot) RoomDetail(name string) (rooms.Detail, bool) {
 	}
 	d := rooms.Detail{Room: room(r, s.recordingRooms()), Participants: make([]rooms.Participant, 0, len(r.Participants))}
 	for _, id := range sortedKeys(r.Participants) {
-		d.Participants = append(d.Participants, r.Participants[id].view())
+		v := r.Participants[id].view()
+		v.Warnings = s.Warnings(name, r.Participants[id])
+		d.Participants = append(d.Participants, v)
 	}
 	return d, true
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"github.com/spacemusic/streamkit/spacemusic/audit"
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -40,6 +41,9 @@ type Options struct {
 	// joined with (tokens.Issuer.Own). A webhook's join that Own refuses is
 	// followed by an Impostor event.
 	Own func(room, identity string, attributes map[string]string) bool
+	// Audit is the music profile's settings (the show's bitrate floor): every
+	// audio track is judged by it (AudioFlagged, Snapshot.Warnings).
+	Audit audit.Options
 }
 
 // Defaults of Options.
@@ -89,7 +93,7 @@ func NewWatch(l Lister, o Options) *Watch {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	w := &Watch{lister: l, opts: o, model: newModel(), changed: make(chan struct{}), log: ring{size: o.LogSize}}
+	w := &Watch{lister: l, opts: o, model: newModel(o.Audit), changed: make(chan struct{}), log: ring{size: o.LogSize}}
 	w.snap.Store(w.model.cur)
 	return w
 }
@@ -109,6 +113,9 @@ func (w *Watch) Apply(ctx context.Context, e Event) (Event, bool, error) {
 		if imp, ok := w.impostor(e); ok {
 			_, _, err = w.apply(ctx, imp)
 		}
+	}
+	if applied && err == nil && w.opts.Log != nil {
+		err = w.flagShared(ctx, e)
 	}
 	return e, applied, err
 }
@@ -172,6 +179,9 @@ func Key(e Event) string {
 	case e.Recording != nil:
 		k += "/" + e.Recording.ID + "/" + string(e.Recording.Status)
 	}
+	if e.Finding != nil {
+		k += "/" + string(e.Finding.Code) // once per track and finding
+	}
 	if e.Kind == ShowTampered {
 		k += "/" + e.ID // one report per distinct metadata
 	}
@@ -184,6 +194,7 @@ func Key(e Event) string {
 
 // applyLocked applies e as revision rev (the next one when 0).
 func (w *Watch) applyLocked(e Event, rev uint64) (Event, bool) {
+	own := rev == 0
 	e = w.model.known(e)
 	s, keys, ok := w.model.apply(e)
 	if !ok {
@@ -203,6 +214,11 @@ func (w *Watch) applyLocked(e Event, rev uint64) (Event, bool) {
 	w.model.cur = s
 	w.snap.Store(s)
 	w.append(e)
+	if own { // this Watch's own log: what e revealed follows it at once
+		for _, f := range w.model.flags(e) {
+			w.applyLocked(f, 0)
+		}
+	}
 	return e, true
 }
 

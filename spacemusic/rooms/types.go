@@ -6,6 +6,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"github.com/spacemusic/streamkit/spacemusic/audit"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -44,6 +45,10 @@ type Participant struct {
 	IsPublisher bool              `json:"isPublisher"`
 	Permission  Permission        `json:"permission"`
 	Tracks      []Track           `json:"tracks"`
+	// Warnings are where the participant's audio fails the music profile
+	// (package audit), as the live model judges it; empty from LiveKit's
+	// own lists.
+	Warnings []audit.Finding `json:"warnings,omitempty"`
 }
 
 // OnStage reports whether the participant may publish: a performer, not a listener.
@@ -70,8 +75,14 @@ type Track struct {
 	Codec    string `json:"codec,omitempty"` // opus, h264, vp8, ...
 	Stereo   bool   `json:"stereo,omitempty"`
 	DTX      bool   `json:"dtx"`
-	Width    int    `json:"width,omitempty"`
-	Height   int    `json:"height,omitempty"`
+	// The browser's voice processing, as its SDK reported it (LiveKit's
+	// audio_features; absent from older clients).
+	EchoCancellation          bool `json:"echoCancellation,omitempty"`
+	NoiseSuppression          bool `json:"noiseSuppression,omitempty"`
+	AutoGainControl           bool `json:"autoGainControl,omitempty"`
+	EnhancedNoiseCancellation bool `json:"enhancedNoiseCancellation,omitempty"`
+	Width                     int  `json:"width,omitempty"`
+	Height                    int  `json:"height,omitempty"`
 }
 
 // FromLiveKit is LiveKit's room as the show sees it.
@@ -144,12 +155,19 @@ func TrackFromLiveKit(t *livekit.TrackInfo) Track {
 		Width:    int(t.Width),
 		Height:   int(t.Height),
 	}
+	// What each feature turns on; TF_NO_DTX is the one that turns DTX off.
+	on := map[livekit.AudioTrackFeature]*bool{
+		livekit.AudioTrackFeature_TF_STEREO:                      &tr.Stereo,
+		livekit.AudioTrackFeature_TF_ECHO_CANCELLATION:           &tr.EchoCancellation,
+		livekit.AudioTrackFeature_TF_NOISE_SUPPRESSION:           &tr.NoiseSuppression,
+		livekit.AudioTrackFeature_TF_AUTO_GAIN_CONTROL:           &tr.AutoGainControl,
+		livekit.AudioTrackFeature_TF_ENHANCED_NOISE_CANCELLATION: &tr.EnhancedNoiseCancellation,
+	}
 	for _, f := range t.AudioFeatures {
-		switch f {
-		case livekit.AudioTrackFeature_TF_STEREO:
-			tr.Stereo = true
-		case livekit.AudioTrackFeature_TF_NO_DTX:
+		if f == livekit.AudioTrackFeature_TF_NO_DTX {
 			tr.DTX = false
+		} else if b := on[f]; b != nil {
+			*b = true
 		}
 	}
 	if tr.Kind != "audio" {

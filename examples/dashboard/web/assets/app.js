@@ -154,6 +154,7 @@ async function refreshRoom() {
   $("#participants").replaceChildren(...detail.participants.filter((p) => !p.permission.hidden).map((p) => el("li", { class: "card", "data-identity": p.identity },
     el("strong", {}, p.name || p.identity), " ", el("span", { class: "muted" }, p.identity),
     p.permission.canPublish ? el("span", { class: "badge ok" }, "on stage") : el("span", { class: "badge" }, "listening"),
+    warnings(p),
     el("ul", { class: "tracks" }, p.tracks.map((t) => el("li", { "data-track": t.sid },
       `${t.kind} · ${t.source} · ${t.codec || "?"}${t.stereo ? " · stereo" : ""} · `,
       el("span", { class: t.muted ? "badge bad" : "badge ok" }, t.muted ? "muted" : "live"), " ",
@@ -177,6 +178,14 @@ async function refreshRoom() {
       await api("DELETE", "/api/egress?id=" + encodeURIComponent(e.id));
       await refreshRoom();
     }) }, "Stop") : "")));
+}
+
+// warnings are where a performer's audio fails the music profile, each with
+// its fix (docs/audit.md); the server judges, the page only shows.
+function warnings(p) {
+  if (!p.warnings || !p.warnings.length) return "";
+  return el("ul", { class: "warnings" }, p.warnings.map((w) => el("li", { "data-warning": w.code, "data-of-track": w.track },
+    el("span", { class: "badge warn" }, "⚠ " + w.problem), " ", el("span", { class: "fix" }, w.fix))));
 }
 
 // streamKeyRow shows a key this page holds, or, for an admin, a button that
@@ -443,6 +452,7 @@ const words = {
   impostor: "joined under a reserved identity (an impostor: not streamkit's own)",
   spool_full: "recorder's spool full: new audio is not recorded",
   spool_resumed: "recorder's spool has room: recording goes on",
+  audio_flagged: "plays audio that fails the music profile",
 };
 
 function addToTimeline(ev) {
@@ -451,7 +461,8 @@ function addToTimeline(ev) {
   const role = ev.participant && ev.participant.role ? " (" + ev.participant.role + ")" : "";
   const who = ev.participant ? ev.participant.identity + role + " " : "";
   let what = words[ev.kind] || ev.kind;
-  if (ev.track) what += " " + ev.track.kind;
+  if (ev.finding) what += ": " + ev.finding.problem + " → " + ev.finding.fix;
+  else if (ev.track) what += " " + ev.track.kind;
   if (ev.recording) what += " " + ev.recording.status + (ev.recording.files ? " " + ev.recording.files.join(", ") : "");
   if (ev.ingest && ev.ingest.error) what += ": " + ev.ingest.error;
   $("#timeline").append(el("li", { "data-kind": ev.kind }, el("time", {}, new Date(ev.at).toLocaleTimeString()), " ", who + what,
