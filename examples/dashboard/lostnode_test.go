@@ -146,7 +146,8 @@ func publishOn(t *testing.T, node *testenv.Env, token string) (leave func()) {
 func waitParts(t *testing.T, d *showDashboard, show string, n int) []showPart {
 	t.Helper()
 	var parts []showPart
-	require.True(t, poll(t, 20*time.Second, fmt.Sprintf("%s never had %d parts", show, n), func() (bool, string) {
+	// 60 s: under CI's load a part that fails to start is retried with backoff (3, 6, 12 s …).
+	require.True(t, poll(t, 60*time.Second, fmt.Sprintf("%s never had %d parts", show, n), func() (bool, string) {
 		code, body := d.call(t, testViewerKey, "GET", "/api/shows/"+show, nil)
 		var v ShowView
 		_ = json.Unmarshal(body, &v)
