@@ -41,6 +41,11 @@ func newLiveStage(t *testing.T, tweak func(*settings)) *stage {
 type hookFront struct {
 	srv    *httptest.Server
 	target atomic.Value // http.Handler
+	// passing is held (shared) while a webhook is handed on: serve waits for
+	// those in flight, so none reaches the old target after serve returns
+	// (a webhook applied just after the doctor's probe room opened passes
+	// for the probe's own).
+	passing sync.RWMutex
 	// lose makes the front answer 200 and hand nothing on: LiveKit believes
 	// the webhook arrived (a proxy that lost it), so it never retries.
 	lose atomic.Bool
@@ -66,6 +71,8 @@ func newHookFront(t testing.TB) *hookFront {
 			return // LiveKit counts it delivered; it arrives late, on release
 		}
 		h.mu.Unlock()
+		h.passing.RLock()
+		defer h.passing.RUnlock()
 		next, _ := h.target.Load().(http.Handler)
 		if next == nil {
 			http.Error(w, "starting", http.StatusServiceUnavailable) // LiveKit retries
@@ -85,8 +92,13 @@ func (h *hookFront) option() testenv.Option {
 // to hands the webhooks on to st's dashboard.
 func (h *hookFront) to(st *stage) { h.serve(st.srv.Config.Handler) }
 
-// serve hands the webhooks on to next.
-func (h *hookFront) serve(next http.Handler) { h.target.Store(next) }
+// serve hands the webhooks on to next, once those on their way to the old
+// target have arrived.
+func (h *hookFront) serve(next http.Handler) {
+	h.passing.Lock()
+	defer h.passing.Unlock()
+	h.target.Store(next)
+}
 
 // sse is a page's EventSource: it reads the stream and keeps every event.
 type sse struct {

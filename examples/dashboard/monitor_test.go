@@ -89,7 +89,12 @@ func TestOperatorHearsTheShow(t *testing.T) {
 	}
 	assert.Less(t, strings.Index(story, "ada (performer) joined"), strings.Index(story, "ada (performer) started playing audio"), story)
 	assert.NotContains(t, story, "(listener)", "nobody here listens but the hidden monitor")
-	// The room with the monitor playing, for the README (STREAMKIT_MONITOR_SHOT=path keeps it).
+	// The room with the monitor playing, its loudness meters running, for the
+	// README (STREAMKIT_MONITOR_SHOT=path keeps it).
+	for _, m := range []string{obsMeter, adaMeter} {
+		b.until("loudness measured", `+document.querySelector('`+m+`')?.dataset.lufsSeconds >= 3`)
+		assert.Contains(t, b.text(m+" .loudness"), "LUFS", "the card shows its loudness")
+	}
 	require.NoError(t, os.MkdirAll(testenv.Artifacts(), 0o755))
 	shot := filepath.Join(testenv.Artifacts(), "monitor.png")
 	if p := os.Getenv("STREAMKIT_MONITOR_SHOT"); p != "" {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/errs"
@@ -143,8 +144,12 @@ type session struct {
 	lk     *lksdk.Room // set under mu once joined
 	resume string      // a spool file an earlier process left, continued by the first part (under r.mu)
 
-	mu      sync.Mutex
-	cur     *part
+	mu  sync.Mutex
+	cur *part
+	// next is the source's track that arrived while cur was still being
+	// written: a performer who drops and comes straight back is subscribed
+	// anew before the old track ends, and LiveKit announces the new one once.
+	next    *waiting
 	keep    bool // the recorder is closing: the part stays spooled for the next process
 	readers sync.WaitGroup
 	// uploads are the uploads a full spool started beside the reader: Finish
@@ -155,6 +160,12 @@ type session struct {
 	full      string
 	settling  bool
 	settledAt time.Time
+}
+
+// waiting is a subscribed track whose part starts when the current one ends.
+type waiting struct {
+	t   *webrtc.TrackRemote
+	who string
 }
 
 type part struct {

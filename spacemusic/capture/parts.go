@@ -32,20 +32,32 @@ func (s *session) want(p *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticip
 	}
 }
 
-// subscribed starts a part on the source's audio track, unless one is being
-// written (a second performer's track is not the show's).
+// subscribed starts a part on the source's audio track. While a part is
+// being written the newest such track waits for it to end (a second
+// performer's track is not the show's while the first plays; the same
+// performer back before their old track ended is).
 func (s *session) subscribed(t *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
 	if t.Kind() != webrtc.RTPCodecTypeAudio {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cur != nil || (s.source != "" && rp.Identity() != s.source) {
+	if s.source != "" && rp.Identity() != s.source {
 		return
 	}
-	s.cur = &part{} // claimed; opened on the first packet
+	if s.cur != nil {
+		s.next = &waiting{t: t, who: rp.Identity()}
+		return
+	}
+	s.startLocked(t, rp.Identity())
+}
+
+// startLocked claims the session for t's part (opened on its first packet)
+// and reads it. s.mu is held.
+func (s *session) startLocked(t *webrtc.TrackRemote, who string) {
+	s.cur = &part{}
 	s.readers.Add(1)
-	go s.read(t, rp.Identity())
+	go s.read(t, who)
 }
 
 // read writes the track's packets until it ends, then finishes the part.
@@ -93,6 +105,12 @@ func (s *session) read(t *webrtc.TrackRemote, who string) {
 	s.cur = nil
 	s.full = "" // no audio comes: none is held back
 	keep := s.keep
+	if next := s.next; next != nil {
+		s.next = nil
+		if !keep && (s.source == "" || next.who == s.source) {
+			s.startLocked(next.t, next.who) // a track that ended meanwhile opens no part
+		}
+	}
 	s.mu.Unlock()
 	if p != nil {
 		s.end(p, keep, false)
