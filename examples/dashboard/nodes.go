@@ -116,7 +116,7 @@ func (s *server) handleNodes() handler {
 		if err != nil {
 			return err
 		}
-		reading, err := s.Nodes.Read(r.Context(), showRooms(list))
+		reading, err := s.readNodes(r.Context(), showRooms(list))
 		if err != nil {
 			return nodesUnavailable(err)
 		}
@@ -183,9 +183,8 @@ func (s *server) placeShows(ctx context.Context, list []shows.Show, views []Show
 	if s.Nodes == nil || len(list) == 0 {
 		return
 	}
-	reading, err := s.Nodes.Read(ctx, showRooms(list))
-	if err != nil {
-		s.Log.Warn("nodes: LiveKit's Redis did not answer; shows are listed without their nodes", "error", err.Error())
+	reading, err := s.readNodes(ctx, showRooms(list))
+	if err != nil { // logged once by the placement, when Redis stopped answering
 		return
 	}
 	for i, sh := range list {
@@ -200,6 +199,15 @@ func (s *server) placeShows(ctx context.Context, list []shows.Show, views []Show
 				"its LiveKit node "+id+" stopped reporting: the show's room and audience are lost with it; its recorded parts are kept")
 		}
 	}
+}
+
+// readNodes is the shared placement's reading (placement.go): at most a second
+// old, one reading at a time.
+func (s *server) readNodes(ctx context.Context, rooms []string) (nodeReading, error) {
+	if s.placement == nil { // a server not made by NewServer
+		return s.Nodes.Read(ctx, rooms)
+	}
+	return s.placement.read(ctx, rooms)
 }
 
 // nodesAt reads the nodes from the Redis at url (checked by watchLiveKit);

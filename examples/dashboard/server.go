@@ -32,6 +32,7 @@ type server struct {
 	streamsBy, downloadsBy slots
 	showLooks              *looks[shows.Show] // GET /api/shows/{name} (looks.go)
 	rehearsing             rehearsalBoard     // the rehearsals this process runs (rehearsalboard.go)
+	placement              *placement         // LiveKit's nodes, shared by the shows and nodes routes (placement.go)
 }
 
 // NewServer returns the dashboard's handler: every route of routes.go behind
@@ -44,6 +45,9 @@ func NewServer(d Deps) http.Handler {
 		limiter: newLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux(),
 		showLooks: newLooks[shows.Show](showTTL, showMinAge, showCacheSize)}
 	s.metrics = newMetrics(d)
+	if d.Nodes != nil {
+		s.placement = newPlacement(d.Nodes, d.Log)
+	}
 	site, err := web.NewSite(d.WSURL, d.Settings.MonitorSilence)
 	if err != nil { // the facade's config checked the URL; a test's Deps may not have
 		d.Log.Warn("the page's monitor cannot reach LiveKit", "err", err)

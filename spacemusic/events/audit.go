@@ -2,6 +2,9 @@ package events
 
 import (
 	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/spacemusic/streamkit/spacemusic/audit"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -13,11 +16,67 @@ import (
 // track again tells nothing new: the model remembers what it told.
 
 // Warnings are where p's audio in room fails the music profile, track by track.
+// For a participant of the snapshot they are judged once per snapshot (a room's
+// first read judges the whole room) and later reads answer the stored result;
+// the slice is shared, so callers must not change its elements.
 func (s *Snapshot) Warnings(room string, p Participant) []audit.Finding {
+	if s.warn != nil {
+		if r := s.Rooms[room]; r != nil {
+			if q, ok := r.Participants[p.Identity]; ok && sameParticipant(p, q) {
+				return s.warn.room(s, room, r)[p.Identity]
+			}
+		}
+	}
+	return s.judge(room, p)
+}
+
+// judge audits p's tracks in room.
+func (s *Snapshot) judge(room string, p Participant) []audit.Finding {
 	var out []audit.Finding
 	for _, t := range p.Tracks {
 		out = append(out, audit.Audit(s.auditTrack(room, p, t), s.audit)...)
 	}
+	return out
+}
+
+// sameParticipant reports whether p is q as the snapshot holds it (the same
+// tracks, by their backing array): then the stored warnings are p's.
+func sameParticipant(p, q Participant) bool {
+	if p.Kind != q.Kind || len(p.Tracks) != len(q.Tracks) {
+		return false
+	}
+	return len(p.Tracks) == 0 || &p.Tracks[0] == &q.Tracks[0]
+}
+
+// warnings holds a snapshot's judged warnings, by room then identity, filled on
+// a room's first read. Every snapshot the writer builds (model.next) gets a
+// fresh one; a copy that changes neither rooms nor ingresses (a new revision
+// number, Synced) shares it.
+type warnings struct {
+	mu    sync.Mutex
+	rooms map[string]map[string][]audit.Finding
+}
+
+// judgedRooms counts rooms judged for their warnings, for tests.
+var judgedRooms atomic.Int64
+
+func (w *warnings) room(s *Snapshot, name string, r *Room) map[string][]audit.Finding {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if out, ok := w.rooms[name]; ok {
+		return out
+	}
+	judgedRooms.Add(1)
+	out := make(map[string][]audit.Finding, len(r.Participants))
+	for id, p := range r.Participants {
+		if ws := s.judge(name, p); len(ws) > 0 {
+			out[id] = slices.Clip(ws)
+		}
+	}
+	if w.rooms == nil {
+		w.rooms = map[string]map[string][]audit.Finding{}
+	}
+	w.rooms[name] = out
 	return out
 }
 

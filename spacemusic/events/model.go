@@ -25,6 +25,7 @@ type Snapshot struct {
 	Recordings map[string]Recording   `json:"recordings"` // by ID: the running egresses
 
 	audit audit.Options // the music profile's settings, for Warnings
+	warn  *warnings     // Warnings judged once per snapshot; nil: judged per read
 }
 
 // Room is a stage and who is on it, as LiveKit last described the room; its
@@ -67,7 +68,7 @@ type model struct {
 const maxGone = 1 << 14
 
 func newModel(o audit.Options) *model {
-	return &model{cur: &Snapshot{Rooms: map[string]*Room{}, Ingresses: map[string]IngestState{}, Recordings: map[string]Recording{}, audit: o},
+	return &model{cur: &Snapshot{Rooms: map[string]*Room{}, Ingresses: map[string]IngestState{}, Recordings: map[string]Recording{}, audit: o, warn: &warnings{}},
 		gone: map[string]bool{}, ingestAt: map[string]time.Time{}, touched: map[string]uint64{}, flagged: map[string]map[audit.Code]bool{}}
 }
 
@@ -91,6 +92,7 @@ func (m *model) next() *Snapshot {
 	s.Rooms = clone(m.cur.Rooms)
 	s.Ingresses = clone(m.cur.Ingresses)
 	s.Recordings = clone(m.cur.Recordings)
+	s.warn = &warnings{}
 	return &s
 }
 
