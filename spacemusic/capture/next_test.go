@@ -1,8 +1,6 @@
 package capture
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,9 +8,6 @@ import (
 
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
-	"github.com/spacemusic/streamkit/spacemusic/recordings"
-	"github.com/spacemusic/streamkit/spacemusic/storage"
-	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
 // A track that arrives while a part is being written waits for it. Ada plays;
@@ -24,22 +19,7 @@ func TestTheNextTrackIsRecordedWhenTheFirstEnds(t *testing.T) {
 	testenv.RequireNetNS(t) // real media
 	env := testenv.LiveKit(t)
 	ctx := testenv.Within(t, 2*time.Minute)
-	iss, err := tokens.NewIssuer(env.APIKey, env.APISecret)
-	require.NoError(t, err)
-	store, err := recordings.New(recordings.Config{Config: storage.Config{Endpoint: "http://127.0.0.1:1", Bucket: "recordings",
-		AccessKey: "unused", SecretKey: "unused-secret"}})
-	require.NoError(t, err)
-	dir := t.TempDir()
-	r, err := New(Config{URL: env.WSURL, Tokens: iss, Store: store, Dir: dir})
-	require.NoError(t, err)
-	defer r.Close()
-	size := func(p Part) int64 {
-		st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p.Key)))
-		if err != nil {
-			return 0
-		}
-		return st.Size()
-	}
+	r, iss, size := spoolingRecorder(t, env)
 	growing := func(n int) func() bool {
 		return func() bool {
 			a := r.Active("jam")

@@ -26,28 +26,13 @@ func TestTheRecorderTakesItsIdentityBack(t *testing.T) {
 	testenv.RequireNetNS(t) // Ada's tone is real media
 	env := testenv.LiveKit(t)
 	ctx := testenv.Within(t, 2*time.Minute)
-	iss, err := tokens.NewIssuer(env.APIKey, env.APISecret)
-	require.NoError(t, err)
-	store, err := recordings.New(recordings.Config{Config: storage.Config{Endpoint: "http://127.0.0.1:1", Bucket: "recordings",
-		AccessKey: "unused", SecretKey: "unused-secret"}})
-	require.NoError(t, err)
-	dir := t.TempDir()
-	r, err := New(Config{URL: env.WSURL, Tokens: iss, Store: store, Dir: dir})
-	require.NoError(t, err)
-	defer r.Close()
+	r, iss, size := spoolingRecorder(t, env)
 
 	ada, err := iss.Performer("jam", "ada")
 	require.NoError(t, err)
 	_, err = testenv.PublishTone(t, env.Join(t, ada.JWT, nil), testenv.Tone(t, 440, 2*time.Minute))
 	require.NoError(t, err)
 	require.NoError(t, r.Arm(ctx, "jam", "ada"))
-	size := func(p Part) int64 {
-		st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p.Key)))
-		if err != nil {
-			return 0
-		}
-		return st.Size()
-	}
 	var first Part
 	require.Eventually(t, func() bool {
 		a := r.Active("jam")
@@ -81,4 +66,26 @@ func TestTheRecorderTakesItsIdentityBack(t *testing.T) {
 	assert.NotEqual(t, first.Key, second.Key, "nothing overwritten")
 	assert.Positive(t, size(r.Active("jam")[0]))
 	assert.True(t, r.Armed("jam"))
+}
+
+// spoolingRecorder is a recorder on env whose bucket is unreachable, so its
+// parts stay spooled; size is a part's spooled bytes (0 before its file).
+func spoolingRecorder(t *testing.T, env *testenv.Env) (r *Recorder, iss *tokens.Issuer, size func(Part) int64) {
+	t.Helper()
+	iss, err := tokens.NewIssuer(env.APIKey, env.APISecret)
+	require.NoError(t, err)
+	store, err := recordings.New(recordings.Config{Config: storage.Config{Endpoint: "http://127.0.0.1:1", Bucket: "recordings",
+		AccessKey: "unused", SecretKey: "unused-secret"}})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	r, err = New(Config{URL: env.WSURL, Tokens: iss, Store: store, Dir: dir})
+	require.NoError(t, err)
+	t.Cleanup(r.Close)
+	return r, iss, func(p Part) int64 {
+		st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p.Key)))
+		if err != nil {
+			return 0
+		}
+		return st.Size()
+	}
 }
