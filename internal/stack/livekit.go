@@ -59,6 +59,9 @@ type LiveKitOptions struct {
 	// CPUs pins the server to these cores (taskset's list: "0", "0,1", "0-3")
 	// to measure how its capacity scales with cores; empty: not pinned.
 	CPUs string
+	// ICELite makes the SFU an ICE-lite agent (rtc.use_ice_lite), as many
+	// production deployments run it: clients then control ICE.
+	ICELite bool
 }
 
 // LiveKit is a running livekit-server.
@@ -123,6 +126,9 @@ func (s *Stack) startLiveKit(bin string, o LiveKitOptions) (*LiveKit, error) {
 		// Redis every 2 s (stats_update_interval): rooms created within that
 		// time may still land on one node (see testenv.SpreadRooms).
 		cfg += "node_selector:\n  kind: any\n  sort_by: rooms\n  algorithm: lowest\n"
+	}
+	if o.ICELite {
+		cfg = strings.Replace(cfg, "rtc:\n", "rtc:\n  use_ice_lite: true\n", 1)
 	}
 	if o.ICETCP {
 		lk.TCPPort = ports[2]

@@ -73,7 +73,7 @@ func processLiveKit(t TB, o options) *Env {
 	}
 	lk, err := s.LiveKit(stack.LiveKitOptions{Redis: redis, RemoteUnmute: !o.noRemoteUnmute,
 		RTMPBase: o.rtmpBase, WHIPBase: o.whipBase, Webhooks: o.webhooks, TURN: turn, ICETCP: o.turn, Version: o.version,
-		Secret: o.secret, Spread: o.spread, CPUs: o.cpus})
+		Secret: o.secret, Spread: o.spread, CPUs: o.cpus, ICELite: o.iceLite})
 	must(t, err)
 	e := &Env{URL: lk.URL, WSURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret, RedisAddr: lk.RedisAddr, Backend: "process",
 		MetricsURL: lk.MetricsURL, TURN: lk.TURN, UDPPort: lk.UDPPort, TCPPort: lk.TCPPort, Version: o.version}

@@ -66,6 +66,7 @@ type options struct {
 	secret         string // the API secret; empty: a fresh one (WithSecret)
 	spread         bool   // place new rooms on the node with the fewest (Cluster)
 	cpus           string // cores the server is pinned to (WithSFUCPUs)
+	iceLite        bool   // WithICELite
 }
 
 // Option configures LiveKit.
@@ -96,6 +97,12 @@ func WithVersion(version string) Option {
 // backend only.
 func WithSFUCPUs(list string) Option {
 	return func(o *options) { o.cpus, o.backend = list, "process" }
+}
+
+// WithICELite runs the SFU as an ICE-lite agent, as many production
+// deployments do. Process backend only.
+func WithICELite() Option {
+	return func(o *options) { o.iceLite, o.backend = true, "process" }
 }
 
 // WithoutRemoteUnmute keeps LiveKit's default of refusing remote unmutes.

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	lksdk "github.com/livekit/server-sdk-go/v2"
-	"github.com/pion/webrtc/v4"
 )
 
 // JoinTimeout bounds one listener's join, from dialling to its first packet,
@@ -22,7 +20,6 @@ type listener struct {
 	identity string
 	dialed   int64 // ns since the epoch when it dialled LiveKit
 	sub      *subscriber
-	reading  atomic.Bool
 	epoch    time.Time
 }
 
@@ -35,13 +32,14 @@ func (l *listener) joinTime() (time.Duration, bool) {
 	return time.Duration(f - l.dialed), true
 }
 
-// join connects l with jwt on api, subscribing to the first audio track it
+// join connects l with jwt through k, subscribing to the first audio track it
 // is offered.
-func (l *listener) join(ctx context.Context, api *webrtc.API, url, jwt string) error {
+func (l *listener) join(ctx context.Context, k *kit, url, jwt string) error {
 	ctx, cancel := context.WithTimeout(ctx, JoinTimeout)
 	defer cancel()
 	l.dialed = time.Since(l.epoch).Nanoseconds()
-	sub, err := dialSubscriber(ctx, api, url, jwt, l.read)
+	l.clock = 48000 // Opus's RTP clock, whatever its sample rate
+	sub, err := dialSubscriber(ctx, k, url, jwt, func(b []byte) { l.packet(b, time.Since(l.epoch).Nanoseconds()) })
 	if err != nil {
 		return err
 	}
@@ -81,30 +79,6 @@ func drop(ch <-chan joined) {
 	if j := <-ch; j.room != nil {
 		j.room.Disconnect()
 	}
-}
-
-// read counts t's packets until it ends: one goroutine per listener, the one
-// pion needs to drain a track, reading into one buffer.
-func (l *listener) read(t *webrtc.TrackRemote) {
-	if t.Kind() != webrtc.RTPCodecTypeAudio || !l.reading.CompareAndSwap(false, true) {
-		return
-	}
-	l.clock = int64(t.Codec().ClockRate)
-	if l.clock == 0 {
-		l.clock = 48000
-	}
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, _, err := t.Read(buf)
-			if err != nil {
-				return
-			}
-			if n >= 12 && buf[0]>>6 == 2 { // RTP version 2, a whole fixed header
-				l.packet(buf[:n], time.Since(l.epoch).Nanoseconds())
-			}
-		}
-	}()
 }
 
 // leave disconnects l.

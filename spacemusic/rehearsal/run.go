@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/internal/lk"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -38,7 +36,7 @@ type run struct {
 	id      string // this rehearsal's, in its identities
 	epoch   time.Time
 	ls      []*listener
-	api     *webrtc.API // every listener's peer connection is built from it
+	kit     *kit // what every listener's link shares
 	metrics *metrics
 	res     Result
 }
@@ -136,11 +134,11 @@ func prepare(ctx context.Context, cfg Config, o Options) (*run, error) {
 	}
 	var id [4]byte
 	_, _ = rand.Read(id[:])
-	api, err := newAPI()
+	k, err := newKit()
 	if err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, o: o, url: wsURL(base), room: o.Room, id: hex.EncodeToString(id[:]), epoch: time.Now(), metrics: m, api: api}
+	r := &run{cfg: cfg, o: o, url: wsURL(base), room: o.Room, id: hex.EncodeToString(id[:]), epoch: time.Now(), metrics: m, kit: k}
 	if r.room == "" {
 		r.room = IdentityPrefix + r.id
 	}
@@ -208,7 +206,7 @@ func (r *run) grow(ctx context.Context, n int) (string, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := l.join(ctx, r.api, r.url, tok.JWT); err != nil {
+			if err := l.join(ctx, r.kit, r.url, tok.JWT); err != nil {
 				mu.Lock()
 				if first == nil {
 					first = err

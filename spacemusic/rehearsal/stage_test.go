@@ -16,16 +16,32 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
-func setup(t *testing.T) (*testenv.Env, rehearsal.Config, *rooms.Service) {
+func setup(t *testing.T, opts ...testenv.Option) (*testenv.Env, rehearsal.Config, *rooms.Service) {
 	t.Helper()
 	testenv.RequireNetNS(t)
 	testenv.HoldMediaSlot(t) // a rehearsal loads the machine: one media test at a time
-	env := testenv.LiveKit(t)
+	env := testenv.LiveKit(t, opts...)
 	iss, err := tokens.NewIssuer(env.APIKey, env.APISecret)
 	require.NoError(t, err)
 	svc, err := rooms.New(rooms.Config{URL: env.URL, Issuer: iss})
 	require.NoError(t, err)
 	return env, rehearsal.Config{URL: env.WSURL, Tokens: iss, MetricsURL: env.MetricsURL}, svc
+}
+
+// Many deployments run LiveKit as an ICE-lite agent, and then the listener,
+// not the SFU, picks the path and nominates it. A rehearsal against such a
+// node hears the show as well: were the listener to wait for the SFU to
+// nominate, nobody would, and no packet would come.
+func TestARehearsalHearsAnICELiteSFU(t *testing.T) {
+	_, cfg, _ := setup(t, testenv.WithICELite())
+	res, err := rehearsal.Run(context.Background(), cfg, rehearsal.Options{Steps: []int{3}, Hold: 2 * time.Second, Deadline: time.Minute})
+	require.NoError(t, err)
+	require.Len(t, res.Steps, 1)
+	s := res.Steps[0]
+	t.Logf("ICE-lite SFU, 3 listeners: %d/%d packets, join p95 %s", s.Received, s.Expected, s.JoinP95.Round(time.Millisecond))
+	assert.Equal(t, 3, res.Capacity)
+	assert.Positive(t, s.MinReceived, "every listener heard the show")
+	assert.Zero(t, s.LossPercent)
 }
 
 // The operator rehearses a 128 kbps show before the doors open: two, then

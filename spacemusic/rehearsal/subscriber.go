@@ -12,9 +12,6 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/livekit/protocol/livekit"
 	protosignalling "github.com/livekit/protocol/signalling"
-	"github.com/pion/dtls/v3"
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 	"google.golang.org/protobuf/proto"
 )
@@ -25,50 +22,29 @@ import (
 // the SDK installs whatever WithInterceptors says (server-sdk-go v2.13.0
 // passes the option to the publisher only). A listener needs LiveKit's
 // signalling for one thing, to be offered the show's track and answer, and
-// one peer connection that reads it: that is all a subscriber is here, on one
-// pion API shared by every listener of the rehearsal.
+// a media path that counts its packets (link.go): that is all a subscriber
+// is here.
 
 // protocolVersion is LiveKit's signalling protocol this client speaks: the
 // subscriber connection is the primary one, offered by the SFU.
 const protocolVersion = 16
 
-// newAPI is the pion API every listener's peer connection is built from:
-// Opus only, no interceptors, no mDNS, UDP over IPv4.
-func newAPI() (*webrtc.API, error) {
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
-		PayloadType:        111,
-	}, webrtc.RTPCodecTypeAudio); err != nil {
-		return nil, err
-	}
-	var se webrtc.SettingEngine
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
-	// The counter takes a replayed packet as a duplicate (no negative loss);
-	// checking for replays cost an allocation per packet.
-	se.DisableSRTPReplayProtection(true)
-	se.DisableSRTCPReplayProtection(true)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{})), nil
-}
-
 // subscriber is one listener's connection: its signalling WebSocket and its
 // peer connection, which the SFU offers once the listener has joined.
 type subscriber struct {
-	api     *webrtc.API
 	ws      *websocket.Conn
 	wmu     sync.Mutex // one writer at a time on ws
-	pc      *webrtc.PeerConnection
-	onTrack func(*webrtc.TrackRemote)
+	link    *link
+	mid     string // the first bundled section's, which local candidates name
+	answers int
 	wanted  bool // asked for the show's track; the reader's own
 	done    chan struct{}
 }
 
 // dialSubscriber joins url's room with jwt, hidden and subscribe-only as the
 // token says, and subscribes to the first audio track the room has (or
-// publishes later); onTrack is given it when its packets flow.
-func dialSubscriber(ctx context.Context, api *webrtc.API, url, jwt string, onTrack func(*webrtc.TrackRemote)) (*subscriber, error) {
+// publishes later); packet is given each of its RTP packets.
+func dialSubscriber(ctx context.Context, k *kit, url, jwt string, packet func([]byte)) (*subscriber, error) {
 	u := fmt.Sprintf("%s/rtc?protocol=%d&auto_subscribe=0&sdk=go&version=streamkit-rehearsal", strings.TrimSuffix(url, "/"), protocolVersion)
 	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, u, http.Header{"Authorization": {"Bearer " + jwt}})
 	if err != nil {
@@ -77,7 +53,7 @@ func dialSubscriber(ctx context.Context, api *webrtc.API, url, jwt string, onTra
 		}
 		return nil, fmt.Errorf("signalling: %w", err)
 	}
-	s := &subscriber{api: api, ws: ws, onTrack: onTrack, done: make(chan struct{})}
+	s := &subscriber{ws: ws, done: make(chan struct{})}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = ws.SetReadDeadline(dl)
 	}
@@ -91,13 +67,11 @@ func dialSubscriber(ctx context.Context, api *webrtc.API, url, jwt string, onTra
 	}
 	_ = ws.SetReadDeadline(time.Time{})
 	j := join.GetJoin()
-	s.pc, err = api.NewPeerConnection(webrtc.Configuration{ICEServers: protosignalling.FromProtoIceServers(j.IceServers)})
+	s.link, err = newLink(k, packet)
 	if err != nil {
 		ws.Close()
 		return nil, err
 	}
-	s.pc.OnICECandidate(s.trickle)
-	s.pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { s.onTrack(t) })
 	s.want(j.OtherParticipants)
 	go s.readLoop()
 	go s.ping(time.Duration(j.PingInterval) * time.Second)
@@ -141,8 +115,8 @@ func (s *subscriber) readLoop() {
 			s.answer(m.Offer)
 		case *livekit.SignalResponse_Trickle:
 			if m.Trickle.Target == livekit.SignalTarget_SUBSCRIBER {
-				if c, err := protosignalling.FromProtoTrickle(m.Trickle); err == nil {
-					_ = s.pc.AddICECandidate(c) // a candidate we cannot use is one pair fewer
+				if init, err := protosignalling.FromProtoTrickle(m.Trickle); err == nil {
+					s.link.addCandidate(init.Candidate) // one we cannot use is one path fewer
 				}
 			}
 		case *livekit.SignalResponse_Update:
@@ -153,26 +127,37 @@ func (s *subscriber) readLoop() {
 	}
 }
 
-// answer accepts the SFU's offer; a failure leaves the listener deaf, which
-// the rehearsal reports.
-func (s *subscriber) answer(offer *livekit.SessionDescription) {
-	sd, _, _ := protosignalling.FromProtoSessionDescription(offer)
-	if s.pc.SetRemoteDescription(sd) != nil {
+// answer accepts the SFU's offer and, after the first, starts connecting; a
+// failure leaves the listener deaf, which the rehearsal reports.
+func (s *subscriber) answer(sd *livekit.SessionDescription) {
+	o, err := parseOffer(sd.Sdp)
+	if err != nil {
 		return
 	}
-	a, err := s.pc.CreateAnswer(nil)
-	if err != nil || s.pc.SetLocalDescription(a) != nil {
+	s.answers++
+	if s.answers == 1 && len(o.media) > 0 {
+		s.mid = o.media[0].mid
+	}
+	err = s.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Answer{Answer: &livekit.SessionDescription{
+		Type: "answer", Sdp: s.link.answer(o, s.answers), Id: sd.Id}}})
+	if err != nil {
 		return
 	}
-	_ = s.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Answer{Answer: protosignalling.ToProtoSessionDescription(a, 0, nil)}})
+	if s.answers == 1 { // after the answer, so the SFU knows the session the candidates are for
+		for _, c := range s.link.candidates {
+			s.trickle(c)
+		}
+	}
+	s.link.connect(o)
 }
 
-func (s *subscriber) trickle(c *webrtc.ICECandidate) {
-	if c == nil {
-		return
-	}
+// trickle sends a local candidate, named by the first bundled section.
+func (s *subscriber) trickle(candidate string) {
+	var zero uint16
+	mid := s.mid
 	_ = s.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Trickle{
-		Trickle: protosignalling.ToProtoTrickle(c.ToJSON(), livekit.SignalTarget_SUBSCRIBER, false)}})
+		Trickle: protosignalling.ToProtoTrickle(webrtc.ICECandidateInit{Candidate: candidate, SDPMid: &mid, SDPMLineIndex: &zero},
+			livekit.SignalTarget_SUBSCRIBER, false)}})
 }
 
 // want subscribes to the first audio track among ps, once.
@@ -212,7 +197,7 @@ func (s *subscriber) ping(every time.Duration) {
 // close leaves the room and waits for the signalling to end.
 func (s *subscriber) close() {
 	_ = s.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Leave{Leave: &livekit.LeaveRequest{Reason: livekit.DisconnectReason_CLIENT_INITIATED}}})
-	_ = s.pc.Close()
+	s.link.close()
 	s.ws.Close()
 	<-s.done
 }
