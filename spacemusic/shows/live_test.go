@@ -1,0 +1,132 @@
+package shows_test
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/spacemusic/streamkit/internal/testenv"
+	"github.com/spacemusic/streamkit/spacemusic/egress"
+	"github.com/spacemusic/streamkit/spacemusic/events"
+	"github.com/spacemusic/streamkit/spacemusic/loudness"
+	"github.com/spacemusic/streamkit/spacemusic/shows"
+)
+
+// Bo's gain is far too high, Ada plays a clean sine at -20 dBFS, on two shows
+// at once. The recorders hear them live: Bo's show says it clips while he
+// plays (one event, however long he clips) and its clipped seconds rise; when
+// his show closes, it says how long it clipped. Ada's never clips, and her
+// integrated loudness is what ffmpeg measures of the file she plays. The
+// shows' live meters end with them.
+func TestAShowThatClipsSaysSoWhileItPlays(t *testing.T) {
+	s := newStage(t, withEgress)
+	ctx := testenv.Within(t, 90*time.Second)
+	m, err := loudness.New(loudness.Config{FFmpeg: testenv.Binary(t, "ffmpeg", "ffmpeg"), Target: -20})
+	require.NoError(t, err)
+	svc := s.service(t, func(c *shows.Config) { c.Loudness = m })
+	s.background(t, svc.Run)
+	sets := map[string]string{"bo-set": testenv.OverdrivenTone(t, 440, 30*time.Second), "ada-set": testenv.SineAt(t, 1000, -20, 30*time.Second)}
+	for name, tone := range sets {
+		show, err := svc.Open(ctx, shows.Spec{Name: name, Performers: []shows.Performer{{Identity: "p", Name: "P"}}, Record: []string{"audio"}})
+		require.NoError(t, err)
+		_, err = testenv.PublishTone(t, s.env.Join(t, show.Performers[0].Token.JWT, nil), tone)
+		require.NoError(t, err)
+	}
+
+	started, _ := s.when(t, events.ClippingStarted, "bo-set", "", 20*time.Second)
+	require.NotNil(t, started.Loudness)
+	assert.Greater(t, started.Loudness.TruePeak, loudness.ClipAt, "the event says how far over")
+	first := svc.LiveLoudness()["bo-set"].Clipped
+	require.Eventually(t, func() bool {
+		live := svc.LiveLoudness()
+		return live["bo-set"].Clipped >= first+3*time.Second && live["ada-set"].At > 8*time.Second
+	}, 20*time.Second, 100*time.Millisecond, "Bo's clipped seconds rise as he plays")
+	live := svc.LiveLoudness()
+	t.Logf("Bo live: %+v", live["bo-set"])
+	t.Logf("Ada live: %+v", live["ada-set"])
+	assert.True(t, live["bo-set"].Clipping)
+	assert.Zero(t, live["ada-set"].Clipped, "Ada never clips")
+	direct := testenv.Loudness(t, sets["ada-set"]).Integrated
+	t.Logf("Ada's file, by ffmpeg: %.1f LUFS; live: %.1f LUFS", direct, live["ada-set"].Integrated)
+	assert.InDelta(t, direct, live["ada-set"].Integrated, 1.0, "live, Ada is as loud as her file")
+
+	for name := range sets {
+		_, err := svc.Close(ctx, name)
+		require.NoError(t, err)
+	}
+	stopped, _ := s.when(t, events.ClippingStopped, "bo-set", "", 10*time.Second)
+	require.NotNil(t, stopped.Loudness)
+	t.Logf("Bo's clipping: %+v", *stopped.Loudness)
+	assert.Greater(t, stopped.Loudness.For, 5*time.Second, "it says how long he clipped")
+	assert.Eventually(t, func() bool { return m.LiveRuns() == 0 && len(svc.LiveLoudness()) == 0 }, 10*time.Second, 50*time.Millisecond,
+		"closed shows take their meters and figures with them")
+	s.seen.mu.Lock()
+	defer s.seen.mu.Unlock()
+	clips := 0
+	for _, e := range s.seen.evs {
+		if e.Kind == events.ClippingStarted || e.Kind == events.ClippingStopped {
+			assert.Equal(t, "bo-set", e.Room, "only Bo's show clips")
+			clips++
+		}
+	}
+	assert.Equal(t, 2, clips, "one clipping, told twice: it started, it stopped")
+}
+
+// The machine has no ffmpeg (or the operator named a wrong one): shows are
+// recorded all the same, and the dashboard says once that they are not
+// measured live.
+func TestWithoutFFmpegAShowIsStillRecordedAndSaysSoOnce(t *testing.T) {
+	s := newStage(t, withEgress)
+	ctx := testenv.Within(t, 90*time.Second)
+	m, err := loudness.New(loudness.Config{FFmpeg: "/nonexistent/ffmpeg"})
+	require.NoError(t, err)
+	var log lockedBuffer
+	svc := s.service(t, func(c *shows.Config) {
+		c.Loudness = m
+		c.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	})
+	s.background(t, svc.Run)
+	tone := testenv.Tone(t, 440, 30*time.Second)
+	for _, name := range []string{"bo-set", "ada-set"} {
+		show, err := svc.Open(ctx, shows.Spec{Name: name, Performers: []shows.Performer{{Identity: "p", Name: "P"}}, Record: []string{"audio"}})
+		require.NoError(t, err)
+		_, err = testenv.PublishTone(t, s.env.Join(t, show.Performers[0].Token.JWT, nil), tone)
+		require.NoError(t, err)
+		s.when(t, events.RecordingStarted, name, "", 15*time.Second)
+	}
+	time.Sleep(4 * time.Second)
+	for _, name := range []string{"bo-set", "ada-set"} {
+		rep, err := svc.Close(ctx, name)
+		require.NoError(t, err)
+		require.Len(t, rep.Parts, 1, "%+v", rep.Parts)
+		assert.Equal(t, egress.Complete, rep.Parts[0].Status, rep.Parts[0].Error)
+		require.Len(t, rep.Parts[0].Files, 1)
+		assert.Greater(t, rep.Parts[0].Files[0].Duration, 3*time.Second, "%s is recorded", name)
+	}
+	assert.Equal(t, 1, strings.Count(log.String(), "live loudness is unavailable"), "said once:\n%s", log.String())
+	assert.Empty(t, svc.LiveLoudness())
+}
+
+// lockedBuffer is a log several goroutines write.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
