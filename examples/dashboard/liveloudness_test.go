@@ -1,9 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/internal/testenv"
-	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
 // Bo's gain is far too high on a show the dashboard records itself. The
@@ -25,27 +21,13 @@ func TestAClippingShowSaysSoInItsTimelineAndMetrics(t *testing.T) {
 	hook := newHookFront(t)
 	env := testenv.LiveKit(t, testenv.WithRedis(), hook.option())
 	m := testenv.MinIO(t)
-	d := &showDashboard{addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), out: &testenv.Buffer{}}
-	vars := map[string]string{"LIVEKIT_URL": env.URL, "LIVEKIT_API_KEY": env.APIKey, "LIVEKIT_API_SECRET": env.APISecret,
-		"MINIO_ENDPOINT": m.Endpoint, "MINIO_BUCKET": "recordings", "MINIO_ACCESS_KEY": m.AccessKey, "MINIO_SECRET_KEY": m.SecretKey,
-		"REDIS_URL": "redis://" + env.RedisAddr, "DASHBOARD_ADDR": d.addr, "DASHBOARD_ADMIN_GROUP": adminGroup,
-		"DASHBOARD_API_KEYS":  testOperatorKey + ":operator," + testViewerKey + ":viewer",
-		"DASHBOARD_SPOOL_DIR": t.TempDir(), "DASHBOARD_FFMPEG": testenv.Binary(t, "ffmpeg", "ffmpeg")}
-	d.getenv = func(k string) string { return vars[k] }
-	target, err := url.Parse("http://" + d.addr)
-	require.NoError(t, err)
-	hook.serve(httputil.NewSingleHostReverseProxy(target))
-	d.start(t)
+	d := recordingDashboard(t, hook, env, m.Endpoint, m, map[string]string{
+		"DASHBOARD_SPOOL_DIR": t.TempDir(), "DASHBOARD_FFMPEG": testenv.Binary(t, "ffmpeg", "ffmpeg")})
 
 	code, body := d.call(t, testOperatorKey, "POST", "/api/shows", map[string]any{"name": "bo-set",
 		"performers": []map[string]any{{"identity": "bo", "name": "Bo"}}, "record": []string{"audio"}})
 	require.Equal(t, 201, code, "%s", body)
-	iss, err := tokens.NewIssuer(env.APIKey, env.APISecret)
-	require.NoError(t, err)
-	tok, err := iss.Performer("bo-set", "bo")
-	require.NoError(t, err)
-	_, err = testenv.PublishTone(t, env.Join(t, tok.JWT, nil), testenv.OverdrivenTone(t, 440, 60*time.Second))
-	require.NoError(t, err)
+	performerPlays(t, env, "bo-set", "bo", testenv.OverdrivenTone(t, 440, 60*time.Second))
 
 	timeline := func() string {
 		code, body := d.call(t, testViewerKey, "GET", "/api/rooms/bo-set/timeline", nil)

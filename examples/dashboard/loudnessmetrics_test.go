@@ -16,8 +16,8 @@ type measured map[string]loudness.Live
 
 func (m measured) LiveLoudness() map[string]loudness.Live { return m }
 
-// scrapeShows collects c and returns "name{show,window}" -> value.
-func scrapeShows(t *testing.T, c prometheus.Collector) map[string]float64 {
+// scrapeSeries collects c and returns "name{label values,…}" -> value.
+func scrapeSeries(t *testing.T, c prometheus.Collector) map[string]float64 {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	require.NoError(t, reg.Register(c))
@@ -52,7 +52,7 @@ func TestShowLoudnessMetricsAreCappedWithClippingShowsFirst(t *testing.T) {
 		"cy-set":  {Reading: loudness.Reading{Momentary: -30, ShortTerm: -30, Integrated: -30, TruePeak: -25}},
 		"zo-set":  {Reading: loudness.Reading{Momentary: 5, ShortTerm: 5, Integrated: 4, TruePeak: 6}, Clipping: true, Clipped: 12500 * time.Millisecond},
 	}
-	got := scrapeShows(t, loudnessCollector{shows: shows, limit: 2})
+	got := scrapeSeries(t, loudnessCollector{shows: shows, limit: 2})
 	assert.Equal(t, map[string]float64{
 		"dashboard_show_loudness_lufs{ada-set,momentary}": -20, "dashboard_show_loudness_lufs{ada-set,short}": -20.5,
 		"dashboard_show_loudness_lufs{ada-set,integrated}": -21, "dashboard_show_true_peak_dbtp{ada-set}": -18,
@@ -63,7 +63,7 @@ func TestShowLoudnessMetricsAreCappedWithClippingShowsFirst(t *testing.T) {
 	}, got)
 
 	delete(shows, "zo-set")
-	got = scrapeShows(t, loudnessCollector{shows: shows, limit: 2})
+	got = scrapeSeries(t, loudnessCollector{shows: shows, limit: 2})
 	assert.NotContains(t, got, "dashboard_show_clipping{zo-set}", "an ended show drops its series")
 	assert.Contains(t, got, "dashboard_show_clipping{cy-set}")
 }

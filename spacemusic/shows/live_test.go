@@ -1,10 +1,9 @@
 package shows_test
 
 import (
-	"bytes"
+	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,17 +26,9 @@ import (
 func TestAShowThatClipsSaysSoWhileItPlays(t *testing.T) {
 	s := newStage(t, withEgress)
 	ctx := testenv.Within(t, 90*time.Second)
-	m, err := loudness.New(loudness.Config{FFmpeg: testenv.Binary(t, "ffmpeg", "ffmpeg"), Target: -20})
-	require.NoError(t, err)
-	svc := s.service(t, func(c *shows.Config) { c.Loudness = m })
-	s.background(t, svc.Run)
+	svc, m := s.metered(t, -20)
 	sets := map[string]string{"bo-set": testenv.OverdrivenTone(t, 440, 30*time.Second), "ada-set": testenv.SineAt(t, 1000, -20, 30*time.Second)}
-	for name, tone := range sets {
-		show, err := svc.Open(ctx, shows.Spec{Name: name, Performers: []shows.Performer{{Identity: "p", Name: "P"}}, Record: []string{"audio"}})
-		require.NoError(t, err)
-		_, err = testenv.PublishTone(t, s.env.Join(t, show.Performers[0].Token.JWT, nil), tone)
-		require.NoError(t, err)
-	}
+	s.play(t, ctx, svc, sets)
 
 	started, _ := s.when(t, events.ClippingStarted, "bo-set", "", 20*time.Second)
 	require.NotNil(t, started.Loudness)
@@ -86,18 +77,15 @@ func TestWithoutFFmpegAShowIsStillRecordedAndSaysSoOnce(t *testing.T) {
 	ctx := testenv.Within(t, 90*time.Second)
 	m, err := loudness.New(loudness.Config{FFmpeg: "/nonexistent/ffmpeg"})
 	require.NoError(t, err)
-	var log lockedBuffer
+	var log testenv.Buffer
 	svc := s.service(t, func(c *shows.Config) {
 		c.Loudness = m
 		c.Logger = slog.New(slog.NewTextHandler(&log, nil))
 	})
 	s.background(t, svc.Run)
 	tone := testenv.Tone(t, 440, 30*time.Second)
+	s.play(t, ctx, svc, map[string]string{"bo-set": tone, "ada-set": tone})
 	for _, name := range []string{"bo-set", "ada-set"} {
-		show, err := svc.Open(ctx, shows.Spec{Name: name, Performers: []shows.Performer{{Identity: "p", Name: "P"}}, Record: []string{"audio"}})
-		require.NoError(t, err)
-		_, err = testenv.PublishTone(t, s.env.Join(t, show.Performers[0].Token.JWT, nil), tone)
-		require.NoError(t, err)
 		s.when(t, events.RecordingStarted, name, "", 15*time.Second)
 	}
 	time.Sleep(4 * time.Second)
@@ -113,20 +101,24 @@ func TestWithoutFFmpegAShowIsStillRecordedAndSaysSoOnce(t *testing.T) {
 	assert.Empty(t, svc.LiveLoudness())
 }
 
-// lockedBuffer is a log several goroutines write.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// play opens a recorded show per name, whose one performer plays its file.
+func (s *stage) play(t *testing.T, ctx context.Context, svc *shows.Service, sets map[string]string) {
+	t.Helper()
+	for name, file := range sets {
+		show, err := svc.Open(ctx, shows.Spec{Name: name, Performers: []shows.Performer{{Identity: "p", Name: "P"}}, Record: []string{"audio"}})
+		require.NoError(t, err)
+		_, err = testenv.PublishTone(t, s.env.Join(t, show.Performers[0].Token.JWT, nil), file)
+		require.NoError(t, err)
+	}
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+// metered is a running shows service whose Meter (ffmpeg's) flags against
+// target.
+func (s *stage) metered(t *testing.T, target float64) (*shows.Service, *loudness.Meter) {
+	t.Helper()
+	m, err := loudness.New(loudness.Config{FFmpeg: testenv.Binary(t, "ffmpeg", "ffmpeg"), Target: target})
+	require.NoError(t, err)
+	svc := s.service(t, func(c *shows.Config) { c.Loudness = m })
+	s.background(t, svc.Run)
+	return svc, m
 }
