@@ -30,7 +30,10 @@ func TestAShowThatClipsSaysSoWhileItPlays(t *testing.T) {
 	sets := map[string]string{"bo-set": testenv.OverdrivenTone(t, 440, 30*time.Second), "ada-set": testenv.SineAt(t, 1000, -20, 30*time.Second)}
 	s.play(t, ctx, svc, sets)
 
-	started, _ := s.when(t, events.ClippingStarted, "bo-set", "", 20*time.Second)
+	started, saidAt := s.when(t, events.ClippingStarted, "bo-set", "", 20*time.Second)
+	_, playedAt := s.when(t, events.TrackPublished, "bo-set", "p", time.Second)
+	t.Logf("Bo's show said it clips %s after his track was published", saidAt.Sub(playedAt).Round(10*time.Millisecond))
+	assert.Less(t, saidAt.Sub(playedAt), 10*time.Second, "two clipped seconds, and the meter's start, are all it waits for")
 	require.NotNil(t, started.Loudness)
 	assert.Greater(t, started.Loudness.TruePeak, loudness.ClipAt, "the event says how far over")
 	first := svc.LiveLoudness()["bo-set"].Clipped
