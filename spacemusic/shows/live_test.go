@@ -3,10 +3,14 @@ package shows_test
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
+	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -124,4 +128,42 @@ func (s *stage) metered(t *testing.T, target float64) (*shows.Service, *loudness
 	svc := s.service(t, func(c *shows.Config) { c.Loudness = m })
 	s.background(t, svc.Run)
 	return svc, m
+}
+
+// The attacker's angle: a performer's client sends Opus packets whose TOC byte
+// is right and whose body is garbage, for as long as a song. The recorder
+// keeps them as it keeps any audio (the part plays as long as they lasted),
+// and the live meter neither holds it nor outlives the show.
+func TestAPerformerSendingGarbageDoesNotBreakTheRecording(t *testing.T) {
+	s := newStage(t, withEgress)
+	ctx := testenv.Within(t, 90*time.Second)
+	svc, m := s.metered(t, -20)
+	show, err := svc.Open(ctx, shows.Spec{Name: "mallory-set", Performers: []shows.Performer{{Identity: "p", Name: "P"}}, Record: []string{"audio"}})
+	require.NoError(t, err)
+	room := s.env.Join(t, show.Performers[0].Token.JWT, nil)
+	track, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
+	require.NoError(t, err)
+	_, err = room.LocalParticipant.PublishTrack(track, testenv.MusicTrack)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(28, 1))
+	const sent = 6 * time.Second
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for range int(sent / (20 * time.Millisecond)) {
+		packet := make([]byte, 120)
+		for i := range packet {
+			packet[i] = byte(rng.UintN(256))
+		}
+		packet[0] = 0xfc // CELT fullband 20 ms, stereo, one frame: the recorder takes it as Opus
+		<-tick.C
+		require.NoError(t, track.WriteSample(pionmedia.Sample{Data: packet, Duration: 20 * time.Millisecond}, nil))
+	}
+	rep, err := svc.Close(ctx, "mallory-set")
+	require.NoError(t, err)
+	require.Len(t, rep.Parts, 1, "%+v", rep.Parts)
+	assert.Equal(t, egress.Complete, rep.Parts[0].Status, rep.Parts[0].Error)
+	require.Len(t, rep.Parts[0].Files, 1)
+	t.Logf("the garbage part: %s; live meters running: %d", rep.Parts[0].Files[0].Duration, m.LiveRuns())
+	assert.Greater(t, rep.Parts[0].Files[0].Duration, sent-2*time.Second, "every packet that arrived is recorded")
+	assert.Eventually(t, func() bool { return m.LiveRuns() == 0 }, 10*time.Second, 50*time.Millisecond, "the meter ends with the show")
 }
