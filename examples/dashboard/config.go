@@ -282,14 +282,14 @@ var knobs = []setting{
 		s.DownloadMax, err = positiveDuration(v)
 		return err
 	}},
-	{"DASHBOARD_LOUDNESS_TARGET", "loudness-target", "-16", "integrated loudness (LUFS, -70 to -1) the show report flags recordings against: more than 3 LU away, or a true peak above -1 dBTP", func(s *settings, v string) (err error) {
+	{"DASHBOARD_LOUDNESS_TARGET", "loudness-target", "-16", "integrated loudness (LUFS, -70 to -1) the show report flags recordings against: more than 3 LU away, or a true peak above -1 dBTP; a live show whose short-term loudness stays more than 3 LU from it for 10 s gets loudness_off_target", func(s *settings, v string) (err error) {
 		s.LoudnessTarget, err = strconv.ParseFloat(v, 64)
 		if err == nil {
 			err = (loudness.Config{Target: s.LoudnessTarget}).Check()
 		}
 		return err
 	}},
-	{"DASHBOARD_FFMPEG", "ffmpeg", "ffmpeg", "ffmpeg, which measures the show report's loudness: an absolute path or a name looked up in PATH; missing: the report says why the figures are absent", func(s *settings, v string) error {
+	{"DASHBOARD_FFMPEG", "ffmpeg", "ffmpeg", "ffmpeg, which measures the show report's loudness and, one per show being recorded, each show's live loudness: an absolute path or a name looked up in PATH; missing: the report says why the figures are absent, and shows are recorded without live figures (logged once)", func(s *settings, v string) error {
 		s.FFmpeg = v
 		return (loudness.Config{FFmpeg: v}).Check()
 	}},

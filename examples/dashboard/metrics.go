@@ -43,9 +43,14 @@ func newMetrics(d Deps) *metrics {
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	m.http = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Timeout: 10 * time.Second})
 	m.withRooms = m.http
+	rooms := prometheus.NewRegistry()
 	if d.Events != nil {
-		rooms := prometheus.NewRegistry()
 		rooms.MustRegister(roomCollector{events: d.Events, limit: d.Settings.MetricsRooms})
+	}
+	if sh, ok := d.Shows.(liveLoudness); ok {
+		rooms.MustRegister(loudnessCollector{shows: sh, limit: d.Settings.MetricsRooms})
+	}
+	if d.Events != nil || d.Shows != nil {
 		m.withRooms = promhttp.HandlerFor(prometheus.Gatherers{m.reg, rooms}, promhttp.HandlerOpts{Timeout: 10 * time.Second})
 	}
 	return m

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,23 +21,6 @@ type snapshotOnly struct {
 }
 
 func (s snapshotOnly) Snapshot() *events.Snapshot { return s.snap }
-
-// scrapeRooms collects c and returns "name{room}" -> value.
-func scrapeRooms(t *testing.T, c prometheus.Collector) map[string]float64 {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	require.NoError(t, reg.Register(c))
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			require.Len(t, m.GetLabel(), 1)
-			out[mf.GetName()+"{"+m.GetLabel()[0].GetValue()+"}"] = m.GetGauge().GetValue()
-		}
-	}
-	return out
-}
 
 // room is an open room with n participants, the first publishers of them
 // publishing a track, and a hidden monitor who is not counted.
@@ -85,7 +67,7 @@ func TestRoomMetricsComeFromTheModelWithACapOnRooms(t *testing.T) {
 			"EG_b": {Egress: egress.Egress{ID: "EG_b", Room: "rehearsal-b", Status: egress.Active}},
 		},
 	}
-	got := scrapeRooms(t, roomCollector{events: snapshotOnly{snap: snap}, limit: 2})
+	got := scrapeSeries(t, roomCollector{events: snapshotOnly{snap: snap}, limit: 2})
 	assert.Equal(t, map[string]float64{
 		"dashboard_room_participants{friday-jam}": 40, "dashboard_room_publishers{friday-jam}": 3,
 		"dashboard_room_recording{friday-jam}": 1, "dashboard_room_ingest_live{friday-jam}": 1,
@@ -96,7 +78,7 @@ func TestRoomMetricsComeFromTheModelWithACapOnRooms(t *testing.T) {
 	}, got)
 
 	snap.Synced = false
-	assert.Empty(t, scrapeRooms(t, roomCollector{events: snapshotOnly{snap: snap}, limit: 2}),
+	assert.Empty(t, scrapeSeries(t, roomCollector{events: snapshotOnly{snap: snap}, limit: 2}),
 		"before the model has listed LiveKit once, it knows of no rooms: say nothing rather than zero")
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http/httputil"
 	"net/url"
@@ -105,17 +106,8 @@ func TestAFullSpoolHoldsTheShowBackAndLosesNothing(t *testing.T) {
 	bucket := newBucketLine(t, m.Endpoint)
 	spool := t.TempDir()
 	const limit = 24 << 10
-	d := &showDashboard{addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), out: &testenv.Buffer{}}
-	vars := map[string]string{"LIVEKIT_URL": env.URL, "LIVEKIT_API_KEY": env.APIKey, "LIVEKIT_API_SECRET": env.APISecret,
-		"MINIO_ENDPOINT": bucket.endpoint(), "MINIO_BUCKET": "recordings", "MINIO_ACCESS_KEY": m.AccessKey, "MINIO_SECRET_KEY": m.SecretKey,
-		"REDIS_URL": "redis://" + env.RedisAddr, "DASHBOARD_ADDR": d.addr, "DASHBOARD_ADMIN_GROUP": adminGroup,
-		"DASHBOARD_API_KEYS": testOperatorKey + ":operator," + testViewerKey + ":viewer", "DASHBOARD_LIVEKIT_TIMEOUT": "3s",
-		"DASHBOARD_SPOOL_DIR": spool, "DASHBOARD_SPOOL_MAX_BYTES": fmt.Sprint(limit), "DASHBOARD_SPOOL_MIN_FREE": "0"}
-	d.getenv = func(k string) string { return vars[k] }
-	target, err := url.Parse("http://" + d.addr)
-	require.NoError(t, err)
-	hook.serve(httputil.NewSingleHostReverseProxy(target))
-	d.start(t)
+	d := recordingDashboard(t, hook, env, bucket.endpoint(), m, map[string]string{"DASHBOARD_LIVEKIT_TIMEOUT": "3s",
+		"DASHBOARD_SPOOL_DIR": spool, "DASHBOARD_SPOOL_MAX_BYTES": fmt.Sprint(limit), "DASHBOARD_SPOOL_MIN_FREE": "0"})
 
 	code, body := d.call(t, testOperatorKey, "POST", "/api/shows", map[string]any{"name": "long-jam",
 		"performers": []map[string]any{{"identity": "ada", "name": "Ada"}}, "record": []string{"audio"}})
@@ -123,12 +115,7 @@ func TestAFullSpoolHoldsTheShowBackAndLosesNothing(t *testing.T) {
 
 	// The bucket goes away; Ada plays on, longer than the spool holds.
 	bucket.cut()
-	iss, err := tokens.NewIssuer(env.APIKey, env.APISecret)
-	require.NoError(t, err)
-	tok, err := iss.Performer("long-jam", "ada")
-	require.NoError(t, err)
-	_, err = testenv.PublishTone(t, env.Join(t, tok.JWT, nil), testenv.Tone(t, 440, 60*time.Second))
-	require.NoError(t, err)
+	performerPlays(t, env, "long-jam", "ada", testenv.Tone(t, 440, 60*time.Second))
 
 	show := func() ShowView {
 		code, body := d.call(t, testViewerKey, "GET", "/api/shows/long-jam", nil)
@@ -223,4 +210,34 @@ func TestAFullSpoolHoldsTheShowBackAndLosesNothing(t *testing.T) {
 		assert.Equal(t, sha256.Sum256(kept), sha256.Sum256(data), "the bucket holds the part byte for byte")
 		assert.InDelta(t, secs, float64(p.Files[0].DurationMS)/1000, 0.1, "it plays as long as the recorder says")
 	}
+}
+
+// recordingDashboard runs a dashboard that records its shows itself, its
+// bucket at endpoint (m's keys), with extra settings; LiveKit's webhooks reach
+// it through hook.
+func recordingDashboard(t *testing.T, hook *hookFront, env *testenv.Env, endpoint string, m *testenv.MinIOEnv, extra map[string]string) *showDashboard {
+	t.Helper()
+	d := &showDashboard{addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), out: &testenv.Buffer{}}
+	vars := map[string]string{"LIVEKIT_URL": env.URL, "LIVEKIT_API_KEY": env.APIKey, "LIVEKIT_API_SECRET": env.APISecret,
+		"MINIO_ENDPOINT": endpoint, "MINIO_BUCKET": "recordings", "MINIO_ACCESS_KEY": m.AccessKey, "MINIO_SECRET_KEY": m.SecretKey,
+		"REDIS_URL": "redis://" + env.RedisAddr, "DASHBOARD_ADDR": d.addr, "DASHBOARD_ADMIN_GROUP": adminGroup,
+		"DASHBOARD_API_KEYS": testOperatorKey + ":operator," + testViewerKey + ":viewer"}
+	maps.Copy(vars, extra)
+	d.getenv = func(k string) string { return vars[k] }
+	target, err := url.Parse("http://" + d.addr)
+	require.NoError(t, err)
+	hook.serve(httputil.NewSingleHostReverseProxy(target))
+	d.start(t)
+	return d
+}
+
+// performerPlays has who join room as a performer and publish file.
+func performerPlays(t *testing.T, env *testenv.Env, room, who, file string) {
+	t.Helper()
+	iss, err := tokens.NewIssuer(env.APIKey, env.APISecret)
+	require.NoError(t, err)
+	tok, err := iss.Performer(room, who)
+	require.NoError(t, err)
+	_, err = testenv.PublishTone(t, env.Join(t, tok.JWT, nil), file)
+	require.NoError(t, err)
 }

@@ -19,6 +19,7 @@ package capture
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -102,9 +103,10 @@ type Recorder struct {
 	fsUsedAt       int64
 	notifySpool    func(SpoolEvent)
 
-	rejoins  map[string]int    // rejoins after an impostor took the identity, per room (rejoin.go)
-	intruder func(room string) // told of each impostor (rejoin.go)
-	seen     seenParts         // what uploaded parts' stats said (seen.go)
+	rejoins  map[string]int                   // rejoins after an impostor took the identity, per room (rejoin.go)
+	intruder func(room string)                // told of each impostor (rejoin.go)
+	seen     seenParts                        // what uploaded parts' stats said (seen.go)
+	listen   func(room string) io.WriteCloser // a live meter (listen.go)
 }
 
 // New checks cfg and creates the spool directory.

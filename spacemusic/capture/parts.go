@@ -66,7 +66,9 @@ func (s *session) startLocked(t *webrtc.TrackRemote, who string) {
 func (s *session) read(t *webrtc.TrackRemote, who string) {
 	defer s.readers.Done()
 	var p *part
-	var pending int64 // the page of the packet the writer holds, written with the next
+	var pending int64  // the page of the packet the writer holds, written with the next
+	var live *listener // the show's live meter, from its first packet
+	asked := false
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
@@ -75,6 +77,10 @@ func (s *session) read(t *webrtc.TrackRemote, who string) {
 		if ogg.OpusSamples(pkt.Payload) == 0 {
 			continue // not Opus: the writer would drop it
 		}
+		if !asked {
+			live, asked = s.listener(), true
+		}
+		live.write(pkt.Payload)
 		need := pending + pageSize(pkt.Payload)
 		if p == nil {
 			need += partReserve
@@ -101,6 +107,7 @@ func (s *session) read(t *webrtc.TrackRemote, who string) {
 		}
 		pending = pageSize(pkt.Payload)
 	}
+	live.close() // before the upload: the meter's show ends with the track
 	s.mu.Lock()
 	s.cur = nil
 	s.full = "" // no audio comes: none is held back

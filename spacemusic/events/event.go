@@ -73,6 +73,17 @@ const (
 	RehearsalStarted Kind = "rehearsal_started"
 	RehearsalStepped Kind = "rehearsal_stepped"
 	RehearsalEnded   Kind = "rehearsal_ended"
+	// ClippingStarted, ClippingStopped: the show's live audio, as its own
+	// recorder hears it, clips (true peak above -1 dBTP in 2 of the last 3
+	// seconds), or clipped and stopped (3 clean seconds, or the track ended).
+	// LoudnessOffTarget, LoudnessOnTarget: its short-term loudness stayed
+	// more than the tolerance off the operator's target for 10 s, or came
+	// back within it for as long. Loudness says how much. Only transitions:
+	// a show that clips all night makes one event. See package loudness.
+	ClippingStarted   Kind = "clipping_started"
+	ClippingStopped   Kind = "clipping_stopped"
+	LoudnessOffTarget Kind = "loudness_off_target"
+	LoudnessOnTarget  Kind = "loudness_on_target"
 	// AudioFlagged: a published audio track fails a point of the music
 	// profile (Finding says which, and the fix); once per track and finding.
 	AudioFlagged Kind = "audio_flagged"
@@ -111,8 +122,9 @@ type Event struct {
 	Track       *Track         `json:"track,omitempty"`
 	Ingest      *IngestState   `json:"ingest,omitempty"`
 	Recording   *Recording     `json:"recording,omitempty"`
-	Spool       *Spool         `json:"spool,omitempty"`   // spool_full, spool_resumed
-	Finding     *audit.Finding `json:"finding,omitempty"` // audio_flagged
+	Spool       *Spool         `json:"spool,omitempty"`    // spool_full, spool_resumed
+	Loudness    *Loudness      `json:"loudness,omitempty"` // clipping_*, loudness_*_target
+	Finding     *audit.Finding `json:"finding,omitempty"`  // audio_flagged
 	Rehearsal   *Rehearsal     `json:"rehearsal,omitempty"`
 
 	// Raw is LiveKit's webhook as received, for those who need more; nil for
@@ -173,6 +185,18 @@ type Spool struct {
 	Bytes    int64  `json:"bytes"`              // what it holds
 	MaxBytes int64  `json:"maxBytes,omitempty"` // its limit
 	Why      string `json:"why,omitempty"`      // the bound reached, in words
+}
+
+// Loudness is what a live loudness event measured.
+type Loudness struct {
+	// TruePeak: clipping_*: the loudest window of the clipping, dBTP.
+	TruePeak float64 `json:"truePeakDbtp,omitempty"`
+	// ShortTerm: loudness_*_target: the short-term loudness then, LUFS, and
+	// the target it is compared with.
+	ShortTerm float64 `json:"shortTermLufs,omitempty"`
+	Target    float64 `json:"targetLufs,omitempty"`
+	// For: clipping_stopped: from its first clipped window to its last.
+	For time.Duration `json:"for,omitempty"`
 }
 
 // Rehearsal is a rehearsal's progress as its events tell it.

@@ -156,6 +156,12 @@ func (m *model) apply(e Event) (*Snapshot, []string, bool) {
 			return nil, nil, false
 		}
 		return m.next(), nil, true
+	case ClippingStarted, ClippingStopped, LoudnessOffTarget, LoudnessOnTarget:
+		// As the spool's: news for the show's story and the stream.
+		if e.Room == "" || e.Loudness == nil {
+			return nil, nil, false
+		}
+		return m.next(), nil, true
 	case RehearsalStarted, RehearsalStepped, RehearsalEnded:
 		// News for the stream and the show's story only.
 		if e.Room == "" || e.Rehearsal == nil {

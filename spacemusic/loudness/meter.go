@@ -30,6 +30,12 @@ type Meter struct {
 	mu    sync.Mutex
 	cache map[object]Figures
 	order []object
+	// The live meter (live.go): each show's ffmpeg by room, how many run,
+	// who is told of Changes, and whether a missing ffmpeg was told.
+	lives       map[string]*live
+	running     int
+	notify      func(Change)
+	saidMissing bool
 }
 
 // object names one version of a stored recording.
@@ -54,7 +60,7 @@ func New(cfg Config) (*Meter, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	m := &Meter{cfg: cfg, slot: make(chan struct{}, 1), cache: map[object]Figures{}}
+	m := &Meter{cfg: cfg, slot: make(chan struct{}, 1), cache: map[object]Figures{}, lives: map[string]*live{}}
 	m.bin, m.missing = lookup(cfg.FFmpeg)
 	return m, nil
 }

@@ -25,17 +25,9 @@ import (
 func TestTheReportSaysWhichSetClipped(t *testing.T) {
 	s := newStage(t, withEgress)
 	ctx := testenv.Within(t, 60*time.Second)
-	m, err := loudness.New(loudness.Config{FFmpeg: testenv.Binary(t, "ffmpeg", "ffmpeg"), Target: -20})
-	require.NoError(t, err)
-	svc := s.service(t, func(c *shows.Config) { c.Loudness = m })
-	s.background(t, svc.Run)
+	svc, m := s.metered(t, -20)
 	sets := map[string]string{"bo-set": testenv.OverdrivenTone(t, 440, 20*time.Second), "ada-set": testenv.Tone(t, 440, 20*time.Second)}
-	for name, tone := range sets {
-		show, err := svc.Open(ctx, shows.Spec{Name: name, Performers: []shows.Performer{{Identity: "p", Name: "P"}}, Record: []string{"audio"}})
-		require.NoError(t, err)
-		_, err = testenv.PublishTone(t, s.env.Join(t, show.Performers[0].Token.JWT, nil), tone)
-		require.NoError(t, err)
-	}
+	s.play(t, ctx, svc, sets)
 	for name := range sets {
 		s.when(t, events.RecordingStarted, name, "", 15*time.Second)
 	}

@@ -54,7 +54,8 @@ type Config struct {
 	Capture *capture.Recorder
 	// Loudness, when set, measures each audio file of the report (Ogg:
 	// the recorder's parts and egress's audio) and flags the ones that clip
-	// or are far from its target (package loudness).
+	// or are far from its target (package loudness). With Capture it also
+	// measures each recorded show live (live.go).
 	Loudness *loudness.Meter
 	// URL is the WebSocket URL performers and listeners join (Config.WSURL of the facade).
 	URL    string
@@ -110,6 +111,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Capture.NotifySpool(s.spoolChanged)
 		cfg.Capture.NotifyIntruder(func(room string) { go s.intruded(room) })
 	}
+	s.listenLive()
 	return s, nil
 }
 

@@ -435,6 +435,8 @@ function alertFor(ev) {
   } else if (ev.kind === "spool_full") {
     text = "The show " + ev.room + " is not being recorded: the recorder's spool is full" + (ev.spool && ev.spool.why ? " (" + ev.spool.why + ")" : "") +
       ". What was recorded is kept; recording goes on when parts are uploaded or space is freed.";
+  } else if (ev.kind === "clipping_started") {
+    text = "The show " + ev.room + " clips" + loudnessWords(ev.loudness) + ": ask the performer to lower their gain.";
   } else if (ev.ingest && ev.ingest.state === "error") {
     text = "Ingest " + (ev.ingest.name || ev.ingest.id) + " in " + ev.room + " failed" + (ev.ingest.error ? ": " + ev.ingest.error : "");
   }
@@ -453,7 +455,17 @@ const words = {
   spool_full: "recorder's spool full: new audio is not recorded",
   spool_resumed: "recorder's spool has room: recording goes on",
   audio_flagged: "plays audio that fails the music profile",
+  clipping_started: "the show clips (true peak above -1 dBTP)", clipping_stopped: "the show stopped clipping",
+  loudness_off_target: "the show is off its loudness target", loudness_on_target: "the show is back on its loudness target",
 };
+
+// loudnessWords is a loudness event's figures, in the page's words.
+function loudnessWords(l) {
+  if (!l) return "";
+  if (l.shortTermLufs) return ": " + l.shortTermLufs.toFixed(1) + " LUFS short-term, target " + l.targetLufs.toFixed(1);
+  const long = l.for ? ", " + (l.for / 1e9).toFixed(1) + " s" : "";
+  return l.truePeakDbtp ? " (peak " + l.truePeakDbtp.toFixed(1) + " dBTP" + long + ")" : "";
+}
 
 function addToTimeline(ev) {
   // The role as the live model knows it (LiveKit's track webhooks carry none;
@@ -462,6 +474,7 @@ function addToTimeline(ev) {
   const who = ev.participant ? ev.participant.identity + role + " " : "";
   let what = words[ev.kind] || ev.kind;
   if (ev.finding) what += ": " + ev.finding.problem + " → " + ev.finding.fix;
+  else if (ev.loudness) what += loudnessWords(ev.loudness);
   else if (ev.track) what += " " + ev.track.kind;
   if (ev.recording) what += " " + ev.recording.status + (ev.recording.files ? " " + ev.recording.files.join(", ") : "");
   if (ev.ingest && ev.ingest.error) what += ": " + ev.ingest.error;
