@@ -97,30 +97,36 @@ func (b Beeps) PushRTMP(t TB, url string) <-chan time.Time {
 func encodeRTMP(bin, url string, chunks <-chan []byte, done <-chan struct{}, out *Buffer) {
 	for {
 		cmd := liveEncoder(bin, "-c:a", "aac", "-b:a", "128k", "-f", "flv", url)
-		cmd.Stdout, cmd.Stderr = out, out
-		in, err := cmd.StdinPipe()
-		if err == nil {
-			err = cmd.Start()
-		}
-		if err != nil {
-			fmt.Fprintf(out, "start ffmpeg: %v\n", err)
+		cmd.Stdout = out
+		if finished := encode(cmd, chunks, done, out); finished {
 			return
 		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		if finished := feedEncoder(in, chunks, done, exited); finished {
-			_ = cmd.Process.Kill()
-			<-exited
-			return
-		}
-		_ = cmd.Process.Kill()
-		<-exited
 		select {
 		case <-done:
 			return
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// encode runs the encoder cmd on chunks until it exits (false: start it
+// again) or the sound is over, or it cannot start (true).
+func encode(cmd *exec.Cmd, chunks <-chan []byte, done <-chan struct{}, out *Buffer) (finished bool) {
+	cmd.Stderr = out
+	in, err := cmd.StdinPipe()
+	if err == nil {
+		err = cmd.Start()
+	}
+	if err != nil {
+		fmt.Fprintf(out, "start ffmpeg: %v\n", err)
+		return true
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	finished = feedEncoder(in, chunks, done, exited)
+	_ = cmd.Process.Kill()
+	<-exited
+	return finished
 }
 
 // liveEncoder is ffmpeg encoding the microphone's sound from its stdin, as it
@@ -158,17 +164,7 @@ func (b Beeps) Serve(t TB) (url string, mouths <-chan time.Time) {
 		}
 		w.Header().Set("Content-Type", "audio/ogg")
 		cmd := liveEncoder(bin, "-c:a", "libopus", "-b:a", "128k", "-page_duration", "20000", "-f", "ogg", "pipe:1")
-		cmd.Stdout, cmd.Stderr = flushing{w}, out
-		in, err := cmd.StdinPipe()
-		if err == nil {
-			err = cmd.Start()
-		}
-		if err != nil {
-			fmt.Fprintf(out, "start ffmpeg: %v\n", err)
-			return
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
+		cmd.Stdout = flushing{w}
 		chunks, stop := make(chan []byte, 8), make(chan struct{})
 		go func() {
 			select {
@@ -178,9 +174,7 @@ func (b Beeps) Serve(t TB) (url string, mouths <-chan time.Time) {
 			close(stop)
 		}()
 		go b.microphone(chunks, stop, said)
-		feedEncoder(in, chunks, stop, exited)
-		_ = cmd.Process.Kill()
-		<-exited
+		encode(cmd, chunks, stop, out)
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
