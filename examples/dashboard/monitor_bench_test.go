@@ -203,12 +203,7 @@ func BenchmarkMouthToEar(b *testing.B) {
 // once, with the wall clock, when they are scheduled: the mouth is exact to
 // within one render quantum of Chromium's audio thread (some 10 ms).
 const performerJS = `(async () => {
-  const LK = window.LivekitClient || await new Promise((ok, no) => {
-    const s = document.createElement("script");
-    s.src = "/static/vendor/livekit-client.umd.js";
-    s.onload = () => ok(window.LivekitClient); s.onerror = no;
-    document.head.append(s);
-  });
+` + loadLiveKit + `
   const ctx = new AudioContext({ sampleRate: 48000 });
   await ctx.resume();
   const dest = ctx.createMediaStreamDestination();
