@@ -274,8 +274,8 @@ func delays(onsets []int64, mouths []time.Time) []float64 {
 // the playlist lists it, and would play it at once. A beep is heard when its
 // segment was listed (the playlist read that named it had returned, so up
 // to 100 ms late) plus its offset inside the segment. That is the least
-// delay HLS allows; a real player (hls.js, Safari) starts about three
-// segments behind the live edge, some 8 to 12 s more with 4 s segments.
+// delay HLS allows: hls.js by default plays three segments behind the
+// newest one's end (liveSyncDurationCount), about 8 s more with 4 s segments.
 type hlsReader struct {
 	store    *recordings.Store
 	room     string
