@@ -80,17 +80,41 @@ func BenchmarkMouthToEar(b *testing.B) {
 		b.Logf("%s mouth to ear: median %.0f ms, p95 %.0f ms (%d of %d beeps heard): %v", path, median, p95, len(got), sent, got)
 	}
 
-	// The lead-in lets the ingest go live and the monitor subscribe (RTMP takes
-	// longer: Ingress transcodes); a beep before that is not heard, and counted so.
+	// live is closed once the monitor hears identity: the live senders (RTMP,
+	// URL) hum until then, so that their beeps start once the path is live
+	// however long Ingress took (on a loaded machine, RTMP with a fixed 8 s
+	// lead heard one beep of three, twice). A beep lost later counts so.
+	live := func(identity string) chan struct{} {
+		c := make(chan struct{})
+		go func() {
+			defer close(c)
+			_ = chromedp.Run(page.Ctx, chromedp.Poll(`!!document.querySelector('#meters li[data-identity="`+identity+`"]')`, nil,
+				chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(90*time.Second)))
+		}()
+		return c
+	}
+	// mouthsOf collects a live sender's mouth times, failing if the sound
+	// never started (the path never went live).
+	mouthsOf := func(b *testing.B, said <-chan time.Time, beeps testenv.Beeps) []time.Time {
+		var mouths []time.Time
+		for limit := time.After(2*time.Minute + beeps.At(n-1)); ; {
+			select {
+			case m, ok := <-said:
+				if !ok {
+					time.Sleep(3 * time.Second) // the last beep reaches the page
+					return mouths
+				}
+				mouths = append(mouths, m)
+			case <-limit:
+				b.Fatalf("the beeps never all sounded (%d of %d)", len(mouths), n)
+			}
+		}
+	}
 	b.Run("rtmp", func(b *testing.B) {
 		obs, err := s.sm.Ingress.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "latency", Identity: "obs-beeps"}, AudioOnly: true})
 		require.NoError(b, err)
-		beeps := testenv.Beeps{Lead: 8 * time.Second, Period: 2 * time.Second, N: n}
-		var mouths []time.Time
-		for m := range beeps.PushRTMP(b, obs.PublishURL) {
-			mouths = append(mouths, m)
-		}
-		time.Sleep(3 * time.Second) // the last beep reaches the page
+		beeps := testenv.Beeps{Lead: 2 * time.Second, Period: 2 * time.Second, N: n, After: live("obs-beeps")}
+		mouths := mouthsOf(b, beeps.PushRTMP(b, obs.PublishURL), beeps)
 		report(b, "RTMP (transcoded)", delays(heard(b, "obs-beeps"), mouths), len(mouths))
 	})
 	b.Run("whip", func(b *testing.B) {
@@ -151,7 +175,7 @@ func BenchmarkMouthToEar(b *testing.B) {
 	// beep's first sample went into that stream's encoder, so the figure is
 	// Ingress's pull, decode and transcode plus LiveKit, with no CDN between.
 	b.Run("url", func(b *testing.B) {
-		beeps := testenv.Beeps{Lead: 8 * time.Second, Period: 2 * time.Second, N: n}
+		beeps := testenv.Beeps{Lead: 2 * time.Second, Period: 2 * time.Second, N: n, After: live("url-beeps")}
 		src, said := beeps.Serve(b)
 		opts := ingress.URLOptions{Participant: ingress.Participant{Room: "latency", Identity: "url-beeps"}, URL: src}
 		_, err := s.sm.Ingress.PullURL(ctx, opts)
@@ -160,16 +184,7 @@ func BenchmarkMouthToEar(b *testing.B) {
 			_, err = s.sm.Ingress.PullURL(ctx, opts)
 		}
 		require.NoError(b, err)
-		var mouths []time.Time
-		for wait := time.After(30*time.Second + beeps.At(n-1)); len(mouths) < n; {
-			select {
-			case m := <-said:
-				mouths = append(mouths, m)
-			case <-wait:
-				b.Fatalf("Ingress did not pull the stream (%d of %d beeps made)", len(mouths), n)
-			}
-		}
-		time.Sleep(time.Until(mouths[n-1].Add(3 * time.Second)))
+		mouths := mouthsOf(b, said, beeps)
 		report(b, "URL pull (live Ogg, transcoded)", delays(heard(b, "url-beeps"), mouths), n)
 	})
 

@@ -22,6 +22,10 @@ import (
 type Beeps struct {
 	Lead, Period time.Duration
 	N            int
+	// After, when set, holds a live sender's click track (PushRTMP, Serve)
+	// back until it closes, the hum playing meanwhile: its Lead then starts
+	// once the path is live, however long that took.
+	After <-chan struct{}
 }
 
 // hum is the noise floor's amplitude.
@@ -245,6 +249,21 @@ func (b Beeps) microphone(chunks chan<- []byte, done <-chan struct{}, mouths cha
 	defer close(chunks)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	// The held hum repeats its first 50 ms: 11 whole cycles of 220 Hz.
+	for j := 0; b.After != nil; j++ {
+		select {
+		case <-done:
+			return
+		case <-b.After:
+			b.After = nil
+			continue
+		case <-tick.C:
+		}
+		select {
+		case chunks <- b.chunk(time.Duration(j%5) * 10 * time.Millisecond):
+		default:
+		}
+	}
 	open := true
 	for i := 0; ; i++ {
 		if open && time.Duration(i)*10*time.Millisecond >= b.length() {
