@@ -244,17 +244,21 @@ const performerJS = `(async () => {
 // delays matches the beeps sent with the onsets a listener heard (epoch ms):
 // the delay is the offset that lines up the most beeps with an onset (within
 // 60 ms; the gaps between beeps differ, so only the true offset lines up
-// many), then each matched beep's own onset minus its mouth time, in ms. One
-// beep lines up with any onset: when no two do, nothing was measured (seen on
-// a loaded machine: RTMP's one heard beep matched to the wrong one, 280 ms).
+// many), then each beep's own onset, the nearest within 400 ms of that offset
+// (a delay may drift over a run: one RTMP run's delays spread over 114 ms,
+// with 5 of 20 beeps unmatched within 60 ms; the beeps are 2 s apart, so no
+// other beep's onset is that near), minus its mouth time, in ms. One beep
+// lines up with any onset: when no two do, nothing was measured (seen on a
+// loaded machine: RTMP's one heard beep matched to the wrong one, 280 ms).
 func delays(onsets []int64, mouths []time.Time) []float64 {
-	near := func(at int64) (int64, bool) {
+	near := func(at, within int64) (int64, bool) {
+		found, gap := int64(0), within
 		for _, o := range onsets {
-			if o > at-60 && o < at+60 {
-				return o, true
+			if d := max(o-at, at-o); d < gap {
+				found, gap = o, d
 			}
 		}
-		return 0, false
+		return found, gap < within
 	}
 	var best int64
 	most := 0
@@ -266,7 +270,7 @@ func delays(onsets []int64, mouths []time.Time) []float64 {
 			}
 			n := 0
 			for _, m2 := range mouths {
-				if _, ok := near(m2.UnixMilli() + d); ok {
+				if _, ok := near(m2.UnixMilli()+d, 60); ok {
 					n++
 				}
 			}
@@ -277,7 +281,7 @@ func delays(onsets []int64, mouths []time.Time) []float64 {
 	}
 	var out []float64
 	for _, m := range mouths {
-		if o, ok := near(m.UnixMilli() + best); ok && most >= min(2, len(mouths)) {
+		if o, ok := near(m.UnixMilli()+best, 400); ok && most >= min(2, len(mouths)) {
 			out = append(out, float64(o-m.UnixMilli()))
 		}
 	}
