@@ -28,16 +28,20 @@ func fakeMic(testenv.TB, string) []chromedp.ExecAllocatorOption {
 	return []chromedp.ExecAllocatorOption{chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("use-fake-ui-for-media-stream", true)}
 }
 
-// publishBoth has the page's browser join twice through LiveKit's web SDK:
-// ada on a voice call's defaults (getUserMedia's defaults, the SDK's publish
-// defaults: DTX on, voice processing on), bea with the music preset.
-const publishBoth = `(async () => {
-  const LK = window.LivekitClient || await new Promise((ok, no) => {
+// loadLiveKit is the start of an async page script that joins a room: LK is
+// the LiveKit web SDK the dashboard serves (the monitor's, when loaded).
+const loadLiveKit = `  const LK = window.LivekitClient || await new Promise((ok, no) => {
     const s = document.createElement("script");
     s.src = "/static/vendor/livekit-client.umd.js";
     s.onload = () => ok(window.LivekitClient); s.onerror = no;
     document.head.append(s);
-  });
+  });`
+
+// publishBoth has the page's browser join twice through LiveKit's web SDK:
+// ada on a voice call's defaults (getUserMedia's defaults, the SDK's publish
+// defaults: DTX on, voice processing on), bea with the music preset.
+const publishBoth = `(async () => {
+` + loadLiveKit + `
   const join = async (jwt) => { const r = new LK.Room(); await r.connect(%q, jwt); return r; };
   const ada = await join(%q);
   const mic = await navigator.mediaDevices.getUserMedia({ audio: true });

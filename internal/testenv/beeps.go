@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +22,10 @@ import (
 type Beeps struct {
 	Lead, Period time.Duration
 	N            int
+	// After, when set, holds a live sender's click track (PushRTMP, Serve)
+	// back until it closes, the hum playing meanwhile: its Lead then starts
+	// once the path is live, however long that took.
+	After <-chan struct{}
 }
 
 // hum is the noise floor's amplitude.
@@ -93,35 +100,125 @@ func (b Beeps) PushRTMP(t TB, url string) <-chan time.Time {
 // starting ffmpeg again whenever it ends early, until done or chunks closes.
 func encodeRTMP(bin, url string, chunks <-chan []byte, done <-chan struct{}, out *Buffer) {
 	for {
-		// No probing: by default ffmpeg reads seconds of its input before
-		// it starts (measured: 13 s of the pipe held back).
-		cmd := exec.Command(bin, "-hide_banner", "-loglevel", "warning", "-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer",
-			"-f", "s16le", "-ar", "48000", "-ac", "2", "-i", "pipe:0",
-			"-c:a", "aac", "-b:a", "128k", "-flush_packets", "1", "-f", "flv", url)
-		cmd.Stdout, cmd.Stderr = out, out
-		in, err := cmd.StdinPipe()
-		if err == nil {
-			err = cmd.Start()
-		}
-		if err != nil {
-			fmt.Fprintf(out, "start ffmpeg: %v\n", err)
+		cmd := liveEncoder(bin, "-c:a", "aac", "-b:a", "128k", "-f", "flv", url)
+		cmd.Stdout = out
+		if finished := encode(cmd, chunks, done, out); finished {
 			return
 		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		if finished := feedEncoder(in, chunks, done, exited); finished {
-			_ = cmd.Process.Kill()
-			<-exited
-			return
-		}
-		_ = cmd.Process.Kill()
-		<-exited
 		select {
 		case <-done:
 			return
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// encode runs the encoder cmd on chunks until it exits (false: start it
+// again) or the sound is over, or it cannot start (true).
+func encode(cmd *exec.Cmd, chunks <-chan []byte, done <-chan struct{}, out *Buffer) (finished bool) {
+	cmd.Stderr = out
+	in, err := cmd.StdinPipe()
+	if err == nil {
+		err = cmd.Start()
+	}
+	if err != nil {
+		fmt.Fprintf(out, "start ffmpeg: %v\n", err)
+		return true
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	finished = feedEncoder(in, chunks, done, exited)
+	_ = cmd.Process.Kill()
+	<-exited
+	return finished
+}
+
+// liveEncoder is ffmpeg encoding the microphone's sound from its stdin, as it
+// comes, with the output options args.
+func liveEncoder(bin string, args ...string) *exec.Cmd {
+	// No probing: by default ffmpeg reads seconds of its input before
+	// it starts (measured: 13 s of the pipe held back).
+	in := []string{"-hide_banner", "-loglevel", "warning", "-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer",
+		"-f", "s16le", "-ar", "48000", "-ac", "2", "-i", "pipe:0", "-flush_packets", "1"}
+	return exec.Command(bin, append(in, args...)...)
+}
+
+// Serve stands in for a live internet radio stream (an Icecast mount): a
+// loopback HTTP server whose one stream, Ogg Opus in 20 ms pages, is the click
+// track made in real time (as PushRTMP's microphone) from the moment the
+// first request for it arrives. It answers the stream's URL and when each
+// beep's first sample was handed to the encoder, the mouth time; the sound
+// goes on (hum) until the request or the test ends. It is served once: the
+// microphone's beeps are heard once, and a second request is refused.
+func (b Beeps) Serve(t TB) (url string, mouths <-chan time.Time) {
+	t.Helper()
+	bin := Binary(t, "ffmpeg", "ffmpeg")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: listen: %v", err)
+	}
+	done := make(chan struct{})
+	said := make(chan time.Time, b.N)
+	out := &Buffer{}
+	var served atomic.Bool
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if served.Swap(true) {
+			http.Error(w, "the stream was served", http.StatusGone)
+			return
+		}
+		w.Header().Set("Content-Type", "audio/ogg")
+		cmd := liveEncoder(bin, "-c:a", "libopus", "-b:a", "128k", "-page_duration", "20000", "-f", "ogg", "pipe:1")
+		cmd.Stdout = flushing{w}
+		chunks, stop := make(chan []byte, 8), make(chan struct{})
+		go func() {
+			select {
+			case <-done:
+			case <-r.Context().Done():
+			}
+			close(stop)
+		}()
+		go b.microphone(chunks, stop, said)
+		encode(cmd, chunks, stop, out)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		close(done) // first: the server's Close waits for the stream's handler
+		srv.Close()
+		if t.Failed() {
+			t.Logf("---- ffmpeg (served beeps) output ----\n%s", out.String())
+		}
+	})
+	return "http://" + ln.Addr().String() + "/beeps.ogg", said
+}
+
+// flushing sends every write to the client at once, as a live stream must.
+type flushing struct{ w http.ResponseWriter }
+
+func (f flushing) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	http.NewResponseController(f.w).Flush()
+	return n, err
+}
+
+// Onsets are when the beeps start in a recording, from its start: the first
+// loud sample (|x| >= 0.1) after 200 ms of quiet (|x| < 0.01), the dashboard
+// monitor's rule (web/assets/monitor.js), on the file decoded to mono.
+func Onsets(t TB, file string) []time.Duration {
+	t.Helper()
+	var out []time.Duration
+	quiet := 0
+	for i, x := range decode(t, file, 0, 0) {
+		switch a := math.Abs(x); {
+		case a >= 0.1 && quiet >= soundRate/5:
+			out = append(out, time.Duration(i)*time.Second/soundRate)
+			quiet = 0
+		case a >= 0.1:
+			quiet = 0
+		case a < 0.01:
+			quiet++
+		}
+	}
+	return out
 }
 
 // feedEncoder writes chunks to in until the encoder exits (false: start it
@@ -152,6 +249,21 @@ func (b Beeps) microphone(chunks chan<- []byte, done <-chan struct{}, mouths cha
 	defer close(chunks)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	// The held hum repeats its first 50 ms: 11 whole cycles of 220 Hz.
+	for j := 0; b.After != nil; j++ {
+		select {
+		case <-done:
+			return
+		case <-b.After:
+			b.After = nil
+			continue
+		case <-tick.C:
+		}
+		select {
+		case chunks <- b.chunk(time.Duration(j%5) * 10 * time.Millisecond):
+		default:
+		}
+	}
 	open := true
 	for i := 0; ; i++ {
 		if open && time.Duration(i)*10*time.Millisecond >= b.length() {
