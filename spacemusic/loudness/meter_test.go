@@ -114,7 +114,7 @@ func TestAMeasurementIsBounded(t *testing.T) {
 	_, err := meter(t).Measure(t.Context(), strings.NewReader("not audio at all"))
 	assert.ErrorIs(t, err, errs.ErrInvalidArgument)
 
-	m, err := loudness.New(loudness.Config{FFmpeg: testenv.Binary(t, "ffmpeg", "ffmpeg"), Timeout: 300 * time.Millisecond})
+	m, err := loudness.New(loudness.Config{FFmpeg: testenv.Binary(t, "ffmpeg", "ffmpeg"), Timeout: 3 * time.Second}) // room for ffmpeg to start on a loaded machine, for the tone below
 	require.NoError(t, err)
 	never, w := io.Pipe()
 	defer w.Close()
