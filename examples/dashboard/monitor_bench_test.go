@@ -97,7 +97,7 @@ func BenchmarkMouthToEar(b *testing.B) {
 	// never started (the path never went live).
 	mouthsOf := func(b *testing.B, said <-chan time.Time, beeps testenv.Beeps) []time.Time {
 		var mouths []time.Time
-		for limit := time.After(2*time.Minute + beeps.At(n-1)); ; {
+		for limit := time.After(2*time.Minute + beeps.At(beeps.N-1)); ; {
 			select {
 			case m, ok := <-said:
 				if !ok {
@@ -113,7 +113,9 @@ func BenchmarkMouthToEar(b *testing.B) {
 	b.Run("rtmp", func(b *testing.B) {
 		obs, err := s.sm.Ingress.RTMP(ctx, ingress.RTMPOptions{Participant: ingress.Participant{Room: "latency", Identity: "obs-beeps"}, AudioOnly: true})
 		require.NoError(b, err)
-		beeps := testenv.Beeps{Lead: 2 * time.Second, Period: 2 * time.Second, N: n, After: live("obs-beeps")}
+		// At least six beeps: Ingress's transcoder drifts and drops some on a
+		// loaded machine, and three left no two in their pattern once in CI.
+		beeps := testenv.Beeps{Lead: 2 * time.Second, Period: 2 * time.Second, N: max(n, 6), After: live("obs-beeps")}
 		mouths := mouthsOf(b, beeps.PushRTMP(b, obs.PublishURL), beeps)
 		report(b, "RTMP (transcoded)", delays(heard(b, "obs-beeps"), mouths), len(mouths))
 	})
