@@ -81,12 +81,16 @@ func TestTheShowRecordsItselfWhenOBSGoesLive(t *testing.T) {
 	assert.InDelta(t, quiet.Sub(began).Seconds(), f.Duration.Seconds(), 1.0, "the file holds the show's audio from the recording's start to the end")
 	require.NotEmpty(t, f.URL)
 	// The show's own recorder was in the room before OBS pushed, so the file
-	// holds the push from its first note: at most a second is missing.
+	// holds all the push that reached LiveKit, from its first note.
 	heard := probedSeconds(t, f.URL)
 	t.Logf("ffprobe: the file holds %.2f s of the %s push: %.2f s missed", heard, push, push.Seconds()-heard)
 	assert.GreaterOrEqual(t, f.Duration, quiet.Sub(firstAudio)-300*time.Millisecond, "the file holds all the audio LiveKit had")
-	assert.GreaterOrEqual(t, f.Duration, push-time.Second, "the file's audio starts within 1 s of the push's start")
-	assert.GreaterOrEqual(t, heard, (push - time.Second).Seconds(), "the file's audio starts within 1 s of the push's start (ffprobe)")
+	assert.GreaterOrEqual(t, heard, quiet.Sub(firstAudio).Seconds()-0.3, "the file holds all the audio LiveKit had (ffprobe)")
+	// What LiveKit had is the push less Ingress's own start: about 0.5 s on
+	// a quiet machine, 1.23 s once in a loaded CI (the file then held 6.98 s
+	// of the 8 s push, all 6.77 s LiveKit saw). Two seconds still catches a
+	// recorder that misses the first part of the music.
+	assert.GreaterOrEqual(t, heard, (push - 2*time.Second).Seconds(), "the file's audio starts within 2 s of the push's start (ffprobe)")
 	resp, err := http.Get(f.URL)
 	require.NoError(t, err)
 	resp.Body.Close()
