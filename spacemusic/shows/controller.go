@@ -83,14 +83,14 @@ type controller struct {
 	mu      sync.Mutex
 	running bool
 	st      map[string]*armed
-	stale   map[string]bool // shows whose spec Open changed: learned again
-	ended   *endedSet       // recordings the model saw end
-	closes  sync.WaitGroup  // EndAfter's Closes
+	stale   map[string]envelope // shows whose spec Open changed, with the spec it wrote
+	ended   *endedSet           // recordings the model saw end
+	closes  sync.WaitGroup      // EndAfter's Closes
 }
 
 func newController(rr roomReader, ps partStarter, rec recorder, m model, b book, log *slog.Logger) *controller {
 	return &controller{rooms: rr, egress: ps, rec: rec, model: m, shows: b, log: log, now: time.Now,
-		queue: newQueue(retryAfter, maxBackoff), st: map[string]*armed{}, stale: map[string]bool{}, ended: newEndedSet(4096)}
+		queue: newQueue(retryAfter, maxBackoff), st: map[string]*armed{}, stale: map[string]envelope{}, ended: newEndedSet(4096)}
 }
 
 // run reconciles with its workers until ctx ends. The recorder closes when it
@@ -201,24 +201,28 @@ func (c *controller) work(ctx context.Context) bool {
 }
 
 // changed tells a running controller that Open changed the show's spec (e.g.
-// a restream added to a show that had none): it learns the show again.
-func (c *controller) changed(name string) {
+// a restream added to a show that had none), handing it the envelope Open
+// wrote. It is not read back from LiveKit: UpdateRoomMetadata reaches
+// ListRooms asynchronously, and a read 2 ms later once gave the old spec, so
+// the restream never started (seen in CI).
+func (c *controller) changed(name string, env envelope) {
 	c.mu.Lock()
 	if !c.running {
 		c.mu.Unlock()
 		return // the next run learns every show
 	}
-	c.stale[name] = true
+	c.stale[name] = env
 	c.mu.Unlock()
 	c.queue.Add(name)
 }
 
-func (c *controller) takeStale(name string) bool {
+// takeStale is the spec Open last wrote for the show, once.
+func (c *controller) takeStale(name string) (envelope, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	stale := c.stale[name]
+	env, stale := c.stale[name]
 	delete(c.stale, name)
-	return stale
+	return env, stale
 }
 
 func (c *controller) state(name string) *armed {

@@ -172,6 +172,36 @@ func TestTheControllerForgetsAClosedShow(t *testing.T) {
 	assert.ErrorIs(t, r.c.reconcile(ctx, "late-set", time.Now()), errUnanswered, "LiveKit did not answer: tried again")
 }
 
+// Ada plays on a show with no restream. The operator adds a platform: Open
+// writes the new spec and tells the controller. LiveKit applies metadata
+// asynchronously, so ListRooms still answers the old spec: the controller
+// starts the restream from the spec Open wrote, not from that read.
+func TestARestreamAddedToALiveShowStartsBeforeLiveKitListsIt(t *testing.T) {
+	r := newRig(false)
+	radio := Spec{Name: "radio-jam", Performers: []Performer{{Identity: "ada"}}}
+	r.open(radio, false)
+	r.model.stage("radio-jam", events.ParticipantJoined, performer("ada", events.Performer, "audio"))
+	r.c.mu.Lock()
+	r.c.running = true
+	r.c.mu.Unlock()
+	ctx := context.Background()
+	require.NoError(t, r.c.reconcile(ctx, "radio-jam", time.Now()))
+	starts, _ := r.eg.calls()
+	assert.Empty(t, starts, "no plan yet")
+
+	radio.Restream = []string{"rtmp://a.example/x/KEY"}
+	n, err := radio.normal()
+	require.NoError(t, err)
+	env, err := decode("test", "radio-jam", encode(n, false))
+	require.NoError(t, err)
+	r.book.dests["radio-jam"] = radio.Restream
+	r.c.changed("radio-jam", env) // LiveKit's ListRooms still has the old spec
+	require.True(t, r.c.work(ctx))
+	starts, _ = r.eg.calls()
+	assert.Equal(t, []string{"restream<-ada to rtmp://a.example/x/KEY"}, starts)
+	r.c.queue.Stop()
+}
+
 // A show's night on fakes, through Run's loop (the model's events, the queue,
 // the workers): Ada plays and is recorded, drops and the part stops, comes
 // back and a new part starts, leaves for good, and once the show has been

@@ -130,9 +130,8 @@ func (s *Service) openRoom(ctx context.Context, op string, sp Spec, md string) (
 	if r, err = s.cfg.Rooms.SetMetadata(ctx, sp.Name, md); err != nil {
 		return rooms.Room{}, false, "", errs.Relabel(op, err)
 	}
-	s.remember(sp.Name, md)
-	if s.ctl != nil { // a live show may need a restream it did not have
-		s.ctl.changed(sp.Name)
+	if env, ok := s.remember(sp.Name, md); ok && s.ctl != nil { // a live show may need a restream it did not have
+		s.ctl.changed(sp.Name, env)
 	}
 	return r, false, env.Opener, nil
 }

@@ -38,10 +38,8 @@ func (c *controller) reconcile(ctx context.Context, name string, seen time.Time)
 	}
 	defer c.endAfter(ctx, name, a)
 	c.settle(a)
-	if c.takeStale(name) && a.show {
-		if fresh := c.learn(ctx, name, r.SID, a.checked); fresh != nil && fresh.show {
-			a.env = fresh.env
-		}
+	if env, stale := c.takeStale(name); stale && a.show {
+		a.env = env
 	}
 	c.checkSeal(name, r, a)
 	if !a.show || c.shows.beingClosed(name) || a.env.Closing || a.ending {

@@ -200,12 +200,15 @@ func (s *Service) readOrLastGood(op string, r rooms.Room) (envelope, string, err
 
 // remember keeps md, which this Service sealed and wrote, as the show's last
 // good envelope.
-func (s *Service) remember(name, md string) {
-	if env, err := decode("shows.Open", name, md); err == nil {
-		s.mu.Lock()
-		s.good[name] = env
-		s.mu.Unlock()
+func (s *Service) remember(name, md string) (envelope, bool) {
+	env, err := decode("shows.Open", name, md)
+	if err != nil {
+		return envelope{}, false
 	}
+	s.mu.Lock()
+	s.good[name] = env
+	s.mu.Unlock()
+	return env, true
 }
 
 // forget drops what was kept of a show whose room closed.
