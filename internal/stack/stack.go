@@ -91,41 +91,68 @@ func Bin() string {
 	return filepath.Join(home, ".cache", "streamkit", "bin")
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// handed holds the ports this process handed out. The kernel may give a port
+// it just gave again once its probe socket closed: once in CI, LiveKit's TURN
+// TLS port and Ingress's RTMP port were the same one, and Ingress died with
+// "bind: address already in use". A port is handed out once per process.
+var handed = struct {
+	sync.Mutex
+	ports map[string]bool
+}{ports: map[string]bool{}}
+
+// FreePort returns a loopback TCP port that was free a moment ago and that
+// this process has not handed out before.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("stack: free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return freeOnce("tcp", func() (int, error) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("stack: free port: %w", err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port, nil
+	})
 }
 
-// FreeUDPPort returns a loopback UDP port that was free a moment ago.
+// FreeUDPPort returns a loopback UDP port that was free a moment ago and that
+// this process has not handed out before.
 func FreeUDPPort() (int, error) {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("stack: free udp port: %w", err)
+	return freeOnce("udp", func() (int, error) {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("stack: free udp port: %w", err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port, nil
+	})
+}
+
+func freeOnce(proto string, probe func() (int, error)) (int, error) {
+	for range 100 {
+		p, err := probe()
+		if err != nil {
+			return 0, err
+		}
+		key := fmt.Sprint(proto, p)
+		handed.Lock()
+		seen := handed.ports[key]
+		handed.ports[key] = true
+		handed.Unlock()
+		if !seen {
+			return p, nil
+		}
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
+	return 0, fmt.Errorf("stack: no %s port free that was not handed out already", proto)
 }
 
 // freePorts returns n distinct free TCP ports.
 func freePorts(n int) ([]int, error) {
 	out := make([]int, 0, n)
-	for len(out) < n {
+	for range n {
 		p, err := FreePort()
 		if err != nil {
 			return nil, err
 		}
-		dup := false
-		for _, q := range out {
-			dup = dup || q == p
-		}
-		if !dup {
-			out = append(out, p)
-		}
+		out = append(out, p)
 	}
 	return out, nil
 }
