@@ -92,7 +92,6 @@ type Recorder struct {
 	sessions map[string]*session
 	busy     map[string]bool // spool files being written or uploaded
 	notify   func(Part)
-	wg       sync.WaitGroup
 	closed   bool
 
 	// The spool's bounds (spool.go): bytes it holds, and the file system's
@@ -107,6 +106,10 @@ type Recorder struct {
 	intruder func(room string)                // told of each impostor (rejoin.go)
 	seen     seenParts                        // what uploaded parts' stats said (seen.go)
 	listen   func(room string) io.WriteCloser // a live meter (listen.go)
+	// The live meters' Closes, run beside the readers (listen.go); Close
+	// waits for them, and once it does (quiet) later ones run on their reader.
+	listenClosing sync.WaitGroup
+	quiet         bool
 }
 
 // New checks cfg and creates the spool directory.
@@ -331,10 +334,11 @@ func (r *Recorder) Armed(room string) bool {
 	return r.sessions[room] != nil
 }
 
-// Close leaves every room and waits for the track readers. Parts being
-// written stay spooled, as when the process dies: a Recorder on the same
-// directory continues them (a redeploy mid-show keeps one part, without the
-// audio of the time no process recorded) or uploads them (Settle, Finish).
+// Close leaves every room and waits for the track readers and the live
+// meters' Closes. Parts being written stay spooled, as when the process dies:
+// a Recorder on the same directory continues them (a redeploy mid-show keeps
+// one part, without the audio of the time no process recorded) or uploads
+// them (Settle, Finish).
 func (r *Recorder) Close() {
 	r.mu.Lock()
 	r.closed = true
@@ -348,4 +352,8 @@ func (r *Recorder) Close() {
 		s.leave()
 		s.readers.Wait()
 	}
+	r.mu.Lock()
+	r.quiet = true // no Add may race the Wait
+	r.mu.Unlock()
+	r.listenClosing.Wait()
 }

@@ -10,7 +10,9 @@ import (
 // page per Write), or nil for nowhere. The stream starts with the track and
 // ends with it (Close); each packet reaches it whether or not the spool could
 // take it. Its Writes must never block: the recording waits for none of them,
-// and a Write's error stops the stream, never the recording. capture does not
+// and a Write's error stops the stream, never the recording. Its Close may
+// take a while (a meter's ffmpeg exiting) but must end: it runs beside the
+// recording, and the Recorder's Close waits for it. capture does not
 // know what listens (package loudness's Meter.Listen does, through shows).
 func (r *Recorder) Listen(f func(room string) io.WriteCloser) {
 	r.mu.Lock()
@@ -20,6 +22,7 @@ func (r *Recorder) Listen(f func(room string) io.WriteCloser) {
 
 // listener is one track's stream to Listen's writer.
 type listener struct {
+	r   *Recorder
 	w   io.WriteCloser
 	ogg *oggWriter
 }
@@ -41,7 +44,7 @@ func (s *session) listener() *listener {
 		_ = w.Close()
 		return nil
 	}
-	return &listener{w: w, ogg: o}
+	return &listener{r: s.r, w: w, ogg: o}
 }
 
 // write hands one Opus packet on; after an error the stream stays stopped.
@@ -54,7 +57,10 @@ func (l *listener) write(payload []byte) {
 	}
 }
 
-// close ends the stream.
+// close ends the stream: its last page at once (a Write: it never blocks),
+// the writer's Close on a goroutine of its own, so that neither the part's
+// upload nor the next part waits for the meter to end. After the Recorder's
+// Close began waiting for these, a straggler closes on its reader.
 func (l *listener) close() {
 	if l == nil {
 		return
@@ -62,5 +68,16 @@ func (l *listener) close() {
 	if l.ogg != nil {
 		_ = l.ogg.close()
 	}
-	_ = l.w.Close()
+	l.r.mu.Lock()
+	if l.r.quiet {
+		l.r.mu.Unlock()
+		_ = l.w.Close()
+		return
+	}
+	l.r.listenClosing.Add(1)
+	l.r.mu.Unlock()
+	go func() {
+		defer l.r.listenClosing.Done()
+		_ = l.w.Close()
+	}()
 }

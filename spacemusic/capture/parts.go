@@ -15,6 +15,8 @@ import (
 	"time"
 
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -54,16 +56,21 @@ func (s *session) subscribed(t *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublicat
 
 // startLocked claims the session for t's part (opened on its first packet)
 // and reads it. s.mu is held.
-func (s *session) startLocked(t *webrtc.TrackRemote, who string) {
+func (s *session) startLocked(t track, who string) {
 	s.cur = &part{}
 	s.readers.Add(1)
 	go s.read(t, who)
 }
 
+// track is what a part is read from: a subscribed *webrtc.TrackRemote.
+type track interface {
+	ReadRTP() (*rtp.Packet, interceptor.Attributes, error)
+}
+
 // read writes the track's packets until it ends, then finishes the part.
 // Past the spool's bounds it ends the part there (uploaded as it is) and
 // drops the audio until there is room, then starts a new part.
-func (s *session) read(t *webrtc.TrackRemote, who string) {
+func (s *session) read(t track, who string) {
 	defer s.readers.Done()
 	var p *part
 	var pending int64  // the page of the packet the writer holds, written with the next
@@ -107,7 +114,7 @@ func (s *session) read(t *webrtc.TrackRemote, who string) {
 		}
 		pending = pageSize(pkt.Payload)
 	}
-	live.close() // before the upload: the meter's show ends with the track
+	live.close() // its last page now; the meter's own ending waits for nothing of ours
 	s.mu.Lock()
 	s.cur = nil
 	s.full = "" // no audio comes: none is held back
