@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -22,25 +21,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 )
-
-// user is who made a request and how they proved it.
-type user struct {
-	Name   string
-	Email  string
-	Groups []string
-	Method string // forward-auth, api-key, bearer, dev
-	Role   role   // what the credential is worth: viewer, operator or admin
-	// KeyID tells API keys apart (they all sign in as "api-key"): a
-	// fingerprint of the key, never the key. Empty for the other methods.
-	KeyID string
-}
-
-func userFrom(ctx context.Context) user {
-	if c := callIn(ctx); c != nil {
-		return c.user
-	}
-	return user{}
-}
 
 func unauthenticated(msg string) error {
 	return &apiError{http.StatusUnauthorized, "unauthenticated", msg}
@@ -220,15 +200,6 @@ func splitGroups(v string) []string {
 func trusted(prefixes []netip.Prefix, remoteAddr string) bool {
 	ip, ok := addrOf(remoteAddr)
 	return ok && slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(ip) })
-}
-
-func addrOf(hostport string) (netip.Addr, bool) {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
-	}
-	ip, err := netip.ParseAddr(host)
-	return ip.Unmap(), err == nil
 }
 
 // bearerMethods are the signatures accepted; never "none", never HMAC (the JWKS

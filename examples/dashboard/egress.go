@@ -48,8 +48,8 @@ type startEgressRequest struct {
 	URLs      []string `json:"urls,omitempty"` // restream: rtmp(s):// destinations
 }
 
-// check refuses options that do not apply to the kind, rather than ignoring them.
-func (e startEgressRequest) check() error {
+// Check refuses options that do not apply to the kind, rather than ignoring them.
+func (e startEgressRequest) Check() error {
 	notFor := func(what string) error { return badRequest("%s does not apply to a %s egress", what, e.Kind) }
 	switch e.Kind {
 	case "audio", "video", "stems", "room", "hls", "restream":
@@ -143,7 +143,7 @@ type destinationsRequest struct {
 	Remove []string `json:"remove,omitempty"` // URLs to stop sending to
 }
 
-func (d destinationsRequest) check() error {
+func (d destinationsRequest) Check() error {
 	if len(d.Add) == 0 && len(d.Remove) == 0 {
 		return badRequest("name destinations to add or remove")
 	}

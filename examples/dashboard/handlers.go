@@ -69,9 +69,9 @@ type createRoomRequest struct {
 	SyncStreams      bool   `json:"syncStreams,omitempty"`
 }
 
-// check keeps numbers in ranges LiveKit's uint32 fields hold; names and the rest
+// Check keeps numbers in ranges LiveKit's uint32 fields hold; names and the rest
 // are checked by the rooms package.
-func (c createRoomRequest) check() error {
+func (c createRoomRequest) Check() error {
 	const day = 24 * 60 * 60
 	switch {
 	case c.EmptyTimeout > day || c.DepartureTimeout > day:
@@ -151,7 +151,7 @@ type participantAction struct {
 	TrackSID string `json:"trackSid,omitempty"` // mute/unmute one track; empty: every audio track
 }
 
-func (p participantAction) check() error {
+func (p participantAction) Check() error {
 	switch p.Action {
 	case "remove", "promote", "demote":
 		if p.TrackSID != "" {
@@ -164,8 +164,8 @@ func (p participantAction) check() error {
 	return nil
 }
 
-// actionName is what the route's per-action roles (routes.go) are keyed by.
-func (p *participantAction) actionName() string { return p.Action }
+// ActionName is what the route's per-action roles (routes.go) are keyed by.
+func (p *participantAction) ActionName() string { return p.Action }
 
 type participantActionResult struct {
 	Action      string             `json:"action"`
@@ -233,7 +233,7 @@ type tokenRequest struct {
 	TTL      int    `json:"ttl,omitempty"` // lifetime in seconds; the role's default when 0
 }
 
-func (t tokenRequest) check() error {
+func (t tokenRequest) Check() error {
 	if t.TTL < 0 {
 		return badRequest("ttl must not be negative")
 	}

@@ -74,8 +74,8 @@ type createIngressRequest struct {
 	Disabled        bool   `json:"disabled,omitempty"`     // rtmp, whip: refuse the encoder until enabled
 }
 
-// check refuses options that do not apply to the kind, rather than ignoring them.
-func (c createIngressRequest) check() error {
+// Check refuses options that do not apply to the kind, rather than ignoring them.
+func (c createIngressRequest) Check() error {
 	switch c.Kind {
 	case "rtmp":
 		if c.Transcode || c.URL != "" {

@@ -266,8 +266,8 @@ func (f failing) Read([]byte) (int, error) {
 
 // checked is v's own check, when it has one.
 func checked(v any) error {
-	if c, ok := v.(interface{ check() error }); ok {
-		return c.check()
+	if c, ok := v.(interface{ Check() error }); ok {
+		return c.Check()
 	}
 	return nil
 }

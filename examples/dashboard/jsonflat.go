@@ -267,3 +267,6 @@ func fieldOf(key string, fields []flatField) int {
 	}
 	return fold
 }
+
+// isFlat reports whether v decodes by the fast path.
+func isFlat(v any) bool { return flatFields(v) != nil }

@@ -4,80 +4,8 @@ import (
 	"context"
 	"net/http"
 	"reflect"
-	"slices"
-	"strings"
 	"time"
 )
-
-// role says who may call a route, and what a credential is worth. The three
-// signed-in roles are ordered: an admin may do what an operator may, an
-// operator what a viewer may.
-type role int
-
-const (
-	undeclared role = iota // a route row without a role is a bug (TestEveryRouteDeclaresARole)
-	public                 // nobody needs to sign in
-	signed                 // the request's own signature is its authentication (LiveKit's webhooks); no user may stand in
-	scrape                 // /metrics: public, or viewer when DASHBOARD_METRICS_PUBLIC=false
-	viewer                 // reads: lists, details, recordings
-	operator               // runs a show: rooms, participants, tokens, ingress, recordings
-	admin                  // destructive and privileged: closing, removing, deleting, revealing
-)
-
-func (r role) String() string {
-	switch r {
-	case public:
-		return "public"
-	case signed:
-		return "LiveKit's signature"
-	case scrape:
-		return "metrics"
-	case viewer:
-		return "viewer"
-	case operator:
-		return "operator"
-	case admin:
-		return "admin"
-	}
-	return "undeclared"
-}
-
-// roleNamed is the role a credential may be given by name.
-func roleNamed(name string) (role, bool) {
-	switch name {
-	case "viewer":
-		return viewer, true
-	case "operator":
-		return operator, true
-	case "admin":
-		return admin, true
-	}
-	return undeclared, false
-}
-
-// stricter is what some inputs of a route need beyond the route's role: the
-// route's table row names it, and authorize applies it to the decoded body
-// before the handler runs, so no handler checks roles itself.
-type stricter struct {
-	doc string // for the OpenAPI document: which inputs need which role
-	// need is the role this input needs and why (named in the 403); an error
-	// refuses the request as it would refuse any input.
-	need func(ctx context.Context, in any) (role, string, error)
-}
-
-// byAction is the stricter rule of a body whose "action" picks the role from
-// roles; an action not in the map is left to the body's own check.
-func byAction(roles map[string]role) *stricter {
-	var doc []string
-	for a, r := range roles {
-		doc = append(doc, a+": "+r.String())
-	}
-	slices.Sort(doc)
-	return &stricter{doc: strings.Join(doc, ", "), need: func(_ context.Context, in any) (role, string, error) {
-		a := in.(interface{ actionName() string }).actionName()
-		return roles[a], a, nil
-	}}
-}
 
 // maxOperatorTTL is the longest token an operator may mint: a show's length.
 const maxOperatorTTL = 6 * time.Hour
@@ -166,8 +94,4 @@ func (s *server) stricterNeed(rt route, r *http.Request, u user, in any) error {
 		return forbidden(u, need, why)
 	}
 	return nil
-}
-
-func forbidden(u user, need role, what string) error {
-	return &apiError{http.StatusForbidden, "forbidden", what + " needs the " + need.String() + " role; " + u.Name + " is " + u.Role.String()}
 }

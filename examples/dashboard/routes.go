@@ -1,9 +1,6 @@
 package main
 
 import (
-	"net/http"
-	"strings"
-
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -122,9 +119,6 @@ func (s *server) pages() []route {
 	}
 }
 
-// service is an optional part of the stack a route needs.
-type service string
-
 const (
 	ingressService   service = "ingress"
 	recordingService service = "recording (MINIO_BUCKET)"
@@ -154,40 +148,4 @@ func (s *server) has(svc service) bool {
 		return s.Nodes != nil
 	}
 	return true
-}
-
-// route is one endpoint: how it is reached, who may call it, what it takes and
-// gives (for the OpenAPI document), and its handler.
-type route struct {
-	method, path string
-	summary      string
-	role         role      // who may call it (roles.go)
-	stricter     *stricter // inputs that need more than role, checked before the handler
-	stream       bool      // also served under /api/stream, the API gateway's paths
-	query        []param   // documented query parameters
-	request      any       // JSON body
-	response     any       // success body
-	contentTypes []string  // of the success body; JSON unless set
-	headers      []param   // documented headers of the success answer
-	ranges       bool      // answers Range requests (206, 416)
-	status       int       // success status
-	okToo        int       // a second success status with the same body (POST /api/shows: 200 when nothing was created)
-	needs        service   // a service the dashboard may run without: 501 not_configured
-	handle       handler
-}
-
-// handler is a route's work; a returned error is answered by writeError.
-type handler func(w http.ResponseWriter, r *http.Request) error
-
-type param struct {
-	name, help string
-	required   bool
-}
-
-// paths are the patterns the route answers on.
-func (rt route) paths() []string {
-	if rt.stream {
-		return []string{rt.path, "/api/stream" + strings.TrimPrefix(rt.path, "/api")}
-	}
-	return []string{rt.path}
 }

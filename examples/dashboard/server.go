@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -164,13 +161,6 @@ func (s *server) finish(sw *statusWriter, r *http.Request, client netip.Addr, se
 // the slice is free again once the line is written.
 var logAttrs = sync.Pool{New: func() any { a := make([]slog.Attr, 0, 20); return &a }}
 
-func redactQuery(q url.Values) string {
-	if q.Has("api_key") {
-		q.Set("api_key", "REDACTED")
-	}
-	return q.Encode()
-}
-
 // noRoute answers paths and methods the table does not have: 405 with Allow when
 // the path exists with other methods, else 404.
 func (s *server) noRoute(w http.ResponseWriter, r *http.Request) error {
@@ -189,59 +179,6 @@ func (s *server) noRoute(w http.ResponseWriter, r *http.Request) error {
 	return &apiError{http.StatusNotFound, "route_not_found", "no route " + r.Method + " " + r.URL.Path}
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-type ctxKey int
-
-const keyCall ctxKey = 0
-
-// call is what the pipeline learns about one request, kept in its context
-// once (front) and filled in as it goes: each extra context would copy the
-// request again.
-type call struct {
-	id   string
-	user user // authorize
-	body any  // the body authorize decoded for a stricter rule (bodyOf)
-	// minted, when answerToken sets it, makes the request's one log line the
-	// mint's audit line. Held by value: no allocation per mint.
-	minted mint
-}
-
-// mint is what a token gave, for the audit line (never the token itself).
-type mint struct {
-	role, room, identity string
-	ttl                  time.Duration
-}
-
-// callOf is r's call, made (and r copied) only for a request that did not come
-// through front.
-func callOf(r *http.Request) (*call, *http.Request) {
-	if c := callIn(r.Context()); c != nil {
-		return c, r
-	}
-	c := &call{}
-	return c, r.WithContext(context.WithValue(r.Context(), keyCall, c))
-}
-
 // front is what every request meets before its route, in one step: its ID
 // (the caller's when sane, else made) in the answer and in one call value in
 // its context; in dev mode the marks and the Host check (devhost.go); CORS
@@ -257,7 +194,7 @@ func (s *server) front() http.Handler {
 			id = newRequestID()
 		}
 		w.Header()["X-Request-Id"] = []string{id}
-		r = r.WithContext(context.WithValue(r.Context(), keyCall, &call{id: id}))
+		r = withCall(r, id)
 		if s.Settings.Dev && !s.devHostAllowed(w, r) {
 			return
 		}
@@ -266,52 +203,4 @@ func (s *server) front() http.Handler {
 		}
 		s.mux.ServeHTTP(w, r)
 	})
-}
-
-// callIn is ctx's call; nil outside the pipeline.
-func callIn(ctx context.Context) *call {
-	c, _ := ctx.Value(keyCall).(*call)
-	return c
-}
-
-func requestIDFrom(ctx context.Context) string {
-	if c := callIn(ctx); c != nil {
-		return c.id
-	}
-	return ""
-}
-
-// cors answers browsers from the allowed origins only; other origins get no
-// CORS headers, so their browsers refuse to read the answers. true: r was a
-// preflight, answered.
-func cors(w http.ResponseWriter, r *http.Request, allowed map[string]bool) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" || !(allowed[origin] || allowed["*"]) {
-		return false
-	}
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Add("Vary", "Origin")
-	h.Set("Access-Control-Expose-Headers", "X-Request-ID, Retry-After, X-Next-Cursor, Link")
-	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
-		return false
-	}
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, X-Request-ID")
-	h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
-	h.Set("Access-Control-Max-Age", "600")
-	w.WriteHeader(http.StatusNoContent)
-	return true
-}
-
-// newRequestID is 16 hex digits from the runtime's per-thread generator: a
-// request ID tells requests apart and is no secret, so it need not cost a
-// system call to the kernel's generator.
-func newRequestID() string {
-	var b [16]byte
-	n := rand.Uint64()
-	for i := len(b) - 1; i >= 0; i-- {
-		b[i] = "0123456789abcdef"[n&0xf]
-		n >>= 4
-	}
-	return string(b[:])
 }

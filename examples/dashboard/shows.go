@@ -58,7 +58,7 @@ type showIngest struct {
 // time.Duration (the library checks the real limits).
 const maxShowSeconds = 7 * 24 * 3600
 
-func (q showRequest) check() error {
+func (q showRequest) Check() error {
 	secs := []int{q.ListenerTTLSeconds, q.EndAfterSeconds}
 	if q.Stage != nil {
 		secs = append(secs, q.Stage.EmptyTimeoutSeconds, q.Stage.DepartureTimeoutSeconds)

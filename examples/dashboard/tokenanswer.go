@@ -10,19 +10,6 @@ import (
 	"time"
 )
 
-// bodyOf is the body authorize decoded already (for a route with a stricter
-// rule), or the body decoded now (an admin's request, for whom authorize reads
-// no body).
-func bodyOf[T any](r *http.Request) (*T, error) {
-	if c := callIn(r.Context()); c != nil {
-		if v, ok := c.body.(*T); ok {
-			return v, nil
-		}
-	}
-	v := new(T)
-	return v, decode(r, v)
-}
-
 var answers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // writeToken answers t as writeJSON would, byte for byte (TestTokenAnswerAsJSON).
