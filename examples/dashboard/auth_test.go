@@ -13,6 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access/authtest"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -21,9 +24,7 @@ import (
 )
 
 const (
-	testIssuer   = "https://auth.example.test/application/o/dashboard/"
-	testAudience = "dashboard"
-	adminGroup   = "stream-admins"
+	adminGroup = "stream-admins"
 	// operatorGroup's members run shows; anyone else signed in is a viewer.
 	operatorGroup = "stream-operators"
 	// testProxySecret is what the forward-auth proxy sends in X-Dashboard-Proxy-Secret.
@@ -47,7 +48,7 @@ type sample struct {
 
 // caller is one way of signing in with one role.
 type caller struct {
-	role    role
+	role    api.Role
 	how     string
 	proxied bool // through the forward-auth proxy
 	headers []string
@@ -58,14 +59,14 @@ type caller struct {
 // else (403 forbidden). The table of samples must cover every route of the server.
 func TestAuthMatrix(t *testing.T) {
 	testenv.RequireNetNS(t) // a real participant joins, for the participant actions
-	p := newIDP(t)
+	p := authtest.NewIDP(t)
 	// Every route works, recording included: a real Egress and MinIO.
 	env := testenv.LiveKit(t, testenv.WithRedis(), testenv.WithBackend("process"))
 	m := testenv.MinIO(t) // before the media slot, which Egress takes
 	testenv.Egress(t, env)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
 	withIDP := func(s *settings) {
-		s.JWKSURL, s.JWTIssuer, s.JWTAudience, s.AdminGroup, s.OperatorGroup = p.server.URL, testIssuer, testAudience, adminGroup, operatorGroup
+		s.JWKSURL, s.JWTIssuer, s.JWTAudience, s.AdminGroup, s.OperatorGroup = p.Server.URL, authtest.Issuer, authtest.Audience, adminGroup, operatorGroup
 		s.LiveKitTimeout = 10 * time.Second
 		s.RestreamAllow = mustHostList(t, "127.0.0.1") // testenv.ReceiveRTMP listens on loopback
 	}
@@ -243,41 +244,41 @@ func TestAuthMatrix(t *testing.T) {
 		},
 	}
 
-	rsaKey, ecKey := p.rsa, p.ec
+	rsaKey, ecKey := p.RSA, p.EC
 	bearer := func(method jwt.SigningMethod, kid string, key any, groups ...string) []string {
-		tok := sign(t, method, kid, key, claims(groups, nil))
+		tok := authtest.Sign(t, method, kid, key, authtest.Claims(groups, nil))
 		direct.keepOutOfLogs(tok)
 		proxied.keepOutOfLogs(tok)
 		return []string{"Authorization", "Bearer " + tok}
 	}
 	forwarded := func(name, groups string) []string {
-		return []string{"X-authentik-username", name, "X-authentik-groups", groups, "X-authentik-email", name + "@example.test", proxySecretHeader, testProxySecret}
+		return []string{"X-authentik-username", name, "X-authentik-groups", groups, "X-authentik-email", name + "@example.test", access.ProxySecretHeader, testProxySecret}
 	}
 	callers := []caller{
-		{admin, "admin API key", false, []string{"X-API-Key", testAPIKey}},
-		{operator, "operator API key", false, []string{"X-API-Key", testOperatorKey}},
-		{viewer, "viewer API key", false, []string{"X-API-Key", testViewerKey}},
-		{admin, "admin RS256 bearer", false, bearer(jwt.SigningMethodRS256, "rsa1", rsaKey, adminGroup)},
-		{admin, "admin ES256 bearer", false, bearer(jwt.SigningMethodES256, "ec1", ecKey, "crew", adminGroup)},
-		{operator, "operator bearer", false, bearer(jwt.SigningMethodRS256, "rsa1", rsaKey, "crew", operatorGroup)},
-		{viewer, "viewer bearer", false, bearer(jwt.SigningMethodRS256, "rsa1", rsaKey, "crew")},
-		{admin, "admin via forward-auth", true, forwarded("ada", "crew|"+adminGroup)},
-		{operator, "operator via forward-auth", true, forwarded("olga", "crew|"+operatorGroup)},
-		{viewer, "viewer via forward-auth", true, forwarded("vic", "crew")},
+		{api.Admin, "admin API key", false, []string{"X-API-Key", testAPIKey}},
+		{api.Operator, "operator API key", false, []string{"X-API-Key", testOperatorKey}},
+		{api.Viewer, "viewer API key", false, []string{"X-API-Key", testViewerKey}},
+		{api.Admin, "admin RS256 bearer", false, bearer(jwt.SigningMethodRS256, "rsa1", rsaKey, adminGroup)},
+		{api.Admin, "admin ES256 bearer", false, bearer(jwt.SigningMethodES256, "ec1", ecKey, "crew", adminGroup)},
+		{api.Operator, "operator bearer", false, bearer(jwt.SigningMethodRS256, "rsa1", rsaKey, "crew", operatorGroup)},
+		{api.Viewer, "viewer bearer", false, bearer(jwt.SigningMethodRS256, "rsa1", rsaKey, "crew")},
+		{api.Admin, "admin via forward-auth", true, forwarded("ada", "crew|"+adminGroup)},
+		{api.Operator, "operator via forward-auth", true, forwarded("olga", "crew|"+operatorGroup)},
+		{api.Viewer, "viewer via forward-auth", true, forwarded("vic", "crew")},
 	}
 	stranger, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	refused := map[string]string{
-		"expired":         sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims(nil, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() })),
-		"no expiry":       sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims(nil, func(c jwt.MapClaims) { delete(c, "exp") })),
-		"not yet valid":   sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims(nil, func(c jwt.MapClaims) { c["nbf"] = time.Now().Add(time.Hour).Unix() })),
-		"wrongly signed":  sign(t, jwt.SigningMethodRS256, "rsa1", stranger, claims([]string{adminGroup}, nil)),
-		"unknown key id":  sign(t, jwt.SigningMethodRS256, "rsa9", stranger, claims([]string{adminGroup}, nil)),
-		"wrong issuer":    sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims(nil, func(c jwt.MapClaims) { c["iss"] = "https://evil.example.test/" })),
-		"wrong audience":  sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims(nil, func(c jwt.MapClaims) { c["aud"] = "grafana" })),
-		"alg none":        sign(t, jwt.SigningMethodNone, "rsa1", jwt.UnsafeAllowNoneSignatureType, claims([]string{adminGroup}, nil)),
-		"hmac with n":     sign(t, jwt.SigningMethodHS256, "rsa1", rsaKey.N.Bytes(), claims([]string{adminGroup}, nil)),
-		"ec key, rsa alg": sign(t, jwt.SigningMethodRS256, "ec1", rsaKey, claims([]string{adminGroup}, nil)),
+		"expired":         authtest.Sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, authtest.Claims(nil, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() })),
+		"no expiry":       authtest.Sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, authtest.Claims(nil, func(c jwt.MapClaims) { delete(c, "exp") })),
+		"not yet valid":   authtest.Sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, authtest.Claims(nil, func(c jwt.MapClaims) { c["nbf"] = time.Now().Add(time.Hour).Unix() })),
+		"wrongly signed":  authtest.Sign(t, jwt.SigningMethodRS256, "rsa1", stranger, authtest.Claims([]string{adminGroup}, nil)),
+		"unknown key id":  authtest.Sign(t, jwt.SigningMethodRS256, "rsa9", stranger, authtest.Claims([]string{adminGroup}, nil)),
+		"wrong issuer":    authtest.Sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, authtest.Claims(nil, func(c jwt.MapClaims) { c["iss"] = "https://evil.example.test/" })),
+		"wrong audience":  authtest.Sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, authtest.Claims(nil, func(c jwt.MapClaims) { c["aud"] = "grafana" })),
+		"alg none":        authtest.Sign(t, jwt.SigningMethodNone, "rsa1", jwt.UnsafeAllowNoneSignatureType, authtest.Claims([]string{adminGroup}, nil)),
+		"hmac with n":     authtest.Sign(t, jwt.SigningMethodHS256, "rsa1", rsaKey.N.Bytes(), authtest.Claims([]string{adminGroup}, nil)),
+		"ec key, rsa alg": authtest.Sign(t, jwt.SigningMethodRS256, "ec1", rsaKey, authtest.Claims([]string{adminGroup}, nil)),
 		"garbage":         "not-a-jwt",
 	}
 	for _, tok := range refused {
@@ -290,30 +291,30 @@ func TestAuthMatrix(t *testing.T) {
 
 	served := map[string]bool{}
 	for _, rt := range (&server{}).routes() {
-		served[rt.method+" "+rt.path] = true
-		smp, ok := samples[rt.method+" "+rt.path]
-		if !assert.True(t, ok, "no auth sample for %s %s: add one", rt.method, rt.path) {
+		served[rt.Method+" "+rt.Path] = true
+		smp, ok := samples[rt.Method+" "+rt.Path]
+		if !assert.True(t, ok, "no auth sample for %s %s: add one", rt.Method, rt.Path) {
 			continue
 		}
-		for _, alias := range rt.paths() {
-			t.Run(rt.method+" "+alias, func(t *testing.T) {
+		for _, alias := range rt.Paths() {
+			t.Run(rt.Method+" "+alias, func(t *testing.T) {
 				var reqPath string
 				var reqBody any
 				send := func(s *stage, fresh bool, headers ...string) (int, []byte) {
-					if own := asCaller[rt.method+" "+rt.path]; fresh && own != nil {
+					if own := asCaller[rt.Method+" "+rt.Path]; fresh && own != nil {
 						reqPath, reqBody = own(t, s, headers)
 					} else if fresh || reqPath == "" {
 						reqPath, reqBody = smp.prepare(t)
-						if alias != rt.path {
+						if alias != rt.Path {
 							reqPath = strings.Replace(reqPath, "/api/", "/api/stream/", 1)
 						}
 					}
-					return s.call(t, rt.method, reqPath, reqBody, headers...)
+					return s.call(t, rt.Method, reqPath, reqBody, headers...)
 				}
 				ok2xx := func(code int, body []byte, how string) {
 					assert.True(t, code >= 200 && code < 300, "%s: %d %s", how, code, body)
 				}
-				if rt.role == signed { // only LiveKit's signature: no credential of ours stands in
+				if rt.Role == api.Signed { // only LiveKit's signature: no credential of ours stands in
 					for _, headers := range [][]string{noAuth, {"X-API-Key", testAPIKey}, {"Authorization", "Bearer " + testAPIKey}} {
 						code, body := send(direct, true, headers...)
 						assert.Equal(t, 401, code, "%v: %s", headers, body)
@@ -321,7 +322,7 @@ func TestAuthMatrix(t *testing.T) {
 					}
 					return
 				}
-				if rt.role == public || rt.role == scrape {
+				if rt.Role == api.Public || rt.Role == api.Scrape {
 					code, body := send(direct, true, noAuth...)
 					ok2xx(code, body, "public without credentials")
 					return
@@ -329,11 +330,11 @@ func TestAuthMatrix(t *testing.T) {
 				code, body := send(direct, false, noAuth...)
 				assert.Equal(t, 401, code, "no credentials")
 				assert.Equal(t, "unauthenticated", errorCode(t, body))
-				code, _ = send(direct, false, "X-authentik-username", "mallory", "X-authentik-groups", adminGroup, proxySecretHeader, testProxySecret)
+				code, _ = send(direct, false, "X-authentik-username", "mallory", "X-authentik-groups", adminGroup, access.ProxySecretHeader, testProxySecret)
 				assert.Equal(t, 401, code, "forward-auth headers from an untrusted address, even with the secret")
 				code, _ = send(proxied, false, "X-authentik-username", "mallory", "X-authentik-groups", adminGroup)
 				assert.Equal(t, 401, code, "forward-auth headers from the proxy's address without the secret")
-				code, _ = send(proxied, false, "X-authentik-username", "mallory", "X-authentik-groups", adminGroup, proxySecretHeader, "wrong-secret-0123456789")
+				code, _ = send(proxied, false, "X-authentik-username", "mallory", "X-authentik-groups", adminGroup, access.ProxySecretHeader, "wrong-secret-0123456789")
 				assert.Equal(t, 401, code, "forward-auth headers from the proxy's address with a wrong secret")
 				code, _ = send(direct, false, "X-API-Key", "wrong-key-0123456789")
 				assert.Equal(t, 401, code, "wrong API key")
@@ -351,13 +352,13 @@ func TestAuthMatrix(t *testing.T) {
 					if c.proxied {
 						s = proxied
 					}
-					if c.role >= rt.role {
+					if c.role >= rt.Role {
 						code, body = send(s, true, c.headers...)
 						ok2xx(code, body, c.how)
 						continue
 					}
 					code, body = send(s, false, c.headers...)
-					assert.Equal(t, 403, code, "%s on a %s route: %s", c.how, rt.role, body)
+					assert.Equal(t, 403, code, "%s on a %s route: %s", c.how, rt.Role, body)
 					assert.Equal(t, "forbidden", errorCode(t, body))
 				}
 			})
@@ -391,7 +392,7 @@ func TestAuthMatrix(t *testing.T) {
 	assert.Contains(t, proxied.logs.String(), "forward-auth headers without the proxy secret ignored")
 	// Garbage key IDs did not make the dashboard hammer the identity provider.
 	// (at most 3 refetches in a row, then one per 10 s).
-	assert.LessOrEqual(t, p.fetches.Load(), int32(3+time.Since(start)/(10*time.Second)), "JWKS fetches")
+	assert.LessOrEqual(t, p.Fetches.Load(), int32(3+time.Since(start)/(10*time.Second)), "JWKS fetches")
 }
 
 // Metrics can be made private; then the API's auth applies to them.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -86,7 +87,7 @@ func benchDashboard(b testing.TB, env *testenv.Env, hook *hookFront, tweak func(
 	if tweak != nil {
 		tweak(&s)
 	}
-	log := slog.New(newLogHandler(io.Discard, nil)) // the production handler
+	log := slog.New(api.NewLogHandler(io.Discard, nil)) // the production handler
 	deps := Deps{Log: log, Settings: s, WSURL: sm.Config().WSURL(), Health: sm, Rooms: sm.Rooms, Tokens: sm.Tokens, Ingress: sm.Ingress}
 	if hook != nil {
 		ctx, cancel := context.WithCancel(context.Background())

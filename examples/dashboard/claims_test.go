@@ -17,6 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access/authtest"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 )
@@ -26,21 +29,21 @@ import (
 // not the Bearer's user. Forward-auth headers that are not the proxy's are
 // ignored (anyone can send them), and then the next method decides.
 func TestWrongCredentialsAreNeverSkipped(t *testing.T) {
-	p := newIDP(t)
+	p := authtest.NewIDP(t)
 	s := defaultSettings()
-	s.JWKSURL, s.JWTIssuer, s.JWTAudience = p.server.URL, testIssuer, testAudience
+	s.JWKSURL, s.JWTIssuer, s.JWTAudience = p.Server.URL, authtest.Issuer, authtest.Audience
 	s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
-	a := newAuthenticator(s, discardLog())
-	good := "Bearer " + sign(t, jwt.SigningMethodRS256, "rsa1", p.rsa, claims([]string{adminGroup}, nil))
-	bad := "Bearer " + sign(t, jwt.SigningMethodRS256, "rsa1", p.rsa, claims(nil, func(c jwt.MapClaims) { c["aud"] = "grafana" }))
-	ask := func(from string, headers ...string) (user, error) {
+	a := access.New(s.authConfig(), discardLog())
+	good := "Bearer " + authtest.Sign(t, jwt.SigningMethodRS256, "rsa1", p.RSA, authtest.Claims([]string{adminGroup}, nil))
+	bad := "Bearer " + authtest.Sign(t, jwt.SigningMethodRS256, "rsa1", p.RSA, authtest.Claims(nil, func(c jwt.MapClaims) { c["aud"] = "grafana" }))
+	ask := func(from string, headers ...string) (api.User, error) {
 		t.Helper()
 		r := httptest.NewRequestWithContext(context.Background(), "GET", "/api/rooms", nil)
 		r.RemoteAddr = from
 		for i := 0; i+1 < len(headers); i += 2 {
 			r.Header.Set(headers[i], headers[i+1])
 		}
-		return a.authenticate(r, false)
+		return a.Authenticate(r, false)
 	}
 	const proxy, stranger = "127.0.0.1:5000", "198.51.100.7:5000"
 
@@ -51,7 +54,7 @@ func TestWrongCredentialsAreNeverSkipped(t *testing.T) {
 		"wrong API key with a valid Bearer":      {stranger, []string{"X-API-Key", "wrong-key-0123456789", "Authorization", good}},
 		"wrong API key with a viewer key's user": {stranger, []string{"X-API-Key", testViewerKey + "x", "Authorization", good}},
 		"untrusted forward-auth, wrong API key, valid Bearer": {stranger, []string{"X-authentik-username", "mallory",
-			"X-authentik-groups", adminGroup, proxySecretHeader, testProxySecret, "X-API-Key", "wrong-key-0123456789", "Authorization", good}},
+			"X-authentik-groups", adminGroup, access.ProxySecretHeader, testProxySecret, "X-API-Key", "wrong-key-0123456789", "Authorization", good}},
 		"proxy without its secret, wrong Bearer": {proxy, []string{"X-authentik-username", "mallory", "X-authentik-groups", adminGroup, "Authorization", bad}},
 	} {
 		u, err := ask(c.from, c.headers...)
@@ -59,13 +62,13 @@ func TestWrongCredentialsAreNeverSkipped(t *testing.T) {
 	}
 
 	// The order: forward-auth (when it is the proxy's), then the API key, then Bearer.
-	u, err := ask(proxy, "X-authentik-username", "ada", "X-authentik-groups", "crew", proxySecretHeader, testProxySecret,
+	u, err := ask(proxy, "X-authentik-username", "ada", "X-authentik-groups", "crew", access.ProxySecretHeader, testProxySecret,
 		"X-API-Key", "wrong-key-0123456789", "Authorization", bad)
 	require.NoError(t, err)
 	assert.Equal(t, "forward-auth", u.Method)
 	u, err = ask(stranger, "X-authentik-username", "mallory", "X-authentik-groups", adminGroup, "X-API-Key", testViewerKey, "Authorization", good)
 	require.NoError(t, err)
-	assert.Equal(t, user{Name: "api-key", Method: "api-key", Role: viewer, KeyID: keyID(testViewerKey)}, u, "the viewer key decides, not the admin's Bearer after it")
+	assert.Equal(t, api.User{Name: "api-key", Method: "api-key", Role: api.Viewer, KeyID: access.KeyID(testViewerKey)}, u, "the viewer key decides, not the admin's Bearer after it")
 	u, err = ask(stranger, "X-authentik-username", "mallory", "Authorization", good)
 	require.NoError(t, err)
 	assert.Equal(t, "bearer", u.Method)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/spacemusic/capture"
 	"github.com/spacemusic/streamkit/spacemusic/loudness"
 )
@@ -22,7 +23,7 @@ import (
 type settings struct {
 	Addr            string
 	Dev             bool
-	APIKeys         []apiKey // DASHBOARD_API_KEYS: key[:role], comma separated
+	APIKeys         []access.APIKey // DASHBOARD_API_KEYS: key[:role], comma separated
 	TrustedProxies  []netip.Prefix
 	ProxySecret     string // DASHBOARD_PROXY_SECRET: the forward-auth proxy's proof; never logged
 	AdminGroup      string
@@ -95,7 +96,7 @@ var knobs = []setting{
 		return err
 	}},
 	{"DASHBOARD_API_KEYS", "api-keys", "", "comma-separated API keys for X-API-Key (?api_key= on /metrics only), each key:admin, key:operator or key:viewer; a bare key is an operator's", func(s *settings, v string) (err error) {
-		s.APIKeys, err = parseAPIKeys(v)
+		s.APIKeys, err = access.ParseAPIKeys(v)
 		return err
 	}},
 	{"DASHBOARD_TRUSTED_PROXIES", "trusted-proxies", "", "CIDRs whose X-authentik-* headers are honoured (the forward-auth proxy)", func(s *settings, v string) error {
@@ -390,7 +391,7 @@ func (s settings) check() error {
 		return fmt.Errorf("invalid DASHBOARD_JWKS_URL (-jwks-url): Bearer tokens need DASHBOARD_JWT_ISSUER and DASHBOARD_JWT_AUDIENCE too, or any token of the identity provider would do")
 	}
 	if len(s.TrustedProxies) > 0 && s.ProxySecret == "" {
-		return fmt.Errorf("invalid DASHBOARD_TRUSTED_PROXIES (-trusted-proxies): forward auth needs DASHBOARD_PROXY_SECRET too, sent by the proxy in %s; an address alone is not proof", proxySecretHeader)
+		return fmt.Errorf("invalid DASHBOARD_TRUSTED_PROXIES (-trusted-proxies): forward auth needs DASHBOARD_PROXY_SECRET too, sent by the proxy in %s; an address alone is not proof", access.ProxySecretHeader)
 	}
 	if !s.Dev && s.AdminGroup == "" && !s.AllowAllAdmin {
 		return fmt.Errorf("DASHBOARD_ADMIN_GROUP (-admin-group) is not set: name the group whose members are admins, or set DASHBOARD_ALLOW_ALL_ADMIN=true to make every signed-in person an admin")
@@ -433,4 +434,11 @@ func healthURL(v string) (string, error) {
 		return "", fmt.Errorf("must be an http(s) URL without credentials")
 	}
 	return v, nil
+}
+
+// authConfig is what the authenticator needs of the settings.
+func (s settings) authConfig() access.Config {
+	return access.Config{Dev: s.Dev, Keys: s.APIKeys, Proxies: s.TrustedProxies, ProxySecret: s.ProxySecret,
+		AdminGroup: s.AdminGroup, OperatorGroup: s.OperatorGroup, AllowAllAdmin: s.AllowAllAdmin, GroupsClaim: s.JWTGroupsClaim,
+		JWKSURL: s.JWKSURL, Issuer: s.JWTIssuer, Audience: s.JWTAudience}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
@@ -40,13 +41,13 @@ type testToken struct {
 // named "connection test" for a few seconds; the page allows only its own
 // listener to subscribe to the tone (setTrackSubscriptionPermissions), so the
 // audience never hears it.
-func (s *server) handleConnectionTest() handler {
+func (s *server) handleConnectionTest() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name, err := s.openRoom(r)
 		if err != nil {
 			return err
 		}
-		u := userFrom(r.Context())
+		u := api.UserFrom(r.Context())
 		proof := s.Tokens.CheckOwnProof() == nil
 		listenerID := tokens.MonitorIdentity()
 		lopts := []tokens.Option{tokens.WithName("connection test (" + u.Name + ")"), tokens.WithTTL(connTestTTL)}
@@ -70,9 +71,9 @@ func (s *server) handleConnectionTest() handler {
 		if err != nil {
 			return err
 		}
-		c, _ := callOf(r)
-		c.minted = mint{role: connTestRole, room: name, identity: listenerID + "," + pubID, ttl: connTestTTL}
-		writeJSON(w, http.StatusCreated, connectionTest{WSURL: s.WSURL, Room: name, ExpiresAt: listener.ExpiresAt,
+		c, _ := api.CallOf(r)
+		c.Minted = api.Mint{Role: connTestRole, Room: name, Identity: listenerID + "," + pubID, TTL: connTestTTL}
+		api.WriteJSON(w, http.StatusCreated, connectionTest{WSURL: s.WSURL, Room: name, ExpiresAt: listener.ExpiresAt,
 			Listener:  testToken{Token: listener.JWT, Identity: listenerID},
 			Publisher: testToken{Token: publisher.JWT, Identity: pubID}})
 		return nil

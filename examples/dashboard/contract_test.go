@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -270,7 +271,7 @@ func checkUndocumented(r *http.Request, status int, h http.Header, body []byte) 
 	if status/100 == 3 && h.Get("Location") != "" && path.Clean(r.URL.Path) != r.URL.Path {
 		return nil // the router sends a path with dots or double slashes to its clean form
 	}
-	var e errorBody
+	var e api.ErrorBody
 	if ct != "application/json" || json.Unmarshal(body, &e) != nil {
 		return fmt.Errorf("undocumented route, and not the one error shape (%s)", ct)
 	}

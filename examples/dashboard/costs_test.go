@@ -23,6 +23,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/storage"
@@ -32,7 +34,7 @@ import (
 const otherViewerKey = "other-viewer-key-0123456"
 
 func withOtherViewer(s *settings) {
-	s.APIKeys = append(s.APIKeys, apiKey{otherViewerKey, viewer})
+	s.APIKeys = append(s.APIKeys, access.APIKey{Key: otherViewerKey, Role: api.Viewer})
 }
 
 // One viewer opens the page in tab after tab: the ninth event stream is refused

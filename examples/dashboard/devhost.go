@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 )
 
 // devHostAllowed marks a dev-mode answer as such and refuses any request
@@ -18,9 +20,9 @@ func (s *server) devHostAllowed(w http.ResponseWriter, r *http.Request) bool {
 	if loopbackHost(r.Host) {
 		return true
 	}
-	s.Log.Warn("dev mode: a request for a host that is not loopback refused", "remote", r.RemoteAddr, "id", requestIDFrom(r.Context()))
-	writeError(w, &apiError{http.StatusMisdirectedRequest, "host_not_loopback",
-		"dev mode answers only requests for localhost, 127.0.0.0/8 or [::1]"})
+	s.Log.Warn("dev mode: a request for a host that is not loopback refused", "remote", r.RemoteAddr, "id", api.RequestID(r.Context()))
+	api.WriteError(w, api.NewError(http.StatusMisdirectedRequest, "host_not_loopback",
+		"dev mode answers only requests for localhost, 127.0.0.0/8 or [::1]"))
 	return false
 }
 

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -334,15 +335,15 @@ func (d *doctor) checkBucket(ctx context.Context) (doctorCheck, doctorCheck) {
 
 // handleDoctor runs the doctor for an admin. It opens a room and writes to the
 // bucket, so one run at a time: a second caller is told to come back.
-func (s *server) handleDoctor() handler {
+func (s *server) handleDoctor() api.Handler {
 	var busy atomic.Bool
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if !busy.CompareAndSwap(false, true) {
 			w.Header().Set("Retry-After", "5")
-			return &apiError{http.StatusTooManyRequests, "doctor_busy", "the doctor is already running; try again in a few seconds"}
+			return api.NewError(http.StatusTooManyRequests, "doctor_busy", "the doctor is already running; try again in a few seconds")
 		}
 		defer busy.Store(false)
-		writeJSON(w, http.StatusOK, s.Doctor.run(r.Context()))
+		api.WriteJSON(w, http.StatusOK, s.Doctor.run(r.Context()))
 		return nil
 	}
 }

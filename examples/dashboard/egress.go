@@ -5,11 +5,12 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 )
 
-func (s *server) handleListEgress() handler {
+func (s *server) handleListEgress() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		active, err := boolParam(q.Get("active"), "active")
@@ -26,7 +27,7 @@ func (s *server) handleListEgress() handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, list)
+		api.WriteJSON(w, http.StatusOK, list)
 		return nil
 	}
 }
@@ -50,11 +51,11 @@ type startEgressRequest struct {
 
 // Check refuses options that do not apply to the kind, rather than ignoring them.
 func (e startEgressRequest) Check() error {
-	notFor := func(what string) error { return badRequest("%s does not apply to a %s egress", what, e.Kind) }
+	notFor := func(what string) error { return api.BadRequest("%s does not apply to a %s egress", what, e.Kind) }
 	switch e.Kind {
 	case "audio", "video", "stems", "room", "hls", "restream":
 	default:
-		return badRequest("kind must be one of audio, video, stems, room, hls, restream")
+		return api.BadRequest("kind must be one of audio, video, stems, room, hls, restream")
 	}
 	if (e.Kind == "stems" || e.Kind == "room") && e.Identity != "" {
 		return notFor("identity")
@@ -72,18 +73,18 @@ func (e startEgressRequest) Check() error {
 		return notFor("urls")
 	}
 	if e.Kind == "restream" && len(e.URLs) == 0 {
-		return badRequest("a restream needs at least one rtmp:// URL in urls")
+		return api.BadRequest("a restream needs at least one rtmp:// URL in urls")
 	}
 	if e.Bitrate < 0 || e.Bitrate > egress.MaxBitrate {
-		return badRequest("bitrate is Opus kbps, at most %d", egress.MaxBitrate)
+		return api.BadRequest("bitrate is Opus kbps, at most %d", egress.MaxBitrate)
 	}
 	return nil
 }
 
 // handleStartEgress answers a list: stems start one egress per performer, every
 // other kind one.
-func (s *server) handleStartEgress() handler {
-	return jsonWrite(http.StatusCreated, func(r *http.Request, req *startEgressRequest) ([]egress.Egress, error) {
+func (s *server) handleStartEgress() api.Handler {
+	return api.JSONWrite(http.StatusCreated, func(r *http.Request, req *startEgressRequest) ([]egress.Egress, error) {
 		ctx := r.Context()
 		if req.Kind == "restream" {
 			if err := s.checkDestinations(ctx, "", req.URLs); err != nil {
@@ -122,18 +123,18 @@ func (s *server) handleStartEgress() handler {
 	})
 }
 
-func (s *server) handleStopEgress() handler {
+func (s *server) handleStopEgress() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id := r.URL.Query().Get("id")
 		if id == "" {
-			return badRequest("the query parameter id names the egress to stop")
+			return api.BadRequest("the query parameter id names the egress to stop")
 		}
 		e, err := s.Egress.Stop(r.Context(), id)
 		if err != nil {
 			return err
 		}
 		s.wrote(r.Context(), recordingEvent(e))
-		writeJSON(w, http.StatusOK, e)
+		api.WriteJSON(w, http.StatusOK, e)
 		return nil
 	}
 }
@@ -145,15 +146,15 @@ type destinationsRequest struct {
 
 func (d destinationsRequest) Check() error {
 	if len(d.Add) == 0 && len(d.Remove) == 0 {
-		return badRequest("name destinations to add or remove")
+		return api.BadRequest("name destinations to add or remove")
 	}
 	return nil
 }
 
 // handleDestinations changes a live restream's RTMP destinations: adds first, so
 // swapping platforms never leaves the show with none.
-func (s *server) handleDestinations() handler {
-	return jsonWrite(http.StatusOK, func(r *http.Request, req *destinationsRequest) (egress.Egress, error) {
+func (s *server) handleDestinations() api.Handler {
+	return api.JSONWrite(http.StatusOK, func(r *http.Request, req *destinationsRequest) (egress.Egress, error) {
 		id, ctx := r.PathValue("id"), r.Context()
 		var e egress.Egress
 		var err error
@@ -181,7 +182,7 @@ func boolParam(v, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, badRequest("%s must be true or false", name)
+		return false, api.BadRequest("%s must be true or false", name)
 	}
 	return b, nil
 }

@@ -240,10 +240,10 @@ func TestRecordingBadInput(t *testing.T) {
 	}
 	// Every JSON body refuses fields it does not know.
 	for _, rt := range (&server{}).routes() {
-		if rt.request != nil && rt.needs == recordingService {
-			code, body := local.call(t, rt.method, strings.ReplaceAll(rt.path, "{id}", "EG_x"), `{"bogus":1}`)
-			assert.Equal(t, 400, code, "%s %s: %s", rt.method, rt.path, body)
-			assert.Equal(t, "unknown_field", errorCode(t, body), rt.path)
+		if rt.Request != nil && rt.Needs == recordingService {
+			code, body := local.call(t, rt.Method, strings.ReplaceAll(rt.Path, "{id}", "EG_x"), `{"bogus":1}`)
+			assert.Equal(t, 400, code, "%s %s: %s", rt.Method, rt.Path, body)
+			assert.Equal(t, "unknown_field", errorCode(t, body), rt.Path)
 		}
 	}
 	// A viewer watches; recording is an operator's call, refused before anything

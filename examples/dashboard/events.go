@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
@@ -29,7 +30,7 @@ const (
 
 // handleWebhook takes LiveKit's webhooks. The signature is the authentication
 // (no user auth); the route is rate-limited like every other.
-func (s *server) handleWebhook() handler {
+func (s *server) handleWebhook() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		s.Webhooks.ServeHTTP(w, r)
 		return nil
@@ -40,7 +41,7 @@ func (s *server) handleWebhook() handler {
 // revision, so a reconnecting EventSource resumes with Last-Event-ID and misses
 // nothing the log still keeps. A client that fell further behind gets an event
 // of kind "reset" and should reload what it shows.
-func (s *server) handleEvents() handler {
+func (s *server) handleEvents() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q, err := streamQueryOf(r, s.Events.Snapshot().Revision)
 		if err != nil {
@@ -111,14 +112,14 @@ func streamQueryOf(r *http.Request, now uint64) (streamQuery, error) {
 		}
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			return out, badRequest("Last-Event-ID and after must be a revision this server sent")
+			return out, api.BadRequest("Last-Event-ID and after must be a revision this server sent")
 		}
 		out.after = n
 	}
 	if v := q.Get("follow"); v != "" {
 		var err error
 		if out.follow, err = strconv.ParseBool(v); err != nil {
-			return out, badRequest("follow must be true or false")
+			return out, api.BadRequest("follow must be true or false")
 		}
 	}
 	return out, nil
@@ -129,13 +130,13 @@ func streamQueryOf(r *http.Request, now uint64) (streamQuery, error) {
 func (s *server) admitStream(r *http.Request) (release func(), err error) {
 	if s.streams.Add(1) > maxStreams {
 		s.streams.Add(-1)
-		return nil, &apiError{http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("at most %d event streams are open at once", maxStreams)}
+		return nil, api.NewError(http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("at most %d event streams are open at once", maxStreams))
 	}
 	// And one viewer may not take the whole of it.
 	who := s.principal(r)
 	if !s.streamsBy.take(who, s.Settings.StreamsPerPrincipal) {
 		s.streams.Add(-1)
-		return nil, &apiError{http.StatusTooManyRequests, "too_many_streams", fmt.Sprintf("at most %d event streams per user are open at once (DASHBOARD_STREAMS_PER_PRINCIPAL)", s.Settings.StreamsPerPrincipal)}
+		return nil, api.NewError(http.StatusTooManyRequests, "too_many_streams", fmt.Sprintf("at most %d event streams per user are open at once (DASHBOARD_STREAMS_PER_PRINCIPAL)", s.Settings.StreamsPerPrincipal))
 	}
 	return func() { s.streamsBy.give(who); s.streams.Add(-1) }, nil
 }
@@ -208,7 +209,7 @@ const (
 // that has closed, for as long as the log keeps it. One page costs the same
 // however long the log is: the room's newest events (before ?before=), read
 // through the log's index of the room.
-func (s *server) handleTimeline() handler {
+func (s *server) handleTimeline() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		room := r.PathValue("name")
 		if err := rooms.CheckName(room); err != nil {
@@ -219,7 +220,7 @@ func (s *server) handleTimeline() handler {
 		if v := q.Get("limit"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > maxTimeline {
-				return badRequest("limit is events per page, from 1 to %d", maxTimeline)
+				return api.BadRequest("limit is events per page, from 1 to %d", maxTimeline)
 			}
 			limit = n
 		}
@@ -227,7 +228,7 @@ func (s *server) handleTimeline() handler {
 		if v := q.Get("before"); v != "" {
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil || n == 0 {
-				return badRequest("before must be the before of a previous answer")
+				return api.BadRequest("before must be the before of a previous answer")
 			}
 			before = n
 		}
@@ -249,7 +250,7 @@ func (s *server) handleTimeline() handler {
 				}
 			}
 		}
-		writeJSON(w, http.StatusOK, out)
+		api.WriteJSON(w, http.StatusOK, out)
 		return nil
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -34,10 +36,10 @@ func fuzzBodyOn(f *testing.F, st *stage, method, path string, seeds ...string) {
 func assertErrorShape(t *testing.T, code int, out []byte) {
 	t.Helper()
 	if code >= 400 {
-		var e errorBody
+		var e api.ErrorBody
 		require.NoError(t, json.Unmarshal(out, &e), "%s", out)
 		assert.NotEmpty(t, e.Error.Code, "%s", out)
-		assert.Contains(t, errorCodes, e.Error.Code, "codes are from the documented list")
+		assert.Contains(t, api.ErrorCodes, e.Error.Code, "codes are from the documented list")
 	}
 }
 
@@ -132,7 +134,7 @@ func FuzzAPIKeys(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		keys, err := parseAPIKeys(v)
+		keys, err := access.ParseAPIKeys(v)
 		if err != nil {
 			if len(v) >= 16 {
 				assert.NotContains(t, err.Error(), v, "the keys are not echoed")
@@ -140,12 +142,12 @@ func FuzzAPIKeys(f *testing.F) {
 			return
 		}
 		for _, k := range keys {
-			assert.GreaterOrEqual(t, len(k.key), 16)
-			assert.Contains(t, []role{viewer, operator, admin}, k.role)
-			assert.Contains(t, v, k.key)
-			again, err := parseAPIKeys(k.key + ":" + k.role.String())
+			assert.GreaterOrEqual(t, len(k.Key), 16)
+			assert.Contains(t, []api.Role{api.Viewer, api.Operator, api.Admin}, k.Role)
+			assert.Contains(t, v, k.Key)
+			again, err := access.ParseAPIKeys(k.Key + ":" + k.Role.String())
 			require.NoError(t, err)
-			assert.Equal(t, []apiKey{k}, again)
+			assert.Equal(t, []access.APIKey{k}, again)
 		}
 	})
 }
@@ -158,23 +160,23 @@ func FuzzGroupsClaim(f *testing.F) {
 		{`{"a.b":["stream-admins"]}`, "a.b"}, {`{}`, ""}, {`{"groups":null}`, "."}} {
 		f.Add(s[0], s[1])
 	}
-	a := &authenticator{adminGroup: adminGroup, operatorGroup: operatorGroup}
+	a := &access.Authenticator{AdminGroup: adminGroup, OperatorGroup: operatorGroup}
 	f.Fuzz(func(t *testing.T, raw, name string) {
 		var c map[string]any
 		if json.Unmarshal([]byte(raw), &c) != nil {
 			return
 		}
-		groups := groupsClaim(c, name)
+		groups := access.GroupsClaim(c, name)
 		for _, g := range groups {
 			assert.NotEmpty(t, g)
 		}
-		switch r := a.roleOf(groups); r {
-		case admin:
+		switch r := a.RoleOf(groups); r {
+		case api.Admin:
 			assert.Contains(t, groups, adminGroup)
-		case operator:
+		case api.Operator:
 			assert.Contains(t, groups, operatorGroup)
 		default:
-			assert.Equal(t, viewer, r)
+			assert.Equal(t, api.Viewer, r)
 		}
 	})
 }
@@ -185,11 +187,11 @@ func FuzzProxySecret(f *testing.F) {
 	for _, s := range []string{testProxySecret, "", testProxySecret + " ", testProxySecret[:8], "PROXY-SECRET-0123456789", "\x00"} {
 		f.Add(s)
 	}
-	with := &authenticator{proxySecret: []byte(testProxySecret)}
-	without := &authenticator{}
+	with := &access.Authenticator{ProxySecret: []byte(testProxySecret)}
+	without := &access.Authenticator{}
 	f.Fuzz(func(t *testing.T, sent string) {
-		assert.Equal(t, sent == testProxySecret, with.proxyProven(sent))
-		assert.False(t, without.proxyProven(sent))
+		assert.Equal(t, sent == testProxySecret, with.ProxyProven(sent))
+		assert.False(t, without.ProxyProven(sent))
 	})
 }
 

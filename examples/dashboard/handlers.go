@@ -8,12 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
-func (s *server) handleOpenAPI() handler {
+func (s *server) handleOpenAPI() api.Handler {
 	var once sync.Once
 	var doc []byte
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -24,12 +25,12 @@ func (s *server) handleOpenAPI() handler {
 	}
 }
 
-func (s *server) handleMetrics() handler {
+func (s *server) handleMetrics() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		// Room names are the shows' names: only a scrape that proved who it
 		// is (authorize found a user) gets them, unless the operator made
 		// them public.
-		if userFrom(r.Context()).Method != "" || s.Settings.MetricsPublicRooms {
+		if api.UserFrom(r.Context()).Method != "" || s.Settings.MetricsPublicRooms {
 			s.metrics.withRooms.ServeHTTP(w, r)
 			return nil
 		}
@@ -38,7 +39,7 @@ func (s *server) handleMetrics() handler {
 	}
 }
 
-func (s *server) handleListRooms() handler {
+func (s *server) handleListRooms() api.Handler {
 	var encoded encodedRead // 1,000 rooms polled by every open page: one encoding per snapshot
 	return func(w http.ResponseWriter, r *http.Request) error {
 		body, err := modelOr(s, w, r, true, func(snap *events.Snapshot) ([]byte, error) {
@@ -53,7 +54,7 @@ func (s *server) handleListRooms() handler {
 		if err != nil {
 			return err
 		}
-		writeJSONBytes(w, http.StatusOK, body)
+		api.WriteJSONBytes(w, http.StatusOK, body)
 		return nil
 	}
 }
@@ -75,17 +76,17 @@ func (c createRoomRequest) Check() error {
 	const day = 24 * 60 * 60
 	switch {
 	case c.EmptyTimeout > day || c.DepartureTimeout > day:
-		return badRequest("timeouts are at most a day (86400 s)")
+		return api.BadRequest("timeouts are at most a day (86400 s)")
 	case c.MinPlayoutDelay > 10_000 || c.MaxPlayoutDelay > 10_000:
-		return badRequest("playout delays are at most 10000 ms")
+		return api.BadRequest("playout delays are at most 10000 ms")
 	case c.MaxParticipants > 100_000:
-		return badRequest("maxParticipants is at most 100000")
+		return api.BadRequest("maxParticipants is at most 100000")
 	}
 	return nil
 }
 
-func (s *server) handleCreateRoom() handler {
-	return jsonWrite(http.StatusCreated, func(r *http.Request, req *createRoomRequest) (rooms.Room, error) {
+func (s *server) handleCreateRoom() api.Handler {
+	return api.JSONWrite(http.StatusCreated, func(r *http.Request, req *createRoomRequest) (rooms.Room, error) {
 		room, err := s.Rooms.Create(r.Context(), req.Name, rooms.CreateOptions{
 			EmptyTimeout:     time.Duration(req.EmptyTimeout) * time.Second,
 			DepartureTimeout: time.Duration(req.DepartureTimeout) * time.Second,
@@ -102,7 +103,7 @@ func (s *server) handleCreateRoom() handler {
 	})
 }
 
-func (s *server) handleGetRoom() handler {
+func (s *server) handleGetRoom() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		detail, err := modelOr(s, w, r, true, func(snap *events.Snapshot) (rooms.Detail, error) { return roomInModel(snap, name) },
@@ -110,12 +111,12 @@ func (s *server) handleGetRoom() handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, detail)
+		api.WriteJSON(w, http.StatusOK, detail)
 		return nil
 	}
 }
 
-func (s *server) handleDeleteRoom() handler {
+func (s *server) handleDeleteRoom() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		sid, known := s.roomSession(name)
@@ -130,7 +131,7 @@ func (s *server) handleDeleteRoom() handler {
 	}
 }
 
-func (s *server) handleListParticipants() handler {
+func (s *server) handleListParticipants() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		ps, err := modelOr(s, w, r, true, func(snap *events.Snapshot) ([]rooms.Participant, error) {
@@ -140,7 +141,7 @@ func (s *server) handleListParticipants() handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, ps)
+		api.WriteJSON(w, http.StatusOK, ps)
 		return nil
 	}
 }
@@ -155,11 +156,11 @@ func (p participantAction) Check() error {
 	switch p.Action {
 	case "remove", "promote", "demote":
 		if p.TrackSID != "" {
-			return badRequest("trackSid applies to mute and unmute only")
+			return api.BadRequest("trackSid applies to mute and unmute only")
 		}
 	case "mute", "unmute":
 	default:
-		return badRequest("action must be one of remove, mute, unmute, promote, demote")
+		return api.BadRequest("action must be one of remove, mute, unmute, promote, demote")
 	}
 	return nil
 }
@@ -174,8 +175,8 @@ type participantActionResult struct {
 	Tracks      []rooms.Track      `json:"tracks,omitempty"`      // after mute/unmute
 }
 
-func (s *server) handleParticipantAction() handler {
-	return jsonWrite(http.StatusOK, func(r *http.Request, req *participantAction) (participantActionResult, error) {
+func (s *server) handleParticipantAction() api.Handler {
+	return api.JSONWrite(http.StatusOK, func(r *http.Request, req *participantAction) (participantActionResult, error) {
 		room, ctx := r.PathValue("name"), r.Context()
 		res := participantActionResult{Action: req.Action, Identity: req.Identity}
 		var sids []string
@@ -235,10 +236,10 @@ type tokenRequest struct {
 
 func (t tokenRequest) Check() error {
 	if t.TTL < 0 {
-		return badRequest("ttl must not be negative")
+		return api.BadRequest("ttl must not be negative")
 	}
 	if t.TTL > 7*24*3600 {
-		return badRequest("ttl is at most a week (604800 s)")
+		return api.BadRequest("ttl is at most a week (604800 s)")
 	}
 	return reservedIdentity(t.Identity)
 }
@@ -252,9 +253,9 @@ type tokenResponse struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-func (s *server) handleCreateToken() handler {
+func (s *server) handleCreateToken() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		req, err := bodyOf[tokenRequest](r)
+		req, err := api.BodyOf[tokenRequest](r)
 		if err != nil {
 			return err
 		}
@@ -267,7 +268,7 @@ func (s *server) handleCreateToken() handler {
 		case "moderator":
 			mint = s.Tokens.Moderator
 		default:
-			return badRequest("role must be performer, listener or moderator")
+			return api.BadRequest("role must be performer, listener or moderator")
 		}
 		var opts []tokens.Option // each option is a closure: none made for what was not asked
 		if req.Name != "" {
@@ -295,8 +296,8 @@ func (s *server) answerToken(w http.ResponseWriter, r *http.Request, role string
 		ttl = time.Until(tok.ExpiresAt).Round(time.Minute)
 	}
 	// The request's own log line becomes the audit line: one line per mint.
-	c, _ := callOf(r)
-	c.minted = mint{role: role, room: tok.Room, identity: tok.Identity, ttl: ttl}
+	c, _ := api.CallOf(r)
+	c.Minted = api.Mint{Role: role, Room: tok.Room, Identity: tok.Identity, TTL: ttl}
 	writeToken(w, tokenResponse{Token: tok.JWT, WSURL: s.WSURL, Role: role,
 		Room: tok.Room, Identity: tok.Identity, ExpiresAt: tok.ExpiresAt})
 }
@@ -309,26 +310,26 @@ type me struct {
 	Role string `json:"role" enum:"viewer,operator,admin"`
 }
 
-func (s *server) handleMe() handler {
+func (s *server) handleMe() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		u := userFrom(r.Context())
-		writeJSON(w, http.StatusOK, me{Name: u.Name, Auth: u.Method, Role: u.Role.String()})
+		u := api.UserFrom(r.Context())
+		api.WriteJSON(w, http.StatusOK, me{Name: u.Name, Auth: u.Method, Role: u.Role.String()})
 		return nil
 	}
 }
 
-func (s *server) handlePage() handler {
+func (s *server) handlePage() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		return s.site.Page(w, userFrom(r.Context()).Name, s.Settings.Dev)
+		return s.site.Page(w, api.UserFrom(r.Context()).Name, s.Settings.Dev)
 	}
 }
 
 // handleAssets serves exactly the page's script and style; any other path under
 // /static/ is a 404 in the one error shape.
-func (s *server) handleAssets() handler {
+func (s *server) handleAssets() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if !s.site.Asset(w, r, strings.TrimPrefix(r.URL.Path, "/static/")) {
-			return &apiError{http.StatusNotFound, "not_found", "no such asset"}
+			return api.NewError(http.StatusNotFound, "not_found", "no such asset")
 		}
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 )
@@ -131,7 +132,7 @@ func healthWords(check string, err error) string {
 	return "LiveKit could not be checked"
 }
 
-func (s *server) handleHealth() handler {
+func (s *server) handleHealth() api.Handler {
 	p := &healthProbe{check: func(ctx context.Context) error { return s.Health.Health(ctx) }, turn: s.Settings.TURN, timeout: s.Settings.HealthTimeout,
 		log: func(err error) { s.Log.Warn("health probe failed", "error", err.Error()) }}
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -142,7 +143,7 @@ func (s *server) handleHealth() handler {
 		if s.Events != nil {
 			res.Model = s.modelHealth()
 		}
-		writeJSON(w, status, res)
+		api.WriteJSON(w, status, res)
 		return nil
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -19,8 +20,9 @@ import (
 // reservedIdentity refuses a reserved identity for everyone, admins included.
 func reservedIdentity(identity string) error {
 	if tokens.Reserved(identity) {
-		return &apiError{http.StatusForbidden, "reserved_identity",
-			"identity " + quote(identity) + " is reserved for streamkit's own participants (the recorder, monitors); nobody may be handed it"}
+		return api.NewError(http.StatusForbidden, "reserved_identity",
+			"identity "+quote(identity)+" is reserved for streamkit's own participants (the recorder, monitors); nobody may be handed it")
+
 	}
 	return nil
 }
@@ -29,7 +31,7 @@ func reservedIdentity(identity string) error {
 // performer) as POST /api/tokens answers it.
 func reservedError(err error) error {
 	if errors.Is(err, tokens.ErrReservedIdentity) {
-		return &apiError{http.StatusForbidden, "reserved_identity", err.Error()}
+		return api.NewError(http.StatusForbidden, "reserved_identity", err.Error())
 	}
 	return err
 }
@@ -69,8 +71,8 @@ func (s *server) inRoomNow(ctx context.Context, room, identity string) (bool, er
 // takenNote is why u gets no token for identity in room from a show's answer
 // ("" when they may have it): someone under that identity is in the room now,
 // and joining with the token would remove them, which is an admin's call.
-func (s *server) takenNote(ctx context.Context, u user, room, identity string) string {
-	if u.Role >= admin {
+func (s *server) takenNote(ctx context.Context, u api.User, room, identity string) string {
+	if u.Role >= api.Admin {
 		return ""
 	}
 	here, err := s.inRoomNow(ctx, room, identity)

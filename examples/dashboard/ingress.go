@@ -4,17 +4,18 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 )
 
-func (s *server) handleListIngress() handler {
+func (s *server) handleListIngress() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		room := r.URL.Query().Get("room")
 		// A pull's URL holds credentials (userinfo, ?token=): the model and
 		// its events keep it redacted for everyone, so an admin, who may see
 		// it whole, is answered from LiveKit.
-		full := userFrom(r.Context()).Role >= admin
+		full := api.UserFrom(r.Context()).Role >= api.Admin
 		list, err := modelOr(s, w, r, !full, func(snap *events.Snapshot) ([]ingress.Ingress, error) {
 			return inRoom(room, snap.IngressList)
 		}, func(ctx context.Context) ([]ingress.Ingress, error) {
@@ -31,7 +32,7 @@ func (s *server) handleListIngress() handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, list)
+		api.WriteJSON(w, http.StatusOK, list)
 		return nil
 	}
 }
@@ -46,15 +47,15 @@ type streamKey struct {
 
 // handleRevealStreamKey answers an ingress's stream key to an admin, and logs
 // who saw which (never the key).
-func (s *server) handleRevealStreamKey() handler {
+func (s *server) handleRevealStreamKey() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		in, err := s.Ingress.Get(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		u := userFrom(r.Context())
-		s.Log.Info("stream key revealed", "ingress", in.ID, "room", in.Room, "by", u.Name, "auth", u.Method, "id", requestIDFrom(r.Context()))
-		writeJSON(w, http.StatusOK, streamKey{ID: in.ID, ServerURL: in.ServerURL, StreamKey: in.StreamKey, PublishURL: in.PublishURL})
+		u := api.UserFrom(r.Context())
+		s.Log.Info("stream key revealed", "ingress", in.ID, "room", in.Room, "by", u.Name, "auth", u.Method, "id", api.RequestID(r.Context()))
+		api.WriteJSON(w, http.StatusOK, streamKey{ID: in.ID, ServerURL: in.ServerURL, StreamKey: in.StreamKey, PublishURL: in.PublishURL})
 		return nil
 	}
 }
@@ -79,18 +80,18 @@ func (c createIngressRequest) Check() error {
 	switch c.Kind {
 	case "rtmp":
 		if c.Transcode || c.URL != "" {
-			return badRequest("transcode and url do not apply to rtmp")
+			return api.BadRequest("transcode and url do not apply to rtmp")
 		}
 	case "whip":
 		if c.AudioOnly || c.VideoPreset != "" || c.URL != "" {
-			return badRequest("audioOnly, videoPreset and url do not apply to whip")
+			return api.BadRequest("audioOnly, videoPreset and url do not apply to whip")
 		}
 	case "url":
 		if c.AudioOnly || c.VideoPreset != "" || c.Transcode || c.AudioBitrate != 0 || c.Disabled {
-			return badRequest("only url applies to a url pull")
+			return api.BadRequest("only url applies to a url pull")
 		}
 	default:
-		return badRequest("kind must be rtmp, whip or url")
+		return api.BadRequest("kind must be rtmp, whip or url")
 	}
 	// An ingest joins under its identity: the recorder's would drop the recorder.
 	if err := reservedIdentity(c.Identity); err != nil {
@@ -99,8 +100,8 @@ func (c createIngressRequest) Check() error {
 	return nil
 }
 
-func (s *server) handleCreateIngress() handler {
-	return jsonWrite(http.StatusCreated, func(r *http.Request, req *createIngressRequest) (ingress.Ingress, error) {
+func (s *server) handleCreateIngress() api.Handler {
+	return api.JSONWrite(http.StatusCreated, func(r *http.Request, req *createIngressRequest) (ingress.Ingress, error) {
 		ctx := r.Context()
 		if req.Kind == "url" {
 			if err := s.checkOutbound(ctx, s.pullCheck(), req.URL); err != nil {
@@ -127,11 +128,11 @@ func (s *server) handleCreateIngress() handler {
 	})
 }
 
-func (s *server) handleDeleteIngress() handler {
+func (s *server) handleDeleteIngress() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id := r.URL.Query().Get("id")
 		if id == "" {
-			return badRequest("the query parameter id names the ingress to delete")
+			return api.BadRequest("the query parameter id names the ingress to delete")
 		}
 		var known *events.IngestState
 		if s.Events != nil {

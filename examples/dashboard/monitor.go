@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
@@ -12,13 +13,13 @@ const monitorRole = "monitor"
 // handleMonitor mints the page's monitor token: the operator listens to a room
 // hidden and subscribe-only, under a fresh identity, for MonitorTTL. The room
 // must exist: LiveKit would otherwise open an empty one for the monitor.
-func (s *server) handleMonitor() handler {
+func (s *server) handleMonitor() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name, err := s.openRoom(r)
 		if err != nil {
 			return err
 		}
-		u := userFrom(r.Context())
+		u := api.UserFrom(r.Context())
 		// A fresh reserved identity (nobody else is handed it, so the monitor
 		// disconnects no one), with the proof that tells it from an impostor
 		// where the server carries it (not v1.6.1: no impostor check runs there).

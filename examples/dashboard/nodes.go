@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
 
@@ -110,7 +111,7 @@ type nodeView struct {
 }
 
 // handleNodes answers each node's load and the shows on it.
-func (s *server) handleNodes() handler {
+func (s *server) handleNodes() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		list, err := s.openShows(r)
 		if err != nil {
@@ -134,7 +135,7 @@ func (s *server) handleNodes() handler {
 			}
 			out = append(out, v)
 		}
-		writeJSON(w, http.StatusOK, out)
+		api.WriteJSON(w, http.StatusOK, out)
 		return nil
 	}
 }
@@ -157,7 +158,7 @@ func nodesUnavailable(err error) error {
 		return err
 	}
 	// Never the Redis error itself: it may name the address and user.
-	return &apiError{http.StatusServiceUnavailable, "nodes_unavailable", "LiveKit's Redis did not answer with its nodes"}
+	return api.NewError(http.StatusServiceUnavailable, "nodes_unavailable", "LiveKit's Redis did not answer with its nodes")
 }
 
 func showRoom(sh shows.Show) string {

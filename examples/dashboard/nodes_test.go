@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/internal/testenv"
 )
 
@@ -55,7 +56,7 @@ func TestNodesOfAnUnreachableRedisSayNothingOfIt(t *testing.T) {
 	t.Cleanup(func() { _ = n.(redisNodes).rdb.Close() })
 	_, err := n.Read(context.Background(), []string{"a"})
 	require.Error(t, err)
-	var e *apiError
+	var e *api.Error
 	require.ErrorAs(t, nodesUnavailable(err), &e)
 	assert.Equal(t, 503, e.Status)
 	assert.Equal(t, "nodes_unavailable", e.Code)

@@ -6,28 +6,29 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic/keys"
 )
 
 // openAPIDocument describes the route table as OpenAPI 3.0. Bodies are derived
 // from the handlers' Go types by reflection and the paths from the same table the
 // mux is built from, so the document cannot drift from the server.
-func openAPIDocument(rts []route) map[string]any {
+func openAPIDocument(rts []api.Route) map[string]any {
 	paths := map[string]any{}
 	for _, rt := range rts {
-		for _, p := range rt.paths() {
+		for _, p := range rt.Paths() {
 			p = openAPIPath(p)
 			item, _ := paths[p].(map[string]any)
 			if item == nil {
 				item = map[string]any{}
 				paths[p] = item
 			}
-			item[strings.ToLower(rt.method)] = operation(rt, p)
+			item[strings.ToLower(rt.Method)] = operation(rt, p)
 		}
 	}
-	errSchema := schemaOf(reflect.TypeOf(errorBody{}))
+	errSchema := schemaOf(reflect.TypeOf(api.ErrorBody{}))
 	errSchema["properties"].(map[string]any)["error"].(map[string]any)["properties"].(map[string]any)["code"] =
-		map[string]any{"type": "string", "enum": errorCodes}
+		map[string]any{"type": "string", "enum": api.ErrorCodes}
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "streamkit dashboard", "version": "1",
@@ -54,17 +55,17 @@ func openAPIDocument(rts []route) map[string]any {
 	}
 }
 
-func operation(rt route, path string) map[string]any {
-	op := map[string]any{"summary": rt.summary, "operationId": operationID(rt.method, path), "x-role": rt.role.String()}
-	if rt.stricter != nil {
-		op["x-role-rules"] = rt.stricter.doc
+func operation(rt api.Route, path string) map[string]any {
+	op := map[string]any{"summary": rt.Summary, "operationId": operationID(rt.Method, path), "x-role": rt.Role.String()}
+	if rt.Stricter != nil {
+		op["x-role-rules"] = rt.Stricter.Doc
 	}
 	if params := parametersOf(rt, path); params != nil {
 		op["parameters"] = params
 	}
-	if rt.request != nil {
+	if rt.Request != nil {
 		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-			"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.request))}}}
+			"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.Request))}}}
 	}
 	responses := successesOf(rt)
 	fail := func(status int, desc string) {
@@ -72,8 +73,8 @@ func operation(rt route, path string) map[string]any {
 			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
 	}
 	accessFailures(rt, op, fail)
-	switch rt.role {
-	case signed:
+	switch rt.Role {
+	case api.Signed:
 		// The signature is the authentication (events.Receiver answers these).
 		op["requestBody"] = map[string]any{"required": true, "description": "LiveKit's webhook event, signed in the Authorization header",
 			"content": map[string]any{"application/webhook+json": map[string]any{"schema": map[string]any{"type": "object"}}}}
@@ -83,9 +84,9 @@ func operation(rt route, path string) map[string]any {
 		fail(415, "not application/webhook+json (unsupported_media_type)")
 		fail(501, "the live model is not configured on this dashboard (not_configured)")
 		fail(503, "the shared event log cannot take it now; LiveKit retries (events_unavailable)")
-	case public:
+	case api.Public:
 		fail(400, "an API key in the query (api_key_in_query): send X-API-Key")
-	case scrape:
+	case api.Scrape:
 	default:
 		callFailures(rt, path, fail)
 	}
@@ -94,14 +95,14 @@ func operation(rt route, path string) map[string]any {
 }
 
 // parametersOf is rt's path parameters (path is one of its paths) and query.
-func parametersOf(rt route, path string) []any {
+func parametersOf(rt api.Route, path string) []any {
 	var params []any
 	for _, seg := range strings.Split(path, "/") {
 		if strings.HasPrefix(seg, "{") {
 			name := strings.Trim(seg, "{}")
 			p := map[string]any{"name": name, "in": "path", "required": true,
 				"schema": map[string]any{"type": "string", "maxLength": 128}}
-			if rest := strings.Contains(rt.path, "{"+name+"...}"); rest {
+			if rest := strings.Contains(rt.Path, "{"+name+"...}"); rest {
 				// OpenAPI has no parameter spanning segments: say so in words
 				// and in an extension a client or test can act on.
 				p["description"] = "the rest of the path, slashes included (a recording's bucket key: room/...)"
@@ -111,21 +112,21 @@ func parametersOf(rt route, path string) []any {
 			params = append(params, p)
 		}
 	}
-	for _, q := range rt.query {
-		params = append(params, map[string]any{"name": q.name, "in": "query", "required": q.required,
-			"description": q.help, "schema": map[string]any{"type": "string"}})
+	for _, q := range rt.Query {
+		params = append(params, map[string]any{"name": q.Name, "in": "query", "required": q.Required,
+			"description": q.Help, "schema": map[string]any{"type": "string"}})
 	}
 	return params
 }
 
 // successesOf is rt's answers that are not errors: its status (and okToo), the
 // ranges a download answers, health's 503 with the same body.
-func successesOf(rt route) map[string]any {
+func successesOf(rt api.Route) map[string]any {
 	ok := map[string]any{"description": "success"}
 	switch {
-	case len(rt.contentTypes) > 0:
+	case len(rt.ContentTypes) > 0:
 		content := map[string]any{}
-		for _, ct := range rt.contentTypes {
+		for _, ct := range rt.ContentTypes {
 			schema := map[string]any{"type": "string"}
 			if !strings.HasPrefix(ct, "text/") {
 				schema["format"] = "binary"
@@ -133,21 +134,21 @@ func successesOf(rt route) map[string]any {
 			content[ct] = map[string]any{"schema": schema}
 		}
 		ok["content"] = content
-	case rt.response != nil:
-		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.response))}}
+	case rt.Response != nil:
+		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.Response))}}
 	}
-	if len(rt.headers) > 0 {
+	if len(rt.Headers) > 0 {
 		hs := map[string]any{}
-		for _, h := range rt.headers {
-			hs[h.name] = map[string]any{"description": h.help, "schema": map[string]any{"type": "string"}}
+		for _, h := range rt.Headers {
+			hs[h.Name] = map[string]any{"description": h.Help, "schema": map[string]any{"type": "string"}}
 		}
 		ok["headers"] = hs
 	}
-	responses := map[string]any{strconv.Itoa(rt.status): ok}
-	if rt.okToo != 0 {
-		responses[strconv.Itoa(rt.okToo)] = ok
+	responses := map[string]any{strconv.Itoa(rt.Status): ok}
+	if rt.OKToo != 0 {
+		responses[strconv.Itoa(rt.OKToo)] = ok
 	}
-	if rt.ranges {
+	if rt.Ranges {
 		responses["206"] = map[string]any{"description": "the requested range (Range: bytes=...)", "content": ok["content"]}
 		// http.ServeContent answers these itself, in plain text or with no body.
 		responses["304"] = map[string]any{"description": "not modified since the ETag or date the caller has (If-None-Match, If-Modified-Since)"}
@@ -155,7 +156,7 @@ func successesOf(rt route) map[string]any {
 		responses["416"] = map[string]any{"description": "the range is outside the recording",
 			"content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}}
 	}
-	if rt.path == "/api/health" {
+	if rt.Path == "/api/health" {
 		responses["503"] = map[string]any{"description": "LiveKit unreachable or refusing our credentials; livekit names the failed check",
 			"content": ok["content"]}
 	}
@@ -164,13 +165,13 @@ func successesOf(rt route) map[string]any {
 
 // accessFailures is who may call rt: its security schemes and the 421, 429,
 // 401 and 403 answers.
-func accessFailures(rt route, op map[string]any, fail func(int, string)) {
+func accessFailures(rt api.Route, op map[string]any, fail func(int, string)) {
 	fail(429, "rate limited (rate_limited); see Retry-After"+perPrincipalCap(rt))
 	fail(421, "dev mode only: the Host header is not loopback, e.g. a DNS-rebinding page (host_not_loopback)")
-	switch rt.role {
-	case public, signed:
+	switch rt.Role {
+	case api.Public, api.Signed:
 		op["security"] = []any{}
-	case scrape:
+	case api.Scrape:
 		// Scrapers may only send a key in the URL: ?api_key= works here alone.
 		op["security"] = []any{map[string]any{"apiKey": []any{}}, map[string]any{"apiKeyQuery": []any{}},
 			map[string]any{"bearer": []any{}}, map[string]any{"forwardAuth": []any{}}}
@@ -178,41 +179,41 @@ func accessFailures(rt route, op map[string]any, fail func(int, string)) {
 	default:
 		fail(401, "no or bad credentials (unauthenticated)")
 	}
-	if rt.role > viewer || rt.stricter != nil {
-		need := "the " + rt.role.String() + " role"
-		if rt.stricter != nil {
-			need += "; " + rt.stricter.doc
+	if rt.Role > api.Viewer || rt.Stricter != nil {
+		need := "the " + rt.Role.String() + " role"
+		if rt.Stricter != nil {
+			need += "; " + rt.Stricter.Doc
 		}
 		fail(403, "the caller's role is not enough (forbidden): needs "+need)
 	}
 }
 
 // callFailures is what a signed-in call to the API may answer besides access.
-func callFailures(rt route, path string, fail func(int, string)) {
+func callFailures(rt api.Route, path string, fail func(int, string)) {
 	fail(400, "invalid input (invalid_argument, malformed_json, unknown_field), or an API key in the query (api_key_in_query): send X-API-Key"+linkTTLRefusal(rt))
-	if rt.request != nil {
+	if rt.Request != nil {
 		fail(413, "body too large (body_too_large)")
 		fail(415, "not JSON (unsupported_media_type)")
 	}
-	if strings.Contains(path, "{") || rt.method != "GET" {
+	if strings.Contains(path, "{") || rt.Method != "GET" {
 		fail(404, "no such room, participant, ingress, egress or recording (not_found)")
 	}
-	if rt.method == "POST" {
+	if rt.Method == "POST" {
 		fail(409, "conflicts with the current state (already_exists, failed_precondition)")
 	}
 	switch {
-	case rt.method == "DELETE" && strings.HasSuffix(rt.path, "/ingress"):
+	case rt.Method == "DELETE" && strings.HasSuffix(rt.Path, "/ingress"):
 		fail(409, "the URL pull is live: wait until it ends, or close its room (ingress_live)")
-	case rt.method == "DELETE" && strings.HasSuffix(rt.path, "/egress"):
+	case rt.Method == "DELETE" && strings.HasSuffix(rt.Path, "/egress"):
 		fail(409, "the egress has already ended (failed_precondition)")
-	case rt.method == "POST" && strings.HasSuffix(rt.path, "/rehearsal"):
+	case rt.Method == "POST" && strings.HasSuffix(rt.Path, "/rehearsal"):
 		fail(409, "the show is live and force was not sent (show_live)")
-	case strings.HasPrefix(rt.path, "/api/shows") && rt.method != "GET":
+	case strings.HasPrefix(rt.Path, "/api/shows") && rt.Method != "GET":
 		fail(409, "the show is open with another spec that cannot be changed live (show_spec_changed, naming what differs), the room is no show (not_a_show), "+
 			"the show is closing (show_closing), its metadata was changed outside streamkit (show_tampered: an admin closes it), "+
 			"or it records or restreams and recording is not configured (failed_precondition)")
 	}
-	if rt.needs != "" {
+	if rt.Needs != "" {
 		fail(501, "the service is not configured on this dashboard (not_configured)")
 	}
 	fail(502, "LiveKit or the recordings bucket refused our credentials or failed the call (upstream_auth, upstream_permission, upstream_error, storage_auth, storage_error)")

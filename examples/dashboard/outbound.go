@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 )
 
@@ -161,10 +162,10 @@ func (o outbound) check(ctx context.Context, res Resolver, raw string) error {
 	shown := egress.RedactURL(raw)
 	u, err := url.Parse(raw)
 	if err != nil || !slices.Contains(o.schemes, u.Scheme) || u.Host == "" || u.Opaque != "" {
-		return badRequest("%s %s is not an absolute %s:// URL", o.what, shown, strings.Join(o.schemes, ":// or "))
+		return api.BadRequest("%s %s is not an absolute %s:// URL", o.what, shown, strings.Join(o.schemes, ":// or "))
 	}
 	refuse := func(format string, args ...any) error {
-		return &apiError{http.StatusBadRequest, o.code, fmt.Sprintf("%s %s: ", o.what, shown) + fmt.Sprintf(format, args...)}
+		return api.NewError(http.StatusBadRequest, o.code, fmt.Sprintf("%s %s: ", o.what, shown)+fmt.Sprintf(format, args...))
 	}
 	if o.list.empty() {
 		return refuse("%ss are off on this dashboard; list the hosts they may use in %s", o.what, o.setting)
@@ -234,8 +235,9 @@ func (s *server) checkDestinations(ctx context.Context, egressID string, add []s
 		}
 	}
 	if have+len(add) > maxDestinations {
-		return &apiError{http.StatusBadRequest, "too_many_destinations",
-			fmt.Sprintf("a restream sends to at most %d destinations; it has %d and %d were added (remove some first)", maxDestinations, have, len(add))}
+		return api.NewError(http.StatusBadRequest, "too_many_destinations",
+			fmt.Sprintf("a restream sends to at most %d destinations; it has %d and %d were added (remove some first)", maxDestinations, have, len(add)))
+
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -130,7 +131,7 @@ func TestOutboundAllowLists(t *testing.T) {
 			continue
 		}
 		require.Error(t, err, c.url)
-		status, code, msg := errorAnswer(err)
+		status, code, msg := api.ErrorAnswer(err)
 		assert.Equal(t, 400, status, c.url)
 		assert.Equal(t, c.code, code, "%s: %s", c.url, msg)
 		assert.NotContains(t, msg, platformKey, c.url)
@@ -140,7 +141,7 @@ func TestOutboundAllowLists(t *testing.T) {
 	// Pulls are off until hosts are listed, and the refusal says where.
 	pull := (&server{Deps: Deps{Settings: defaults}}).pullCheck()
 	err = pull.check(t.Context(), fakeDNS, "https://media.studio.example/set.ogg")
-	_, code, msg := errorAnswer(err)
+	_, code, msg := api.ErrorAnswer(err)
 	assert.Equal(t, "pull_not_allowed", code)
 	assert.Contains(t, msg, "DASHBOARD_PULL_ALLOW")
 
@@ -218,7 +219,7 @@ func FuzzOutboundCheck(f *testing.F) {
 		err = o.check(context.Background(), fakeDNS, raw)
 		u, perr := url.Parse(raw)
 		if err != nil {
-			status, code, msg := errorAnswer(err)
+			status, code, msg := api.ErrorAnswer(err)
 			assert.Equal(t, 400, status)
 			assert.Contains(t, []string{"invalid_argument", "destination_not_allowed"}, code)
 			if perr == nil {

@@ -8,37 +8,20 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
-	"sync"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
 
-// keyID is an API key's fingerprint: enough to tell keys apart, nothing to
-// sign in with. Only valid keys reach it, so the cache is as small as the
-// configured keys, and a request pays a map read rather than a hash.
-func keyID(key string) string {
-	if id, ok := keyIDs.Load(key); ok {
-		return id.(string)
-	}
-	sum := sha256.Sum256([]byte("streamkit api key\x00" + key))
-	id := hex.EncodeToString(sum[:8])
-	keyIDs.Store(key, id)
-	return id
-}
-
-var keyIDs sync.Map // API key -> keyID
-
 // principalOf is u as a show records its opener: the name and how it signed
 // in; API keys by their fingerprint.
-func principalOf(u user) shows.Principal {
+func principalOf(u api.User) shows.Principal {
 	name := u.Name
 	if u.KeyID != "" {
 		name += ":" + u.KeyID
@@ -52,8 +35,8 @@ const withheldSecrets = "this show was opened by someone else: its stream key, p
 
 // ownsShow reports whether the caller gets sh's secrets.
 func (s *server) ownsShow(ctx context.Context, sh shows.Show) bool {
-	u := userFrom(ctx)
-	return u.Role >= admin || s.Shows.OpenedBy(sh, principalOf(u))
+	u := api.UserFrom(ctx)
+	return u.Role >= api.Admin || s.Shows.OpenedBy(sh, principalOf(u))
 }
 
 // withhold takes the secrets out of a show's answer, saying why.
@@ -74,22 +57,22 @@ func (o *openedShow) withhold() {
 // closeShowRule: closing a show closes its room and deletes its ingress, each
 // an admin's on its own route; an operator may close the shows they opened.
 // It runs before the handler, so nothing is closed for a refused caller.
-func (s *server) closeShowRule() *stricter {
-	return &stricter{doc: "a show someone else opened: admin",
-		need: func(ctx context.Context, in any) (role, string, error) {
+func (s *server) closeShowRule() *api.Stricter {
+	return &api.Stricter{Doc: "a show someone else opened: admin",
+		Need: func(ctx context.Context, in any) (api.Role, string, error) {
 			name := in.(*http.Request).PathValue("name")
 			if s.Shows == nil {
-				return operator, "", nil // answered 501 not_configured
+				return api.Operator, "", nil // answered 501 not_configured
 			}
-			mine, err := s.Shows.IsOpener(ctx, name, principalOf(userFrom(ctx)))
+			mine, err := s.Shows.IsOpener(ctx, name, principalOf(api.UserFrom(ctx)))
 			switch {
 			case errors.Is(err, spacemusic.ErrNotFound):
-				return operator, "", nil // the handler answers 404
+				return api.Operator, "", nil // the handler answers 404
 			case err != nil:
-				return undeclared, "", showError(err)
+				return api.Undeclared, "", showError(err)
 			case !mine:
-				return admin, "closing a show someone else opened (or whose metadata was tampered with)", nil
+				return api.Admin, "closing a show someone else opened (or whose metadata was tampered with)", nil
 			}
-			return operator, "", nil
+			return api.Operator, "", nil
 		}}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -29,7 +31,7 @@ const otherOperatorKey = "other-operator-key-0123456789"
 
 // withOtherOperator adds otherOperatorKey to a stage's keys.
 func withOtherOperator(s *settings) {
-	s.APIKeys = append(s.APIKeys, apiKey{otherOperatorKey, operator})
+	s.APIKeys = append(s.APIKeys, access.APIKey{Key: otherOperatorKey, Role: api.Operator})
 }
 
 // newOwnersStage is newShowStage with a second operator.
@@ -267,7 +269,7 @@ func BenchmarkKeyID(b *testing.B) {
 	})
 	b.Run("cached", func(b *testing.B) {
 		for b.Loop() {
-			_ = keyID(testOperatorKey)
+			_ = access.KeyID(testOperatorKey)
 		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
@@ -132,7 +133,7 @@ func TestARedisOutageIsLoggedOnceEachWay(t *testing.T) {
 	for redis.reads.Load() < start+20 {
 		v, err = ask()
 		if redis.reads.Load() > start+1 { // past the reading before the outage
-			var e *apiError
+			var e *api.Error
 			require.ErrorAs(t, err, &e)
 			assert.Equal(t, 503, e.Status)
 			assert.Equal(t, "nodes_unavailable", e.Code)

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"sync"
+
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 )
 
 // principal names who holds a connection, for the per-principal caps (event
@@ -12,7 +14,7 @@ import (
 // a fingerprint of the key (every key signs in as "api-key", and the key itself
 // must never be kept); in dev mode, where everyone is "dev", the client address.
 func (s *server) principal(r *http.Request) string {
-	u := userFrom(r.Context())
+	u := api.UserFrom(r.Context())
 	switch u.Method {
 	case "api-key":
 		key := r.Header.Get("X-API-Key")
@@ -22,7 +24,7 @@ func (s *server) principal(r *http.Request) string {
 		sum := sha256.Sum256([]byte(key))
 		return "api-key:" + hex.EncodeToString(sum[:8])
 	case "dev", "":
-		return "addr:" + clientAddr(s.Settings.TrustedProxies, s.auth.fromProxy, r).String()
+		return "addr:" + api.ClientAddr(s.Settings.TrustedProxies, s.auth.FromProxy, r).String()
 	}
 	return u.Method + ":" + u.Name
 }
@@ -60,21 +62,21 @@ func (c *slots) give(p string) {
 }
 
 // perPrincipalCap documents the 429 of a route whose cap counts per user.
-func perPrincipalCap(rt route) string {
+func perPrincipalCap(rt api.Route) string {
 	switch {
-	case rt.path == "/api/events":
+	case rt.Path == "/api/events":
 		return "; or the caller holds as many event streams open as one user may (too_many_streams)"
-	case rt.path == "/api/recordings/{key...}":
+	case rt.Path == "/api/recordings/{key...}":
 		return "; or the caller runs as many downloads as one user may (too_many_downloads)"
-	case rt.method == "POST" && rt.path == "/api/shows/{name}/rehearsal":
+	case rt.Method == "POST" && rt.Path == "/api/shows/{name}/rehearsal":
 		return "; or a rehearsal is running: one at a time per dashboard (rehearsal_busy)"
 	}
 	return ""
 }
 
 // linkTTLRefusal documents the 400 of a link lifetime beyond the caller's role.
-func linkTTLRefusal(rt route) string {
-	if rt.method == "GET" && rt.path == "/api/recordings" {
+func linkTTLRefusal(rt api.Route) string {
+	if rt.Method == "GET" && rt.Path == "/api/recordings" {
 		return ", or a linkTtl longer than the caller's role may ask for (link_ttl_too_long)"
 	}
 	return ""

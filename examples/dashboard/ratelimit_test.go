@@ -3,6 +3,7 @@ package main
 import (
 	"testing"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -17,7 +18,7 @@ func TestRateLimitPerIPv6Prefix(t *testing.T) {
 		from string
 		want int
 	}{{"2001:db8:a:b::1", 200}, {"2001:db8:a:b::2", 200}, {"2001:db8:a:b:c::3", 429}, {"2001:db8:a:c::1", 200}, {"::ffff:203.0.113.9", 200}, {"203.0.113.9", 200}, {"203.0.113.9", 429}} {
-		code, body := s.call(t, "GET", "/api/rooms", nil, "X-API-Key", testAPIKey, "X-Forwarded-For", c.from, proxySecretHeader, testProxySecret)
+		code, body := s.call(t, "GET", "/api/rooms", nil, "X-API-Key", testAPIKey, "X-Forwarded-For", c.from, access.ProxySecretHeader, testProxySecret)
 		assert.Equal(t, c.want, code, "request %d from %s: %s", i, c.from, body)
 	}
 	// Without the proxy secret a trusted address's X-Forwarded-For is not believed:

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -31,9 +32,9 @@ const (
 )
 
 // modelHeaders document them in the OpenAPI document.
-var modelHeaders = []param{
-	{revisionHeader, "the live model's revision this answer reflects; absent when LiveKit answered directly (the model has not synced yet)", false},
-	{ageHeader, "milliseconds since the model last heard from LiveKit (a webhook or a resync)", false},
+var modelHeaders = []api.Param{
+	{Name: revisionHeader, Help: "the live model's revision this answer reflects; absent when LiveKit answered directly (the model has not synced yet)"},
+	{Name: ageHeader, Help: "milliseconds since the model last heard from LiveKit (a webhook or a resync)"},
 }
 
 // fromModel is the model to answer from, with its revision and age set on w;

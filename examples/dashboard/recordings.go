@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/keys"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
@@ -46,11 +47,11 @@ const (
 	operatorLinkTTL = 24 * time.Hour
 )
 
-func linkTTLOf(r role) time.Duration {
+func linkTTLOf(r api.Role) time.Duration {
 	switch {
-	case r >= admin:
+	case r >= api.Admin:
 		return recordings.MaxLinkTTL
-	case r >= operator:
+	case r >= api.Operator:
 		return operatorLinkTTL
 	}
 	return viewerLinkTTL
@@ -63,7 +64,7 @@ func listQuery(q url.Values) (recordings.ListOptions, error) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > recordings.MaxPageSize {
-			return o, badRequest("limit is recordings per page, from 1 to %d", recordings.MaxPageSize)
+			return o, api.BadRequest("limit is recordings per page, from 1 to %d", recordings.MaxPageSize)
 		}
 		o.Limit = n
 	}
@@ -74,19 +75,19 @@ func listQuery(q url.Values) (recordings.ListOptions, error) {
 	}
 	if o.Cursor != "" {
 		if _, err := recordings.DecodeCursor(o.Cursor); err != nil {
-			return o, badRequest("cursor must be the X-Next-Cursor of a previous answer")
+			return o, api.BadRequest("cursor must be the X-Next-Cursor of a previous answer")
 		}
 	}
 	return o, nil
 }
 
-func (s *server) handleListRecordings() handler {
+func (s *server) handleListRecordings() api.Handler {
 	listings := newLooks[[]recordings.Recording](listingTTL, listingTTL, listingRooms)
 	lengths := &durationCache{}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		ctx := r.Context()
-		ttl, err := linkTTLQuery(q, userFrom(ctx).Role)
+		ttl, err := linkTTLQuery(q, api.UserFrom(ctx).Role)
 		if err != nil {
 			return err
 		}
@@ -138,7 +139,7 @@ func (s *server) handleListRecordings() handler {
 			w.Header().Set("X-Next-Cursor", page.Next)
 			w.Header().Set("Link", "<"+(&url.URL{Path: r.URL.Path, RawQuery: next.Encode()}).String()+`>; rel="next"`)
 		}
-		writeJSON(w, http.StatusOK, out)
+		api.WriteJSON(w, http.StatusOK, out)
 		return nil
 	}
 }
@@ -146,18 +147,18 @@ func (s *server) handleListRecordings() handler {
 // linkTTLQuery reads ?linkTtl= (seconds) within what role may have: a
 // presigned link outlives the account that asked for it, so the less a role
 // may do, the sooner its links end.
-func linkTTLQuery(q url.Values, r role) (time.Duration, error) {
+func linkTTLQuery(q url.Values, r api.Role) (time.Duration, error) {
 	v := q.Get("linkTtl")
 	if v == "" {
 		return recordings.DefaultLinkTTL, nil
 	}
 	secs, err := strconv.Atoi(v)
 	if err != nil || secs < 1 || time.Duration(secs)*time.Second > recordings.MaxLinkTTL {
-		return 0, badRequest("linkTtl is seconds, from 1 to %d", int(recordings.MaxLinkTTL.Seconds()))
+		return 0, api.BadRequest("linkTtl is seconds, from 1 to %d", int(recordings.MaxLinkTTL.Seconds()))
 	}
 	ttl := time.Duration(secs) * time.Second
 	if most := linkTTLOf(r); ttl > most {
-		return 0, &apiError{http.StatusBadRequest, "link_ttl_too_long", fmt.Sprintf("your role's download links last at most %d seconds", int(most.Seconds()))}
+		return 0, api.NewError(http.StatusBadRequest, "link_ttl_too_long", fmt.Sprintf("your role's download links last at most %d seconds", int(most.Seconds())))
 	}
 	return ttl, nil
 }
@@ -193,7 +194,7 @@ func (s *server) writtenBy(ctx context.Context, room string) map[string]written 
 // is believed on the forward-auth headers' terms (a trusted address AND the
 // proxy secret): with host networking every local process has the address.
 func (s *server) cameOverHTTPS(r *http.Request) bool {
-	return r.TLS != nil || (s.auth.fromProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
+	return r.TLS != nil || (s.auth.FromProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
 }
 
 // downloadPath is GET /api/recordings/{key} under the prefix the list was asked
@@ -212,13 +213,13 @@ func downloadPath(listPath, key string) string {
 
 // handleGetRecording streams a recording through the dashboard, with ranges
 // (a browser seeks in it) and conditional requests, as a download.
-func (s *server) handleGetRecording() handler {
+func (s *server) handleGetRecording() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		// A download holds a connection and a stream from the bucket: a few per
 		// user at once, and none for longer than DownloadMax.
 		who := s.principal(r)
 		if !s.downloadsBy.take(who, s.Settings.DownloadsPerPrincipal) {
-			return &apiError{http.StatusTooManyRequests, "too_many_downloads", fmt.Sprintf("at most %d downloads per user run at once (DASHBOARD_DOWNLOADS_PER_PRINCIPAL)", s.Settings.DownloadsPerPrincipal)}
+			return api.NewError(http.StatusTooManyRequests, "too_many_downloads", fmt.Sprintf("at most %d downloads per user run at once (DASHBOARD_DOWNLOADS_PER_PRINCIPAL)", s.Settings.DownloadsPerPrincipal))
 		}
 		defer s.downloadsBy.give(who)
 		end := time.Now().Add(s.Settings.DownloadMax)

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
@@ -331,7 +332,7 @@ func TestHTTPSPagesGetNoPlainHTTPLinks(t *testing.T) {
 		require.Len(t, recs, 1, "%s", body)
 		return recs[0]
 	}
-	https := []string{"X-Forwarded-Proto", "https", proxySecretHeader, testProxySecret}
+	https := []string{"X-Forwarded-Proto", "https", access.ProxySecretHeader, testProxySecret}
 
 	r := list(proxied, http.DefaultClient, proxied.srv.URL, "/api/recordings?room=jam", https...)
 	assert.Equal(t, "/api/recordings/jam/show.ogg", r.DownloadURL, "https behind the trusted proxy")
@@ -349,7 +350,7 @@ func TestHTTPSPagesGetNoPlainHTTPLinks(t *testing.T) {
 	// the proxy secret its X-Forwarded-Proto is not believed, as its
 	// forward-auth headers are not.
 	for _, secret := range []string{"", "a-wrong-secret-of-at-least-32-characters"} {
-		r = list(proxied, http.DefaultClient, proxied.srv.URL, "/api/recordings?room=jam", "X-Forwarded-Proto", "https", proxySecretHeader, secret)
+		r = list(proxied, http.DefaultClient, proxied.srv.URL, "/api/recordings?room=jam", "X-Forwarded-Proto", "https", access.ProxySecretHeader, secret)
 		assert.True(t, strings.HasPrefix(r.DownloadURL, a.m.Endpoint+"/"), "X-Forwarded-Proto without the proxy secret (%q) is ignored: %s", secret, r.DownloadURL)
 	}
 

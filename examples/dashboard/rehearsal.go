@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rehearsal"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
@@ -52,9 +53,9 @@ func (req rehearsalRequest) options() rehearsal.Options {
 // a time in this process (429 rehearsal_busy), and never on a live show
 // unless forced (409 show_live): its audience would hear the load. Bad
 // options are refused before anything runs.
-func (s *server) handleRehearse() handler {
+func (s *server) handleRehearse() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		req, err := bodyOf[rehearsalRequest](r)
+		req, err := api.BodyOf[rehearsalRequest](r)
 		if err != nil {
 			return err
 		}
@@ -69,31 +70,31 @@ func (s *server) handleRehearse() handler {
 		}
 		if sh.Phase == shows.Live {
 			if !req.Force {
-				return &apiError{http.StatusConflict, "show_live", "the show is live: its audience would hear the rehearsal's load; send force to rehearse on it anyway"}
+				return api.NewError(http.StatusConflict, "show_live", "the show is live: its audience would hear the rehearsal's load; send force to rehearse on it anyway")
 			}
 			o.Room = sh.Room.Name // the show itself, not a synthetic performer
 		}
 		st, ok := s.rehearsing.start(name, sh.Room.Name, o.Room == "", o.Planned())
 		if !ok {
 			w.Header().Set("Retry-After", "30")
-			return &apiError{http.StatusTooManyRequests, "rehearsal_busy", "a rehearsal is running; try again when it has ended"}
+			return api.NewError(http.StatusTooManyRequests, "rehearsal_busy", "a rehearsal is running; try again when it has ended")
 		}
 		go s.rehearse(st, o)
 		w.Header().Set("Location", "/api/shows/"+name+"/rehearsal")
-		writeJSON(w, http.StatusAccepted, s.rehearsing.view(name))
+		api.WriteJSON(w, http.StatusAccepted, s.rehearsing.view(name))
 		return nil
 	}
 }
 
 // handleRehearsal answers the show's latest rehearsal in this process:
 // running with the steps measured so far, done with its capacity, or failed.
-func (s *server) handleRehearsal() handler {
+func (s *server) handleRehearsal() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		v := s.rehearsing.view(r.PathValue("name"))
 		if v == nil {
-			return &apiError{http.StatusNotFound, "not_found", "this dashboard has not rehearsed that show since it started (with replicas, the one that ran it has; the event stream told every page)"}
+			return api.NewError(http.StatusNotFound, "not_found", "this dashboard has not rehearsed that show since it started (with replicas, the one that ran it has; the event stream told every page)")
 		}
-		writeJSON(w, http.StatusOK, v)
+		api.WriteJSON(w, http.StatusOK, v)
 		return nil
 	}
 }
@@ -147,8 +148,8 @@ func (s *server) tellRehearsal(kind events.Kind, st *rehearsalState, body events
 func seesEvent(r *http.Request, e events.Event) bool {
 	switch e.Kind {
 	case events.RehearsalStarted, events.RehearsalStepped, events.RehearsalEnded:
-		c := callIn(r.Context())
-		return c != nil && c.user.Role >= admin
+		c := api.CallIn(r.Context())
+		return c != nil && c.User.Role >= api.Admin
 	}
 	return true
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -207,7 +208,7 @@ func TestRateLimit(t *testing.T) {
 	})
 	for _, who := range []string{"203.0.113.7", "203.0.113.8"} {
 		for i, want := range []int{200, 200, 429} {
-			code, _ := p.call(t, "GET", "/api/rooms", nil, "X-API-Key", testAPIKey, "X-Forwarded-For", who, proxySecretHeader, testProxySecret)
+			code, _ := p.call(t, "GET", "/api/rooms", nil, "X-API-Key", testAPIKey, "X-Forwarded-For", who, access.ProxySecretHeader, testProxySecret)
 			assert.Equal(t, want, code, "%s request %d", who, i)
 		}
 	}

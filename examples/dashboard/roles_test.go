@@ -13,6 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access/authtest"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -185,7 +188,7 @@ func TestAllowAllAdmin(t *testing.T) {
 	require.NoError(t, err)
 	code, body := s.call(t, "DELETE", "/api/rooms/anyone", nil, asOperator...)
 	assert.Equal(t, 403, code, "an operator's key stays an operator's: %s", body)
-	code, body = s.call(t, "DELETE", "/api/rooms/anyone", nil, "X-authentik-username", "zoe", proxySecretHeader, testProxySecret)
+	code, body = s.call(t, "DELETE", "/api/rooms/anyone", nil, "X-authentik-username", "zoe", access.ProxySecretHeader, testProxySecret)
 	assert.Equal(t, 204, code, "a person in no group: %s", body)
 
 	// run says so loudly, before anything else.
@@ -200,14 +203,14 @@ func TestAllowAllAdmin(t *testing.T) {
 // Today's bare keys keep working, as operators; a known role after the last ':'
 // is the key's role, anything else is part of the key.
 func TestParseAPIKeys(t *testing.T) {
-	keys, err := parseAPIKeys(" key1-0123456789abc:admin, key2-0123456789abc:viewer,key3-0123456789abc , key4:with:colons:operator,key5-0123456789:superuser")
+	keys, err := access.ParseAPIKeys(" key1-0123456789abc:admin, key2-0123456789abc:viewer,key3-0123456789abc , key4:with:colons:operator,key5-0123456789:superuser")
 	require.NoError(t, err)
-	assert.Equal(t, []apiKey{
-		{"key1-0123456789abc", admin}, {"key2-0123456789abc", viewer}, {"key3-0123456789abc", operator},
-		{"key4:with:colons", operator}, {"key5-0123456789:superuser", operator},
+	assert.Equal(t, []access.APIKey{
+		{Key: "key1-0123456789abc", Role: api.Admin}, {Key: "key2-0123456789abc", Role: api.Viewer}, {Key: "key3-0123456789abc", Role: api.Operator},
+		{Key: "key4:with:colons", Role: api.Operator}, {Key: "key5-0123456789:superuser", Role: api.Operator},
 	}, keys)
 	for _, bad := range []string{"short:admin", "0123456789abcde:viewer", ":admin", "abc", "key1-0123456789abc,x"} {
-		_, err := parseAPIKeys(bad)
+		_, err := access.ParseAPIKeys(bad)
 		assert.Error(t, err, bad)
 	}
 }
@@ -217,7 +220,7 @@ func TestParseAPIKeys(t *testing.T) {
 func TestBareAPIKeyIsAnOperator(t *testing.T) {
 	const bare = "bare-key-from-before-roles"
 	s := newStage(t, func(s *settings) {
-		keys, err := parseAPIKeys(bare)
+		keys, err := access.ParseAPIKeys(bare)
 		require.NoError(t, err)
 		s.APIKeys = keys
 	})
@@ -236,25 +239,25 @@ func TestBareAPIKeyIsAnOperator(t *testing.T) {
 // Bearer groups come from a configurable claim: Authentik's groups, Keycloak's
 // realm_access.roles, or a single string.
 func TestBearerGroupsClaim(t *testing.T) {
-	p := newIDP(t)
+	p := authtest.NewIDP(t)
 	for claim, c := range map[string]struct {
 		set  func(jwt.MapClaims)
-		want role
+		want api.Role
 	}{
-		"groups":             {func(c jwt.MapClaims) {}, admin},
-		"roles":              {func(c jwt.MapClaims) { c["roles"] = []any{"crew", operatorGroup} }, operator},
-		"realm_access.roles": {func(c jwt.MapClaims) { c["realm_access"] = map[string]any{"roles": []any{adminGroup}} }, admin},
-		"team":               {func(c jwt.MapClaims) { c["team"] = operatorGroup }, operator},
-		"missing":            {func(c jwt.MapClaims) {}, viewer},
-		"odd":                {func(c jwt.MapClaims) { c["odd"] = map[string]any{"x": 1} }, viewer},
+		"groups":             {func(c jwt.MapClaims) {}, api.Admin},
+		"roles":              {func(c jwt.MapClaims) { c["roles"] = []any{"crew", operatorGroup} }, api.Operator},
+		"realm_access.roles": {func(c jwt.MapClaims) { c["realm_access"] = map[string]any{"roles": []any{adminGroup}} }, api.Admin},
+		"team":               {func(c jwt.MapClaims) { c["team"] = operatorGroup }, api.Operator},
+		"missing":            {func(c jwt.MapClaims) {}, api.Viewer},
+		"odd":                {func(c jwt.MapClaims) { c["odd"] = map[string]any{"x": 1} }, api.Viewer},
 	} {
 		name := claim
 		if claim == "groups" {
 			name = "" // the default
 		}
-		a := newAuthenticator(settings{JWKSURL: p.server.URL, JWTIssuer: testIssuer, JWTAudience: testAudience,
-			AdminGroup: adminGroup, OperatorGroup: operatorGroup, JWTGroupsClaim: name}, discardLog())
-		u, err := a.bearer(context.Background(), sign(t, jwt.SigningMethodRS256, "rsa1", p.rsa, claims([]string{adminGroup}, c.set)))
+		a := access.New(settings{JWKSURL: p.Server.URL, JWTIssuer: authtest.Issuer, JWTAudience: authtest.Audience,
+			AdminGroup: adminGroup, OperatorGroup: operatorGroup, JWTGroupsClaim: name}.authConfig(), discardLog())
+		u, err := a.Bearer(context.Background(), authtest.Sign(t, jwt.SigningMethodRS256, "rsa1", p.RSA, authtest.Claims([]string{adminGroup}, c.set)))
 		require.NoError(t, err, claim)
 		assert.Equal(t, c.want, u.Role, claim)
 	}
@@ -265,22 +268,22 @@ func TestBearerGroupsClaim(t *testing.T) {
 func TestEveryRouteDeclaresARole(t *testing.T) {
 	s := &server{}
 	for _, rt := range append(s.routes(), s.pages()...) {
-		assert.NotEqual(t, undeclared, rt.role, "%s %s has no role", rt.method, rt.path)
+		assert.NotEqual(t, api.Undeclared, rt.Role, "%s %s has no role", rt.Method, rt.Path)
 	}
 	doc := openAPIDocument(s.routes())
 	for _, rt := range s.routes() {
-		op := doc["paths"].(map[string]any)[openAPIPath(rt.path)].(map[string]any)[strings.ToLower(rt.method)].(map[string]any)
-		assert.Equal(t, rt.role.String(), op["x-role"], rt.path)
+		op := doc["paths"].(map[string]any)[openAPIPath(rt.Path)].(map[string]any)[strings.ToLower(rt.Method)].(map[string]any)
+		assert.Equal(t, rt.Role.String(), op["x-role"], rt.Path)
 		_, has403 := op["responses"].(map[string]any)["403"]
-		assert.Equal(t, rt.role > viewer, has403, "%s %s: 403 documented", rt.method, rt.path)
+		assert.Equal(t, rt.Role > api.Viewer, has403, "%s %s: 403 documented", rt.Method, rt.Path)
 	}
 	participants := doc["paths"].(map[string]any)["/api/rooms/{name}/participants"].(map[string]any)["post"].(map[string]any)
 	assert.Contains(t, participants["x-role-rules"], "remove: admin")
 	// An undeclared role fails closed.
 	req := httptest.NewRequest("GET", "/x", nil)
 	req.Header.Set("X-API-Key", testOperatorKey)
-	_, err := (&server{Deps: Deps{Settings: defaultSettings()}, auth: newAuthenticator(defaultSettings(), discardLog())}).authorize(route{}, req)
-	var ae *apiError
+	_, err := (&server{Deps: Deps{Settings: defaultSettings()}, auth: access.New(defaultSettings().authConfig(), discardLog())}).authorize(api.Route{}, req)
+	var ae *api.Error
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, http.StatusForbidden, ae.Status)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/loudness"
@@ -48,7 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	log := slog.New(newLogHandler(stdout, s.LogLevel))
+	log := slog.New(api.NewLogHandler(stdout, s.LogLevel))
 	if s.AllowAllAdmin {
 		log.Warn("DASHBOARD_ALLOW_ALL_ADMIN: EVERY SIGNED-IN PERSON IS AN ADMIN and may close rooms, remove people, delete ingresses and reveal stream keys; set DASHBOARD_ADMIN_GROUP instead")
 	}

@@ -258,7 +258,7 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 		assert.Contains(t, string(readme), "`-"+k.flag+"`", "README.md lacks -%s", k.flag)
 	}
 	for _, rt := range (&server{}).routes() {
-		assert.Contains(t, string(readme), rt.path, "README.md lacks the route %s", rt.path)
+		assert.Contains(t, string(readme), rt.Path, "README.md lacks the route %s", rt.Path)
 	}
 }
 

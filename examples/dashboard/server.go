@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/web"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
@@ -18,9 +20,9 @@ import (
 // server is the dashboard: its dependencies plus what it builds from them.
 type server struct {
 	Deps
-	auth    *authenticator
+	auth    *access.Authenticator
 	metrics *metrics
-	limiter *limiter
+	limiter *api.Limiter
 	streams atomic.Int64 // open event streams
 	mux     *http.ServeMux
 	site    *web.Site
@@ -38,8 +40,8 @@ func NewServer(d Deps) http.Handler {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{Deps: d, auth: newAuthenticator(d.Settings, d.Log),
-		limiter: newLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux(),
+	s := &server{Deps: d, auth: access.New(d.Settings.authConfig(), d.Log),
+		limiter: api.NewLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux(),
 		showLooks: newLooks[shows.Show](showTTL, showMinAge, showCacheSize)}
 	s.metrics = newMetrics(d)
 	if d.Nodes != nil {
@@ -58,53 +60,53 @@ func NewServer(d Deps) http.Handler {
 		s.metrics.reg.MustRegister(spoolCollector{sp})
 	}
 	for _, rt := range s.routes() {
-		for _, p := range rt.paths() {
-			s.mux.Handle(rt.method+" "+p, s.wrap(rt, p))
+		for _, p := range rt.Paths() {
+			s.mux.Handle(rt.Method+" "+p, s.wrap(rt, p))
 		}
 	}
 	for _, rt := range s.pages() {
-		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt, rt.path))
+		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt, rt.Path))
 	}
-	s.mux.Handle("/", s.wrap(route{role: public, handle: s.noRoute}, "unmatched"))
+	s.mux.Handle("/", s.wrap(api.Route{Role: api.Public, Handle: s.noRoute}, "unmatched"))
 	return s.front()
 }
 
 // wrap gives a route the pipeline every request goes through: rate limit, auth,
 // body limit, the handler, the one error mapping, metrics and a log line.
-func (s *server) wrap(rt route, pattern string) http.Handler {
-	series := s.metrics.route(pattern, rt.method)
+func (s *server) wrap(rt api.Route, pattern string) http.Handler {
+	series := s.metrics.route(pattern, rt.Method)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		_, r = callOf(r)
-		client := clientAddr(s.Settings.TrustedProxies, s.auth.fromProxy, r) // for the limiter and the log line
+		sw := &api.StatusWriter{ResponseWriter: w}
+		_, r = api.CallOf(r)
+		client := api.ClientAddr(s.Settings.TrustedProxies, s.auth.FromProxy, r) // for the limiter and the log line
 		var err error
 		defer func() {
 			if p := recover(); p != nil {
-				s.Log.Error("panic", "id", requestIDFrom(r.Context()), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				err = &apiError{http.StatusInternalServerError, "internal", "internal error; the request ID is in the X-Request-ID header"}
-				if sw.status == 0 {
-					writeError(sw, err)
+				s.Log.Error("panic", "id", api.RequestID(r.Context()), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				err = api.NewError(http.StatusInternalServerError, "internal", "internal error; the request ID is in the X-Request-ID header")
+				if sw.Status == 0 {
+					api.WriteError(sw, err)
 				}
 			}
 			s.finish(sw, r, client, series, start, err)
 		}()
-		if !s.limiter.allow(client) {
+		if !s.limiter.Allow(client) {
 			w.Header().Set("Retry-After", "1")
-			err = &apiError{http.StatusTooManyRequests, "rate_limited", "too many requests; slow down"}
+			err = api.NewError(http.StatusTooManyRequests, "rate_limited", "too many requests; slow down")
 		}
 		r.Body = http.MaxBytesReader(sw, r.Body, s.Settings.BodyLimit) // authorize may read it
 		if err == nil {
 			r, err = s.authorize(rt, r)
 		}
-		if err == nil && !s.has(rt.needs) {
-			err = &apiError{http.StatusNotImplemented, "not_configured", string(rt.needs) + " is not configured on this dashboard"}
+		if err == nil && !s.has(rt.Needs) {
+			err = api.NewError(http.StatusNotImplemented, "not_configured", string(rt.Needs)+" is not configured on this dashboard")
 		}
 		if err == nil {
-			err = rt.handle(sw, r)
+			err = rt.Handle(sw, r)
 		}
 		if err != nil {
-			writeError(sw, err)
+			api.WriteError(sw, err)
 		}
 	})
 }
@@ -112,34 +114,34 @@ func (s *server) wrap(rt route, pattern string) http.Handler {
 // finish records the request: metrics by route pattern, and one log line that
 // never holds a credential (the api_key query value is redacted; headers and
 // bodies are not logged).
-func (s *server) finish(sw *statusWriter, r *http.Request, client netip.Addr, series *routeSeries, start time.Time, err error) {
-	if sw.status == 0 {
-		sw.status = http.StatusOK
+func (s *server) finish(sw *api.StatusWriter, r *http.Request, client netip.Addr, series *routeSeries, start time.Time, err error) {
+	if sw.Status == 0 {
+		sw.Status = http.StatusOK
 	}
 	took := time.Since(start)
-	series.observe(r.Method, sw.status, took)
+	series.observe(r.Method, sw.Status, took)
 	level := slog.LevelInfo
-	if sw.status >= 500 {
+	if sw.Status >= 500 {
 		level = slog.LevelError
 	}
 	if !s.Log.Enabled(r.Context(), level) {
 		return
 	}
-	c, _ := callOf(r)
-	u, msg := c.user, "request"
+	c, _ := api.CallOf(r)
+	u, msg := c.User, "request"
 	ap := logAttrs.Get().(*[]slog.Attr)
 	attrs := (*ap)[:0]
-	if m := c.minted; m.role != "" { // the audit names the caller itself
+	if m := c.Minted; m.Role != "" { // the audit names the caller itself
 		msg = "token minted"
-		attrs = append(attrs, slog.String("role", m.role), slog.String("room", m.room),
-			slog.String("identity", m.identity), slog.String("ttl", m.ttl.String()), slog.String("by", u.Name),
+		attrs = append(attrs, slog.String("role", m.Role), slog.String("room", m.Room),
+			slog.String("identity", m.Identity), slog.String("ttl", m.TTL.String()), slog.String("by", u.Name),
 			slog.String("auth", u.Method), slog.String("byRole", u.Role.String()))
 	}
-	attrs = append(attrs, slog.String("id", c.id), slog.String("method", r.Method),
-		slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Float64("ms", float64(took.Microseconds())/1000),
+	attrs = append(attrs, slog.String("id", c.ID), slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.Int("status", sw.Status), slog.Float64("ms", float64(took.Microseconds())/1000),
 		slog.String("client", client.String()))
 	if r.URL.RawQuery != "" {
-		attrs = append(attrs, slog.String("query", redactQuery(r.URL.Query())))
+		attrs = append(attrs, slog.String("query", api.RedactQuery(r.URL.Query())))
 	}
 	if u.Method != "" && msg == "request" {
 		attrs = append(attrs, slog.String("user", u.Name), slog.String("auth", u.Method), slog.String("role", u.Role.String()))
@@ -174,9 +176,9 @@ func (s *server) noRoute(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		return &apiError{http.StatusMethodNotAllowed, "method_not_allowed", r.Method + " is not allowed here; use " + strings.Join(allow, ", ")}
+		return api.NewError(http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+strings.Join(allow, ", "))
 	}
-	return &apiError{http.StatusNotFound, "route_not_found", "no route " + r.Method + " " + r.URL.Path}
+	return api.NewError(http.StatusNotFound, "route_not_found", "no route "+r.Method+" "+r.URL.Path)
 }
 
 // front is what every request meets before its route, in one step: its ID
@@ -191,14 +193,14 @@ func (s *server) front() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id") // canonical: Get copies any other spelling
 		if len(id) == 0 || len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
-			id = newRequestID()
+			id = api.NewRequestID()
 		}
 		w.Header()["X-Request-Id"] = []string{id}
-		r = withCall(r, id)
+		r = api.WithCall(r, id)
 		if s.Settings.Dev && !s.devHostAllowed(w, r) {
 			return
 		}
-		if preflight := cors(w, r, allowed); preflight {
+		if preflight := api.CORS(w, r, allowed); preflight {
 			return
 		}
 		s.mux.ServeHTTP(w, r)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/internal/testenv"
 )
 
@@ -185,7 +186,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		}
 		resp := s.do(t, method, concrete(path), body, headers...)
 		out := mustRead(t, resp)
-		var e errorBody
+		var e api.ErrorBody
 		_ = json.Unmarshal(out, &e)
 		return resp.StatusCode, e.Error.Code, resp.Header
 	}
@@ -315,12 +316,12 @@ func TestBadInputIsRefused(t *testing.T) {
 	// Every JSON body of the table refuses fields it does not know (the
 	// recording routes' in TestRecordingBadInput, which has a bucket).
 	for _, rt := range (&server{}).routes() {
-		if rt.request == nil || rt.needs == recordingService {
+		if rt.Request == nil || rt.Needs == recordingService {
 			continue
 		}
-		code, body := s.call(t, rt.method, strings.ReplaceAll(rt.path, "{name}", "r"), `{"bogus":1}`)
-		assert.Equal(t, 400, code, "%s %s: %s", rt.method, rt.path, body)
-		assert.Equal(t, "unknown_field", errorCode(t, body), rt.path)
+		code, body := s.call(t, rt.Method, strings.ReplaceAll(rt.Path, "{name}", "r"), `{"bogus":1}`)
+		assert.Equal(t, 400, code, "%s %s: %s", rt.Method, rt.Path, body)
+		assert.Equal(t, "unknown_field", errorCode(t, body), rt.Path)
 	}
 }
 

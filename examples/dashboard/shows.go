@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -65,7 +66,7 @@ func (q showRequest) Check() error {
 	}
 	for _, v := range secs {
 		if v < 0 || v > maxShowSeconds {
-			return badRequest("durations are seconds from 0 to %d", maxShowSeconds)
+			return api.BadRequest("durations are seconds from 0 to %d", maxShowSeconds)
 		}
 	}
 	return nil
@@ -264,20 +265,20 @@ func showError(err error) error {
 	}{{shows.ErrSpecChanged, "show_spec_changed"}, {shows.ErrNotAShow, "not_a_show"}, {shows.ErrClosing, "show_closing"},
 		{shows.ErrTampered, "show_tampered"}} {
 		if errors.Is(err, c.kind) {
-			return &apiError{http.StatusConflict, c.code, err.Error()}
+			return api.NewError(http.StatusConflict, c.code, err.Error())
 		}
 	}
 	return err
 }
 
-func (s *server) handleOpenShow() handler {
+func (s *server) handleOpenShow() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req showRequest
-		if err := decode(r, &req); err != nil {
+		if err := api.Decode(r, &req); err != nil {
 			return err
 		}
 		spec, ctx := req.spec(), r.Context()
-		spec.Opener = principalOf(userFrom(ctx)) // recorded when this creates the show
+		spec.Opener = principalOf(api.UserFrom(ctx)) // recorded when this creates the show
 		if err := spec.Validate(); err != nil {
 			return reservedError(err)
 		}
@@ -305,8 +306,8 @@ func (s *server) handleOpenShow() handler {
 			// which no webhook tells: the list (from the model) shows it now.
 			s.wrote(ctx, events.Event{Kind: events.RoomUpdated, Room: sh.Name, RoomSID: sid, Stage: &sh.Room})
 		}
-		u := userFrom(ctx)
-		s.Log.Info("show opened", "show", sh.Name, "created", sh.Created, "by", u.Name, "auth", u.Method, "id", requestIDFrom(ctx))
+		u := api.UserFrom(ctx)
+		s.Log.Info("show opened", "show", sh.Name, "created", sh.Created, "by", u.Name, "auth", u.Method, "id", api.RequestID(ctx))
 		out := openedShow{ShowView: s.viewOf(sh, r.URL.Path), Created: sh.Created, Performers: []performerJoin{},
 			Listeners: listenerRecipe{Room: sh.Name, WSURL: s.WSURL, TTLSeconds: int(sh.Listeners.TTL / time.Second),
 				Mint: "POST /api/tokens with role listener and this room, ttl up to ttlSeconds"}}
@@ -330,12 +331,12 @@ func (s *server) handleOpenShow() handler {
 		if sh.Created {
 			status = http.StatusCreated
 		}
-		writeJSON(w, status, out)
+		api.WriteJSON(w, status, out)
 		return nil
 	}
 }
 
-func (s *server) handleListShows() handler {
+func (s *server) handleListShows() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		// The page asks on every event: no LiveKit call once the model serves.
 		list, err := modelOr(s, w, r, true, func(snap *events.Snapshot) ([]shows.Show, error) { return s.Shows.ListIn(snap.RoomList()), nil },
@@ -350,7 +351,7 @@ func (s *server) handleListShows() handler {
 			out = append(out, v)
 		}
 		s.placeShows(r.Context(), list, out)
-		writeJSON(w, http.StatusOK, out)
+		api.WriteJSON(w, http.StatusOK, out)
 		return nil
 	}
 }
@@ -365,7 +366,7 @@ const (
 	showCacheSize = 256
 )
 
-func (s *server) handleGetShow() handler {
+func (s *server) handleGetShow() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		var rev uint64
@@ -378,7 +379,7 @@ func (s *server) handleGetShow() handler {
 		}
 		v := []ShowView{s.viewOf(sh, r.URL.Path)}
 		s.placeShows(r.Context(), []shows.Show{sh}, v)
-		writeJSON(w, http.StatusOK, v[0])
+		api.WriteJSON(w, http.StatusOK, v[0])
 		return nil
 	}
 }
@@ -387,7 +388,7 @@ func (s *server) handleGetShow() handler {
 // recordings' uploads: the answer may come later than the server's write
 // timeout allows other answers, and a caller who gives up does not leave the
 // show half closed.
-func (s *server) handleCloseShow() handler {
+func (s *server) handleCloseShow() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(shows.MaxUploadWait + time.Minute))
@@ -412,9 +413,9 @@ func (s *server) handleCloseShow() handler {
 		if known {
 			s.wrote(ctx, events.Event{Kind: events.RoomClosed, Room: name, RoomSID: sid})
 		}
-		u := userFrom(ctx)
-		s.Log.Info("show closed", "show", name, "took", rep.Took.String(), "parts", len(rep.Parts), "by", u.Name, "auth", u.Method, "id", requestIDFrom(ctx))
-		writeJSON(w, http.StatusOK, showReport{Name: rep.Name, Spec: specView(rep.Spec), OpenedAt: rep.OpenedAt, ClosedAt: rep.ClosedAt,
+		u := api.UserFrom(ctx)
+		s.Log.Info("show closed", "show", name, "took", rep.Took.String(), "parts", len(rep.Parts), "by", u.Name, "auth", u.Method, "id", api.RequestID(ctx))
+		api.WriteJSON(w, http.StatusOK, showReport{Name: rep.Name, Spec: specView(rep.Spec), OpenedAt: rep.OpenedAt, ClosedAt: rep.ClosedAt,
 			TookMS: rep.Took.Milliseconds(), Timeline: nonNil(rep.Timeline), Parts: partsView(rep.Parts, r.URL.Path), Problems: rep.Problems})
 		return nil
 	}

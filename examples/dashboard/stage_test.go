@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -61,7 +63,7 @@ func defaultSettings() settings {
 	if err != nil {
 		panic(err)
 	}
-	s.APIKeys = []apiKey{{testAPIKey, admin}, {testOperatorKey, operator}, {testViewerKey, viewer}}
+	s.APIKeys = []access.APIKey{{Key: testAPIKey, Role: api.Admin}, {Key: testOperatorKey, Role: api.Operator}, {Key: testViewerKey, Role: api.Viewer}}
 	s.RateLimit, s.RateBurst = 100000, 100000
 	s.LiveKitTimeout = 2 * time.Second // an outage shows quickly
 	return s
@@ -301,7 +303,7 @@ var noAuth = []string{"X-None", ""}
 
 func errorCode(t testing.TB, body []byte) string {
 	t.Helper()
-	var e errorBody
+	var e api.ErrorBody
 	require.NoError(t, json.Unmarshal(body, &e), "error body must be JSON: %s", body)
 	require.NotEmpty(t, e.Error.Code, "error body: %s", body)
 	require.NotEmpty(t, e.Error.Message, "error body: %s", body)

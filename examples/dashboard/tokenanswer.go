@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 )
 
 var answers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
@@ -29,7 +31,7 @@ func writeToken(w http.ResponseWriter, t tokenResponse) {
 	b = append(b, `,"expiresAt":"`...)
 	b = t.ExpiresAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, "\"}\n"...)
-	writeJSONBytes(w, http.StatusCreated, b)
+	api.WriteJSONBytes(w, http.StatusCreated, b)
 	*bp = b
 	answers.Put(bp)
 }

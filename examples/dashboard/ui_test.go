@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -47,7 +48,7 @@ func openDashboard(t testing.TB, url, user string, with ...testenv.BrowserOption
 // their groups, and the secret that proves the headers come from the proxy.
 func signedIn(user, groups string) chromedp.Action {
 	return network.SetExtraHTTPHeaders(network.Headers{"X-authentik-username": user, "X-authentik-groups": groups,
-		proxySecretHeader: testProxySecret})
+		access.ProxySecretHeader: testProxySecret})
 }
 
 // signInAs reloads the page as another person.
@@ -292,7 +293,7 @@ func TestThePageNeedsSignIn(t *testing.T) {
 	assert.Equal(t, 401, code, "%s", body)
 	code, body = s.call(t, "GET", "/", nil, "X-authentik-username", "mia")
 	assert.Equal(t, 401, code, "the proxy's address without its secret: %s", body)
-	resp := s.do(t, "GET", "/", nil, "X-authentik-username", "mia", proxySecretHeader, testProxySecret)
+	resp := s.do(t, "GET", "/", nil, "X-authentik-username", "mia", access.ProxySecretHeader, testProxySecret)
 	page := string(mustRead(t, resp))
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Contains(t, page, "mia")

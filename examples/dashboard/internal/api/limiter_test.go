@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"net/netip"
@@ -26,34 +26,34 @@ func nthAddr(n int, v6 bool) netip.Addr {
 // One host holds a whole IPv6 /64: its addresses share a bucket, while other
 // /64s, IPv4 addresses and their IPv4-mapped IPv6 forms are keyed as expected.
 func TestLimiterKeysIPv6ByPrefix(t *testing.T) {
-	l := newLimiter(0.001, 2) // two requests, then nothing for the length of the test
-	assert.True(t, l.allow(ip("2001:db8:1:2::1")))
-	assert.True(t, l.allow(ip("2001:db8:1:2:ffff:ffff:ffff:fffe")))
-	assert.False(t, l.allow(ip("2001:db8:1:2::99")), "a third address of the same /64 shares the spent bucket")
-	assert.True(t, l.allow(ip("2001:db8:1:3::1")), "the next /64 is another client")
+	l := NewLimiter(0.001, 2) // two requests, then nothing for the length of the test
+	assert.True(t, l.Allow(ip("2001:db8:1:2::1")))
+	assert.True(t, l.Allow(ip("2001:db8:1:2:ffff:ffff:ffff:fffe")))
+	assert.False(t, l.Allow(ip("2001:db8:1:2::99")), "a third address of the same /64 shares the spent bucket")
+	assert.True(t, l.Allow(ip("2001:db8:1:3::1")), "the next /64 is another client")
 
-	assert.True(t, l.allow(ip("192.0.2.1")))
-	assert.True(t, l.allow(ip("::ffff:192.0.2.1")), "an IPv4-mapped address is that IPv4 address")
-	assert.False(t, l.allow(ip("192.0.2.1")))
-	assert.True(t, l.allow(ip("192.0.2.2")), "IPv4 clients are keyed per address")
+	assert.True(t, l.Allow(ip("192.0.2.1")))
+	assert.True(t, l.Allow(ip("::ffff:192.0.2.1")), "an IPv4-mapped address is that IPv4 address")
+	assert.False(t, l.Allow(ip("192.0.2.1")))
+	assert.True(t, l.Allow(ip("192.0.2.2")), "IPv4 clients are keyed per address")
 }
 
 // 200,000 addresses leave the table at its cap, and a flood of them gives a
 // client that has spent its burst no fresh one.
 func TestLimiterTableIsCappedAndFloodsResetNobody(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
-		l := newLimiter(0.001, 3)
+		l := NewLimiter(0.001, 3)
 		victim := ip("198.51.100.7")
 		for range 3 {
-			require.True(t, l.allow(victim))
+			require.True(t, l.Allow(victim))
 		}
-		require.False(t, l.allow(victim))
+		require.False(t, l.Allow(victim))
 		for n := range 200_000 {
-			l.allow(nthAddr(n, v6))
+			l.Allow(nthAddr(n, v6))
 		}
 		assert.Equal(t, l.capacity(), l.size(), "v6=%v", v6)
 		assert.LessOrEqual(t, l.capacity(), maxClients)
-		assert.False(t, l.allow(victim), "the flood reset the limited client's bucket (v6=%v)", v6)
+		assert.False(t, l.Allow(victim), "the flood reset the limited client's bucket (v6=%v)", v6)
 	}
 	// The baseline grows with every address.
 	old := newGlobalLimiter(0.001, 3)
@@ -66,20 +66,20 @@ func TestLimiterTableIsCappedAndFloodsResetNobody(t *testing.T) {
 // Buckets that have refilled are forgotten to make room: a table full of
 // clients that come and go does not lock new clients into the overflow bucket.
 func TestLimiterForgetsRefilledBuckets(t *testing.T) {
-	l := newLimiter(1e9, 2) // refills at once
+	l := NewLimiter(1e9, 2) // refills at once
 	for n := range 200_000 {
-		l.allow(nthAddr(n, false))
+		l.Allow(nthAddr(n, false))
 	}
 	for n := range 1000 { // each new client gets a bucket of its own, not the overflow
 		a := nthAddr(1_000_000+n, true)
-		assert.True(t, l.allow(a))
+		assert.True(t, l.Allow(a))
 		assert.True(t, l.holds(a), "client %d was put in the overflow bucket", n)
 	}
 	assert.LessOrEqual(t, l.size(), l.capacity())
 }
 
 // holds reports whether ip has a bucket of its own.
-func (l *limiter) holds(ip netip.Addr) bool {
+func (l *Limiter) holds(ip netip.Addr) bool {
 	key := limitKey(ip).As16()
 	sh := l.shard(key)
 	sh.mu.Lock()
@@ -100,12 +100,12 @@ func BenchmarkLimiterAllow(b *testing.B) {
 		keys[i] = addrs[i].String()
 	}
 	b.Run("sharded", func(b *testing.B) {
-		l := newLimiter(1e9, 1000)
+		l := NewLimiter(1e9, 1000)
 		var next atomic.Int64
 		b.RunParallel(func(pb *testing.PB) {
 			i := int(next.Add(977))
 			for pb.Next() {
-				l.allow(addrs[i%len(addrs)])
+				l.Allow(addrs[i%len(addrs)])
 				i++
 			}
 		})

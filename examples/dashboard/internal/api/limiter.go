@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"hash/maphash"
@@ -27,7 +27,7 @@ const evictSample = 8
 // refilled (forgetting it changes nothing), else new clients share the shard's
 // overflow bucket. A flood of new addresses therefore can neither grow memory
 // nor hand an existing, rate-limited client a fresh bucket.
-type limiter struct {
+type Limiter struct {
 	rate     float64 // tokens per second
 	burst    float64
 	perShard int
@@ -47,8 +47,8 @@ type bucket struct {
 	last   time.Time
 }
 
-func newLimiter(perSecond float64, burst int) *limiter {
-	l := &limiter{rate: perSecond, burst: float64(burst), perShard: maxClients / limiterShards, seed: maphash.MakeSeed()}
+func NewLimiter(perSecond float64, burst int) *Limiter {
+	l := &Limiter{rate: perSecond, burst: float64(burst), perShard: maxClients / limiterShards, seed: maphash.MakeSeed()}
 	for i := range l.shards {
 		l.shards[i].clients = map[[16]byte]*bucket{}
 		l.shards[i].overflow = bucket{tokens: l.burst}
@@ -67,7 +67,7 @@ func limitKey(ip netip.Addr) netip.Addr {
 
 // allow takes a token from the bucket of ip (the zero Addr: one shared bucket
 // for peers without an IP address).
-func (l *limiter) allow(ip netip.Addr) bool {
+func (l *Limiter) Allow(ip netip.Addr) bool {
 	key := limitKey(ip).As16()
 	sh := l.shard(key)
 	now := time.Now()
@@ -89,11 +89,11 @@ func (l *limiter) allow(ip netip.Addr) bool {
 
 // shard picks key's shard with a seeded hash, so that nobody can aim a flood of
 // addresses at one shard.
-func (l *limiter) shard(key [16]byte) *limiterShard {
+func (l *Limiter) shard(key [16]byte) *limiterShard {
 	return &l.shards[maphash.Bytes(l.seed, key[:])%limiterShards]
 }
 
-func (l *limiter) take(b *bucket, now time.Time) bool {
+func (l *Limiter) take(b *bucket, now time.Time) bool {
 	l.refill(b, now)
 	if b.tokens < 1 {
 		return false
@@ -102,7 +102,7 @@ func (l *limiter) take(b *bucket, now time.Time) bool {
 	return true
 }
 
-func (l *limiter) refill(b *bucket, now time.Time) {
+func (l *Limiter) refill(b *bucket, now time.Time) {
 	if d := now.Sub(b.last); d > 0 {
 		b.tokens = min(l.burst, b.tokens+d.Seconds()*l.rate)
 		b.last = now
@@ -111,7 +111,7 @@ func (l *limiter) refill(b *bucket, now time.Time) {
 
 // evict drops one refilled bucket among a few (map order is random), and
 // reports whether it found one.
-func (sh *limiterShard) evict(l *limiter, now time.Time) bool {
+func (sh *limiterShard) evict(l *Limiter, now time.Time) bool {
 	n := 0
 	for k, b := range sh.clients {
 		if l.refill(b, now); b.tokens >= l.burst {
@@ -127,7 +127,7 @@ func (sh *limiterShard) evict(l *limiter, now time.Time) bool {
 
 // sweep forgets every refilled bucket: a client idle that long would get a full
 // bucket anyway.
-func (sh *limiterShard) sweep(l *limiter, now time.Time) {
+func (sh *limiterShard) sweep(l *Limiter, now time.Time) {
 	for k, b := range sh.clients {
 		if l.refill(b, now); b.tokens >= l.burst {
 			delete(sh.clients, k)
@@ -137,7 +137,7 @@ func (sh *limiterShard) sweep(l *limiter, now time.Time) {
 }
 
 // size is the number of buckets in the table.
-func (l *limiter) size() int {
+func (l *Limiter) size() int {
 	n := 0
 	for i := range l.shards {
 		l.shards[i].mu.Lock()
@@ -148,7 +148,7 @@ func (l *limiter) size() int {
 }
 
 // capacity is the most buckets the table holds.
-func (l *limiter) capacity() int { return l.perShard * limiterShards }
+func (l *Limiter) capacity() int { return l.perShard * limiterShards }
 
 // clientAddr is who to rate-limit: the peer, or, when the peer is a trusted proxy
 // that proved itself with the proxy secret, the right-most X-Forwarded-For entry
@@ -156,8 +156,8 @@ func (l *limiter) capacity() int { return l.perShard * limiterShards }
 // networking any local process has it), so without the secret X-Forwarded-For is
 // ignored and nobody can choose their own bucket. It is the zero Addr when the
 // peer has no IP address.
-func clientAddr(prefixes []netip.Prefix, fromProxy func(*http.Request) bool, r *http.Request) netip.Addr {
-	ip, ok := addrOf(r.RemoteAddr)
+func ClientAddr(prefixes []netip.Prefix, fromProxy func(*http.Request) bool, r *http.Request) netip.Addr {
+	ip, ok := AddrOf(r.RemoteAddr)
 	if !ok {
 		return netip.Addr{}
 	}
@@ -166,7 +166,7 @@ func clientAddr(prefixes []netip.Prefix, fromProxy func(*http.Request) bool, r *
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
-		hop, ok := addrOf(strings.TrimSpace(hops[i]))
+		hop, ok := AddrOf(strings.TrimSpace(hops[i]))
 		if !ok {
 			break
 		}

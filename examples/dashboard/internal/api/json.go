@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"bytes"
@@ -19,16 +19,21 @@ import (
 // answers: {"error":{"code":"stable_code","message":"..."}}.
 
 // apiError is an error with the HTTP status and stable code the API answers.
-type apiError struct {
+type Error struct {
 	Status  int
 	Code    string
 	Message string
 }
 
-func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// NewError is the answer status with its stable code and a message for people.
+func NewError(status int, code, message string) *Error {
+	return &Error{Status: status, Code: code, Message: message}
+}
 
 // errorBody is the one error shape.
-type errorBody struct {
+type ErrorBody struct {
 	Error errorDetail `json:"error"`
 }
 
@@ -37,8 +42,8 @@ type errorDetail struct {
 	Message string `json:"message"`
 }
 
-func badRequest(format string, args ...any) error {
-	return &apiError{http.StatusBadRequest, "invalid_argument", fmt.Sprintf(format, args...)}
+func BadRequest(format string, args ...any) error {
+	return &Error{http.StatusBadRequest, "invalid_argument", fmt.Sprintf(format, args...)}
 }
 
 // kinds maps the library's one error set to answers. A kind can read differently
@@ -93,7 +98,7 @@ var ownCodes = []string{
 }
 
 // errorCodes lists every stable code once, for the OpenAPI document.
-var errorCodes = func() []string {
+var ErrorCodes = func() []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(c string) {
@@ -116,8 +121,8 @@ var errorCodes = func() []string {
 }()
 
 // errorAnswer says what status, code and message err becomes.
-func errorAnswer(err error) (int, string, string) {
-	var ae *apiError
+func ErrorAnswer(err error) (int, string, string) {
+	var ae *Error
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ae):
@@ -144,13 +149,13 @@ func errorAnswer(err error) (int, string, string) {
 }
 
 // writeError answers err in the one error shape and returns the status.
-func writeError(w http.ResponseWriter, err error) int {
-	status, code, msg := errorAnswer(err)
-	writeJSON(w, status, errorBody{errorDetail{code, msg}})
+func WriteError(w http.ResponseWriter, err error) int {
+	status, code, msg := ErrorAnswer(err)
+	WriteJSON(w, status, ErrorBody{errorDetail{code, msg}})
 	return status
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	jsonHeaders(w)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
@@ -159,9 +164,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // jsonWrite is a JSON write's handler: the request's body decoded once (by
 // the route's role rule when it needed it, else here) and checked, then f's
 // answer written with status. Every write of the API has this shape.
-func jsonWrite[Req, Res any](status int, f func(r *http.Request, req *Req) (Res, error)) handler {
+func JSONWrite[Req, Res any](status int, f func(r *http.Request, req *Req) (Res, error)) Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		req, err := bodyOf[Req](r)
+		req, err := BodyOf[Req](r)
 		if err != nil {
 			return err
 		}
@@ -169,14 +174,14 @@ func jsonWrite[Req, Res any](status int, f func(r *http.Request, req *Req) (Res,
 		if err != nil {
 			return err
 		}
-		writeJSON(w, status, res)
+		WriteJSON(w, status, res)
 		return nil
 	}
 }
 
 // writeJSONBytes answers JSON encoded earlier (one encoding shared by many
 // answers), with writeJSON's headers and its trailing newline in body.
-func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
+func WriteJSONBytes(w http.ResponseWriter, status int, body []byte) {
 	jsonHeaders(w)
 	w.Header()["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
@@ -206,11 +211,11 @@ func isJSONMediaType(ct string) bool {
 
 // decode reads exactly one JSON object into v, refusing unknown fields, then
 // checks it when v knows how.
-func decode(r *http.Request, v any) error {
+func Decode(r *http.Request, v any) error {
 	// Requiring the JSON media type is also the CSRF defence for forward auth: a
 	// cross-site form or fetch without preflight cannot send it with cookies.
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" && !isJSONMediaType(ct) {
-		return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json"}
+		return &Error{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json"}
 	}
 	var src io.Reader = r.Body
 	if fields := flatFields(v); fields != nil {
@@ -234,22 +239,22 @@ func decode(r *http.Request, v any) error {
 		case errors.As(err, &mbe):
 			return err
 		case errors.Is(err, io.EOF):
-			return badRequest("request body is empty")
+			return BadRequest("request body is empty")
 		case errors.As(err, &se):
-			return &apiError{http.StatusBadRequest, "malformed_json", fmt.Sprintf("malformed JSON at byte %d", se.Offset)}
+			return &Error{http.StatusBadRequest, "malformed_json", fmt.Sprintf("malformed JSON at byte %d", se.Offset)}
 		case errors.As(err, &te):
 			if te.Field == "" {
-				return badRequest("request body must be a JSON object")
+				return BadRequest("request body must be a JSON object")
 			}
-			return badRequest("field %q must be %s", te.Field, te.Type)
+			return BadRequest("field %q must be %s", te.Field, te.Type)
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return &apiError{http.StatusBadRequest, "unknown_field", strings.TrimPrefix(err.Error(), "json: ")}
+			return &Error{http.StatusBadRequest, "unknown_field", strings.TrimPrefix(err.Error(), "json: ")}
 		default:
-			return &apiError{http.StatusBadRequest, "malformed_json", "request body is not valid JSON"}
+			return &Error{http.StatusBadRequest, "malformed_json", "request body is not valid JSON"}
 		}
 	}
 	if dec.More() {
-		return &apiError{http.StatusBadRequest, "malformed_json", "request body holds more than one JSON value"}
+		return &Error{http.StatusBadRequest, "malformed_json", "request body holds more than one JSON value"}
 	}
 	return checked(v)
 }

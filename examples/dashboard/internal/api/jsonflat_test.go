@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"net/http"
@@ -32,10 +32,10 @@ func decodeBoth(t *testing.T, body string) (fast, slow *flatRequest, fastErr, sl
 	}
 	typ := reflect.TypeFor[*flatRequest]()
 	fast, slow = new(flatRequest), new(flatRequest)
-	fastErr = decode(req(), fast)
+	fastErr = Decode(req(), fast)
 	flatTypes.Store(typ, []flatField(nil))
 	defer flatTypes.Delete(typ)
-	slowErr = decode(req(), slow)
+	slowErr = Decode(req(), slow)
 	return fast, slow, fastErr, slowErr
 }
 

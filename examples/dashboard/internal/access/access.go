@@ -1,12 +1,14 @@
-package main
+package access
 
 import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,23 +22,24 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 )
 
 func unauthenticated(msg string) error {
-	return &apiError{http.StatusUnauthorized, "unauthenticated", msg}
+	return api.NewError(http.StatusUnauthorized, "unauthenticated", msg)
 }
 
 // authenticator implements the API gateway's three methods: forward auth from a
 // trusted proxy (Authentik behind Traefik) that also proves itself with the
 // shared secret, API keys, and Bearer JWTs from the identity provider, checked
 // against its JWKS. Each credential maps to a role.
-type authenticator struct {
+type Authenticator struct {
 	dev           bool
-	keys          []apiKey
+	keys          []APIKey
 	proxies       []netip.Prefix
-	proxySecret   []byte
-	adminGroup    string
-	operatorGroup string
+	ProxySecret   []byte
+	AdminGroup    string
+	OperatorGroup string
 	allAdmin      bool // DASHBOARD_ALLOW_ALL_ADMIN: every signed-in person is an admin
 	groupsClaim   string
 	jwks          *jwks
@@ -45,40 +48,53 @@ type authenticator struct {
 	log           *slog.Logger
 }
 
-func newAuthenticator(s settings, log *slog.Logger) *authenticator {
-	a := &authenticator{dev: s.Dev, keys: s.APIKeys, proxies: s.TrustedProxies, proxySecret: []byte(s.ProxySecret),
-		adminGroup: s.AdminGroup, operatorGroup: s.OperatorGroup, allAdmin: s.AllowAllAdmin, groupsClaim: s.JWTGroupsClaim,
-		issuer: s.JWTIssuer, audience: s.JWTAudience, log: log}
+// authConfig is what the authenticator is told of the deployment (the
+// DASHBOARD_* settings of config.go).
+type Config struct {
+	Dev                       bool // -dev: every request is a local admin
+	Keys                      []APIKey
+	Proxies                   []netip.Prefix
+	ProxySecret               string
+	AdminGroup, OperatorGroup string
+	AllowAllAdmin             bool
+	GroupsClaim               string
+	JWKSURL, Issuer, Audience string
+}
+
+func New(c Config, log *slog.Logger) *Authenticator {
+	a := &Authenticator{dev: c.Dev, keys: c.Keys, proxies: c.Proxies, ProxySecret: []byte(c.ProxySecret),
+		AdminGroup: c.AdminGroup, OperatorGroup: c.OperatorGroup, allAdmin: c.AllowAllAdmin, groupsClaim: c.GroupsClaim,
+		issuer: c.Issuer, audience: c.Audience, log: log}
 	if a.groupsClaim == "" {
 		a.groupsClaim = "groups"
 	}
-	if s.JWKSURL != "" {
-		a.jwks = &jwks{url: s.JWKSURL, client: &http.Client{Timeout: 5 * time.Second}}
+	if c.JWKSURL != "" {
+		a.jwks = &jwks{url: c.JWKSURL, client: &http.Client{Timeout: 5 * time.Second}}
 	}
 	return a
 }
 
 // proxySecretHeader carries DASHBOARD_PROXY_SECRET from the forward-auth proxy.
-const proxySecretHeader = "X-Dashboard-Proxy-Secret"
+const ProxySecretHeader = "X-Dashboard-Proxy-Secret"
 
 // authenticate returns the caller, trying the methods from the most to the least
 // specific. Credentials that are present but wrong are refused outright, never
 // skipped in favour of the next method. queryKey (/metrics) allows ?api_key=
 // and an API key sent as Bearer.
-func (a *authenticator) authenticate(r *http.Request, queryKey bool) (user, error) {
+func (a *Authenticator) Authenticate(r *http.Request, queryKey bool) (api.User, error) {
 	if name := r.Header.Get("X-Authentik-Username"); name != "" {
 		// Anyone can send these headers; only the proxy's are believed, and an
 		// address alone does not prove it is the proxy (with host networking
 		// every local process shares it): it must also know the secret.
 		switch {
 		case !trusted(a.proxies, r.RemoteAddr):
-			a.log.Warn("forward-auth headers from an untrusted address ignored", "remote", r.RemoteAddr, "id", requestIDFrom(r.Context()))
-		case !a.proxyProven(r.Header.Get(proxySecretHeader)):
+			a.log.Warn("forward-auth headers from an untrusted address ignored", "remote", r.RemoteAddr, "id", api.RequestID(r.Context()))
+		case !a.ProxyProven(r.Header.Get(ProxySecretHeader)):
 			a.log.Warn("forward-auth headers without the proxy secret ignored", "remote", r.RemoteAddr,
-				"secretSent", r.Header.Get(proxySecretHeader) != "", "id", requestIDFrom(r.Context()))
+				"secretSent", r.Header.Get(ProxySecretHeader) != "", "id", api.RequestID(r.Context()))
 		default:
 			groups := splitGroups(r.Header.Get("X-Authentik-Groups"))
-			return user{Name: name, Email: r.Header.Get("X-Authentik-Email"), Groups: groups, Method: "forward-auth", Role: a.roleOf(groups)}, nil
+			return api.User{Name: name, Email: r.Header.Get("X-Authentik-Email"), Groups: groups, Method: "forward-auth", Role: a.RoleOf(groups)}, nil
 		}
 	}
 	key := r.Header.Get("X-Api-Key") // canonical spellings: Get copies any other
@@ -87,9 +103,9 @@ func (a *authenticator) authenticate(r *http.Request, queryKey bool) (user, erro
 	}
 	if key != "" {
 		if k, ok := a.validKey(key); ok {
-			return user{Name: "api-key", Method: "api-key", Role: k.role, KeyID: keyID(key)}, nil
+			return api.User{Name: "api-key", Method: "api-key", Role: k.Role, KeyID: KeyID(key)}, nil
 		}
-		return user{}, unauthenticated("API key not accepted")
+		return api.User{}, unauthenticated("API key not accepted")
 	}
 	if raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		// Scrapers send a credentials file as Bearer (Prometheus's
@@ -97,38 +113,38 @@ func (a *authenticator) authenticate(r *http.Request, queryKey bool) (user, erro
 		// that way too. Elsewhere Bearer stays the identity provider's.
 		if queryKey {
 			if k, ok := a.validKey(strings.TrimSpace(raw)); ok {
-				return user{Name: "api-key", Method: "api-key", Role: k.role}, nil
+				return api.User{Name: "api-key", Method: "api-key", Role: k.Role}, nil
 			}
 		}
 		if a.jwks == nil {
-			return user{}, unauthenticated("Bearer tokens are not enabled on this dashboard")
+			return api.User{}, unauthenticated("Bearer tokens are not enabled on this dashboard")
 		}
-		u, err := a.bearer(r.Context(), strings.TrimSpace(raw))
+		u, err := a.Bearer(r.Context(), strings.TrimSpace(raw))
 		if err != nil {
-			return user{}, unauthenticated("Bearer token not accepted: " + err.Error())
+			return api.User{}, unauthenticated("Bearer token not accepted: " + err.Error())
 		}
 		return u, nil
 	}
 	if a.dev {
-		return user{Name: "dev", Method: "dev", Role: admin}, nil
+		return api.User{Name: "dev", Method: "dev", Role: api.Admin}, nil
 	}
-	return user{}, unauthenticated("sign in through the proxy, or send X-API-Key or a Bearer token")
+	return api.User{}, unauthenticated("sign in through the proxy, or send X-API-Key or a Bearer token")
 }
 
 // hasCredentials reports whether r carries any credential authenticate reads:
 // on public /metrics a scrape that sends one is authenticated (and refused when
 // it is wrong) rather than served as anonymous.
-func hasCredentials(r *http.Request) bool {
+func HasCredentials(r *http.Request) bool {
 	return r.Header.Get("X-API-Key") != "" || strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") ||
 		r.Header.Get("X-Authentik-Username") != "" || r.URL.Query().Has("api_key")
 }
 
 // validKey compares against every key in constant time.
-func (a *authenticator) validKey(key string) (apiKey, bool) {
-	var found apiKey
+func (a *Authenticator) validKey(key string) (APIKey, bool) {
+	var found APIKey
 	ok := 0
 	for _, k := range a.keys {
-		if subtle.ConstantTimeCompare([]byte(k.key), []byte(key)) == 1 {
+		if subtle.ConstantTimeCompare([]byte(k.Key), []byte(key)) == 1 {
 			found, ok = k, 1
 		}
 	}
@@ -137,47 +153,50 @@ func (a *authenticator) validKey(key string) (apiKey, bool) {
 
 // fromProxy reports whether r comes from our forward-auth proxy: a trusted
 // address that also sent the proxy secret.
-func (a *authenticator) fromProxy(r *http.Request) bool {
-	return trusted(a.proxies, r.RemoteAddr) && a.proxyProven(r.Header.Get(proxySecretHeader))
+func (a *Authenticator) FromProxy(r *http.Request) bool {
+	return trusted(a.proxies, r.RemoteAddr) && a.ProxyProven(r.Header.Get(ProxySecretHeader))
 }
 
 // proxyProven reports whether sent is the configured proxy secret, in constant
 // time. Without a configured secret no proxy is believed.
-func (a *authenticator) proxyProven(sent string) bool {
-	return len(a.proxySecret) > 0 && subtle.ConstantTimeCompare(a.proxySecret, []byte(sent)) == 1
+func (a *Authenticator) ProxyProven(sent string) bool {
+	return len(a.ProxySecret) > 0 && subtle.ConstantTimeCompare(a.ProxySecret, []byte(sent)) == 1
 }
 
 // roleOf is a person's role by their groups: the admin group, the operator
 // group, anyone else signed in is a viewer.
-func (a *authenticator) roleOf(groups []string) role {
+func (a *Authenticator) RoleOf(groups []string) api.Role {
 	switch {
-	case a.allAdmin || (a.adminGroup != "" && slices.Contains(groups, a.adminGroup)):
-		return admin
-	case a.operatorGroup != "" && slices.Contains(groups, a.operatorGroup):
-		return operator
+	case a.allAdmin || (a.AdminGroup != "" && slices.Contains(groups, a.AdminGroup)):
+		return api.Admin
+	case a.OperatorGroup != "" && slices.Contains(groups, a.OperatorGroup):
+		return api.Operator
 	}
-	return viewer
+	return api.Viewer
 }
 
 // apiKey is one of DASHBOARD_API_KEYS with the role given with it.
-type apiKey struct {
-	key  string
-	role role
+type APIKey struct {
+	Key  string
+	Role api.Role
 }
 
 // parseAPIKeys reads "key1:admin,key2:viewer,key3": a known role name after the
 // last ':' is the key's role; anything else is part of the key, which is then
 // an operator's (today's bare keys keep working, as operators, not admins).
-func parseAPIKeys(v string) ([]apiKey, error) {
-	var out []apiKey
-	for _, item := range splitList(v) {
-		k := apiKey{key: item, role: operator}
+func ParseAPIKeys(v string) ([]APIKey, error) {
+	var out []APIKey
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		k := APIKey{Key: item, Role: api.Operator}
 		if i := strings.LastIndexByte(item, ':'); i >= 0 {
-			if r, ok := roleNamed(item[i+1:]); ok {
-				k = apiKey{key: item[:i], role: r}
+			if r, ok := api.RoleNamed(item[i+1:]); ok {
+				k = APIKey{Key: item[:i], Role: r}
 			}
 		}
-		if len(k.key) < 16 {
+		if len(k.Key) < 16 {
 			return nil, fmt.Errorf("every key must have at least 16 characters (before its :role)")
 		}
 		out = append(out, k)
@@ -198,7 +217,7 @@ func splitGroups(v string) []string {
 
 // trusted reports whether remoteAddr (host:port) is in one of the prefixes.
 func trusted(prefixes []netip.Prefix, remoteAddr string) bool {
-	ip, ok := addrOf(remoteAddr)
+	ip, ok := api.AddrOf(remoteAddr)
 	return ok && slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(ip) })
 }
 
@@ -206,38 +225,38 @@ func trusted(prefixes []netip.Prefix, remoteAddr string) bool {
 // is public, so an HMAC "key" from it would be a forgery kit).
 var bearerMethods = []string{"RS256", "RS384", "RS512", "ES256", "ES384"}
 
-func (a *authenticator) bearer(ctx context.Context, raw string) (user, error) {
+func (a *Authenticator) Bearer(ctx context.Context, raw string) (api.User, error) {
 	opts := []jwt.ParserOption{jwt.WithValidMethods(bearerMethods), jwt.WithExpirationRequired(),
 		jwt.WithLeeway(30 * time.Second), jwt.WithIssuer(a.issuer), jwt.WithAudience(a.audience)}
 	c := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(raw, c, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
-		return a.jwks.key(ctx, kid)
+		return a.jwks.Key(ctx, kid)
 	}, opts...)
 	if err != nil {
 		// Say which check failed, never echo the token.
 		for _, e := range []error{jwt.ErrTokenExpired, jwt.ErrTokenNotValidYet, jwt.ErrTokenSignatureInvalid, jwt.ErrTokenInvalidIssuer,
 			jwt.ErrTokenInvalidAudience, jwt.ErrTokenMalformed, jwt.ErrTokenRequiredClaimMissing, errJWKS} {
 			if errors.Is(err, e) {
-				return user{}, e
+				return api.User{}, e
 			}
 		}
-		return user{}, errors.New("token is invalid")
+		return api.User{}, errors.New("token is invalid")
 	}
 	name, _ := c["preferred_username"].(string)
 	if name == "" {
 		name, _ = c["sub"].(string)
 	}
 	email, _ := c["email"].(string)
-	groups := groupsClaim(c, a.groupsClaim)
-	return user{Name: name, Email: email, Groups: groups, Method: "bearer", Role: a.roleOf(groups)}, nil
+	groups := GroupsClaim(c, a.groupsClaim)
+	return api.User{Name: name, Email: email, Groups: groups, Method: "bearer", Role: a.RoleOf(groups)}, nil
 }
 
 // groupsClaim reads the groups from the claim named name (DASHBOARD_JWT_GROUPS_CLAIM):
 // a list of strings or one string; a dotted name such as realm_access.roles
 // walks into nested objects when no claim has the name itself. Anything else
 // is no groups: the user is a viewer.
-func groupsClaim(c map[string]any, name string) []string {
+func GroupsClaim(c map[string]any, name string) []string {
 	v, ok := c[name]
 	for rest := name; !ok && strings.Contains(rest, "."); {
 		head, tail, _ := strings.Cut(rest, ".")
@@ -290,7 +309,7 @@ const (
 	jwksMissed = 1024             // key ids remembered as missing, at most
 )
 
-func (j *jwks) key(ctx context.Context, kid string) (any, error) {
+func (j *jwks) Key(ctx context.Context, kid string) (any, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	k, known := j.lookup(kid)
@@ -399,3 +418,18 @@ func (j *jwks) fetch(ctx context.Context) error {
 	j.keys, j.fetched, j.missing = keys, time.Now(), nil // a new set may hold any of them
 	return nil
 }
+
+// keyID is an API key's fingerprint: enough to tell keys apart, nothing to
+// sign in with. Only valid keys reach it, so the cache is as small as the
+// configured keys, and a request pays a map read rather than a hash.
+func KeyID(key string) string {
+	if id, ok := keyIDs.Load(key); ok {
+		return id.(string)
+	}
+	sum := sha256.Sum256([]byte("streamkit api key\x00" + key))
+	id := hex.EncodeToString(sum[:8])
+	keyIDs.Store(key, id)
+	return id
+}
+
+var keyIDs sync.Map // API key -> keyID

@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"bytes"
@@ -52,13 +52,13 @@ func TestTheLogWritesAsSlogDoes(t *testing.T) {
 		}
 		var want, got bytes.Buffer
 		require.NoError(t, slog.NewJSONHandler(&want, &slog.HandlerOptions{Level: slog.LevelDebug}).Handle(context.Background(), rec.Clone()))
-		require.NoError(t, newLogHandler(&got, slog.LevelDebug).Handle(context.Background(), rec.Clone()))
+		require.NoError(t, NewLogHandler(&got, slog.LevelDebug).Handle(context.Background(), rec.Clone()))
 		require.Equal(t, want.String(), got.String(), "record %d", n)
 	}
 
 	// Levels and derived handlers behave as slog's.
 	var out bytes.Buffer
-	h := newLogHandler(&out, slog.LevelWarn)
+	h := NewLogHandler(&out, slog.LevelWarn)
 	assert.False(t, h.Enabled(context.Background(), slog.LevelInfo))
 	assert.True(t, h.Enabled(context.Background(), slog.LevelError))
 	slog.New(h).With("who", "ada").WithGroup("g").Warn("muted", "track", "TR_1")
@@ -76,7 +76,7 @@ func BenchmarkRequestLogLine(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		log  *slog.Logger
-	}{{"slog", slog.New(slog.NewJSONHandler(discard{}, nil))}, {"dashboard", slog.New(newLogHandler(discard{}, nil))}} {
+	}{{"slog", slog.New(slog.NewJSONHandler(discard{}, nil))}, {"dashboard", slog.New(NewLogHandler(discard{}, nil))}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

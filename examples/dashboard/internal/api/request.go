@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-type statusWriter struct {
+type StatusWriter struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
 type ctxKey int
@@ -25,24 +25,24 @@ const keyCall ctxKey = 0
 // once (front) and filled in as it goes: each extra context would copy the
 // request again.
 type call struct {
-	id   string
-	user user // authorize
-	body any  // the body authorize decoded for a stricter rule (bodyOf)
+	ID   string
+	User User // authorize
+	Body any  // the body authorize decoded for a stricter rule (bodyOf)
 	// minted, when answerToken sets it, makes the request's one log line the
 	// mint's audit line. Held by value: no allocation per mint.
-	minted mint
+	Minted Mint
 }
 
 // mint is what a token gave, for the audit line (never the token itself).
-type mint struct {
-	role, room, identity string
-	ttl                  time.Duration
+type Mint struct {
+	Role, Room, Identity string
+	TTL                  time.Duration
 }
 
 // callOf is r's call, made (and r copied) only for a request that did not come
 // through front.
-func callOf(r *http.Request) (*call, *http.Request) {
-	if c := callIn(r.Context()); c != nil {
+func CallOf(r *http.Request) (*call, *http.Request) {
+	if c := CallIn(r.Context()); c != nil {
 		return c, r
 	}
 	c := &call{}
@@ -50,14 +50,14 @@ func callOf(r *http.Request) (*call, *http.Request) {
 }
 
 // callIn is ctx's call; nil outside the pipeline.
-func callIn(ctx context.Context) *call {
+func CallIn(ctx context.Context) *call {
 	c, _ := ctx.Value(keyCall).(*call)
 	return c
 }
 
-func requestIDFrom(ctx context.Context) string {
-	if c := callIn(ctx); c != nil {
-		return c.id
+func RequestID(ctx context.Context) string {
+	if c := CallIn(ctx); c != nil {
+		return c.ID
 	}
 	return ""
 }
@@ -65,7 +65,7 @@ func requestIDFrom(ctx context.Context) string {
 // cors answers browsers from the allowed origins only; other origins get no
 // CORS headers, so their browsers refuse to read the answers. true: r was a
 // preflight, answered.
-func cors(w http.ResponseWriter, r *http.Request, allowed map[string]bool) bool {
+func CORS(w http.ResponseWriter, r *http.Request, allowed map[string]bool) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" || !(allowed[origin] || allowed["*"]) {
 		return false
@@ -87,7 +87,7 @@ func cors(w http.ResponseWriter, r *http.Request, allowed map[string]bool) bool 
 // newRequestID is 16 hex digits from the runtime's per-thread generator: a
 // request ID tells requests apart and is no secret, so it need not cost a
 // system call to the kernel's generator.
-func newRequestID() string {
+func NewRequestID() string {
 	var b [16]byte
 	n := rand.Uint64()
 	for i := len(b) - 1; i >= 0; i-- {
@@ -97,7 +97,7 @@ func newRequestID() string {
 	return string(b[:])
 }
 
-func redactQuery(q url.Values) string {
+func RedactQuery(q url.Values) string {
 	if q.Has("api_key") {
 		q.Set("api_key", "REDACTED")
 	}
@@ -106,137 +106,137 @@ func redactQuery(q url.Values) string {
 
 // route is one endpoint: how it is reached, who may call it, what it takes and
 // gives (for the OpenAPI document), and its handler.
-type route struct {
-	method, path string
-	summary      string
-	role         role      // who may call it (roles.go)
-	stricter     *stricter // inputs that need more than role, checked before the handler
-	stream       bool      // also served under /api/stream, the API gateway's paths
-	query        []param   // documented query parameters
-	request      any       // JSON body
-	response     any       // success body
-	contentTypes []string  // of the success body; JSON unless set
-	headers      []param   // documented headers of the success answer
-	ranges       bool      // answers Range requests (206, 416)
-	status       int       // success status
-	okToo        int       // a second success status with the same body (POST /api/shows: 200 when nothing was created)
-	needs        service   // a service the dashboard may run without: 501 not_configured
-	handle       handler
+type Route struct {
+	Method, Path string
+	Summary      string
+	Role         Role      // who may call it (roles.go)
+	Stricter     *Stricter // inputs that need more than role, checked before the handler
+	Stream       bool      // also served under /api/stream, the API gateway's paths
+	Query        []Param   // documented query parameters
+	Request      any       // JSON body
+	Response     any       // success body
+	ContentTypes []string  // of the success body; JSON unless set
+	Headers      []Param   // documented headers of the success answer
+	Ranges       bool      // answers Range requests (206, 416)
+	Status       int       // success status
+	OKToo        int       // a second success status with the same body (POST /api/shows: 200 when nothing was created)
+	Needs        Service   // a service the dashboard may run without: 501 not_configured
+	Handle       Handler
 }
 
 // handler is a route's work; a returned error is answered by writeError.
-type handler func(w http.ResponseWriter, r *http.Request) error
+type Handler func(w http.ResponseWriter, r *http.Request) error
 
-type param struct {
-	name, help string
-	required   bool
+type Param struct {
+	Name, Help string
+	Required   bool
 }
 
 // paths are the patterns the route answers on.
-func (rt route) paths() []string {
-	if rt.stream {
-		return []string{rt.path, "/api/stream" + strings.TrimPrefix(rt.path, "/api")}
+func (rt Route) Paths() []string {
+	if rt.Stream {
+		return []string{rt.Path, "/api/stream" + strings.TrimPrefix(rt.Path, "/api")}
 	}
-	return []string{rt.path}
+	return []string{rt.Path}
 }
 
 // service is an optional part of the stack a route needs.
-type service string
+type Service string
 
 // role says who may call a route, and what a credential is worth. The three
 // signed-in roles are ordered: an admin may do what an operator may, an
 // operator what a viewer may.
-type role int
+type Role int
 
 const (
-	undeclared role = iota // a route row without a role is a bug (TestEveryRouteDeclaresARole)
-	public                 // nobody needs to sign in
-	signed                 // the request's own signature is its authentication (LiveKit's webhooks); no user may stand in
-	scrape                 // /metrics: public, or viewer when DASHBOARD_METRICS_PUBLIC=false
-	viewer                 // reads: lists, details, recordings
-	operator               // runs a show: rooms, participants, tokens, ingress, recordings
-	admin                  // destructive and privileged: closing, removing, deleting, revealing
+	Undeclared Role = iota // a route row without a role is a bug (TestEveryRouteDeclaresARole)
+	Public                 // nobody needs to sign in
+	Signed                 // the request's own signature is its authentication (LiveKit's webhooks); no user may stand in
+	Scrape                 // /metrics: public, or viewer when DASHBOARD_METRICS_PUBLIC=false
+	Viewer                 // reads: lists, details, recordings
+	Operator               // runs a show: rooms, participants, tokens, ingress, recordings
+	Admin                  // destructive and privileged: closing, removing, deleting, revealing
 )
 
-func (r role) String() string {
+func (r Role) String() string {
 	switch r {
-	case public:
+	case Public:
 		return "public"
-	case signed:
+	case Signed:
 		return "LiveKit's signature"
-	case scrape:
+	case Scrape:
 		return "metrics"
-	case viewer:
+	case Viewer:
 		return "viewer"
-	case operator:
+	case Operator:
 		return "operator"
-	case admin:
+	case Admin:
 		return "admin"
 	}
 	return "undeclared"
 }
 
 // roleNamed is the role a credential may be given by name.
-func roleNamed(name string) (role, bool) {
+func RoleNamed(name string) (Role, bool) {
 	switch name {
 	case "viewer":
-		return viewer, true
+		return Viewer, true
 	case "operator":
-		return operator, true
+		return Operator, true
 	case "admin":
-		return admin, true
+		return Admin, true
 	}
-	return undeclared, false
+	return Undeclared, false
 }
 
 // stricter is what some inputs of a route need beyond the route's role: the
 // route's table row names it, and authorize applies it to the decoded body
 // before the handler runs, so no handler checks roles itself.
-type stricter struct {
-	doc string // for the OpenAPI document: which inputs need which role
+type Stricter struct {
+	Doc string // for the OpenAPI document: which inputs need which role
 	// need is the role this input needs and why (named in the 403); an error
 	// refuses the request as it would refuse any input.
-	need func(ctx context.Context, in any) (role, string, error)
+	Need func(ctx context.Context, in any) (Role, string, error)
 }
 
 // byAction is the stricter rule of a body whose "action" picks the role from
 // roles; an action not in the map is left to the body's own check.
-func byAction(roles map[string]role) *stricter {
+func ByAction(roles map[string]Role) *Stricter {
 	var doc []string
 	for a, r := range roles {
 		doc = append(doc, a+": "+r.String())
 	}
 	slices.Sort(doc)
-	return &stricter{doc: strings.Join(doc, ", "), need: func(_ context.Context, in any) (role, string, error) {
+	return &Stricter{Doc: strings.Join(doc, ", "), Need: func(_ context.Context, in any) (Role, string, error) {
 		a := in.(interface{ ActionName() string }).ActionName()
 		return roles[a], a, nil
 	}}
 }
 
-func forbidden(u user, need role, what string) error {
-	return &apiError{http.StatusForbidden, "forbidden", what + " needs the " + need.String() + " role; " + u.Name + " is " + u.Role.String()}
+func Forbidden(u User, need Role, what string) error {
+	return &Error{http.StatusForbidden, "forbidden", what + " needs the " + need.String() + " role; " + u.Name + " is " + u.Role.String()}
 }
 
 // user is who made a request and how they proved it.
-type user struct {
+type User struct {
 	Name   string
 	Email  string
 	Groups []string
 	Method string // forward-auth, api-key, bearer, dev
-	Role   role   // what the credential is worth: viewer, operator or admin
+	Role   Role   // what the credential is worth: viewer, operator or admin
 	// KeyID tells API keys apart (they all sign in as "api-key"): a
 	// fingerprint of the key, never the key. Empty for the other methods.
 	KeyID string
 }
 
-func userFrom(ctx context.Context) user {
-	if c := callIn(ctx); c != nil {
-		return c.user
+func UserFrom(ctx context.Context) User {
+	if c := CallIn(ctx); c != nil {
+		return c.User
 	}
-	return user{}
+	return User{}
 }
 
-func addrOf(hostport string) (netip.Addr, bool) {
+func AddrOf(hostport string) (netip.Addr, bool) {
 	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
 		host = hostport
@@ -244,36 +244,36 @@ func addrOf(hostport string) (netip.Addr, bool) {
 	ip, err := netip.ParseAddr(host)
 	return ip.Unmap(), err == nil
 }
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+func (s *StatusWriter) WriteHeader(code int) {
+	if s.Status == 0 {
+		s.Status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
+func (s *StatusWriter) Write(b []byte) (int, error) {
+	if s.Status == 0 {
+		s.Status = http.StatusOK
 	}
 	return s.ResponseWriter.Write(b)
 }
 
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *StatusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // bodyOf is the body authorize decoded already (for a route with a stricter
 // rule), or the body decoded now (an admin's request, for whom authorize reads
 // no body).
-func bodyOf[T any](r *http.Request) (*T, error) {
-	if c := callIn(r.Context()); c != nil {
-		if v, ok := c.body.(*T); ok {
+func BodyOf[T any](r *http.Request) (*T, error) {
+	if c := CallIn(r.Context()); c != nil {
+		if v, ok := c.Body.(*T); ok {
 			return v, nil
 		}
 	}
 	v := new(T)
-	return v, decode(r, v)
+	return v, Decode(r, v)
 }
 
 // withCall is r with a new call of that ID in its context.
-func withCall(r *http.Request, id string) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), keyCall, &call{id: id}))
+func WithCall(r *http.Request, id string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), keyCall, &call{ID: id}))
 }

@@ -1,4 +1,4 @@
-package main
+package api
 
 // decode's fast path for flat requests (a token request: strings, numbers and
 // bools): the body read into a pooled buffer, its keys checked against the
@@ -269,4 +269,4 @@ func fieldOf(key string, fields []flatField) int {
 }
 
 // isFlat reports whether v decodes by the fast path.
-func isFlat(v any) bool { return flatFields(v) != nil }
+func IsFlat(v any) bool { return flatFields(v) != nil }

@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // newLogHandler is the dashboard's log handler: JSON lines to w from level up.
-func newLogHandler(w io.Writer, level slog.Leveler) slog.Handler {
+func NewLogHandler(w io.Writer, level slog.Leveler) slog.Handler {
 	if level == nil {
 		level = slog.LevelInfo
 	}

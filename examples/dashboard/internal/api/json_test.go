@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"fmt"
@@ -12,11 +12,11 @@ import (
 // A live URL pull has its own code, ahead of the generic precondition it also is;
 // other preconditions keep theirs.
 func TestLivePullHasItsOwnCode(t *testing.T) {
-	status, code, _ := errorAnswer(&spacemusic.Error{Op: "ingress.Delete", Kind: spacemusic.ErrLive, Upstream: spacemusic.UpstreamLiveKit})
+	status, code, _ := ErrorAnswer(&spacemusic.Error{Op: "ingress.Delete", Kind: spacemusic.ErrLive, Upstream: spacemusic.UpstreamLiveKit})
 	assert.Equal(t, 409, status)
 	assert.Equal(t, "ingress_live", code)
-	assert.Contains(t, errorCodes, "ingress_live")
-	status, code, _ = errorAnswer(fmt.Errorf("x: %w", spacemusic.ErrFailedPrecondition))
+	assert.Contains(t, ErrorCodes, "ingress_live")
+	status, code, _ = ErrorAnswer(fmt.Errorf("x: %w", spacemusic.ErrFailedPrecondition))
 	assert.Equal(t, 409, status)
 	assert.Equal(t, "failed_precondition", code)
 }
@@ -54,9 +54,9 @@ func TestOneErrorSetMapsToStableCodes(t *testing.T) {
 		{spacemusic.ErrUnsupported, lk, 501, "unsupported_by_livekit"},
 	} {
 		err := fmt.Errorf("handler: %w", &spacemusic.Error{Op: "x.Call", Kind: c.kind, Upstream: c.upstream})
-		status, code, _ := errorAnswer(err)
+		status, code, _ := ErrorAnswer(err)
 		assert.Equal(t, c.status, status, "%v from %q", c.kind, c.upstream)
 		assert.Equal(t, c.code, code, "%v from %q", c.kind, c.upstream)
-		assert.Contains(t, errorCodes, code, "the document lists every code")
+		assert.Contains(t, ErrorCodes, code, "the document lists every code")
 	}
 }
