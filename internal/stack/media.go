@@ -183,7 +183,10 @@ func (s *Stack) MinIO() (*MinIO, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &MinIO{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", p[0]), AccessKey: "streamkit", SecretKey: Secret()}
+	// The access key is random too: tests keep it out of every log line, and
+	// a fixed "streamkit" matched every reserved identity (streamkit-recorder,
+	// streamkit-rehearsal-…) that logs rightly name.
+	m := &MinIO{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", p[0]), AccessKey: "minio-" + Secret()[:12], SecretKey: Secret()}
 	m.Process, err = s.Start("minio", bin, []string{"server", dir, "--address", fmt.Sprintf("127.0.0.1:%d", p[0]),
 		"--console-address", fmt.Sprintf("127.0.0.1:%d", p[1]), "--quiet"},
 		"MINIO_ROOT_USER="+m.AccessKey, "MINIO_ROOT_PASSWORD="+m.SecretKey, "MINIO_UPDATE=off", "MINIO_BROWSER=off")
