@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 )
@@ -270,7 +271,7 @@ const countFetches = `(() => {
 // one has finished (here each GET /api/rooms takes 3.5 s).
 func TestThePageNeverPilesUpPolls(t *testing.T) {
 	testenv.RequireNetNS(t)
-	s := newStage(t, func(s *settings) {
+	s := newStage(t, func(s *config.Settings) {
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup = adminGroup
 	})

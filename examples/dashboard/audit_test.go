@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/audit"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -83,7 +84,7 @@ func TestTheAuditFlagsAVoiceCallNotMusic(t *testing.T) {
 	lap := func(what string) { t.Logf("%5.1f s %s", time.Since(start).Seconds(), what) }
 	hook := newHookFront(t)
 	env, _ := testenv.Ingress(t, hook.option())
-	s := newStageAt(t, env, egress.Storage{}, func(s *settings) {
+	s := newStageAt(t, env, egress.Storage{}, func(s *config.Settings) {
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup, s.OperatorGroup = adminGroup, operatorGroup
 	}, true, env.WSURL)

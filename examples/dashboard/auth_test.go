@@ -16,6 +16,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access/authtest"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -65,13 +66,13 @@ func TestAuthMatrix(t *testing.T) {
 	m := testenv.MinIO(t) // before the media slot, which Egress takes
 	testenv.Egress(t, env)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
-	withIDP := func(s *settings) {
+	withIDP := func(s *config.Settings) {
 		s.JWKSURL, s.JWTIssuer, s.JWTAudience, s.AdminGroup, s.OperatorGroup = p.Server.URL, authtest.Issuer, authtest.Audience, adminGroup, operatorGroup
 		s.LiveKitTimeout = 10 * time.Second
 		s.RestreamAllow = mustHostList(t, "127.0.0.1") // testenv.ReceiveRTMP listens on loopback
 	}
-	direct := newStageWith(t, env, storage, withIDP)             // callers reach the dashboard directly
-	proxied := newStageWith(t, env, storage, func(s *settings) { // behind the forward-auth proxy
+	direct := newStageWith(t, env, storage, withIDP)                    // callers reach the dashboard directly
+	proxied := newStageWith(t, env, storage, func(s *config.Settings) { // behind the forward-auth proxy
 		withIDP(s)
 		s.TrustedProxies = mustPrefixes("127.0.0.0/8")
 		s.ProxySecret = testProxySecret
@@ -397,7 +398,7 @@ func TestAuthMatrix(t *testing.T) {
 
 // Metrics can be made private; then the API's auth applies to them.
 func TestPrivateMetrics(t *testing.T) {
-	s := newStage(t, func(s *settings) { s.MetricsPublic = false })
+	s := newStage(t, func(s *config.Settings) { s.MetricsPublic = false })
 	code, _ := s.call(t, "GET", "/metrics", nil, noAuth...)
 	assert.Equal(t, 401, code)
 	code, body := s.call(t, "GET", "/metrics", nil)

@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -77,7 +78,7 @@ type benched struct {
 // benchDashboard serves a dashboard whose LiveKit calls are counted. With a
 // hook (whose LiveKit is env), it runs the live model fed by LiveKit's
 // webhooks, as in production.
-func benchDashboard(b testing.TB, env *testenv.Env, hook *hookFront, tweak func(*settings)) benched {
+func benchDashboard(b testing.TB, env *testenv.Env, hook *hookFront, tweak func(*config.Settings)) benched {
 	counted := func() *countingTransport { return &countingTransport{next: &http.Transport{MaxIdleConnsPerHost: 64}} }
 	out := benched{calls: counted(), lists: counted()}
 	sm, err := spacemusic.New(spacemusic.Config{URL: env.URL, APIKey: env.APIKey, APISecret: env.APISecret,

@@ -33,7 +33,7 @@ func TestWrongCredentialsAreNeverSkipped(t *testing.T) {
 	s := defaultSettings()
 	s.JWKSURL, s.JWTIssuer, s.JWTAudience = p.Server.URL, authtest.Issuer, authtest.Audience
 	s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
-	a := access.New(s.authConfig(), discardLog())
+	a := access.New(s.AuthConfig(), discardLog())
 	good := "Bearer " + authtest.Sign(t, jwt.SigningMethodRS256, "rsa1", p.RSA, authtest.Claims([]string{adminGroup}, nil))
 	bad := "Bearer " + authtest.Sign(t, jwt.SigningMethodRS256, "rsa1", p.RSA, authtest.Claims(nil, func(c jwt.MapClaims) { c["aud"] = "grafana" }))
 	ask := func(from string, headers ...string) (api.User, error) {

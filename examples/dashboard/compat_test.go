@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -49,7 +50,7 @@ func newCompatStage(t *testing.T, version string) *compatStage {
 	env, _ := testenv.Ingress(t, testenv.WithVersion(version), hook.option())
 	testenv.Egress(t, env)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
-	st := newStageAt(t, env, storage, func(s *settings) {
+	st := newStageAt(t, env, storage, func(s *config.Settings) {
 		s.LiveKitTimeout = 10 * time.Second
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup, s.OperatorGroup = adminGroup, operatorGroup

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -125,7 +126,7 @@ func BenchmarkTimelineCost(b *testing.B) {
 	n := sized(100_000)
 	fillLog(b, rdb, n)
 	b.Logf("%d events appended in %s", n, time.Since(began).Round(time.Millisecond))
-	d := benchDashboard(b, env, hook, func(s *settings) { s.RedisURL = "redis://" + env.RedisAddr })
+	d := benchDashboard(b, env, hook, func(s *config.Settings) { s.RedisURL = "redis://" + env.RedisAddr })
 	for _, c := range []struct{ name, room string }{{"room-with-1000", "room-7"}, {"never-seen", "never-seen"}} {
 		b.Run(c.name, func(b *testing.B) {
 			url := d.URL + "/api/rooms/" + c.room + "/timeline"

@@ -25,6 +25,7 @@ import (
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/storage"
@@ -33,7 +34,7 @@ import (
 // A second viewer, to tell one viewer's caps from everyone's.
 const otherViewerKey = "other-viewer-key-0123456"
 
-func withOtherViewer(s *settings) {
+func withOtherViewer(s *config.Settings) {
 	s.APIKeys = append(s.APIKeys, access.APIKey{Key: otherViewerKey, Role: api.Viewer})
 }
 
@@ -92,7 +93,7 @@ func (b *countedBody) Close() error {
 }
 
 // downloadStage is a dashboard on the archive whose object streams are counted.
-func (a *archive) downloadStage(t *testing.T, tweak func(*settings)) (*stage, *openBodies) {
+func (a *archive) downloadStage(t *testing.T, tweak func(*config.Settings)) (*stage, *openBodies) {
 	t.Helper()
 	bodies := &openBodies{next: http.DefaultTransport.(*http.Transport).Clone()}
 	store, err := recordings.New(recordings.Config{Config: storage.Config{Endpoint: a.m.Endpoint, Bucket: "recordings",
@@ -102,7 +103,7 @@ func (a *archive) downloadStage(t *testing.T, tweak func(*settings)) (*stage, *o
 }
 
 // dashboardOn is a dashboard on the archive reading it through store.
-func (a *archive) dashboardOn(t *testing.T, tweak func(*settings), store Recordings) *stage {
+func (a *archive) dashboardOn(t *testing.T, tweak func(*config.Settings), store Recordings) *stage {
 	t.Helper()
 	s, _ := a.dashboard(t, tweak, nil)
 	s.readArchiveThrough(t, tweak, store, nil)
@@ -148,7 +149,7 @@ func TestOnePageReadsAFewLengths(t *testing.T) {
 // bucket closed and their places given back.
 func TestStalledDownloadsAreCappedAndCut(t *testing.T) {
 	a := newArchive(t)
-	s, bodies := a.downloadStage(t, func(s *settings) {
+	s, bodies := a.downloadStage(t, func(s *config.Settings) {
 		withOtherViewer(s)
 		s.WriteTimeout = time.Minute // a stalled reader is not cut by this in the test's time
 		s.DownloadMax = 2 * time.Second
@@ -291,7 +292,7 @@ func flood(t *testing.T, st *stage, room string, n int) {
 func TestAJoinLeaveLoopStaysWithinTheLogCaps(t *testing.T) {
 	env := testenv.LiveKit(t, testenv.WithRedis())
 	const maxEvents, maxBytes = 500, 96 << 10
-	st := newStageOn(t, env, func(s *settings) {
+	st := newStageOn(t, env, func(s *config.Settings) {
 		s.RedisURL = "redis://" + env.RedisAddr
 		s.LogMaxEvents, s.LogMaxBytes = maxEvents, maxBytes
 	})
@@ -443,7 +444,7 @@ func TestAChangedLimitOrCursorListsTheBucketOnce(t *testing.T) {
 // (each is a connection and a goroutine for as long as a page is open), and an
 // idle stream hears a ping every 15 s, which keeps it alive through proxies.
 func TestEventStreamsAreCappedAndKeptAlive(t *testing.T) {
-	st := newStage(t, func(s *settings) { s.StreamsPerPrincipal = maxStreams + 8 })
+	st := newStage(t, func(s *config.Settings) { s.StreamsPerPrincipal = maxStreams + 8 })
 	raw, err := http.NewRequest(http.MethodGet, st.srv.URL+"/api/events", nil)
 	require.NoError(t, err)
 	raw.Header.Set("X-API-Key", testViewerKey)

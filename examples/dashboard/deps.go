@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -25,7 +26,7 @@ import (
 // its routes answer 501 not_configured.
 type Deps struct {
 	Log        *slog.Logger
-	Settings   settings
+	Settings   config.Settings
 	WSURL      string // LIVEKIT_WS_URL: the public WebSocket URL handed out with tokens
 	Health     HealthChecker
 	Rooms      Rooms

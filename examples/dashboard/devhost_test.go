@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -14,7 +15,7 @@ import (
 // its requests carry the attacker's Host: they are refused with a stable
 // code, while requests for any loopback name go through, port or none.
 func TestDevModeRefusesHostsThatAreNotLoopback(t *testing.T) {
-	s := newStage(t, func(s *settings) { s.Dev = true })
+	s := newStage(t, func(s *config.Settings) { s.Dev = true })
 	port := s.srv.URL[strings.LastIndexByte(s.srv.URL, ':')+1:]
 	ask := func(host string) (int, []byte) {
 		t.Helper()

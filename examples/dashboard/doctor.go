@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -53,7 +54,7 @@ type doctor struct {
 	webhooks func(ctx context.Context) (heard webhooksHeard, err error)
 	// ingressHealth, egressHealth: their health_port URLs; "" skips the check.
 	ingressHealth, egressHealth string
-	turn                        []turnServer // DASHBOARD_TURN
+	turn                        []config.TURNServer // DASHBOARD_TURN
 	client                      *http.Client
 }
 
@@ -249,7 +250,7 @@ func (d *doctor) checkTURN(ctx context.Context) (string, string, error) {
 	tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	var down []string
-	for _, h := range checkTURN(tctx, d.turn) {
+	for _, h := range config.CheckTURN(tctx, d.turn) {
 		if !h.Reachable {
 			down = append(down, h.URL)
 		}
@@ -350,7 +351,7 @@ func (s *server) handleDoctor() api.Handler {
 
 // newDoctor is the doctor of sm's deployment; webhooks tells when it last
 // heard a webhook.
-func newDoctor(sm *spacemusic.Client, s settings, webhooks func(context.Context) (webhooksHeard, error)) *doctor {
+func newDoctor(sm *spacemusic.Client, s config.Settings, webhooks func(context.Context) (webhooksHeard, error)) *doctor {
 	cfg := sm.Config()
 	d := &doctor{lk: cfg, health: sm, rooms: sm.Rooms, store: sm.Recordings, days: cfg.Storage.RetentionDays,
 		webhooks: webhooks, ingressHealth: s.IngressHealth, egressHealth: s.EgressHealth, turn: s.TURN,
@@ -375,8 +376,8 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		rest = append(rest, a)
 	}
-	s, err := loadSettings(rest, getenv, stdout)
-	if errors.Is(err, errHelp) {
+	s, err := config.Load(rest, getenv, stdout)
+	if errors.Is(err, config.ErrHelp) {
 		return nil
 	}
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
@@ -36,7 +37,7 @@ func newRecordingStage(t testing.TB) *stage {
 	m := testenv.MinIO(t) // before the media slot, which Egress takes
 	testenv.Egress(t, env)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
-	s := newStageWith(t, env, storage, func(s *settings) {
+	s := newStageWith(t, env, storage, func(s *config.Settings) {
 		s.LiveKitTimeout = 10 * time.Second
 		s.RestreamAllow = mustHostList(t, "127.0.0.1") // testenv.ReceiveRTMP listens on loopback
 	})
@@ -191,7 +192,7 @@ func TestRecordingBadInput(t *testing.T) {
 		APIKey: "counted-key", APISecret: "counted-secret-0123456789abcdefghijklmnop"}
 	// Without the live model: its periodic lists of LiveKit would be counted.
 	local := newStageLive(t, counted, egress.Storage{Endpoint: upstream.URL, Bucket: "recordings", AccessKey: "counted-ak", SecretKey: "counted-sk-0123456789"},
-		func(s *settings) { s.RestreamAllow = mustHostList(t, "127.0.0.1") }, false)
+		func(s *config.Settings) { s.RestreamAllow = mustHostList(t, "127.0.0.1") }, false)
 	for _, c := range []struct {
 		method, path string
 		body         any

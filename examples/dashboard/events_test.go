@@ -23,13 +23,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 )
 
 // newLiveStage is a stage whose LiveKit sends its webhooks to the dashboard.
-func newLiveStage(t *testing.T, tweak func(*settings)) *stage {
+func newLiveStage(t *testing.T, tweak func(*config.Settings)) *stage {
 	t.Helper()
 	hook := newHookFront(t)
 	st := newStageWith(t, testenv.LiveKit(t, testenv.WithRedis(), hook.option()), egress.Storage{}, tweak)
@@ -377,7 +378,7 @@ func TestLiveRoutesRefuseStrangers(t *testing.T) {
 // without a reload.
 func TestThePageIsLive(t *testing.T) {
 	testenv.RequireNetNS(t)
-	st := newLiveStage(t, func(s *settings) {
+	st := newLiveStage(t, func(s *config.Settings) {
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup, s.OperatorGroup = adminGroup, operatorGroup
 	})

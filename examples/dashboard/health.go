@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 )
@@ -22,7 +23,7 @@ type healthResponse struct {
 	// TURN is each configured TURN server (DASHBOARD_TURN) and whether it
 	// answered. It does not change status: listeners on open networks need
 	// no TURN, and the dashboard still serves; alert on it by itself.
-	TURN []turnHealth `json:"turn,omitempty"`
+	TURN []config.TURNHealth `json:"turn,omitempty"`
 }
 
 // modelHealth says how current the live model is: its lag is the time since it
@@ -45,7 +46,7 @@ const healthMaxAge = time.Second
 // caller for healthMaxAge.
 type healthProbe struct {
 	check   func(context.Context) error
-	turn    []turnServer // checked beside LiveKit, on the same deadline
+	turn    []config.TURNServer // checked beside LiveKit, on the same deadline
 	timeout time.Duration
 	log     func(err error)
 
@@ -89,8 +90,8 @@ func (p *healthProbe) probe(done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 	defer cancel()
 	start := time.Now()
-	turn := make(chan []turnHealth, 1)
-	go func() { turn <- checkTURN(ctx, p.turn) }()
+	turn := make(chan []config.TURNHealth, 1)
+	go func() { turn <- config.CheckTURN(ctx, p.turn) }()
 	err := p.check(ctx)
 	status, res := http.StatusOK, healthResponse{Status: "ok", LiveKit: "ok", LatencyMS: time.Since(start).Milliseconds(), Checked: start.UTC().Format(time.RFC3339)}
 	if res.TURN = <-turn; len(res.TURN) == 0 {

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 )
 
 // healthcheckBound is how long `dashboard healthcheck` may take in all: above
@@ -58,9 +60,9 @@ func healthcheck(ctx context.Context, getenv func(string) string, stdout io.Writ
 
 // knobDefault is the default of the setting read from env.
 func knobDefault(env string) string {
-	for _, k := range knobs {
-		if k.env == env {
-			return k.def
+	for _, k := range config.Knobs {
+		if k.Env == env {
+			return k.Def
 		}
 	}
 	return ""

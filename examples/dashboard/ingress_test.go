@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 )
@@ -114,7 +115,7 @@ func newIngressStage(t testing.TB) *stage {
 	t.Helper()
 	testenv.RequireNetNS(t)
 	env, _ := testenv.Ingress(t)
-	return newStageOn(t, env, func(s *settings) {
+	return newStageOn(t, env, func(s *config.Settings) {
 		s.LiveKitTimeout = 10 * time.Second
 		s.PullAllow = mustHostList(t, "127.0.0.1") // testenv.MediaFile serves on loopback
 	})

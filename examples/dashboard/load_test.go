@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 )
@@ -32,7 +33,7 @@ func TestPagesDoNotMultiplyLiveKitCalls(t *testing.T) {
 	)
 	hook := newHookFront(t)
 	env := testenv.LiveKit(t, hook.option())
-	srv := benchDashboard(t, env, hook, func(s *settings) {
+	srv := benchDashboard(t, env, hook, func(s *config.Settings) {
 		s.Resync = 5 * time.Second
 		s.StreamsPerPrincipal = 64 // twenty pages of one viewer key stand for twenty people
 	})

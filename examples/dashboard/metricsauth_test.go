@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 )
 
@@ -63,7 +64,7 @@ func TestRoomNamesStayOutOfAnonymousScrapes(t *testing.T) {
 	assert.Equal(t, 401, s2, string(out))
 
 	// An operator who wants the names public says so.
-	open := newStageOn(t, st.env, func(s *settings) { s.MetricsPublicRooms = true })
+	open := newStageOn(t, st.env, func(s *config.Settings) { s.MetricsPublicRooms = true })
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		_, body, err := open.try(c, http.DefaultClient, "GET", "/metrics", nil, noAuth...)
 		require.NoError(c, err)
@@ -72,7 +73,7 @@ func TestRoomNamesStayOutOfAnonymousScrapes(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 
 	// Made private, /metrics takes the key as Bearer too.
-	private := newStageOn(t, st.env, func(s *settings) { s.MetricsPublic = false })
+	private := newStageOn(t, st.env, func(s *config.Settings) { s.MetricsPublic = false })
 	code, _ = private.call(t, "GET", "/metrics", nil, noAuth...)
 	assert.Equal(t, 401, code)
 	code, out = private.call(t, "GET", "/metrics", nil, "Authorization", "Bearer "+testViewerKey)

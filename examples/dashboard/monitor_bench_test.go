@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/errs"
@@ -43,7 +44,7 @@ func BenchmarkMouthToEar(b *testing.B) {
 	env, _ := testenv.Ingress(b)
 	testenv.Egress(b, env) // the show's HLS
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
-	s := newStageAt(b, env, storage, func(s *settings) {
+	s := newStageAt(b, env, storage, func(s *config.Settings) {
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup, s.OperatorGroup = adminGroup, operatorGroup
 	}, false, env.WSURL)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -33,7 +34,7 @@ func TestOperatorHearsTheShow(t *testing.T) {
 	testenv.RequireNetNS(t)
 	hook := newHookFront(t)
 	env, _ := testenv.Ingress(t, hook.option())
-	s := newStageAt(t, env, egress.Storage{}, func(s *settings) {
+	s := newStageAt(t, env, egress.Storage{}, func(s *config.Settings) {
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup, s.OperatorGroup = adminGroup, operatorGroup
 		s.MonitorSilence = 2 * time.Second

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -57,9 +58,9 @@ var fakeDNS = dnsTable{
 	"cdn.example":                      {"127.0.0.1"},
 }
 
-func mustHostList(t testing.TB, v string) hostList {
+func mustHostList(t testing.TB, v string) config.HostList {
 	t.Helper()
-	h, err := parseHostList(v)
+	h, err := config.ParseHostList(v)
 	require.NoError(t, err)
 	return h
 }
@@ -73,7 +74,7 @@ const (
 // URL pulls against operator lists: what passes, what is refused with which
 // code, whatever tricks the URL plays; no answer shows a stream key or password.
 func TestOutboundAllowLists(t *testing.T) {
-	defaults, err := loadSettings(nil, withAdminGroup, io.Discard)
+	defaults, err := config.Load(nil, withAdminGroup, io.Discard)
 	require.NoError(t, err)
 	rtmp := (&server{Deps: Deps{Settings: defaults}}).restreamCheck()
 	k := "/app/" + platformKey
@@ -176,21 +177,21 @@ func TestOutboundAllowLists(t *testing.T) {
 func TestAllowListSettings(t *testing.T) {
 	for _, v := range []string{"exa mple.com", "*.", "*", "http://a.example", "a.example/x", "a_b.example", "-a.example", "2130706433",
 		"0x7f.1", "::ffff:0:0/90", "10.0.0.0/33", "fe80::1%eth0"} {
-		_, err := loadSettings(nil, func(k string) string {
+		_, err := config.Load(nil, func(k string) string {
 			return map[string]string{"DASHBOARD_RESTREAM_ALLOW": v}[k]
 		}, io.Discard)
 		require.Error(t, err, v)
 		assert.Contains(t, err.Error(), "DASHBOARD_RESTREAM_ALLOW", v)
 	}
-	s, err := loadSettings([]string{"-pull-allow", "Media.Studio.Example., *.cdn.example, 10.0.0.0/8, 2001:db8::1", "-restream-allow", "none"},
+	s, err := config.Load([]string{"-pull-allow", "Media.Studio.Example., *.cdn.example, 10.0.0.0/8, 2001:db8::1", "-restream-allow", "none"},
 		withAdminGroup, io.Discard)
 	require.NoError(t, err)
-	assert.True(t, s.PullAllow.allowsName("media.studio.example"))
-	assert.True(t, s.PullAllow.allowsName("eu.cdn.example"))
-	assert.False(t, s.PullAllow.allowsName("cdn.example"))
-	assert.True(t, s.PullAllow.allowsAddr(netip.MustParseAddr("10.9.9.9")))
-	assert.True(t, s.PullAllow.allowsAddr(netip.MustParseAddr("2001:db8::1")))
-	assert.True(t, s.RestreamAllow.empty(), "none turns restreams off")
+	assert.True(t, s.PullAllow.AllowsName("media.studio.example"))
+	assert.True(t, s.PullAllow.AllowsName("eu.cdn.example"))
+	assert.False(t, s.PullAllow.AllowsName("cdn.example"))
+	assert.True(t, s.PullAllow.AllowsAddr(netip.MustParseAddr("10.9.9.9")))
+	assert.True(t, s.PullAllow.AllowsAddr(netip.MustParseAddr("2001:db8::1")))
+	assert.True(t, s.RestreamAllow.Empty(), "none turns restreams off")
 }
 
 // FuzzOutboundCheck: any URL against any list never panics, and whatever is
@@ -200,8 +201,8 @@ func TestAllowListSettings(t *testing.T) {
 //	go test -run '^$' -fuzz FuzzOutboundCheck -fuzztime 20s ./examples/dashboard/
 func FuzzOutboundCheck(f *testing.F) {
 	for _, s := range [][2]string{
-		{"rtmp://a.rtmp.youtube.com/live2/" + platformKey, defaultRestreamAllow},
-		{"rtmp://a.rtmp.youtube.com@127.0.0.1/x/" + platformKey, defaultRestreamAllow},
+		{"rtmp://a.rtmp.youtube.com/live2/" + platformKey, config.DefaultRestreamAllow},
+		{"rtmp://a.rtmp.youtube.com@127.0.0.1/x/" + platformKey, config.DefaultRestreamAllow},
 		{"rtmp://0x7f.1/x/k", "*.1"},
 		{"rtmp://[::ffff:127.0.0.1]/x/k", "::/0"},
 		{"rtmp://rebind.contribute.live-video.net/x/k", "*.live-video.net,52.0.0.0/8"},
@@ -211,7 +212,7 @@ func FuzzOutboundCheck(f *testing.F) {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, raw, list string) {
-		h, err := parseHostList(list)
+		h, err := config.ParseHostList(list)
 		if err != nil {
 			return
 		}
@@ -236,14 +237,14 @@ func FuzzOutboundCheck(f *testing.F) {
 		assert.Nil(t, u.User, "credentials passed")
 		host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 		if a, err := netip.ParseAddr(host); err == nil {
-			assert.True(t, h.allowsAddr(a.Unmap()), "%s is not listed in %q", a, list)
+			assert.True(t, h.AllowsAddr(a.Unmap()), "%s is not listed in %q", a, list)
 			return
 		}
-		require.True(t, h.allowsName(host), "%s is not listed in %q", host, list)
+		require.True(t, h.AllowsName(host), "%s is not listed in %q", host, list)
 		addrs, err := fakeDNS.LookupNetIP(context.Background(), "ip", host)
 		require.NoError(t, err)
 		for _, a := range addrs {
-			assert.True(t, !isSpecial(a.Unmap()) || h.allowsAddr(a.Unmap()), "%s resolves to %s", host, a)
+			assert.True(t, !config.IsSpecial(a.Unmap()) || h.AllowsAddr(a.Unmap()), "%s resolves to %s", host, a)
 		}
 	})
 }
@@ -260,14 +261,14 @@ func TestRefusedOutboundNeverReachesLiveKit(t *testing.T) {
 	env, _ := testenv.Ingress(t)
 	testenv.Egress(t, env)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
-	slow := func(s *settings) { s.LiveKitTimeout = 10 * time.Second }
+	slow := func(s *config.Settings) { s.LiveKitTimeout = 10 * time.Second }
 	strict := newStageWith(t, env, storage, slow)
-	named := newStageWith(t, env, storage, func(s *settings) {
+	named := newStageWith(t, env, storage, func(s *config.Settings) {
 		slow(s)
 		s.PullAllow = mustHostList(t, "cdn.example")                                // cdn.example → 127.0.0.1
 		s.RestreamAllow = mustHostList(t, "*.contribute.live-video.net,52.0.0.0/8") // loop.… → 127.0.0.1
 	})
-	open := newStageWith(t, env, storage, func(s *settings) {
+	open := newStageWith(t, env, storage, func(s *config.Settings) {
 		slow(s)
 		s.PullAllow, s.RestreamAllow = mustHostList(t, "127.0.0.1"), mustHostList(t, "127.0.0.1")
 	})

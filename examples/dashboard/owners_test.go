@@ -21,6 +21,7 @@ import (
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -30,7 +31,7 @@ import (
 const otherOperatorKey = "other-operator-key-0123456789"
 
 // withOtherOperator adds otherOperatorKey to a stage's keys.
-func withOtherOperator(s *settings) {
+func withOtherOperator(s *config.Settings) {
 	s.APIKeys = append(s.APIKeys, access.APIKey{Key: otherOperatorKey, Role: api.Operator})
 }
 
@@ -151,7 +152,7 @@ func TestShowSecretsGoToTheirOpener(t *testing.T) {
 func TestPullCredentialsStayWithAdmins(t *testing.T) {
 	hook := newHookFront(t)
 	env := testenv.LiveKit(t, testenv.WithRedis(), hook.option())
-	st := newStageOn(t, env, func(s *settings) {
+	st := newStageOn(t, env, func(s *config.Settings) {
 		s.RedisURL = "redis://" + env.RedisAddr
 		s.Resync = time.Hour // a resync would find no such pull in LiveKit and drop it
 	})

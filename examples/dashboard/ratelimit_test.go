@@ -4,13 +4,14 @@ import (
 	"testing"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/stretchr/testify/assert"
 )
 
 // Through the server: behind the trusted proxy, two addresses of one /64 are one
 // client, another /64 is another.
 func TestRateLimitPerIPv6Prefix(t *testing.T) {
-	s := newStage(t, func(s *settings) {
+	s := newStage(t, func(s *config.Settings) {
 		s.RateLimit, s.RateBurst = 0.001, 2
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 	})

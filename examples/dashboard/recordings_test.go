@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
@@ -81,7 +82,7 @@ func newArchive(t testing.TB) *archive {
 }
 
 // dashboard is a dashboard on the archive whose recordings are counted.
-func (a *archive) dashboard(t testing.TB, tweak func(*settings), storage func(*egress.Storage)) (*stage, *countingStore) {
+func (a *archive) dashboard(t testing.TB, tweak func(*config.Settings), storage func(*egress.Storage)) (*stage, *countingStore) {
 	t.Helper()
 	st := egress.Storage{Endpoint: a.m.Endpoint, Bucket: "recordings", AccessKey: a.m.AccessKey, SecretKey: a.m.SecretKey}
 	if storage != nil {
@@ -96,7 +97,7 @@ func (a *archive) dashboard(t testing.TB, tweak func(*settings), storage func(*e
 
 // readArchiveThrough serves s anew, reading the archive through store, its
 // handler wrapped by wrap (nil: none).
-func (s *stage) readArchiveThrough(t testing.TB, tweak func(*settings), store Recordings, wrap func(http.Handler) http.Handler) {
+func (s *stage) readArchiveThrough(t testing.TB, tweak func(*config.Settings), store Recordings, wrap func(http.Handler) http.Handler) {
 	t.Helper()
 	set := defaultSettings()
 	if tweak != nil {
@@ -164,7 +165,7 @@ func fetchAs(t testing.TB, client *http.Client, base, path string, headers ...st
 // does not list the bucket again.
 func TestArchiveIsPagedNewestFirstAndCached(t *testing.T) {
 	a := newArchive(t)
-	s, counted := a.dashboard(t, func(s *settings) { s.CORSOrigins = []string{"https://ops.example.test"} }, nil)
+	s, counted := a.dashboard(t, func(s *config.Settings) { s.CORSOrigins = []string{"https://ops.example.test"} }, nil)
 	// MinIO dates objects to the second: one second between recordings.
 	a.put(t, "jam/2026-11-25T200000Z-EG_a.ogg", noise(t, 1000))
 	time.Sleep(1100 * time.Millisecond)
@@ -286,7 +287,7 @@ func TestRecordingDownloadsThroughTheDashboard(t *testing.T) {
 // as long as it moves: a show is larger than 30 s of writing to a slow client.
 func TestSlowDownloadOutlivesTheWriteTimeout(t *testing.T) {
 	a := newArchive(t)
-	s, _ := a.dashboard(t, func(s *settings) { s.WriteTimeout = time.Second }, nil)
+	s, _ := a.dashboard(t, func(s *config.Settings) { s.WriteTimeout = time.Second }, nil)
 	show := noise(t, 24<<20) // more than loopback's socket buffers hold
 	a.put(t, "jam/long-show.ogg", show)
 
@@ -318,7 +319,9 @@ func TestSlowDownloadOutlivesTheWriteTimeout(t *testing.T) {
 // download path instead, unless the store's public endpoint is https.
 func TestHTTPSPagesGetNoPlainHTTPLinks(t *testing.T) {
 	a := newArchive(t)
-	behindProxy := func(s *settings) { s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret }
+	behindProxy := func(s *config.Settings) {
+		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
+	}
 	proxied, _ := a.dashboard(t, behindProxy, nil)
 	direct, _ := a.dashboard(t, nil, nil)
 	show := noise(t, 5000)
@@ -399,7 +402,7 @@ func FuzzRecordingPathsAndPages(f *testing.F) {
 func TestThePageNeverStacksPolls(t *testing.T) {
 	testenv.RequireNetNS(t)
 	a := newArchive(t)
-	s, counted := a.dashboard(t, func(s *settings) {
+	s, counted := a.dashboard(t, func(s *config.Settings) {
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup = adminGroup
 		s.LiveKitTimeout = 10 * time.Second
@@ -425,7 +428,7 @@ func TestThePageNeverStacksPolls(t *testing.T) {
 // the request until the server's write timeout.
 func TestHungBucketAnswers503(t *testing.T) {
 	hung := egress.Storage{Endpoint: "http://" + testenv.HungServer(t), Bucket: "recordings", AccessKey: "ak", SecretKey: "hung-bucket-secret"}
-	s := newStageWith(t, testenv.LiveKit(t), hung, func(s *settings) { s.LiveKitTimeout = 300 * time.Millisecond })
+	s := newStageWith(t, testenv.LiveKit(t), hung, func(s *config.Settings) { s.LiveKitTimeout = 300 * time.Millisecond })
 	client := &http.Client{Timeout: 10 * time.Second} // a bound for the test, far above the store's deadline
 	for _, path := range []string{"/api/recordings?room=jam", "/api/recordings/jam/show.ogg"} {
 		req, err := http.NewRequest("GET", s.srv.URL+path, nil)

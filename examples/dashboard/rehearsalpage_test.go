@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 )
@@ -22,7 +23,7 @@ func TestAnAdminRehearsesFromThePage(t *testing.T) {
 	testenv.RequireNetNS(t)
 	testenv.HoldMediaSlot(t)
 	env := testenv.LiveKit(t)
-	s := newStageAt(t, env, egress.Storage{}, func(s *settings) {
+	s := newStageAt(t, env, egress.Storage{}, func(s *config.Settings) {
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup = adminGroup
 	}, false, env.WSURL)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/rehearsal"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
@@ -88,7 +89,7 @@ func runRehearse(ctx context.Context, args []string, getenv func(string) string,
 	if err := o.Check(); err != nil {
 		return usageError{err}
 	}
-	s, err := loadSettings(nil, getenv, stdout)
+	s, err := config.Load(nil, getenv, stdout)
 	if err != nil {
 		return err
 	}

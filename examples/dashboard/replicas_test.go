@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -246,7 +247,7 @@ func TestResyncTellsWhatLostWebhooksDidNot(t *testing.T) {
 	// One period to notice, and the list itself (a loaded 2-core machine).
 	within := period + 2*time.Second
 	hook := newHookFront(t)
-	st := newStageWith(t, testenv.LiveKit(t, testenv.WithRedis(), hook.option()), egress.Storage{}, func(s *settings) { s.Resync = period })
+	st := newStageWith(t, testenv.LiveKit(t, testenv.WithRedis(), hook.option()), egress.Storage{}, func(s *config.Settings) { s.Resync = period })
 	hook.to(st)
 	stream := openStream(t, st.srv.URL+"/api/events", testViewerKey, "")
 	join := func(room, who string) func() {

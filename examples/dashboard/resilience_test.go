@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,7 +19,7 @@ import (
 // answers, so only the deadlines end those requests; a dead one refuses them at once.
 func TestLiveKitOutage(t *testing.T) {
 	const livekitTimeout, healthTimeout = 2 * time.Second, 500 * time.Millisecond
-	s := newStage(t, func(s *settings) { s.LiveKitTimeout, s.HealthTimeout = livekitTimeout, healthTimeout })
+	s := newStage(t, func(s *config.Settings) { s.LiveKitTimeout, s.HealthTimeout = livekitTimeout, healthTimeout })
 	if s.env.Stop == nil || s.env.Freeze == nil {
 		t.Skip("only the process backend can stop LiveKit") // CI uses the process backend
 	}
@@ -191,7 +192,7 @@ func TestLoadWithoutErrors(t *testing.T) {
 // The rate limit answers 429 with Retry-After once a client's burst is spent;
 // behind the trusted proxy, each forwarded client has a bucket of its own.
 func TestRateLimit(t *testing.T) {
-	s := newStage(t, func(s *settings) { s.RateLimit, s.RateBurst = 1, 3 })
+	s := newStage(t, func(s *config.Settings) { s.RateLimit, s.RateBurst = 1, 3 })
 	var codes []int
 	for range 5 {
 		code, _ := s.call(t, "GET", "/api/rooms", nil)
@@ -202,7 +203,7 @@ func TestRateLimit(t *testing.T) {
 	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
 	assert.Equal(t, "rate_limited", errorCode(t, mustRead(t, resp)))
 
-	p := newStageOn(t, s.env, func(s *settings) {
+	p := newStageOn(t, s.env, func(s *config.Settings) {
 		s.RateLimit, s.RateBurst = 1, 2
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access/authtest"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -158,7 +159,7 @@ func TestStreamKeysOnlyAtCreationAndReveal(t *testing.T) {
 // other route refuses it with a message naming the header, and the key never
 // reaches the logs.
 func TestAPIKeyInQueryOnlyForMetrics(t *testing.T) {
-	s := newStage(t, func(s *settings) { s.MetricsPublic = false })
+	s := newStage(t, func(s *config.Settings) { s.MetricsPublic = false })
 	for _, path := range []string{"/api/rooms?api_key=" + testAPIKey, "/api/stream/rooms?room=x&api_key=" + testAPIKey,
 		"/api/health?api_key=" + testAPIKey, "/?api_key=" + testAPIKey, "/api/rooms?api_key="} {
 		code, body := s.call(t, "GET", path, nil, noAuth...)
@@ -180,7 +181,7 @@ func TestAPIKeyInQueryOnlyForMetrics(t *testing.T) {
 // DASHBOARD_ALLOW_ALL_ADMIN says explicitly that every signed-in person is an
 // admin; API keys keep the role given with them.
 func TestAllowAllAdmin(t *testing.T) {
-	s := newStage(t, func(s *settings) {
+	s := newStage(t, func(s *config.Settings) {
 		s.AdminGroup, s.AllowAllAdmin = "", true
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 	})
@@ -219,7 +220,7 @@ func TestParseAPIKeys(t *testing.T) {
 // then (no role) now runs shows but cannot close them.
 func TestBareAPIKeyIsAnOperator(t *testing.T) {
 	const bare = "bare-key-from-before-roles"
-	s := newStage(t, func(s *settings) {
+	s := newStage(t, func(s *config.Settings) {
 		keys, err := access.ParseAPIKeys(bare)
 		require.NoError(t, err)
 		s.APIKeys = keys
@@ -255,8 +256,8 @@ func TestBearerGroupsClaim(t *testing.T) {
 		if claim == "groups" {
 			name = "" // the default
 		}
-		a := access.New(settings{JWKSURL: p.Server.URL, JWTIssuer: authtest.Issuer, JWTAudience: authtest.Audience,
-			AdminGroup: adminGroup, OperatorGroup: operatorGroup, JWTGroupsClaim: name}.authConfig(), discardLog())
+		a := access.New(config.Settings{JWKSURL: p.Server.URL, JWTIssuer: authtest.Issuer, JWTAudience: authtest.Audience,
+			AdminGroup: adminGroup, OperatorGroup: operatorGroup, JWTGroupsClaim: name}.AuthConfig(), discardLog())
 		u, err := a.Bearer(context.Background(), authtest.Sign(t, jwt.SigningMethodRS256, "rsa1", p.RSA, authtest.Claims([]string{adminGroup}, c.set)))
 		require.NoError(t, err, claim)
 		assert.Equal(t, c.want, u.Role, claim)
@@ -282,7 +283,7 @@ func TestEveryRouteDeclaresARole(t *testing.T) {
 	// An undeclared role fails closed.
 	req := httptest.NewRequest("GET", "/x", nil)
 	req.Header.Set("X-API-Key", testOperatorKey)
-	_, err := (&server{Deps: Deps{Settings: defaultSettings()}, auth: access.New(defaultSettings().authConfig(), discardLog())}).authorize(api.Route{}, req)
+	_, err := (&server{Deps: Deps{Settings: defaultSettings()}, auth: access.New(defaultSettings().AuthConfig(), discardLog())}).authorize(api.Route{}, req)
 	var ae *api.Error
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, http.StatusForbidden, ae.Status)

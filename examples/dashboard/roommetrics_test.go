@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -84,17 +85,17 @@ func TestRoomMetricsComeFromTheModelWithACapOnRooms(t *testing.T) {
 
 // The limit comes from DASHBOARD_METRICS_ROOMS, 50 unless set.
 func TestMetricsRoomsSetting(t *testing.T) {
-	s, err := loadSettings(nil, func(k string) string {
+	s, err := config.Load(nil, func(k string) string {
 		return map[string]string{"DASHBOARD_ALLOW_ALL_ADMIN": "true"}[k]
 	}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, 50, s.MetricsRooms)
-	s, err = loadSettings([]string{"-metrics-rooms", "3"}, func(k string) string {
+	s, err = config.Load([]string{"-metrics-rooms", "3"}, func(k string) string {
 		return map[string]string{"DASHBOARD_ALLOW_ALL_ADMIN": "true"}[k]
 	}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, 3, s.MetricsRooms)
-	_, err = loadSettings([]string{"-metrics-rooms", "-1"}, func(k string) string {
+	_, err = config.Load([]string{"-metrics-rooms", "-1"}, func(k string) string {
 		return map[string]string{"DASHBOARD_ALLOW_ALL_ADMIN": "true"}[k]
 	}, nil)
 	assert.ErrorContains(t, err, "DASHBOARD_METRICS_ROOMS")

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/loudness"
@@ -42,8 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case len(args) > 1 && args[1] == "rehearse":
 		return runRehearse(ctx, args[2:], getenv, stdout)
 	}
-	s, err := loadSettings(args[1:], getenv, stdout)
-	if errors.Is(err, errHelp) {
+	s, err := config.Load(args[1:], getenv, stdout)
+	if errors.Is(err, config.ErrHelp) {
 		return nil
 	}
 	if err != nil {
@@ -69,7 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer stop() // stops every process it started, after the server has shut down
 		cfg, s.RedisURL = spacemusic.ConfigFromGetenv(func(k string) string { return env[k] }), env["REDIS_URL"]
 		if s.TURN == nil { // the dev stack's own TURN, unless the flag named others
-			if s.TURN, err = parseTURN(env["DASHBOARD_TURN"]); err != nil {
+			if s.TURN, err = config.ParseTURN(env["DASHBOARD_TURN"]); err != nil {
 				return fmt.Errorf("-dev: the stack's TURN: %w", err)
 			}
 		}
@@ -138,7 +139,7 @@ func withRecordings(ctx context.Context, deps *Deps, sm *spacemusic.Client, log 
 }
 
 // httpServer serves handler with the settings' timeouts and bounds.
-func httpServer(handler http.Handler, s settings, log *slog.Logger) *http.Server {
+func httpServer(handler http.Handler, s config.Settings, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: min(5*time.Second, s.ReadTimeout),
@@ -195,7 +196,7 @@ func showsWith(sm *spacemusic.Client, ev Events, o spacemusic.ShowsOptions) (*sh
 // spoolDir is DASHBOARD_SPOOL_DIR, or a folder of the user's cache named after
 // the LiveKit URL and bucket (two dashboards of different stacks on one machine
 // must not continue each other's parts); "" when there is no cache directory.
-func spoolDir(s settings, cfg spacemusic.Config) string {
+func spoolDir(s config.Settings, cfg spacemusic.Config) string {
 	if s.SpoolDir != "" {
 		return s.SpoolDir
 	}
@@ -211,7 +212,7 @@ func spoolDir(s settings, cfg spacemusic.Config) string {
 // its music does) when this replica is the one to (DASHBOARD_SHOWS_RUN: two
 // replicas running it would each start the plan) and recording is configured.
 // The returned func stops it.
-func armShows(ctx context.Context, svc *shows.Service, sm *spacemusic.Client, ev Events, s settings, log *slog.Logger) func() {
+func armShows(ctx context.Context, svc *shows.Service, sm *spacemusic.Client, ev Events, s config.Settings, log *slog.Logger) func() {
 	w, _ := ev.(*events.Watch)
 	switch {
 	case !s.ShowsRun:
@@ -245,7 +246,7 @@ func armShows(ctx context.Context, svc *shows.Service, sm *spacemusic.Client, ev
 // watchLiveKit starts the live model: a Watch listing LiveKit every s.Resync and
 // fed by the webhook route, on the shared Redis log when REDIS_URL is set. The
 // returned func stops it.
-func watchLiveKit(ctx context.Context, deps *Deps, cfg spacemusic.Config, s settings, log *slog.Logger) (func(), error) {
+func watchLiveKit(ctx context.Context, deps *Deps, cfg spacemusic.Config, s config.Settings, log *slog.Logger) (func(), error) {
 	lister, err := events.NewLister(events.Config{URL: cfg.URL, APIKey: cfg.APIKey, APISecret: cfg.APISecret, Timeout: cfg.Timeout, HTTPClient: cfg.HTTPClient})
 	if err != nil {
 		return nil, err

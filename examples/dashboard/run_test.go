@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 )
 
@@ -253,9 +254,9 @@ func listening(hostport string) bool {
 func TestREADMEDocumentsEverySetting(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
-	for _, k := range knobs {
-		assert.Contains(t, string(readme), "`"+k.env+"`", "README.md lacks %s", k.env)
-		assert.Contains(t, string(readme), "`-"+k.flag+"`", "README.md lacks -%s", k.flag)
+	for _, k := range config.Knobs {
+		assert.Contains(t, string(readme), "`"+k.Env+"`", "README.md lacks %s", k.Env)
+		assert.Contains(t, string(readme), "`-"+k.Flag+"`", "README.md lacks -%s", k.Flag)
 	}
 	for _, rt := range (&server{}).routes() {
 		assert.Contains(t, string(readme), rt.Path, "README.md lacks the route %s", rt.Path)

@@ -40,7 +40,7 @@ func NewServer(d Deps) http.Handler {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{Deps: d, auth: access.New(d.Settings.authConfig(), d.Log),
+	s := &server{Deps: d, auth: access.New(d.Settings.AuthConfig(), d.Log),
 		limiter: api.NewLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux(),
 		showLooks: newLooks[shows.Show](showTTL, showMinAge, showCacheSize)}
 	s.metrics = newMetrics(d)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 )
 
@@ -263,7 +264,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 
 // Bad input gets a clear 4xx with a stable code, never a 5xx.
 func TestBadInputIsRefused(t *testing.T) {
-	s := newStage(t, func(s *settings) { s.BodyLimit = 1024 })
+	s := newStage(t, func(s *config.Settings) { s.BodyLimit = 1024 })
 	for name, c := range map[string]struct {
 		method, path string
 		body         any
@@ -328,7 +329,7 @@ func TestBadInputIsRefused(t *testing.T) {
 // Browsers from the allow-list get CORS headers and preflights; others do not.
 // Every answer carries a request ID, the caller's own when it sent a sane one.
 func TestCORSAndRequestIDs(t *testing.T) {
-	s := newStage(t, func(s *settings) { s.CORSOrigins = []string{"https://stream.spacemusic.tv"} })
+	s := newStage(t, func(s *config.Settings) { s.CORSOrigins = []string{"https://stream.spacemusic.tv"} })
 
 	pre := s.do(t, "OPTIONS", "/api/rooms", nil, "Origin", "https://stream.spacemusic.tv", "Access-Control-Request-Method", "POST")
 	pre.Body.Close()

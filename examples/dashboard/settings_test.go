@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/spacemusic/capture"
 )
 
@@ -62,7 +63,7 @@ func TestInvalidSettingsStopStartUp(t *testing.T) {
 		})
 	}
 	// A flag overrides its environment variable.
-	s, err := loadSettings([]string{"-rate-limit", "7"}, func(k string) string {
+	s, err := config.Load([]string{"-rate-limit", "7"}, func(k string) string {
 		return map[string]string{"DASHBOARD_RATE_LIMIT": "3", "DASHBOARD_ADMIN_GROUP": adminGroup}[k]
 	}, nil)
 	require.NoError(t, err)
@@ -74,9 +75,9 @@ func TestInvalidSettingsStopStartUp(t *testing.T) {
 func TestHelpListsEverySetting(t *testing.T) {
 	var out strings.Builder
 	require.NoError(t, run(context.Background(), []string{"dashboard", "-help"}, func(string) string { return "" }, &out))
-	for _, k := range knobs {
-		assert.Contains(t, out.String(), "-"+k.flag, k.flag)
-		assert.Contains(t, out.String(), k.env, k.env)
+	for _, k := range config.Knobs {
+		assert.Contains(t, out.String(), "-"+k.Flag, k.Flag)
+		assert.Contains(t, out.String(), k.Env, k.Env)
 	}
 	for _, v := range []string{"LIVEKIT_URL", "LIVEKIT_WS_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"} {
 		assert.Contains(t, out.String(), v)
@@ -168,15 +169,15 @@ func TestHelpListsEverySetting(t *testing.T) {
 	}
 
 	// An environment holding only what start-up requires yields exactly these defaults.
-	s, err := loadSettings(nil, func(k string) string {
+	s, err := config.Load(nil, func(k string) string {
 		return map[string]string{"DASHBOARD_ADMIN_GROUP": adminGroup}[k]
 	}, io.Discard)
 	require.NoError(t, err)
-	none, err := parseHostList("")
+	none, err := config.ParseHostList("")
 	require.NoError(t, err)
-	platforms, err := parseHostList(restreamDefault)
+	platforms, err := config.ParseHostList(restreamDefault)
 	require.NoError(t, err)
-	assert.Equal(t, settings{
+	assert.Equal(t, config.Settings{
 		Addr:                  "127.0.0.1:8080",
 		AdminGroup:            adminGroup,
 		JWTGroupsClaim:        "groups",
@@ -206,7 +207,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 		DownloadMax:           30 * time.Minute,
 		LoudnessTarget:        -16, FFmpeg: "ffmpeg",
 	}, s)
-	assert.True(t, s.PullAllow.empty(), "URL pulls are off by default")
+	assert.True(t, s.PullAllow.Empty(), "URL pulls are off by default")
 }
 
 // Loudness settings an attacker (or a typo) could give are refused at start,
@@ -215,7 +216,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 func TestHostileLoudnessSettingsAreRefused(t *testing.T) {
 	for env, v := range map[string]string{"DASHBOARD_LOUDNESS_TARGET": "NaN", "DASHBOARD_FFMPEG": "../../tmp/ffmpeg"} {
 		for _, bad := range []string{v, "+Inf", "5", "-1e9", "loud", "-version", "ffmpeg\n-i"} {
-			_, err := loadSettings([]string{}, func(k string) string {
+			_, err := config.Load([]string{}, func(k string) string {
 				if k == env {
 					return bad
 				}

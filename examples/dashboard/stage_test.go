@@ -19,6 +19,7 @@ import (
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -58,8 +59,8 @@ func withAdminGroup(k string) string {
 	return map[string]string{"DASHBOARD_ADMIN_GROUP": adminGroup}[k]
 }
 
-func defaultSettings() settings {
-	s, err := loadSettings(nil, withAdminGroup, io.Discard)
+func defaultSettings() config.Settings {
+	s, err := config.Load(nil, withAdminGroup, io.Discard)
 	if err != nil {
 		panic(err)
 	}
@@ -71,34 +72,34 @@ func defaultSettings() settings {
 
 // newStage starts a LiveKit (with Redis, so ingresses can be managed) and a
 // dashboard in front of it.
-func newStage(t testing.TB, tweak func(*settings)) *stage {
+func newStage(t testing.TB, tweak func(*config.Settings)) *stage {
 	t.Helper()
 	return newStageOn(t, testenv.LiveKit(t, testenv.WithRedis()), tweak)
 }
 
 // newStageOn puts a dashboard in front of an existing LiveKit.
-func newStageOn(t testing.TB, env *testenv.Env, tweak func(*settings)) *stage {
+func newStageOn(t testing.TB, env *testenv.Env, tweak func(*config.Settings)) *stage {
 	t.Helper()
 	return newStageWith(t, env, egress.Storage{}, tweak)
 }
 
 // newStageWith puts a dashboard in front of an existing LiveKit, recording into
 // storage when it names a bucket.
-func newStageWith(t testing.TB, env *testenv.Env, storage egress.Storage, tweak func(*settings)) *stage {
+func newStageWith(t testing.TB, env *testenv.Env, storage egress.Storage, tweak func(*config.Settings)) *stage {
 	t.Helper()
 	return newStageLive(t, env, storage, tweak, true)
 }
 
 // newStageLive is newStageWith, with the live model or without it (a test that
 // counts every request reaching LiveKit would count the model's lists).
-func newStageLive(t testing.TB, env *testenv.Env, storage egress.Storage, tweak func(*settings), live bool) *stage {
+func newStageLive(t testing.TB, env *testenv.Env, storage egress.Storage, tweak func(*config.Settings), live bool) *stage {
 	t.Helper()
 	return newStageAt(t, env, storage, tweak, live, publicWS)
 }
 
 // newStageAt is newStageLive handing out ws as LIVEKIT_WS_URL: a browser that
 // really connects (the monitor) needs LiveKit's own URL.
-func newStageAt(t testing.TB, env *testenv.Env, storage egress.Storage, tweak func(*settings), live bool, ws string) *stage {
+func newStageAt(t testing.TB, env *testenv.Env, storage egress.Storage, tweak func(*config.Settings), live bool, ws string) *stage {
 	t.Helper()
 	s := defaultSettings()
 	if tweak != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/stack"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -84,7 +85,7 @@ func turnStage(t *testing.T) (*testenv.Env, *stage) {
 // the proxy, handing out LiveKit's own URL), with the room open.
 func pageStage(t *testing.T, env *testenv.Env, room string) *stage {
 	t.Helper()
-	s := newStageAt(t, env, egress.Storage{}, func(s *settings) {
+	s := newStageAt(t, env, egress.Storage{}, func(s *config.Settings) {
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup = adminGroup
 	}, false, env.WSURL)
@@ -175,9 +176,9 @@ func TestHealthSaysWhetherTURNAnswers(t *testing.T) {
 	closedTCP, closedUDP := testenv.FreePort(t), testenv.FreeUDPPort(t)
 	configured := []string{"turn:" + env.TURN.UDPAddr() + "?transport=udp", "turns:" + env.TURN.TLSAddr() + "?transport=tcp",
 		"turns:127.0.0.1:443?transport=tcp", fmt.Sprintf("turn:127.0.0.1:%d", closedUDP), fmt.Sprintf("turns:127.0.0.1:%d", closedTCP)}
-	servers, err := parseTURN(strings.Join(configured, ","))
+	servers, err := config.ParseTURN(strings.Join(configured, ","))
 	require.NoError(t, err)
-	s := newStageOn(t, env, func(s *settings) { s.TURN, s.HealthTimeout = servers, healthTimeout })
+	s := newStageOn(t, env, func(s *config.Settings) { s.TURN, s.HealthTimeout = servers, healthTimeout })
 	health := func() (healthResponse, time.Duration) {
 		start := time.Now()
 		code, body := s.call(t, "GET", "/api/health", nil)
@@ -187,8 +188,8 @@ func TestHealthSaysWhetherTURNAnswers(t *testing.T) {
 	}
 
 	h, took := health()
-	assert.Equal(t, []turnHealth{{configured[0], "stun", true}, {configured[1], "tcp", true}, {configured[2], "tcp", true},
-		{configured[3], "stun", false}, {configured[4], "tcp", false}}, h.TURN)
+	assert.Equal(t, []config.TURNHealth{{URL: configured[0], Check: "stun", Reachable: true}, {URL: configured[1], Check: "tcp", Reachable: true}, {URL: configured[2], Check: "tcp", Reachable: true},
+		{URL: configured[3], Check: "stun", Reachable: false}, {URL: configured[4], Check: "tcp", Reachable: false}}, h.TURN)
 	t.Logf("health with TURN up and two closed ports: %s", took)
 	assert.Less(t, took, healthTimeout, "a closed port is refused at once, not waited for")
 
@@ -207,15 +208,15 @@ func TestHealthSaysWhetherTURNAnswers(t *testing.T) {
 // DASHBOARD_TURN takes RFC 7065 URIs and nothing else: a bad value stops
 // start-up naming the setting, and what it takes is what the check dials.
 func TestTURNSettingRefusesWhatIsNotATURNURI(t *testing.T) {
-	got, err := parseTURN(" turn:turn.example.org , turns:turn.example.org:443?transport=tcp,turn:[::1]:3478?transport=tcp")
+	got, err := config.ParseTURN(" turn:turn.example.org , turns:turn.example.org:443?transport=tcp,turn:[::1]:3478?transport=tcp")
 	require.NoError(t, err)
-	assert.Equal(t, []turnServer{{"turn:turn.example.org", "turn.example.org:3478", true},
-		{"turns:turn.example.org:443?transport=tcp", "turn.example.org:443", false},
-		{"turn:[::1]:3478?transport=tcp", "[::1]:3478", false}}, got)
+	assert.Equal(t, []config.TURNServer{{URL: "turn:turn.example.org", Addr: "turn.example.org:3478", UDP: true},
+		{URL: "turns:turn.example.org:443?transport=tcp", Addr: "turn.example.org:443", UDP: false},
+		{URL: "turn:[::1]:3478?transport=tcp", Addr: "[::1]:3478", UDP: false}}, got)
 	for _, bad := range []string{"stun:turn.example.org", "http://turn.example.org", "turn:", "turn:host:0", "turn:host:99999",
 		"turns:host:5349?transport=udp", "turn:host?transport=sctp", "turn:user@host:3478", "turn:host:3478?transport=udp&x=1",
-		"turn:host/path:3478", "turn:ho st", strings.Repeat("turn:h:1,", maxTURNServers+1)} {
-		_, err := loadSettings([]string{"-turn", bad, "-allow-all-admin"}, func(string) string { return "" }, &testenv.Buffer{})
+		"turn:host/path:3478", "turn:ho st", strings.Repeat("turn:h:1,", config.MaxTURNServers+1)} {
+		_, err := config.Load([]string{"-turn", bad, "-allow-all-admin"}, func(string) string { return "" }, &testenv.Buffer{})
 		assert.ErrorContains(t, err, "DASHBOARD_TURN", "%q", bad)
 	}
 }
@@ -226,10 +227,10 @@ func TestTURNSettingRefusesWhatIsNotATURNURI(t *testing.T) {
 // not called reachable, and its replies are never answered with new requests.
 func TestHealthsTURNCheckIsNoAmplifier(t *testing.T) {
 	honest, liar := stunResponder(t, true), stunResponder(t, false)
-	servers, err := parseTURN("turn:" + honest.addr + ",turn:" + liar.addr)
+	servers, err := config.ParseTURN("turn:" + honest.addr + ",turn:" + liar.addr)
 	require.NoError(t, err)
 	const healthTimeout = 600 * time.Millisecond
-	s := newStage(t, func(s *settings) { s.TURN, s.HealthTimeout = servers, healthTimeout })
+	s := newStage(t, func(s *config.Settings) { s.TURN, s.HealthTimeout = servers, healthTimeout })
 	codes := make(chan int, 40)
 	for range 40 {
 		go func() {

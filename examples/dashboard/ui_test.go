@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -142,7 +143,7 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 	env, _ := testenv.Ingress(t, hook.option())
 	testenv.Egress(t, env)
 	storage := egress.Storage{Endpoint: m.Endpoint, Bucket: "recordings", AccessKey: m.AccessKey, SecretKey: m.SecretKey}
-	s := newStageWith(t, env, storage, func(s *settings) {
+	s := newStageWith(t, env, storage, func(s *config.Settings) {
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup, s.OperatorGroup = adminGroup, operatorGroup
 		s.LiveKitTimeout = 10 * time.Second
@@ -288,7 +289,9 @@ func TestOperatorRunsTheShowInTheBrowser(t *testing.T) {
 
 // Without the proxy's headers the page is not served, like the API.
 func TestThePageNeedsSignIn(t *testing.T) {
-	s := newStage(t, func(s *settings) { s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret })
+	s := newStage(t, func(s *config.Settings) {
+		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
+	})
 	code, body := s.call(t, "GET", "/", nil, noAuth...)
 	assert.Equal(t, 401, code, "%s", body)
 	code, body = s.call(t, "GET", "/", nil, "X-authentik-username", "mia")
@@ -312,7 +315,7 @@ func TestGoLiveFromThePage(t *testing.T) {
 	hook := newHookFront(t)
 	env := testenv.LiveKit(t, testenv.WithRedis(), hook.option())
 	s := newStageWith(t, env, egress.Storage{Endpoint: "http://127.0.0.1:9", Bucket: "recordings",
-		AccessKey: "show-stage-access", SecretKey: "show-stage-secret-0123456789"}, func(s *settings) {
+		AccessKey: "show-stage-access", SecretKey: "show-stage-secret-0123456789"}, func(s *config.Settings) {
 		s.TrustedProxies, s.ProxySecret = mustPrefixes("127.0.0.0/8"), testProxySecret
 		s.AdminGroup, s.OperatorGroup = adminGroup, operatorGroup
 	})

@@ -1,3 +1,6 @@
+// Package access tells who is calling the dashboard and what their
+// credential is worth: forward-auth headers from a proven proxy, API keys, and
+// Bearer tokens verified against the identity provider's JWKS.
 package access
 
 import (

@@ -1,3 +1,8 @@
+// Package api is the vocabulary of the dashboard's request pipeline: a route
+// and who may call it (Role), the call a request carries through the
+// pipeline, the one error type with its stable codes, JSON in and out, the
+// per-client rate limiter and the request's log line. The route table and the
+// handlers that use it are the dashboard's own.
 package api
 
 import (

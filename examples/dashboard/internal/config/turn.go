@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"context"
@@ -16,26 +16,26 @@ import (
 
 // turnServer is a TURN server listeners are handed, as DASHBOARD_TURN names it
 // (RFC 7065 URIs: turn:host:port?transport=udp, turns:host:port?transport=tcp).
-type turnServer struct {
+type TURNServer struct {
 	URL  string // as configured
 	Addr string // host:port the check dials
 	UDP  bool   // TURN over UDP: checked with a STUN binding request; else a TCP connect
 }
 
 // turnHealth is what /api/health says of one configured TURN server.
-type turnHealth struct {
+type TURNHealth struct {
 	URL       string `json:"url"`
 	Check     string `json:"check" enum:"stun,tcp"` // a STUN binding request answered (UDP), or a TCP connect (TLS, TCP)
 	Reachable bool   `json:"reachable"`
 }
 
 // maxTURNServers bounds DASHBOARD_TURN: each health probe checks them all.
-const maxTURNServers = 8
+const MaxTURNServers = 8
 
 // parseTURN reads DASHBOARD_TURN: comma-separated turn: and turns: URIs, with
 // the RFC's default ports (3478, 5349) when none is given.
-func parseTURN(v string) ([]turnServer, error) {
-	var out []turnServer
+func ParseTURN(v string) ([]TURNServer, error) {
+	var out []TURNServer
 	for _, raw := range splitList(v) {
 		ts, err := parseTURNURI(raw)
 		if err != nil {
@@ -43,21 +43,21 @@ func parseTURN(v string) ([]turnServer, error) {
 		}
 		out = append(out, ts)
 	}
-	if len(out) > maxTURNServers {
-		return nil, fmt.Errorf("at most %d TURN servers", maxTURNServers)
+	if len(out) > MaxTURNServers {
+		return nil, fmt.Errorf("at most %d TURN servers", MaxTURNServers)
 	}
 	return out, nil
 }
 
-func parseTURNURI(raw string) (turnServer, error) {
+func parseTURNURI(raw string) (TURNServer, error) {
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok || (scheme != "turn" && scheme != "turns") {
-		return turnServer{}, errors.New("want turn:host:port or turns:host:port")
+		return TURNServer{}, errors.New("want turn:host:port or turns:host:port")
 	}
 	hostport, query, _ := strings.Cut(rest, "?")
 	q, err := url.ParseQuery(query)
 	if err != nil || len(q) > 1 || (len(q) == 1 && q.Get("transport") == "") {
-		return turnServer{}, errors.New("the only parameter is transport=udp or transport=tcp")
+		return TURNServer{}, errors.New("the only parameter is transport=udp or transport=tcp")
 	}
 	transport := q.Get("transport")
 	switch {
@@ -66,30 +66,30 @@ func parseTURNURI(raw string) (turnServer, error) {
 	case transport == "":
 		transport = "tcp"
 	case transport != "udp" && transport != "tcp", scheme == "turns" && transport == "udp":
-		return turnServer{}, errors.New("transport is udp or tcp (turns: tcp only)")
+		return TURNServer{}, errors.New("transport is udp or tcp (turns: tcp only)")
 	}
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
 		host, port = hostport, map[string]string{"turn": "3478", "turns": "5349"}[scheme]
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return turnServer{}, errors.New("the port is a number from 1 to 65535")
+		return TURNServer{}, errors.New("the port is a number from 1 to 65535")
 	}
 	if host == "" || strings.ContainsAny(host, "/@[]% ") {
-		return turnServer{}, errors.New("the host is a name or an IP address")
+		return TURNServer{}, errors.New("the host is a name or an IP address")
 	}
-	return turnServer{URL: raw, Addr: net.JoinHostPort(host, port), UDP: transport == "udp"}, nil
+	return TURNServer{URL: raw, Addr: net.JoinHostPort(host, port), UDP: transport == "udp"}, nil
 }
 
 // checkTURN checks every server at once within ctx: reachable means a STUN
 // binding request was answered (TURN over UDP answers STUN) or a TCP
 // connection was accepted (the TLS handshake and TURN's own allocation, which
 // needs a listener's credentials, are not tried).
-func checkTURN(ctx context.Context, servers []turnServer) []turnHealth {
-	out := make([]turnHealth, len(servers))
+func CheckTURN(ctx context.Context, servers []TURNServer) []TURNHealth {
+	out := make([]TURNHealth, len(servers))
 	var wg sync.WaitGroup
 	for i, ts := range servers {
-		out[i] = turnHealth{URL: ts.URL, Check: "tcp"}
+		out[i] = TURNHealth{URL: ts.URL, Check: "tcp"}
 		if ts.UDP {
 			out[i].Check = "stun"
 		}
@@ -103,7 +103,7 @@ func checkTURN(ctx context.Context, servers []turnServer) []turnHealth {
 	return out
 }
 
-func reachTURN(ctx context.Context, ts turnServer) error {
+func reachTURN(ctx context.Context, ts TURNServer) error {
 	var d net.Dialer
 	if !ts.UDP {
 		c, err := d.DialContext(ctx, "tcp", ts.Addr)
