@@ -18,7 +18,7 @@ func (s *server) handleOpenAPI() api.Handler {
 	var once sync.Once
 	var doc []byte
 	return func(w http.ResponseWriter, r *http.Request) error {
-		once.Do(func() { doc, _ = json.Marshal(openAPIDocument(s.routes())) })
+		once.Do(func() { doc, _ = json.Marshal(api.OpenAPI(s.routes())) })
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(doc)
 		return nil

@@ -60,24 +60,3 @@ func (c *slots) give(p string) {
 	}
 	c.held[p]--
 }
-
-// perPrincipalCap documents the 429 of a route whose cap counts per user.
-func perPrincipalCap(rt api.Route) string {
-	switch {
-	case rt.Path == "/api/events":
-		return "; or the caller holds as many event streams open as one user may (too_many_streams)"
-	case rt.Path == "/api/recordings/{key...}":
-		return "; or the caller runs as many downloads as one user may (too_many_downloads)"
-	case rt.Method == "POST" && rt.Path == "/api/shows/{name}/rehearsal":
-		return "; or a rehearsal is running: one at a time per dashboard (rehearsal_busy)"
-	}
-	return ""
-}
-
-// linkTTLRefusal documents the 400 of a link lifetime beyond the caller's role.
-func linkTTLRefusal(rt api.Route) string {
-	if rt.Method == "GET" && rt.Path == "/api/recordings" {
-		return ", or a linkTtl longer than the caller's role may ask for (link_ttl_too_long)"
-	}
-	return ""
-}

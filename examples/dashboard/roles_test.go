@@ -271,9 +271,9 @@ func TestEveryRouteDeclaresARole(t *testing.T) {
 	for _, rt := range append(s.routes(), s.pages()...) {
 		assert.NotEqual(t, api.Undeclared, rt.Role, "%s %s has no role", rt.Method, rt.Path)
 	}
-	doc := openAPIDocument(s.routes())
+	doc := api.OpenAPI(s.routes())
 	for _, rt := range s.routes() {
-		op := doc["paths"].(map[string]any)[openAPIPath(rt.Path)].(map[string]any)[strings.ToLower(rt.Method)].(map[string]any)
+		op := doc["paths"].(map[string]any)[api.OpenAPIPath(rt.Path)].(map[string]any)[strings.ToLower(rt.Method)].(map[string]any)
 		assert.Equal(t, rt.Role.String(), op["x-role"], rt.Path)
 		_, has403 := op["responses"].(map[string]any)["403"]
 		assert.Equal(t, rt.Role > api.Viewer, has403, "%s %s: 403 documented", rt.Method, rt.Path)

@@ -32,7 +32,7 @@ func unauthenticated(msg string) error {
 	return api.NewError(http.StatusUnauthorized, "unauthenticated", msg)
 }
 
-// authenticator implements the API gateway's three methods: forward auth from a
+// Authenticator implements the API gateway's three methods: forward auth from a
 // trusted proxy (Authentik behind Traefik) that also proves itself with the
 // shared secret, API keys, and Bearer JWTs from the identity provider, checked
 // against its JWKS. Each credential maps to a role.
@@ -51,7 +51,7 @@ type Authenticator struct {
 	log           *slog.Logger
 }
 
-// authConfig is what the authenticator is told of the deployment (the
+// Config is what the authenticator is told of the deployment (the
 // DASHBOARD_* settings of config.go).
 type Config struct {
 	Dev                       bool // -dev: every request is a local admin
@@ -77,10 +77,10 @@ func New(c Config, log *slog.Logger) *Authenticator {
 	return a
 }
 
-// proxySecretHeader carries DASHBOARD_PROXY_SECRET from the forward-auth proxy.
+// ProxySecretHeader carries DASHBOARD_PROXY_SECRET from the forward-auth proxy.
 const ProxySecretHeader = "X-Dashboard-Proxy-Secret"
 
-// authenticate returns the caller, trying the methods from the most to the least
+// Authenticate returns the caller, trying the methods from the most to the least
 // specific. Credentials that are present but wrong are refused outright, never
 // skipped in favour of the next method. queryKey (/metrics) allows ?api_key=
 // and an API key sent as Bearer.
@@ -134,7 +134,7 @@ func (a *Authenticator) Authenticate(r *http.Request, queryKey bool) (api.User, 
 	return api.User{}, unauthenticated("sign in through the proxy, or send X-API-Key or a Bearer token")
 }
 
-// hasCredentials reports whether r carries any credential authenticate reads:
+// HasCredentials reports whether r carries any credential authenticate reads:
 // on public /metrics a scrape that sends one is authenticated (and refused when
 // it is wrong) rather than served as anonymous.
 func HasCredentials(r *http.Request) bool {
@@ -154,19 +154,19 @@ func (a *Authenticator) validKey(key string) (APIKey, bool) {
 	return found, ok == 1
 }
 
-// fromProxy reports whether r comes from our forward-auth proxy: a trusted
+// FromProxy reports whether r comes from our forward-auth proxy: a trusted
 // address that also sent the proxy secret.
 func (a *Authenticator) FromProxy(r *http.Request) bool {
 	return trusted(a.proxies, r.RemoteAddr) && a.ProxyProven(r.Header.Get(ProxySecretHeader))
 }
 
-// proxyProven reports whether sent is the configured proxy secret, in constant
+// ProxyProven reports whether sent is the configured proxy secret, in constant
 // time. Without a configured secret no proxy is believed.
 func (a *Authenticator) ProxyProven(sent string) bool {
 	return len(a.ProxySecret) > 0 && subtle.ConstantTimeCompare(a.ProxySecret, []byte(sent)) == 1
 }
 
-// roleOf is a person's role by their groups: the admin group, the operator
+// RoleOf is a person's role by their groups: the admin group, the operator
 // group, anyone else signed in is a viewer.
 func (a *Authenticator) RoleOf(groups []string) api.Role {
 	switch {
@@ -178,13 +178,13 @@ func (a *Authenticator) RoleOf(groups []string) api.Role {
 	return api.Viewer
 }
 
-// apiKey is one of DASHBOARD_API_KEYS with the role given with it.
+// APIKey is one of DASHBOARD_API_KEYS with the role given with it.
 type APIKey struct {
 	Key  string
 	Role api.Role
 }
 
-// parseAPIKeys reads "key1:admin,key2:viewer,key3": a known role name after the
+// ParseAPIKeys reads "key1:admin,key2:viewer,key3": a known role name after the
 // last ':' is the key's role; anything else is part of the key, which is then
 // an operator's (today's bare keys keep working, as operators, not admins).
 func ParseAPIKeys(v string) ([]APIKey, error) {
@@ -255,7 +255,7 @@ func (a *Authenticator) Bearer(ctx context.Context, raw string) (api.User, error
 	return api.User{Name: name, Email: email, Groups: groups, Method: "bearer", Role: a.RoleOf(groups)}, nil
 }
 
-// groupsClaim reads the groups from the claim named name (DASHBOARD_JWT_GROUPS_CLAIM):
+// GroupsClaim reads the groups from the claim named name (DASHBOARD_JWT_GROUPS_CLAIM):
 // a list of strings or one string; a dotted name such as realm_access.roles
 // walks into nested objects when no claim has the name itself. Anything else
 // is no groups: the user is a viewer.
@@ -422,7 +422,7 @@ func (j *jwks) fetch(ctx context.Context) error {
 	return nil
 }
 
-// keyID is an API key's fingerprint: enough to tell keys apart, nothing to
+// KeyID is an API key's fingerprint: enough to tell keys apart, nothing to
 // sign in with. Only valid keys reach it, so the cache is as small as the
 // configured keys, and a request pays a map read rather than a hash.
 func KeyID(key string) string {

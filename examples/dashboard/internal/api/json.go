@@ -18,7 +18,7 @@ import (
 // This file is the one place for JSON in and out, and for turning errors into
 // answers: {"error":{"code":"stable_code","message":"..."}}.
 
-// apiError is an error with the HTTP status and stable code the API answers.
+// Error is an error with the HTTP status and stable code the API answers.
 type Error struct {
 	Status  int
 	Code    string
@@ -32,7 +32,7 @@ func NewError(status int, code, message string) *Error {
 	return &Error{Status: status, Code: code, Message: message}
 }
 
-// errorBody is the one error shape.
+// ErrorBody is the one error shape.
 type ErrorBody struct {
 	Error errorDetail `json:"error"`
 }
@@ -97,7 +97,7 @@ var ownCodes = []string{
 	"reserved_identity",
 }
 
-// errorCodes lists every stable code once, for the OpenAPI document.
+// ErrorCodes lists every stable code once, for the OpenAPI document.
 var ErrorCodes = func() []string {
 	seen := map[string]bool{}
 	var out []string
@@ -120,7 +120,7 @@ var ErrorCodes = func() []string {
 	return out
 }()
 
-// errorAnswer says what status, code and message err becomes.
+// ErrorAnswer says what status, code and message err becomes.
 func ErrorAnswer(err error) (int, string, string) {
 	var ae *Error
 	var mbe *http.MaxBytesError
@@ -148,7 +148,7 @@ func ErrorAnswer(err error) (int, string, string) {
 	return http.StatusBadGateway, "upstream_error", "LiveKit answered with an error"
 }
 
-// writeError answers err in the one error shape and returns the status.
+// WriteError answers err in the one error shape and returns the status.
 func WriteError(w http.ResponseWriter, err error) int {
 	status, code, msg := ErrorAnswer(err)
 	WriteJSON(w, status, ErrorBody{errorDetail{code, msg}})
@@ -161,7 +161,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// jsonWrite is a JSON write's handler: the request's body decoded once (by
+// JSONWrite is a JSON write's handler: the request's body decoded once (by
 // the route's role rule when it needed it, else here) and checked, then f's
 // answer written with status. Every write of the API has this shape.
 func JSONWrite[Req, Res any](status int, f func(r *http.Request, req *Req) (Res, error)) Handler {
@@ -179,7 +179,7 @@ func JSONWrite[Req, Res any](status int, f func(r *http.Request, req *Req) (Res,
 	}
 }
 
-// writeJSONBytes answers JSON encoded earlier (one encoding shared by many
+// WriteJSONBytes answers JSON encoded earlier (one encoding shared by many
 // answers), with writeJSON's headers and its trailing newline in body.
 func WriteJSONBytes(w http.ResponseWriter, status int, body []byte) {
 	jsonHeaders(w)
@@ -209,7 +209,7 @@ func isJSONMediaType(ct string) bool {
 	return err == nil && mt == "application/json"
 }
 
-// decode reads exactly one JSON object into v, refusing unknown fields, then
+// Decode reads exactly one JSON object into v, refusing unknown fields, then
 // checks it when v knows how.
 func Decode(r *http.Request, v any) error {
 	// Requiring the JSON media type is also the CSRF defence for forward auth: a

@@ -268,5 +268,5 @@ func fieldOf(key string, fields []flatField) int {
 	return fold
 }
 
-// isFlat reports whether v decodes by the fast path.
+// IsFlat reports whether v decodes by the fast path.
 func IsFlat(v any) bool { return flatFields(v) != nil }

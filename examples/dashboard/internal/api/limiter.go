@@ -21,7 +21,7 @@ const limiterShards = 64
 // evictSample is how many buckets a full shard looks at for one it can drop.
 const evictSample = 8
 
-// limiter is a token bucket per client: per IPv4 address, per IPv6 /64 (one
+// Limiter is a token bucket per client: per IPv4 address, per IPv6 /64 (one
 // host usually holds a whole /64, so per-address buckets would be free for the
 // taking). The table is capped: a full shard drops a bucket only if it has
 // refilled (forgetting it changes nothing), else new clients share the shard's
@@ -65,7 +65,7 @@ func limitKey(ip netip.Addr) netip.Addr {
 	return ip
 }
 
-// allow takes a token from the bucket of ip (the zero Addr: one shared bucket
+// Allow takes a token from the bucket of ip (the zero Addr: one shared bucket
 // for peers without an IP address).
 func (l *Limiter) Allow(ip netip.Addr) bool {
 	key := limitKey(ip).As16()
@@ -150,7 +150,7 @@ func (l *Limiter) size() int {
 // capacity is the most buckets the table holds.
 func (l *Limiter) capacity() int { return l.perShard * limiterShards }
 
-// clientAddr is who to rate-limit: the peer, or, when the peer is a trusted proxy
+// ClientAddr is who to rate-limit: the peer, or, when the peer is a trusted proxy
 // that proved itself with the proxy secret, the right-most X-Forwarded-For entry
 // that is not one of our proxies. An address alone is no proof (with host
 // networking any local process has it), so without the secret X-Forwarded-For is

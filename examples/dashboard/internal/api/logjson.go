@@ -33,7 +33,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// newLogHandler is the dashboard's log handler: JSON lines to w from level up.
+// NewLogHandler is the dashboard's log handler: JSON lines to w from level up.
 func NewLogHandler(w io.Writer, level slog.Leveler) slog.Handler {
 	if level == nil {
 		level = slog.LevelInfo

@@ -38,13 +38,13 @@ type call struct {
 	Minted Mint
 }
 
-// mint is what a token gave, for the audit line (never the token itself).
+// Mint is what a token gave, for the audit line (never the token itself).
 type Mint struct {
 	Role, Room, Identity string
 	TTL                  time.Duration
 }
 
-// callOf is r's call, made (and r copied) only for a request that did not come
+// CallOf is r's call, made (and r copied) only for a request that did not come
 // through front.
 func CallOf(r *http.Request) (*call, *http.Request) {
 	if c := CallIn(r.Context()); c != nil {
@@ -54,7 +54,7 @@ func CallOf(r *http.Request) (*call, *http.Request) {
 	return c, r.WithContext(context.WithValue(r.Context(), keyCall, c))
 }
 
-// callIn is ctx's call; nil outside the pipeline.
+// CallIn is ctx's call; nil outside the pipeline.
 func CallIn(ctx context.Context) *call {
 	c, _ := ctx.Value(keyCall).(*call)
 	return c
@@ -67,7 +67,7 @@ func RequestID(ctx context.Context) string {
 	return ""
 }
 
-// cors answers browsers from the allowed origins only; other origins get no
+// CORS answers browsers from the allowed origins only; other origins get no
 // CORS headers, so their browsers refuse to read the answers. true: r was a
 // preflight, answered.
 func CORS(w http.ResponseWriter, r *http.Request, allowed map[string]bool) bool {
@@ -89,7 +89,7 @@ func CORS(w http.ResponseWriter, r *http.Request, allowed map[string]bool) bool 
 	return true
 }
 
-// newRequestID is 16 hex digits from the runtime's per-thread generator: a
+// NewRequestID is 16 hex digits from the runtime's per-thread generator: a
 // request ID tells requests apart and is no secret, so it need not cost a
 // system call to the kernel's generator.
 func NewRequestID() string {
@@ -109,7 +109,7 @@ func RedactQuery(q url.Values) string {
 	return q.Encode()
 }
 
-// route is one endpoint: how it is reached, who may call it, what it takes and
+// Route is one endpoint: how it is reached, who may call it, what it takes and
 // gives (for the OpenAPI document), and its handler.
 type Route struct {
 	Method, Path string
@@ -129,7 +129,7 @@ type Route struct {
 	Handle       Handler
 }
 
-// handler is a route's work; a returned error is answered by writeError.
+// Handler is a route's work; a returned error is answered by writeError.
 type Handler func(w http.ResponseWriter, r *http.Request) error
 
 type Param struct {
@@ -137,7 +137,7 @@ type Param struct {
 	Required   bool
 }
 
-// paths are the patterns the route answers on.
+// Paths are the patterns the route answers on.
 func (rt Route) Paths() []string {
 	if rt.Stream {
 		return []string{rt.Path, "/api/stream" + strings.TrimPrefix(rt.Path, "/api")}
@@ -145,10 +145,10 @@ func (rt Route) Paths() []string {
 	return []string{rt.Path}
 }
 
-// service is an optional part of the stack a route needs.
+// Service is an optional part of the stack a route needs.
 type Service string
 
-// role says who may call a route, and what a credential is worth. The three
+// Role says who may call a route, and what a credential is worth. The three
 // signed-in roles are ordered: an admin may do what an operator may, an
 // operator what a viewer may.
 type Role int
@@ -181,7 +181,7 @@ func (r Role) String() string {
 	return "undeclared"
 }
 
-// roleNamed is the role a credential may be given by name.
+// RoleNamed is the role a credential may be given by name.
 func RoleNamed(name string) (Role, bool) {
 	switch name {
 	case "viewer":
@@ -194,7 +194,7 @@ func RoleNamed(name string) (Role, bool) {
 	return Undeclared, false
 }
 
-// stricter is what some inputs of a route need beyond the route's role: the
+// Stricter is what some inputs of a route need beyond the route's role: the
 // route's table row names it, and authorize applies it to the decoded body
 // before the handler runs, so no handler checks roles itself.
 type Stricter struct {
@@ -204,7 +204,7 @@ type Stricter struct {
 	Need func(ctx context.Context, in any) (Role, string, error)
 }
 
-// byAction is the stricter rule of a body whose "action" picks the role from
+// ByAction is the stricter rule of a body whose "action" picks the role from
 // roles; an action not in the map is left to the body's own check.
 func ByAction(roles map[string]Role) *Stricter {
 	var doc []string
@@ -222,7 +222,7 @@ func Forbidden(u User, need Role, what string) error {
 	return &Error{http.StatusForbidden, "forbidden", what + " needs the " + need.String() + " role; " + u.Name + " is " + u.Role.String()}
 }
 
-// user is who made a request and how they proved it.
+// User is who made a request and how they proved it.
 type User struct {
 	Name   string
 	Email  string
@@ -265,7 +265,7 @@ func (s *StatusWriter) Write(b []byte) (int, error) {
 
 func (s *StatusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// bodyOf is the body authorize decoded already (for a route with a stricter
+// BodyOf is the body authorize decoded already (for a route with a stricter
 // rule), or the body decoded now (an admin's request, for whom authorize reads
 // no body).
 func BodyOf[T any](r *http.Request) (*T, error) {
@@ -278,7 +278,7 @@ func BodyOf[T any](r *http.Request) (*T, error) {
 	return v, Decode(r, v)
 }
 
-// withCall is r with a new call of that ID in its context.
+// WithCall is r with a new call of that ID in its context.
 func WithCall(r *http.Request, id string) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), keyCall, &call{ID: id}))
 }

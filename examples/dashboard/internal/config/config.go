@@ -21,7 +21,7 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/loudness"
 )
 
-// settings is the dashboard's configuration: every field from an environment
+// Settings is the dashboard's configuration: every field from an environment
 // variable, a flag of the same meaning overriding it.
 type Settings struct {
 	Addr            string
@@ -308,10 +308,10 @@ func positiveInt(v string) (int64, error) {
 	return n, err
 }
 
-// errHelp reports that -help was asked for and answered.
+// ErrHelp reports that -help was asked for and answered.
 var ErrHelp = errors.New("help shown")
 
-// loadSettings applies defaults, then the environment, then flags; the first
+// Load applies defaults, then the environment, then flags; the first
 // invalid value stops start-up with the setting's name.
 func Load(args []string, getenv func(string) string, out io.Writer) (Settings, error) {
 	var s Settings
@@ -439,7 +439,7 @@ func healthURL(v string) (string, error) {
 	return v, nil
 }
 
-// authConfig is what the authenticator needs of the settings.
+// AuthConfig is what the authenticator needs of the settings.
 func (s Settings) AuthConfig() access.Config {
 	return access.Config{Dev: s.Dev, Keys: s.APIKeys, Proxies: s.TrustedProxies, ProxySecret: s.ProxySecret,
 		AdminGroup: s.AdminGroup, OperatorGroup: s.OperatorGroup, AllowAllAdmin: s.AllowAllAdmin, GroupsClaim: s.JWTGroupsClaim,

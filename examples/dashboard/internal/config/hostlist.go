@@ -7,12 +7,12 @@ import (
 	"strings"
 )
 
-// defaultRestreamAllow are the common platforms' RTMP ingest hosts: YouTube's
+// DefaultRestreamAllow are the common platforms' RTMP ingest hosts: YouTube's
 // primary and backup ingests, Twitch's ingest network and its global name, and
 // Facebook Live's.
 const DefaultRestreamAllow = "a.rtmp.youtube.com,b.rtmp.youtube.com,*.contribute.live-video.net,live.twitch.tv,live-api-s.facebook.com"
 
-// hostList is an allow-list: host names, *.domain wildcards (any name under the
+// HostList is an allow-list: host names, *.domain wildcards (any name under the
 // domain, not the domain itself), and IP literals or CIDRs. An IP entry is the
 // only way to allow a special address (loopback, private, ...).
 type HostList struct {
@@ -25,7 +25,7 @@ func (h HostList) Empty() bool {
 	return len(h.names) == 0 && len(h.suffixes) == 0 && len(h.prefixes) == 0
 }
 
-// parseHostList reads a comma-separated list; "none" is the empty list.
+// ParseHostList reads a comma-separated list; "none" is the empty list.
 func ParseHostList(v string) (HostList, error) {
 	h := HostList{names: map[string]bool{}}
 	if strings.TrimSpace(v) == "none" {
@@ -62,7 +62,7 @@ func ParseHostList(v string) (HostList, error) {
 	return h, nil
 }
 
-// validHostName accepts DNS names only. The last label must start with a letter,
+// ValidHostName accepts DNS names only. The last label must start with a letter,
 // so that nothing a resolver (inet_aton) would read as an IPv4 address in
 // another notation (2130706433, 0x7f.1, 0177.0.0.1, 127.1) passes as a name.
 func ValidHostName(h string) bool {

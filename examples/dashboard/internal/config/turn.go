@@ -14,7 +14,7 @@ import (
 	"github.com/pion/stun/v3"
 )
 
-// turnServer is a TURN server listeners are handed, as DASHBOARD_TURN names it
+// TURNServer is a TURN server listeners are handed, as DASHBOARD_TURN names it
 // (RFC 7065 URIs: turn:host:port?transport=udp, turns:host:port?transport=tcp).
 type TURNServer struct {
 	URL  string // as configured
@@ -22,17 +22,17 @@ type TURNServer struct {
 	UDP  bool   // TURN over UDP: checked with a STUN binding request; else a TCP connect
 }
 
-// turnHealth is what /api/health says of one configured TURN server.
+// TURNHealth is what /api/health says of one configured TURN server.
 type TURNHealth struct {
 	URL       string `json:"url"`
 	Check     string `json:"check" enum:"stun,tcp"` // a STUN binding request answered (UDP), or a TCP connect (TLS, TCP)
 	Reachable bool   `json:"reachable"`
 }
 
-// maxTURNServers bounds DASHBOARD_TURN: each health probe checks them all.
+// MaxTURNServers bounds DASHBOARD_TURN: each health probe checks them all.
 const MaxTURNServers = 8
 
-// parseTURN reads DASHBOARD_TURN: comma-separated turn: and turns: URIs, with
+// ParseTURN reads DASHBOARD_TURN: comma-separated turn: and turns: URIs, with
 // the RFC's default ports (3478, 5349) when none is given.
 func ParseTURN(v string) ([]TURNServer, error) {
 	var out []TURNServer
@@ -81,7 +81,7 @@ func parseTURNURI(raw string) (TURNServer, error) {
 	return TURNServer{URL: raw, Addr: net.JoinHostPort(host, port), UDP: transport == "udp"}, nil
 }
 
-// checkTURN checks every server at once within ctx: reachable means a STUN
+// CheckTURN checks every server at once within ctx: reachable means a STUN
 // binding request was answered (TURN over UDP answers STUN) or a TCP
 // connection was accepted (the TLS handshake and TURN's own allocation, which
 // needs a listener's credentials, are not tried).

@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"reflect"
@@ -6,18 +6,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic/keys"
 )
 
-// openAPIDocument describes the route table as OpenAPI 3.0. Bodies are derived
+// OpenAPI describes the route table as OpenAPI 3.0. Bodies are derived
 // from the handlers' Go types by reflection and the paths from the same table the
 // mux is built from, so the document cannot drift from the server.
-func openAPIDocument(rts []api.Route) map[string]any {
+func OpenAPI(rts []Route) map[string]any {
 	paths := map[string]any{}
 	for _, rt := range rts {
 		for _, p := range rt.Paths() {
-			p = openAPIPath(p)
+			p = OpenAPIPath(p)
 			item, _ := paths[p].(map[string]any)
 			if item == nil {
 				item = map[string]any{}
@@ -26,9 +25,9 @@ func openAPIDocument(rts []api.Route) map[string]any {
 			item[strings.ToLower(rt.Method)] = operation(rt, p)
 		}
 	}
-	errSchema := schemaOf(reflect.TypeOf(api.ErrorBody{}))
+	errSchema := schemaOf(reflect.TypeOf(ErrorBody{}))
 	errSchema["properties"].(map[string]any)["error"].(map[string]any)["properties"].(map[string]any)["code"] =
-		map[string]any{"type": "string", "enum": api.ErrorCodes}
+		map[string]any{"type": "string", "enum": ErrorCodes}
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "streamkit dashboard", "version": "1",
@@ -55,7 +54,7 @@ func openAPIDocument(rts []api.Route) map[string]any {
 	}
 }
 
-func operation(rt api.Route, path string) map[string]any {
+func operation(rt Route, path string) map[string]any {
 	op := map[string]any{"summary": rt.Summary, "operationId": operationID(rt.Method, path), "x-role": rt.Role.String()}
 	if rt.Stricter != nil {
 		op["x-role-rules"] = rt.Stricter.Doc
@@ -74,7 +73,7 @@ func operation(rt api.Route, path string) map[string]any {
 	}
 	accessFailures(rt, op, fail)
 	switch rt.Role {
-	case api.Signed:
+	case Signed:
 		// The signature is the authentication (events.Receiver answers these).
 		op["requestBody"] = map[string]any{"required": true, "description": "LiveKit's webhook event, signed in the Authorization header",
 			"content": map[string]any{"application/webhook+json": map[string]any{"schema": map[string]any{"type": "object"}}}}
@@ -84,9 +83,9 @@ func operation(rt api.Route, path string) map[string]any {
 		fail(415, "not application/webhook+json (unsupported_media_type)")
 		fail(501, "the live model is not configured on this dashboard (not_configured)")
 		fail(503, "the shared event log cannot take it now; LiveKit retries (events_unavailable)")
-	case api.Public:
+	case Public:
 		fail(400, "an API key in the query (api_key_in_query): send X-API-Key")
-	case api.Scrape:
+	case Scrape:
 	default:
 		callFailures(rt, path, fail)
 	}
@@ -95,7 +94,7 @@ func operation(rt api.Route, path string) map[string]any {
 }
 
 // parametersOf is rt's path parameters (path is one of its paths) and query.
-func parametersOf(rt api.Route, path string) []any {
+func parametersOf(rt Route, path string) []any {
 	var params []any
 	for _, seg := range strings.Split(path, "/") {
 		if strings.HasPrefix(seg, "{") {
@@ -121,7 +120,7 @@ func parametersOf(rt api.Route, path string) []any {
 
 // successesOf is rt's answers that are not errors: its status (and okToo), the
 // ranges a download answers, health's 503 with the same body.
-func successesOf(rt api.Route) map[string]any {
+func successesOf(rt Route) map[string]any {
 	ok := map[string]any{"description": "success"}
 	switch {
 	case len(rt.ContentTypes) > 0:
@@ -165,13 +164,13 @@ func successesOf(rt api.Route) map[string]any {
 
 // accessFailures is who may call rt: its security schemes and the 421, 429,
 // 401 and 403 answers.
-func accessFailures(rt api.Route, op map[string]any, fail func(int, string)) {
+func accessFailures(rt Route, op map[string]any, fail func(int, string)) {
 	fail(429, "rate limited (rate_limited); see Retry-After"+perPrincipalCap(rt))
 	fail(421, "dev mode only: the Host header is not loopback, e.g. a DNS-rebinding page (host_not_loopback)")
 	switch rt.Role {
-	case api.Public, api.Signed:
+	case Public, Signed:
 		op["security"] = []any{}
-	case api.Scrape:
+	case Scrape:
 		// Scrapers may only send a key in the URL: ?api_key= works here alone.
 		op["security"] = []any{map[string]any{"apiKey": []any{}}, map[string]any{"apiKeyQuery": []any{}},
 			map[string]any{"bearer": []any{}}, map[string]any{"forwardAuth": []any{}}}
@@ -179,7 +178,7 @@ func accessFailures(rt api.Route, op map[string]any, fail func(int, string)) {
 	default:
 		fail(401, "no or bad credentials (unauthenticated)")
 	}
-	if rt.Role > api.Viewer || rt.Stricter != nil {
+	if rt.Role > Viewer || rt.Stricter != nil {
 		need := "the " + rt.Role.String() + " role"
 		if rt.Stricter != nil {
 			need += "; " + rt.Stricter.Doc
@@ -189,7 +188,7 @@ func accessFailures(rt api.Route, op map[string]any, fail func(int, string)) {
 }
 
 // callFailures is what a signed-in call to the API may answer besides access.
-func callFailures(rt api.Route, path string, fail func(int, string)) {
+func callFailures(rt Route, path string, fail func(int, string)) {
 	fail(400, "invalid input (invalid_argument, malformed_json, unknown_field), or an API key in the query (api_key_in_query): send X-API-Key"+linkTTLRefusal(rt))
 	if rt.Request != nil {
 		fail(413, "body too large (body_too_large)")
@@ -306,6 +305,27 @@ func addFields(t reflect.Type, props map[string]any, required *[]string) {
 	}
 }
 
-// openAPIPath writes a mux pattern as an OpenAPI path: {key...} (the rest of the
+// OpenAPIPath writes a mux pattern as an OpenAPI path: {key...} (the rest of the
 // path) is {key}.
-func openAPIPath(pattern string) string { return strings.ReplaceAll(pattern, "...}", "}") }
+func OpenAPIPath(pattern string) string { return strings.ReplaceAll(pattern, "...}", "}") }
+
+// perPrincipalCap documents the 429 of a route whose cap counts per user.
+func perPrincipalCap(rt Route) string {
+	switch {
+	case rt.Path == "/api/events":
+		return "; or the caller holds as many event streams open as one user may (too_many_streams)"
+	case rt.Path == "/api/recordings/{key...}":
+		return "; or the caller runs as many downloads as one user may (too_many_downloads)"
+	case rt.Method == "POST" && rt.Path == "/api/shows/{name}/rehearsal":
+		return "; or a rehearsal is running: one at a time per dashboard (rehearsal_busy)"
+	}
+	return ""
+}
+
+// linkTTLRefusal documents the 400 of a link lifetime beyond the caller's role.
+func linkTTLRefusal(rt Route) string {
+	if rt.Method == "GET" && rt.Path == "/api/recordings" {
+		return ", or a linkTtl longer than the caller's role may ask for (link_ttl_too_long)"
+	}
+	return ""
+}
