@@ -51,7 +51,7 @@ type Config struct {
 	APIKey    string // LIVEKIT_API_KEY
 	APISecret string // LIVEKIT_API_SECRET, at least 32 characters; never logged
 	// ServerVersion is the livekit-server release in use (LIVEKIT_SERVER_VERSION,
-	// e.g. v1.6.1 for the seed's stack); empty: the release streamkit pins.
+	// e.g. v1.6.1 for a deployment not yet upgraded); empty: the release streamkit pins.
 	// What an older release lacks is then refused with ErrUnsupported, with a
 	// hint naming it, instead of being dropped by the server (docs/support.md).
 	ServerVersion string

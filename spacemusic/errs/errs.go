@@ -31,7 +31,7 @@ var (
 	ErrUnavailable        = errors.New("unavailable")
 	ErrUpstream           = errors.New("upstream error")
 	// ErrUnsupported: the livekit-server in use is a release without what the
-	// call needs (the seed runs v1.6.1); the Hint names that release and the
+	// call needs (e.g. v1.6.1 for a feature of v1.7.0); the Hint names that release and the
 	// first one that has it. It also matches the standard errors.ErrUnsupported.
 	ErrUnsupported = fmt.Errorf("not supported by this livekit-server: %w", errors.ErrUnsupported)
 )

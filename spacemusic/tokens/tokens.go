@@ -124,9 +124,10 @@ func NewIssuer(apiKey, apiSecret string) (*Issuer, error) {
 	return i, nil
 }
 
-// NewIssuerFor is NewIssuer for a livekit-server at version (e.g. "v1.6.1",
-// the seed's): its tokens refuse with ErrUnsupported what that release would
-// ignore (participant attributes before v1.7.0). Empty: the pinned release.
+// NewIssuerFor is NewIssuer for a livekit-server at version (e.g. "v1.6.1"
+// on a deployment not yet upgraded): its tokens refuse with ErrUnsupported
+// what that release would ignore (participant attributes before v1.7.0).
+// Empty: the pinned release.
 func NewIssuerFor(apiKey, apiSecret, version string) (*Issuer, error) {
 	if err := server.Valid(version); err != nil {
 		return nil, errs.Invalid("tokens.NewIssuer", "%v", err)

@@ -1,6 +1,6 @@
 // Package server knows which livekit-server release brought the features
 // streamkit uses, so that a service told the server's version (Config's
-// ServerVersion; the seed runs v1.6.1) refuses with errs.ErrUnsupported what
+// ServerVersion, e.g. v1.6.1) refuses with errs.ErrUnsupported what
 // that release would drop without a word, instead of a request that seems to
 // work.
 package server
