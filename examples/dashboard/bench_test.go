@@ -26,6 +26,7 @@ import (
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -72,7 +73,7 @@ type benched struct {
 	*httptest.Server
 	calls  *countingTransport // the LiveKit calls its routes make
 	lists  *countingTransport // the live model's (lists for resyncs)
-	events Events             // the live model; nil without one
+	events live.Events        // the live model; nil without one
 }
 
 // benchDashboard serves a dashboard whose LiveKit calls are counted. With a
@@ -111,7 +112,7 @@ func benchDashboard(b testing.TB, env *testenv.Env, hook *hookFront, tweak func(
 }
 
 // waitForModel waits until the model answers reads and holds n rooms.
-func waitForModel(b testing.TB, ev Events, n int) {
+func waitForModel(b testing.TB, ev live.Events, n int) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		if snap := ev.Snapshot(); snap.Synced && !ev.LastWebhook().IsZero() && len(snap.Rooms) >= n {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
-	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -34,28 +34,16 @@ type Deps struct {
 	Ingress    Ingresses
 	Egress     Egresses
 	Recordings Recordings
-	Resolver   Resolver   // looks up pull and restream hosts; nil: net.DefaultResolver
-	Events     Events     // the watched model of LiveKit; nil: the live routes answer 501
-	Webhooks   Webhooks   // LiveKit's webhooks in; nil with Events
-	Shows      Shows      // opens and closes shows; nil: the shows routes answer 501
-	Doctor     *doctor    // checks the deployment (/api/doctor); nil: 501
-	Rehearsals Rehearsals // rehearses a show's audience; nil: 501
-	Nodes      Nodes      // LiveKit's nodes from its Redis (REDIS_URL); nil: 501
+	Resolver   Resolver    // looks up pull and restream hosts; nil: net.DefaultResolver
+	Events     live.Events // the watched model of LiveKit; nil: the live routes answer 501
+	Webhooks   Webhooks    // LiveKit's webhooks in; nil with Events
+	Shows      Shows       // opens and closes shows; nil: the shows routes answer 501
+	Doctor     *doctor     // checks the deployment (/api/doctor); nil: 501
+	Rehearsals Rehearsals  // rehearses a show's audience; nil: 501
+	Nodes      Nodes       // LiveKit's nodes from its Redis (REDIS_URL); nil: 501
 	// Closing, when closed, ends the open event streams: the server is
 	// shutting down.
 	Closing <-chan struct{}
-}
-
-// Events is the watched model of LiveKit and its event log: *events.Watch.
-type Events interface {
-	Snapshot() *events.Snapshot
-	Apply(ctx context.Context, e events.Event) (events.Event, bool, error)
-	Wait(ctx context.Context, after uint64) ([]events.Event, error)
-	Since(ctx context.Context, after uint64) ([]events.Event, error)
-	History(ctx context.Context, room string) ([]events.Event, error)
-	Timeline(ctx context.Context, room string, before uint64, limit int) ([]events.Event, uint64, error)
-	Corrections() map[events.Kind]int64
-	LastWebhook() time.Time
 }
 
 // Shows opens, lists and closes shows: *shows.Service.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -455,7 +456,7 @@ func webhooksHeardBy(base string) func(context.Context) (webhooksHeard, error) {
 }
 
 // webhooksHeardHere is webhooksHeardBy for this process's own model.
-func webhooksHeardHere(ev Events, hooks Webhooks) func(context.Context) (webhooksHeard, error) {
+func webhooksHeardHere(ev live.Events, hooks Webhooks) func(context.Context) (webhooksHeard, error) {
 	return func(context.Context) (webhooksHeard, error) {
 		return webhooksHeard{last: ev.LastWebhook(), refused: hooks.Counts()[events.Unsigned]}, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 )
@@ -18,8 +19,8 @@ func (s *server) handleListEgress() api.Handler {
 			return err
 		}
 		// The model holds the running egresses only.
-		list, err := modelOr(s, w, r, active, func(snap *events.Snapshot) ([]egress.Egress, error) {
-			return inRoom(q.Get("room"), snap.RecordingList)
+		list, err := live.Or(s.model, w, r, active, func(snap *events.Snapshot) ([]egress.Egress, error) {
+			return live.InRoom(q.Get("room"), snap.RecordingList)
 		}, func(ctx context.Context) ([]egress.Egress, error) {
 			list, err := s.Egress.List(ctx, egress.ListOptions{Room: q.Get("room"), Active: active})
 			return nonNil(list), err
@@ -100,7 +101,7 @@ func (s *server) handleStartEgress() api.Handler {
 				return nil, err
 			}
 			for _, e := range stems {
-				s.wrote(ctx, recordingEvent(e))
+				s.model.Wrote(ctx, live.RecordingEvent(e))
 			}
 			return nonNil(stems), nil
 		case "audio":
@@ -118,7 +119,7 @@ func (s *server) handleStartEgress() api.Handler {
 		if err != nil {
 			return nil, err
 		}
-		s.wrote(ctx, recordingEvent(one))
+		s.model.Wrote(ctx, live.RecordingEvent(one))
 		return []egress.Egress{one}, nil
 	})
 }
@@ -133,7 +134,7 @@ func (s *server) handleStopEgress() api.Handler {
 		if err != nil {
 			return err
 		}
-		s.wrote(r.Context(), recordingEvent(e))
+		s.model.Wrote(r.Context(), live.RecordingEvent(e))
 		api.WriteJSON(w, http.StatusOK, e)
 		return nil
 	}
@@ -171,7 +172,7 @@ func (s *server) handleDestinations() api.Handler {
 				return e, err
 			}
 		}
-		s.wrote(ctx, recordingEvent(e))
+		s.model.Wrote(ctx, live.RecordingEvent(e))
 		return e, nil
 	})
 }

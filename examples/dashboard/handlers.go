@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -40,16 +41,16 @@ func (s *server) handleMetrics() api.Handler {
 }
 
 func (s *server) handleListRooms() api.Handler {
-	var encoded encodedRead // 1,000 rooms polled by every open page: one encoding per snapshot
+	var encoded live.EncodedRead // 1,000 rooms polled by every open page: one encoding per snapshot
 	return func(w http.ResponseWriter, r *http.Request) error {
-		body, err := modelOr(s, w, r, true, func(snap *events.Snapshot) ([]byte, error) {
-			return encoded.of(snap, func(snap *events.Snapshot) any { return snap.RoomList() })
+		body, err := live.Or(s.model, w, r, true, func(snap *events.Snapshot) ([]byte, error) {
+			return encoded.Of(snap, func(snap *events.Snapshot) any { return snap.RoomList() })
 		}, func(ctx context.Context) ([]byte, error) {
 			rs, err := s.Rooms.List(ctx)
 			if err != nil {
 				return nil, err
 			}
-			return jsonLine(rs)
+			return live.JSONLine(rs)
 		})
 		if err != nil {
 			return err
@@ -97,7 +98,7 @@ func (s *server) handleCreateRoom() api.Handler {
 			SyncStreams:      req.SyncStreams,
 		})
 		if err == nil {
-			s.wrote(r.Context(), roomOpened(room))
+			s.model.Wrote(r.Context(), live.RoomOpened(room))
 		}
 		return room, err
 	})
@@ -106,7 +107,7 @@ func (s *server) handleCreateRoom() api.Handler {
 func (s *server) handleGetRoom() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		detail, err := modelOr(s, w, r, true, func(snap *events.Snapshot) (rooms.Detail, error) { return roomInModel(snap, name) },
+		detail, err := live.Or(s.model, w, r, true, func(snap *events.Snapshot) (rooms.Detail, error) { return live.RoomInModel(snap, name) },
 			func(ctx context.Context) (rooms.Detail, error) { return s.Rooms.Get(ctx, name) })
 		if err != nil {
 			return err
@@ -119,12 +120,12 @@ func (s *server) handleGetRoom() api.Handler {
 func (s *server) handleDeleteRoom() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		sid, known := s.roomSession(name)
+		sid, known := s.model.RoomSession(name)
 		if err := s.Rooms.Delete(r.Context(), name); err != nil {
 			return err
 		}
 		if known {
-			s.wrote(r.Context(), events.Event{Kind: events.RoomClosed, Room: name, RoomSID: sid})
+			s.model.Wrote(r.Context(), events.Event{Kind: events.RoomClosed, Room: name, RoomSID: sid})
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -134,8 +135,8 @@ func (s *server) handleDeleteRoom() api.Handler {
 func (s *server) handleListParticipants() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		ps, err := modelOr(s, w, r, true, func(snap *events.Snapshot) ([]rooms.Participant, error) {
-			detail, err := roomInModel(snap, name)
+		ps, err := live.Or(s.model, w, r, true, func(snap *events.Snapshot) ([]rooms.Participant, error) {
+			detail, err := live.RoomInModel(snap, name)
 			return detail.Participants, err
 		}, func(ctx context.Context) ([]rooms.Participant, error) { return s.Rooms.Participants(ctx, name) })
 		if err != nil {
@@ -185,7 +186,7 @@ func (s *server) handleParticipantAction() api.Handler {
 		}
 		// The participant as the model holds it before the action: a kick needs
 		// the session it ends.
-		left, hadLeft := s.participantEvent(events.ParticipantLeft, room, req.Identity, nil)
+		left, hadLeft := s.model.ParticipantEvent(events.ParticipantLeft, room, req.Identity, nil)
 		var err error
 		switch req.Action {
 		case "remove":
@@ -208,16 +209,16 @@ func (s *server) handleParticipantAction() api.Handler {
 		}
 		switch {
 		case req.Action == "remove" && hadLeft:
-			s.wrote(ctx, left)
+			s.model.Wrote(ctx, left)
 		case res.Participant != nil:
-			if e, ok := s.participantEvent(events.ParticipantUpdated, room, req.Identity, res.Participant); ok {
-				s.wrote(ctx, e)
+			if e, ok := s.model.ParticipantEvent(events.ParticipantUpdated, room, req.Identity, res.Participant); ok {
+				s.model.Wrote(ctx, e)
 			}
 		default:
-			if e, ok := s.participantEvent(events.TrackUpdated, room, req.Identity, nil); ok {
+			if e, ok := s.model.ParticipantEvent(events.TrackUpdated, room, req.Identity, nil); ok {
 				for _, tr := range res.Tracks {
 					e.Track = &tr
-					s.wrote(ctx, e)
+					s.model.Wrote(ctx, e)
 				}
 			}
 		}

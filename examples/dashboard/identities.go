@@ -13,7 +13,6 @@ import (
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic"
-	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
@@ -36,21 +35,11 @@ func reservedError(err error) error {
 	return err
 }
 
-// modelServing is the watched model when it answers reads (as fromModel
-// decides), without setting any header.
-func (s *server) modelServing() (*events.Snapshot, bool) {
-	if s.Events == nil {
-		return nil, false
-	}
-	snap := s.Events.Snapshot()
-	return snap, snap.Synced && !s.Events.LastWebhook().IsZero()
-}
-
 // inRoomNow reports whether identity is in room now: from the watched model
 // once it serves (no LiveKit call per mint), from LiveKit before. An error
 // means nobody can tell; callers refuse rather than guess.
 func (s *server) inRoomNow(ctx context.Context, room, identity string) (bool, error) {
-	if snap, ok := s.modelServing(); ok {
+	if snap, ok := s.model.Serving(); ok {
 		r := snap.Rooms[room]
 		if r == nil {
 			return false, nil

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -36,7 +37,7 @@ func TestIdentitiesAreNotForTheTaking(t *testing.T) {
 	var dropped atomic.Value
 	st.env.Join(t, opened.Performers[0].Token, &lksdk.RoomCallback{OnDisconnectedWithReason: func(r lksdk.DisconnectionReason) { dropped.Store(r) }})
 	require.Eventually(t, func() bool {
-		snap, serving := (&server{Deps: Deps{Events: st.live}}).modelServing()
+		snap, serving := (&live.Model{Events: st.live}).Serving()
 		if !serving || snap.Rooms["late-set"] == nil {
 			return false
 		}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 )
@@ -16,8 +17,8 @@ func (s *server) handleListIngress() api.Handler {
 		// its events keep it redacted for everyone, so an admin, who may see
 		// it whole, is answered from LiveKit.
 		full := api.UserFrom(r.Context()).Role >= api.Admin
-		list, err := modelOr(s, w, r, !full, func(snap *events.Snapshot) ([]ingress.Ingress, error) {
-			return inRoom(room, snap.IngressList)
+		list, err := live.Or(s.model, w, r, !full, func(snap *events.Snapshot) ([]ingress.Ingress, error) {
+			return live.InRoom(room, snap.IngressList)
 		}, func(ctx context.Context) ([]ingress.Ingress, error) {
 			list, err := s.Ingress.List(ctx, ingress.ListOptions{Room: room})
 			for i := range list {
@@ -122,7 +123,7 @@ func (s *server) handleCreateIngress() api.Handler {
 			in, err = s.Ingress.PullURL(ctx, ingress.URLOptions{Participant: who, Name: req.Name, URL: req.URL})
 		}
 		if err == nil {
-			s.wrote(ctx, ingestEvent(events.IngestUpdated, in))
+			s.model.Wrote(ctx, live.IngestEvent(events.IngestUpdated, in))
 		}
 		return in, err
 	})
@@ -144,7 +145,7 @@ func (s *server) handleDeleteIngress() api.Handler {
 			return err
 		}
 		if known != nil {
-			s.wrote(r.Context(), ingestEvent(events.IngestRemoved, known.Ingress))
+			s.model.Wrote(r.Context(), live.IngestEvent(events.IngestRemoved, known.Ingress))
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil

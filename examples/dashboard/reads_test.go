@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -26,9 +27,9 @@ func (st *stage) read(t require.TestingT, path string) (int, []byte, uint64) {
 	require.NoError(t, err)
 	body := mustRead(t, resp)
 	st.checkAnswer(t, body)
-	rev, _ := strconv.ParseUint(resp.Header.Get(revisionHeader), 10, 64)
+	rev, _ := strconv.ParseUint(resp.Header.Get(live.RevisionHeader), 10, 64)
 	if rev != 0 {
-		age, err := strconv.ParseInt(resp.Header.Get(ageHeader), 10, 64)
+		age, err := strconv.ParseInt(resp.Header.Get(live.AgeHeader), 10, 64)
 		require.NoError(t, err, "a model answer tells its age")
 		assert.GreaterOrEqual(t, age, int64(0))
 	}
@@ -208,12 +209,12 @@ func (h *hookFront) release(t *testing.T) int {
 // the next snapshot is encoded anew, so nobody reads a list older than the
 // model (GET /api/rooms, encodedRead).
 func TestEachSnapshotIsEncodedOnce(t *testing.T) {
-	var enc encodedRead
+	var enc live.EncodedRead
 	encodings := 0
 	list := func(s *events.Snapshot) any { encodings++; return s.RoomList() }
 	first := &events.Snapshot{Revision: 7, Rooms: map[string]*events.Room{"jam": {Room: rooms.Room{Name: "jam"}}}}
 	for range 3 {
-		body, err := enc.of(first, list)
+		body, err := enc.Of(first, list)
 		require.NoError(t, err)
 		assert.JSONEq(t, `[{"sid":"","name":"jam","numParticipants":0,"numPublishers":0,"emptyTimeout":0,"departureTimeout":0,"activeRecording":false,"createdAt":"0001-01-01T00:00:00Z"}]`, string(body))
 	}
@@ -221,7 +222,7 @@ func TestEachSnapshotIsEncodedOnce(t *testing.T) {
 	// The same revision, other rooms (a shared log's first sync keeps its head's
 	// revision): a new snapshot is a new encoding.
 	second := &events.Snapshot{Revision: 7, Rooms: map[string]*events.Room{}}
-	body, err := enc.of(second, list)
+	body, err := enc.Of(second, list)
 	require.NoError(t, err)
 	assert.Equal(t, "[]\n", string(body))
 	assert.Equal(t, 2, encodings)

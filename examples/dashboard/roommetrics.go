@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
@@ -17,7 +18,7 @@ import (
 // name); the rest are summed into room="_other", so a public server with
 // thousands of rooms cannot blow up Prometheus.
 type roomCollector struct {
-	events Events
+	events live.Events
 	limit  int
 }
 

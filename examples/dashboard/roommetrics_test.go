@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -17,7 +18,7 @@ import (
 // snapshotOnly is a live model that can only be read: any other call (a call
 // that could reach LiveKit) panics on the nil interface.
 type snapshotOnly struct {
-	Events
+	live.Events
 	snap *events.Snapshot
 }
 

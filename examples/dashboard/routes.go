@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -35,15 +36,15 @@ func (s *server) routes() []api.Route {
 		{Method: "GET", Path: "/api/me", Role: api.Viewer, Status: 200, Response: me{},
 			Summary: "Who is signed in, how, and with which role", Handle: s.handleMe()},
 
-		{Method: "GET", Path: "/api/rooms", Stream: true, Role: api.Viewer, Status: 200, Response: []rooms.Room{}, Headers: modelHeaders,
+		{Method: "GET", Path: "/api/rooms", Stream: true, Role: api.Viewer, Status: 200, Response: []rooms.Room{}, Headers: live.ModelHeaders,
 			Summary: "List open rooms (from the live model once it has synced: see the X-Model headers)", Handle: s.handleListRooms()},
 		{Method: "POST", Path: "/api/rooms", Stream: true, Role: api.Operator, Status: 201, Request: createRoomRequest{}, Response: rooms.Room{},
 			Summary: "Create a room (idempotent: an existing room is returned as it is)", Handle: s.handleCreateRoom()},
-		{Method: "GET", Path: "/api/rooms/{name}", Stream: true, Role: api.Viewer, Status: 200, Response: rooms.Detail{}, Headers: modelHeaders,
+		{Method: "GET", Path: "/api/rooms/{name}", Stream: true, Role: api.Viewer, Status: 200, Response: rooms.Detail{}, Headers: live.ModelHeaders,
 			Summary: "Room detail with participants and their tracks", Handle: s.handleGetRoom()},
 		{Method: "DELETE", Path: "/api/rooms/{name}", Stream: true, Role: api.Admin, Status: 204,
 			Summary: "Close a room, disconnecting everyone", Handle: s.handleDeleteRoom()},
-		{Method: "GET", Path: "/api/rooms/{name}/participants", Stream: true, Role: api.Viewer, Status: 200, Response: []rooms.Participant{}, Headers: modelHeaders,
+		{Method: "GET", Path: "/api/rooms/{name}/participants", Stream: true, Role: api.Viewer, Status: 200, Response: []rooms.Participant{}, Headers: live.ModelHeaders,
 			Summary: "List participants with their tracks", Handle: s.handleListParticipants()},
 		{Method: "POST", Path: "/api/rooms/{name}/participants", Stream: true, Role: api.Operator, Status: 200, Request: participantAction{}, Response: participantActionResult{},
 			Stricter: api.ByAction(map[string]api.Role{"mute": api.Operator, "unmute": api.Operator, "promote": api.Operator, "demote": api.Operator, "remove": api.Admin}),
@@ -58,7 +59,7 @@ func (s *server) routes() []api.Route {
 			Summary: "Mint a performer, listener or moderator token with the public WebSocket URL", Handle: s.handleCreateToken()},
 
 		{Method: "GET", Path: "/api/ingress", Stream: true, Role: api.Viewer, Status: 200, Response: []ingress.Ingress{}, Needs: ingressService,
-			Query: []api.Param{{Name: "room", Help: "only this room's ingresses", Required: false}}, Headers: modelHeaders,
+			Query: []api.Param{{Name: "room", Help: "only this room's ingresses", Required: false}}, Headers: live.ModelHeaders,
 			Summary: "List ingresses (RTMP, WHIP, URL pulls) with their state; stream keys are redacted, and so are a pulled URL's credentials (userinfo, query) below admin", Handle: s.handleListIngress()},
 		{Method: "GET", Path: "/api/ingress/{id}/stream-key", Stream: true, Role: api.Admin, Status: 200, Response: streamKey{}, Needs: ingressService,
 			Summary: "Reveal an ingress's server URL, stream key and publish URL (logged)", Handle: s.handleRevealStreamKey()},
@@ -68,7 +69,7 @@ func (s *server) routes() []api.Route {
 			Query: []api.Param{{Name: "id", Help: "the ingress ID (IN_...)", Required: true}}, Summary: "Delete an ingress; its stream key stops working", Handle: s.handleDeleteIngress()},
 
 		{Method: "GET", Path: "/api/egress", Stream: true, Role: api.Viewer, Status: 200, Response: []egress.Egress{}, Needs: recordingService,
-			Query: []api.Param{{Name: "room", Help: "only this room's egresses", Required: false}, {Name: "active", Help: "true: only those still running (answered from the live model); otherwise LiveKit also lists those that ended", Required: false}}, Headers: modelHeaders,
+			Query: []api.Param{{Name: "room", Help: "only this room's egresses", Required: false}, {Name: "active", Help: "true: only those still running (answered from the live model); otherwise LiveKit also lists those that ended", Required: false}}, Headers: live.ModelHeaders,
 			Summary: "List recordings and restreams with their status", Handle: s.handleListEgress()},
 		{Method: "POST", Path: "/api/egress", Stream: true, Role: api.Operator, Status: 201, Request: startEgressRequest{}, Response: []egress.Egress{}, Needs: recordingService,
 			Summary: "Start recording the show's audio, a performer's video (MP4), stems (one egress per performer), the room, HLS, or a restream to RTMP", Handle: s.handleStartEgress()},
@@ -79,7 +80,7 @@ func (s *server) routes() []api.Route {
 		{Method: "POST", Path: "/api/shows", Stream: true, Role: api.Operator, Status: 201, OKToo: 200, Request: showRequest{}, Response: openedShow{}, Needs: showsService,
 			Summary: "Open a show (stage, ingest, performers, recording plan, restreams): 201 when created, 200 when the same spec was open already (a performer or destination added is applied live); the answer carries the OBS settings with the stream key, performer tokens and the listener recipe, to the operator who opened the show and to admins (anyone else gets it without them, withheld saying why)",
 			Handle:  s.handleOpenShow()},
-		{Method: "GET", Path: "/api/shows", Stream: true, Role: api.Viewer, Status: 200, Response: []ShowView{}, Needs: showsService, Headers: modelHeaders,
+		{Method: "GET", Path: "/api/shows", Stream: true, Role: api.Viewer, Status: 200, Response: []ShowView{}, Needs: showsService, Headers: live.ModelHeaders,
 			Summary: "List the open shows with their phase (scheduled, armed, live, ending) and whether they record (from the live model once it has synced); no stream key, token or restream URL", Handle: s.handleListShows()},
 		{Method: "GET", Path: "/api/shows/{name}", Stream: true, Role: api.Viewer, Status: 200, Response: ShowView{}, Needs: showsService,
 			Summary: "A show with its phase and its parts (recordings and restreams so far, with download links); no stream key, token or restream URL", Handle: s.handleGetShow()},

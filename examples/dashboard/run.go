@@ -18,6 +18,7 @@ import (
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/loudness"
@@ -183,12 +184,12 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 }
 
 // showsOn is the shows service on sm's services, following the live model.
-func showsOn(sm *spacemusic.Client, ev Events, spool string, log *slog.Logger) (*shows.Service, error) {
+func showsOn(sm *spacemusic.Client, ev live.Events, spool string, log *slog.Logger) (*shows.Service, error) {
 	return showsWith(sm, ev, spacemusic.ShowsOptions{SpoolDir: spool, Logger: log})
 }
 
 // showsWith is showsOn with every option (the spool's bounds).
-func showsWith(sm *spacemusic.Client, ev Events, o spacemusic.ShowsOptions) (*shows.Service, error) {
+func showsWith(sm *spacemusic.Client, ev live.Events, o spacemusic.ShowsOptions) (*shows.Service, error) {
 	w, _ := ev.(*events.Watch)
 	return sm.Shows(w, o)
 }
@@ -212,7 +213,7 @@ func spoolDir(s config.Settings, cfg spacemusic.Config) string {
 // its music does) when this replica is the one to (DASHBOARD_SHOWS_RUN: two
 // replicas running it would each start the plan) and recording is configured.
 // The returned func stops it.
-func armShows(ctx context.Context, svc *shows.Service, sm *spacemusic.Client, ev Events, s config.Settings, log *slog.Logger) func() {
+func armShows(ctx context.Context, svc *shows.Service, sm *spacemusic.Client, ev live.Events, s config.Settings, log *slog.Logger) func() {
 	w, _ := ev.(*events.Watch)
 	switch {
 	case !s.ShowsRun:

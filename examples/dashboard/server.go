@@ -13,6 +13,7 @@ import (
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/examples/dashboard/web"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
@@ -32,6 +33,7 @@ type server struct {
 	showLooks              *looks[shows.Show] // GET /api/shows/{name} (looks.go)
 	rehearsing             rehearsalBoard     // the rehearsals this process runs (rehearsalboard.go)
 	placement              *placement         // LiveKit's nodes, shared by the shows and nodes routes (placement.go)
+	model                  *live.Model        // the watched model, read and written (reads.go)
 }
 
 // NewServer returns the dashboard's handler: every route of routes.go behind
@@ -43,6 +45,7 @@ func NewServer(d Deps) http.Handler {
 	s := &server{Deps: d, auth: access.New(d.Settings.AuthConfig(), d.Log),
 		limiter: api.NewLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux(),
 		showLooks: newLooks[shows.Show](showTTL, showMinAge, showCacheSize)}
+	s.model = &live.Model{Events: d.Events, Log: d.Log}
 	s.metrics = newMetrics(d)
 	if d.Nodes != nil {
 		s.placement = newPlacement(d.Nodes, d.Log)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -297,14 +298,14 @@ func (s *server) handleOpenShow() api.Handler {
 			return showError(err)
 		}
 		if sh.Created {
-			s.wrote(ctx, roomOpened(sh.Room))
+			s.model.Wrote(ctx, live.RoomOpened(sh.Room))
 			if sh.Ingest != nil {
-				s.wrote(ctx, ingestEvent(events.IngestUpdated, *sh.Ingest))
+				s.model.Wrote(ctx, live.IngestEvent(events.IngestUpdated, *sh.Ingest))
 			}
-		} else if sid, ok := s.roomSession(sh.Name); ok && sid == sh.Room.SID {
+		} else if sid, ok := s.model.RoomSession(sh.Name); ok && sid == sh.Room.SID {
 			// A performer or destination added changed the room's metadata,
 			// which no webhook tells: the list (from the model) shows it now.
-			s.wrote(ctx, events.Event{Kind: events.RoomUpdated, Room: sh.Name, RoomSID: sid, Stage: &sh.Room})
+			s.model.Wrote(ctx, events.Event{Kind: events.RoomUpdated, Room: sh.Name, RoomSID: sid, Stage: &sh.Room})
 		}
 		u := api.UserFrom(ctx)
 		s.Log.Info("show opened", "show", sh.Name, "created", sh.Created, "by", u.Name, "auth", u.Method, "id", api.RequestID(ctx))
@@ -339,7 +340,7 @@ func (s *server) handleOpenShow() api.Handler {
 func (s *server) handleListShows() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		// The page asks on every event: no LiveKit call once the model serves.
-		list, err := modelOr(s, w, r, true, func(snap *events.Snapshot) ([]shows.Show, error) { return s.Shows.ListIn(snap.RoomList()), nil },
+		list, err := live.Or(s.model, w, r, true, func(snap *events.Snapshot) ([]shows.Show, error) { return s.Shows.ListIn(snap.RoomList()), nil },
 			s.Shows.List)
 		if err != nil {
 			return err
@@ -392,7 +393,7 @@ func (s *server) handleCloseShow() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(shows.MaxUploadWait + time.Minute))
-		sid, known := s.roomSession(name)
+		sid, known := s.model.RoomSession(name)
 		var ins []ingress.Ingress
 		if s.Events != nil {
 			for _, in := range s.Events.Snapshot().Ingresses {
@@ -408,10 +409,10 @@ func (s *server) handleCloseShow() api.Handler {
 			return showError(err)
 		}
 		for _, in := range ins {
-			s.wrote(ctx, ingestEvent(events.IngestRemoved, in))
+			s.model.Wrote(ctx, live.IngestEvent(events.IngestRemoved, in))
 		}
 		if known {
-			s.wrote(ctx, events.Event{Kind: events.RoomClosed, Room: name, RoomSID: sid})
+			s.model.Wrote(ctx, events.Event{Kind: events.RoomClosed, Room: name, RoomSID: sid})
 		}
 		u := api.UserFrom(ctx)
 		s.Log.Info("show closed", "show", name, "took", rep.Took.String(), "parts", len(rep.Parts), "by", u.Name, "auth", u.Method, "id", api.RequestID(ctx))

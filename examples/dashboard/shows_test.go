@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -164,7 +165,7 @@ func TestViewersSeeNoShowSecrets(t *testing.T) {
 	poll(t, wait, "the list never came from the model", func() (bool, string) {
 		resp := st.do(t, "GET", "/api/shows", nil, "X-API-Key", testViewerKey)
 		fromModel = mustRead(t, resp)
-		return resp.StatusCode == 200 && resp.Header.Get(revisionHeader) != "" && strings.Contains(string(fromModel), "friday-jam"), string(fromModel)
+		return resp.StatusCode == 200 && resp.Header.Get(live.RevisionHeader) != "" && strings.Contains(string(fromModel), "friday-jam"), string(fromModel)
 	})
 	st.checkAnswer(t, fromModel)
 	for _, s := range secrets {

@@ -20,6 +20,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -45,8 +46,8 @@ type stage struct {
 	ing   *ingress.Service
 	srv   *httptest.Server
 	logs  *testenv.Buffer
-	api   *contract // checks every exchange against the OpenAPI document
-	live  Events    // the watched model behind the live routes; nil without it
+	api   *contract   // checks every exchange against the OpenAPI document
+	live  live.Events // the watched model behind the live routes; nil without it
 	shows *shows.Service
 	t     testing.TB // the test the stage was made for
 
