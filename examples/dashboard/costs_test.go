@@ -26,6 +26,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/storage"
@@ -326,13 +327,13 @@ func TestAJoinLeaveLoopStaysWithinTheLogCaps(t *testing.T) {
 	// cursor, each page oldest first and the pages continuous.
 	status, body := st.as(t, testViewerKey, "GET", "/api/rooms/loop/timeline?limit=50", "")
 	require.Equal(t, http.StatusOK, status, "%s", body)
-	page := decodeAs[timeline](t, body)
+	page := decodeAs[live.TimelinePage](t, body)
 	require.Len(t, page.Events, 50)
 	require.NotZero(t, page.Before, "older events are kept")
 	assert.Equal(t, page.Events[0].Revision, page.Before)
 	status, body = st.as(t, testViewerKey, "GET", fmt.Sprintf("/api/rooms/loop/timeline?limit=50&before=%d", page.Before), "")
 	require.Equal(t, http.StatusOK, status, "%s", body)
-	older := decodeAs[timeline](t, body)
+	older := decodeAs[live.TimelinePage](t, body)
 	require.Len(t, older.Events, 50)
 	assert.Less(t, older.Events[len(older.Events)-1].Revision, page.Events[0].Revision)
 
@@ -444,7 +445,7 @@ func TestAChangedLimitOrCursorListsTheBucketOnce(t *testing.T) {
 // (each is a connection and a goroutine for as long as a page is open), and an
 // idle stream hears a ping every 15 s, which keeps it alive through proxies.
 func TestEventStreamsAreCappedAndKeptAlive(t *testing.T) {
-	st := newStage(t, func(s *config.Settings) { s.StreamsPerPrincipal = maxStreams + 8 })
+	st := newStage(t, func(s *config.Settings) { s.StreamsPerPrincipal = live.MaxStreams + 8 })
 	raw, err := http.NewRequest(http.MethodGet, st.srv.URL+"/api/events", nil)
 	require.NoError(t, err)
 	raw.Header.Set("X-API-Key", testViewerKey)
@@ -463,7 +464,7 @@ func TestEventStreamsAreCappedAndKeptAlive(t *testing.T) {
 			}
 		}
 	}()
-	for range maxStreams - 1 {
+	for range live.MaxStreams - 1 {
 		defer openStream(t, st.srv.URL+"/api/events", testViewerKey, "").close()
 	}
 	status, body := st.as(t, testViewerKey, "GET", "/api/events?follow=false", "")
@@ -474,8 +475,8 @@ func TestEventStreamsAreCappedAndKeptAlive(t *testing.T) {
 	select {
 	case after := <-pinged:
 		t.Logf("the first ping came %s after the stream opened", after.Round(10*time.Millisecond))
-		assert.GreaterOrEqual(t, after, heartbeat-time.Second, "a ping every 15 s, not more often")
-	case <-time.After(heartbeat + 5*time.Second):
+		assert.GreaterOrEqual(t, after, live.Heartbeat-time.Second, "a ping every 15 s, not more often")
+	case <-time.After(live.Heartbeat + 5*time.Second):
 		t.Fatal("an idle stream heard no ping")
 	}
 }

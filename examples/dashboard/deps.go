@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"time"
 
@@ -34,13 +33,13 @@ type Deps struct {
 	Ingress    Ingresses
 	Egress     Egresses
 	Recordings Recordings
-	Resolver   Resolver    // looks up pull and restream hosts; nil: net.DefaultResolver
-	Events     live.Events // the watched model of LiveKit; nil: the live routes answer 501
-	Webhooks   Webhooks    // LiveKit's webhooks in; nil with Events
-	Shows      Shows       // opens and closes shows; nil: the shows routes answer 501
-	Doctor     *doctor     // checks the deployment (/api/doctor); nil: 501
-	Rehearsals Rehearsals  // rehearses a show's audience; nil: 501
-	Nodes      Nodes       // LiveKit's nodes from its Redis (REDIS_URL); nil: 501
+	Resolver   Resolver      // looks up pull and restream hosts; nil: net.DefaultResolver
+	Events     live.Events   // the watched model of LiveKit; nil: the live routes answer 501
+	Webhooks   live.Webhooks // LiveKit's webhooks in; nil with Events
+	Shows      Shows         // opens and closes shows; nil: the shows routes answer 501
+	Doctor     *doctor       // checks the deployment (/api/doctor); nil: 501
+	Rehearsals Rehearsals    // rehearses a show's audience; nil: 501
+	Nodes      Nodes         // LiveKit's nodes from its Redis (REDIS_URL); nil: 501
 	// Closing, when closed, ends the open event streams: the server is
 	// shutting down.
 	Closing <-chan struct{}
@@ -56,12 +55,6 @@ type Shows interface {
 	// Who opened a show: its secrets and its closing are theirs (owners.go).
 	OpenedBy(sh shows.Show, p shows.Principal) bool
 	IsOpener(ctx context.Context, name string, p shows.Principal) (bool, error)
-}
-
-// Webhooks verifies and takes LiveKit's webhooks: *events.Receiver.
-type Webhooks interface {
-	http.Handler
-	Counts() map[string]int64
 }
 
 // HealthChecker is LiveKit's reachability: *spacemusic.Client.

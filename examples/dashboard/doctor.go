@@ -456,7 +456,7 @@ func webhooksHeardBy(base string) func(context.Context) (webhooksHeard, error) {
 }
 
 // webhooksHeardHere is webhooksHeardBy for this process's own model.
-func webhooksHeardHere(ev live.Events, hooks Webhooks) func(context.Context) (webhooksHeard, error) {
+func webhooksHeardHere(ev live.Events, hooks live.Webhooks) func(context.Context) (webhooksHeard, error) {
 	return func(context.Context) (webhooksHeard, error) {
 		return webhooksHeard{last: ev.LastWebhook(), refused: hooks.Counts()[events.Unsigned]}, nil
 	}

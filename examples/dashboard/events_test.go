@@ -24,6 +24,7 @@ import (
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -221,7 +222,7 @@ func TestTheShowReachesThePageAsItHappens(t *testing.T) {
 	// The room is gone; its story is not.
 	status, body = st.as(t, testViewerKey, "GET", "/api/rooms/live-stage/timeline", "")
 	require.Equal(t, 200, status, string(body))
-	tl := decodeAs[timeline](t, body)
+	tl := decodeAs[live.TimelinePage](t, body)
 	story := storyOf(tl.Events)
 	require.NotEmpty(t, story)
 	assert.Contains(t, story[0], "room_opened")
@@ -300,7 +301,7 @@ func (st *stage) watchHistory(t require.TestingT, room string) []events.Event {
 	if code != 200 {
 		return nil
 	}
-	return decodeAs[timeline](t, body).Events
+	return decodeAs[live.TimelinePage](t, body).Events
 }
 
 // Who may reach the live routes: the webhook route takes only what LiveKit

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"sync"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 )
@@ -27,36 +26,4 @@ func (s *server) principal(r *http.Request) string {
 		return "addr:" + api.ClientAddr(s.Settings.TrustedProxies, s.auth.FromProxy, r).String()
 	}
 	return u.Method + ":" + u.Name
-}
-
-// slots counts what each principal holds open, so that one viewer cannot take
-// a cap every viewer shares. Its map holds only principals with something open.
-type slots struct {
-	mu   sync.Mutex
-	held map[string]int
-}
-
-// take reserves one of at most max slots for p; false when p holds max already.
-func (c *slots) take(p string, max int) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.held == nil {
-		c.held = map[string]int{}
-	}
-	if c.held[p] >= max {
-		return false
-	}
-	c.held[p]++
-	return true
-}
-
-// give returns a slot take reserved.
-func (c *slots) give(p string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.held[p] <= 1 {
-		delete(c.held, p)
-		return
-	}
-	c.held[p]--
 }

@@ -218,10 +218,10 @@ func (s *server) handleGetRecording() api.Handler {
 		// A download holds a connection and a stream from the bucket: a few per
 		// user at once, and none for longer than DownloadMax.
 		who := s.principal(r)
-		if !s.downloadsBy.take(who, s.Settings.DownloadsPerPrincipal) {
+		if !s.downloadsBy.Take(who, s.Settings.DownloadsPerPrincipal) {
 			return api.NewError(http.StatusTooManyRequests, "too_many_downloads", fmt.Sprintf("at most %d downloads per user run at once (DASHBOARD_DOWNLOADS_PER_PRINCIPAL)", s.Settings.DownloadsPerPrincipal))
 		}
-		defer s.downloadsBy.give(who)
+		defer s.downloadsBy.Give(who)
 		end := time.Now().Add(s.Settings.DownloadMax)
 		ctx, cancel := context.WithDeadline(r.Context(), end) // ends the bucket's stream too
 		defer cancel()

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -233,7 +234,7 @@ func TestReplicasTellOneStoryThroughARestart(t *testing.T) {
 	// from before the restart too.
 	status, body = b.get(t, testViewerKey, "/api/rooms/stage/timeline")
 	require.Equal(t, 200, status, string(body))
-	assert.Equal(t, story(), storyOf(decodeAs[timeline](t, body).Events), "the stage's timeline on the restarted replica")
+	assert.Equal(t, story(), storyOf(decodeAs[live.TimelinePage](t, body).Events), "the stage's timeline on the restarted replica")
 }
 
 // LiveKit's webhooks are lost for a while (a proxy answers them and hands
@@ -429,5 +430,5 @@ func TestALateWebhookAcrossARestartReachesEveryPage(t *testing.T) {
 	onBoth := append(onB.all(), again.all()...)
 	assert.Equal(t, storyOf(onA.all()), storyOf(onBoth), "B's page, before and after the restart, tells A's story")
 	_, tl := b.get(t, testViewerKey, "/api/rooms/stage/timeline")
-	assert.Equal(t, storyOf(onA.all()), storyOf(decodeAs[timeline](t, tl).Events), "and so does B's timeline")
+	assert.Equal(t, storyOf(onA.all()), storyOf(decodeAs[live.TimelinePage](t, tl).Events), "and so does B's timeline")
 }

@@ -8,7 +8,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
@@ -24,16 +23,16 @@ type server struct {
 	auth    *access.Authenticator
 	metrics *metrics
 	limiter *api.Limiter
-	streams atomic.Int64 // open event streams
 	mux     *http.ServeMux
 	site    *web.Site
 
 	// What each principal holds open (principal.go): event streams, downloads.
-	streamsBy, downloadsBy slots
-	showLooks              *looks[shows.Show] // GET /api/shows/{name} (looks.go)
-	rehearsing             rehearsalBoard     // the rehearsals this process runs (rehearsalboard.go)
-	placement              *placement         // LiveKit's nodes, shared by the shows and nodes routes (placement.go)
-	model                  *live.Model        // the watched model, read and written (reads.go)
+	downloadsBy api.Slots
+	showLooks   *looks[shows.Show] // GET /api/shows/{name} (looks.go)
+	rehearsing  rehearsalBoard     // the rehearsals this process runs (rehearsalboard.go)
+	placement   *placement         // LiveKit's nodes, shared by the shows and nodes routes (placement.go)
+	model       *live.Model
+	feed        *live.Feed // the live routes (events.go)        // the watched model, read and written (reads.go)
 }
 
 // NewServer returns the dashboard's handler: every route of routes.go behind
@@ -46,6 +45,8 @@ func NewServer(d Deps) http.Handler {
 		limiter: api.NewLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux(),
 		showLooks: newLooks[shows.Show](showTTL, showMinAge, showCacheSize)}
 	s.model = &live.Model{Events: d.Events, Log: d.Log}
+	s.feed = &live.Feed{Model: s.model, Webhooks: d.Webhooks, Rooms: d.Rooms, PerPrincipal: d.Settings.StreamsPerPrincipal,
+		Closing: d.Closing, Who: s.principal}
 	s.metrics = newMetrics(d)
 	if d.Nodes != nil {
 		s.placement = newPlacement(d.Nodes, d.Log)
@@ -57,7 +58,7 @@ func NewServer(d Deps) http.Handler {
 	}
 	s.site = site
 	if d.Events != nil && d.Webhooks != nil {
-		s.metrics.reg.MustRegister(liveCollector{s})
+		s.metrics.reg.MustRegister(live.NewCollector(s.feed))
 	}
 	if sp, ok := d.Shows.(spooler); ok {
 		s.metrics.reg.MustRegister(spoolCollector{sp})

@@ -1,4 +1,4 @@
-package main
+package live
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,39 +17,51 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
-// The live routes: LiveKit's webhooks in, the watched model's events out as
-// Server-Sent Events, and a room's story from the event log.
+// Feed is the live routes: LiveKit's webhooks in, the watched model's events
+// out as Server-Sent Events, and a room's story from the event log.
+type Feed struct {
+	Model    *Model
+	Webhooks Webhooks
+	Rooms    interface {
+		Get(context.Context, string) (rooms.Detail, error)
+	} // a room the model does not hold
+	PerPrincipal int                        // event streams one user may hold open
+	Closing      <-chan struct{}            // closed: the server is shutting down
+	Who          func(*http.Request) string // the caller's principal
+	streams      atomic.Int64               // open event streams
+	by           api.Slots                  // open event streams by principal
+}
 
 const (
 	// maxStreams bounds open event streams: each holds a connection and a
 	// goroutine for as long as the page is open.
-	maxStreams = 256
+	MaxStreams = 256
 	// heartbeat keeps idle streams alive through proxies and tells a dead
 	// client apart.
-	heartbeat = 15 * time.Second
+	Heartbeat = 15 * time.Second
 )
 
-// handleWebhook takes LiveKit's webhooks. The signature is the authentication
+// Webhook takes LiveKit's webhooks. The signature is the authentication
 // (no user auth); the route is rate-limited like every other.
-func (s *server) handleWebhook() api.Handler {
+func (f *Feed) Webhook() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s.Webhooks.ServeHTTP(w, r)
+		f.Webhooks.ServeHTTP(w, r)
 		return nil
 	}
 }
 
-// handleEvents streams the model's events as Server-Sent Events: "id:" is the
+// Events streams the model's events as Server-Sent Events: "id:" is the
 // revision, so a reconnecting EventSource resumes with Last-Event-ID and misses
 // nothing the log still keeps. A client that fell further behind gets an event
 // of kind "reset" and should reload what it shows.
-func (s *server) handleEvents() api.Handler {
+func (f *Feed) Events() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := streamQueryOf(r, s.Events.Snapshot().Revision)
+		q, err := streamQueryOf(r, f.Model.Events.Snapshot().Revision)
 		if err != nil {
 			return err
 		}
 		q.sees = func(e events.Event) bool { return seesEvent(r, e) }
-		release, err := s.admitStream(r)
+		release, err := f.admitStream(r)
 		if err != nil {
 			return err
 		}
@@ -58,10 +71,10 @@ func (s *server) handleEvents() api.Handler {
 		// graceful shutdown would otherwise wait for every open page).
 		sctx, stop := context.WithCancel(r.Context())
 		defer stop()
-		if s.Closing != nil {
+		if f.Closing != nil {
 			go func() {
 				select {
-				case <-s.Closing:
+				case <-f.Closing:
 					stop()
 				case <-sctx.Done():
 				}
@@ -74,14 +87,14 @@ func (s *server) handleEvents() api.Handler {
 		h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 		w.WriteHeader(http.StatusOK)
 		send := func(chunk string) bool {
-			_ = rc.SetWriteDeadline(time.Now().Add(heartbeat + 10*time.Second)) // the server's WriteTimeout is for answers, not streams
+			_ = rc.SetWriteDeadline(time.Now().Add(Heartbeat + 10*time.Second)) // the server's WriteTimeout is for answers, not streams
 			if _, err := fmt.Fprint(w, chunk); err != nil {
 				return false
 			}
 			return rc.Flush() == nil
 		}
 		if send("retry: 2000\n: revision " + strconv.FormatUint(q.after, 10) + "\n\n") {
-			s.stream(sctx, q, send)
+			f.stream(sctx, q, send)
 		}
 		return nil
 	}
@@ -127,34 +140,34 @@ func streamQueryOf(r *http.Request, now uint64) (streamQuery, error) {
 
 // admitStream holds one of the server's event streams and one of the caller's,
 // or answers 429; release gives them back.
-func (s *server) admitStream(r *http.Request) (release func(), err error) {
-	if s.streams.Add(1) > maxStreams {
-		s.streams.Add(-1)
-		return nil, api.NewError(http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("at most %d event streams are open at once", maxStreams))
+func (f *Feed) admitStream(r *http.Request) (release func(), err error) {
+	if f.streams.Add(1) > MaxStreams {
+		f.streams.Add(-1)
+		return nil, api.NewError(http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("at most %d event streams are open at once", MaxStreams))
 	}
 	// And one viewer may not take the whole of it.
-	who := s.principal(r)
-	if !s.streamsBy.take(who, s.Settings.StreamsPerPrincipal) {
-		s.streams.Add(-1)
-		return nil, api.NewError(http.StatusTooManyRequests, "too_many_streams", fmt.Sprintf("at most %d event streams per user are open at once (DASHBOARD_STREAMS_PER_PRINCIPAL)", s.Settings.StreamsPerPrincipal))
+	who := f.Who(r)
+	if !f.by.Take(who, f.PerPrincipal) {
+		f.streams.Add(-1)
+		return nil, api.NewError(http.StatusTooManyRequests, "too_many_streams", fmt.Sprintf("at most %d event streams per user are open at once (DASHBOARD_STREAMS_PER_PRINCIPAL)", f.PerPrincipal))
 	}
-	return func() { s.streamsBy.give(who); s.streams.Add(-1) }, nil
+	return func() { f.by.Give(who); f.streams.Add(-1) }, nil
 }
 
 // stream sends the model's events after q.after until the client goes, the
 // server stops or (without follow) what is kept now has been sent: a ping
 // each heartbeat, a reset when the events asked for are gone.
-func (s *server) stream(ctx context.Context, q streamQuery, send func(string) bool) {
+func (f *Feed) stream(ctx context.Context, q streamQuery, send func(string) bool) {
 	after := q.after
 	for {
 		var evs []events.Event
 		var err error
 		if q.follow {
-			wctx, cancel := context.WithTimeout(ctx, heartbeat)
-			evs, err = s.Events.Wait(wctx, after)
+			wctx, cancel := context.WithTimeout(ctx, Heartbeat)
+			evs, err = f.Model.Events.Wait(wctx, after)
 			cancel()
 		} else {
-			evs, err = s.Events.Since(ctx, after) // what is kept now, without waiting
+			evs, err = f.Model.Events.Since(ctx, after) // what is kept now, without waiting
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -165,13 +178,13 @@ func (s *server) stream(ctx context.Context, q streamQuery, send func(string) bo
 			}
 			continue
 		case errors.Is(err, events.ErrGone):
-			after = s.Events.Snapshot().Revision
+			after = f.Model.Events.Snapshot().Revision
 			if !send(fmt.Sprintf("id: %d\ndata: {\"kind\":\"reset\",\"revision\":%d}\n\n", after, after)) {
 				return
 			}
 			continue
 		case err != nil:
-			s.Log.Warn("event stream ended", "error", err.Error())
+			f.Model.Log.Warn("event stream ended", "error", err.Error())
 			return
 		}
 		for _, e := range evs {
@@ -190,8 +203,8 @@ func (s *server) stream(ctx context.Context, q streamQuery, send func(string) bo
 	}
 }
 
-// timeline is a room's story, oldest first: its newest events, a page at a time.
-type timeline struct {
+// TimelinePage is a room's story, oldest first: its newest events, a page at a time.
+type TimelinePage struct {
 	Room   string         `json:"room"`
 	Events []events.Event `json:"events"`
 	// Before is the revision to ask ?before= for the older events; absent when
@@ -205,11 +218,11 @@ const (
 	maxTimeline     = 1000
 )
 
-// handleTimeline answers a room's story from the event log: also for a room
+// Timeline answers a room's story from the event log: also for a room
 // that has closed, for as long as the log keeps it. One page costs the same
 // however long the log is: the room's newest events (before ?before=), read
 // through the log's index of the room.
-func (s *server) handleTimeline() api.Handler {
+func (f *Feed) Timeline() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		room := r.PathValue("name")
 		if err := rooms.CheckName(room); err != nil {
@@ -232,11 +245,11 @@ func (s *server) handleTimeline() api.Handler {
 			}
 			before = n
 		}
-		evs, older, err := s.Events.Timeline(r.Context(), room, before, limit)
+		evs, older, err := f.Model.Events.Timeline(r.Context(), room, before, limit)
 		if err != nil {
 			return err
 		}
-		out := timeline{Room: room, Events: []events.Event{}, Before: older}
+		out := TimelinePage{Room: room, Events: []events.Event{}, Before: older}
 		for _, e := range evs {
 			if seesEvent(r, e) {
 				out.Events = append(out.Events, e)
@@ -244,8 +257,8 @@ func (s *server) handleTimeline() api.Handler {
 		}
 		if len(out.Events) == 0 && before == 0 {
 			// No story yet: an open room (which LiveKit knows) has an empty one.
-			if _, open := s.Events.Snapshot().Rooms[room]; !open {
-				if _, err := s.Rooms.Get(r.Context(), room); err != nil {
+			if _, open := f.Model.Events.Snapshot().Rooms[room]; !open {
+				if _, err := f.Rooms.Get(r.Context(), room); err != nil {
 					return err
 				}
 			}
@@ -255,9 +268,12 @@ func (s *server) handleTimeline() api.Handler {
 	}
 }
 
-// liveCollector exports the live model's figures: webhooks by result, the
+// Collector exports the live model's figures: webhooks by result, the
 // model's revision and lag, resync corrections by kind, open event streams.
-type liveCollector struct{ s *server }
+type Collector struct{ f *Feed }
+
+// NewCollector exports f's figures.
+func NewCollector(f *Feed) Collector { return Collector{f} }
 
 var (
 	webhooksDesc    = prometheus.NewDesc("dashboard_webhooks_total", "LiveKit webhooks received, by result (accepted, duplicate, unauthorized, ...).", []string{"result"}, nil)
@@ -267,23 +283,40 @@ var (
 	streamsDesc     = prometheus.NewDesc("dashboard_event_streams", "Open Server-Sent Event streams.", nil, nil)
 )
 
-func (c liveCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{webhooksDesc, revisionDesc, lagDesc, correctionsDesc, streamsDesc} {
 		ch <- d
 	}
 }
 
-func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
-	for result, n := range c.s.Webhooks.Counts() {
+func (c Collector) Collect(ch chan<- prometheus.Metric) {
+	for result, n := range c.f.Webhooks.Counts() {
 		ch <- prometheus.MustNewConstMetric(webhooksDesc, prometheus.CounterValue, float64(n), result)
 	}
-	snap := c.s.Events.Snapshot()
+	snap := c.f.Model.Events.Snapshot()
 	ch <- prometheus.MustNewConstMetric(revisionDesc, prometheus.GaugeValue, float64(snap.Revision))
 	if snap.Synced {
 		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, time.Since(snap.Resynced).Seconds())
 	}
-	for kind, n := range c.s.Events.Corrections() {
+	for kind, n := range c.f.Model.Events.Corrections() {
 		ch <- prometheus.MustNewConstMetric(correctionsDesc, prometheus.CounterValue, float64(n), string(kind))
 	}
-	ch <- prometheus.MustNewConstMetric(streamsDesc, prometheus.GaugeValue, float64(c.s.streams.Load()))
+	ch <- prometheus.MustNewConstMetric(streamsDesc, prometheus.GaugeValue, float64(c.f.streams.Load()))
+}
+
+// seesEvent reports whether the caller may see e: a rehearsal's events are
+// for admins, as rehearsals are.
+func seesEvent(r *http.Request, e events.Event) bool {
+	switch e.Kind {
+	case events.RehearsalStarted, events.RehearsalStepped, events.RehearsalEnded:
+		c := api.CallIn(r.Context())
+		return c != nil && c.User.Role >= api.Admin
+	}
+	return true
+}
+
+// Webhooks verifies and takes LiveKit's webhooks: *events.Receiver.
+type Webhooks interface {
+	http.Handler
+	Counts() map[string]int64
 }
