@@ -64,17 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer ln.Close()
 	cfg := spacemusic.ConfigFromGetenv(getenv)
 	if s.Dev {
-		env, stop, err := startDev(ln, log)
+		stop, err := useDevStack(ln, log, &s, &cfg)
 		if err != nil {
 			return err
 		}
 		defer stop() // stops every process it started, after the server has shut down
-		cfg, s.RedisURL = spacemusic.ConfigFromGetenv(func(k string) string { return env[k] }), env["REDIS_URL"]
-		if s.TURN == nil { // the dev stack's own TURN, unless the flag named others
-			if s.TURN, err = config.ParseTURN(env["DASHBOARD_TURN"]); err != nil {
-				return fmt.Errorf("-dev: the stack's TURN: %w", err)
-			}
-		}
 	}
 	cfg.Timeout = s.LiveKitTimeout
 	sm, err := spacemusic.New(cfg)
@@ -115,12 +109,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	srv := httpServer(handler, s, log)
 	srv.RegisterOnShutdown(func() { close(closing) })
-	log.Info("serving", "url", "http://"+ln.Addr().String(), "livekit", cfg.URL, "dev", s.Dev)
-	fmt.Fprintf(stdout, "dashboard: serving on http://%s (API under /api, OpenAPI at /api/openapi.json, metrics at /metrics)\n", ln.Addr())
-	if s.Dev {
-		fmt.Fprintf(stdout, "dashboard: try  curl -s http://%s/api/rooms  or  curl -s -H 'Content-Type: application/json' -d '{\"role\":\"performer\",\"room\":\"jam\",\"identity\":\"ada\"}' http://%[1]s/api/tokens\n", ln.Addr())
-	}
+	announce(stdout, log, ln.Addr(), cfg.URL, s.Dev)
 	return serve(ctx, srv, ln, s.ShutdownTimeout, log)
+}
+
+// announce says where the dashboard serves, in the log and to the person who
+// started it.
+func announce(stdout io.Writer, log *slog.Logger, addr net.Addr, livekit string, dev bool) {
+	log.Info("serving", "url", "http://"+addr.String(), "livekit", livekit, "dev", dev)
+	fmt.Fprintf(stdout, "dashboard: serving on http://%s (API under /api, OpenAPI at /api/openapi.json, metrics at /metrics)\n", addr)
+	if dev {
+		fmt.Fprintf(stdout, "dashboard: try  curl -s http://%s/api/rooms  or  curl -s -H 'Content-Type: application/json' -d '{\"role\":\"performer\",\"room\":\"jam\",\"identity\":\"ada\"}' http://%[1]s/api/tokens\n", addr)
+	}
+}
+
+// useDevStack starts the local stack (-dev) and points cfg and s at it; stop
+// stops every process it started.
+func useDevStack(ln net.Listener, log *slog.Logger, s *config.Settings, cfg *spacemusic.Config) (stop func(), err error) {
+	env, stop, err := startDev(ln, log)
+	if err != nil {
+		return nil, err
+	}
+	*cfg, s.RedisURL = spacemusic.ConfigFromGetenv(func(k string) string { return env[k] }), env["REDIS_URL"]
+	if s.TURN == nil { // the dev stack's own TURN, unless the flag named others
+		if s.TURN, err = config.ParseTURN(env["DASHBOARD_TURN"]); err != nil {
+			stop()
+			return nil, fmt.Errorf("-dev: the stack's TURN: %w", err)
+		}
+	}
+	return stop, nil
 }
 
 // withRecordings gives deps the recording services when a bucket is
