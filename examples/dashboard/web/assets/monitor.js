@@ -242,6 +242,7 @@
       : { at: performance.timeOrigin + performance.now(), bytes: 0, lost: 0, got: 0 };
     const prev = t.last;
     t.last = cur;
+    showDelay(t, report, rtp, pair);
     if (!prev || cur.at <= prev.at) return;
     const kbps = ((cur.bytes - prev.bytes) * 8) / (cur.at - prev.at); // bits per ms = kbit/s
     const lost = cur.lost - prev.lost, got = cur.got - prev.got;
@@ -259,7 +260,6 @@
       (local && local.candidateType === "relay" ? ` · through TURN (${local.relayProtocol})` : "") +
       (stalled ? ` · nothing arriving for ${Math.floor(t.quietFor / 1000)} s while LiveKit says the ingest is publishing` : "");
     t.card.classList.toggle("stalled", stalled);
-    showDelay(t, report, rtp, pair);
   }
 
   // showDelay puts on the card the part of the track's delay this end can
@@ -280,7 +280,7 @@
     const emitted = prev && t.buffered ? t.buffered.emitted - prev.emitted : 0;
     if (!emitted || typeof rtt !== "number") {
       delete t.card.dataset.delayMs;
-      t.card.querySelector(".delay").textContent = "delay — (nothing played in the last second)";
+      t.card.querySelector(".delay").textContent = prev ? "delay — (nothing played in the last second)" : "delay — (measuring)";
       return;
     }
     const buffer = (t.buffered.delay - prev.delay) / emitted;
