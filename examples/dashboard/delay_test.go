@@ -108,15 +108,19 @@ func delayAgainstBeeps(t *testing.T, b *browser, card string, mouths []time.Time
 	slices.Sort(diffs)
 	t.Logf("the card: %s", b.text(card+" .delay"))
 	t.Logf("the figure read %v ms; the beeps were heard %v ms after they were made; figure minus beep, each: %v ms", shown, heard, diffs)
-	// The figure leaves out the sender's side (capture and encoding, some
-	// 20 to 40 ms for the browser; Ingress, for an ingest) and counts the
+	// The figure leaves out the sender's side (capture and encoding: for
+	// the browser, a WebAudio render and a 20 ms Opus frame; Ingress, for an
+	// ingest), so it may read under the beeps by that; and it counts the
 	// audio device's output (30 ms here), which the page's WebAudio, where
-	// the beeps are heard, does not. Seen, the median beep: the browser's
-	// -10 to +1 ms, WHIP's (nothing captured or encoded) +3 to +10, in four
-	// runs each; the runs' medians of figure and beeps, before beeps were
-	// paired, were 0 to 19 ms apart (browser, nine runs) and 18 under to 23
-	// over (WHIP, five). Allowed: 40 ms either way (twice the most seen).
-	assert.InDelta(t, 0, diffs[len(diffs)/2], 40, "the delay shown against the delay heard (ms), the median beep")
+	// the beeps are heard, does not, so it may read over by that. Seen, the
+	// median beep: the browser's -10 to +1 ms, WHIP's (nothing captured or
+	// encoded) +3 to +15, in six runs each. Allowed: 25 ms under (the
+	// sender's side, over twice the most seen) to 35 over (the device's output
+	// and a reading's rounding). A figure without its jitter buffer read 30
+	// under for the browser.
+	median := diffs[len(diffs)/2]
+	assert.GreaterOrEqual(t, median, -25.0, "the delay shown against the delay heard (ms), the median beep")
+	assert.LessOrEqual(t, median, 35.0, "the delay shown against the delay heard (ms), the median beep")
 	return shown
 }
 
