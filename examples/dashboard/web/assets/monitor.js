@@ -110,10 +110,12 @@
     const card = el("li", { class: "card meter", "data-track": track.sid, "data-identity": who.identity },
       el("strong", {}, who.name || who.identity), " ", el("span", { class: "muted" }, pub.trackName || pub.source),
       el("div", { class: "levels" }, el("label", {}, "peak", peak), el("label", {}, "RMS", rms), el("label", {}, "LUFS", lufs)),
-      el("p", { class: "readout" }, "–"), el("p", { class: "loudness" }, "–"), el("p", { class: "health muted" }, "–"), audio);
+      el("p", { class: "readout" }, "–"), el("p", { class: "loudness" }, "–"), el("p", { class: "health muted" }, "–"),
+      el("p", { class: "delay muted" }, "delay —"), audio);
     meters.append(card);
     const t = { track, audio, source, analyser, card, peak, rms, lufs, silentSince: null, clipUntil: 0, quietSince: null, onsets: [],
-      time: new Float32Array(analyser.fftSize), freq: new Float32Array(analyser.frequencyBinCount), last: null, loud: null };
+      time: new Float32Array(analyser.fftSize), freq: new Float32Array(analyser.frequencyBinCount), last: null, loud: null,
+      ingress: who.kind === window.LivekitClient.ParticipantKind.INGRESS };
     mon.tracks.set(track.sid, t);
     listenLoudness(mon, t);
   }
@@ -240,6 +242,7 @@
       : { at: performance.timeOrigin + performance.now(), bytes: 0, lost: 0, got: 0 };
     const prev = t.last;
     t.last = cur;
+    showDelay(t, report, rtp, pair);
     if (!prev || cur.at <= prev.at) return;
     const kbps = ((cur.bytes - prev.bytes) * 8) / (cur.at - prev.at); // bits per ms = kbit/s
     const lost = cur.lost - prev.lost, got = cur.got - prev.got;
@@ -257,6 +260,37 @@
       (local && local.candidateType === "relay" ? ` · through TURN (${local.relayProtocol})` : "") +
       (stalled ? ` · nothing arriving for ${Math.floor(t.quietFor / 1000)} s while LiveKit says the ingest is publishing` : "");
     t.card.classList.toggle("stalled", stalled);
+  }
+
+  // showDelay puts on the card the part of the track's delay this end can
+  // measure, over the last second: the network's one way (half the ICE round
+  // trip to LiveKit), the time its sound waited in the jitter buffer, and the
+  // playout path's own delay where Chrome reports it. What it cannot see is
+  // the sender's side (capture, encoding and, for an ingest, Ingress and the
+  // encoder before it), so it is a lower bound of sender to ear. Chrome's
+  // estimatedPlayoutTimestamp, the sender's clock for the sound played now,
+  // would give it all, but Chrome sets it only for an audio track it syncs
+  // with a video one (measured: absent for the monitor's audio-only tracks).
+  function showDelay(t, report, rtp, pair) {
+    const prev = t.buffered;
+    const play = rtp && rtp.playoutId ? report.get(rtp.playoutId) : null;
+    t.buffered = rtp && { delay: rtp.jitterBufferDelay || 0, emitted: rtp.jitterBufferEmittedCount || 0,
+      played: (play && play.totalPlayoutDelay) || 0, samples: (play && play.totalSamplesCount) || 0 };
+    const rtt = pair && pair.currentRoundTripTime;
+    const emitted = prev && t.buffered ? t.buffered.emitted - prev.emitted : 0;
+    if (!emitted || typeof rtt !== "number") {
+      delete t.card.dataset.delayMs;
+      t.card.querySelector(".delay").textContent = prev ? "delay — (nothing played in the last second)" : "delay — (measuring)";
+      return;
+    }
+    const buffer = (t.buffered.delay - prev.delay) / emitted;
+    const samples = t.buffered.samples - prev.samples;
+    const playout = samples > 0 ? (t.buffered.played - prev.played) / samples : 0;
+    const ms = Math.round((rtt / 2 + buffer + playout) * 1000);
+    t.card.dataset.delayMs = String(ms);
+    t.card.querySelector(".delay").textContent = `delay at least ${ms} ms: network ${Math.round(rtt * 500)} + jitter buffer ` +
+      `${Math.round(buffer * 1000)} + playout ${Math.round(playout * 1000)} ms, ` +
+      `without the ${t.ingress ? "ingest's encoder and Ingress" : "sender's capture and encoding"}`;
   }
 
   window.loadLiveKit = loadSDK; // the connection test (conntest.js) loads it the same way
