@@ -20,6 +20,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access/authtest"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 )
@@ -127,7 +128,7 @@ func (f *fakeDestinations) RemoveDestinations(ctx context.Context, id string, ur
 }
 
 // noRecordings stands in for a bucket the test never reads.
-type noRecordings struct{ Recordings }
+type noRecordings struct{ archive.Recordings }
 
 // Swapping platforms in one request adds the new destination before removing the
 // old one, so the show is never left sending nowhere.

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/capture"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -77,7 +78,7 @@ func storyRecording(t *testing.T, c *compatStage) string {
 	code, body = c.call(t, "GET", "/api/recordings?room=friday-jam", nil)
 	require.Equal(t, http.StatusOK, code, "%s", body)
 	var found bool
-	for _, r := range decodeAs[[]recording](t, body) {
+	for _, r := range decodeAs[[]archive.Recording](t, body) {
 		found = found || r.EgressID == id
 	}
 	assert.True(t, found, "the recording is in the archive: %s", body)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/internal/testenv"
@@ -94,7 +95,7 @@ func (b *countedBody) Close() error {
 }
 
 // downloadStage is a dashboard on the archive whose object streams are counted.
-func (a *archive) downloadStage(t *testing.T, tweak func(*config.Settings)) (*stage, *openBodies) {
+func (a *bucketStage) downloadStage(t *testing.T, tweak func(*config.Settings)) (*stage, *openBodies) {
 	t.Helper()
 	bodies := &openBodies{next: http.DefaultTransport.(*http.Transport).Clone()}
 	store, err := recordings.New(recordings.Config{Config: storage.Config{Endpoint: a.m.Endpoint, Bucket: "recordings",
@@ -104,7 +105,7 @@ func (a *archive) downloadStage(t *testing.T, tweak func(*config.Settings)) (*st
 }
 
 // dashboardOn is a dashboard on the archive reading it through store.
-func (a *archive) dashboardOn(t *testing.T, tweak func(*config.Settings), store Recordings) *stage {
+func (a *bucketStage) dashboardOn(t *testing.T, tweak func(*config.Settings), store archive.Recordings) *stage {
 	t.Helper()
 	s, _ := a.dashboard(t, tweak, nil)
 	s.readArchiveThrough(t, tweak, store, nil)
@@ -136,8 +137,8 @@ func TestOnePageReadsAFewLengths(t *testing.T) {
 	for load := 1; load <= 3; load++ {
 		status, body := s.as(t, testViewerKey, "GET", "/api/recordings?room=jam&limit=20", "")
 		require.Equal(t, http.StatusOK, status, "%s", body)
-		require.Len(t, decodeAs[[]recording](t, body), 20)
-		assert.EqualValues(t, min(20, load*maxDurationReads), store.reads.Load(), "files read for their length after %d loads", load)
+		require.Len(t, decodeAs[[]archive.Recording](t, body), 20)
+		assert.EqualValues(t, min(20, load*archive.MaxDurationReads), store.reads.Load(), "files read for their length after %d loads", load)
 	}
 	status, body := s.as(t, testViewerKey, "GET", "/api/recordings?room=jam&limit=20", "")
 	require.Equal(t, http.StatusOK, status, "%s", body)
@@ -215,7 +216,7 @@ func TestLinkLifetimesAreBoundedByRole(t *testing.T) {
 	}{{"viewer", testViewerKey, 3600}, {"operator", testOperatorKey, 86400}, {"admin", testAPIKey, 604800}} {
 		status, body := s.as(t, c.key, "GET", "/api/recordings?room=jam&linkTtl="+strconv.Itoa(c.most), "")
 		require.Equal(t, http.StatusOK, status, "%s: %s", c.who, body)
-		recs := decodeAs[[]recording](t, body)
+		recs := decodeAs[[]archive.Recording](t, body)
 		require.Len(t, recs, 1)
 		assert.Equal(t, strconv.Itoa(c.most), linkExpiry(t, recs[0].DownloadURL), "%s's longest link", c.who)
 
@@ -227,7 +228,7 @@ func TestLinkLifetimesAreBoundedByRole(t *testing.T) {
 	}
 	status, body := s.as(t, testViewerKey, "GET", "/api/recordings?room=jam", "")
 	require.Equal(t, http.StatusOK, status, "%s", body)
-	assert.Equal(t, "3600", linkExpiry(t, decodeAs[[]recording](t, body)[0].DownloadURL), "the default suits every role")
+	assert.Equal(t, "3600", linkExpiry(t, decodeAs[[]archive.Recording](t, body)[0].DownloadURL), "the default suits every role")
 }
 
 // signedHook is a webhook as LiveKit sends one: the body's sha256 in a token
@@ -404,12 +405,12 @@ func TestAChangedLimitOrCursorListsTheBucketOnce(t *testing.T) {
 	for i := range 5 {
 		a.put(t, fmt.Sprintf("jam/part-%d.ogg", i), noise(t, 100))
 	}
-	var all []recording
+	var all []archive.Recording
 	began := time.Now()
 	for limit := 5; limit >= 1; limit-- {
 		resp, body := fetchAs(t, http.DefaultClient, s.srv.URL, fmt.Sprintf("/api/recordings?room=jam&limit=%d", limit))
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
-		page := decodeAs[[]recording](t, body)
+		page := decodeAs[[]archive.Recording](t, body)
 		require.Len(t, page, limit)
 		if limit == 5 {
 			all = page
@@ -423,7 +424,7 @@ func TestAChangedLimitOrCursorListsTheBucketOnce(t *testing.T) {
 		require.NotEmpty(t, next, "limit %d", limit)
 		resp, body = fetchAs(t, http.DefaultClient, s.srv.URL, "/api/recordings?room=jam&limit=5&cursor="+next)
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
-		rest := decodeAs[[]recording](t, body)
+		rest := decodeAs[[]archive.Recording](t, body)
 		require.Len(t, rest, 5-limit, "limit %d: the rest", limit)
 		assert.Equal(t, all[limit].Key, rest[0].Key, "limit %d: the next page begins after the cut", limit)
 	}
@@ -437,7 +438,7 @@ func TestAChangedLimitOrCursorListsTheBucketOnce(t *testing.T) {
 	// One listing for the room per listingTTL: neither the page size nor the
 	// cursor asked for another (a slow machine may see the listing expire; 12
 	// pages each listing would be 8 listings more).
-	most := 1 + int(time.Since(began)/listingTTL)
+	most := 1 + int(time.Since(began)/archive.ListingTTL)
 	assert.LessOrEqual(t, int(counted.lists.Load()), most, "listings in %s", time.Since(began))
 }
 

@@ -7,13 +7,12 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
-	"time"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
-	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -32,7 +31,7 @@ type Deps struct {
 	Tokens     Tokens
 	Ingress    Ingresses
 	Egress     Egresses
-	Recordings Recordings
+	Recordings archive.Recordings
 	Resolver   Resolver      // looks up pull and restream hosts; nil: net.DefaultResolver
 	Events     live.Events   // the watched model of LiveKit; nil: the live routes answer 501
 	Webhooks   live.Webhooks // LiveKit's webhooks in; nil with Events
@@ -112,14 +111,6 @@ type Egresses interface {
 	Stop(ctx context.Context, id string) (egress.Egress, error)
 	List(ctx context.Context, o egress.ListOptions) ([]egress.Egress, error)
 	Get(ctx context.Context, id string) (egress.Egress, error)
-}
-
-// Recordings is the archive the recordings routes read: *recordings.Store.
-type Recordings interface {
-	List(ctx context.Context, room string) ([]recordings.Recording, error)
-	Link(ctx context.Context, r recordings.Recording, ttl time.Duration) (string, error)
-	Open(ctx context.Context, key string) (*recordings.Object, error)
-	Duration(ctx context.Context, key string) (time.Duration, error)
 }
 
 // Resolver looks host names up: net.DefaultResolver in production, a fake in

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -113,7 +114,7 @@ func TestEngineerRecordsTheShow(t *testing.T) {
 	// duration, a link that expires when asked and downloads it, with sound in it.
 	code, body = s.call(t, "GET", "/api/stream/recordings?room=live&linkTtl=600", nil)
 	require.Equal(t, 200, code, "%s", body)
-	files := decodeAs[[]recording](t, body)
+	files := decodeAs[[]archive.Recording](t, body)
 	require.Len(t, files, 2, "%s", body)
 	assert.Equal(t, []string{stems[0].ID, show[0].ID}, []string{files[0].EgressID, files[1].EgressID}, "newest first, each file with its own egress: %s", body)
 	assert.True(t, files[0].LastModified.After(files[1].LastModified), "newest first: %s", body)
@@ -139,7 +140,7 @@ func TestEngineerRecordsTheShow(t *testing.T) {
 	for q, want := range map[string]string{"": "3600", "&linkTtl=604800": "604800"} {
 		code, body = s.call(t, "GET", "/api/recordings?room=live"+q, nil)
 		require.Equal(t, 200, code, "%s", body)
-		for _, f := range decodeAs[[]recording](t, body) {
+		for _, f := range decodeAs[[]archive.Recording](t, body) {
 			assert.Equal(t, want, linkExpiry(t, f.DownloadURL), "linkTtl%s", q)
 		}
 	}
@@ -408,7 +409,7 @@ func TestEngineerStreamsHLS(t *testing.T) {
 
 	code, body = s.call(t, "GET", "/api/recordings?room=live", nil)
 	require.Equal(t, 200, code, "%s", body)
-	list := decodeAs[[]recording](t, body)
+	list := decodeAs[[]archive.Recording](t, body)
 	require.Len(t, list, 1, "the run is one recording: %s", body)
 	run := list[0]
 	assert.Equal(t, recordings.KindHLS, run.Kind)

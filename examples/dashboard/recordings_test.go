@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -69,20 +70,20 @@ func (c *countingStore) List(ctx context.Context, room string) ([]recordings.Rec
 	return c.Store.List(ctx, room)
 }
 
-// archive is a real MinIO holding the show's recordings, and LiveKit beside it
+// bucketStage is a real MinIO holding the show's recordings, and LiveKit beside it
 // (no Egress: these recordings are put in the bucket directly).
-type archive struct {
+type bucketStage struct {
 	env *testenv.Env
 	m   *testenv.MinIOEnv
 }
 
-func newArchive(t testing.TB) *archive {
+func newArchive(t testing.TB) *bucketStage {
 	t.Helper()
-	return &archive{env: testenv.LiveKit(t, testenv.WithRedis()), m: testenv.MinIO(t)}
+	return &bucketStage{env: testenv.LiveKit(t, testenv.WithRedis()), m: testenv.MinIO(t)}
 }
 
 // dashboard is a dashboard on the archive whose recordings are counted.
-func (a *archive) dashboard(t testing.TB, tweak func(*config.Settings), storage func(*egress.Storage)) (*stage, *countingStore) {
+func (a *bucketStage) dashboard(t testing.TB, tweak func(*config.Settings), storage func(*egress.Storage)) (*stage, *countingStore) {
 	t.Helper()
 	st := egress.Storage{Endpoint: a.m.Endpoint, Bucket: "recordings", AccessKey: a.m.AccessKey, SecretKey: a.m.SecretKey}
 	if storage != nil {
@@ -97,7 +98,7 @@ func (a *archive) dashboard(t testing.TB, tweak func(*config.Settings), storage 
 
 // readArchiveThrough serves s anew, reading the archive through store, its
 // handler wrapped by wrap (nil: none).
-func (s *stage) readArchiveThrough(t testing.TB, tweak func(*config.Settings), store Recordings, wrap func(http.Handler) http.Handler) {
+func (s *stage) readArchiveThrough(t testing.TB, tweak func(*config.Settings), store archive.Recordings, wrap func(http.Handler) http.Handler) {
 	t.Helper()
 	set := defaultSettings()
 	if tweak != nil {
@@ -117,7 +118,7 @@ func (s *stage) readArchiveThrough(t testing.TB, tweak func(*config.Settings), s
 }
 
 // put stores an object as egress would.
-func (a *archive) put(t testing.TB, key string, data []byte) {
+func (a *bucketStage) put(t testing.TB, key string, data []byte) {
 	t.Helper()
 	putObject(t, a.m, "recordings", key, data)
 }
@@ -179,7 +180,7 @@ func TestArchiveIsPagedNewestFirstAndCached(t *testing.T) {
 	resp, body := fetchAs(t, http.DefaultClient, s.srv.URL, "/api/recordings?room=jam&limit=2", "Origin", "https://ops.example.test")
 	require.Equal(t, 200, resp.StatusCode, "%s", body)
 	assert.Contains(t, resp.Header.Get("Access-Control-Expose-Headers"), "X-Next-Cursor, Link", "a page on another origin reads the next page")
-	page := decodeAs[[]recording](t, body)
+	page := decodeAs[[]archive.Recording](t, body)
 	require.Len(t, page, 2, "%s", body)
 	assert.Equal(t, "jam/2026-11-25T201000Z-EG_c.ogg", page[0].Key, "newest first")
 	assert.Equal(t, recordings.KindFile, page[0].Kind)
@@ -205,19 +206,19 @@ func TestArchiveIsPagedNewestFirstAndCached(t *testing.T) {
 	assert.Equal(t, cursor, again.Header.Get("X-Next-Cursor"))
 	// The same recordings; only the links are signed anew (their time and
 	// signature differ from request to request, so the bodies' bytes may too).
-	same := func(p []recording) []recordings.Recording {
+	same := func(p []archive.Recording) []recordings.Recording {
 		out := make([]recordings.Recording, len(p))
 		for i, r := range p {
 			out[i] = r.Recording
 		}
 		return out
 	}
-	assert.Equal(t, same(page), same(decodeAs[[]recording](t, body2)))
+	assert.Equal(t, same(page), same(decodeAs[[]archive.Recording](t, body2)))
 	assert.EqualValues(t, 1, counted.lists.Load(), "a reload listed the bucket again")
 
 	resp, body = fetchAs(t, http.DefaultClient, s.srv.URL, next.String())
 	require.Equal(t, 200, resp.StatusCode, "%s", body)
-	last := decodeAs[[]recording](t, body)
+	last := decodeAs[[]archive.Recording](t, body)
 	require.Len(t, last, 1)
 	assert.Equal(t, "jam/2026-11-25T200000Z-EG_a.ogg", last[0].Key)
 	assert.Empty(t, resp.Header.Get("X-Next-Cursor"), "the last page")
@@ -327,11 +328,11 @@ func TestHTTPSPagesGetNoPlainHTTPLinks(t *testing.T) {
 	show := noise(t, 5000)
 	a.put(t, "jam/show.ogg", show)
 
-	list := func(s *stage, client *http.Client, base, path string, headers ...string) recording {
+	list := func(s *stage, client *http.Client, base, path string, headers ...string) archive.Recording {
 		t.Helper()
 		resp, body := fetchAs(t, client, base, path, headers...)
 		require.Equal(t, 200, resp.StatusCode, "%s", body)
-		recs := decodeAs[[]recording](t, body)
+		recs := decodeAs[[]archive.Recording](t, body)
 		require.Len(t, recs, 1, "%s", body)
 		return recs[0]
 	}
@@ -453,7 +454,7 @@ func TestADurationNeedsNoEgress(t *testing.T) {
 	a.put(t, "jam/2026-11-27T210000Z-aaaaaaaaaaaaa.ogg", tone)
 	status, body := s.as(t, testViewerKey, "GET", "/api/recordings?room=jam", "")
 	require.Equal(t, http.StatusOK, status, "%s", body)
-	list := decodeAs[[]recording](t, body)
+	list := decodeAs[[]archive.Recording](t, body)
 	require.Len(t, list, 1)
 	assert.Empty(t, list[0].EgressID, "no egress made it")
 	assert.InDelta(t, 1500, list[0].DurationMS, 30, "how long the file plays")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -98,16 +99,16 @@ func (s *server) routes() []api.Route {
 		{Method: "GET", Path: "/api/nodes", Role: api.Operator, Status: 200, Response: []nodeView{}, Needs: nodesService,
 			Summary: "LiveKit's nodes from its Redis (REDIS_URL must be LiveKit's own): each node's load as it last reported it (rooms, participants, tracks, CPU), whether it is alive (reported within 5 s), and the open shows whose room it hosts", Handle: s.handleNodes()},
 
-		{Method: "GET", Path: "/api/recordings", Stream: true, Role: api.Viewer, Status: 200, Response: []recording{}, Needs: recordingService,
+		{Method: "GET", Path: "/api/recordings", Stream: true, Role: api.Viewer, Status: 200, Response: []archive.Recording{}, Needs: recordingService,
 			Query: []api.Param{{Name: "room", Help: "only this room's recordings", Required: false}, {Name: "linkTtl", Help: "download link lifetime in seconds (default 3600); at most 3600 for viewers, 86400 for operators, 604800 for admins: more is refused with 400 link_ttl_too_long, never clamped", Required: false},
 				{Name: "limit", Help: "recordings per page (default 50, at most 500)", Required: false}, {Name: "cursor", Help: "the X-Next-Cursor of the previous page", Required: false}},
 			Headers: []api.Param{{Name: "X-Next-Cursor", Help: "cursor of the next page; absent on the last", Required: false}, {Name: "Link", Help: `the next page's URL, rel="next"; absent on the last`}},
 			Summary: "Finished recordings in the bucket, newest first, a page at a time, each HLS run as one; with download links (presigned, or this dashboard's own path)",
-			Handle:  s.handleListRecordings()},
+			Handle:  s.recs.List()},
 		{Method: "GET", Path: "/api/recordings/{key...}", Stream: true, Role: api.Viewer, Status: 200, Ranges: true,
 			// What recordings.ContentType gives a key, by its extension.
 			ContentTypes: []string{"audio/*", "video/*", "application/vnd.apple.mpegurl", "application/octet-stream"}, Needs: recordingService,
-			Summary: "Download a recording through the dashboard; key is its bucket key (room/...); Range requests answer 206", Handle: s.handleGetRecording()},
+			Summary: "Download a recording through the dashboard; key is its bucket key (room/...); Range requests answer 206", Handle: s.recs.Download()},
 	}
 }
 

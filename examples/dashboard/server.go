@@ -12,7 +12,9 @@ import (
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/looks"
 	"github.com/spacemusic/streamkit/examples/dashboard/web"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
@@ -26,13 +28,12 @@ type server struct {
 	mux     *http.ServeMux
 	site    *web.Site
 
-	// What each principal holds open (principal.go): event streams, downloads.
-	downloadsBy api.Slots
-	showLooks   *looks[shows.Show] // GET /api/shows/{name} (looks.go)
-	rehearsing  rehearsalBoard     // the rehearsals this process runs (rehearsalboard.go)
-	placement   *placement         // LiveKit's nodes, shared by the shows and nodes routes (placement.go)
-	model       *live.Model
-	feed        *live.Feed // the live routes (events.go)        // the watched model, read and written (reads.go)
+	showLooks  *looks.Looks[shows.Show] // GET /api/shows/{name} (looks.go)
+	rehearsing rehearsalBoard           // the rehearsals this process runs (rehearsalboard.go)
+	placement  *placement               // LiveKit's nodes, shared by the shows and nodes routes (placement.go)
+	model      *live.Model              // the watched model, read and written (internal/live)
+	feed       *live.Feed               // the live routes (internal/live)
+	recs       *archive.Routes          // the recordings routes (recordings.go)
 }
 
 // NewServer returns the dashboard's handler: every route of routes.go behind
@@ -43,8 +44,10 @@ func NewServer(d Deps) http.Handler {
 	}
 	s := &server{Deps: d, auth: access.New(d.Settings.AuthConfig(), d.Log),
 		limiter: api.NewLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux(),
-		showLooks: newLooks[shows.Show](showTTL, showMinAge, showCacheSize)}
+		showLooks: looks.New[shows.Show](showTTL, showMinAge, showCacheSize)}
 	s.model = &live.Model{Events: d.Events, Log: d.Log}
+	s.recs = &archive.Routes{Store: d.Recordings, Egress: d.Egress, PerPrincipal: d.Settings.DownloadsPerPrincipal,
+		DownloadMax: d.Settings.DownloadMax, WriteTimeout: d.Settings.WriteTimeout, Who: s.principal, ViaProxy: s.auth.FromProxy}
 	s.feed = &live.Feed{Model: s.model, Webhooks: d.Webhooks, Rooms: d.Rooms, PerPrincipal: d.Settings.StreamsPerPrincipal,
 		Closing: d.Closing, Who: s.principal}
 	s.metrics = newMetrics(d)

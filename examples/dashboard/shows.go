@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -221,7 +222,7 @@ func partsView(ps []shows.Part, path string) []showPart {
 	for _, p := range ps {
 		v := showPart{ID: p.ID, Kind: p.Kind, Status: string(p.Status), Error: p.Error, StartedAt: p.StartedAt, EndedAt: p.EndedAt, Files: []showFile{}}
 		for _, f := range p.Files {
-			v.Files = append(v.Files, showFile{Key: f.Key, Size: f.Size, DurationMS: f.Duration.Milliseconds(), DownloadURL: downloadPath(path, f.Key),
+			v.Files = append(v.Files, showFile{Key: f.Key, Size: f.Size, DurationMS: f.Duration.Milliseconds(), DownloadURL: archive.DownloadPath(path, f.Key),
 				Loudness: f.Loudness, LoudnessError: f.LoudnessError})
 		}
 		out = append(out, v)
@@ -293,7 +294,7 @@ func (s *server) handleOpenShow() api.Handler {
 			}
 		}
 		sh, err := s.Shows.Open(ctx, spec)
-		s.showLooks.forget(spec.Name)
+		s.showLooks.Forget(spec.Name)
 		if err != nil {
 			return showError(err)
 		}
@@ -374,7 +375,7 @@ func (s *server) handleGetShow() api.Handler {
 		if s.Events != nil {
 			rev = s.Events.Snapshot().Revision
 		}
-		sh, err := s.showLooks.get(r.Context(), name, rev, func(ctx context.Context) (shows.Show, error) { return s.Shows.Get(ctx, name) })
+		sh, err := s.showLooks.Get(r.Context(), name, rev, func(ctx context.Context) (shows.Show, error) { return s.Shows.Get(ctx, name) })
 		if err != nil {
 			return showError(err)
 		}
@@ -404,7 +405,7 @@ func (s *server) handleCloseShow() api.Handler {
 		}
 		ctx := context.WithoutCancel(r.Context())
 		rep, err := s.Shows.Close(ctx, name)
-		s.showLooks.forget(name)
+		s.showLooks.Forget(name)
 		if err != nil {
 			return showError(err)
 		}

@@ -1,4 +1,7 @@
-package main
+// Package looks shares one look at a backend (a show's state, a room's
+// archive listing) among the requests that ask for it at once, and keeps it
+// while the live model says nothing it holds has changed.
+package looks
 
 import (
 	"context"
@@ -7,14 +10,14 @@ import (
 	"time"
 )
 
-// looks answers a read that costs backend calls (a show's state, a room's
+// Looks answers a read that costs backend calls (a show's state, a room's
 // archive listing) from one look shared by its callers: one look per key at a
 // time (the callers arriving meanwhile wait for it), kept for at most size
 // keys. A look is good for ttl while the live model has not moved on (no event
 // since: nothing it holds has changed that the model knows of), and for minAge
 // in any case, so a key that keeps changing costs at most one look per minAge.
 // Without a model (rev 0 always), a look is good for ttl.
-type looks[T any] struct {
+type Looks[T any] struct {
 	ttl, minAge time.Duration
 	size        int
 
@@ -22,8 +25,8 @@ type looks[T any] struct {
 	m  map[string]*look[T]
 }
 
-func newLooks[T any](ttl, minAge time.Duration, size int) *looks[T] {
-	return &looks[T]{ttl: ttl, minAge: minAge, size: size, m: map[string]*look[T]{}}
+func New[T any](ttl, minAge time.Duration, size int) *Looks[T] {
+	return &Looks[T]{ttl: ttl, minAge: minAge, size: size, m: map[string]*look[T]{}}
 }
 
 // look is one look at a key: done is closed when v and err are in.
@@ -35,9 +38,9 @@ type look[T any] struct {
 	err  error
 }
 
-// get answers key from a fresh look, or takes one with load. rev is the live
+// Get answers key from a fresh look, or takes one with load. rev is the live
 // model's revision now (0 without a model).
-func (c *looks[T]) get(ctx context.Context, key string, rev uint64, load func(context.Context) (T, error)) (T, error) {
+func (c *Looks[T]) Get(ctx context.Context, key string, rev uint64, load func(context.Context) (T, error)) (T, error) {
 	now := time.Now()
 	c.mu.Lock()
 	l, ok := c.m[key]
@@ -72,7 +75,7 @@ func (c *looks[T]) get(ctx context.Context, key string, rev uint64, load func(co
 }
 
 // fresh: young enough, or young and nothing has happened since; l is finished.
-func (c *looks[T]) fresh(l *look[T], now time.Time, rev uint64) bool {
+func (c *Looks[T]) fresh(l *look[T], now time.Time, rev uint64) bool {
 	age := now.Sub(l.at)
 	return age <= c.minAge || (age <= c.ttl && rev == l.rev)
 }
@@ -88,7 +91,7 @@ func (l *look[T]) finished() bool {
 
 // makeRoom drops stale looks when the cache is full, then any finished one;
 // mu is held.
-func (c *looks[T]) makeRoom(now time.Time) {
+func (c *Looks[T]) makeRoom(now time.Time) {
 	if len(c.m) < c.size {
 		return
 	}
@@ -107,8 +110,8 @@ func (c *looks[T]) makeRoom(now time.Time) {
 	}
 }
 
-// forget drops key's look: this dashboard just changed what it holds.
-func (c *looks[T]) forget(key string) {
+// Forget drops key's look: this dashboard just changed what it holds.
+func (c *Looks[T]) Forget(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, key)

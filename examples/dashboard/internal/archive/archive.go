@@ -1,4 +1,7 @@
-package main
+// Package archive is the dashboard's recordings routes: the bucket's
+// listing, a page at a time with download links, and downloads through the
+// dashboard with Range requests.
+package archive
 
 import (
 	"context"
@@ -13,14 +16,30 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/looks"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/keys"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 )
 
-// recording is a file or HLS run in the bucket with a link to download it and,
+// Routes is the recordings routes: the bucket's listing with download links,
+// and downloads through the dashboard.
+type Routes struct {
+	Store  Recordings
+	Egress interface {
+		List(context.Context, egress.ListOptions) ([]egress.Egress, error)
+	} // which egress wrote a file
+	PerPrincipal int                        // downloads one user may run at once
+	DownloadMax  time.Duration              // the longest a download may take
+	WriteTimeout time.Duration              // the server's, lifted for downloads
+	Who          func(*http.Request) string // the caller's principal
+	ViaProxy     func(*http.Request) bool   // the request came through the trusted proxy
+	downloads    api.Slots                  // downloads running, by principal
+}
+
+// Recording is a file or HLS run in the bucket with a link to download it and,
 // when the egress that wrote it is still known to LiveKit, its duration.
-type recording struct {
+type Recording struct {
 	recordings.Recording
 	DurationMS  int64  `json:"durationMs,omitempty"`
 	EgressID    string `json:"egressId,omitempty"`
@@ -36,7 +55,7 @@ type recording struct {
 // list the whole folder. Each page is cut from the room's listing in memory;
 // listingRooms bounds how many rooms' listings are kept.
 const (
-	listingTTL   = 3 * time.Second
+	ListingTTL   = 3 * time.Second
 	listingRooms = 64
 )
 
@@ -81,8 +100,8 @@ func listQuery(q url.Values) (recordings.ListOptions, error) {
 	return o, nil
 }
 
-func (s *server) handleListRecordings() api.Handler {
-	listings := newLooks[[]recordings.Recording](listingTTL, listingTTL, listingRooms)
+func (a *Routes) List() api.Handler {
+	listings := looks.New[[]recordings.Recording](ListingTTL, ListingTTL, listingRooms)
 	lengths := &durationCache{}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
@@ -96,8 +115,8 @@ func (s *server) handleListRecordings() api.Handler {
 			return err
 		}
 		// The store bounds the listing with its Timeout (DASHBOARD_LIVEKIT_TIMEOUT).
-		all, err := listings.get(ctx, opts.Room, 0, func(ctx context.Context) ([]recordings.Recording, error) {
-			return s.Recordings.List(ctx, opts.Room)
+		all, err := listings.Get(ctx, opts.Room, 0, func(ctx context.Context) ([]recordings.Recording, error) {
+			return a.Store.List(ctx, opts.Room)
 		})
 		if err != nil {
 			return err
@@ -108,26 +127,26 @@ func (s *server) handleListRecordings() api.Handler {
 		}
 		var byKey map[string]written
 		if len(page.Recordings) > 0 { // the route needs recordingService: Egress is there
-			byKey = s.writtenBy(ctx, opts.Room)
+			byKey = a.writtenBy(ctx, opts.Room)
 		}
-		overHTTPS := s.cameOverHTTPS(r)
-		out := make([]recording, 0, len(page.Recordings))
+		overHTTPS := a.cameOverHTTPS(r)
+		out := make([]Recording, 0, len(page.Recordings))
 		expires := time.Now().Add(ttl).UTC()
-		reads := maxDurationReads // files read for their length by this request; the rest on later ones
+		reads := MaxDurationReads // files read for their length by this request; the rest on later ones
 		for _, f := range page.Recordings {
 			wr := byKey[f.Key]
-			rec := recording{Recording: f, DurationMS: wr.dur.Milliseconds(), EgressID: wr.id}
-			if d, ok := lengths.of(ctx, s.Recordings, f, &reads); ok {
+			rec := Recording{Recording: f, DurationMS: wr.dur.Milliseconds(), EgressID: wr.id}
+			if d, ok := lengths.of(ctx, a.Store, f, &reads); ok {
 				rec.DurationMS = d.Milliseconds()
 			}
-			link, err := s.Recordings.Link(ctx, f, ttl)
+			link, err := a.Store.Link(ctx, f, ttl)
 			if err != nil {
 				return err
 			}
 			// An HLS playlist names its segments relative to itself: only our
 			// own path serves them too. And an https page gets no http link.
 			if f.Kind == recordings.KindHLS || (overHTTPS && strings.HasPrefix(link, "http:")) {
-				rec.DownloadURL = downloadPath(r.URL.Path, f.Key)
+				rec.DownloadURL = DownloadPath(r.URL.Path, f.Key)
 			} else {
 				rec.DownloadURL, rec.LinkExpires = link, expires
 			}
@@ -173,8 +192,8 @@ type written struct {
 // ListEgress for every duration (never one call per file). Durations are a
 // nicety: a LiveKit hiccup must not hide the archive, so a failed list is no
 // durations.
-func (s *server) writtenBy(ctx context.Context, room string) map[string]written {
-	eg, err := s.Egress.List(ctx, egress.ListOptions{Room: room})
+func (a *Routes) writtenBy(ctx context.Context, room string) map[string]written {
+	eg, err := a.Egress.List(ctx, egress.ListOptions{Room: room})
 	if err != nil {
 		return nil
 	}
@@ -193,13 +212,13 @@ func (s *server) writtenBy(ctx context.Context, room string) map[string]written 
 // cameOverHTTPS: TLS here, or at the proxy in front of us. X-Forwarded-Proto
 // is believed on the forward-auth headers' terms (a trusted address AND the
 // proxy secret): with host networking every local process has the address.
-func (s *server) cameOverHTTPS(r *http.Request) bool {
-	return r.TLS != nil || (s.auth.FromProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
+func (a *Routes) cameOverHTTPS(r *http.Request) bool {
+	return r.TLS != nil || (a.ViaProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
 }
 
-// downloadPath is GET /api/recordings/{key} under the prefix the list was asked
+// DownloadPath is GET /api/recordings/{key} under the prefix the list was asked
 // on (/api or the gateway's /api/stream), each key element escaped.
-func downloadPath(listPath, key string) string {
+func DownloadPath(listPath, key string) string {
 	base := "/api/recordings/"
 	if strings.HasPrefix(listPath, "/api/stream/") {
 		base = "/api/stream/recordings/"
@@ -211,23 +230,23 @@ func downloadPath(listPath, key string) string {
 	return base + strings.Join(parts, "/")
 }
 
-// handleGetRecording streams a recording through the dashboard, with ranges
+// Download streams a recording through the dashboard, with ranges
 // (a browser seeks in it) and conditional requests, as a download.
-func (s *server) handleGetRecording() api.Handler {
+func (a *Routes) Download() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		// A download holds a connection and a stream from the bucket: a few per
 		// user at once, and none for longer than DownloadMax.
-		who := s.principal(r)
-		if !s.downloadsBy.Take(who, s.Settings.DownloadsPerPrincipal) {
-			return api.NewError(http.StatusTooManyRequests, "too_many_downloads", fmt.Sprintf("at most %d downloads per user run at once (DASHBOARD_DOWNLOADS_PER_PRINCIPAL)", s.Settings.DownloadsPerPrincipal))
+		who := a.Who(r)
+		if !a.downloads.Take(who, a.PerPrincipal) {
+			return api.NewError(http.StatusTooManyRequests, "too_many_downloads", fmt.Sprintf("at most %d downloads per user run at once (DASHBOARD_DOWNLOADS_PER_PRINCIPAL)", a.PerPrincipal))
 		}
-		defer s.downloadsBy.Give(who)
-		end := time.Now().Add(s.Settings.DownloadMax)
+		defer a.downloads.Give(who)
+		end := time.Now().Add(a.DownloadMax)
 		ctx, cancel := context.WithDeadline(r.Context(), end) // ends the bucket's stream too
 		defer cancel()
 		// Open finds the object under the store's Timeout; reading it lasts as
 		// long as the download, bounded by the write deadline below.
-		obj, err := s.Recordings.Open(ctx, r.PathValue("key"))
+		obj, err := a.Store.Open(ctx, r.PathValue("key"))
 		if err != nil {
 			return err
 		}
@@ -241,7 +260,7 @@ func (s *server) handleGetRecording() api.Handler {
 		if obj.ETag != "" {
 			h.Set("ETag", strconv.Quote(obj.ETag))
 		}
-		http.ServeContent(&progressWriter{ResponseWriter: w, rc: http.NewResponseController(w), idle: s.Settings.WriteTimeout, end: end},
+		http.ServeContent(&progressWriter{ResponseWriter: w, rc: http.NewResponseController(w), idle: a.WriteTimeout, end: end},
 			r, path.Base(obj.Key), obj.LastModified, obj)
 		return nil
 	}
@@ -284,7 +303,7 @@ type durationCache struct {
 // of 500 new recordings gets its lengths over several loads, not all at once.
 const (
 	maxDurations     = 4096
-	maxDurationReads = 8
+	MaxDurationReads = 8
 )
 
 // unknownLength marks a file whose length could not be read: it never changes
@@ -323,4 +342,12 @@ func (c *durationCache) of(ctx context.Context, store Recordings, f recordings.R
 	c.m[f.Key] = d
 	c.mu.Unlock()
 	return d, d != unknownLength
+}
+
+// Recordings is the archive the recordings routes read: *recordings.Store.
+type Recordings interface {
+	List(ctx context.Context, room string) ([]recordings.Recording, error)
+	Link(ctx context.Context, r recordings.Recording, ttl time.Duration) (string, error)
+	Open(ctx context.Context, key string) (*recordings.Object, error)
+	Duration(ctx context.Context, key string) (time.Duration, error)
 }
