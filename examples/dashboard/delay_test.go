@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -43,19 +42,7 @@ func TestTheMonitorShowsTheDelayItHears(t *testing.T) {
 
 	// The performer beeps; the card's figure is read twice a second meanwhile.
 	beeps := testenv.Beeps{Lead: 2 * time.Second, Period: 2 * time.Second, N: 6}
-	offsets := make([]int64, beeps.N)
-	for k := range offsets {
-		offsets[k] = beeps.At(k).Milliseconds()
-	}
-	list, err := json.Marshal(offsets)
-	require.NoError(t, err)
-	var made []int64
-	b.run(chromedp.Evaluate(`window.__beeps(`+string(list)+`)`, &made))
-	mouths := make([]time.Time, len(made))
-	for k, ms := range made {
-		mouths[k] = time.UnixMilli(ms)
-	}
-	shown := delayAgainstBeeps(t, b, card, mouths)
+	shown := delayAgainstBeeps(t, b, card, browserBeeps(t, b, beeps))
 	// The browser's jitter buffer adapts as it plays (its readings spread
 	// over 11 ms or more in each of nine runs): a figure that never moves
 	// is not live.

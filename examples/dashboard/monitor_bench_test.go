@@ -148,23 +148,7 @@ func BenchmarkMouthToEar(b *testing.B) {
 		require.Equal(b, "yes", page.read("body", "window.__performer"), "the browser could not publish")
 		performing = true
 	}
-	// beep has the browser performer play beeps (Lead from now) and answers
-	// when each one's first sample was made.
-	beep := func(b *testing.B, beeps testenv.Beeps) []time.Time {
-		offsets := make([]int64, beeps.N)
-		for k := range offsets {
-			offsets[k] = beeps.At(k).Milliseconds()
-		}
-		list, err := json.Marshal(offsets)
-		require.NoError(b, err)
-		var at []int64
-		page.run(chromedp.Evaluate(`window.__beeps(`+string(list)+`)`, &at))
-		mouths := make([]time.Time, len(at))
-		for k, ms := range at {
-			mouths[k] = time.UnixMilli(ms)
-		}
-		return mouths
-	}
+	beep := func(b *testing.B, beeps testenv.Beeps) []time.Time { return browserBeeps(b, page, beeps) }
 	b.Run("browser", func(b *testing.B) {
 		perform(b)
 		page.until("the monitor hearing the browser performer", `!!document.querySelector('#meters li[data-identity="browser-beeps"]')`)
@@ -399,4 +383,22 @@ func (r *hlsReader) onsets(b *testing.B) []int64 {
 		}
 	}
 	return out
+}
+
+// browserBeeps has the browser performer in page play beeps (Lead from now)
+// and answers when each one's first sample was made.
+func browserBeeps(t testing.TB, page *browser, beeps testenv.Beeps) []time.Time {
+	offsets := make([]int64, beeps.N)
+	for k := range offsets {
+		offsets[k] = beeps.At(k).Milliseconds()
+	}
+	list, err := json.Marshal(offsets)
+	require.NoError(t, err)
+	var at []int64
+	page.run(chromedp.Evaluate(`window.__beeps(`+string(list)+`)`, &at))
+	mouths := make([]time.Time, len(at))
+	for k, ms := range at {
+		mouths[k] = time.UnixMilli(ms)
+	}
+	return mouths
 }
