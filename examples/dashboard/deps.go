@@ -11,6 +11,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -32,13 +33,13 @@ type Deps struct {
 	Ingress    Ingresses
 	Egress     Egresses
 	Recordings archive.Recordings
-	Resolver   Resolver      // looks up pull and restream hosts; nil: net.DefaultResolver
-	Events     live.Events   // the watched model of LiveKit; nil: the live routes answer 501
-	Webhooks   live.Webhooks // LiveKit's webhooks in; nil with Events
-	Shows      Shows         // opens and closes shows; nil: the shows routes answer 501
-	Doctor     *doctor       // checks the deployment (/api/doctor); nil: 501
-	Rehearsals Rehearsals    // rehearses a show's audience; nil: 501
-	Nodes      Nodes         // LiveKit's nodes from its Redis (REDIS_URL); nil: 501
+	Resolver   Resolver              // looks up pull and restream hosts; nil: net.DefaultResolver
+	Events     live.Events           // the watched model of LiveKit; nil: the live routes answer 501
+	Webhooks   live.Webhooks         // LiveKit's webhooks in; nil with Events
+	Shows      Shows                 // opens and closes shows; nil: the shows routes answer 501
+	Doctor     *doctor               // checks the deployment (/api/doctor); nil: 501
+	Rehearsals rehearsals.Rehearsals // rehearses a show's audience; nil: 501
+	Nodes      Nodes                 // LiveKit's nodes from its Redis (REDIS_URL); nil: 501
 	// Closing, when closed, ends the open event streams: the server is
 	// shutting down.
 	Closing <-chan struct{}

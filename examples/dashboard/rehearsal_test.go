@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rehearsal"
@@ -16,17 +17,17 @@ import (
 
 // rehearsalEnded polls the show's latest rehearsal on s until it is no longer
 // running, and answers it (the zero state when s never rehearsed the show).
-func (s *stage) rehearsalEnded(t *testing.T, show string) rehearsalState {
+func (s *stage) rehearsalEnded(t *testing.T, show string) rehearsals.State {
 	t.Helper()
-	var st rehearsalState
+	var st rehearsals.State
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		code, body := s.call(t, "GET", "/api/shows/"+show+"/rehearsal", nil)
 		if code == 404 {
-			st = rehearsalState{}
+			st = rehearsals.State{}
 			return
 		}
 		if assert.Equal(c, 200, code, "%s", body) && assert.NoError(c, json.Unmarshal(body, &st)) {
-			assert.NotEqual(c, rehearsalRunning, st.State)
+			assert.NotEqual(c, rehearsals.Running, st.State)
 		}
 	}, time.Minute, 100*time.Millisecond, "the rehearsal of %s ends", show)
 	return st
@@ -70,8 +71,8 @@ func TestAnAdminRehearsesAShowsAudience(t *testing.T) {
 
 	code, body = s.call(t, "POST", path, map[string]any{"steps": []int{1, 2}, "holdSeconds": 2})
 	require.Equal(t, 202, code, "%s", body)
-	started := decodeAs[rehearsalState](t, body)
-	assert.Equal(t, rehearsalRunning, started.State)
+	started := decodeAs[rehearsals.State](t, body)
+	assert.Equal(t, rehearsals.Running, started.State)
 	assert.Equal(t, []int{1, 2}, started.Planned)
 	assert.NotEmpty(t, started.ID)
 	code, body = s.call(t, "POST", path, map[string]any{"steps": []int{1}, "holdSeconds": 1})
@@ -79,7 +80,7 @@ func TestAnAdminRehearsesAShowsAudience(t *testing.T) {
 	assert.Equal(t, "rehearsal_busy", errorCode(t, body))
 
 	first := s.rehearsalEnded(t, "gig")
-	assert.Equal(t, rehearsalDone, first.State, first.Error)
+	assert.Equal(t, rehearsals.Done, first.State, first.Error)
 	assert.Equal(t, started.ID, first.ID)
 	assert.Equal(t, "gig", first.Show)
 	assert.True(t, first.Synthetic, "a show that is not live is rehearsed in a test room")
@@ -139,7 +140,7 @@ func TestAnAdminRehearsesAShowsAudience(t *testing.T) {
 	code, body = s.call(t, "POST", path, map[string]any{"steps": []int{1}, "holdSeconds": 1, "force": true})
 	require.Equal(t, 202, code, "%s", body)
 	forced := s.rehearsalEnded(t, "gig")
-	assert.Equal(t, rehearsalDone, forced.State, forced.Error)
+	assert.Equal(t, rehearsals.Done, forced.State, forced.Error)
 	assert.False(t, forced.Synthetic)
 	assert.Equal(t, "gig", forced.Room, "a forced rehearsal listens to the show itself")
 	require.Len(t, forced.Steps, 1)

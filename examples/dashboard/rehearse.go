@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/rehearsal"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
@@ -85,7 +86,7 @@ func runRehearse(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	o := rehearsal.Options{Steps: f.steps(), Hold: f.hold, Deadline: rehearsalDeadline}
+	o := rehearsal.Options{Steps: f.steps(), Hold: f.hold, Deadline: rehearsals.Deadline}
 	if err := o.Check(); err != nil {
 		return usageError{err}
 	}
@@ -111,13 +112,13 @@ func runRehearse(ctx context.Context, args []string, getenv func(string) string,
 	}
 	if !f.json {
 		fmt.Fprintln(stdout, "listeners  loss %  jitter p50/p95 ms  join p50/p95 ms  SFU CPU s  generator CPU s")
-		o.Stepped = func(st rehearsal.Step) { fmt.Fprintln(stdout, stepLine(stepView(st))) }
+		o.Stepped = func(st rehearsal.Step) { fmt.Fprintln(stdout, stepLine(rehearsals.ViewOfStep(st))) }
 	}
 	res, err := rehearsal.Run(ctx, rehearsal.Config{URL: cfg.URL, Tokens: sm.Tokens, MetricsURL: s.LiveKitMetrics}, o)
 	if err != nil {
 		return fmt.Errorf("rehearse: %w", err)
 	}
-	v := viewOfRehearsal(f.show, res)
+	v := rehearsals.ViewOf(f.show, res)
 	if f.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -144,7 +145,7 @@ func clientAndShows(cfg spacemusic.Config) (*spacemusic.Client, *shows.Service, 
 	return sm, svc, err
 }
 
-func stepLine(s rehearsalStepView) string {
+func stepLine(s rehearsals.StepView) string {
 	cpu := "-"
 	if s.SFUCPU != nil {
 		cpu = fmt.Sprintf("%.2f", *s.SFUCPU)

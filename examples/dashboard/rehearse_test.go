@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
@@ -76,7 +77,7 @@ func TestAnAdminRehearsesFromTheCommandLine(t *testing.T) {
 	var usage usageError
 	assert.NotErrorAs(t, err, &usage, "not a usage error: exit 1")
 	assert.Contains(t, err.Error(), "below -want 5")
-	var v rehearsalView
+	var v rehearsals.View
 	require.NoError(t, json.Unmarshal([]byte(out), &v), out)
 	assert.Equal(t, 4, v.Capacity)
 	require.Len(t, v.Steps, 2)

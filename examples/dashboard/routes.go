@@ -4,6 +4,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -88,13 +89,13 @@ func (s *server) routes() []api.Route {
 		{Method: "DELETE", Path: "/api/shows/{name}", Stream: true, Role: api.Operator, Status: 200, Response: showReport{}, Needs: showsService, Stricter: s.closeShowRule(),
 			Summary: "Close a show (an admin, or the operator who opened it): stop its recordings and restreams and wait for the uploads, delete its ingest, close the stage; answers the report (timeline, recordings with durations and download links). Closing again answers the same report", Handle: s.handleCloseShow()},
 
-		{Method: "POST", Path: "/api/shows/{name}/rehearsal", Role: api.Admin, Status: 202, Request: rehearsalRequest{}, Response: rehearsalState{}, Needs: rehearsalService,
+		{Method: "POST", Path: "/api/shows/{name}/rehearsal", Role: api.Admin, Status: 202, Request: rehearsals.Request{}, Response: rehearsals.State{}, Needs: rehearsalService,
 			Headers: []api.Param{{Name: "Location", Help: "where to GET the rehearsal's state", Required: false}},
 			Summary: "Start rehearsing the show's audience: hidden, subscribe-only synthetic listeners join in steps (a test room with a synthetic performer at the show's profile, or, with force, the live show itself) and each step's loss, jitter, join times and CPU are measured; it stops at the first step past the limits, and the capacity is the last good step. Answers 202 at once; each step and the end are rehearsal_* events on /api/events (admins only) and in GET's answer. One at a time (429 rehearsal_busy); never on a live show unless forced (409 show_live)",
-			Handle:  s.handleRehearse()},
-		{Method: "GET", Path: "/api/shows/{name}/rehearsal", Role: api.Admin, Status: 200, Response: rehearsalState{}, Needs: rehearsalService,
+			Handle:  s.rehearsals.Start()},
+		{Method: "GET", Path: "/api/shows/{name}/rehearsal", Role: api.Admin, Status: 200, Response: rehearsals.State{}, Needs: rehearsalService,
 			Summary: "The show's latest rehearsal on this dashboard: running with the steps measured so far, done with the capacity, or failed saying why; 404 when it has not rehearsed the show since it started",
-			Handle:  s.handleRehearsal()},
+			Handle:  s.rehearsals.Latest()},
 
 		{Method: "GET", Path: "/api/nodes", Role: api.Operator, Status: 200, Response: []nodeView{}, Needs: nodesService,
 			Summary: "LiveKit's nodes from its Redis (REDIS_URL must be LiveKit's own): each node's load as it last reported it (rooms, participants, tracks, CPU), whether it is alive (reported within 5 s), and the open shows whose room it hosts", Handle: s.handleNodes()},

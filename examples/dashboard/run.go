@@ -19,6 +19,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/loudness"
@@ -101,7 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := rcfg.Check(); err != nil {
 		return fmt.Errorf("DASHBOARD_LIVEKIT_METRICS_URL: %w", err)
 	}
-	deps.Rehearsals = rehearser{rcfg}
+	deps.Rehearsals = rehearsals.NewRehearser(rcfg)
 	defer armShows(ctx, svc, sm, deps.Events, s, log)()
 	closing := make(chan struct{})
 	deps.Closing = closing

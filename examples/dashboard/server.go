@@ -15,6 +15,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/looks"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
 	"github.com/spacemusic/streamkit/examples/dashboard/web"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
@@ -29,7 +30,7 @@ type server struct {
 	site    *web.Site
 
 	showLooks  *looks.Looks[shows.Show] // GET /api/shows/{name} (looks.go)
-	rehearsing rehearsalBoard           // the rehearsals this process runs (rehearsalboard.go)
+	rehearsals *rehearsals.Routes       // the rehearsals this process runs (rehearsal.go)
 	placement  *placement               // LiveKit's nodes, shared by the shows and nodes routes (placement.go)
 	model      *live.Model              // the watched model, read and written (internal/live)
 	feed       *live.Feed               // the live routes (internal/live)
@@ -50,6 +51,7 @@ func NewServer(d Deps) http.Handler {
 		DownloadMax: d.Settings.DownloadMax, WriteTimeout: d.Settings.WriteTimeout, Who: s.principal, ViaProxy: s.auth.FromProxy}
 	s.feed = &live.Feed{Model: s.model, Webhooks: d.Webhooks, Rooms: d.Rooms, PerPrincipal: d.Settings.StreamsPerPrincipal,
 		Closing: d.Closing, Who: s.principal}
+	s.rehearsals = &rehearsals.Routes{Shows: d.Shows, Run: d.Rehearsals, Model: s.model, Closing: d.Closing, ShowError: showError}
 	s.metrics = newMetrics(d)
 	if d.Nodes != nil {
 		s.placement = newPlacement(d.Nodes, d.Log)

@@ -21,6 +21,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -136,7 +137,7 @@ func newStageAt(t testing.TB, env *testenv.Env, storage egress.Storage, tweak fu
 		t.Cleanup(func() { _ = n.(redisNodes).rdb.Close() })
 		deps.Nodes = n
 	}
-	deps.Rehearsals = rehearser{rehearsal.Config{URL: env.URL, Tokens: sm.Tokens, MetricsURL: env.MetricsURL}}
+	deps.Rehearsals = rehearsals.NewRehearser(rehearsal.Config{URL: env.URL, Tokens: sm.Tokens, MetricsURL: env.MetricsURL})
 	var h http.Handler
 	st.api, h = newContract(t, NewServer(deps))
 	st.srv = httptest.NewServer(h)

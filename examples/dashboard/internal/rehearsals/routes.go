@@ -1,4 +1,7 @@
-package main
+// Package rehearsals is the dashboard's rehearsal routes: an admin rehearses
+// a show's audience (spacemusic/rehearsal) and reads its steps, which run
+// after the answer and are told to the live model as they come.
+package rehearsals
 
 import (
 	"context"
@@ -6,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rehearsal"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
@@ -16,19 +20,35 @@ type Rehearsals interface {
 	Run(ctx context.Context, o rehearsal.Options) (rehearsal.Result, error)
 }
 
-// rehearser rehearses on one LiveKit with the deployment's key.
-type rehearser struct{ cfg rehearsal.Config }
+// Rehearser rehearses on one LiveKit with the deployment's key.
+type Rehearser struct{ cfg rehearsal.Config }
 
-func (r rehearser) Run(ctx context.Context, o rehearsal.Options) (rehearsal.Result, error) {
+// NewRehearser rehearses with cfg.
+func NewRehearser(cfg rehearsal.Config) Rehearser { return Rehearser{cfg} }
+
+func (r Rehearser) Run(ctx context.Context, o rehearsal.Options) (rehearsal.Result, error) {
 	return rehearsal.Run(ctx, r.cfg, o)
 }
 
-// rehearsalDeadline bounds a rehearsal the dashboard runs. It runs after the
+// Routes is the rehearsal routes: an admin starts one on a show and
+// reads its steps; they run after the answer, told to the live model.
+type Routes struct {
+	Shows interface {
+		Get(context.Context, string) (shows.Show, error)
+	}
+	Run       Rehearsals
+	Model     *live.Model       // where the steps are told (events) and logged
+	Closing   <-chan struct{}   // closed: the server is shutting down
+	ShowError func(error) error // a show's error as the shows routes answer it
+	board     rehearsalBoard    // the rehearsals this process runs (rehearsalboard.go)
+}
+
+// Deadline bounds a rehearsal the dashboard runs. It runs after the
 // POST has been answered (202): seven 10 s steps would outlast the server's
 // write timeout and any proxy's.
-const rehearsalDeadline = 10 * time.Minute
+const Deadline = 10 * time.Minute
 
-type rehearsalRequest struct {
+type Request struct {
 	Steps       []int   `json:"steps,omitempty"`       // listeners at each step, increasing (default 10, 25, 50, 100, 250, 500, 1000)
 	HoldSeconds float64 `json:"holdSeconds,omitempty"` // each step's window (default 10, at least 1)
 	Bitrate     int     `json:"bitrate,omitempty"`     // the synthetic performer's bits per second (default 128000)
@@ -41,21 +61,21 @@ type rehearsalRequest struct {
 
 // options are the request's rehearsal options, on the show's own room when
 // forced.
-func (req rehearsalRequest) options() rehearsal.Options {
-	return rehearsal.Options{Steps: req.Steps, Bitrate: req.Bitrate, Deadline: rehearsalDeadline,
+func (req Request) options() rehearsal.Options {
+	return rehearsal.Options{Steps: req.Steps, Bitrate: req.Bitrate, Deadline: Deadline,
 		Hold:   time.Duration(req.HoldSeconds * float64(time.Second)),
 		Limits: rehearsal.Limits{LossPercent: req.LossPercent, JitterP95: time.Duration(req.JitterP95Ms * float64(time.Millisecond))}}
 }
 
-// handleRehearse starts rehearsing a show's audience for an admin and answers
+// Start starts rehearsing a show's audience for an admin and answers
 // 202 with the rehearsal's state; its steps follow on the event stream and in
 // GET's answer. Synthetic listeners load the whole node, so one rehearsal at
 // a time in this process (429 rehearsal_busy), and never on a live show
 // unless forced (409 show_live): its audience would hear the load. Bad
 // options are refused before anything runs.
-func (s *server) handleRehearse() api.Handler {
+func (h *Routes) Start() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		req, err := api.BodyOf[rehearsalRequest](r)
+		req, err := api.BodyOf[Request](r)
 		if err != nil {
 			return err
 		}
@@ -64,9 +84,9 @@ func (s *server) handleRehearse() api.Handler {
 		if err := o.Check(); err != nil {
 			return err
 		}
-		sh, err := s.Shows.Get(r.Context(), name)
+		sh, err := h.Shows.Get(r.Context(), name)
 		if err != nil {
-			return showError(err)
+			return h.ShowError(err)
 		}
 		if sh.Phase == shows.Live {
 			if !req.Force {
@@ -74,23 +94,23 @@ func (s *server) handleRehearse() api.Handler {
 			}
 			o.Room = sh.Room.Name // the show itself, not a synthetic performer
 		}
-		st, ok := s.rehearsing.start(name, sh.Room.Name, o.Room == "", o.Planned())
+		st, ok := h.board.start(name, sh.Room.Name, o.Room == "", o.Planned())
 		if !ok {
 			w.Header().Set("Retry-After", "30")
 			return api.NewError(http.StatusTooManyRequests, "rehearsal_busy", "a rehearsal is running; try again when it has ended")
 		}
-		go s.rehearse(st, o)
+		go h.rehearse(st, o)
 		w.Header().Set("Location", "/api/shows/"+name+"/rehearsal")
-		api.WriteJSON(w, http.StatusAccepted, s.rehearsing.view(name))
+		api.WriteJSON(w, http.StatusAccepted, h.board.view(name))
 		return nil
 	}
 }
 
-// handleRehearsal answers the show's latest rehearsal in this process:
+// Latest answers the show's latest rehearsal in this process:
 // running with the steps measured so far, done with its capacity, or failed.
-func (s *server) handleRehearsal() api.Handler {
+func (h *Routes) Latest() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		v := s.rehearsing.view(r.PathValue("name"))
+		v := h.board.view(r.PathValue("name"))
 		if v == nil {
 			return api.NewError(http.StatusNotFound, "not_found", "this dashboard has not rehearsed that show since it started (with replicas, the one that ran it has; the event stream told every page)")
 		}
@@ -102,35 +122,35 @@ func (s *server) handleRehearsal() api.Handler {
 // rehearse runs st's rehearsal, its steps and end told to the board and, as
 // events, to the show's story and the event stream. It ends with the
 // rehearsal's deadline, or when the server shuts down.
-func (s *server) rehearse(st *rehearsalState, o rehearsal.Options) {
-	ctx, cancel := context.WithTimeout(context.Background(), rehearsalDeadline+time.Minute)
+func (h *Routes) rehearse(st *State, o rehearsal.Options) {
+	ctx, cancel := context.WithTimeout(context.Background(), Deadline+time.Minute)
 	defer cancel()
-	if s.Closing != nil {
+	if h.Closing != nil {
 		go func() {
 			select {
-			case <-s.Closing:
+			case <-h.Closing:
 				cancel()
 			case <-ctx.Done():
 			}
 		}()
 	}
-	s.tellRehearsal(events.RehearsalStarted, st, events.Rehearsal{Planned: o.Planned()})
+	h.tellRehearsal(events.RehearsalStarted, st, events.Rehearsal{Planned: o.Planned()})
 	o.Stepped = func(step rehearsal.Step) {
-		ev := s.rehearsing.stepped(st, step)
-		s.tellRehearsal(events.RehearsalStepped, st, events.Rehearsal{Step: &ev})
+		ev := h.board.stepped(st, step)
+		h.tellRehearsal(events.RehearsalStepped, st, events.Rehearsal{Step: &ev})
 	}
-	res, err := s.Rehearsals.Run(ctx, o)
-	end := s.rehearsing.end(st, res, err)
-	s.tellRehearsal(events.RehearsalEnded, st, end)
+	res, err := h.Run.Run(ctx, o)
+	end := h.board.end(st, res, err)
+	h.tellRehearsal(events.RehearsalEnded, st, end)
 	// Not the error's text: it may name the test room, an identity under the
 	// reserved prefix; GET answers it.
-	s.Log.Info("rehearsal ended", "show", st.Show, "id", st.ID, "capacity", end.Capacity, "stoppedBy", end.StoppedBy, "failed", end.Error != "")
+	h.Model.Log.Info("rehearsal ended", "show", st.Show, "id", st.ID, "capacity", end.Capacity, "stoppedBy", end.StoppedBy, "failed", end.Error != "")
 }
 
 // tellRehearsal adds a rehearsal's event to the watched model, when there is
 // one.
-func (s *server) tellRehearsal(kind events.Kind, st *rehearsalState, body events.Rehearsal) {
-	if s.Events == nil {
+func (h *Routes) tellRehearsal(kind events.Kind, st *State, body events.Rehearsal) {
+	if h.Model.Events == nil {
 		return
 	}
 	body.ID = st.ID
@@ -138,7 +158,7 @@ func (s *server) tellRehearsal(kind events.Kind, st *rehearsalState, body events
 		ID: "rehearsal-" + st.ID + "-" + string(kind) + "-" + time.Now().Format("150405.000000000")}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, _, err := s.Events.Apply(ctx, e); err != nil {
-		s.Log.Warn("the model did not take a rehearsal event", "show", st.Show, "error", err.Error())
+	if _, _, err := h.Model.Events.Apply(ctx, e); err != nil {
+		h.Model.Log.Warn("the model did not take a rehearsal event", "show", st.Show, "error", err.Error())
 	}
 }

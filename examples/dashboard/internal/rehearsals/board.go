@@ -1,4 +1,4 @@
-package main
+package rehearsals
 
 import (
 	"crypto/rand"
@@ -16,7 +16,7 @@ import (
 type rehearsalBoard struct {
 	mu      sync.Mutex
 	running bool
-	byShow  map[string]*rehearsalState
+	byShow  map[string]*State
 	order   []string // shows, oldest rehearsal first
 }
 
@@ -24,13 +24,13 @@ const keptShows = 64
 
 // Rehearsal states.
 const (
-	rehearsalRunning = "running"
-	rehearsalDone    = "done"
-	rehearsalFailed  = "failed"
+	Running         = "running"
+	Done            = "done"
+	rehearsalFailed = "failed"
 )
 
-// rehearsalState is a rehearsal as GET answers it.
-type rehearsalState struct {
+// State is a rehearsal as GET answers it.
+type State struct {
 	ID      string `json:"id"`
 	State   string `json:"state" enum:"running,done,failed"`
 	Planned []int  `json:"planned"` // the listeners of each step it tries
@@ -39,27 +39,27 @@ type rehearsalState struct {
 	Error     string     `json:"error,omitempty"`
 	StartedAt time.Time  `json:"startedAt"`
 	EndedAt   *time.Time `json:"endedAt,omitempty"`
-	rehearsalView
+	View
 	room string // the show's room, for its events
 }
 
-// rehearsalView is a rehearsal's result with durations in milliseconds.
-type rehearsalView struct {
+// View is a rehearsal's result with durations in milliseconds.
+type View struct {
 	Show      string `json:"show"`
 	Room      string `json:"room"` // where the listeners listened: a test room, or the show's when forced
 	Synthetic bool   `json:"synthetic"`
 	// Capacity is the listeners of the last step within the limits so far.
-	Capacity  int                 `json:"capacity"`
-	StoppedBy string              `json:"stoppedBy,omitempty" enum:"limit,join,deadline"`
-	Reason    string              `json:"reason,omitempty"`
-	Steps     []rehearsalStepView `json:"steps"`
+	Capacity  int        `json:"capacity"`
+	StoppedBy string     `json:"stoppedBy,omitempty" enum:"limit,join,deadline"`
+	Reason    string     `json:"reason,omitempty"`
+	Steps     []StepView `json:"steps"`
 	// GeneratorCPUPerListenerMinute: the dashboard's CPU seconds per
 	// simulated listener-minute.
 	GeneratorCPUPerListenerMinute float64 `json:"generatorCpuPerListenerMinute"`
 }
 
-// rehearsalStepView is a step as the event stream tells it, and its packets.
-type rehearsalStepView struct {
+// StepView is a step as the event stream tells it, and its packets.
+type StepView struct {
 	events.RehearsalStep
 	WindowMs         float64 `json:"windowMs"`
 	Expected         int64   `json:"expected"`
@@ -77,22 +77,22 @@ func stepEvent(s rehearsal.Step) events.RehearsalStep {
 		JoinP50Ms: ms(s.JoinP50), JoinP95Ms: ms(s.JoinP95), SFUCPU: s.SFUCPU, GeneratorCPU: s.GeneratorCPU, Passed: s.Passed, Crossed: s.Crossed}
 }
 
-func stepView(s rehearsal.Step) rehearsalStepView {
-	return rehearsalStepView{RehearsalStep: stepEvent(s), WindowMs: ms(s.Window), Expected: s.Expected, Received: s.Received,
+func ViewOfStep(s rehearsal.Step) StepView {
+	return StepView{RehearsalStep: stepEvent(s), WindowMs: ms(s.Window), Expected: s.Expected, Received: s.Received,
 		MinReceived: s.MinReceived, WorstLossPercent: s.WorstLossPercent, JitterMaxMs: ms(s.JitterMax)}
 }
 
-func viewOfRehearsal(show string, res rehearsal.Result) rehearsalView {
-	v := rehearsalView{Show: show, Room: res.Room, Synthetic: res.Synthetic, Capacity: res.Capacity, StoppedBy: res.StoppedBy,
-		Reason: res.Reason, Steps: []rehearsalStepView{}, GeneratorCPUPerListenerMinute: res.GeneratorCPUPerListenerMinute}
+func ViewOf(show string, res rehearsal.Result) View {
+	v := View{Show: show, Room: res.Room, Synthetic: res.Synthetic, Capacity: res.Capacity, StoppedBy: res.StoppedBy,
+		Reason: res.Reason, Steps: []StepView{}, GeneratorCPUPerListenerMinute: res.GeneratorCPUPerListenerMinute}
 	for _, s := range res.Steps {
-		v.Steps = append(v.Steps, stepView(s))
+		v.Steps = append(v.Steps, ViewOfStep(s))
 	}
 	return v
 }
 
 // start records a new rehearsal of show, unless one is running (false).
-func (b *rehearsalBoard) start(show, room string, synthetic bool, planned []int) (*rehearsalState, bool) {
+func (b *rehearsalBoard) start(show, room string, synthetic bool, planned []int) (*State, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.running {
@@ -101,10 +101,10 @@ func (b *rehearsalBoard) start(show, room string, synthetic bool, planned []int)
 	b.running = true
 	var id [6]byte
 	_, _ = rand.Read(id[:])
-	st := &rehearsalState{ID: hex.EncodeToString(id[:]), State: rehearsalRunning, Planned: planned, StartedAt: time.Now().UTC(), room: room,
-		rehearsalView: rehearsalView{Show: show, Synthetic: synthetic, Steps: []rehearsalStepView{}}}
+	st := &State{ID: hex.EncodeToString(id[:]), State: Running, Planned: planned, StartedAt: time.Now().UTC(), room: room,
+		View: View{Show: show, Synthetic: synthetic, Steps: []StepView{}}}
 	if b.byShow == nil {
-		b.byShow = map[string]*rehearsalState{}
+		b.byShow = map[string]*State{}
 	}
 	if _, ok := b.byShow[show]; !ok {
 		b.order = append(b.order, show)
@@ -118,10 +118,10 @@ func (b *rehearsalBoard) start(show, room string, synthetic bool, planned []int)
 }
 
 // stepped adds a measured step to st and answers what the stream tells of it.
-func (b *rehearsalBoard) stepped(st *rehearsalState, s rehearsal.Step) events.RehearsalStep {
+func (b *rehearsalBoard) stepped(st *State, s rehearsal.Step) events.RehearsalStep {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	st.Steps = append(st.Steps, stepView(s))
+	st.Steps = append(st.Steps, ViewOfStep(s))
 	if s.Passed {
 		st.Capacity = s.Listeners
 	}
@@ -129,7 +129,7 @@ func (b *rehearsalBoard) stepped(st *rehearsalState, s rehearsal.Step) events.Re
 }
 
 // end closes st with Run's answer and makes room for the next rehearsal.
-func (b *rehearsalBoard) end(st *rehearsalState, res rehearsal.Result, err error) events.Rehearsal {
+func (b *rehearsalBoard) end(st *State, res rehearsal.Result, err error) events.Rehearsal {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.running = false
@@ -139,13 +139,13 @@ func (b *rehearsalBoard) end(st *rehearsalState, res rehearsal.Result, err error
 		st.State, st.Error = rehearsalFailed, err.Error()
 		return events.Rehearsal{Capacity: st.Capacity, Error: st.Error}
 	}
-	st.State = rehearsalDone
-	st.rehearsalView = viewOfRehearsal(st.Show, res)
+	st.State = Done
+	st.View = ViewOf(st.Show, res)
 	return events.Rehearsal{Capacity: res.Capacity, StoppedBy: res.StoppedBy, Reason: res.Reason}
 }
 
 // view is a copy of show's latest rehearsal, or nil.
-func (b *rehearsalBoard) view(show string) *rehearsalState {
+func (b *rehearsalBoard) view(show string) *State {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := b.byShow[show]
@@ -154,6 +154,6 @@ func (b *rehearsalBoard) view(show string) *rehearsalState {
 	}
 	c := *st
 	c.Planned = append([]int(nil), st.Planned...)
-	c.Steps = append([]rehearsalStepView{}, st.Steps...)
+	c.Steps = append([]StepView{}, st.Steps...)
 	return &c
 }
