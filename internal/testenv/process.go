@@ -78,7 +78,9 @@ func processLiveKit(t TB, o options) *Env {
 	var quota *cpuQuota
 	if o.cpuQuota > 0 {
 		// After the start, by pid: the server's readiness is not what is
-		// measured, and a restart (e.Start) needs the same move anyway.
+		// measured, and a restart (e.Start) needs the same move anyway. Go
+		// (1.25 on) reads its cgroup's limit for GOMAXPROCS only at start
+		// (runtime/cgroup_linux.go), so the server keeps one P per core.
 		quota = newCPUQuota(t, "livekit", o.cpuQuota)
 		must(t, quota.add(lk.Process.Pid()))
 		t.Cleanup(func() {
