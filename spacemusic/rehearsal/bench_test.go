@@ -149,17 +149,19 @@ func compare(b *testing.B, cfg Config, o Options, throttled func() time.Duration
 		b.Fatalf("baseline: %v", err)
 	}
 	h2 := held()
+	// To stdout, not b.Logf: testing keeps only a benchmark's first 10 lines
+	// of log (B.trimOutput), and a capacity search has more steps.
+	fmt.Printf("%s: ours stopped: %s %s; baseline stopped: %s\n", b.Name(), or(ours.StoppedBy, "after the last step"), ours.Reason, or(baseStopped, "after the last step"))
+	if throttled != nil {
+		fmt.Printf("%s: the SFU's CPU quota held it back %s during ours, %s during the baseline\n", b.Name(), (h1 - h0).Round(time.Millisecond), (h2 - h1).Round(time.Millisecond))
+	}
 	for i := range max(len(ours.Steps), len(base)) {
 		if i < len(ours.Steps) {
-			b.Logf("ours     %s", stepLine(ours.Steps[i]))
+			fmt.Printf("%s: ours     %s\n", b.Name(), stepLine(ours.Steps[i]))
 		}
 		if i < len(base) {
-			b.Logf("baseline %s", stepLine(base[i]))
+			fmt.Printf("%s: baseline %s\n", b.Name(), stepLine(base[i]))
 		}
-	}
-	b.Logf("ours stopped: %s %s; baseline stopped: %s", or(ours.StoppedBy, "after the last step"), ours.Reason, or(baseStopped, "after the last step"))
-	if throttled != nil {
-		b.Logf("the SFU's CPU quota held it back %s during ours, %s during the baseline", (h1 - h0).Round(time.Millisecond), (h2 - h1).Round(time.Millisecond))
 	}
 	common := min(len(ours.Steps), len(base))
 	if common == 0 {
