@@ -81,6 +81,17 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	return syscall.Kill(-p.cmd.Process.Pid, sig)
 }
 
+// Pid is the running process's ID (taskset execs the binary, so the server's
+// own), 0 when it is not running.
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Output returns everything the process printed so far.
 func (p *Process) Output() string { return p.out.String() }
 

@@ -75,6 +75,19 @@ func processLiveKit(t TB, o options) *Env {
 		RTMPBase: o.rtmpBase, WHIPBase: o.whipBase, Webhooks: o.webhooks, TURN: turn, ICETCP: o.turn, Version: o.version,
 		Secret: o.secret, Spread: o.spread, CPUs: o.cpus, ICELite: o.iceLite})
 	must(t, err)
+	var quota *cpuQuota
+	if o.cpuQuota > 0 {
+		// After the start, by pid: the server's readiness is not what is
+		// measured, and a restart (e.Start) needs the same move anyway. Go
+		// (1.25 on) reads its cgroup's limit for GOMAXPROCS only at start
+		// (runtime/cgroup_linux.go), so the server keeps one P per core.
+		quota = newCPUQuota(t, "livekit", o.cpuQuota)
+		must(t, quota.add(lk.Process.Pid()))
+		t.Cleanup(func() {
+			d, n, of := quota.throttled()
+			t.Logf("testenv: livekit-server capped at %g cores: held back %s, in %d of %d periods of %s", quota.cores, d.Round(time.Millisecond), n, of, quotaPeriod)
+		})
+	}
 	e := &Env{URL: lk.URL, WSURL: lk.WSURL, APIKey: lk.APIKey, APISecret: lk.APISecret, RedisAddr: lk.RedisAddr, Backend: "process",
 		MetricsURL: lk.MetricsURL, TURN: lk.TURN, UDPPort: lk.UDPPort, TCPPort: lk.TCPPort, Version: o.version}
 	e.Stop = lk.Process.Stop
@@ -84,6 +97,12 @@ func processLiveKit(t TB, o options) *Env {
 		if err := lk.Restart(); err != nil {
 			t.Fatalf("testenv: livekit-server not ready after restart: %v", err)
 		}
+		if quota != nil {
+			must(t, quota.add(lk.Process.Pid()))
+		}
+	}
+	if quota != nil {
+		e.SFUThrottled = func() time.Duration { d, _, _ := quota.throttled(); return d }
 	}
 	return e
 }

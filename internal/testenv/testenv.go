@@ -52,6 +52,9 @@ type Env struct {
 	UDPPort int
 	// TCPPort is its ICE/TCP port (WithTURN; 0 otherwise).
 	TCPPort int
+	// SFUThrottled is how long the kernel has held the server back so far
+	// for having used its CPU quota (WithSFUCPUQuota); nil without one.
+	SFUThrottled func() time.Duration
 }
 
 type options struct {
@@ -61,12 +64,13 @@ type options struct {
 	rtmpBase       string // ingress URLs LiveKit hands out with new ingresses
 	whipBase       string
 	webhooks       []string
-	turn           bool   // run the embedded TURN server (WithTURN)
-	version        string // livekit-server release; empty: the pin
-	secret         string // the API secret; empty: a fresh one (WithSecret)
-	spread         bool   // place new rooms on the node with the fewest (Cluster)
-	cpus           string // cores the server is pinned to (WithSFUCPUs)
-	iceLite        bool   // WithICELite
+	turn           bool    // run the embedded TURN server (WithTURN)
+	version        string  // livekit-server release; empty: the pin
+	secret         string  // the API secret; empty: a fresh one (WithSecret)
+	spread         bool    // place new rooms on the node with the fewest (Cluster)
+	cpus           string  // cores the server is pinned to (WithSFUCPUs)
+	cpuQuota       float64 // cores of CPU time the server may use (WithSFUCPUQuota); 0: no cap
+	iceLite        bool    // WithICELite
 }
 
 // Option configures LiveKit.
@@ -97,6 +101,14 @@ func WithVersion(version string) Option {
 // backend only.
 func WithSFUCPUs(list string) Option {
 	return func(o *options) { o.cpus, o.backend = list, "process" }
+}
+
+// WithSFUCPUQuota caps livekit-server's CPU time at cores (0.25: a quarter
+// of one core; at least 0.1) with a cgroup v1 CPU quota, so that a test can
+// make the SFU the bottleneck on a machine whose cores its clients need too.
+// It adds to WithSFUCPUs. Needs root; process backend only.
+func WithSFUCPUQuota(cores float64) Option {
+	return func(o *options) { o.cpuQuota, o.backend = cores, "process" }
 }
 
 // WithICELite runs the SFU as an ICE-lite agent, as many production

@@ -112,62 +112,71 @@ func (l *loadTestListener) takePeak() time.Duration {
 // steps, window, limits and joins at a time; it stops at the first step that
 // crosses the limits.
 type loadTest struct {
-	url    string // LiveKit's WebSocket URL
-	room   string
-	tokens *tokens.Issuer
-	o      Options
-	ls     []*loadTestListener
+	url     string // LiveKit's WebSocket URL
+	room    string
+	tokens  *tokens.Issuer
+	o       Options
+	metrics *metrics // the SFU's CPU, as Run reads it
+	ls      []*loadTestListener
 }
 
-func runLoadTest(ctx context.Context, cfg Config, o Options) ([]Step, error) {
+// runLoadTest returns the steps measured and why it stopped before the last
+// step: the limit a step crossed, or listeners that could not join (as Run's
+// StoppedByJoin: an overloaded SFU is a capacity found, not a failure).
+func runLoadTest(ctx context.Context, cfg Config, o Options) ([]Step, string, error) {
 	o, err := o.withDefaults()
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	_, m, err := cfg.check()
+	if err != nil {
+		return nil, "", err
 	}
 	svc, err := rooms.New(rooms.Config{URL: cfg.URL, Issuer: cfg.Tokens})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	lt := &loadTest{url: cfg.URL, room: IdentityPrefix + "baseline", tokens: cfg.Tokens, o: o}
+	lt := &loadTest{url: cfg.URL, room: IdentityPrefix + "baseline", tokens: cfg.Tokens, o: o, metrics: m}
 	if _, err := svc.Create(ctx, lt.room, rooms.CreateOptions{EmptyTimeout: time.Minute, DepartureTimeout: time.Second}); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer func() { _ = svc.Delete(context.Background(), lt.room) }()
 	tok, err := cfg.Tokens.Performer(lt.room, IdentityPrefix+"baseline-performer")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	p, err := startPerformer(ctx, cfg.URL, tok.JWT, o.Bitrate)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer p.leave()
 	defer lt.leaveAll()
 	var steps []Step
 	for _, n := range o.Steps {
-		s, err := lt.step(ctx, n)
-		if err != nil {
-			return steps, err
+		if err := lt.grow(ctx, n); err != nil {
+			if ctx.Err() != nil {
+				return steps, "", err
+			}
+			return steps, fmt.Sprintf("%s: %d listeners: %v", StoppedByJoin, n, err), nil
 		}
+		s := lt.step(ctx, n)
 		steps = append(steps, s)
 		if !s.Passed {
-			break
+			return steps, fmt.Sprintf("%s: %d listeners crossed the %s limit", StoppedByLimit, n, s.Crossed), nil
 		}
 	}
-	return steps, nil
+	return steps, "", nil
 }
 
-// step grows the audience to n and measures one window.
-func (lt *loadTest) step(ctx context.Context, n int) (Step, error) {
-	if err := lt.grow(ctx, n); err != nil {
-		return Step{}, err
-	}
+// step measures one window of the n listeners grown.
+func (lt *loadTest) step(ctx context.Context, n int) Step {
 	type count struct{ packets, dropped int64 }
 	before := make([]count, n)
 	for i, l := range lt.ls {
 		before[i] = count{l.packets.Load(), l.dropped.Load()}
 	}
 	var jitters []time.Duration
+	sfu0, sfuOK := lt.metrics.cpu(ctx)
 	cpu0, t0 := processCPU(), time.Now()
 	for end := t0.Add(lt.o.Hold); time.Now().Before(end); {
 		time.Sleep(sampleEvery)
@@ -176,6 +185,10 @@ func (lt *loadTest) step(ctx context.Context, n int) (Step, error) {
 		}
 	}
 	s := Step{Listeners: n, Window: time.Since(t0), GeneratorCPU: processCPU() - cpu0}
+	if sfu1, ok := lt.metrics.cpu(ctx); ok && sfuOK {
+		d := sfu1 - sfu0
+		s.SFUCPU = &d
+	}
 	var dropped int64
 	for i, l := range lt.ls {
 		s.Received += l.packets.Load() - before[i].packets
@@ -186,7 +199,7 @@ func (lt *loadTest) step(ctx context.Context, n int) (Step, error) {
 	s.JitterP50, s.JitterP95 = percentiles(jitters)
 	s.Crossed = lt.o.Limits.cross(s)
 	s.Passed = s.Crossed == ""
-	return s, nil
+	return s
 }
 
 // grow joins listeners until there are n, joinsAtOnce at a time, and waits
