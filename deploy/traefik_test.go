@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net/http"
 	"os"
@@ -76,22 +77,23 @@ func readTraefik(t *testing.T, env map[string]string) (traefikFile, []string) {
 // dashboardHeaders are the X-Authentik-* headers the dashboard's code reads.
 func dashboardHeaders(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob("../examples/dashboard/*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
+	// Every production file of the dashboard, its internal packages too.
+	err := filepath.WalkDir("../examples/dashboard", func(f string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(f, ".go") || strings.HasSuffix(f, "_test.go") {
+			return err
 		}
 		b, err := os.ReadFile(f)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		for _, m := range regexp.MustCompile(`"(X-Authentik-[\w-]+)"`).FindAllSubmatch(b, -1) {
 			out = append(out, http.CanonicalHeaderKey(string(m[1])))
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
