@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,20 +60,11 @@ func ownCPUGroup() string {
 	for _, line := range strings.Split(string(b), "\n") {
 		// hierarchy-ID:controller-list:path
 		f := strings.SplitN(line, ":", 3)
-		if len(f) == 3 && hasController(f[1], "cpu") {
+		if len(f) == 3 && slices.Contains(strings.Split(f[1], ","), "cpu") {
 			return f[2]
 		}
 	}
 	return "/"
-}
-
-func hasController(list, c string) bool {
-	for _, s := range strings.Split(list, ",") {
-		if s == c {
-			return true
-		}
-	}
-	return false
 }
 
 func (q *cpuQuota) write(file string, v int64) error {

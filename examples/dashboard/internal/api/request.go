@@ -282,3 +282,20 @@ func BodyOf[T any](r *http.Request) (*T, error) {
 func WithCall(r *http.Request, id string) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), keyCall, &call{ID: id}))
 }
+
+// CancelOnClose calls cancel when closing closes (the server shutting down),
+// unless ctx ends first: work that outlives a request's answer (an event
+// stream, a rehearsal) must not hold a graceful shutdown. A nil closing never
+// closes.
+func CancelOnClose(ctx context.Context, closing <-chan struct{}, cancel context.CancelFunc) {
+	if closing == nil {
+		return
+	}
+	go func() {
+		select {
+		case <-closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+}

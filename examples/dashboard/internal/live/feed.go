@@ -71,15 +71,7 @@ func (f *Feed) Events() api.Handler {
 		// graceful shutdown would otherwise wait for every open page).
 		sctx, stop := context.WithCancel(r.Context())
 		defer stop()
-		if f.Closing != nil {
-			go func() {
-				select {
-				case <-f.Closing:
-					stop()
-				case <-sctx.Done():
-				}
-			}()
-		}
+		api.CancelOnClose(sctx, f.Closing, stop)
 		rc := http.NewResponseController(w)
 		h := w.Header()
 		h.Set("Content-Type", "text/event-stream")

@@ -125,15 +125,7 @@ func (h *Routes) Latest() api.Handler {
 func (h *Routes) rehearse(st *State, o rehearsal.Options) {
 	ctx, cancel := context.WithTimeout(context.Background(), Deadline+time.Minute)
 	defer cancel()
-	if h.Closing != nil {
-		go func() {
-			select {
-			case <-h.Closing:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-	}
+	api.CancelOnClose(ctx, h.Closing, cancel)
 	h.tellRehearsal(events.RehearsalStarted, st, events.Rehearsal{Planned: o.Planned()})
 	o.Stepped = func(step rehearsal.Step) {
 		ev := h.board.stepped(st, step)
