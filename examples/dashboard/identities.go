@@ -26,15 +26,6 @@ func reservedIdentity(identity string) error {
 	return nil
 }
 
-// reservedError answers the library's reserved-identity refusal (a show's
-// performer) as POST /api/tokens answers it.
-func reservedError(err error) error {
-	if errors.Is(err, tokens.ErrReservedIdentity) {
-		return api.NewError(http.StatusForbidden, "reserved_identity", err.Error())
-	}
-	return err
-}
-
 // inRoomNow reports whether identity is in room now: from the watched model
 // once it serves (no LiveKit call per mint), from LiveKit before. An error
 // means nobody can tell; callers refuse rather than guess.

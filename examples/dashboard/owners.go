@@ -69,7 +69,7 @@ func (s *server) closeShowRule() *api.Stricter {
 			case errors.Is(err, spacemusic.ErrNotFound):
 				return api.Operator, "", nil // the handler answers 404
 			case err != nil:
-				return api.Undeclared, "", showError(err)
+				return api.Undeclared, "", err
 			case !mine:
 				return api.Admin, "closing a show someone else opened (or whose metadata was tampered with)", nil
 			}

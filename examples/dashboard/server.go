@@ -51,7 +51,7 @@ func NewServer(d Deps) http.Handler {
 		DownloadMax: d.Settings.DownloadMax, WriteTimeout: d.Settings.WriteTimeout, Who: s.principal, ViaProxy: s.auth.FromProxy}
 	s.feed = &live.Feed{Model: s.model, Webhooks: d.Webhooks, Rooms: d.Rooms, PerPrincipal: d.Settings.StreamsPerPrincipal,
 		Closing: d.Closing, Who: s.principal}
-	s.rehearsals = &rehearsals.Routes{Shows: d.Shows, Run: d.Rehearsals, Model: s.model, Closing: d.Closing, ShowError: showError}
+	s.rehearsals = &rehearsals.Routes{Shows: d.Shows, Run: d.Rehearsals, Model: s.model, Closing: d.Closing}
 	s.metrics = newMetrics(d)
 	if d.Nodes != nil {
 		s.placement = newPlacement(d.Nodes, d.Log)

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"time"
@@ -258,21 +257,6 @@ func (s *server) viewOf(sh shows.Show, path string) ShowView {
 	return v
 }
 
-// showError gives the refusals of Open their own codes; the rest are mapped
-// as any library error is.
-func showError(err error) error {
-	for _, c := range []struct {
-		kind error
-		code string
-	}{{shows.ErrSpecChanged, "show_spec_changed"}, {shows.ErrNotAShow, "not_a_show"}, {shows.ErrClosing, "show_closing"},
-		{shows.ErrTampered, "show_tampered"}} {
-		if errors.Is(err, c.kind) {
-			return api.NewError(http.StatusConflict, c.code, err.Error())
-		}
-	}
-	return err
-}
-
 func (s *server) handleOpenShow() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req showRequest
@@ -282,7 +266,7 @@ func (s *server) handleOpenShow() api.Handler {
 		spec, ctx := req.spec(), r.Context()
 		spec.Opener = principalOf(api.UserFrom(ctx)) // recorded when this creates the show
 		if err := spec.Validate(); err != nil {
-			return reservedError(err)
+			return err
 		}
 		// The URLs LiveKit will reach, checked before anything is created.
 		if err := s.checkOutbound(ctx, s.restreamCheck(), spec.Restream...); err != nil {
@@ -296,7 +280,7 @@ func (s *server) handleOpenShow() api.Handler {
 		sh, err := s.Shows.Open(ctx, spec)
 		s.showLooks.Forget(spec.Name)
 		if err != nil {
-			return showError(err)
+			return err
 		}
 		if sh.Created {
 			s.model.Wrote(ctx, live.RoomOpened(sh.Room))
@@ -377,7 +361,7 @@ func (s *server) handleGetShow() api.Handler {
 		}
 		sh, err := s.showLooks.Get(r.Context(), name, rev, func(ctx context.Context) (shows.Show, error) { return s.Shows.Get(ctx, name) })
 		if err != nil {
-			return showError(err)
+			return err
 		}
 		v := []ShowView{s.viewOf(sh, r.URL.Path)}
 		s.placeShows(r.Context(), []shows.Show{sh}, v)
@@ -407,7 +391,7 @@ func (s *server) handleCloseShow() api.Handler {
 		rep, err := s.Shows.Close(ctx, name)
 		s.showLooks.Forget(name)
 		if err != nil {
-			return showError(err)
+			return err
 		}
 		for _, in := range ins {
 			s.model.Wrote(ctx, live.IngestEvent(events.IngestRemoved, in))

@@ -108,7 +108,7 @@ func newStageAt(t testing.TB, env *testenv.Env, storage egress.Storage, tweak fu
 		tweak(&s)
 	}
 	sm, err := spacemusic.New(spacemusic.Config{URL: env.URL, PublicURL: ws, APIKey: env.APIKey, APISecret: env.APISecret,
-		Timeout: s.LiveKitTimeout, Storage: storage, ServerVersion: env.Version})
+		Timeout: s.LiveKitTimeout, Storage: storage, ServerVersion: env.Version, HTTPClient: newTappedClient()})
 	require.NoError(t, err)
 	logs := &testenv.Buffer{}
 	st := &stage{t: t, env: env, sm: sm, ing: sm.Ingress, logs: logs, secrets: []string{env.APISecret, testAPIKey, testOperatorKey, testViewerKey, testProxySecret}}

@@ -2,8 +2,15 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +46,7 @@ func TestAnOperatorMutesAda(t *testing.T) {
 		return err == nil && len(res.Participants) == 1 && len(res.Participants[0].Tracks) == 1 &&
 			res.Participants[0].Tracks[0].Sid == pub.SID(), fmt.Sprint(res, err)
 	}))
+	tap := tapLiveKit(t)
 	mutes := 1
 	if v := os.Getenv("STREAMKIT_WALK_MUTES"); v != "" {
 		mutes, err = strconv.Atoi(v)
@@ -51,4 +59,87 @@ func TestAnOperatorMutesAda(t *testing.T) {
 		require.Len(t, res.Tracks, 1)
 		assert.True(t, res.Tracks[0].Muted, "her track is muted")
 	}
+	// The path: our functions on the stack when a mute's request leaves for
+	// LiveKit, from the dashboard's server down to the SDK's HTTP client.
+	paths := tap.paths()
+	require.Len(t, paths, 2*mutes, "a mute asks LiveKit twice: the participant, then the mute")
+	for _, p := range paths {
+		files := map[string]bool{}
+		for _, f := range p {
+			files[f.File] = true
+		}
+		t.Logf("the path to LiveKit: %d functions in %d files", len(p), len(files))
+		for _, f := range p {
+			t.Logf("  %s  %s", f.File, strings.TrimPrefix(f.Function, "github.com/spacemusic/streamkit/"))
+		}
+		assert.LessOrEqual(t, len(p), 12, "functions on a mute's path to LiveKit")
+		assert.LessOrEqual(t, len(files), 8, "files on a mute's path to LiveKit")
+	}
+}
+
+// liveKitTap records, for each request to LiveKit, the project's functions on
+// its stack (outermost first).
+type liveKitTap struct {
+	mu   sync.Mutex
+	seen [][]runtime.Frame
+}
+
+// repoRoot is where the frames' files are named from: the tests run in
+// examples/dashboard.
+var repoRoot, _ = filepath.Abs("../..")
+
+// tapped is the tap the stages' LiveKit clients report to, when a test set one.
+var tapped atomic.Pointer[liveKitTap]
+
+// tapLiveKit makes every stage's LiveKit requests report to a new tap for the
+// test (stage_test.go gives each stage a tappedTransport).
+func tapLiveKit(t *testing.T) *liveKitTap {
+	tap := &liveKitTap{}
+	tapped.Store(tap)
+	t.Cleanup(func() { tapped.Store(nil) })
+	return tap
+}
+
+// tappedTransport is the facade's pooled transport, reporting to the tap.
+type tappedTransport struct{ next http.RoundTripper }
+
+func newTappedClient() *http.Client {
+	return &http.Client{Transport: tappedTransport{&http.Transport{
+		Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}}}
+}
+
+func (tt tappedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if tap := tapped.Load(); tap != nil && strings.HasPrefix(r.URL.Path, "/twirp/") {
+		tap.record()
+	}
+	return tt.next.RoundTrip(r)
+}
+
+func (l *liveKitTap) record() {
+	pcs := make([]uintptr, 128)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	var ours []runtime.Frame
+	for {
+		f, more := frames.Next()
+		// The project's code, not the tests' harness (the contract check
+		// wraps every handler of the test server).
+		if strings.HasPrefix(f.Function, "github.com/spacemusic/streamkit/") && !strings.HasSuffix(f.File, "_test.go") {
+			if rel, err := filepath.Rel(repoRoot, f.File); err == nil {
+				f.File = rel
+			}
+			ours = append([]runtime.Frame{f}, ours...)
+		}
+		if !more {
+			break
+		}
+	}
+	l.mu.Lock()
+	l.seen = append(l.seen, ours)
+	l.mu.Unlock()
+}
+
+func (l *liveKitTap) paths() [][]runtime.Frame {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.seen)
 }

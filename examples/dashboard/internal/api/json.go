@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/spacemusic/streamkit/spacemusic"
+	"github.com/spacemusic/streamkit/spacemusic/shows"
+	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
 // This file is the one place for JSON in and out, and for turning errors into
@@ -62,11 +64,18 @@ var kinds = []struct {
 	answer   answer
 	upstream map[string]answer // by Error.Upstream, where it differs
 }{
+	// Nobody is handed the project's own identities, admins included.
+	{tokens.ErrReservedIdentity, answer{http.StatusForbidden, "reserved_identity"}, nil},
 	{spacemusic.ErrInvalidArgument, answer{http.StatusBadRequest, "invalid_argument"}, nil},
 	{spacemusic.ErrNotFound, answer{http.StatusNotFound, "not_found"}, nil},
 	{spacemusic.ErrAlreadyExists, answer{http.StatusConflict, "already_exists"}, nil},
 	// The caller can wait a live pull out.
 	{spacemusic.ErrLive, answer{http.StatusConflict, "ingress_live"}, nil},
+	// A show's refusals (spacemusic/shows).
+	{shows.ErrSpecChanged, answer{http.StatusConflict, "show_spec_changed"}, nil},
+	{shows.ErrNotAShow, answer{http.StatusConflict, "not_a_show"}, nil},
+	{shows.ErrClosing, answer{http.StatusConflict, "show_closing"}, nil},
+	{shows.ErrTampered, answer{http.StatusConflict, "show_tampered"}, nil},
 	{spacemusic.ErrFailedPrecondition, answer{http.StatusConflict, "failed_precondition"}, nil},
 	{spacemusic.ErrResourceExhausted, answer{http.StatusServiceUnavailable, "resource_exhausted"}, nil},
 	// The LiveKit release in use lacks it (LIVEKIT_SERVER_VERSION); the message
@@ -90,11 +99,10 @@ var ownCodes = []string{
 	"unauthenticated", "api_key_in_query", "forbidden", "route_not_found", "method_not_allowed",
 	"rate_limited", "not_configured", "internal",
 	"pull_not_allowed", "destination_not_allowed", "too_many_destinations", "events_unavailable",
-	"show_spec_changed", "not_a_show", "show_closing", "show_tampered",
 	"show_live", "rehearsal_busy", // a rehearsal (rehearsal.go)
 	"host_not_loopback",
 	"too_many_streams", "too_many_downloads", "link_ttl_too_long", // per-principal caps and link lifetimes (principal.go)
-	"reserved_identity",
+	"reserved_identity", // identities.go's own check, before the library's
 }
 
 // ErrorCodes lists every stable code once, for the OpenAPI document.

@@ -36,11 +36,10 @@ type Routes struct {
 	Shows interface {
 		Get(context.Context, string) (shows.Show, error)
 	}
-	Run       Rehearsals
-	Model     *live.Model       // where the steps are told (events) and logged
-	Closing   <-chan struct{}   // closed: the server is shutting down
-	ShowError func(error) error // a show's error as the shows routes answer it
-	board     rehearsalBoard    // the rehearsals this process runs (rehearsalboard.go)
+	Run     Rehearsals
+	Model   *live.Model     // where the steps are told (events) and logged
+	Closing <-chan struct{} // closed: the server is shutting down
+	board   rehearsalBoard  // the rehearsals this process runs (rehearsalboard.go)
 }
 
 // Deadline bounds a rehearsal the dashboard runs. It runs after the
@@ -86,7 +85,7 @@ func (h *Routes) Start() api.Handler {
 		}
 		sh, err := h.Shows.Get(r.Context(), name)
 		if err != nil {
-			return h.ShowError(err)
+			return err
 		}
 		if sh.Phase == shows.Live {
 			if !req.Force {
