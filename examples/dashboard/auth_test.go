@@ -17,6 +17,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access/authtest"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -378,7 +379,7 @@ func TestAuthMatrix(t *testing.T) {
 	require.Equal(t, 201, code, "%s", body)
 	code, body = direct.call(t, "POST", "/api/shows", map[string]any{"name": "matrix-olga"}, callers[5].headers...)
 	require.Equal(t, 200, code, "%s", body)
-	assert.NotEmpty(t, decodeAs[openedShow](t, body).Withheld)
+	assert.NotEmpty(t, decodeAs[showroutes.Opened](t, body).Withheld)
 	code, body = direct.call(t, "DELETE", "/api/shows/matrix-olga", nil, callers[5].headers...)
 	assert.Equal(t, 403, code, "%s", body)
 	assert.Equal(t, "forbidden", errorCode(t, body))

@@ -21,6 +21,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access/authtest"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 )
@@ -104,7 +105,7 @@ func TestUpstreamRefusingOurCredentialsIs502(t *testing.T) {
 
 // fakeDestinations is a restream whose destination changes are recorded in order.
 type fakeDestinations struct {
-	Egresses
+	media.Egresses
 	mu    sync.Mutex
 	calls []string
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
+
 	stderrors "errors"
 	"net/http"
 	"os"
@@ -36,7 +39,7 @@ func storyIngressCreated(t *testing.T, c *compatStage) string {
 		assert.Equal(t, kind, string(in.Kind))
 		code, body = c.call(t, "GET", "/api/ingress/"+in.ID+"/stream-key", nil)
 		require.Equal(t, http.StatusOK, code, "%s", body)
-		key := decodeAs[streamKey](t, body)
+		key := decodeAs[media.StreamKey](t, body)
 		require.NotEmpty(t, key.PublishURL, "%s: where the encoder sends", kind)
 		c.keepOutOfLogs(key.StreamKey)
 		c.keys[kind] = key.PublishURL
@@ -117,7 +120,7 @@ func storyShow(t *testing.T, c *compatStage) string {
 		"performers": []map[string]any{{"identity": "mia"}, {"identity": "obs-late", "via": "obs"}},
 		"ingest":     map[string]any{"kind": "rtmp"}, "record": []string{"audio"}})
 	require.Equal(t, http.StatusCreated, code, "%s", body)
-	show := decodeAs[openedShow](t, body)
+	show := decodeAs[showroutes.Opened](t, body)
 	assert.Equal(t, "armed", show.Phase, "a show with a recording plan waits for its music")
 	require.NotNil(t, show.OBS)
 	c.keepOutOfLogs(show.OBS.StreamKey)

@@ -28,6 +28,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/storage"
@@ -381,7 +382,7 @@ func TestShowReadsShareOneLook(t *testing.T) {
 	}
 	wg.Wait()
 	reads := d.calls.calls.Load() - before
-	time.Sleep(showTTL + 100*time.Millisecond) // the look expires: the next read looks again
+	time.Sleep(showroutes.ShowTTL + 100*time.Millisecond) // the look expires: the next read looks again
 	before = d.calls.calls.Load()
 	code, body = call(testViewerKey, "GET", "/api/shows/late-set", "")
 	require.Equal(t, http.StatusOK, code, body)

@@ -4,6 +4,9 @@ package main
 // in one place.
 
 import (
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
+
 	"context"
 	"log/slog"
 	"net/netip"
@@ -12,10 +15,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
-	"github.com/spacemusic/streamkit/spacemusic/egress"
-	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
-	"github.com/spacemusic/streamkit/spacemusic/shows"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
@@ -30,31 +30,19 @@ type Deps struct {
 	Health     HealthChecker
 	Rooms      Rooms
 	Tokens     Tokens
-	Ingress    Ingresses
-	Egress     Egresses
+	Ingress    media.Ingresses
+	Egress     media.Egresses
 	Recordings archive.Recordings
 	Resolver   Resolver              // looks up pull and restream hosts; nil: net.DefaultResolver
 	Events     live.Events           // the watched model of LiveKit; nil: the live routes answer 501
 	Webhooks   live.Webhooks         // LiveKit's webhooks in; nil with Events
-	Shows      Shows                 // opens and closes shows; nil: the shows routes answer 501
+	Shows      showroutes.Shows      // opens and closes shows; nil: the shows routes answer 501
 	Doctor     *doctor               // checks the deployment (/api/doctor); nil: 501
 	Rehearsals rehearsals.Rehearsals // rehearses a show's audience; nil: 501
 	Nodes      Nodes                 // LiveKit's nodes from its Redis (REDIS_URL); nil: 501
 	// Closing, when closed, ends the open event streams: the server is
 	// shutting down.
 	Closing <-chan struct{}
-}
-
-// Shows opens, lists and closes shows: *shows.Service.
-type Shows interface {
-	Open(ctx context.Context, spec shows.Spec) (shows.Show, error)
-	Get(ctx context.Context, name string) (shows.Show, error)
-	List(ctx context.Context) ([]shows.Show, error)
-	ListIn(all []rooms.Room) []shows.Show
-	Close(ctx context.Context, name string) (shows.Report, error)
-	// Who opened a show: its secrets and its closing are theirs (owners.go).
-	OpenedBy(sh shows.Show, p shows.Principal) bool
-	IsOpener(ctx context.Context, name string, p shows.Principal) (bool, error)
 }
 
 // HealthChecker is LiveKit's reachability: *spacemusic.Client.
@@ -87,31 +75,6 @@ type Tokens interface {
 	WithOwnProof(room, identity string) tokens.Option
 	// CheckOwnProof says whether the server carries that proof (not v1.6.1).
 	CheckOwnProof() error
-}
-
-// Ingresses is what the ingress routes need: *ingress.Service.
-type Ingresses interface {
-	RTMP(ctx context.Context, o ingress.RTMPOptions) (ingress.Ingress, error)
-	WHIP(ctx context.Context, o ingress.WHIPOptions) (ingress.Ingress, error)
-	PullURL(ctx context.Context, o ingress.URLOptions) (ingress.Ingress, error)
-	List(ctx context.Context, o ingress.ListOptions) ([]ingress.Ingress, error)
-	Get(ctx context.Context, id string) (ingress.Ingress, error)
-	Delete(ctx context.Context, id string) error
-}
-
-// Egresses is what the egress routes need: *egress.Service.
-type Egresses interface {
-	RecordAudio(ctx context.Context, room string, o egress.AudioOptions) (egress.Egress, error)
-	RecordVideo(ctx context.Context, room string, o egress.VideoOptions) (egress.Egress, error)
-	RecordStems(ctx context.Context, room string) ([]egress.Egress, error)
-	RecordRoom(ctx context.Context, room string, o egress.RoomOptions) (egress.Egress, error)
-	HLS(ctx context.Context, room, identity string) (egress.Egress, error)
-	Restream(ctx context.Context, room, identity string, urls ...string) (egress.Egress, error)
-	AddDestinations(ctx context.Context, id string, urls ...string) (egress.Egress, error)
-	RemoveDestinations(ctx context.Context, id string, urls ...string) (egress.Egress, error)
-	Stop(ctx context.Context, id string) (egress.Egress, error)
-	List(ctx context.Context, o egress.ListOptions) ([]egress.Egress, error)
-	Get(ctx context.Context, id string) (egress.Egress, error)
 }
 
 // Resolver looks host names up: net.DefaultResolver in production, a fake in

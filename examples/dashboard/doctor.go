@@ -18,6 +18,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/errs"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -49,7 +50,7 @@ type doctor struct {
 	lk       spacemusic.Config
 	health   HealthChecker
 	rooms    Rooms
-	ingress  Ingresses // nil: recording and ingest are off
+	ingress  media.Ingresses // nil: recording and ingest are off
 	store    *recordings.Store
 	days     int // MINIO_RETENTION_DAYS as configured (0: the default)
 	webhooks func(ctx context.Context) (heard webhooksHeard, err error)

@@ -135,15 +135,10 @@ func (s *server) handleDeleteRoom() api.Handler {
 func (s *server) handleListParticipants() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
-		ps, err := live.Or(s.model, w, r, true, func(snap *events.Snapshot) ([]rooms.Participant, error) {
+		return live.Answer(s.model, w, r, true, func(snap *events.Snapshot) ([]rooms.Participant, error) {
 			detail, err := live.RoomInModel(snap, name)
 			return detail.Participants, err
 		}, func(ctx context.Context) ([]rooms.Participant, error) { return s.Rooms.Participants(ctx, name) })
-		if err != nil {
-			return err
-		}
-		api.WriteJSON(w, http.StatusOK, ps)
-		return nil
 	}
 }
 
@@ -184,12 +179,16 @@ func (s *server) handleParticipantAction() api.Handler {
 		if req.TrackSID != "" {
 			sids = []string{req.TrackSID}
 		}
-		// The participant as the model holds it before the action: a kick needs
-		// the session it ends.
-		left, hadLeft := s.model.ParticipantEvent(events.ParticipantLeft, room, req.Identity, nil)
-		var err error
+		var (
+			err     error
+			left    events.Event
+			hadLeft bool
+		)
 		switch req.Action {
 		case "remove":
+			// The participant as the model holds it before the kick: the
+			// event names the session it ends.
+			left, hadLeft = s.model.ParticipantEvent(events.ParticipantLeft, room, req.Identity, nil)
 			err = s.Rooms.Kick(ctx, room, req.Identity)
 		case "mute":
 			res.Tracks, err = s.Rooms.Mute(ctx, room, req.Identity, sids...)
@@ -242,7 +241,7 @@ func (t tokenRequest) Check() error {
 	if t.TTL > 7*24*3600 {
 		return api.BadRequest("ttl is at most a week (604800 s)")
 	}
-	return reservedIdentity(t.Identity)
+	return tokens.CheckUnreserved("identity", t.Identity)
 }
 
 type tokenResponse struct {

@@ -9,22 +9,10 @@ package main
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/spacemusic"
-	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
-
-// reservedIdentity refuses a reserved identity for everyone, admins included.
-func reservedIdentity(identity string) error {
-	if tokens.Reserved(identity) {
-		return api.NewError(http.StatusForbidden, "reserved_identity",
-			"identity "+quote(identity)+" is reserved for streamkit's own participants (the recorder, monitors); nobody may be handed it")
-
-	}
-	return nil
-}
 
 // inRoomNow reports whether identity is in room now: from the watched model
 // once it serves (no LiveKit call per mint), from LiveKit before. An error
@@ -64,5 +52,3 @@ func (s *server) takenNote(ctx context.Context, u api.User, room, identity strin
 	}
 	return ""
 }
-
-func quote(s string) string { return `"` + s + `"` }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -29,7 +30,7 @@ func TestIdentitiesAreNotForTheTaking(t *testing.T) {
 	// The operator opens the show; Ada is not there yet, so her token is in the answer.
 	code, body := st.as(t, testOperatorKey, "POST", "/api/shows", show)
 	require.Equal(t, 201, code, "%s", body)
-	opened := decodeAs[openedShow](t, body)
+	opened := decodeAs[showroutes.Opened](t, body)
 	require.Len(t, opened.Performers, 1)
 	require.NotEmpty(t, opened.Performers[0].Token, "ada is not on stage yet: her token is handed out")
 
@@ -62,7 +63,7 @@ func TestIdentitiesAreNotForTheTaking(t *testing.T) {
 	// The show's answer to the operator holds Ada's entry without a token, and says why.
 	code, body = st.as(t, testOperatorKey, "POST", "/api/shows", show)
 	require.Equal(t, 200, code, "%s", body)
-	again := decodeAs[openedShow](t, body)
+	again := decodeAs[showroutes.Opened](t, body)
 	require.Len(t, again.Performers, 1)
 	assert.Empty(t, again.Performers[0].Token, "an operator got a token for ada while she is on stage")
 	assert.Contains(t, again.Performers[0].Note, "ada is in late-set now")
@@ -80,7 +81,7 @@ func TestIdentitiesAreNotForTheTaking(t *testing.T) {
 	assert.Equal(t, 201, code, "%s", body)
 	code, body = st.as(t, testAPIKey, "POST", "/api/shows", show)
 	require.Equal(t, 200, code, "%s", body)
-	assert.NotEmpty(t, decodeAs[openedShow](t, body).Performers[0].Token, "the admin gets ada's token")
+	assert.NotEmpty(t, decodeAs[showroutes.Opened](t, body).Performers[0].Token, "the admin gets ada's token")
 
 	// Reserved identities go to nobody, through tokens, shows or an ingest.
 	for _, id := range []string{tokens.RecorderIdentity, "streamkit-anything", "StreamKit-Recorder", mon.Identity} {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/rehearsal"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
@@ -58,7 +59,7 @@ func TestALostNodeLosesOnlyItsShow(t *testing.T) {
 		require.GreaterOrEqual(t, idx, 0, "show %s is on a node of the cluster (%s)", name, id)
 		onNode[name] = nodes[idx]
 		nodes[0].WaitNodeRooms(t, id, 1)
-		tok := decodeAs[openedShow](t, body).Performers[0].Token
+		tok := decodeAs[showroutes.Opened](t, body).Performers[0].Token
 		require.NotEmpty(t, tok)
 		leave := publishOn(t, nodes[idx], tok)
 		if nodes[idx] == nodes[1] { // the show to lose: one whole part uploaded first
@@ -107,12 +108,12 @@ func TestALostNodeLosesOnlyItsShow(t *testing.T) {
 		require.Less(t, l.MinReceived, int64(l.Window/rehearsal.Frame)*9/10, "its listeners heard the node die")
 	}
 
-	var show ShowView
+	var show showroutes.View
 	require.True(t, poll(t, lostNodeResync-time.Since(killed), "the dead node's show was not marked lost within one resync", func() (bool, string) {
 		code, body := d.call(t, testViewerKey, "GET", "/api/shows", nil)
-		var list []ShowView
+		var list []showroutes.View
 		_ = json.Unmarshal(body, &list)
-		i := slices.IndexFunc(list, func(v ShowView) bool { return v.Name == lost })
+		i := slices.IndexFunc(list, func(v showroutes.View) bool { return v.Name == lost })
 		if code != 200 || i < 0 {
 			return false, string(body)
 		}
@@ -125,7 +126,7 @@ func TestALostNodeLosesOnlyItsShow(t *testing.T) {
 	require.NotEmpty(t, show.Problems)
 	code, body := d.call(t, testViewerKey, "GET", "/api/shows/"+kept, nil)
 	require.Equal(t, 200, code, "%s", body)
-	require.False(t, decodeAs[ShowView](t, body).Lost, "the other show is not lost")
+	require.False(t, decodeAs[showroutes.View](t, body).Lost, "the other show is not lost")
 	views = waitNodes(t, d, func(v []nodeView) bool { return len(v) >= 1 })
 	for _, v := range views {
 		require.Equal(t, v.ID != dead, v.Alive, "node %s", v.ID)
@@ -145,13 +146,13 @@ func publishOn(t *testing.T, node *testenv.Env, token string) (leave func()) {
 
 // waitParts waits until the show lists n parts and all but the last have
 // their files uploaded.
-func waitParts(t *testing.T, d *showDashboard, show string, n int) []showPart {
+func waitParts(t *testing.T, d *showDashboard, show string, n int) []showroutes.ShowPart {
 	t.Helper()
-	var parts []showPart
+	var parts []showroutes.ShowPart
 	// Generous: a bound, not a figure (CI's load slows joins and uploads).
 	require.True(t, poll(t, 60*time.Second, fmt.Sprintf("%s never had %d parts", show, n), func() (bool, string) {
 		code, body := d.call(t, testViewerKey, "GET", "/api/shows/"+show, nil)
-		var v ShowView
+		var v showroutes.View
 		_ = json.Unmarshal(body, &v)
 		parts = v.Parts
 		if code != 200 || len(parts) < n {

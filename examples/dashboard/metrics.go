@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -121,8 +122,8 @@ func statusLabel(code int) string {
 // cached for two seconds so that several scrapers do not multiply calls to LiveKit.
 type showCollector struct {
 	rooms   Rooms
-	ingress Ingresses
-	egress  Egresses
+	ingress media.Ingresses
+	egress  media.Egresses
 
 	mu        sync.Mutex
 	at        time.Time

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -46,7 +47,7 @@ func (c *countingRooms) List(ctx context.Context, names ...string) ([]rooms.Room
 }
 
 type countingIngress struct {
-	Ingresses
+	media.Ingresses
 	lists atomic.Int32
 }
 
@@ -57,7 +58,7 @@ func (c *countingIngress) List(ctx context.Context, o ingress.ListOptions) ([]in
 
 // countingEgress counts List calls and lists nothing: a LiveKit without Egress.
 type countingEgress struct {
-	Egresses
+	media.Egresses
 	lists atomic.Int32
 }
 

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
 
@@ -180,7 +181,7 @@ func showRooms(list []shows.Show) []string {
 // when that node stopped writing its stats: its room and audience went with
 // it, while its recorded parts stay in the bucket. Without the node view, or
 // when Redis does not answer, the views are left as they are.
-func (s *server) placeShows(ctx context.Context, list []shows.Show, views []ShowView) {
+func (s *server) placeShows(ctx context.Context, list []shows.Show, views []showroutes.View) {
 	if s.Nodes == nil || len(list) == 0 {
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/internal/testenv"
 )
 
@@ -39,7 +40,7 @@ func TestTheNodesShowTheirLoadAndTheirShows(t *testing.T) {
 
 	code, body = s.call(t, "GET", "/api/shows/tuesday", nil, "X-API-Key", testViewerKey)
 	require.Equal(t, 200, code, "%s", body)
-	show := decodeAs[ShowView](t, body)
+	show := decodeAs[showroutes.View](t, body)
 	assert.Equal(t, n.ID, show.Node)
 	assert.False(t, show.Lost)
 

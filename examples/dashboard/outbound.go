@@ -110,6 +110,15 @@ func (s *server) checkOutbound(ctx context.Context, o outbound, urls ...string) 
 	return nil
 }
 
+// checkShowOutbound checks a show's restream destinations and its pull source
+// ("" when none).
+func (s *server) checkShowOutbound(ctx context.Context, restream []string, pull string) error {
+	if err := s.checkOutbound(ctx, s.restreamCheck(), restream...); err != nil || pull == "" {
+		return err
+	}
+	return s.checkOutbound(ctx, s.pullCheck(), pull)
+}
+
 // checkDestinations checks restream destinations and their number: those the
 // egress already sends to (none for a new restream) plus those added.
 func (s *server) checkDestinations(ctx context.Context, egressID string, add []string) error {

@@ -22,6 +22,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
@@ -65,7 +66,7 @@ func TestShowSecretsGoToTheirOpener(t *testing.T) {
 	st, env := newOwnersStage(t)
 	code, body := st.as(t, testOperatorKey, "POST", "/api/shows", fridayJam())
 	require.Equal(t, 201, code, "%s", body)
-	opened := decodeAs[openedShow](t, body)
+	opened := decodeAs[showroutes.Opened](t, body)
 	require.NotNil(t, opened.OBS)
 	key, ada := opened.OBS.StreamKey, opened.Performers[0].Token
 	require.NotEmpty(t, key)
@@ -79,7 +80,7 @@ func TestShowSecretsGoToTheirOpener(t *testing.T) {
 	code, body = st.as(t, otherOperatorKey, "POST", "/api/shows", fridayJam())
 	require.Equal(t, 200, code, "the same spec: the show as it is: %s", body)
 	noShowSecrets(t, body, key, ada, platformKey)
-	theirs := decodeAs[openedShow](t, body)
+	theirs := decodeAs[showroutes.Opened](t, body)
 	assert.Contains(t, theirs.Withheld, "opened by someone else")
 	require.NotNil(t, theirs.OBS, "the ingest's settings, without its key")
 	assert.Equal(t, opened.OBS.IngressID, theirs.OBS.IngressID)
@@ -97,7 +98,7 @@ func TestShowSecretsGoToTheirOpener(t *testing.T) {
 		for _, who := range []string{testOperatorKey, testAPIKey} {
 			code, body = s.as(t, who, "POST", "/api/shows", fridayJam())
 			require.Equal(t, 200, code, "%s", body)
-			again := decodeAs[openedShow](t, body)
+			again := decodeAs[showroutes.Opened](t, body)
 			assert.Empty(t, again.Withheld)
 			require.NotNil(t, again.OBS)
 			assert.Equal(t, key, again.OBS.StreamKey)
@@ -244,7 +245,7 @@ func TestATamperedShowIsReportedNotObeyed(t *testing.T) {
 
 	code, body = st.as(t, testViewerKey, "GET", "/api/shows/late-set", "")
 	require.Equal(t, 200, code, "%s", body)
-	v := decodeAs[ShowView](t, body)
+	v := decodeAs[showroutes.View](t, body)
 	assert.NotEqual(t, "ending", v.Phase, "not closing")
 	assert.Contains(t, strings.Join(v.Problems, " "), "changed outside streamkit")
 	code, body = st.as(t, testOperatorKey, "POST", "/api/shows", map[string]any{"name": "late-set", "performers": []map[string]any{{"identity": "ada"}},

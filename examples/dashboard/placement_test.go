@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
@@ -66,9 +67,9 @@ func TestOneNodeReadingServesACrowd(t *testing.T) {
 
 	const crowd = 100
 	var wg sync.WaitGroup
-	views := make([][]ShowView, crowd)
+	views := make([][]showroutes.View, crowd)
 	for i := range crowd {
-		views[i] = []ShowView{{Name: "tuesday"}}
+		views[i] = []showroutes.View{{Name: "tuesday"}}
 		wg.Add(1)
 		go func() { defer wg.Done(); s.placeShows(context.Background(), tuesday, views[i]) }()
 	}
@@ -102,7 +103,7 @@ func TestOneNodeReadingServesACrowd(t *testing.T) {
 	s.placement.cur.at = time.Now().Add(-2 * placementMaxAge)
 	s.placement.mu.Unlock()
 	require.Eventually(t, func() bool {
-		v := []ShowView{{Name: "tuesday"}}
+		v := []showroutes.View{{Name: "tuesday"}}
 		s.placeShows(context.Background(), tuesday, v)
 		return redis.reads.Load() == 2 && v[0].Node == "ND_1"
 	}, 5*time.Second, time.Millisecond)
@@ -119,8 +120,8 @@ func TestARedisOutageIsLoggedOnceEachWay(t *testing.T) {
 	s.placement.maxAge = 0 // every request past the one in flight reads again
 	tuesday := []shows.Show{{Name: "tuesday", Room: rooms.Room{Name: "tuesday"}}}
 	h := s.handleNodes()
-	ask := func() (ShowView, error) {
-		v := []ShowView{{Name: "tuesday"}}
+	ask := func() (showroutes.View, error) {
+		v := []showroutes.View{{Name: "tuesday"}}
 		s.placeShows(context.Background(), tuesday, v)
 		return v[0], h(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/nodes", nil))
 	}

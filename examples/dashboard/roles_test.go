@@ -17,6 +17,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access/authtest"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
@@ -147,8 +148,8 @@ func TestStreamKeysOnlyAtCreationAndReveal(t *testing.T) {
 	}
 	code, body = s.call(t, "GET", "/api/stream/ingress/"+obs.ID+"/stream-key", nil, asAdmin...)
 	require.Equal(t, 200, code, "%s", body)
-	got := decodeAs[streamKey](t, body)
-	assert.Equal(t, streamKey{ID: obs.ID, ServerURL: obs.ServerURL, StreamKey: obs.StreamKey, PublishURL: obs.PublishURL}, got)
+	got := decodeAs[media.StreamKey](t, body)
+	assert.Equal(t, media.StreamKey{ID: obs.ID, ServerURL: obs.ServerURL, StreamKey: obs.StreamKey, PublishURL: obs.PublishURL}, got)
 	code, body = s.call(t, "GET", "/api/ingress/IN_nosuchingress/stream-key", nil, asAdmin...)
 	assert.Equal(t, 404, code, "%s", body)
 	assert.Contains(t, s.logs.String(), `"msg":"stream key revealed","ingress":"`+obs.ID+`","room":"keys","by":"api-key"`)

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
+
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
@@ -62,32 +65,32 @@ func (s *server) routes() []api.Route {
 
 		{Method: "GET", Path: "/api/ingress", Stream: true, Role: api.Viewer, Status: 200, Response: []ingress.Ingress{}, Needs: ingressService,
 			Query: []api.Param{{Name: "room", Help: "only this room's ingresses", Required: false}}, Headers: live.ModelHeaders,
-			Summary: "List ingresses (RTMP, WHIP, URL pulls) with their state; stream keys are redacted, and so are a pulled URL's credentials (userinfo, query) below admin", Handle: s.handleListIngress()},
-		{Method: "GET", Path: "/api/ingress/{id}/stream-key", Stream: true, Role: api.Admin, Status: 200, Response: streamKey{}, Needs: ingressService,
-			Summary: "Reveal an ingress's server URL, stream key and publish URL (logged)", Handle: s.handleRevealStreamKey()},
-		{Method: "POST", Path: "/api/ingress", Stream: true, Role: api.Operator, Status: 201, Request: createIngressRequest{}, Response: ingress.Ingress{}, Needs: ingressService,
-			Summary: "Create an RTMP, WHIP or URL ingress; the answer carries the OBS settings and stream key", Handle: s.handleCreateIngress()},
+			Summary: "List ingresses (RTMP, WHIP, URL pulls) with their state; stream keys are redacted, and so are a pulled URL's credentials (userinfo, query) below admin", Handle: s.media.ListIngress()},
+		{Method: "GET", Path: "/api/ingress/{id}/stream-key", Stream: true, Role: api.Admin, Status: 200, Response: media.StreamKey{}, Needs: ingressService,
+			Summary: "Reveal an ingress's server URL, stream key and publish URL (logged)", Handle: s.media.RevealStreamKey()},
+		{Method: "POST", Path: "/api/ingress", Stream: true, Role: api.Operator, Status: 201, Request: media.IngressRequest{}, Response: ingress.Ingress{}, Needs: ingressService,
+			Summary: "Create an RTMP, WHIP or URL ingress; the answer carries the OBS settings and stream key", Handle: s.media.CreateIngress()},
 		{Method: "DELETE", Path: "/api/ingress", Stream: true, Role: api.Admin, Status: 204, Needs: ingressService,
-			Query: []api.Param{{Name: "id", Help: "the ingress ID (IN_...)", Required: true}}, Summary: "Delete an ingress; its stream key stops working", Handle: s.handleDeleteIngress()},
+			Query: []api.Param{{Name: "id", Help: "the ingress ID (IN_...)", Required: true}}, Summary: "Delete an ingress; its stream key stops working", Handle: s.media.DeleteIngress()},
 
 		{Method: "GET", Path: "/api/egress", Stream: true, Role: api.Viewer, Status: 200, Response: []egress.Egress{}, Needs: recordingService,
 			Query: []api.Param{{Name: "room", Help: "only this room's egresses", Required: false}, {Name: "active", Help: "true: only those still running (answered from the live model); otherwise LiveKit also lists those that ended", Required: false}}, Headers: live.ModelHeaders,
-			Summary: "List recordings and restreams with their status", Handle: s.handleListEgress()},
-		{Method: "POST", Path: "/api/egress", Stream: true, Role: api.Operator, Status: 201, Request: startEgressRequest{}, Response: []egress.Egress{}, Needs: recordingService,
-			Summary: "Start recording the show's audio, a performer's video (MP4), stems (one egress per performer), the room, HLS, or a restream to RTMP", Handle: s.handleStartEgress()},
+			Summary: "List recordings and restreams with their status", Handle: s.media.ListEgress()},
+		{Method: "POST", Path: "/api/egress", Stream: true, Role: api.Operator, Status: 201, Request: media.EgressRequest{}, Response: []egress.Egress{}, Needs: recordingService,
+			Summary: "Start recording the show's audio, a performer's video (MP4), stems (one egress per performer), the room, HLS, or a restream to RTMP", Handle: s.media.StartEgress()},
 		{Method: "DELETE", Path: "/api/egress", Stream: true, Role: api.Operator, Status: 200, Response: egress.Egress{}, Needs: recordingService,
-			Query: []api.Param{{Name: "id", Help: "the egress ID (EG_...)", Required: true}}, Summary: "Stop a recording or restream; its files are uploaded as it ends", Handle: s.handleStopEgress()},
-		{Method: "POST", Path: "/api/egress/{id}/destinations", Stream: true, Role: api.Operator, Status: 200, Request: destinationsRequest{}, Response: egress.Egress{}, Needs: recordingService,
-			Summary: "Add or remove RTMP destinations of a live restream (adds first)", Handle: s.handleDestinations()},
-		{Method: "POST", Path: "/api/shows", Stream: true, Role: api.Operator, Status: 201, OKToo: 200, Request: showRequest{}, Response: openedShow{}, Needs: showsService,
+			Query: []api.Param{{Name: "id", Help: "the egress ID (EG_...)", Required: true}}, Summary: "Stop a recording or restream; its files are uploaded as it ends", Handle: s.media.StopEgress()},
+		{Method: "POST", Path: "/api/egress/{id}/destinations", Stream: true, Role: api.Operator, Status: 200, Request: media.DestinationsRequest{}, Response: egress.Egress{}, Needs: recordingService,
+			Summary: "Add or remove RTMP destinations of a live restream (adds first)", Handle: s.media.Destinations()},
+		{Method: "POST", Path: "/api/shows", Stream: true, Role: api.Operator, Status: 201, OKToo: 200, Request: showroutes.Request{}, Response: showroutes.Opened{}, Needs: showsService,
 			Summary: "Open a show (stage, ingest, performers, recording plan, restreams): 201 when created, 200 when the same spec was open already (a performer or destination added is applied live); the answer carries the OBS settings with the stream key, performer tokens and the listener recipe, to the operator who opened the show and to admins (anyone else gets it without them, withheld saying why)",
-			Handle:  s.handleOpenShow()},
-		{Method: "GET", Path: "/api/shows", Stream: true, Role: api.Viewer, Status: 200, Response: []ShowView{}, Needs: showsService, Headers: live.ModelHeaders,
-			Summary: "List the open shows with their phase (scheduled, armed, live, ending) and whether they record (from the live model once it has synced); no stream key, token or restream URL", Handle: s.handleListShows()},
-		{Method: "GET", Path: "/api/shows/{name}", Stream: true, Role: api.Viewer, Status: 200, Response: ShowView{}, Needs: showsService,
-			Summary: "A show with its phase and its parts (recordings and restreams so far, with download links); no stream key, token or restream URL", Handle: s.handleGetShow()},
-		{Method: "DELETE", Path: "/api/shows/{name}", Stream: true, Role: api.Operator, Status: 200, Response: showReport{}, Needs: showsService, Stricter: s.closeShowRule(),
-			Summary: "Close a show (an admin, or the operator who opened it): stop its recordings and restreams and wait for the uploads, delete its ingest, close the stage; answers the report (timeline, recordings with durations and download links). Closing again answers the same report", Handle: s.handleCloseShow()},
+			Handle:  s.shows.Open()},
+		{Method: "GET", Path: "/api/shows", Stream: true, Role: api.Viewer, Status: 200, Response: []showroutes.View{}, Needs: showsService, Headers: live.ModelHeaders,
+			Summary: "List the open shows with their phase (scheduled, armed, live, ending) and whether they record (from the live model once it has synced); no stream key, token or restream URL", Handle: s.shows.List()},
+		{Method: "GET", Path: "/api/shows/{name}", Stream: true, Role: api.Viewer, Status: 200, Response: showroutes.View{}, Needs: showsService,
+			Summary: "A show with its phase and its parts (recordings and restreams so far, with download links); no stream key, token or restream URL", Handle: s.shows.Get()},
+		{Method: "DELETE", Path: "/api/shows/{name}", Stream: true, Role: api.Operator, Status: 200, Response: showroutes.Report{}, Needs: showsService, Stricter: s.shows.CloseRule(),
+			Summary: "Close a show (an admin, or the operator who opened it): stop its recordings and restreams and wait for the uploads, delete its ingest, close the stage; answers the report (timeline, recordings with durations and download links). Closing again answers the same report", Handle: s.shows.Close()},
 
 		{Method: "POST", Path: "/api/shows/{name}/rehearsal", Role: api.Admin, Status: 202, Request: rehearsals.Request{}, Response: rehearsals.State{}, Needs: rehearsalService,
 			Headers: []api.Param{{Name: "Location", Help: "where to GET the rehearsal's state", Required: false}},

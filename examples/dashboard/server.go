@@ -1,6 +1,11 @@
 package main
 
 import (
+	"context"
+
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
+
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,10 +19,8 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
-	"github.com/spacemusic/streamkit/examples/dashboard/internal/looks"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
 	"github.com/spacemusic/streamkit/examples/dashboard/web"
-	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
 
 // server is the dashboard: its dependencies plus what it builds from them.
@@ -29,12 +32,13 @@ type server struct {
 	mux     *http.ServeMux
 	site    *web.Site
 
-	showLooks  *looks.Looks[shows.Show] // GET /api/shows/{name} (looks.go)
-	rehearsals *rehearsals.Routes       // the rehearsals this process runs (rehearsal.go)
-	placement  *placement               // LiveKit's nodes, shared by the shows and nodes routes (placement.go)
-	model      *live.Model              // the watched model, read and written (internal/live)
-	feed       *live.Feed               // the live routes (internal/live)
-	recs       *archive.Routes          // the recordings routes (recordings.go)
+	media      *media.Routes      // the ingress and egress routes (internal/media)
+	shows      *showroutes.Routes // the shows routes (internal/showroutes)
+	rehearsals *rehearsals.Routes // the rehearsals this process runs (rehearsal.go)
+	placement  *placement         // LiveKit's nodes, shared by the shows and nodes routes (placement.go)
+	model      *live.Model        // the watched model, read and written (internal/live)
+	feed       *live.Feed         // the live routes (internal/live)
+	recs       *archive.Routes    // the recordings routes (recordings.go)
 }
 
 // NewServer returns the dashboard's handler: every route of routes.go behind
@@ -44,14 +48,18 @@ func NewServer(d Deps) http.Handler {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &server{Deps: d, auth: access.New(d.Settings.AuthConfig(), d.Log),
-		limiter: api.NewLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux(),
-		showLooks: looks.New[shows.Show](showTTL, showMinAge, showCacheSize)}
+		limiter: api.NewLimiter(d.Settings.RateLimit, d.Settings.RateBurst), mux: http.NewServeMux()}
 	s.model = &live.Model{Events: d.Events, Log: d.Log}
 	s.recs = &archive.Routes{Store: d.Recordings, Egress: d.Egress, PerPrincipal: d.Settings.DownloadsPerPrincipal,
 		DownloadMax: d.Settings.DownloadMax, WriteTimeout: d.Settings.WriteTimeout, Who: s.principal, ViaProxy: s.auth.FromProxy}
 	s.feed = &live.Feed{Model: s.model, Webhooks: d.Webhooks, Rooms: d.Rooms, PerPrincipal: d.Settings.StreamsPerPrincipal,
 		Closing: d.Closing, Who: s.principal}
 	s.rehearsals = &rehearsals.Routes{Shows: d.Shows, Run: d.Rehearsals, Model: s.model, Closing: d.Closing}
+	s.shows = showroutes.New(showroutes.Routes{Shows: d.Shows, Model: s.model, Events: d.Events, Log: d.Log, WSURL: d.WSURL,
+		CheckOutbound: s.checkShowOutbound, TakenNote: s.takenNote, Place: s.placeShows})
+	s.media = &media.Routes{Ingress: d.Ingress, Egress: d.Egress, Model: s.model, Events: d.Events, Log: d.Log,
+		CheckPull:         func(ctx context.Context, url string) error { return s.checkOutbound(ctx, s.pullCheck(), url) },
+		CheckDestinations: s.checkDestinations}
 	s.metrics = newMetrics(d)
 	if d.Nodes != nil {
 		s.placement = newPlacement(d.Nodes, d.Log)

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
@@ -101,7 +102,7 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 		"performers": []map[string]any{{"identity": "obs-main", "name": "Main mix", "via": "obs"}},
 		"ingest":     map[string]any{"kind": "rtmp", "audioOnly": true}, "record": []string{"audio"}})
 	require.Equal(t, 201, code, "%s", body)
-	show := decodeAs[openedShow](t, body)
+	show := decodeAs[showroutes.Opened](t, body)
 	require.NotNil(t, show.OBS)
 	assert.True(t, strings.HasPrefix(show.OBS.ServerURL, ing.RTMPBase), "OBS's server: %s", show.OBS.ServerURL)
 	require.NotEmpty(t, show.OBS.StreamKey)
@@ -112,10 +113,10 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	const push = 14 * time.Second
 	pushed := time.Now()
 	testenv.PushRTMP(t, show.OBS.PublishURL, push, true)
-	var live ShowView
+	var live showroutes.View
 	require.True(t, poll(t, 30*time.Second, "the show never recorded by itself", func() (bool, string) {
 		code, body := d.call(t, testViewerKey, "GET", "/api/shows/friday-jam", nil)
-		live = ShowView{}
+		live = showroutes.View{}
 		_ = json.Unmarshal(body, &live)
 		return code == 200 && live.Recording && len(live.Parts) == 1, string(body)
 	}))
@@ -145,14 +146,14 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	d.start(t)
 	code, body = d.call(t, testViewerKey, "GET", "/api/shows/friday-jam", nil)
 	require.Equal(t, 200, code, "%s", body)
-	again := decodeAs[ShowView](t, body)
+	again := decodeAs[showroutes.View](t, body)
 	require.Len(t, again.Parts, 1, "the recording is still the show's: %s", body)
 	assert.Equal(t, live.Parts[0].ID, again.Parts[0].ID)
 	// It rejoins the stage and records on into the same part: the spool file
 	// the old process left on the machine's disk.
 	require.True(t, poll(t, 15*time.Second, "the recording did not go on after the restart", func() (bool, string) {
 		code, body := d.call(t, testViewerKey, "GET", "/api/shows/friday-jam", nil)
-		v := ShowView{}
+		v := showroutes.View{}
 		_ = json.Unmarshal(body, &v)
 		return code == 200 && v.Recording && len(v.Parts) == 1 && v.Parts[0].ID == live.Parts[0].ID && v.Parts[0].Status == "active", string(body)
 	}))
@@ -162,7 +163,7 @@ func TestShowRecordsItselfAndReports(t *testing.T) {
 	closing := time.Now()
 	code, body = d.call(t, testOperatorKey, "DELETE", "/api/shows/friday-jam", nil)
 	require.Equal(t, 200, code, "%s", body)
-	rep := decodeAs[showReport](t, body)
+	rep := decodeAs[showroutes.Report](t, body)
 	t.Logf("close to report: %s (the dashboard says %d ms)", time.Since(closing).Round(10*time.Millisecond), rep.TookMS)
 	assert.Empty(t, rep.Problems)
 	require.Len(t, rep.Parts, 1, "%s", body)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
@@ -48,7 +49,7 @@ func TestOperatorOpensAShowOnce(t *testing.T) {
 
 	code, body := st.as(t, testOperatorKey, "POST", "/api/shows", fridayJam())
 	require.Equal(t, 201, code, "%s", body)
-	show := decodeAs[openedShow](t, body)
+	show := decodeAs[showroutes.Opened](t, body)
 	assert.True(t, show.Created)
 	assert.Equal(t, "friday-jam", show.Name)
 	assert.Equal(t, "armed", show.Phase, "a show with a recording plan waits for its music")
@@ -75,7 +76,7 @@ func TestOperatorOpensAShowOnce(t *testing.T) {
 	// Again, the same spec (through the gateway's path): nothing new.
 	code, body = st.as(t, testOperatorKey, "POST", "/api/stream/shows", fridayJam())
 	require.Equal(t, 200, code, "%s", body)
-	again := decodeAs[openedShow](t, body)
+	again := decodeAs[showroutes.Opened](t, body)
 	assert.False(t, again.Created)
 	require.NotNil(t, again.OBS)
 	assert.Equal(t, show.OBS.IngressID, again.OBS.IngressID, "the same ingress")
@@ -92,7 +93,7 @@ func TestOperatorOpensAShowOnce(t *testing.T) {
 	more["performers"] = append(more["performers"].([]map[string]any), map[string]any{"identity": "bob", "name": "Bob"})
 	code, body = st.as(t, testOperatorKey, "POST", "/api/shows", more)
 	require.Equal(t, 200, code, "%s", body)
-	assert.Len(t, decodeAs[openedShow](t, body).Performers, 3)
+	assert.Len(t, decodeAs[showroutes.Opened](t, body).Performers, 3)
 
 	// A changed ingest cannot be applied to an open show: refused, naming it.
 	changed := fridayJam()
@@ -119,12 +120,12 @@ func TestOperatorOpensAShowOnce(t *testing.T) {
 	// Closing: the report; closing again: the same report, not an error.
 	code, body = st.as(t, testOperatorKey, "DELETE", "/api/shows/friday-jam", nil)
 	require.Equal(t, 200, code, "%s", body)
-	rep := decodeAs[showReport](t, body)
+	rep := decodeAs[showroutes.Report](t, body)
 	assert.Equal(t, "friday-jam", rep.Name)
 	assert.False(t, rep.ClosedAt.Before(rep.OpenedAt))
 	code, body = st.as(t, testOperatorKey, "DELETE", "/api/shows/friday-jam", nil)
 	require.Equal(t, 200, code, "closing twice is fine: %s", body)
-	assert.Equal(t, rep.ClosedAt, decodeAs[showReport](t, body).ClosedAt, "the same report")
+	assert.Equal(t, rep.ClosedAt, decodeAs[showroutes.Report](t, body).ClosedAt, "the same report")
 	rs, err = st.sm.Rooms.List(t.Context(), "friday-jam")
 	require.NoError(t, err)
 	assert.Empty(t, rs, "the stage is closed")
@@ -142,7 +143,7 @@ func TestViewersSeeNoShowSecrets(t *testing.T) {
 	st := newShowStage(t)
 	code, body := st.as(t, testOperatorKey, "POST", "/api/shows", fridayJam())
 	require.Equal(t, 201, code, "%s", body)
-	show := decodeAs[openedShow](t, body)
+	show := decodeAs[showroutes.Opened](t, body)
 	require.NotNil(t, show.OBS)
 	given := []string{show.OBS.StreamKey, show.Performers[0].Token}
 	for _, s := range given {
@@ -185,7 +186,7 @@ func TestViewersSeeNoShowSecrets(t *testing.T) {
 
 	code, body = st.as(t, testViewerKey, "GET", "/api/shows/friday-jam", nil)
 	require.Equal(t, 200, code, "%s", body)
-	v := decodeAs[ShowView](t, body)
+	v := decodeAs[showroutes.View](t, body)
 	assert.Equal(t, 1, v.Spec.Restreams, "how many destinations, not where")
 	require.NotNil(t, v.Ingest)
 	assert.Equal(t, show.OBS.IngressID, v.Ingest.ID)

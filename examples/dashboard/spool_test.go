@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
@@ -117,10 +118,10 @@ func TestAFullSpoolHoldsTheShowBackAndLosesNothing(t *testing.T) {
 	bucket.cut()
 	performerPlays(t, env, "long-jam", "ada", testenv.Tone(t, 440, 60*time.Second))
 
-	show := func() ShowView {
+	show := func() showroutes.View {
 		code, body := d.call(t, testViewerKey, "GET", "/api/shows/long-jam", nil)
 		require.Equal(t, 200, code, "%s", body)
-		return decodeAs[ShowView](t, body)
+		return decodeAs[showroutes.View](t, body)
 	}
 	metric := func(series string) float64 {
 		code, body := d.call(t, testViewerKey, "GET", "/metrics", nil)
@@ -151,7 +152,7 @@ func TestAFullSpoolHoldsTheShowBackAndLosesNothing(t *testing.T) {
 		}
 		return ogg, total
 	}
-	var full ShowView
+	var full showroutes.View
 	require.True(t, poll(t, 45*time.Second, "the show never said its spool is full", func() (bool, string) {
 		if _, total := spooled(); total > limit {
 			return true, "" // the check below says it
@@ -188,7 +189,7 @@ func TestAFullSpoolHoldsTheShowBackAndLosesNothing(t *testing.T) {
 	// The bucket is back: the part is uploaded as it was spooled, and
 	// recording goes on in a new part.
 	bucket.restore()
-	var resumed ShowView
+	var resumed showroutes.View
 	require.True(t, poll(t, 45*time.Second, "recording did not go on once the bucket was back", func() (bool, string) {
 		resumed = show()
 		first, later := false, false

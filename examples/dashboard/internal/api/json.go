@@ -102,7 +102,6 @@ var ownCodes = []string{
 	"show_live", "rehearsal_busy", // a rehearsal (rehearsal.go)
 	"host_not_loopback",
 	"too_many_streams", "too_many_downloads", "link_ttl_too_long", // per-principal caps and link lifetimes (principal.go)
-	"reserved_identity", // identities.go's own check, before the library's
 }
 
 // ErrorCodes lists every stable code once, for the OpenAPI document.
@@ -283,4 +282,12 @@ func checked(v any) error {
 		return c.Check()
 	}
 	return nil
+}
+
+// NonNil is s, or an empty slice for nil: a list is answered as [], never null.
+func NonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/spacemusic/streamkit/spacemusic"
+	"github.com/spacemusic/streamkit/spacemusic/shows"
+	"github.com/spacemusic/streamkit/spacemusic/tokens"
 )
 
 // A live URL pull has its own code, ahead of the generic precondition it also is;
@@ -19,6 +21,30 @@ func TestLivePullHasItsOwnCode(t *testing.T) {
 	status, code, _ = ErrorAnswer(fmt.Errorf("x: %w", spacemusic.ErrFailedPrecondition))
 	assert.Equal(t, 409, status)
 	assert.Equal(t, "failed_precondition", code)
+}
+
+// A show's refusals and a reserved identity have codes of their own, ahead of
+// the generic kinds they refine, wherever a route meets them: the routes map no
+// error themselves.
+func TestAShowsRefusalsAndReservedIdentitiesHaveTheirCodes(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{&spacemusic.Error{Op: "shows.Open", Kind: shows.ErrSpecChanged}, 409, "show_spec_changed"},
+		{fmt.Errorf("shows.Open: %w", shows.ErrNotAShow), 409, "not_a_show"},
+		{fmt.Errorf("shows.Open: %w", shows.ErrClosing), 409, "show_closing"},
+		{fmt.Errorf("shows.Get: %w", shows.ErrTampered), 409, "show_tampered"},
+		{tokens.CheckUnreserved("identity", tokens.RecorderIdentity), 403, "reserved_identity"},
+	} {
+		status, code, msg := ErrorAnswer(c.err)
+		assert.Equal(t, c.status, status, "%v", c.err)
+		assert.Equal(t, c.code, code, "%v", c.err)
+		assert.Equal(t, c.err.Error(), msg, "the library's own words")
+		assert.Contains(t, ErrorCodes, c.code)
+	}
+	assert.Nil(t, tokens.CheckUnreserved("identity", "ada"), "ada is nobody's reserved name")
 }
 
 // Every kind of the library's one error set, from each system that can say it,

@@ -87,6 +87,17 @@ func Or[T any](m *Model, w http.ResponseWriter, r *http.Request, useModel bool,
 	return ask(r.Context())
 }
 
+// Answer is Or's read, answered as JSON.
+func Answer[T any](m *Model, w http.ResponseWriter, r *http.Request, useModel bool,
+	model func(*events.Snapshot) (T, error), ask func(context.Context) (T, error)) error {
+	v, err := Or(m, w, r, useModel, model, ask)
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
 // InRoom checks ?room= (empty: every room) before the model is read.
 func InRoom[T any](room string, list func(string) T) (T, error) {
 	if room != "" {

@@ -1,13 +1,14 @@
-package main
-
-// The shows routes: a show is the unit of work (spacemusic/shows). POST opens
-// it and answers, to the operator who opened it only, everything people need at
-// once (OBS server, stream key and encoder settings, performer tokens, the
-// listener recipe); GET lets viewers follow it with no credential in sight;
-// DELETE closes it and answers the report.
+// Package showroutes is the dashboard's shows routes: a show is the unit of
+// work (spacemusic/shows). POST opens it and answers, to the operator who
+// opened it only, everything people need at once (OBS server, stream key and
+// encoder settings, performer tokens, the listener recipe); GET lets viewers
+// follow it with no credential in sight; DELETE closes it and answers the
+// report.
+package showroutes
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"slices"
 	"time"
@@ -15,15 +16,54 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/looks"
 	"github.com/spacemusic/streamkit/spacemusic/egress"
 	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/loudness"
+	"github.com/spacemusic/streamkit/spacemusic/rooms"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
 
-// showRequest is a show's spec in the API's camelCase, durations in seconds.
-type showRequest struct {
+// Routes is the shows routes, with what they need of the rest of the
+// dashboard.
+type Routes struct {
+	Shows  Shows
+	Model  *live.Model
+	Events live.Events // nil: no live model
+	Log    *slog.Logger
+	WSURL  string // handed out with performer tokens
+	// CheckOutbound checks a spec's restream destinations and pull source (""
+	// when none) against the outbound rules.
+	CheckOutbound func(ctx context.Context, restream []string, pull string) error
+	// TakenNote is why u gets no token for identity in room ("" when they
+	// may have it).
+	TakenNote func(ctx context.Context, u api.User, room, identity string) string
+	// Place marks the node of each show's room, and a lost one.
+	Place func(ctx context.Context, list []shows.Show, views []View)
+	looks *looks.Looks[shows.Show] // GET /api/shows/{name}
+}
+
+// New is r with its looks.
+func New(r Routes) *Routes {
+	r.looks = looks.New[shows.Show](ShowTTL, showMinAge, showCacheSize)
+	return &r
+}
+
+// Shows opens, lists and closes shows: *shows.Service.
+type Shows interface {
+	Open(ctx context.Context, spec shows.Spec) (shows.Show, error)
+	Get(ctx context.Context, name string) (shows.Show, error)
+	List(ctx context.Context) ([]shows.Show, error)
+	ListIn(all []rooms.Room) []shows.Show
+	Close(ctx context.Context, name string) (shows.Report, error)
+	// Who opened a show: its secrets and its closing are theirs (owners.go).
+	OpenedBy(sh shows.Show, p shows.Principal) bool
+	IsOpener(ctx context.Context, name string, p shows.Principal) (bool, error)
+}
+
+// Request is a show's spec in the API's camelCase, durations in seconds.
+type Request struct {
 	Name       string          `json:"name"` // the stage (room) name
 	Stage      *showStage      `json:"stage,omitempty"`
 	Performers []showPerformer `json:"performers,omitempty"`
@@ -60,7 +100,7 @@ type showIngest struct {
 // time.Duration (the library checks the real limits).
 const maxShowSeconds = 7 * 24 * 3600
 
-func (q showRequest) Check() error {
+func (q Request) Check() error {
 	secs := []int{q.ListenerTTLSeconds, q.EndAfterSeconds}
 	if q.Stage != nil {
 		secs = append(secs, q.Stage.EmptyTimeoutSeconds, q.Stage.DepartureTimeoutSeconds)
@@ -73,7 +113,7 @@ func (q showRequest) Check() error {
 	return nil
 }
 
-func (q showRequest) spec() shows.Spec {
+func (q Request) spec() shows.Spec {
 	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
 	sp := shows.Spec{Name: q.Name, Record: q.Record, Restream: q.Restream,
 		ListenerTTL: sec(q.ListenerTTLSeconds), EndAfter: sec(q.EndAfterSeconds)}
@@ -90,17 +130,16 @@ func (q showRequest) spec() shows.Spec {
 	return sp
 }
 
-// ShowView (exported only so that the OpenAPI document sees it embedded in
-// openedShow) is a show as anyone signed in may see it: no stream key, token,
+// View is a show as anyone signed in may see it: no stream key, token,
 // restream or pull URL.
-type ShowView struct {
+type View struct {
 	Name      string       `json:"name"`
 	Phase     string       `json:"phase,omitempty" enum:"scheduled,armed,live,ending,closed"`
 	Recording bool         `json:"recording"` // a recording of the show is running now
 	Spec      showSpecView `json:"spec"`
 	// Ingest is the ingest's state (its stream key only in POST's answer).
 	Ingest   *showIngestState `json:"ingest,omitempty"`
-	Parts    []showPart       `json:"parts"` // recordings and restreams so far, oldest first (GET /api/shows/{name} only)
+	Parts    []ShowPart       `json:"parts"` // recordings and restreams so far, oldest first (GET /api/shows/{name} only)
 	Problems []string         `json:"problems,omitempty"`
 	// Node is the LiveKit node hosting the show's room, and Lost says that
 	// node stopped reporting (with REDIS_URL on LiveKit's Redis only).
@@ -126,7 +165,8 @@ type showIngestState struct {
 	Error string `json:"error,omitempty"`
 }
 
-type showPart struct {
+// ShowPart is one recording or restream of a show, with its download link.
+type ShowPart struct {
 	ID        string     `json:"id"`
 	Kind      string     `json:"kind"` // audio, stem, hls, restream
 	Status    string     `json:"status"`
@@ -146,10 +186,10 @@ type showFile struct {
 	LoudnessError string            `json:"loudnessError,omitempty"`
 }
 
-// openedShow is POST's answer: with the show's secrets for the operator who
+// Opened is POST's answer: with the show's secrets for the operator who
 // opened it and for admins, without them (Withheld says why) for anyone else.
-type openedShow struct {
-	ShowView
+type Opened struct {
+	View
 	Created    bool            `json:"created"` // false: the same spec was open already
 	OBS        *obsSettings    `json:"obs,omitempty"`
 	Performers []performerJoin `json:"performers"`
@@ -188,22 +228,22 @@ type listenerRecipe struct {
 	Mint       string `json:"mint"` // how to get one
 }
 
-// showReport is DELETE's answer: the closed show's story and files.
-type showReport struct {
+// Report is DELETE's answer: the closed show's story and files.
+type Report struct {
 	Name     string         `json:"name"`
 	Spec     showSpecView   `json:"spec"`
 	OpenedAt time.Time      `json:"openedAt"`
 	ClosedAt time.Time      `json:"closedAt"`
 	TookMS   int64          `json:"tookMs"` // how long closing took
 	Timeline []events.Event `json:"timeline"`
-	Parts    []showPart     `json:"parts"`
+	Parts    []ShowPart     `json:"parts"`
 	Problems []string       `json:"problems,omitempty"`
 }
 
 func specView(sp shows.Spec) showSpecView {
 	v := showSpecView{Stage: showStage{EmptyTimeoutSeconds: int(sp.Stage.EmptyTimeout / time.Second),
 		DepartureTimeoutSeconds: int(sp.Stage.DepartureTimeout / time.Second), MaxParticipants: sp.Stage.MaxParticipants},
-		Performers: []showPerformer{}, Ingest: string(sp.Ingest.Kind), AudioOnly: sp.Ingest.AudioOnly, Record: nonNil(slices.Clone(sp.Record)),
+		Performers: []showPerformer{}, Ingest: string(sp.Ingest.Kind), AudioOnly: sp.Ingest.AudioOnly, Record: api.NonNil(slices.Clone(sp.Record)),
 		Restreams: len(sp.Restream), ListenerTTLSeconds: int(sp.ListenerTTL / time.Second), EndAfterSeconds: int(sp.EndAfter / time.Second)}
 	if v.Ingest == "" {
 		v.Ingest = string(shows.NoIngest)
@@ -216,10 +256,10 @@ func specView(sp shows.Spec) showSpecView {
 
 // partsView gives each file this dashboard's download path under prefix (the
 // route's own path: /api or /api/stream), never a presigned link to the bucket.
-func partsView(ps []shows.Part, path string) []showPart {
-	out := []showPart{}
+func partsView(ps []shows.Part, path string) []ShowPart {
+	out := []ShowPart{}
 	for _, p := range ps {
-		v := showPart{ID: p.ID, Kind: p.Kind, Status: string(p.Status), Error: p.Error, StartedAt: p.StartedAt, EndedAt: p.EndedAt, Files: []showFile{}}
+		v := ShowPart{ID: p.ID, Kind: p.Kind, Status: string(p.Status), Error: p.Error, StartedAt: p.StartedAt, EndedAt: p.EndedAt, Files: []showFile{}}
 		for _, f := range p.Files {
 			v.Files = append(v.Files, showFile{Key: f.Key, Size: f.Size, DurationMS: f.Duration.Milliseconds(), DownloadURL: archive.DownloadPath(path, f.Key),
 				Loudness: f.Loudness, LoudnessError: f.LoudnessError})
@@ -231,15 +271,15 @@ func partsView(ps []shows.Part, path string) []showPart {
 
 // recordingNow: a recording of the show runs, from its parts, or from the
 // model when the show was listed without them.
-func (s *server) recordingNow(name string, parts []shows.Part) bool {
+func (h *Routes) recordingNow(name string, parts []shows.Part) bool {
 	running := func(kind string, st egress.Status) bool { return kind != "restream" && st != "" && !st.Done() }
 	for _, p := range parts {
 		if running(p.Kind, p.Status) {
 			return true
 		}
 	}
-	if parts == nil && s.Events != nil {
-		for _, r := range s.Events.Snapshot().Recordings {
+	if parts == nil && h.Events != nil {
+		for _, r := range h.Events.Snapshot().Recordings {
 			if r.Room == name && running(r.Kind, r.Status) {
 				return true
 			}
@@ -248,18 +288,18 @@ func (s *server) recordingNow(name string, parts []shows.Part) bool {
 	return false
 }
 
-func (s *server) viewOf(sh shows.Show, path string) ShowView {
-	v := ShowView{Name: sh.Name, Phase: string(sh.Phase), Spec: specView(sh.Spec), Parts: partsView(sh.Parts, path),
-		Recording: s.recordingNow(sh.Name, sh.Parts), Problems: sh.Problems}
+func (h *Routes) viewOf(sh shows.Show, path string) View {
+	v := View{Name: sh.Name, Phase: string(sh.Phase), Spec: specView(sh.Spec), Parts: partsView(sh.Parts, path),
+		Recording: h.recordingNow(sh.Name, sh.Parts), Problems: sh.Problems}
 	if sh.Ingest != nil {
 		v.Ingest = &showIngestState{ID: sh.Ingest.ID, Kind: string(sh.Ingest.Kind), State: string(sh.Ingest.State), Error: sh.Ingest.Error}
 	}
 	return v
 }
 
-func (s *server) handleOpenShow() api.Handler {
+func (h *Routes) Open() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var req showRequest
+		var req Request
 		if err := api.Decode(r, &req); err != nil {
 			return err
 		}
@@ -269,33 +309,32 @@ func (s *server) handleOpenShow() api.Handler {
 			return err
 		}
 		// The URLs LiveKit will reach, checked before anything is created.
-		if err := s.checkOutbound(ctx, s.restreamCheck(), spec.Restream...); err != nil {
+		pull := ""
+		if spec.Ingest.Kind == shows.PullURL {
+			pull = spec.Ingest.URL
+		}
+		if err := h.CheckOutbound(ctx, spec.Restream, pull); err != nil {
 			return err
 		}
-		if spec.Ingest.Kind == shows.PullURL {
-			if err := s.checkOutbound(ctx, s.pullCheck(), spec.Ingest.URL); err != nil {
-				return err
-			}
-		}
-		sh, err := s.Shows.Open(ctx, spec)
-		s.showLooks.Forget(spec.Name)
+		sh, err := h.Shows.Open(ctx, spec)
+		h.looks.Forget(spec.Name)
 		if err != nil {
 			return err
 		}
 		if sh.Created {
-			s.model.Wrote(ctx, live.RoomOpened(sh.Room))
+			h.Model.Wrote(ctx, live.RoomOpened(sh.Room))
 			if sh.Ingest != nil {
-				s.model.Wrote(ctx, live.IngestEvent(events.IngestUpdated, *sh.Ingest))
+				h.Model.Wrote(ctx, live.IngestEvent(events.IngestUpdated, *sh.Ingest))
 			}
-		} else if sid, ok := s.model.RoomSession(sh.Name); ok && sid == sh.Room.SID {
+		} else if sid, ok := h.Model.RoomSession(sh.Name); ok && sid == sh.Room.SID {
 			// A performer or destination added changed the room's metadata,
 			// which no webhook tells: the list (from the model) shows it now.
-			s.model.Wrote(ctx, events.Event{Kind: events.RoomUpdated, Room: sh.Name, RoomSID: sid, Stage: &sh.Room})
+			h.Model.Wrote(ctx, events.Event{Kind: events.RoomUpdated, Room: sh.Name, RoomSID: sid, Stage: &sh.Room})
 		}
 		u := api.UserFrom(ctx)
-		s.Log.Info("show opened", "show", sh.Name, "created", sh.Created, "by", u.Name, "auth", u.Method, "id", api.RequestID(ctx))
-		out := openedShow{ShowView: s.viewOf(sh, r.URL.Path), Created: sh.Created, Performers: []performerJoin{},
-			Listeners: listenerRecipe{Room: sh.Name, WSURL: s.WSURL, TTLSeconds: int(sh.Listeners.TTL / time.Second),
+		h.Log.Info("show opened", "show", sh.Name, "created", sh.Created, "by", u.Name, "auth", u.Method, "id", api.RequestID(ctx))
+		out := Opened{View: h.viewOf(sh, r.URL.Path), Created: sh.Created, Performers: []performerJoin{},
+			Listeners: listenerRecipe{Room: sh.Name, WSURL: h.WSURL, TTLSeconds: int(sh.Listeners.TTL / time.Second),
 				Mint: "POST /api/tokens with role listener and this room, ttl up to ttlSeconds"}}
 		if in := sh.Ingest; in != nil {
 			out.OBS = &obsSettings{IngressID: in.ID, Kind: string(in.Kind), ServerURL: in.ServerURL, StreamKey: in.StreamKey,
@@ -304,13 +343,13 @@ func (s *server) handleOpenShow() api.Handler {
 		for _, j := range sh.Performers {
 			p := performerJoin{Identity: j.Identity, Name: j.Name, Via: string(j.Via)}
 			if j.Token != nil {
-				if p.Note = s.takenNote(ctx, u, sh.Name, j.Identity); p.Note == "" {
-					p.WSURL, p.Token, p.ExpiresAt = s.WSURL, j.Token.JWT, j.Token.ExpiresAt
+				if p.Note = h.TakenNote(ctx, u, sh.Name, j.Identity); p.Note == "" {
+					p.WSURL, p.Token, p.ExpiresAt = h.WSURL, j.Token.JWT, j.Token.ExpiresAt
 				}
 			}
 			out.Performers = append(out.Performers, p)
 		}
-		if !s.ownsShow(ctx, sh) {
+		if !h.ownsShow(ctx, sh) {
 			out.withhold()
 		}
 		status := http.StatusOK
@@ -322,21 +361,21 @@ func (s *server) handleOpenShow() api.Handler {
 	}
 }
 
-func (s *server) handleListShows() api.Handler {
+func (h *Routes) List() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		// The page asks on every event: no LiveKit call once the model serves.
-		list, err := live.Or(s.model, w, r, true, func(snap *events.Snapshot) ([]shows.Show, error) { return s.Shows.ListIn(snap.RoomList()), nil },
-			s.Shows.List)
+		list, err := live.Or(h.Model, w, r, true, func(snap *events.Snapshot) ([]shows.Show, error) { return h.Shows.ListIn(snap.RoomList()), nil },
+			h.Shows.List)
 		if err != nil {
 			return err
 		}
-		out := []ShowView{}
+		out := []View{}
 		for _, sh := range list {
-			v := s.viewOf(sh, r.URL.Path)
+			v := h.viewOf(sh, r.URL.Path)
 			v.Parts = nil // List has none: GET /api/shows/{name} has them
 			out = append(out, v)
 		}
-		s.placeShows(r.Context(), list, out)
+		h.Place(r.Context(), list, out)
 		api.WriteJSON(w, http.StatusOK, out)
 		return nil
 	}
@@ -347,62 +386,62 @@ func (s *server) handleListShows() api.Handler {
 // reloading in a loop, share one look (looks.go). A look is good for showTTL
 // while the live model has not moved on, and for showMinAge in any case.
 const (
-	showTTL       = 2 * time.Second
+	ShowTTL       = 2 * time.Second
 	showMinAge    = 250 * time.Millisecond
 	showCacheSize = 256
 )
 
-func (s *server) handleGetShow() api.Handler {
+func (h *Routes) Get() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		var rev uint64
-		if s.Events != nil {
-			rev = s.Events.Snapshot().Revision
+		if h.Events != nil {
+			rev = h.Events.Snapshot().Revision
 		}
-		sh, err := s.showLooks.Get(r.Context(), name, rev, func(ctx context.Context) (shows.Show, error) { return s.Shows.Get(ctx, name) })
+		sh, err := h.looks.Get(r.Context(), name, rev, func(ctx context.Context) (shows.Show, error) { return h.Shows.Get(ctx, name) })
 		if err != nil {
 			return err
 		}
-		v := []ShowView{s.viewOf(sh, r.URL.Path)}
-		s.placeShows(r.Context(), []shows.Show{sh}, v)
+		v := []View{h.viewOf(sh, r.URL.Path)}
+		h.Place(r.Context(), []shows.Show{sh}, v)
 		api.WriteJSON(w, http.StatusOK, v[0])
 		return nil
 	}
 }
 
-// handleCloseShow closes the show and answers its report. Close waits for the
+// Close closes the show and answers its report. Close waits for the
 // recordings' uploads: the answer may come later than the server's write
 // timeout allows other answers, and a caller who gives up does not leave the
 // show half closed.
-func (s *server) handleCloseShow() api.Handler {
+func (h *Routes) Close() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(shows.MaxUploadWait + time.Minute))
-		sid, known := s.model.RoomSession(name)
+		sid, known := h.Model.RoomSession(name)
 		var ins []ingress.Ingress
-		if s.Events != nil {
-			for _, in := range s.Events.Snapshot().Ingresses {
+		if h.Events != nil {
+			for _, in := range h.Events.Snapshot().Ingresses {
 				if in.Room == name {
 					ins = append(ins, in.Ingress)
 				}
 			}
 		}
 		ctx := context.WithoutCancel(r.Context())
-		rep, err := s.Shows.Close(ctx, name)
-		s.showLooks.Forget(name)
+		rep, err := h.Shows.Close(ctx, name)
+		h.looks.Forget(name)
 		if err != nil {
 			return err
 		}
 		for _, in := range ins {
-			s.model.Wrote(ctx, live.IngestEvent(events.IngestRemoved, in))
+			h.Model.Wrote(ctx, live.IngestEvent(events.IngestRemoved, in))
 		}
 		if known {
-			s.model.Wrote(ctx, events.Event{Kind: events.RoomClosed, Room: name, RoomSID: sid})
+			h.Model.Wrote(ctx, events.Event{Kind: events.RoomClosed, Room: name, RoomSID: sid})
 		}
 		u := api.UserFrom(ctx)
-		s.Log.Info("show closed", "show", name, "took", rep.Took.String(), "parts", len(rep.Parts), "by", u.Name, "auth", u.Method, "id", api.RequestID(ctx))
-		api.WriteJSON(w, http.StatusOK, showReport{Name: rep.Name, Spec: specView(rep.Spec), OpenedAt: rep.OpenedAt, ClosedAt: rep.ClosedAt,
-			TookMS: rep.Took.Milliseconds(), Timeline: nonNil(rep.Timeline), Parts: partsView(rep.Parts, r.URL.Path), Problems: rep.Problems})
+		h.Log.Info("show closed", "show", name, "took", rep.Took.String(), "parts", len(rep.Parts), "by", u.Name, "auth", u.Method, "id", api.RequestID(ctx))
+		api.WriteJSON(w, http.StatusOK, Report{Name: rep.Name, Spec: specView(rep.Spec), OpenedAt: rep.OpenedAt, ClosedAt: rep.ClosedAt,
+			TookMS: rep.Took.Milliseconds(), Timeline: api.NonNil(rep.Timeline), Parts: partsView(rep.Parts, r.URL.Path), Problems: rep.Problems})
 		return nil
 	}
 }

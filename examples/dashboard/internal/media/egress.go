@@ -1,4 +1,4 @@
-package main
+package media
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"github.com/spacemusic/streamkit/spacemusic/events"
 )
 
-func (s *server) handleListEgress() api.Handler {
+// ListEgress lists recordings and restreams, from the live model once it
+// serves.
+func (h *Routes) ListEgress() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		active, err := boolParam(q.Get("active"), "active")
@@ -19,21 +21,17 @@ func (s *server) handleListEgress() api.Handler {
 			return err
 		}
 		// The model holds the running egresses only.
-		list, err := live.Or(s.model, w, r, active, func(snap *events.Snapshot) ([]egress.Egress, error) {
+		return live.Answer(h.Model, w, r, active, func(snap *events.Snapshot) ([]egress.Egress, error) {
 			return live.InRoom(q.Get("room"), snap.RecordingList)
 		}, func(ctx context.Context) ([]egress.Egress, error) {
-			list, err := s.Egress.List(ctx, egress.ListOptions{Room: q.Get("room"), Active: active})
-			return nonNil(list), err
+			list, err := h.Egress.List(ctx, egress.ListOptions{Room: q.Get("room"), Active: active})
+			return api.NonNil(list), err
 		})
-		if err != nil {
-			return err
-		}
-		api.WriteJSON(w, http.StatusOK, list)
-		return nil
 	}
 }
 
-type startEgressRequest struct {
+// EgressRequest is what to record or restream, and from whom.
+type EgressRequest struct {
 	Kind     string `json:"kind" enum:"audio,video,stems,room,hls,restream"`
 	Room     string `json:"room"`
 	Identity string `json:"identity,omitempty"` // audio, video, hls, restream: whose audio (and video) is the show; empty: the only one publishing
@@ -51,7 +49,7 @@ type startEgressRequest struct {
 }
 
 // Check refuses options that do not apply to the kind, rather than ignoring them.
-func (e startEgressRequest) Check() error {
+func (e EgressRequest) Check() error {
 	notFor := func(what string) error { return api.BadRequest("%s does not apply to a %s egress", what, e.Kind) }
 	switch e.Kind {
 	case "audio", "video", "stems", "room", "hls", "restream":
@@ -82,13 +80,13 @@ func (e startEgressRequest) Check() error {
 	return nil
 }
 
-// handleStartEgress answers a list: stems start one egress per performer, every
+// StartEgress answers a list: stems start one egress per performer, every
 // other kind one.
-func (s *server) handleStartEgress() api.Handler {
-	return api.JSONWrite(http.StatusCreated, func(r *http.Request, req *startEgressRequest) ([]egress.Egress, error) {
+func (h *Routes) StartEgress() api.Handler {
+	return api.JSONWrite(http.StatusCreated, func(r *http.Request, req *EgressRequest) ([]egress.Egress, error) {
 		ctx := r.Context()
 		if req.Kind == "restream" {
-			if err := s.checkDestinations(ctx, "", req.URLs); err != nil {
+			if err := h.CheckDestinations(ctx, "", req.URLs); err != nil {
 				return nil, err
 			}
 		}
@@ -96,83 +94,85 @@ func (s *server) handleStartEgress() api.Handler {
 		var err error
 		switch req.Kind {
 		case "stems":
-			stems, err := s.Egress.RecordStems(ctx, req.Room)
+			stems, err := h.Egress.RecordStems(ctx, req.Room)
 			if err != nil {
 				return nil, err
 			}
 			for _, e := range stems {
-				s.model.Wrote(ctx, live.RecordingEvent(e))
+				h.Model.Wrote(ctx, live.RecordingEvent(e))
 			}
-			return nonNil(stems), nil
+			return api.NonNil(stems), nil
 		case "audio":
-			one, err = s.Egress.RecordAudio(ctx, req.Room, egress.AudioOptions{Identity: req.Identity, Filename: req.Filename, Bitrate: req.Bitrate})
+			one, err = h.Egress.RecordAudio(ctx, req.Room, egress.AudioOptions{Identity: req.Identity, Filename: req.Filename, Bitrate: req.Bitrate})
 		case "video":
-			one, err = s.Egress.RecordVideo(ctx, req.Room, egress.VideoOptions{Identity: req.Identity, Filename: req.Filename})
+			one, err = h.Egress.RecordVideo(ctx, req.Room, egress.VideoOptions{Identity: req.Identity, Filename: req.Filename})
 		case "room":
-			one, err = s.Egress.RecordRoom(ctx, req.Room, egress.RoomOptions{Layout: req.Layout, Width: req.Width, Height: req.Height,
+			one, err = h.Egress.RecordRoom(ctx, req.Room, egress.RoomOptions{Layout: req.Layout, Width: req.Width, Height: req.Height,
 				AudioOnly: req.AudioOnly, Filename: req.Filename})
 		case "hls":
-			one, err = s.Egress.HLS(ctx, req.Room, req.Identity)
+			one, err = h.Egress.HLS(ctx, req.Room, req.Identity)
 		case "restream":
-			one, err = s.Egress.Restream(ctx, req.Room, req.Identity, req.URLs...)
+			one, err = h.Egress.Restream(ctx, req.Room, req.Identity, req.URLs...)
 		}
 		if err != nil {
 			return nil, err
 		}
-		s.model.Wrote(ctx, live.RecordingEvent(one))
+		h.Model.Wrote(ctx, live.RecordingEvent(one))
 		return []egress.Egress{one}, nil
 	})
 }
 
-func (s *server) handleStopEgress() api.Handler {
+// StopEgress stops a recording or restream; the file stays in the bucket.
+func (h *Routes) StopEgress() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id := r.URL.Query().Get("id")
 		if id == "" {
 			return api.BadRequest("the query parameter id names the egress to stop")
 		}
-		e, err := s.Egress.Stop(r.Context(), id)
+		e, err := h.Egress.Stop(r.Context(), id)
 		if err != nil {
 			return err
 		}
-		s.model.Wrote(r.Context(), live.RecordingEvent(e))
+		h.Model.Wrote(r.Context(), live.RecordingEvent(e))
 		api.WriteJSON(w, http.StatusOK, e)
 		return nil
 	}
 }
 
-type destinationsRequest struct {
+// DestinationsRequest adds and removes a restream's RTMP destinations.
+type DestinationsRequest struct {
 	Add    []string `json:"add,omitempty"`    // rtmp(s):// URLs to start sending to
 	Remove []string `json:"remove,omitempty"` // URLs to stop sending to
 }
 
-func (d destinationsRequest) Check() error {
+func (d DestinationsRequest) Check() error {
 	if len(d.Add) == 0 && len(d.Remove) == 0 {
 		return api.BadRequest("name destinations to add or remove")
 	}
 	return nil
 }
 
-// handleDestinations changes a live restream's RTMP destinations: adds first, so
+// Destinations changes a live restream's RTMP destinations: adds first, so
 // swapping platforms never leaves the show with none.
-func (s *server) handleDestinations() api.Handler {
-	return api.JSONWrite(http.StatusOK, func(r *http.Request, req *destinationsRequest) (egress.Egress, error) {
+func (h *Routes) Destinations() api.Handler {
+	return api.JSONWrite(http.StatusOK, func(r *http.Request, req *DestinationsRequest) (egress.Egress, error) {
 		id, ctx := r.PathValue("id"), r.Context()
 		var e egress.Egress
 		var err error
 		if len(req.Add) > 0 {
-			if err = s.checkDestinations(ctx, id, req.Add); err != nil {
+			if err = h.CheckDestinations(ctx, id, req.Add); err != nil {
 				return e, err
 			}
-			if e, err = s.Egress.AddDestinations(ctx, id, req.Add...); err != nil {
+			if e, err = h.Egress.AddDestinations(ctx, id, req.Add...); err != nil {
 				return e, err
 			}
 		}
 		if len(req.Remove) > 0 {
-			if e, err = s.Egress.RemoveDestinations(ctx, id, req.Remove...); err != nil {
+			if e, err = h.Egress.RemoveDestinations(ctx, id, req.Remove...); err != nil {
 				return e, err
 			}
 		}
-		s.model.Wrote(ctx, live.RecordingEvent(e))
+		h.Model.Wrote(ctx, live.RecordingEvent(e))
 		return e, nil
 	})
 }
@@ -186,12 +186,4 @@ func boolParam(v, name string) (bool, error) {
 		return false, api.BadRequest("%s must be true or false", name)
 	}
 	return b, nil
-}
-
-// nonNil keeps empty lists as [] in JSON, never null.
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }

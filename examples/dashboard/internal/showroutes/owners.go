@@ -1,4 +1,4 @@
-package main
+package showroutes
 
 // Who a show belongs to: its secrets (the OBS stream key and publish URL, a
 // pull's credentials, performer tokens) go to the operator who opened it and to
@@ -34,13 +34,13 @@ const withheldSecrets = "this show was opened by someone else: its stream key, p
 	"(an admin reveals the stream key, logged, with GET /api/ingress/{id}/stream-key)"
 
 // ownsShow reports whether the caller gets sh's secrets.
-func (s *server) ownsShow(ctx context.Context, sh shows.Show) bool {
+func (h *Routes) ownsShow(ctx context.Context, sh shows.Show) bool {
 	u := api.UserFrom(ctx)
-	return u.Role >= api.Admin || s.Shows.OpenedBy(sh, principalOf(u))
+	return u.Role >= api.Admin || h.Shows.OpenedBy(sh, principalOf(u))
 }
 
 // withhold takes the secrets out of a show's answer, saying why.
-func (o *openedShow) withhold() {
+func (o *Opened) withhold() {
 	if o.OBS != nil {
 		o.OBS.StreamKey, o.OBS.PublishURL = "", ""
 		if o.OBS.Kind == string(ingress.URL) { // a pull's source: its credentials
@@ -54,17 +54,17 @@ func (o *openedShow) withhold() {
 	o.Withheld = withheldSecrets
 }
 
-// closeShowRule: closing a show closes its room and deletes its ingress, each
+// CloseRule: closing a show closes its room and deletes its ingress, each
 // an admin's on its own route; an operator may close the shows they opened.
 // It runs before the handler, so nothing is closed for a refused caller.
-func (s *server) closeShowRule() *api.Stricter {
+func (h *Routes) CloseRule() *api.Stricter {
 	return &api.Stricter{Doc: "a show someone else opened: admin",
 		Need: func(ctx context.Context, in any) (api.Role, string, error) {
 			name := in.(*http.Request).PathValue("name")
-			if s.Shows == nil {
+			if h.Shows == nil {
 				return api.Operator, "", nil // answered 501 not_configured
 			}
-			mine, err := s.Shows.IsOpener(ctx, name, principalOf(api.UserFrom(ctx)))
+			mine, err := h.Shows.IsOpener(ctx, name, principalOf(api.UserFrom(ctx)))
 			switch {
 			case errors.Is(err, spacemusic.ErrNotFound):
 				return api.Operator, "", nil // the handler answers 404
