@@ -1,9 +1,6 @@
 package main
 
 import (
-	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
-	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
-
 	stderrors "errors"
 	"net/http"
 	"os"
@@ -17,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/archive"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/capture"
 	"github.com/spacemusic/streamkit/spacemusic/egress"

@@ -4,6 +4,7 @@ package main
 // in one place.
 
 import (
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/doctor"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 
@@ -37,7 +38,7 @@ type Deps struct {
 	Events     live.Events           // the watched model of LiveKit; nil: the live routes answer 501
 	Webhooks   live.Webhooks         // LiveKit's webhooks in; nil with Events
 	Shows      showroutes.Shows      // opens and closes shows; nil: the shows routes answer 501
-	Doctor     *doctor               // checks the deployment (/api/doctor); nil: 501
+	Doctor     *doctor.Doctor        // checks the deployment (/api/doctor); nil: 501
 	Rehearsals rehearsals.Rehearsals // rehearses a show's audience; nil: 501
 	Nodes      Nodes                 // LiveKit's nodes from its Redis (REDIS_URL); nil: 501
 	// Closing, when closed, ends the open event streams: the server is

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/doctor"
 	"github.com/spacemusic/streamkit/internal/testenv"
 )
 
@@ -23,13 +24,13 @@ const testAdminKey = "admin-key-0123456789abcd"
 
 // doctorSays runs `dashboard doctor -json` with vars and answers each check's
 // status by name, the whole report, and the command's error.
-func doctorSays(t *testing.T, vars map[string]string) (map[string]string, doctorReport, error) {
+func doctorSays(t *testing.T, vars map[string]string) (map[string]string, doctor.Report, error) {
 	t.Helper()
 	out := &strings.Builder{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := run(ctx, []string{"dashboard", "doctor", "-json"}, func(k string) string { return vars[k] }, out)
-	var rep doctorReport
+	var rep doctor.Report
 	require.NoError(t, json.Unmarshal([]byte(out.String()), &rep), "%s (%v)", out, err)
 	got := map[string]string{}
 	for _, c := range rep.Checks {

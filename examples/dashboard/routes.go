@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/doctor"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 
@@ -23,8 +24,8 @@ func (s *server) routes() []api.Route {
 			Summary: "This API as an OpenAPI 3 document", Handle: s.handleOpenAPI()},
 		{Method: "GET", Path: "/metrics", Role: api.Scrape, Status: 200, ContentTypes: []string{"text/plain"},
 			Summary: "Prometheus metrics (public unless DASHBOARD_METRICS_PUBLIC=false)", Handle: s.handleMetrics()},
-		{Method: "GET", Path: "/api/doctor", Role: api.Admin, Status: 200, Response: doctorReport{}, Needs: doctorService,
-			Summary: "Checks the deployment end to end (LiveKit and our key, clocks, LIVEKIT_WS_URL, webhooks, Ingress, Egress, the bucket, downloads): one line per check with its fix; one run at a time (429 doctor_busy)", Handle: s.handleDoctor()},
+		{Method: "GET", Path: "/api/doctor", Role: api.Admin, Status: 200, Response: doctor.Report{}, Needs: doctorService,
+			Summary: "Checks the deployment end to end (LiveKit and our key, clocks, LIVEKIT_WS_URL, webhooks, Ingress, Egress, the bucket, downloads): one line per check with its fix; one run at a time (429 doctor_busy)", Handle: s.Doctor.Handler()},
 
 		{Method: "POST", Path: "/api/webhooks/livekit", Role: api.Signed, Status: 200, Needs: eventsService,
 			Summary: "LiveKit's webhooks (application/webhook+json); the signature with LIVEKIT_API_KEY/SECRET is the authentication", Handle: s.feed.Webhook()},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/doctor"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
 	"github.com/spacemusic/streamkit/spacemusic"
@@ -97,7 +98,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	deps.Shows = svc
-	deps.Doctor = newDoctor(sm, s, webhooksHeardHere(deps.Events, deps.Webhooks))
+	deps.Doctor = doctor.New(sm, s, webhooksHeardHere(deps.Events, deps.Webhooks))
 	rcfg := rehearsal.Config{URL: cfg.URL, Tokens: sm.Tokens, MetricsURL: s.LiveKitMetrics}
 	if err := rcfg.Check(); err != nil {
 		return fmt.Errorf("DASHBOARD_LIVEKIT_METRICS_URL: %w", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/access"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/doctor"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
 	"github.com/spacemusic/streamkit/internal/testenv"
@@ -131,8 +132,8 @@ func newStageAt(t testing.TB, env *testenv.Env, storage egress.Storage, tweak fu
 	shows, err := showsOn(sm, deps.Events, "", nil)
 	require.NoError(t, err)
 	deps.Shows, st.shows = shows, shows
-	deps.Doctor = newDoctor(sm, s, nil) // webhooks: TestTheDoctorNamesWhatIsBroken
-	if env.RedisAddr != "" {            // LiveKit's own Redis
+	deps.Doctor = doctor.New(sm, s, nil) // webhooks: TestTheDoctorNamesWhatIsBroken
+	if env.RedisAddr != "" {             // LiveKit's own Redis
 		n := nodesAt("redis://" + env.RedisAddr)
 		t.Cleanup(func() { _ = n.(redisNodes).rdb.Close() })
 		deps.Nodes = n

@@ -1,8 +1,10 @@
-package main
+// Package doctor checks a dashboard's deployment end to end, as an operator
+// would by hand: LiveKit and the key, clocks, the public WebSocket URL,
+// webhooks, TURN, Ingress, Egress, the bucket and downloads, each with its fix.
+package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,20 +19,18 @@ import (
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
-	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/errs"
-	"github.com/spacemusic/streamkit/spacemusic/events"
 	"github.com/spacemusic/streamkit/spacemusic/ingress"
 	"github.com/spacemusic/streamkit/spacemusic/keys"
 	"github.com/spacemusic/streamkit/spacemusic/recordings"
 	"github.com/spacemusic/streamkit/spacemusic/rooms"
 )
 
-// doctorCheck is one line of the doctor's answer: what was checked, how it
+// Check is one line of the doctor's answer: what was checked, how it
 // went, and what to change when it did not.
-type doctorCheck struct {
+type Check struct {
 	Name   string `json:"name" enum:"livekit,clock,ws_url,webhooks,turn,ingress,egress,bucket,download"`
 	Status string `json:"status" enum:"ok,warn,fail,skip"`
 	Detail string `json:"detail"`
@@ -38,40 +38,54 @@ type doctorCheck struct {
 	MS     int64  `json:"ms"`
 }
 
-type doctorReport struct {
-	Status string        `json:"status" enum:"ok,warn,fail"` // the worst check's
-	Checks []doctorCheck `json:"checks"`
+// Report is the doctor's answer: every check, and the worst one's status.
+type Report struct {
+	Status string  `json:"status" enum:"ok,warn,fail"` // the worst check's
+	Checks []Check `json:"checks"`
 }
 
-// doctor checks a deployment end to end, as an operator would by hand. Its
+// Doctor checks a deployment end to end, as an operator would by hand. Its
 // targets are the configured ones only (nothing in a request names one), and
 // its answers never carry a secret: addresses without userinfo, errors by kind.
-type doctor struct {
+type Doctor struct {
 	lk       spacemusic.Config
-	health   HealthChecker
-	rooms    Rooms
+	health   liveKit
+	rooms    probeRooms
 	ingress  media.Ingresses // nil: recording and ingest are off
 	store    *recordings.Store
 	days     int // MINIO_RETENTION_DAYS as configured (0: the default)
-	webhooks func(ctx context.Context) (heard webhooksHeard, err error)
+	webhooks func(ctx context.Context) (heard Heard, err error)
 	// ingressHealth, egressHealth: their health_port URLs; "" skips the check.
 	ingressHealth, egressHealth string
 	turn                        []config.TURNServer // DASHBOARD_TURN
 	client                      *http.Client
+	busy                        atomic.Bool // a run is under way (Handler)
 }
 
-// webhooksHeard is what the dashboard heard of LiveKit's webhooks: when it last
+// liveKit is what the doctor asks of LiveKit: *spacemusic.Client's health, and
+// a probe room from *rooms.Service.
+type liveKit interface {
+	Health(ctx context.Context) error
+}
+
+type probeRooms interface {
+	Create(ctx context.Context, name string, o rooms.CreateOptions) (rooms.Room, error)
+	Delete(ctx context.Context, name string) error
+}
+
+// Heard is what the dashboard heard of LiveKit's webhooks: when it last
 // applied one, and how many it refused for their signature.
-type webhooksHeard struct {
-	last    time.Time
-	refused int64
+type Heard struct {
+	Last    time.Time
+	Refused int64
 }
 
 // doctorWebhookWait bounds how long the doctor waits for its probe room's
 // webhook: LiveKit sends it within a second (6–40 ms here).
 const doctorWebhookWait = 5 * time.Second
 
-func (d *doctor) run(ctx context.Context) doctorReport {
+// Run runs every check, all at once: none waits for another to fail.
+func (d *Doctor) Run(ctx context.Context) Report {
 	steps := []struct {
 		name string
 		fn   func(context.Context) (string, string, error)
@@ -85,14 +99,14 @@ func (d *doctor) run(ctx context.Context) doctorReport {
 	// The checks are independent and each bounded by its own timeout: they run
 	// at once, so a broken deployment answers in the slowest check's time, not
 	// the sum of every failing check's wait. Their lines keep this order.
-	checks := make([]doctorCheck, len(steps)+2)
+	checks := make([]Check, len(steps)+2)
 	fails := make([]error, len(steps))
 	var wg sync.WaitGroup
 	for i, st := range steps {
 		wg.Go(func() {
 			start := time.Now()
 			detail, fix, err := st.fn(ctx)
-			checks[i], fails[i] = doctorCheck{Name: st.name, Detail: detail, Fix: fix, MS: time.Since(start).Milliseconds()}, err
+			checks[i], fails[i] = Check{Name: st.name, Detail: detail, Fix: fix, MS: time.Since(start).Milliseconds()}, err
 		})
 	}
 	wg.Go(func() {
@@ -102,7 +116,7 @@ func (d *doctor) run(ctx context.Context) doctorReport {
 		checks[len(steps)], checks[len(steps)+1] = bucket, download
 	})
 	wg.Wait()
-	rep := doctorReport{Status: "ok"}
+	rep := Report{Status: "ok"}
 	for i, c := range checks {
 		var err error
 		if i < len(fails) {
@@ -119,7 +133,7 @@ var (
 	errSkip = errors.New("skip")
 )
 
-func (r *doctorReport) add(c doctorCheck, err error) {
+func (r *Report) add(c Check, err error) {
 	if c.Status == "" {
 		switch {
 		case err == nil:
@@ -139,7 +153,7 @@ func (r *doctorReport) add(c doctorCheck, err error) {
 	r.Checks = append(r.Checks, c)
 }
 
-func (d *doctor) checkLiveKit(ctx context.Context) (string, string, error) {
+func (d *Doctor) checkLiveKit(ctx context.Context) (string, string, error) {
 	err := d.health.Health(ctx)
 	switch {
 	case err == nil:
@@ -152,7 +166,7 @@ func (d *doctor) checkLiveKit(ctx context.Context) (string, string, error) {
 
 // checkClock compares LiveKit's Date header with this host's clock: a token is
 // not valid before its nbf, so a LiveKit behind us refuses fresh tokens.
-func (d *doctor) checkClock(ctx context.Context) (string, string, error) {
+func (d *Doctor) checkClock(ctx context.Context) (string, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.lk.URL+"/", nil)
 	if err != nil {
 		return "", "", err
@@ -175,7 +189,7 @@ func (d *doctor) checkClock(ctx context.Context) (string, string, error) {
 }
 
 // checkWSURL dials the address listeners are handed with their tokens.
-func (d *doctor) checkWSURL(ctx context.Context) (string, string, error) {
+func (d *Doctor) checkWSURL(ctx context.Context) (string, string, error) {
 	u, err := url.Parse(d.lk.WSURL())
 	if err != nil || u.Host == "" {
 		return "LIVEKIT_WS_URL is not a URL", "set LIVEKIT_WS_URL to wss://your-livekit-host", errors.New("bad url")
@@ -207,7 +221,7 @@ func (d *doctor) checkWSURL(ctx context.Context) (string, string, error) {
 
 // checkWebhooks opens a probe room (LiveKit announces it with room_started)
 // and waits for the live model to hear of it.
-func (d *doctor) checkWebhooks(ctx context.Context) (string, string, error) {
+func (d *Doctor) checkWebhooks(ctx context.Context) (string, string, error) {
 	if d.webhooks == nil {
 		return "this dashboard runs no live model", "serve the dashboard with its webhook route", errSkip
 	}
@@ -226,9 +240,9 @@ func (d *doctor) checkWebhooks(ctx context.Context) (string, string, error) {
 	for {
 		heard, err := d.webhooks(wctx)
 		switch {
-		case err == nil && !heard.last.Before(start):
-			return fmt.Sprintf("LiveKit's webhook arrived %d ms after a room opened", heard.last.Sub(start).Milliseconds()), "", nil
-		case err == nil && heard.refused > before.refused:
+		case err == nil && !heard.Last.Before(start):
+			return fmt.Sprintf("LiveKit's webhook arrived %d ms after a room opened", heard.Last.Sub(start).Milliseconds()), "", nil
+		case err == nil && heard.Refused > before.Refused:
 			return "webhooks arrive, signed with another key than LIVEKIT_API_KEY's: the dashboard refuses them",
 				"set webhook.api_key in livekit.yaml to LIVEKIT_API_KEY", errors.New("webhooks refused")
 		}
@@ -244,7 +258,7 @@ func (d *doctor) checkWebhooks(ctx context.Context) (string, string, error) {
 
 // checkTURN asks each TURN server listeners are handed as /api/health does: a
 // STUN binding for UDP, a TCP connect for TLS.
-func (d *doctor) checkTURN(ctx context.Context) (string, string, error) {
+func (d *Doctor) checkTURN(ctx context.Context) (string, string, error) {
 	if len(d.turn) == 0 {
 		return "no TURN server is configured: listeners behind NAT or a UDP-blocking firewall cannot join",
 			"enable LiveKit's turn: (the seed's 3478/udp and 5349/tls) and list it in DASHBOARD_TURN", errWarn
@@ -266,7 +280,7 @@ func (d *doctor) checkTURN(ctx context.Context) (string, string, error) {
 
 // checkIngress: LiveKit needs Redis for ingress, and the Ingress service
 // answers on its health port.
-func (d *doctor) checkIngress(ctx context.Context) (string, string, error) {
+func (d *Doctor) checkIngress(ctx context.Context) (string, string, error) {
 	if d.ingress != nil {
 		if _, err := d.ingress.List(ctx, ingress.ListOptions{}); err != nil {
 			return "LiveKit cannot list ingresses", "LiveKit needs redis: in livekit.yaml for ingress (the seed's Redis)", err
@@ -275,7 +289,7 @@ func (d *doctor) checkIngress(ctx context.Context) (string, string, error) {
 	return d.checkHealthURL(ctx, "Ingress", d.ingressHealth, "DASHBOARD_INGRESS_HEALTH_URL")
 }
 
-func (d *doctor) checkHealthURL(ctx context.Context, what, target, knob string) (string, string, error) {
+func (d *Doctor) checkHealthURL(ctx context.Context, what, target, knob string) (string, string, error) {
 	if target == "" {
 		return what + "'s health is not checked", "set " + knob + " to its health_port URL", errSkip
 	}
@@ -297,8 +311,8 @@ func (d *doctor) checkHealthURL(ctx context.Context, what, target, knob string) 
 
 // checkBucket writes, reads, downloads and deletes a probe object, and reads
 // the expiry rule back: two lines, the bucket and the public download.
-func (d *doctor) checkBucket(ctx context.Context) (doctorCheck, doctorCheck) {
-	bucket, download := doctorCheck{Name: "bucket"}, doctorCheck{Name: "download"}
+func (d *Doctor) checkBucket(ctx context.Context) (Check, Check) {
+	bucket, download := Check{Name: "bucket"}, Check{Name: "download"}
 	if d.store == nil {
 		bucket.Status, bucket.Detail, bucket.Fix = "skip", "recording is off", "set MINIO_ENDPOINT, MINIO_BUCKET, MINIO_ACCESS_KEY and MINIO_SECRET_KEY"
 		download.Status, download.Detail = "skip", "recording is off"
@@ -336,129 +350,29 @@ func (d *doctor) checkBucket(ctx context.Context) (doctorCheck, doctorCheck) {
 	return bucket, download
 }
 
-// handleDoctor runs the doctor for an admin. It opens a room and writes to the
+// Handler runs the doctor for an admin. It opens a room and writes to the
 // bucket, so one run at a time: a second caller is told to come back.
-func (s *server) handleDoctor() api.Handler {
-	var busy atomic.Bool
+func (d *Doctor) Handler() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if !busy.CompareAndSwap(false, true) {
+		if !d.busy.CompareAndSwap(false, true) {
 			w.Header().Set("Retry-After", "5")
 			return api.NewError(http.StatusTooManyRequests, "doctor_busy", "the doctor is already running; try again in a few seconds")
 		}
-		defer busy.Store(false)
-		api.WriteJSON(w, http.StatusOK, s.Doctor.run(r.Context()))
+		defer d.busy.Store(false)
+		api.WriteJSON(w, http.StatusOK, d.Run(r.Context()))
 		return nil
 	}
 }
 
-// newDoctor is the doctor of sm's deployment; webhooks tells when it last
+// New is the doctor of sm's deployment; webhooks tells when it last
 // heard a webhook.
-func newDoctor(sm *spacemusic.Client, s config.Settings, webhooks func(context.Context) (webhooksHeard, error)) *doctor {
+func New(sm *spacemusic.Client, s config.Settings, webhooks func(context.Context) (Heard, error)) *Doctor {
 	cfg := sm.Config()
-	d := &doctor{lk: cfg, health: sm, rooms: sm.Rooms, store: sm.Recordings, days: cfg.Storage.RetentionDays,
+	d := &Doctor{lk: cfg, health: sm, rooms: sm.Rooms, store: sm.Recordings, days: cfg.Storage.RetentionDays,
 		webhooks: webhooks, ingressHealth: s.IngressHealth, egressHealth: s.EgressHealth, turn: s.TURN,
 		client: &http.Client{Timeout: 5 * time.Second}}
 	if sm.Ingress != nil {
 		d.ingress = sm.Ingress
 	}
 	return d
-}
-
-// runDoctor is `dashboard doctor [-json]`: the same checks from the command
-// line, with the deployment's environment (its env file). Webhooks are the
-// running dashboard's (DASHBOARD_ADDR), read from its public health answer.
-// One line per check, or the JSON of /api/doctor; an error when one failed.
-func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	asJSON := false
-	rest := args[:0:0]
-	for _, a := range args {
-		if a == "-json" || a == "--json" {
-			asJSON = true
-			continue
-		}
-		rest = append(rest, a)
-	}
-	s, err := config.Load(rest, getenv, stdout)
-	if errors.Is(err, config.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	cfg := spacemusic.ConfigFromGetenv(getenv)
-	cfg.Timeout = s.LiveKitTimeout
-	sm, err := spacemusic.New(cfg)
-	if err != nil {
-		return err
-	}
-	d := newDoctor(sm, s, webhooksHeardBy(dashboardURL(s.Addr)))
-	rep := d.run(ctx)
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return err
-		}
-	} else {
-		for _, c := range rep.Checks {
-			line := fmt.Sprintf("%-4s  %-8s  %s (%d ms)", strings.ToUpper(c.Status), c.Name, c.Detail, c.MS)
-			if c.Fix != "" {
-				line += "; fix: " + c.Fix
-			}
-			fmt.Fprintln(stdout, line)
-		}
-	}
-	if rep.Status == "fail" {
-		return errors.New("doctor: a check failed")
-	}
-	return nil
-}
-
-// dashboardURL is where this host reaches the dashboard at addr (":8090" and
-// "0.0.0.0:8090" are served on loopback too).
-func dashboardURL(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "http://" + addr
-	}
-	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port)
-}
-
-// webhooksHeardBy reads when the dashboard at base last heard a webhook, from
-// its public health answer.
-func webhooksHeardBy(base string) func(context.Context) (webhooksHeard, error) {
-	client := &http.Client{Timeout: 3 * time.Second}
-	return func(ctx context.Context) (webhooksHeard, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/health", nil)
-		if err != nil {
-			return webhooksHeard{}, err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return webhooksHeard{}, err
-		}
-		defer resp.Body.Close()
-		var h healthResponse
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&h); err != nil {
-			return webhooksHeard{}, err
-		}
-		if h.Model == nil {
-			return webhooksHeard{}, errors.New("the dashboard runs no live model")
-		}
-		heard := webhooksHeard{refused: h.Model.RefusedWebhooks}
-		if h.Model.LastWebhookAgeMS != nil {
-			heard.last = time.Now().Add(-time.Duration(*h.Model.LastWebhookAgeMS) * time.Millisecond)
-		}
-		return heard, nil
-	}
-}
-
-// webhooksHeardHere is webhooksHeardBy for this process's own model.
-func webhooksHeardHere(ev live.Events, hooks live.Webhooks) func(context.Context) (webhooksHeard, error) {
-	return func(context.Context) (webhooksHeard, error) {
-		return webhooksHeard{last: ev.LastWebhook(), refused: hooks.Counts()[events.Unsigned]}, nil
-	}
 }
