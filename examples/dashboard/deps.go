@@ -6,6 +6,7 @@ package main
 import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/doctor"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/nodes"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 
 	"context"
@@ -40,7 +41,7 @@ type Deps struct {
 	Shows      showroutes.Shows      // opens and closes shows; nil: the shows routes answer 501
 	Doctor     *doctor.Doctor        // checks the deployment (/api/doctor); nil: 501
 	Rehearsals rehearsals.Rehearsals // rehearses a show's audience; nil: 501
-	Nodes      Nodes                 // LiveKit's nodes from its Redis (REDIS_URL); nil: 501
+	Nodes      nodes.Reader          // LiveKit's nodes from its Redis (REDIS_URL); nil: 501
 	// Closing, when closed, ends the open event streams: the server is
 	// shutting down.
 	Closing <-chan struct{}

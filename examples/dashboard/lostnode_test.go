@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/nodes"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic/rehearsal"
@@ -33,13 +34,13 @@ const lostNodeResync = 8 * time.Second
 func TestALostNodeLosesOnlyItsShow(t *testing.T) {
 	testenv.RequireNetNS(t)
 	hook := newHookFront(t)
-	nodes := testenv.Cluster(t, 2, hook.option())
+	cluster := testenv.Cluster(t, 2, hook.option())
 	m := testenv.MinIO(t)
 	testenv.HoldMediaSlot(t)
 	d := &showDashboard{addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), out: &testenv.Buffer{}}
-	vars := map[string]string{"LIVEKIT_URL": nodes[0].URL, "LIVEKIT_API_KEY": nodes[0].APIKey, "LIVEKIT_API_SECRET": nodes[0].APISecret,
+	vars := map[string]string{"LIVEKIT_URL": cluster[0].URL, "LIVEKIT_API_KEY": cluster[0].APIKey, "LIVEKIT_API_SECRET": cluster[0].APISecret,
 		"MINIO_ENDPOINT": m.Endpoint, "MINIO_BUCKET": "recordings", "MINIO_ACCESS_KEY": m.AccessKey, "MINIO_SECRET_KEY": m.SecretKey,
-		"REDIS_URL": "redis://" + nodes[0].RedisAddr, "DASHBOARD_ADDR": d.addr, "DASHBOARD_ADMIN_GROUP": adminGroup,
+		"REDIS_URL": "redis://" + cluster[0].RedisAddr, "DASHBOARD_ADDR": d.addr, "DASHBOARD_ADMIN_GROUP": adminGroup,
 		"DASHBOARD_API_KEYS": testOperatorKey + ":operator," + testViewerKey + ":viewer", "DASHBOARD_LIVEKIT_TIMEOUT": "5s",
 		"DASHBOARD_RESYNC": lostNodeResync.String(), "DASHBOARD_SPOOL_DIR": t.TempDir()}
 	d.getenv = func(k string) string { return vars[k] }
@@ -48,35 +49,35 @@ func TestALostNodeLosesOnlyItsShow(t *testing.T) {
 	hook.serve(httputil.NewSingleHostReverseProxy(target))
 	d.start(t)
 
-	// Two shows, two nodes: LiveKit places the second where fewer rooms are.
+	// Two shows, two cluster: LiveKit places the second where fewer rooms are.
 	onNode := map[string]*testenv.Env{}
 	for _, name := range []string{"north", "south"} {
 		code, body := d.call(t, testOperatorKey, "POST", "/api/shows", map[string]any{"name": name,
 			"performers": []map[string]any{{"identity": name + "-mix"}}, "record": []string{"audio"}})
 		require.Equal(t, 201, code, "%s", body)
-		id := nodes[0].RoomNode(t, name)
-		idx := slices.IndexFunc(nodes, func(n *testenv.Env) bool { return n.NodeID(t) == id })
+		id := cluster[0].RoomNode(t, name)
+		idx := slices.IndexFunc(cluster, func(n *testenv.Env) bool { return n.NodeID(t) == id })
 		require.GreaterOrEqual(t, idx, 0, "show %s is on a node of the cluster (%s)", name, id)
-		onNode[name] = nodes[idx]
-		nodes[0].WaitNodeRooms(t, id, 1)
+		onNode[name] = cluster[idx]
+		cluster[0].WaitNodeRooms(t, id, 1)
 		tok := decodeAs[showroutes.Opened](t, body).Performers[0].Token
 		require.NotEmpty(t, tok)
-		leave := publishOn(t, nodes[idx], tok)
-		if nodes[idx] == nodes[1] { // the show to lose: one whole part uploaded first
+		leave := publishOn(t, cluster[idx], tok)
+		if cluster[idx] == cluster[1] { // the show to lose: one whole part uploaded first
 			waitParts(t, d, name, 1)
 			leave() // the part ends with the performer's track
 			// Straight back: often subscribed before LiveKit ends the old track,
 			// which the recorder holds for the next part (capture/parts.go).
-			publishOn(t, nodes[1], tok)
+			publishOn(t, cluster[1], tok)
 		}
 	}
 	require.NotSame(t, onNode["north"], onNode["south"], "one show on each node")
 	kept, lost := "north", "south"
-	if onNode["north"] == nodes[1] {
+	if onNode["north"] == cluster[1] {
 		kept, lost = lost, kept
 	}
-	dead := nodes[1].NodeID(t)
-	views := waitNodes(t, d, func(v []nodeView) bool {
+	dead := cluster[1].NodeID(t)
+	views := waitNodes(t, d, func(v []nodes.View) bool {
 		return len(v) == 2 && v[0].Alive && v[1].Alive && len(v[0].Shows)+len(v[1].Shows) == 2
 	})
 	for _, v := range views {
@@ -90,9 +91,9 @@ func TestALostNodeLosesOnlyItsShow(t *testing.T) {
 	require.NotEmpty(t, uploaded)
 	before := download(t, d, uploaded[0].Key)
 
-	// The rehearsal spans both nodes; the lost show's node dies mid-window.
+	// The rehearsal spans both cluster; the lost show's node dies mid-window.
 	var killed time.Time
-	results := rehearseBoth(t, onNode, []string{kept, lost}, func() { killed = time.Now(); nodes[1].Stop() })
+	results := rehearseBoth(t, onNode, []string{kept, lost}, func() { killed = time.Now(); cluster[1].Stop() })
 	require.False(t, killed.IsZero(), "both windows opened and the node was killed")
 	keptRes := results[kept]
 	require.NoError(t, keptRes.err)
@@ -127,7 +128,7 @@ func TestALostNodeLosesOnlyItsShow(t *testing.T) {
 	code, body := d.call(t, testViewerKey, "GET", "/api/shows/"+kept, nil)
 	require.Equal(t, 200, code, "%s", body)
 	require.False(t, decodeAs[showroutes.View](t, body).Lost, "the other show is not lost")
-	views = waitNodes(t, d, func(v []nodeView) bool { return len(v) >= 1 })
+	views = waitNodes(t, d, func(v []nodes.View) bool { return len(v) >= 1 })
 	for _, v := range views {
 		require.Equal(t, v.ID != dead, v.Alive, "node %s", v.ID)
 	}
@@ -168,9 +169,9 @@ func waitParts(t *testing.T, d *showDashboard, show string, n int) []showroutes.
 	return parts
 }
 
-func waitNodes(t *testing.T, d *showDashboard, ok func([]nodeView) bool) []nodeView {
+func waitNodes(t *testing.T, d *showDashboard, ok func([]nodes.View) bool) []nodes.View {
 	t.Helper()
-	var views []nodeView
+	var views []nodes.View
 	require.True(t, poll(t, 10*time.Second, "the node view never settled", func() (bool, string) {
 		code, body := d.call(t, testOperatorKey, "GET", "/api/nodes", nil)
 		views = nil

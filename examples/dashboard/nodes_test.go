@@ -1,18 +1,15 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/nodes"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
-	"github.com/spacemusic/streamkit/internal/testenv"
 )
 
 // The operator opens a show and asks which LiveKit node carries it: the node
@@ -24,14 +21,14 @@ func TestTheNodesShowTheirLoadAndTheirShows(t *testing.T) {
 	code, body := s.call(t, "POST", "/api/shows", map[string]any{"name": "tuesday"}, "X-API-Key", testOperatorKey)
 	require.Equal(t, 201, code, "%s", body)
 
-	var nodes []nodeView
+	var seen []nodes.View
 	require.True(t, poll(t, 10*time.Second, "the node never reported the show's room", func() (bool, string) {
 		code, body := s.call(t, "GET", "/api/nodes", nil, "X-API-Key", testOperatorKey)
-		nodes = nil
-		_ = json.Unmarshal(body, &nodes)
-		return code == 200 && len(nodes) == 1 && nodes[0].Rooms == 1, string(body)
+		seen = nil
+		_ = json.Unmarshal(body, &seen)
+		return code == 200 && len(seen) == 1 && seen[0].Rooms == 1, string(body)
 	}))
-	n := nodes[0]
+	n := seen[0]
 	assert.True(t, n.Alive)
 	assert.Equal(t, "serving", n.State)
 	assert.Equal(t, []string{"tuesday"}, n.Shows)
@@ -46,22 +43,4 @@ func TestTheNodesShowTheirLoadAndTheirShows(t *testing.T) {
 
 	code, body = s.call(t, "GET", "/api/nodes", nil, "X-API-Key", testViewerKey)
 	assert.Equal(t, 403, code, "%s", body)
-}
-
-// A Redis that does not answer is a 503 with a stable code that names neither
-// its address nor its password.
-func TestNodesOfAnUnreachableRedisSayNothingOfIt(t *testing.T) {
-	port := testenv.FreePort(t)
-	url := fmt.Sprintf("redis://:hunter2-secret@127.0.0.1:%d/0", port)
-	n := nodesAt(url)
-	t.Cleanup(func() { _ = n.(redisNodes).rdb.Close() })
-	_, err := n.Read(context.Background(), []string{"a"})
-	require.Error(t, err)
-	var e *api.Error
-	require.ErrorAs(t, nodesUnavailable(err), &e)
-	assert.Equal(t, 503, e.Status)
-	assert.Equal(t, "nodes_unavailable", e.Code)
-	assert.NotContains(t, e.Message, "hunter2")
-	assert.NotContains(t, e.Message, fmt.Sprint(port))
-	assert.Nil(t, nodesAt(""), "no REDIS_URL: no node view (501)")
 }

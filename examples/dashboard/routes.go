@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/doctor"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/nodes"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
@@ -101,8 +102,8 @@ func (s *server) routes() []api.Route {
 			Summary: "The show's latest rehearsal on this dashboard: running with the steps measured so far, done with the capacity, or failed saying why; 404 when it has not rehearsed the show since it started",
 			Handle:  s.rehearsals.Latest()},
 
-		{Method: "GET", Path: "/api/nodes", Role: api.Operator, Status: 200, Response: []nodeView{}, Needs: nodesService,
-			Summary: "LiveKit's nodes from its Redis (REDIS_URL must be LiveKit's own): each node's load as it last reported it (rooms, participants, tracks, CPU), whether it is alive (reported within 5 s), and the open shows whose room it hosts", Handle: s.handleNodes()},
+		{Method: "GET", Path: "/api/nodes", Role: api.Operator, Status: 200, Response: []nodes.View{}, Needs: nodesService,
+			Summary: "LiveKit's nodes from its Redis (REDIS_URL must be LiveKit's own): each node's load as it last reported it (rooms, participants, tracks, CPU), whether it is alive (reported within 5 s), and the open shows whose room it hosts", Handle: s.nodes.Handler()},
 
 		{Method: "GET", Path: "/api/recordings", Stream: true, Role: api.Viewer, Status: 200, Response: []archive.Recording{}, Needs: recordingService,
 			Query: []api.Param{{Name: "room", Help: "only this room's recordings", Required: false}, {Name: "linkTtl", Help: "download link lifetime in seconds (default 3600); at most 3600 for viewers, 86400 for operators, 604800 for admins: more is refused with 400 link_ttl_too_long, never clamped", Required: false},

@@ -20,6 +20,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/doctor"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/nodes"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
 	"github.com/spacemusic/streamkit/spacemusic"
 	"github.com/spacemusic/streamkit/spacemusic/events"
@@ -84,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer stopWatch()
-	deps.Nodes = nodesAt(s.RedisURL)
+	deps.Nodes = nodes.At(s.RedisURL)
 	meter, err := loudness.New(loudness.Config{FFmpeg: s.FFmpeg, Target: s.LoudnessTarget})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/media"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/nodes"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 
 	"fmt"
@@ -35,7 +36,7 @@ type server struct {
 	media      *media.Routes      // the ingress and egress routes (internal/media)
 	shows      *showroutes.Routes // the shows routes (internal/showroutes)
 	rehearsals *rehearsals.Routes // the rehearsals this process runs (rehearsal.go)
-	placement  *placement         // LiveKit's nodes, shared by the shows and nodes routes (placement.go)
+	nodes      *nodes.Routes      // LiveKit's nodes, shared by the shows and nodes routes (internal/nodes)
 	model      *live.Model        // the watched model, read and written (internal/live)
 	feed       *live.Feed         // the live routes (internal/live)
 	recs       *archive.Routes    // the recordings routes (recordings.go)
@@ -55,15 +56,13 @@ func NewServer(d Deps) http.Handler {
 	s.feed = &live.Feed{Model: s.model, Webhooks: d.Webhooks, Rooms: d.Rooms, PerPrincipal: d.Settings.StreamsPerPrincipal,
 		Closing: d.Closing, Who: s.principal}
 	s.rehearsals = &rehearsals.Routes{Shows: d.Shows, Run: d.Rehearsals, Model: s.model, Closing: d.Closing}
+	s.nodes = nodes.New(d.Nodes, d.Shows, d.Events, d.Log)
 	s.shows = showroutes.New(showroutes.Routes{Shows: d.Shows, Model: s.model, Events: d.Events, Log: d.Log, WSURL: d.WSURL,
-		CheckOutbound: s.checkShowOutbound, TakenNote: s.takenNote, Place: s.placeShows})
+		CheckOutbound: s.checkShowOutbound, TakenNote: s.takenNote, Place: s.nodes.Place})
 	s.media = &media.Routes{Ingress: d.Ingress, Egress: d.Egress, Model: s.model, Events: d.Events, Log: d.Log,
 		CheckPull:         func(ctx context.Context, url string) error { return s.checkOutbound(ctx, s.pullCheck(), url) },
 		CheckDestinations: s.checkDestinations}
 	s.metrics = newMetrics(d)
-	if d.Nodes != nil {
-		s.placement = newPlacement(d.Nodes, d.Log)
-	}
 	site, err := web.NewSite(d.WSURL, d.Settings.MonitorSilence)
 	if err != nil { // the facade's config checked the URL; a test's Deps may not have
 		d.Log.Warn("the page's monitor cannot reach LiveKit", "err", err)

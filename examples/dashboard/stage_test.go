@@ -22,6 +22,7 @@ import (
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/config"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/doctor"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/nodes"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/rehearsals"
 	"github.com/spacemusic/streamkit/internal/testenv"
 	"github.com/spacemusic/streamkit/spacemusic"
@@ -134,8 +135,8 @@ func newStageAt(t testing.TB, env *testenv.Env, storage egress.Storage, tweak fu
 	deps.Shows, st.shows = shows, shows
 	deps.Doctor = doctor.New(sm, s, nil) // webhooks: TestTheDoctorNamesWhatIsBroken
 	if env.RedisAddr != "" {             // LiveKit's own Redis
-		n := nodesAt("redis://" + env.RedisAddr)
-		t.Cleanup(func() { _ = n.(redisNodes).rdb.Close() })
+		n := nodes.At("redis://" + env.RedisAddr)
+		t.Cleanup(func() { _ = n.(io.Closer).Close() })
 		deps.Nodes = n
 	}
 	deps.Rehearsals = rehearsals.NewRehearser(rehearsal.Config{URL: env.URL, Tokens: sm.Tokens, MetricsURL: env.MetricsURL})

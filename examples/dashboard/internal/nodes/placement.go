@@ -1,4 +1,4 @@
-package main
+package nodes
 
 import (
 	"context"
@@ -26,7 +26,7 @@ const (
 // callers get the one before it when that one covers their rooms. A Redis that
 // stops answering is logged once, and once again when it answers.
 type placement struct {
-	nodes  Nodes
+	nodes  Reader
 	log    *slog.Logger
 	maxAge time.Duration
 
@@ -39,13 +39,13 @@ type placement struct {
 
 // placed is one reading, the rooms it asked for, and its error.
 type placed struct {
-	reading nodeReading
+	reading Reading
 	asked   map[string]bool
 	err     error
 	at      time.Time
 }
 
-func newPlacement(n Nodes, log *slog.Logger) *placement {
+func newPlacement(n Reader, log *slog.Logger) *placement {
 	return &placement{nodes: n, log: log, maxAge: placementMaxAge, wanted: map[string]time.Time{}}
 }
 
@@ -65,7 +65,7 @@ func (p *placed) covers(rooms []string) bool {
 // read answers the nodes and where rooms are, from a reading at most maxAge
 // old, or the one before while a newer one runs. A caller that gives up only
 // stops waiting: the reading runs on its own deadline (Nodes.Read's).
-func (pl *placement) read(ctx context.Context, rooms []string) (nodeReading, error) {
+func (pl *placement) read(ctx context.Context, rooms []string) (Reading, error) {
 	for range 3 { // a reading that did not cover these rooms: ask again, bounded
 		pl.mu.Lock()
 		now := time.Now()
@@ -86,7 +86,7 @@ func (pl *placement) read(ctx context.Context, rooms []string) (nodeReading, err
 		select {
 		case <-running:
 		case <-ctx.Done():
-			return nodeReading{}, ctx.Err()
+			return Reading{}, ctx.Err()
 		}
 	}
 	pl.mu.Lock()

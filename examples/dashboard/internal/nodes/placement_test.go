@@ -1,4 +1,4 @@
-package main
+package nodes
 
 import (
 	"context"
@@ -24,9 +24,9 @@ import (
 )
 
 // nodesFunc is a Nodes of a function: a fake LiveKit Redis.
-type nodesFunc func(ctx context.Context, rooms []string) (nodeReading, error)
+type nodesFunc func(ctx context.Context, rooms []string) (Reading, error)
 
-func (f nodesFunc) Read(ctx context.Context, rooms []string) (nodeReading, error) {
+func (f nodesFunc) Read(ctx context.Context, rooms []string) (Reading, error) {
 	return f(ctx, rooms)
 }
 
@@ -39,16 +39,16 @@ type fakeRedis struct {
 	let   chan struct{}
 }
 
-func (f *fakeRedis) Read(_ context.Context, rs []string) (nodeReading, error) {
+func (f *fakeRedis) Read(_ context.Context, rs []string) (Reading, error) {
 	f.reads.Add(1)
 	if f.let != nil {
 		<-f.let
 	}
 	if f.down.Load() {
-		return nodeReading{}, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+		return Reading{}, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
 	}
 	now := time.Now()
-	r := nodeReading{at: now, roomOn: map[string]string{},
+	r := Reading{at: now, roomOn: map[string]string{},
 		nodes: []*livekit.Node{{Id: "ND_1", State: livekit.NodeState_SERVING, Stats: &livekit.NodeStats{UpdatedAt: now.Unix(), NumRooms: 1}}}}
 	for _, room := range rs {
 		r.roomOn[room] = "ND_1"
@@ -61,8 +61,7 @@ func (f *fakeRedis) Read(_ context.Context, rs []string) (nodeReading, error) {
 // and the crowd waits for it rather than reading Redis each.
 func TestOneNodeReadingServesACrowd(t *testing.T) {
 	redis := &fakeRedis{let: make(chan struct{})}
-	s := &server{Deps: Deps{Nodes: nodesFunc(redis.Read), Log: slog.New(slog.DiscardHandler)}}
-	s.placement = newPlacement(s.Nodes, s.Log)
+	s := New(nodesFunc(redis.Read), nil, nil, slog.New(slog.DiscardHandler))
 	tuesday := []shows.Show{{Name: "tuesday", Room: rooms.Room{Name: "tuesday"}}}
 
 	const crowd = 100
@@ -71,7 +70,7 @@ func TestOneNodeReadingServesACrowd(t *testing.T) {
 	for i := range crowd {
 		views[i] = []showroutes.View{{Name: "tuesday"}}
 		wg.Add(1)
-		go func() { defer wg.Done(); s.placeShows(context.Background(), tuesday, views[i]) }()
+		go func() { defer wg.Done(); s.Place(context.Background(), tuesday, views[i]) }()
 	}
 	require.Eventually(t, func() bool { return redis.reads.Load() == 1 }, 5*time.Second, time.Millisecond)
 	time.Sleep(20 * time.Millisecond) // the crowd gathers behind the one reading
@@ -83,14 +82,14 @@ func TestOneNodeReadingServesACrowd(t *testing.T) {
 	}
 
 	// GET /api/nodes within the second: the same reading.
-	h := s.handleNodes()
+	h := s.Handler()
 	for range crowd {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rec := httptest.NewRecorder()
 			assert.NoError(t, h(rec, httptest.NewRequest("GET", "/api/nodes", nil)))
-			var nodes []nodeView
+			var nodes []View
 			assert.NoError(t, json.Unmarshal(rec.Body.Bytes(), &nodes))
 			assert.Len(t, nodes, 1)
 		}()
@@ -99,12 +98,12 @@ func TestOneNodeReadingServesACrowd(t *testing.T) {
 	assert.Equal(t, int64(1), redis.reads.Load(), "200 requests within the second: one reading of Redis")
 
 	// Once it is older than a second, the next request reads again.
-	s.placement.mu.Lock()
-	s.placement.cur.at = time.Now().Add(-2 * placementMaxAge)
-	s.placement.mu.Unlock()
+	s.place.mu.Lock()
+	s.place.cur.at = time.Now().Add(-2 * placementMaxAge)
+	s.place.mu.Unlock()
 	require.Eventually(t, func() bool {
 		v := []showroutes.View{{Name: "tuesday"}}
-		s.placeShows(context.Background(), tuesday, v)
+		s.Place(context.Background(), tuesday, v)
 		return redis.reads.Load() == 2 && v[0].Node == "ND_1"
 	}, 5*time.Second, time.Millisecond)
 }
@@ -115,14 +114,13 @@ func TestOneNodeReadingServesACrowd(t *testing.T) {
 func TestARedisOutageIsLoggedOnceEachWay(t *testing.T) {
 	redis := &fakeRedis{}
 	logs := &testenv.Buffer{}
-	s := &server{Deps: Deps{Nodes: nodesFunc(redis.Read), Log: slog.New(slog.NewJSONHandler(logs, nil))}}
-	s.placement = newPlacement(s.Nodes, s.Log)
-	s.placement.maxAge = 0 // every request past the one in flight reads again
+	s := New(nodesFunc(redis.Read), nil, nil, slog.New(slog.NewJSONHandler(logs, nil)))
+	s.place.maxAge = 0 // every request past the one in flight reads again
 	tuesday := []shows.Show{{Name: "tuesday", Room: rooms.Room{Name: "tuesday"}}}
-	h := s.handleNodes()
+	h := s.Handler()
 	ask := func() (showroutes.View, error) {
 		v := []showroutes.View{{Name: "tuesday"}}
-		s.placeShows(context.Background(), tuesday, v)
+		s.Place(context.Background(), tuesday, v)
 		return v[0], h(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/nodes", nil))
 	}
 	v, err := ask()

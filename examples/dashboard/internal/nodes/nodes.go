@@ -1,8 +1,12 @@
-package main
+// Package nodes is the dashboard's view of LiveKit's nodes, read from its
+// Redis: GET /api/nodes (each node's load and the shows on it), and which node
+// hosts each show, from one shared reading.
+package nodes
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/api"
+	"github.com/spacemusic/streamkit/examples/dashboard/internal/live"
 	"github.com/spacemusic/streamkit/examples/dashboard/internal/showroutes"
 	"github.com/spacemusic/streamkit/spacemusic/shows"
 )
@@ -38,21 +43,21 @@ const (
 	nodesTimeout = 2 * time.Second
 )
 
-// Nodes reads LiveKit's nodes and rooms from its Redis: redisNodes.
-type Nodes interface {
-	Read(ctx context.Context, rooms []string) (nodeReading, error)
+// Reader reads LiveKit's nodes and rooms from its Redis: redisNodes.
+type Reader interface {
+	Read(ctx context.Context, rooms []string) (Reading, error)
 }
 
-// nodeReading is LiveKit's nodes as Redis held them at one moment, and the
+// Reading is LiveKit's nodes as Redis held them at one moment, and the
 // node of each room asked for that has one.
-type nodeReading struct {
+type Reading struct {
 	nodes  []*livekit.Node
 	roomOn map[string]string // room -> node ID
 	at     time.Time
 }
 
 // alive reports whether the node id wrote its stats within nodeFresh.
-func (r nodeReading) alive(id string) bool {
+func (r Reading) alive(id string) bool {
 	for _, n := range r.nodes {
 		if n.GetId() == id {
 			return r.at.Sub(time.Unix(n.GetStats().GetUpdatedAt(), 0)) < nodeFresh
@@ -64,10 +69,13 @@ func (r nodeReading) alive(id string) bool {
 // redisNodes reads LiveKit's Redis (REDIS_URL, when it is LiveKit's own).
 type redisNodes struct{ rdb *redis.Client }
 
-func (n redisNodes) Read(ctx context.Context, rooms []string) (nodeReading, error) {
+// Close closes the connections to Redis.
+func (n redisNodes) Close() error { return n.rdb.Close() }
+
+func (n redisNodes) Read(ctx context.Context, rooms []string) (Reading, error) {
 	ctx, cancel := context.WithTimeout(ctx, nodesTimeout)
 	defer cancel()
-	r := nodeReading{roomOn: map[string]string{}, at: time.Now()}
+	r := Reading{roomOn: map[string]string{}, at: time.Now()}
 	// One SCAN page bounds the read whatever the hash holds.
 	kv, _, err := n.rdb.HScan(ctx, liveKitNodesKey, 0, "", maxNodes).Result()
 	if err != nil {
@@ -95,8 +103,8 @@ func (n redisNodes) Read(ctx context.Context, rooms []string) (nodeReading, erro
 	return r, nil
 }
 
-// nodeView is one LiveKit node's load, as it last told Redis.
-type nodeView struct {
+// View is one LiveKit node's load, as it last told Redis.
+type View struct {
 	ID string `json:"id"`
 	// Alive: the node wrote its stats within the last 5 s (LiveKit's rule).
 	Alive        bool      `json:"alive"`
@@ -111,8 +119,25 @@ type nodeView struct {
 	Shows        []string  `json:"shows"`     // the open shows whose room it hosts
 }
 
-// handleNodes answers each node's load and the shows on it.
-func (s *server) handleNodes() api.Handler {
+// Routes is GET /api/nodes and the placement of shows on nodes, from one
+// shared reading of LiveKit's Redis.
+type Routes struct {
+	Reader Reader
+	Shows  showroutes.Shows // nil: no shows
+	Events live.Events      // nil: no live model
+	place  *placement
+}
+
+// New reads n, sharing one reading (placement.go); nil without n.
+func New(n Reader, sh showroutes.Shows, ev live.Events, log *slog.Logger) *Routes {
+	if n == nil {
+		return nil
+	}
+	return &Routes{Reader: n, Shows: sh, Events: ev, place: newPlacement(n, log)}
+}
+
+// Handler answers each node's load and the shows on it.
+func (s *Routes) Handler() api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		list, err := s.openShows(r)
 		if err != nil {
@@ -122,10 +147,10 @@ func (s *server) handleNodes() api.Handler {
 		if err != nil {
 			return nodesUnavailable(err)
 		}
-		out := make([]nodeView, 0, len(reading.nodes))
+		out := make([]View, 0, len(reading.nodes))
 		for _, n := range reading.nodes {
 			st := n.GetStats()
-			v := nodeView{ID: n.GetId(), Alive: reading.alive(n.GetId()), State: strings.ToLower(n.GetState().String()),
+			v := View{ID: n.GetId(), Alive: reading.alive(n.GetId()), State: strings.ToLower(n.GetState().String()),
 				Rooms: int(st.GetNumRooms()), Participants: int(st.GetNumClients()), TracksIn: int(st.GetNumTracksIn()),
 				TracksOut: int(st.GetNumTracksOut()), CPULoad: float64(st.GetCpuLoad()), CPUs: int(st.GetNumCpus()),
 				UpdatedAt: time.Unix(st.GetUpdatedAt(), 0).UTC(), Shows: []string{}}
@@ -142,7 +167,7 @@ func (s *server) handleNodes() api.Handler {
 }
 
 // openShows is the open shows, from the live model once it has synced.
-func (s *server) openShows(r *http.Request) ([]shows.Show, error) {
+func (s *Routes) openShows(r *http.Request) ([]shows.Show, error) {
 	if s.Shows == nil {
 		return nil, nil
 	}
@@ -177,12 +202,12 @@ func showRooms(list []shows.Show) []string {
 	return rooms
 }
 
-// placeShows says which node hosts each show's room and marks the show lost
+// Place says which node hosts each show's room and marks the show lost
 // when that node stopped writing its stats: its room and audience went with
 // it, while its recorded parts stay in the bucket. Without the node view, or
 // when Redis does not answer, the views are left as they are.
-func (s *server) placeShows(ctx context.Context, list []shows.Show, views []showroutes.View) {
-	if s.Nodes == nil || len(list) == 0 {
+func (s *Routes) Place(ctx context.Context, list []shows.Show, views []showroutes.View) {
+	if s == nil || len(list) == 0 {
 		return
 	}
 	reading, err := s.readNodes(ctx, showRooms(list))
@@ -205,16 +230,13 @@ func (s *server) placeShows(ctx context.Context, list []shows.Show, views []show
 
 // readNodes is the shared placement's reading (placement.go): at most a second
 // old, one reading at a time.
-func (s *server) readNodes(ctx context.Context, rooms []string) (nodeReading, error) {
-	if s.placement == nil { // a server not made by NewServer
-		return s.Nodes.Read(ctx, rooms)
-	}
-	return s.placement.read(ctx, rooms)
+func (s *Routes) readNodes(ctx context.Context, rooms []string) (Reading, error) {
+	return s.place.read(ctx, rooms)
 }
 
-// nodesAt reads the nodes from the Redis at url (checked by watchLiveKit);
+// At reads the nodes from the Redis at url (checked by watchLiveKit);
 // nil without one.
-func nodesAt(url string) Nodes {
+func At(url string) Reader {
 	ro, err := redis.ParseURL(url)
 	if url == "" || err != nil {
 		return nil
